@@ -1,0 +1,49 @@
+"""Settings from the environment (``BTI_*``). No Flask here, and no insecure defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/bti.sqlite3"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    workflows_dir: Path
+    testing: bool = False
+    dev: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        dev = env.get("BTI_DEV") == "1"
+        secret = env.get("BTI_SECRET_KEY", "")
+        if not secret:
+            if not dev:
+                raise ConfigError(
+                    "BTI_SECRET_KEY is not set. Set it to a long random value "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                    "or set BTI_DEV=1 for a throwaway key on a development machine."
+                )
+            secret = secrets.token_urlsafe(48)  # per process: sessions end on restart
+        return cls(
+            database_url=env.get("BTI_DATABASE_URL", DEFAULT_DATABASE_URL),
+            secret_key=secret,
+            workflows_dir=Path(env.get("BTI_WORKFLOWS_DIR", "workflows")),
+            dev=dev,
+        )
+
+    @staticmethod
+    def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
+        env = os.environ if env is None else env
+        return env.get("BTI_DATABASE_URL", DEFAULT_DATABASE_URL)

@@ -1,0 +1,69 @@
+"""Engine and session factory. No Flask, no global session.
+
+SQLite: WAL, ``synchronous=FULL``, foreign keys on, a 30 s busy timeout, and every transaction
+starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue instead of failing with
+"database is locked" (reliability.md §2.2, CONC-03). PostgreSQL: ``pool_pre_ping`` so a dropped
+connection is replaced without a restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        memory = u.database in (None, "", ":memory:")
+        if not memory:
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            u,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            **({"poolclass": StaticPool} if memory else {}),
+            **kwargs,
+        )
+        _configure_sqlite(engine, wal=not memory)
+        return engine
+    if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    return create_engine(u, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_con, _record):
+        dbapi_con.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_con.cursor()
+        if wal:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def create_schema(engine: Engine) -> None:
+    """Tables and append-only triggers from the models (tests and in-memory databases);
+    files and PostgreSQL are migrated with Alembic (``bti init-db``)."""
+    from bti.domain.models import Base
+
+    Base.metadata.create_all(engine)

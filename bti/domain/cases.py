@@ -1,0 +1,274 @@
+"""The case (sak) and everything recorded on it.
+
+Rows here are the queryable projection of the case; the stafettlogg (``bti.domain.log``) is the
+append-only record of every event. Both are written in one transaction by
+``bti.services.cases.fire`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from bti.domain.base import Base
+from bti.domain.org import Unit
+from bti.domain.org import User
+
+GENESIS_HASH = "0" * 64
+
+
+class Case(Base):
+    """A concern about one child, followed from holder to holder.
+
+    The child has minimal identity: a pseudonym or initials and a birth year, never a national
+    id number. ``version`` is the optimistic-lock counter; every event bumps it.
+    """
+
+    __tablename__ = "case_record"
+    __table_args__ = (
+        CheckConstraint("child_birth_year BETWEEN 1990 AND 2100", name="birth_year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    workflow_definition_id: Mapped[int] = mapped_column(ForeignKey("workflow_definition.id"))
+    state: Mapped[str] = mapped_column(String(60), index=True)
+    child_pseudonym: Mapped[str] = mapped_column(String(60))
+    child_birth_year: Mapped[int]
+    violence_flag: Mapped[bool] = mapped_column(default=False)
+    home_informed_on: Mapped[date | None]
+    stafettholder_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    #: When the case entered its current level (starts the level's decision deadline).
+    level_entered_at: Mapped[datetime]
+    #: Time of the newest stafettlogg entry.
+    last_activity_at: Mapped[datetime]
+    #: Sequence number and hash of the newest stafettlogg entry (the chain head).
+    log_seq: Mapped[int] = mapped_column(default=0)
+    log_head: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+    version: Mapped[int] = mapped_column(nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id])
+    stafettholder: Mapped[User | None] = relationship(foreign_keys=[stafettholder_id])
+
+    def __repr__(self) -> str:
+        return f"<Case {self.id} {self.state} v{self.version}>"
+
+
+
+
+class Participant(Base):
+    """A person's relation to a case: reporter, stafettholder or participant (a service)."""
+
+    __tablename__ = "case_participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    relation: Mapped[str] = mapped_column(String(30))
+    task: Mapped[str | None] = mapped_column(String(200))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consent.id"))
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    added_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class Consent(Base):
+    """Samtykke: given, refused or withdrawn; scoped to services, information and time."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # given | refused | withdrawn
+    given_by: Mapped[str] = mapped_column(String(20))  # guardians | youth | guardians_and_youth
+    information: Mapped[str | None] = mapped_column(Text)
+    consent_form: Mapped[str | None] = mapped_column(String(20))  # written | oral
+    given_on: Mapped[date | None]
+    expires_on: Mapped[date | None]
+    withdrawn_at: Mapped[datetime | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+
+    services: Mapped[list[ConsentService]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def unit_ids(self) -> frozenset[int]:
+        return frozenset(s.unit_id for s in self.services)
+
+
+class ConsentService(Base):
+    __tablename__ = "consent_service"
+    __table_args__ = (UniqueConstraint("consent_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+
+
+class Concern(Base):
+    """Bekymring: what was seen or heard, since when, what the child said, who else knows."""
+
+    __tablename__ = "concern"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    what_seen: Mapped[str] = mapped_column(Text)
+    since: Mapped[str | None] = mapped_column(String(200))
+    earlier_concerns: Mapped[str | None] = mapped_column(Text)
+    child_said: Mapped[str | None] = mapped_column(Text)
+    who_knows: Mapped[str | None] = mapped_column(Text)
+    violence_suspected: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+
+
+class Goal(Base):
+    __tablename__ = "goal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(30))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+
+
+class Measure(Base):
+    """Tiltak: every measure has a responsible person, a start date and an evaluation date."""
+
+    __tablename__ = "measure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    responsible_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    start_date: Mapped[date]
+    evaluate_by: Mapped[date] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(20))  # active | evaluated | stopped
+    level: Mapped[str] = mapped_column(String(30))  # the level it was started at
+    setting: Mapped[str | None] = mapped_column(String(40))
+    goal_text: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class Evaluation(Base):
+    """Evaluering: the measures' effect, the child's voice (or why the child was not heard),
+    and the outcome."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (
+        CheckConstraint(
+            "child_said IS NOT NULL OR child_not_heard_reason IS NOT NULL", name="child_voice"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    level: Mapped[str] = mapped_column(String(30))
+    effect: Mapped[str] = mapped_column(String(30))
+    child_voice_method: Mapped[str] = mapped_column(String(40))
+    child_said: Mapped[str | None] = mapped_column(Text)
+    child_not_heard_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(30))
+    notes: Mapped[str | None] = mapped_column(Text)
+    evaluated_on: Mapped[date]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+
+    measure_links: Mapped[list[EvaluationMeasure]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class EvaluationMeasure(Base):
+    __tablename__ = "evaluation_measure"
+    __table_args__ = (UniqueConstraint("evaluation_id", "measure_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id"), index=True)
+
+
+class Meeting(Base):
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    held_on: Mapped[date]
+    attendees: Mapped[str | None] = mapped_column(Text)
+    minutes: Mapped[str | None] = mapped_column(Text)
+    next_meeting_on: Mapped[date | None]
+    team: Mapped[str | None] = mapped_column(String(40))
+    child_voice_method: Mapped[str | None] = mapped_column(String(40))
+    child_said: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+
+
+class Note(Base):
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+
+
+class Handover(Base):
+    """Overføring av stafettpinnen: proposed, then accepted or declined by the new holder."""
+
+    __tablename__ = "handover"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    from_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # proposed | accepted | declined
+    reason: Mapped[str] = mapped_column(Text)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    proposed_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class BarnevernReport(Base):
+    """A report of concern to barnevernet (opplysningsplikt) or an averting action
+    (avvergeplikt), with the feedback barnevernet owes the reporter."""
+
+    __tablename__ = "barnevern_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # report | avverge
+    sent_on: Mapped[date]
+    sent_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reported_to: Mapped[str] = mapped_column(String(30))  # barnevern | police | other
+    grounds: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[str | None] = mapped_column(Text)
+    feedback_expected_by: Mapped[date | None] = mapped_column(index=True)
+    feedback_received_on: Mapped[date | None]
+    feedback_kind: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]

@@ -1,0 +1,167 @@
+"""The stafettlogg (hash-chained per case), the audit trail, and stored workflow versions.
+
+``stafettlogg_entry`` and ``audit_event`` are append-only, enforced by the database itself:
+triggers abort every UPDATE and DELETE on SQLite and PostgreSQL (``APPEND_ONLY_DDL``, created
+by ``bti.db.create_schema`` and by the first migration).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DDL
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from bti.domain.base import Base
+
+
+class WorkflowDefinitionRecord(Base):
+    """One stored version of a workflow file. A changed file becomes a new revision; a case keeps
+    the revision it started on."""
+
+    __tablename__ = "workflow_definition"
+    __table_args__ = (UniqueConstraint("workflow_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(60))
+    revision: Mapped[int]
+    file_version: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<WorkflowDefinitionRecord {self.workflow_id} r{self.revision}>"
+
+
+class StafettloggEntry(Base):
+    """One event on a case. ``hash = sha256(prev_hash + canonical JSON of the entry)``."""
+
+    __tablename__ = "stafettlogg_entry"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    trigger: Mapped[str] = mapped_column(String(60))
+    from_state: Mapped[str | None] = mapped_column(String(60))
+    to_state: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None]
+    data: Mapped[str] = mapped_column(Text)  # canonical JSON; covered by the hash
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def content(self) -> dict[str, Any]:
+        """What the hash covers, in a form that is identical on every database."""
+        return {
+            "case_id": self.case_id,
+            "seq": self.seq,
+            "at": self.at.isoformat(timespec="microseconds"),
+            "actor_id": self.actor_id,
+            "kind": self.kind,
+            "trigger": self.trigger,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "data": self.data,
+        }
+
+    def compute_hash(self) -> str:
+        return chain_hash(self.prev_hash, self.content())
+
+    def __repr__(self) -> str:
+        return f"<StafettloggEntry case={self.case_id} seq={self.seq} {self.trigger}>"
+
+
+class AuditEvent(Base):
+    """The compliance trail: who did or saw what, in which role and unit, on what basis.
+    ``details`` holds ids, state names and triggers only, never names or free text."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    actor_roles: Mapped[str] = mapped_column(String(200), default="")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None]
+    basis: Mapped[str | None] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(20), default="allowed")
+    details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+
+
+APPEND_ONLY_TABLES = ("stafettlogg_entry", "audit_event")
+
+
+def append_only_ddl(dialect: str, table: str) -> list[str]:
+    """SQL that makes ``table`` append-only on ``dialect`` (sqlite or postgresql)."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION bti_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME "
+            "USING ERRCODE = 'insufficient_privilege'; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION bti_append_only()",
+        ]
+    raise ValueError(f"no append-only rule for dialect {dialect!r}")
+
+
+def drop_append_only_ddl(dialect: str, table: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_update",
+                f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
+
+
+def _install_triggers(table_name: str):
+    def _after_create(target, connection, **_kw):
+        for sql in append_only_ddl(connection.dialect.name, table_name):
+            connection.execute(DDL(sql))
+
+    return _after_create
+
+
+for _name, _model in (("stafettlogg_entry", StafettloggEntry), ("audit_event", AuditEvent)):
+    event.listen(_model.__table__, "after_create", _install_triggers(_name))

@@ -1,0 +1,30 @@
+"""Imports every entity, so ``Base.metadata`` is complete (for migrations and ``create_all``)."""
+
+from bti.domain.base import Base
+from bti.domain.cases import BarnevernReport
+from bti.domain.cases import Case
+from bti.domain.cases import Concern
+from bti.domain.cases import Consent
+from bti.domain.cases import ConsentService
+from bti.domain.cases import Evaluation
+from bti.domain.cases import EvaluationMeasure
+from bti.domain.cases import Goal
+from bti.domain.cases import Handover
+from bti.domain.cases import Measure
+from bti.domain.cases import Meeting
+from bti.domain.cases import Note
+from bti.domain.cases import Participant
+from bti.domain.log import AuditEvent
+from bti.domain.log import StafettloggEntry
+from bti.domain.log import WorkflowDefinitionRecord
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.org import User
+from bti.domain.org import UserRole
+
+__all__ = [
+    "AuditEvent", "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
+    "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
+    "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
+    "WorkflowDefinitionRecord",
+]

@@ -1,0 +1,76 @@
+"""Pure rules over entities: consent coverage, case roles, access basis. No queries here;
+services load the rows and pass them in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from bti.domain.cases import Case
+from bti.domain.cases import Consent
+from bti.domain.cases import Participant
+from bti.domain.org import User
+from bti.domain.vocabulary import Relation
+from bti.domain.vocabulary import Role
+
+
+def youth_consent_required(birth_year: int, today: date, youth_consent_age: int) -> bool:
+    """Only the birth year is stored, so we ask the youth from the year they turn the age: it
+    may be a few months early, never late."""
+    return today.year - birth_year >= youth_consent_age
+
+
+def consent_is_current(consent: Consent, today: date) -> bool:
+    return (
+        consent.status == "given"
+        and consent.withdrawn_at is None
+        and (consent.given_on is None or consent.given_on <= today)
+        and (consent.expires_on is None or consent.expires_on >= today)
+    )
+
+
+def covered_units(consents: Iterable[Consent], today: date, youth_required: bool) -> frozenset[int]:
+    """Units every required party has consented to share with, through current consents."""
+    guardians: set[int] = set()
+    youth: set[int] = set()
+    for c in consents:
+        if not consent_is_current(c, today):
+            continue
+        if c.given_by in ("guardians", "guardians_and_youth"):
+            guardians |= c.unit_ids
+        if c.given_by in ("youth", "guardians_and_youth"):
+            youth |= c.unit_ids
+    return frozenset(guardians & youth if youth_required else guardians)
+
+
+def relations(user: User, case: Case, participants: Iterable[Participant]) -> frozenset[str]:
+    """The actor's relations to the case, from active participant rows and their unit."""
+    out: set[str] = set()
+    if case.municipality_id != user.municipality_id:
+        return frozenset()
+    for p in participants:
+        if p.user_id == user.id and p.ended_at is None:
+            out.add(p.relation)
+    if case.stafettholder_id == user.id:
+        out.add(Relation.STAFETTHOLDER.value)
+    if Role.LEADER.value in user.roles and user.unit_id == case.unit_id:
+        out.add(Relation.UNIT_LEADER.value)
+    return frozenset(out)
+
+
+#: The access basis recorded in the audit trail, strongest first.
+BASIS_ORDER = (
+    Relation.STAFETTHOLDER.value,
+    Relation.REPORTER.value,
+    Relation.PARTICIPANT.value,
+    Relation.UNIT_LEADER.value,
+    Relation.HANDOVER_RECIPIENT.value,
+)
+
+
+def access_basis(case_relations: frozenset[str]) -> str | None:
+    """Need-to-know: a user sees a case only through a relation to it."""
+    for basis in BASIS_ORDER:
+        if basis in case_relations:
+            return basis
+    return None

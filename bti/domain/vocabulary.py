@@ -1,0 +1,204 @@
+"""The words a workflow file may use: roles, guards and effects, with their nb/nn/en texts.
+
+A new guard means an entry here, a function in ``bti.domain.facts`` and a test; a new effect means
+an entry here and a handler in ``bti.services.effects`` (a test checks both registries match).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bti.engine import EffectSpec
+from bti.engine import Vocabulary
+
+
+class Role(StrEnum):
+    """Roles a user holds in the municipality (stored per user)."""
+
+    EMPLOYEE = "employee"  # tilsett: teacher, kindergarten staff, school nurse …
+    COORDINATOR = "coordinator"  # koordinator: advances cases, often the stafettholder
+    LEADER = "leader"  # leiar: leader of a unit
+    ADMIN = "admin"  # manages users; sees no case content without a relation
+    PRIVACY_OFFICER = "privacy_officer"  # personvernombod: audits the access log
+
+
+class Relation(StrEnum):
+    """Roles a user has on one case, from their relation to it."""
+
+    REPORTER = "reporter"  # raised the concern
+    STAFETTHOLDER = "stafettholder"  # holds the baton
+    PARTICIPANT = "participant"  # admitted through a consent covering their service
+    UNIT_LEADER = "unit_leader"  # leader of the case's unit
+    HANDOVER_RECIPIENT = "handover_recipient"  # proposed as the next stafettholder
+
+
+ALL_ROLES = frozenset({*(r.value for r in Role), *(r.value for r in Relation)})
+
+#: Everyone who may take a standing exit (report to barnevernet, avvergeplikt): every employee
+#: related to the case. The duty is personal and never gated by approval (domain.md §5.3).
+STANDING_ROLES = frozenset({Relation.REPORTER.value, Relation.STAFETTHOLDER.value,
+                            Relation.PARTICIPANT.value, Relation.UNIT_LEADER.value})
+
+L = dict[str, str]
+
+GUARDS: dict[str, L] = {
+    "has_stafettholder": {
+        "nb": "Saken må ha en stafettholder før den løftes til nivå 1 eller høyere.",
+        "nn": "Saka må ha ein stafetthaldar før ho blir løfta til nivå 1 eller høgare.",
+        "en": "The case needs a stafettholder before it moves to level 1 or above.",
+    },
+    "no_stafettholder": {
+        "nb": "Saken har allerede en stafettholder; bytte skjer ved overføring.",
+        "nn": "Saka har allereie ein stafetthaldar; byte skjer ved overføring.",
+        "en": "The case already has a stafettholder; change it through a handover.",
+    },
+    "consent_valid": {
+        "nb": "Det må foreligge et gyldig samtykke fra foresatte (og fra ungdommen når alderen "
+        "krever det).",
+        "nn": "Det må liggje føre eit gyldig samtykke frå føresette (og frå ungdommen når alderen "
+        "krev det).",
+        "en": "A valid consent from the guardians (and from the youth, where their age requires "
+        "it) is needed.",
+    },
+    "consent_covers_services": {
+        "nb": "Samtykket må dekke alle tjenestene som deltar i saken.",
+        "nn": "Samtykket må dekkje alle tenestene som deltek i saka.",
+        "en": "The consent must cover every service taking part in the case.",
+    },
+    "measures_owned_and_dated": {
+        "nb": "Alle aktive tiltak må ha en ansvarlig og en evalueringsdato.",
+        "nn": "Alle aktive tiltak må ha ein ansvarleg og ein evalueringsdato.",
+        "en": "Every active measure needs a responsible person and an evaluation date.",
+    },
+    "has_active_measure": {
+        "nb": "Saken må ha minst ett aktivt tiltak.",
+        "nn": "Saka må ha minst eitt aktivt tiltak.",
+        "en": "The case needs at least one active measure.",
+    },
+    "measures_evaluated": {
+        "nb": "Alle tiltak på dette nivået må være evaluert først.",
+        "nn": "Alle tiltak på dette nivået må vere evaluerte først.",
+        "en": "All measures at this level must be evaluated first.",
+    },
+    "no_violence_flag": {
+        "nb": "Det er mistanke om vold eller overgrep: heimen skal ikke informeres før "
+        "barnevernet eller politiet er konsultert.",
+        "nn": "Det er mistanke om vald eller overgrep: heimen skal ikkje informerast før "
+        "barnevernet eller politiet er konsultert.",
+        "en": "Violence or abuse is suspected: do not inform the home before child welfare or "
+        "the police have been consulted.",
+    },
+    "violence_flag_set": {
+        "nb": "Saken er ikke merket med mistanke om vold eller overgrep.",
+        "nn": "Saka er ikkje merkt med mistanke om vald eller overgrep.",
+        "en": "The case is not flagged for suspected violence or abuse.",
+    },
+    "home_informed": {
+        "nb": "Heimen må være informert (undringssamtale) først.",
+        "nn": "Heimen må vere informert (undringssamtale) først.",
+        "en": "The home must be informed (undringssamtale) first.",
+    },
+    "no_pending_handover": {
+        "nb": "En overføring venter allerede på svar.",
+        "nn": "Ei overføring ventar allereie på svar.",
+        "en": "A handover is already waiting for an answer.",
+    },
+    "is_handover_recipient": {
+        "nb": "Bare den som er foreslått som ny stafettholder kan svare på overføringen.",
+        "nn": "Berre den som er føreslått som ny stafetthaldar kan svare på overføringa.",
+        "en": "Only the proposed new stafettholder can answer the handover.",
+    },
+    "has_report_awaiting_feedback": {
+        "nb": "Ingen bekymringsmelding venter på tilbakemelding fra barnevernet.",
+        "nn": "Inga bekymringsmelding ventar på tilbakemelding frå barnevernet.",
+        "en": "No report is waiting for feedback from child welfare.",
+    },
+    "has_active_consent": {
+        "nb": "Det finnes ikke noe gjeldende samtykke å trekke tilbake.",
+        "nn": "Det finst ikkje noko gjeldande samtykke å trekkje tilbake.",
+        "en": "There is no current consent to withdraw.",
+    },
+}
+
+
+def _e(kind: str, required=None, optional=None, guards=()) -> EffectSpec:
+    return EffectSpec(kind=kind, required=required or {}, optional=optional or {},
+                      required_guards=tuple(guards))
+
+
+EFFECTS: dict[str, EffectSpec] = {
+    # a phase or level change that records only the step (and its reason, where required)
+    "none": _e("phase"),
+    "concern": _e(
+        "concern",
+        {"what_seen": "textarea"},
+        {"since": "text", "earlier_concerns": "textarea", "child_said": "textarea",
+         "who_knows": "textarea", "violence_suspected": "bool"},
+    ),
+    "inform_home": _e("home", {"informed_on": "date"}, {"how": "textarea"},
+                      guards=("no_violence_flag",)),
+    "flag_violence": _e("flag"),
+    "clear_violence_flag": _e("flag"),
+    "appoint_stafettholder": _e("stafettholder", {"stafettholder": "user"}),
+    "add_participant": _e("participant", {"participant": "user", "service": "unit"},
+                          {"task": "text"}),
+    "goal": _e("goal", {"goal_text": "textarea"}),
+    "measure": _e(
+        "measure",
+        {"description": "textarea", "responsible": "user", "start_date": "date",
+         "evaluate_by": "date"},
+        {"setting": "choice", "goal_text": "textarea"},
+    ),
+    "stop_measure": _e("measure", {"measure": "measure"}),
+    "evaluation": _e(
+        "evaluation",
+        {"measures": "measures", "effect": "choice", "child_voice_method": "choice",
+         "outcome": "choice"},
+        {"child_said": "textarea", "child_not_heard_reason": "textarea", "notes": "textarea",
+         "evaluated_on": "date"},
+    ),
+    "meeting": _e(
+        "meeting",
+        {"meeting_kind": "choice", "held_on": "date"},
+        {"attendees": "textarea", "minutes": "textarea", "next_meeting_on": "date",
+         "team": "choice", "child_voice_method": "choice", "child_said": "textarea"},
+    ),
+    "note": _e("note", {"text": "textarea"}),
+    "consent_given": _e(
+        "consent",
+        {"given_by": "choice", "services": "units", "information": "textarea", "given_on": "date"},
+        {"expires_on": "date", "consent_form": "choice"},
+    ),
+    "consent_withdrawn": _e("consent", {"consent": "consent"}, {"notes": "textarea"}),
+    "consent_refused": _e("consent", {"given_by": "choice", "services": "units"},
+                          {"notes": "textarea"}),
+    "handover_proposed": _e("handover", {"to_user": "user"}, {}, guards=("no_pending_handover",)),
+    "handover_accepted": _e("handover", {}, {}, guards=("is_handover_recipient",)),
+    "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
+    "report_barnevernet": _e("report", {"sent_on": "date"}, {"grounds": "choice",
+                                                            "notes": "textarea"}),
+    "barnevern_feedback": _e("report", {"received_on": "date", "feedback_kind": "choice"},
+                             {"notes": "textarea"}, guards=("has_report_awaiting_feedback",)),
+    "avverge": _e("report", {"reported_to": "choice", "reported_on": "date"},
+                  {"notes": "textarea"}),
+    "referral": _e("referral", {"referred_to": "choice"}, {"notes": "textarea"}),
+    "close": _e("close", {}, {"archive_reference": "text", "closing_note": "textarea"}),
+}
+
+#: The stafettlogg entry kinds, in the order the case page offers them as filters.
+LOG_KINDS = (
+    "concern", "measure", "evaluation", "meeting", "consent", "handover", "report",
+    "level_change", "note", "goal", "home", "flag", "stafettholder", "participant", "referral",
+    "phase", "close",
+)
+
+
+def vocabulary() -> Vocabulary:
+    return Vocabulary(
+        roles=ALL_ROLES,
+        guards=frozenset(GUARDS),
+        effects=EFFECTS,
+        standing_roles=STANDING_ROLES,
+        standing_effects=frozenset({"report_barnevernet", "avverge"}),
+        opening_effect="concern",
+    )

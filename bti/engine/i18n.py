@@ -1,0 +1,64 @@
+"""Languages and the engine's own refusal messages (nb, nn, en)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bti.engine.errors import Refusal
+
+LANGS = ("nb", "nn", "en")
+DEFAULT_LANG = "nb"
+
+Labels = Mapping[str, str]
+
+REFUSAL_MESSAGES: dict[str, dict[str, str]] = {
+    "unknown_trigger": {
+        "nb": "Handlingen finnes ikke i denne arbeidsflyten.",
+        "nn": "Handlinga finst ikkje i denne arbeidsflyten.",
+        "en": "This action does not exist in this workflow.",
+    },
+    "final_state": {
+        "nb": "Saken er avsluttet, og ingen handlinger er mulige.",
+        "nn": "Saka er avslutta, og ingen handlingar er moglege.",
+        "en": "The case is closed; no actions are possible.",
+    },
+    "not_available_in_state": {
+        "nb": "Handlingen er ikke mulig i sakens nåværende fase.",
+        "nn": "Handlinga er ikkje mogleg i den noverande fasen i saka.",
+        "en": "This action is not possible in the case's current phase.",
+    },
+    "role": {
+        "nb": "Din rolle i saken gir ikke tilgang til denne handlingen.",
+        "nn": "Rolla di i saka gir ikkje tilgang til denne handlinga.",
+        "en": "Your role on this case does not allow this action.",
+    },
+    "guard": {
+        "nb": "Et vilkår for handlingen er ikke oppfylt.",
+        "nn": "Eit vilkår for handlinga er ikkje oppfylt.",
+        "en": "A condition for this action is not met.",
+    },
+    "reason_required": {
+        "nb": "Handlingen krever en begrunnelse.",
+        "nn": "Handlinga krev ei grunngjeving.",
+        "en": "This action requires a reason.",
+    },
+    "invalid_payload": {
+        "nb": "Skjemaet har feil eller manglende felt.",
+        "nn": "Skjemaet har feil eller manglande felt.",
+        "en": "The form has invalid or missing fields.",
+    },
+}
+
+
+def pick(labels: Labels, lang: str) -> str:
+    """The label in ``lang``, falling back to bokmål (every shipped label has all three)."""
+    return labels.get(lang) or labels[DEFAULT_LANG]
+
+
+def refusal_message(
+    refusal: Refusal, lang: str, guard_messages: Mapping[str, Labels] | None = None
+) -> str:
+    """A sentence for the user. Guard refusals use the domain's explanation of the guard."""
+    if refusal.guard and guard_messages and refusal.guard in guard_messages:
+        return pick(guard_messages[refusal.guard], lang)
+    return pick(REFUSAL_MESSAGES[refusal.code], lang)

@@ -1,0 +1,230 @@
+"""Use cases on a case: open it, read it (audited), list its actions, fire a trigger.
+
+``fire`` is the one place where ``Case.state`` is assigned, and only from a ``Step`` the engine
+returned. One call = one transaction's worth of writes: the effect's record, the state change,
+the stafettlogg entry and the audit row, flushed together; the caller commits or rolls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from bti.domain.cases import Case
+from bti.domain.cases import Concern
+from bti.domain.cases import Participant
+from bti.domain.log import StafettloggEntry
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.rules import access_basis
+from bti.domain.rules import relations
+from bti.domain.vocabulary import EFFECTS
+from bti.domain.vocabulary import Relation
+from bti.engine import Action
+from bti.engine import Refusal
+from bti.engine import Step
+from bti.engine import TransitionRefused
+from bti.engine import Workflow
+from bti.services import audit
+from bti.services import stafettlogg
+from bti.services.context import Ctx
+from bti.services.effects import HANDLERS
+from bti.services.errors import Conflict
+from bti.services.errors import InvalidInput
+from bti.services.errors import NotFound
+from bti.services.facts import CaseFacts
+
+
+@dataclass
+class CaseAccess:
+    """A case loaded for an actor, with why they may see it."""
+
+    case: Case
+    workflow: Workflow
+    participants: list[Participant]
+    relations: frozenset[str]
+    basis: str
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.relations
+
+
+@dataclass(frozen=True)
+class FireResult:
+    case: Case
+    step: Step
+    entry: StafettloggEntry
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    case: Case
+    entry: StafettloggEntry
+
+
+def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
+    """Load → check access. No case and no access answer the same ``NotFound``."""
+    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = ctx.session.scalar(stmt)
+    if case is None:
+        raise NotFound(f"case {case_id}")
+    participants = list(ctx.session.scalars(
+        select(Participant).where(Participant.case_id == case.id,
+                                  Participant.ended_at.is_(None))))
+    rels = relations(ctx.actor, case, participants)
+    basis = access_basis(rels)
+    if basis is None or not ctx.actor.active:
+        raise NotFound(f"case {case_id}")
+    workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
+    return CaseAccess(case, workflow, participants, rels, basis)
+
+
+def case_roles(ctx: Ctx, access: CaseAccess) -> frozenset[str]:
+    """What the workflow's ``roles`` are matched against: the user's roles and relations."""
+    return ctx.actor.roles | access.relations
+
+
+def get_case(ctx: Ctx, case_id: int) -> CaseAccess:
+    """An audited read of a case."""
+    access = _load(ctx, case_id)
+    audit.record(ctx, "case.viewed", case=access.case, object_type="case",
+                 object_id=access.case.id, basis=access.basis)
+    return access
+
+
+def list_actions(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[Action]]:
+    """The actions the actor may take now, and those refused with their reasons."""
+    access = _load(ctx, case_id)
+    case = access.case
+    if access.workflow.definition.state(case.state).final:
+        return access, []
+    facts = CaseFacts(ctx, case, access.workflow.definition, access.participants)
+    actions = access.workflow.actions(case.state, roles=case_roles(ctx, access), facts=facts)
+    return access, actions
+
+
+def log_entries(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[StafettloggEntry]]:
+    """The stafettlogg, oldest first (an audited read)."""
+    access = _load(ctx, case_id)
+    entries = list(ctx.session.scalars(
+        select(StafettloggEntry).where(StafettloggEntry.case_id == case_id)
+        .order_by(StafettloggEntry.seq)))
+    audit.record(ctx, "case.log_viewed", case=access.case, object_type="stafettlogg",
+                 object_id=access.case.id, basis=access.basis)
+    return access, entries
+
+
+def open_case(
+    ctx: Ctx,
+    *,
+    unit_id: int | None,
+    child_pseudonym: str,
+    child_birth_year: int,
+    concern: dict[str, Any] | None,
+) -> OpenResult:
+    """A new nivå 0 case from a concern, on the municipality's current workflow version."""
+    actor = ctx.actor
+    unit_id = unit_id or actor.unit_id
+    errors: dict[str, list[str]] = {}
+    unit = ctx.session.get(Unit, unit_id) if unit_id else None
+    if unit is None or unit.municipality_id != actor.municipality_id:
+        errors["unit_id"] = ["not_in_municipality"]
+    pseudonym = (child_pseudonym or "").strip()
+    if not pseudonym or len(pseudonym) > 60 or "\x00" in pseudonym:
+        errors["child_pseudonym"] = ["invalid"]
+    elif pseudonym.replace(" ", "").isdigit():
+        errors["child_pseudonym"] = ["looks_like_id_number"]  # never a fødselsnummer
+    this_year = ctx.today().year
+    if not isinstance(child_birth_year, int) or not this_year - 25 <= child_birth_year <= this_year:
+        errors["child_birth_year"] = ["invalid"]
+    if errors:
+        raise InvalidInput(errors)
+    municipality = ctx.session.get(Municipality, actor.municipality_id)
+    record_id = ctx.workflows.current_record_id(ctx.session, municipality.workflow_id)
+    workflow = ctx.workflows.for_record(ctx.session, record_id)
+    definition = workflow.definition
+    if definition.opening.roles.isdisjoint(actor.roles):
+        raise TransitionRefused(definition.initial, "open", [Refusal("role")])
+    payload = workflow.load_opening(concern)
+
+    now = ctx.now()
+    violence = bool(payload.get("violence_suspected"))
+    case = Case(
+        municipality_id=actor.municipality_id, unit_id=unit.id,
+        workflow_definition_id=record_id, state=definition.initial,
+        child_pseudonym=pseudonym, child_birth_year=child_birth_year,
+        violence_flag=violence, opened_by_id=actor.id, opened_at=now,
+        level_entered_at=now, last_activity_at=now,
+    )
+    ctx.session.add(case)
+    ctx.session.flush()
+    row = Concern(case_id=case.id, created_by_id=actor.id, created_at=now,
+                  **{k: v for k, v in payload.items() if v is not None})
+    row.violence_suspected = violence
+    ctx.session.add(row)
+    ctx.session.add(Participant(
+        case_id=case.id, user_id=actor.id, unit_id=actor.unit_id,
+        relation=Relation.REPORTER.value, added_by_id=actor.id, added_at=now))
+    ctx.session.flush()
+    entry = stafettlogg.append(
+        ctx, case, kind="concern", trigger="open", from_state=None, to_state=case.state,
+        data=payload, object_type="concern", object_id=row.id)
+    audit.record(ctx, "case.opened", case=case, object_type="case", object_id=case.id,
+                 basis=Relation.REPORTER.value, state=case.state,
+                 workflow=definition.id, revision=record_id)
+    ctx.session.flush()
+    return OpenResult(case, entry)
+
+
+def fire(
+    ctx: Ctx,
+    case_id: int,
+    trigger: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    expected_version: int | None = None,
+) -> FireResult:
+    """Fire ``trigger`` on a case. Raises ``NotFound`` (no case or no access), ``Conflict``
+    (``expected_version`` is stale, or another writer won), or ``TransitionRefused`` (with
+    every reason); in each of those cases nothing was written."""
+    access = _load(ctx, case_id, for_update=True)
+    case = access.case
+    if expected_version is not None and case.version != expected_version:
+        raise Conflict(current_version=case.version)
+    workflow = access.workflow
+    definition = workflow.definition
+    facts = CaseFacts(ctx, case, definition, access.participants)
+    step = workflow.fire(case.state, trigger, roles=case_roles(ctx, access), facts=facts,
+                         payload=payload)
+    written = HANDLERS[step.transition.effect](ctx, case, step, facts)
+
+    now = ctx.now()
+    source_level = definition.state(step.source).level
+    dest_level = definition.state(step.dest).level
+    if definition.state(step.dest).final:
+        kind = "close"
+        case.closed_at = now
+    elif source_level != dest_level:
+        kind = "level_change"
+        case.level_entered_at = now
+    else:
+        kind = EFFECTS[step.transition.effect].kind
+    case.state = step.dest  # the only assignment of Case.state
+    entry = stafettlogg.append(
+        ctx, case, kind=kind, trigger=step.trigger, from_state=step.source, to_state=step.dest,
+        data=dict(step.payload), object_type=written.object_type, object_id=written.object_id)
+    audit.record(ctx, "case.transition", case=case, object_type=written.object_type,
+                 object_id=written.object_id, basis=access.basis, trigger=step.trigger,
+                 source=step.source, dest=step.dest)
+    try:
+        ctx.session.flush()
+    except (StaleDataError, IntegrityError) as err:
+        raise Conflict() from err
+    return FireResult(case, step, entry)

@@ -1,0 +1,35 @@
+"""The context every service takes first: session, actor, workflows and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bti.domain.org import User
+from bti.services.workflows import WorkflowRegistry
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Ctx:
+    session: Session
+    actor: User
+    workflows: WorkflowRegistry
+    now: Callable[[], datetime] = field(default=utcnow)
+    request_id: str | None = None
+
+    def today(self) -> date:
+        """Today's date in Norway (deadlines and consent dates are local dates)."""
+        return self.now().astimezone(OSLO).date()

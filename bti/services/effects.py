@@ -1,0 +1,374 @@
+"""What each effect writes. Every handler checks everything first and writes after, so a refused
+action leaves nothing behind; all writes join the caller's transaction.
+
+Handlers take ``(ctx, case, step, facts)`` and return the record they wrote, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bti.domain.cases import BarnevernReport
+from bti.domain.cases import Case
+from bti.domain.cases import Consent
+from bti.domain.cases import ConsentService
+from bti.domain.cases import Evaluation
+from bti.domain.cases import EvaluationMeasure
+from bti.domain.cases import Goal
+from bti.domain.cases import Handover
+from bti.domain.cases import Measure
+from bti.domain.cases import Meeting
+from bti.domain.cases import Note
+from bti.domain.cases import Participant
+from bti.domain.org import Unit
+from bti.domain.org import User
+from bti.domain.rules import consent_is_current
+from bti.domain.vocabulary import Relation
+from bti.engine import Refusal
+from bti.engine import Step
+from bti.engine import TransitionRefused
+from bti.services.context import Ctx
+from bti.services.facts import CaseFacts
+
+
+@dataclass(frozen=True)
+class Written:
+    object_type: str | None = None
+    object_id: int | None = None
+
+
+NOTHING = Written()
+
+
+def _refuse(case: Case, step: Step, **fields: str) -> TransitionRefused:
+    return TransitionRefused(case.state, step.trigger, [
+        Refusal("invalid_payload", fields={k: [v] for k, v in fields.items()})])
+
+
+def _refuse_guard(case: Case, step: Step, guard: str) -> TransitionRefused:
+    return TransitionRefused(case.state, step.trigger, [Refusal("guard", guard=guard)])
+
+
+def _colleague(ctx: Ctx, case: Case, step: Step, field: str, user_id: int) -> User:
+    user = ctx.session.get(User, user_id)
+    if user is None or user.municipality_id != case.municipality_id:
+        raise _refuse(case, step, **{field: "not_in_municipality"})
+    if not user.active:
+        raise _refuse(case, step, **{field: "inactive_user"})
+    return user
+
+
+def _unit(ctx: Ctx, case: Case, step: Step, field: str, unit_id: int) -> Unit:
+    unit = ctx.session.get(Unit, unit_id)
+    if unit is None or unit.municipality_id != case.municipality_id:
+        raise _refuse(case, step, **{field: "not_in_municipality"})
+    return unit
+
+
+def _not_future(ctx: Ctx, case: Case, step: Step, field: str, day: date | None) -> None:
+    if day is not None and day > ctx.today():
+        raise _refuse(case, step, **{field: "in_future"})
+
+
+def _add(ctx: Ctx, obj: Any, object_type: str) -> Written:
+    """Insert ``obj`` now, for its id, without flushing the case (which would bump its version
+    twice in one transaction)."""
+    ctx.session.add(obj)
+    ctx.session.flush([obj])
+    return Written(object_type, obj.id)
+
+
+def _level(case: Case, facts: CaseFacts) -> str:
+    return facts.definition.state(case.state).level
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def none(ctx: Ctx, case: Case, step: Step, facts: CaseFacts) -> Written:
+    return NOTHING
+
+
+def inform_home(ctx, case, step, facts) -> Written:
+    _not_future(ctx, case, step, "informed_on", step.payload["informed_on"])
+    case.home_informed_on = step.payload["informed_on"]
+    return NOTHING
+
+
+def flag_violence(ctx, case, step, facts) -> Written:
+    case.violence_flag = True
+    return NOTHING
+
+
+def clear_violence_flag(ctx, case, step, facts) -> Written:
+    case.violence_flag = False
+    return NOTHING
+
+
+def appoint_stafettholder(ctx, case, step, facts) -> Written:
+    user = _colleague(ctx, case, step, "stafettholder", step.payload["stafettholder"])
+    case.stafettholder_id = user.id
+    return _add(ctx, Participant(
+        case_id=case.id, user_id=user.id, unit_id=user.unit_id,
+        relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=ctx.now(),
+    ), "participant")
+
+
+def add_participant(ctx, case, step, facts) -> Written:
+    p = step.payload
+    user = _colleague(ctx, case, step, "participant", p["participant"])
+    unit = _unit(ctx, case, step, "service", p["service"])
+    if any(x.user_id == user.id and x.relation == Relation.PARTICIPANT.value
+           for x in facts.participants):
+        raise _refuse(case, step, participant="already_participant")
+    consent_id = None
+    if unit.id != case.unit_id:
+        if unit.id not in facts.covered:
+            raise _refuse_guard(case, step, "consent_covers_services")
+        today = ctx.today()
+        consent_id = next((c.id for c in facts.consents
+                           if consent_is_current(c, today) and unit.id in c.unit_ids), None)
+    return _add(ctx, Participant(
+        case_id=case.id, user_id=user.id, unit_id=unit.id, relation=Relation.PARTICIPANT.value,
+        task=p.get("task"), consent_id=consent_id, added_by_id=ctx.actor.id, added_at=ctx.now(),
+    ), "participant")
+
+
+def goal(ctx, case, step, facts) -> Written:
+    return _add(ctx, Goal(case_id=case.id, text=step.payload["goal_text"],
+                          level=_level(case, facts), created_by_id=ctx.actor.id,
+                          created_at=ctx.now()), "goal")
+
+
+def measure(ctx, case, step, facts) -> Written:
+    p = step.payload
+    user = _colleague(ctx, case, step, "responsible", p["responsible"])
+    if p["evaluate_by"] < p["start_date"]:
+        raise _refuse(case, step, evaluate_by="before_start")
+    limit = facts.definition.deadlines.measure_evaluation_max_days
+    if p["evaluate_by"] > p["start_date"] + timedelta(days=limit):
+        raise _refuse(case, step, evaluate_by="too_far")
+    return _add(ctx, Measure(
+        case_id=case.id, description=p["description"], responsible_id=user.id,
+        start_date=p["start_date"], evaluate_by=p["evaluate_by"], status="active",
+        level=_level(case, facts), setting=p.get("setting"), goal_text=p.get("goal_text"),
+        created_by_id=ctx.actor.id, created_at=ctx.now(),
+    ), "measure")
+
+
+def _case_measure(ctx, case, step, field, measure_id) -> Measure:
+    m = ctx.session.get(Measure, measure_id)
+    if m is None or m.case_id != case.id:
+        raise _refuse(case, step, **{field: "not_on_case"})
+    if m.status != "active":
+        raise _refuse(case, step, **{field: "not_active"})
+    return m
+
+
+def stop_measure(ctx, case, step, facts) -> Written:
+    m = _case_measure(ctx, case, step, "measure", step.payload["measure"])
+    m.status = "stopped"
+    m.ended_at = ctx.now()
+    return Written("measure", m.id)
+
+
+def evaluation(ctx, case, step, facts) -> Written:
+    p = step.payload
+    measures = [_case_measure(ctx, case, step, "measures", mid)
+                for mid in dict.fromkeys(p["measures"])]
+    if not p.get("child_said") and not p.get("child_not_heard_reason"):
+        raise _refuse(case, step, child_said="child_voice_missing",
+                      child_not_heard_reason="child_voice_missing")
+    evaluated_on = p.get("evaluated_on") or ctx.today()
+    _not_future(ctx, case, step, "evaluated_on", evaluated_on)
+    ev = Evaluation(
+        case_id=case.id, level=_level(case, facts), effect=p["effect"],
+        child_voice_method=p["child_voice_method"], child_said=p.get("child_said"),
+        child_not_heard_reason=p.get("child_not_heard_reason"), outcome=p["outcome"],
+        notes=p.get("notes"), evaluated_on=evaluated_on, created_by_id=ctx.actor.id,
+        created_at=ctx.now(),
+        measure_links=[EvaluationMeasure(measure_id=m.id) for m in measures],
+    )
+    now = ctx.now()
+    for m in measures:
+        m.status = "evaluated"
+        m.ended_at = now
+    return _add(ctx, ev, "evaluation")
+
+
+def meeting(ctx, case, step, facts) -> Written:
+    p = step.payload
+    if p.get("next_meeting_on") and p["next_meeting_on"] < p["held_on"]:
+        raise _refuse(case, step, next_meeting_on="before_start")
+    return _add(ctx, Meeting(
+        case_id=case.id, kind=p["meeting_kind"], held_on=p["held_on"],
+        attendees=p.get("attendees"), minutes=p.get("minutes"),
+        next_meeting_on=p.get("next_meeting_on"), team=p.get("team"),
+        child_voice_method=p.get("child_voice_method"), child_said=p.get("child_said"),
+        created_by_id=ctx.actor.id, created_at=ctx.now(),
+    ), "meeting")
+
+
+def note(ctx, case, step, facts) -> Written:
+    return _add(ctx, Note(case_id=case.id, text=step.payload["text"],
+                          created_by_id=ctx.actor.id, created_at=ctx.now()), "note")
+
+
+def _services(ctx, case, step, unit_ids) -> list[int]:
+    return [_unit(ctx, case, step, "services", uid).id for uid in dict.fromkeys(unit_ids)]
+
+
+def consent_given(ctx, case, step, facts) -> Written:
+    p = step.payload
+    units = _services(ctx, case, step, p["services"])
+    _not_future(ctx, case, step, "given_on", p["given_on"])
+    if p.get("expires_on") and p["expires_on"] <= p["given_on"]:
+        raise _refuse(case, step, expires_on="before_start")
+    return _add(ctx, Consent(
+        case_id=case.id, status="given", given_by=p["given_by"], information=p["information"],
+        consent_form=p.get("consent_form"), given_on=p["given_on"], expires_on=p.get("expires_on"),
+        recorded_by_id=ctx.actor.id, created_at=ctx.now(),
+        services=[ConsentService(unit_id=u) for u in units],
+    ), "consent")
+
+
+def consent_withdrawn(ctx, case, step, facts) -> Written:
+    c = ctx.session.get(Consent, step.payload["consent"])
+    if c is None or c.case_id != case.id:
+        raise _refuse(case, step, consent="not_on_case")
+    if c.status != "given" or c.withdrawn_at is not None:
+        raise _refuse(case, step, consent="not_active")
+    now = ctx.now()
+    c.status = "withdrawn"
+    c.withdrawn_at = now
+    c.notes = step.payload.get("notes") or c.notes
+    # access rests on consent: end every participation the remaining consents no longer cover
+    facts.__dict__.pop("covered", None)
+    facts.__dict__["consents"] = [x for x in facts.consents if x.id != c.id]
+    for part in facts.participants:
+        if (part.relation == Relation.PARTICIPANT.value and part.unit_id is not None
+                and part.unit_id != case.unit_id and part.unit_id not in facts.covered):
+            part.ended_at = now
+            part.end_reason = "consent_withdrawn"
+    return Written("consent", c.id)
+
+
+def consent_refused(ctx, case, step, facts) -> Written:
+    p = step.payload
+    units = _services(ctx, case, step, p["services"])
+    return _add(ctx, Consent(
+        case_id=case.id, status="refused", given_by=p["given_by"], notes=p.get("notes"),
+        recorded_by_id=ctx.actor.id, created_at=ctx.now(),
+        services=[ConsentService(unit_id=u) for u in units],
+    ), "consent")
+
+
+def handover_proposed(ctx, case, step, facts) -> Written:
+    user = _colleague(ctx, case, step, "to_user", step.payload["to_user"])
+    if user.id == case.stafettholder_id:
+        raise _refuse(case, step, to_user="already_stafettholder")
+    return _add(ctx, Handover(
+        case_id=case.id, from_user_id=case.stafettholder_id, to_user_id=user.id,
+        status="proposed", reason=step.payload["reason"], proposed_at=ctx.now(),
+    ), "handover")
+
+
+def handover_accepted(ctx, case, step, facts) -> Written:
+    h = facts.pending_handover
+    now = ctx.now()
+    h.status = "accepted"
+    h.decided_at = now
+    for part in facts.participants:
+        if part.relation == Relation.STAFETTHOLDER.value:
+            part.ended_at = now
+            part.end_reason = "handed_over"
+    case.stafettholder_id = h.to_user_id
+    new_holder = ctx.session.get(User, h.to_user_id)
+    ctx.session.add(Participant(
+        case_id=case.id, user_id=h.to_user_id, unit_id=new_holder.unit_id,
+        relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=now,
+    ))
+    return Written("handover", h.id)
+
+
+def handover_declined(ctx, case, step, facts) -> Written:
+    h = facts.pending_handover
+    h.status = "declined"
+    h.decided_at = ctx.now()
+    h.decline_reason = step.payload.get("reason")
+    return Written("handover", h.id)
+
+
+def report_barnevernet(ctx, case, step, facts) -> Written:
+    p = step.payload
+    _not_future(ctx, case, step, "sent_on", p["sent_on"])
+    days = facts.definition.deadlines.barnevern_feedback_days
+    return _add(ctx, BarnevernReport(
+        case_id=case.id, kind="report", sent_on=p["sent_on"], sent_by_id=ctx.actor.id,
+        reported_to="barnevern", grounds=p.get("grounds"), notes=p.get("notes"),
+        feedback_expected_by=p["sent_on"] + timedelta(days=days), created_at=ctx.now(),
+    ), "barnevern_report")
+
+
+def barnevern_feedback(ctx, case, step, facts) -> Written:
+    p = step.payload
+    report = ctx.session.scalar(
+        select(BarnevernReport).where(
+            BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
+            BarnevernReport.feedback_received_on.is_(None)).order_by(BarnevernReport.sent_on))
+    _not_future(ctx, case, step, "received_on", p["received_on"])
+    if p["received_on"] < report.sent_on:
+        raise _refuse(case, step, received_on="before_start")
+    report.feedback_received_on = p["received_on"]
+    report.feedback_kind = p["feedback_kind"]
+    return Written("barnevern_report", report.id)
+
+
+def avverge(ctx, case, step, facts) -> Written:
+    p = step.payload
+    _not_future(ctx, case, step, "reported_on", p["reported_on"])
+    return _add(ctx, BarnevernReport(
+        case_id=case.id, kind="avverge", sent_on=p["reported_on"], sent_by_id=ctx.actor.id,
+        reported_to=p["reported_to"], notes=p.get("notes"), created_at=ctx.now(),
+    ), "barnevern_report")
+
+
+def referral(ctx, case, step, facts) -> Written:
+    return NOTHING
+
+
+def close(ctx, case, step, facts) -> Written:
+    return NOTHING
+
+
+HANDLERS: dict[str, Callable[[Ctx, Case, Step, CaseFacts], Written]] = {
+    "none": none,
+    "inform_home": inform_home,
+    "flag_violence": flag_violence,
+    "clear_violence_flag": clear_violence_flag,
+    "appoint_stafettholder": appoint_stafettholder,
+    "add_participant": add_participant,
+    "goal": goal,
+    "measure": measure,
+    "stop_measure": stop_measure,
+    "evaluation": evaluation,
+    "meeting": meeting,
+    "note": note,
+    "consent_given": consent_given,
+    "consent_withdrawn": consent_withdrawn,
+    "consent_refused": consent_refused,
+    "handover_proposed": handover_proposed,
+    "handover_accepted": handover_accepted,
+    "handover_declined": handover_declined,
+    "report_barnevernet": report_barnevernet,
+    "barnevern_feedback": barnevern_feedback,
+    "avverge": avverge,
+    "referral": referral,
+    "close": close,
+}

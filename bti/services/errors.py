@@ -1,0 +1,39 @@
+"""Service-level errors, mapped to HTTP by the web layer (404, 403, 409, 422)."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "error"
+
+
+class NotFound(ServiceError):
+    """No such object, or the actor may not know it exists (both answer the same)."""
+
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    """Someone else changed the case first; nothing was written."""
+
+    code = "conflict"
+
+    def __init__(self, message: str = "the case was changed by someone else",
+                 current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class InvalidInput(ServiceError):
+    """Input that is not a workflow payload (for example an unknown unit); ``fields`` holds
+    field-level error codes."""
+
+    code = "invalid"
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(", ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields

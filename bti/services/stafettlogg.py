@@ -1,0 +1,118 @@
+"""Appending to and verifying the stafettlogg, the hash-chained, append-only log of a case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bti.domain.cases import GENESIS_HASH
+from bti.domain.cases import Case
+from bti.domain.log import StafettloggEntry
+from bti.domain.log import canonical_json
+from bti.services.context import Ctx
+
+
+def append(
+    ctx: Ctx,
+    case: Case,
+    *,
+    kind: str,
+    trigger: str,
+    from_state: str | None,
+    to_state: str,
+    data: dict[str, Any],
+    object_type: str | None = None,
+    object_id: int | None = None,
+) -> StafettloggEntry:
+    """Append one entry and move the case's chain head, in the caller's transaction."""
+    at = ctx.now()
+    entry = StafettloggEntry(
+        case_id=case.id,
+        seq=case.log_seq + 1,
+        at=at,
+        actor_id=ctx.actor.id,
+        kind=kind,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=to_state,
+        object_type=object_type,
+        object_id=object_id,
+        data=canonical_json(data),
+        prev_hash=case.log_head,
+    )
+    entry.hash = entry.compute_hash()
+    ctx.session.add(entry)
+    case.log_seq = entry.seq
+    case.log_head = entry.hash
+    case.last_activity_at = at
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    case_id: int
+    seq: int | None
+    entry_id: int | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f"entry seq {self.seq} (id {self.entry_id})" if self.seq is not None else "head"
+        return f"case {self.case_id}: {where}: {self.what}"
+
+
+def verify_case(session: Session, case: Case) -> ChainProblem | None:
+    """The first break in the case's chain, or None when it verifies.
+
+    Detects an edited entry (hash mismatch), a deleted or inserted entry (sequence or link
+    break), a truncated tail (the case's head no longer matches) and a state that does not
+    follow from replaying the log."""
+    entries = session.scalars(
+        select(StafettloggEntry).where(StafettloggEntry.case_id == case.id)
+        .order_by(StafettloggEntry.seq)
+    )
+    return check_chain(case, entries)
+
+
+def check_chain(case: Case, entries: Iterator[StafettloggEntry] | list) -> ChainProblem | None:
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    state: str | None = None
+    last: StafettloggEntry | None = None
+    for e in entries:
+        if e.seq != expected_seq:
+            what = "an entry is missing before this one" if e.seq > expected_seq else \
+                "sequence number repeated or out of order"
+            return ChainProblem(case.id, e.seq, e.id, what)
+        if e.prev_hash != prev_hash:
+            return ChainProblem(case.id, e.seq, e.id, "does not link to the entry before it")
+        if e.compute_hash() != e.hash:
+            return ChainProblem(case.id, e.seq, e.id, "content does not match its hash (edited)")
+        if e.from_state != state:
+            return ChainProblem(case.id, e.seq, e.id, "starts from a state the log did not reach")
+        prev_hash, state, last = e.hash, e.to_state, e
+        expected_seq += 1
+    if last is None:
+        return ChainProblem(case.id, None, None, "the case has no stafettlogg")
+    if case.log_seq != last.seq or case.log_head != last.hash:
+        return ChainProblem(case.id, last.seq, last.id,
+                            f"the case's head is seq {case.log_seq}; entries after this are missing")
+    if case.state != state:
+        return ChainProblem(case.id, last.seq, last.id,
+                            f"replaying the log gives {state!r}, the case is in {case.state!r}")
+    return None
+
+
+def replay_state(entries: list[StafettloggEntry]) -> str | None:
+    return entries[-1].to_state if entries else None
+
+
+def verify_all(session: Session) -> Iterator[ChainProblem]:
+    """Every broken case chain, streaming over the cases."""
+    for case in session.scalars(select(Case).order_by(Case.id).execution_options(yield_per=500)):
+        problem = verify_case(session, case)
+        if problem is not None:
+            yield problem
