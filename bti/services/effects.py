@@ -273,10 +273,22 @@ def handover_proposed(ctx, case, step, facts) -> Written:
     user = _colleague(ctx, case, step, "to_user", step.payload["to_user"])
     if user.id == case.stafettholder_id:
         raise _refuse(case, step, to_user="already_stafettholder")
+    # the proposed holder needs to see the case to decide: a relation until they answer
+    ctx.session.add(Participant(
+        case_id=case.id, user_id=user.id, unit_id=user.unit_id,
+        relation=Relation.HANDOVER_RECIPIENT.value, added_by_id=ctx.actor.id, added_at=ctx.now(),
+    ))
     return _add(ctx, Handover(
         case_id=case.id, from_user_id=case.stafettholder_id, to_user_id=user.id,
         status="proposed", reason=step.payload["reason"], proposed_at=ctx.now(),
     ), "handover")
+
+
+def _end_recipient_relation(facts: CaseFacts, user_id: int, now) -> None:
+    for part in facts.participants:
+        if part.relation == Relation.HANDOVER_RECIPIENT.value and part.user_id == user_id:
+            part.ended_at = now
+            part.end_reason = "handover_answered"
 
 
 def handover_accepted(ctx, case, step, facts) -> Written:
@@ -284,6 +296,7 @@ def handover_accepted(ctx, case, step, facts) -> Written:
     now = ctx.now()
     h.status = "accepted"
     h.decided_at = now
+    _end_recipient_relation(facts, h.to_user_id, now)
     for part in facts.participants:
         if part.relation == Relation.STAFETTHOLDER.value:
             part.ended_at = now
@@ -301,6 +314,7 @@ def handover_declined(ctx, case, step, facts) -> Written:
     h = facts.pending_handover
     h.status = "declined"
     h.decided_at = ctx.now()
+    _end_recipient_relation(facts, h.to_user_id, h.decided_at)
     h.decline_reason = step.payload.get("reason")
     return Written("handover", h.id)
 

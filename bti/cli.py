@@ -1,0 +1,171 @@
+"""The ``bti`` command line: database, demo data, audit and workflow tools."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from bti.config import Settings
+from bti.db import make_engine
+from bti.db import make_session_factory
+from bti.domain.vocabulary import vocabulary
+from bti.engine import DefinitionError
+from bti.engine import check_paths
+from bti.engine.i18n import LANGS
+from bti.engine.i18n import pick
+
+
+def _engine():
+    return make_engine(Settings.database_url_from_env())
+
+
+def _workflows_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("BTI_WORKFLOWS_DIR", "workflows"))
+
+
+def _registry():
+    from bti.services.workflows import WorkflowRegistry
+
+    try:
+        return WorkflowRegistry(_workflows_dir())
+    except DefinitionError as err:
+        click.echo("\n".join(err.problems), err=True)
+        sys.exit(1)
+
+
+@click.group(help="bti: the BTI action-guide workflow engine.")
+def main() -> None:
+    pass
+
+
+@main.command("init-db", help="Migrate the database (BTI_DATABASE_URL) to the newest schema.")
+def init_db() -> None:
+    from bti.migrate import upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    registry = _registry()
+    with make_session_factory(engine).begin() as session:
+        current = registry.sync(session)
+    click.echo(f"database migrated; workflows stored: {', '.join(sorted(current))}")
+
+
+@main.command("demo-data", help="Create a fictional municipality with users and cases.")
+@click.option("--password", help="One password for every demo user (at least 15 characters); "
+              "random per user when left out.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the demo data already exists.")
+@click.option("--cases", "cases_count", default=12, show_default=True, type=click.IntRange(0))
+def demo_data(password: str | None, if_empty: bool, cases_count: int) -> None:
+    from bti.domain.org import Municipality
+    from bti.services.demo import DEMO_SLUG
+    from bti.services.demo import make_demo
+    from bti.services.errors import InvalidInput
+
+    engine = _engine()
+    registry = _registry()
+    with make_session_factory(engine).begin() as session:
+        if session.scalar(select(Municipality.id).where(Municipality.slug == DEMO_SLUG)):
+            if if_empty:
+                click.echo("demo data already present; nothing done")
+                return
+            raise click.ClickException("the demo municipality already exists")
+        try:
+            users = make_demo(session, registry, password=password, cases_count=cases_count)
+        except InvalidInput as err:
+            raise click.ClickException(f"invalid input: {err}") from None
+    click.echo(f"Demo kommune: {cases_count} cases. Users (fictional):")
+    for u in users:
+        click.echo(f"  {u.username:<18} {','.join(u.roles):<22} password: {u.password}")
+
+
+@main.group(help="The audit trail and the stafettlogg chains.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Verify every case's stafettlogg chain; exit 1 on the first break.")
+def audit_verify() -> None:
+    from bti.domain.cases import Case
+    from bti.services.stafettlogg import verify_all
+
+    engine = _engine()
+    with make_session_factory(engine)() as session:
+        total = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1)) or 0
+        for problem in verify_all(session):
+            click.echo(f"BROKEN: {problem}", err=True)
+            sys.exit(1)
+    click.echo(f"ok: every stafettlogg chain verifies (cases up to id {total})")
+
+
+@main.group(help="Workflow files: check, list, show, diagram.")
+def workflow() -> None:
+    pass
+
+
+@workflow.command("check", help="Validate workflow files; print every problem, exit 1 if any.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def workflow_check(files: tuple[Path, ...]) -> None:
+    problems = check_paths(files, vocabulary())
+    for p in problems:
+        click.echo(p)
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok: {len(files)} file(s) valid")
+
+
+@workflow.command("list", help="The workflows in BTI_WORKFLOWS_DIR.")
+def workflow_list() -> None:
+    registry = _registry()
+    for wf_id in registry.ids():
+        d = registry.files[wf_id]
+        click.echo(f"{wf_id:<16} v{d.version}  {len(d.states):>2} states "
+                   f"{len(d.transitions):>3} transitions  {pick(d.title, 'nb')}")
+
+
+def _definition(wf_id: str):
+    registry = _registry()
+    if wf_id not in registry.files:
+        raise click.ClickException(f"no workflow {wf_id!r}; known: {', '.join(registry.ids())}")
+    return registry.files[wf_id]
+
+
+@workflow.command("show", help="States and transitions of one workflow.")
+@click.argument("workflow_id")
+@click.option("--lang", type=click.Choice(LANGS), default="nb", show_default=True)
+def workflow_show(workflow_id: str, lang: str) -> None:
+    d = _definition(workflow_id)
+    click.echo(f"{d.id} v{d.version}: {pick(d.title, lang)}")
+    click.echo(f"initial: {d.initial}")
+    click.echo("states:")
+    for s in d.states:
+        flag = " (final)" if s.final else ""
+        click.echo(f"  {s.name:<16} {s.level:<7} {s.phase:<11} {pick(s.label, lang)}{flag}")
+    click.echo("transitions:")
+    for t in d.transitions:
+        dest = t.dest or "(stays)"
+        src = "every non-final state" if t.standing else ", ".join(t.sources)
+        extra = []
+        if t.guards:
+            extra.append("guards=" + ",".join(t.guards))
+        if t.reason:
+            extra.append("reason")
+        click.echo(f"  {t.trigger:<26} {src} -> {dest}  roles={','.join(sorted(t.roles))} "
+                   + " ".join(extra))
+
+
+@workflow.command("diagram", help="Mermaid state diagram of one workflow.")
+@click.argument("workflow_id")
+@click.option("--lang", type=click.Choice(LANGS), default="nb", show_default=True)
+def workflow_diagram(workflow_id: str, lang: str) -> None:
+    from bti.engine.mermaid import diagram
+
+    click.echo(diagram(_definition(workflow_id), lang))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

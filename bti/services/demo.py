@@ -1,0 +1,159 @@
+"""A fictional municipality with units, one user per role and cases at every level.
+
+Every case is built through the real service layer, so its stafettlogg, audit rows and chain are
+exactly what the app would have written. All names are made up.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bti.domain.cases import Measure
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.org import User
+from bti.services import cases
+from bti.services.context import Ctx
+from bti.services.context import utcnow
+from bti.services.users import create_user
+from bti.services.workflows import WorkflowRegistry
+
+DEMO_SLUG = "demo"
+UNITS = [
+    ("Fjordvik skule", "school"), ("Lia barnehage", "kindergarten"),
+    ("Helsestasjonen", "health_station"), ("PPT", "ppt"), ("Barneverntenesta", "barnevern"),
+]
+USERS = [
+    # username, display name, unit index, roles
+    ("laerar", "Lærar Lise Lund", 0, ["employee"]),
+    ("koordinator", "Koordinator Kari Kvam", 0, ["employee", "coordinator"]),
+    ("rektor", "Rektor Rolf Rud", 0, ["employee", "leader"]),
+    ("helsesjukepleiar", "Helsesjukepleiar Hege Holm", 2, ["employee"]),
+    ("ppt", "PPT-rådgjevar Per Prestmo", 3, ["employee"]),
+    ("personvernombod", "Personvernombod Pia Pihl", None, ["privacy_officer"]),
+    ("admin", "Administrator Arne Aas", None, ["admin"]),
+]
+PSEUDONYMS = ["Ask", "Bjørk", "Eik", "Gran", "Hassel", "Lind", "Osp", "Rogn", "Selje", "Alm",
+              "Hegg", "Lønn"]
+
+
+@dataclass
+class DemoUser:
+    username: str
+    display_name: str
+    roles: list[str]
+    password: str
+
+
+def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | None = None,
+              workflow_id: str = "bti-standard", cases_count: int = 12) -> list[DemoUser]:
+    if session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG)):
+        raise ValueError("the demo municipality already exists")
+    now = utcnow()
+    m = Municipality(slug=DEMO_SLUG, name="Demo kommune", workflow_id=workflow_id)
+    session.add(m)
+    session.flush()
+    units = [Unit(municipality_id=m.id, name=n, kind=k) for n, k in UNITS]
+    session.add_all(units)
+    session.flush()
+    made: list[DemoUser] = []
+    users: dict[str, User] = {}
+    for username, display, unit_idx, roles in USERS:
+        pw = password or secrets.token_urlsafe(12)
+        users[username] = create_user(
+            session, municipality_id=m.id, unit_id=units[unit_idx].id if unit_idx is not None
+            else None, username=username, display_name=display, password=pw, roles=roles, now=now)
+        made.append(DemoUser(username, display, roles, pw))
+    registry.sync(session)
+    targets = ["n0_plan", "n0_decision", "n1_plan", "n1_active", "n1_evaluation", "n2_plan",
+               "n2_active", "n2_decision", "n3_active", "closed", "n1_active", "n0_active"]
+    for i in range(cases_count):
+        target = targets[i % len(targets)]
+        _walk(session, registry, users, units, PSEUDONYMS[i % len(PSEUDONYMS)] + f" {i + 1}",
+              2012 + i % 10, target, now - timedelta(days=60 - i))
+    return made
+
+
+def _walk(session, registry, users, units, pseudonym, birth_year, target, start) -> None:
+    """Take a new case along the standard path until it reaches ``target``."""
+    clock = [start]
+
+    def ctx(user: User) -> Ctx:
+        clock[0] += timedelta(hours=7)
+        t = clock[0]
+        return Ctx(session=session, actor=user, workflows=registry, now=lambda: t)
+
+    teacher, coord, nurse = users["laerar"], users["koordinator"], users["helsesjukepleiar"]
+    opened = cases.open_case(ctx(teacher), unit_id=units[0].id, child_pseudonym=pseudonym,
+                             child_birth_year=birth_year, concern={
+                                 "what_seen": "Barnet verkar trøytt og trekkjer seg unna leik.",
+                                 "since": "Etter haustferien"})
+    cid = opened.case.id
+    state = lambda: opened.case.state  # noqa: E731
+
+    def fire(user: User, trigger: str, payload=None) -> None:
+        cases.fire(ctx(user), cid, trigger, payload)
+
+    def day() -> str:
+        return (clock[0]).date().isoformat()
+
+    def measure_cycle(level_note: str) -> None:
+        fire(coord, "add_measure", {
+            "description": f"Fast samtale med kontaktlærar kvar veke ({level_note}).",
+            "responsible": coord.id, "start_date": day(),
+            "evaluate_by": (clock[0] + timedelta(days=42)).date().isoformat()})
+
+    def evaluate_all() -> None:
+        ids = [m.id for m in session.scalars(select(Measure).where(
+            Measure.case_id == cid, Measure.status == "active"))]
+        fire(coord, "record_evaluation", {
+            "measures": ids, "effect": "some", "child_voice_method": "conversation",
+            "child_said": "Det er litt betre no.", "outcome": "adjust"})
+
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("n0_active", lambda: fire(teacher, "start")),
+        ("n0_evaluation", lambda: (fire(teacher, "inform_home", {"informed_on": day()}),
+                                   fire(users["rektor"], "appoint_stafettholder",
+                                        {"stafettholder": coord.id}),
+                                   fire(coord, "assess"))),
+        ("n0_decision", lambda: fire(coord, "decide")),
+        ("n1_plan", lambda: fire(coord, "escalate", {"reason": "Tiltak i eiga teneste."})),
+        ("n1_active", lambda: (measure_cycle("nivå 1"), fire(coord, "start"))),
+        ("n1_evaluation", lambda: fire(coord, "evaluate")),
+        ("n1_decision", lambda: (evaluate_all(), fire(coord, "decide"))),
+        ("n2_plan", lambda: (
+            fire(coord, "give_consent", {
+                "given_by": "guardians", "services": [units[2].id, units[3].id],
+                "information": "Skulefråvær og trivsel, for samarbeid med helsestasjonen og PPT.",
+                "given_on": day(),
+                "expires_on": (clock[0] + timedelta(days=365)).date().isoformat()}),
+            fire(coord, "escalate", {"reason": "Tiltaka verka ikkje åleine."}),
+            fire(coord, "add_participant", {"participant": nurse.id, "service": units[2].id}))),
+        ("n2_active", lambda: (measure_cycle("nivå 2"), fire(coord, "start"))),
+        ("n2_evaluation", lambda: fire(coord, "evaluate")),
+        ("n2_decision", lambda: (evaluate_all(), fire(coord, "decide"))),
+        ("n3_plan", lambda: fire(coord, "escalate", {"reason": "Fleire tenester trengst."})),
+        ("n3_active", lambda: (measure_cycle("nivå 3"), fire(coord, "start"))),
+        ("n3_evaluation", lambda: fire(coord, "evaluate")),
+        ("n3_decision", lambda: (evaluate_all(), fire(coord, "decide"))),
+        ("closed", lambda: fire(coord, "close", {"reason": "Måla er nådde."})),
+    ]
+    for reached, do in steps:
+        if state() == target:
+            break
+        do()
+        assert state() == reached, (state(), reached)
+    if target in ("n2_active", "n1_active"):
+        fire(teacher, "add_note", {"text": "Lysglimt: god dag på skulen i dag."})
+    if target == "n2_decision":
+        fire(coord, "report_barnevernet", {"sent_on": day(), "grounds": "neglect"})
+    if target == "n3_active":
+        fire(coord, "propose_handover", {"to_user": nurse.id,
+                                         "reason": "Helsestasjonen har mest kontakt no."})
+    session.flush()

@@ -1,0 +1,31 @@
+"""Creating users. Passwords are hashed with scrypt (werkzeug); the plain text is never stored
+or logged."""
+
+from __future__ import annotations
+
+from werkzeug.security import generate_password_hash
+
+from bti.domain.org import User
+from bti.domain.org import UserRole
+from bti.domain.vocabulary import Role
+from bti.services.errors import InvalidInput
+
+
+def create_user(session, *, municipality_id: int, unit_id: int | None, username: str,
+                display_name: str, password: str, roles: list[str], now) -> User:
+    errors: dict[str, list[str]] = {}
+    if not username or len(username) > 80 or not username.replace(".", "").replace("-", "").isalnum():
+        errors["username"] = ["invalid"]
+    if len(password) < 15:
+        errors["password"] = ["too_short"]
+    unknown = [r for r in roles if r not in {x.value for x in Role}]
+    if unknown or not roles:
+        errors["roles"] = ["invalid"]
+    if errors:
+        raise InvalidInput(errors)
+    user = User(municipality_id=municipality_id, unit_id=unit_id, username=username,
+                display_name=display_name, password_hash=generate_password_hash(password),
+                created_at=now, role_rows=[UserRole(role=r) for r in roles])
+    session.add(user)
+    session.flush()
+    return user
