@@ -75,3 +75,43 @@ class World:
 @pytest.fixture
 def world(session, registry) -> World:
     return World(session, registry, "bti-standard")
+
+
+def _postgres_available() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=2).close()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if not _postgres_available():
+        if os.environ.get("BTI_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL not reachable")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def pg_engine(postgres_url):
+    """A fresh schema per test on the real PostgreSQL, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import text
+
+    schema = f"bti_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    eng = make_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"},
+                      pool_size=20, max_overflow=0)
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

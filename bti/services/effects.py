@@ -77,10 +77,10 @@ def _not_future(ctx: Ctx, case: Case, step: Step, field: str, day: date | None) 
 
 
 def _add(ctx: Ctx, obj: Any, object_type: str) -> Written:
-    """Insert ``obj`` now, for its id, without flushing the case (which would bump its version
-    twice in one transaction)."""
+    """Insert ``obj`` now, for its id. Handlers change the case only after this, so the case row
+    is written once per transaction."""
     ctx.session.add(obj)
-    ctx.session.flush([obj])
+    ctx.session.flush()
     return Written(object_type, obj.id)
 
 
@@ -113,11 +113,12 @@ def clear_violence_flag(ctx, case, step, facts) -> Written:
 
 def appoint_stafettholder(ctx, case, step, facts) -> Written:
     user = _colleague(ctx, case, step, "stafettholder", step.payload["stafettholder"])
-    case.stafettholder_id = user.id
-    return _add(ctx, Participant(
+    written = _add(ctx, Participant(
         case_id=case.id, user_id=user.id, unit_id=user.unit_id,
         relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=ctx.now(),
     ), "participant")
+    case.stafettholder_id = user.id
+    return written
 
 
 def add_participant(ctx, case, step, facts) -> Written:

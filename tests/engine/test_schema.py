@@ -1,0 +1,197 @@
+"""The validator finds every kind of problem, each as ``FILE: where: what``."""
+
+from __future__ import annotations
+
+import pytest
+
+from bti.domain.vocabulary import vocabulary
+from bti.engine import DefinitionError
+from bti.engine import Workflow
+from bti.engine import load_text
+from bti.engine.loader import problems_in_text
+
+L = '{ nb = "x", nn = "x", en = "x" }'
+
+MINIMAL = f"""
+id = "mini"
+version = 1
+initial = "n0_plan"
+title = {L}
+[settings]
+youth_consent_age = 15
+[deadlines]
+level_decision_days = {{ n0 = 14 }}
+measure_evaluation_max_days = 90
+barnevern_feedback_days = 21
+consent_expiry_warning_days = 14
+inactivity_days = 30
+[[levels]]
+id = "n0"
+number = 0
+label = {L}
+[[levels]]
+id = "closed"
+final = true
+label = {L}
+[[states]]
+name = "n0_plan"
+level = "n0"
+phase = "plan"
+label = {L}
+[[states]]
+name = "closed"
+level = "closed"
+phase = "closed"
+final = true
+label = {L}
+[opening]
+roles = ["employee"]
+fields = ["what_seen"]
+label = {L}
+[[transitions]]
+trigger = "close"
+source = "n0_plan"
+dest = "closed"
+roles = ["reporter"]
+reason = true
+label = {L}
+[[transitions]]
+trigger = "add_note"
+source = "n0_plan"
+roles = ["reporter"]
+effect = "note"
+fields = ["text"]
+label = {L}
+[[standing_exits]]
+trigger = "report_barnevernet"
+roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+effect = "report_barnevernet"
+fields = ["sent_on"]
+label = {L}
+[[standing_exits]]
+trigger = "avvergeplikt"
+roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+effect = "avverge"
+fields = ["reported_to", "reported_on"]
+label = {L}
+[fields.what_seen]
+type = "textarea"
+label = {L}
+[fields.text]
+type = "textarea"
+label = {L}
+[fields.sent_on]
+type = "date"
+label = {L}
+[fields.reported_on]
+type = "date"
+label = {L}
+[fields.reported_to]
+type = "choice"
+label = {L}
+options = [{{ value = "police", label = {L} }}]
+"""
+
+
+def problems(text: str) -> list[str]:
+    return problems_in_text(text, "wf.toml", vocabulary())
+
+
+def test_minimal_file_is_valid_and_loads():
+    assert problems(MINIMAL) == []
+    d = load_text(MINIMAL, "wf.toml", vocabulary())
+    assert d.id == "mini"
+    assert {t.trigger for t in d.transitions if t.standing} == {"report_barnevernet",
+                                                               "avvergeplikt"}
+    Workflow(d)
+
+
+EXTRA_STATE = f"""
+[[states]]
+name = "n0_lost"
+level = "n0"
+phase = "active"
+label = {L}
+"""
+
+CASES = [
+    ("unknown key", MINIMAL.replace('initial = "n0_plan"', 'initial = "n0_plan"\ncolour = 1'),
+     "wf.toml: colour: unknown key"),
+    ("unknown source", MINIMAL.replace('source = "n0_plan"\ndest = "closed"',
+                                       'source = "n0_plann"\ndest = "closed"'),
+     "wf.toml: transitions[0].source: unknown state 'n0_plann'"),
+    ("unknown dest", MINIMAL.replace('dest = "closed"', 'dest = "kloset"'),
+     "wf.toml: transitions[0].dest: unknown state 'kloset'"),
+    ("unreachable state", MINIMAL + EXTRA_STATE,
+     "wf.toml: states.n0_lost: unreachable from the initial state 'n0_plan'"),
+    ("no way out", MINIMAL + EXTRA_STATE, "wf.toml: states.n0_lost: a non-final state with no way out"),
+    ("out of final", MINIMAL.replace('trigger = "add_note"\nsource = "n0_plan"',
+                                     'trigger = "add_note"\nsource = ["n0_plan", "closed"]'),
+     "wf.toml: transitions[1].source: transition out of the final state 'closed'"),
+    ("unknown role", MINIMAL.replace('roles = ["reporter"]\nreason', 'roles = ["janitor"]\nreason'),
+     "wf.toml: transitions[0].roles: unknown role 'janitor'"),
+    ("unknown guard", MINIMAL.replace('reason = true\nlabel', 'reason = true\nguards = ["sunny"]\nlabel'),
+     "wf.toml: transitions[0].guards: unknown guard 'sunny'"),
+    ("duplicate trigger+source", MINIMAL.replace('trigger = "add_note"', 'trigger = "close"'),
+     "wf.toml: transitions[1]: duplicate (trigger, source) ('close', 'n0_plan'); see transitions[0]"),
+    ("label missing nn", MINIMAL.replace(f'id = "closed"\nfinal = true\nlabel = {L}',
+                                         'id = "closed"\nfinal = true\nlabel = { nb = "x", en = "x" }'),
+     "wf.toml: levels[1].label.nn: Missing data for required field."),
+    ("missing standing exit", MINIMAL.replace('trigger = "avvergeplikt"', 'trigger = "avverge2"')
+     .replace('effect = "avverge"', 'effect = "note"').replace(
+         'fields = ["reported_to", "reported_on"]', 'fields = ["text"]'),
+     "wf.toml: standing_exits: missing standing exit with effect 'avverge'"),
+    ("level change without reason", MINIMAL.replace("reason = true\n", "", 1),
+     "wf.toml: transitions[0].reason: a level change ('n0_plan' → 'closed') needs a reason"),
+    ("effect field missing", MINIMAL.replace('fields = ["text"]', 'fields = []'),
+     "wf.toml: transitions[1].fields: effect 'note' needs required field 'text'"),
+    ("unknown field", MINIMAL.replace('fields = ["text"]', 'fields = ["text", "shoe_size"]'),
+     "wf.toml: transitions[1].fields: unknown field 'shoe_size'"),
+    ("standing exit gated", MINIMAL.replace('effect = "avverge"', 'effect = "avverge"\nguards = ["has_stafettholder"]'),
+     "wf.toml: standing_exits[1].guards: a standing exit is never gated; remove its guards"),
+    ("standing exit not open to all", MINIMAL.replace(
+        'trigger = "avvergeplikt"\nroles = ["reporter", "stafettholder", "participant", "unit_leader"]',
+        'trigger = "avvergeplikt"\nroles = ["stafettholder"]'),
+     "wf.toml: standing_exits[1].roles: a standing exit must be open to ['participant', 'reporter', 'unit_leader']"),
+    ("no roles (deny by default)", MINIMAL.replace('roles = ["reporter"]\neffect', 'roles = []\neffect'),
+     "wf.toml: transitions[1].roles: must name at least one role (deny by default)"),
+    ("bad TOML", MINIMAL + "\n[[[", "wf.toml: (file): not valid TOML"),
+    ("bad consent age", MINIMAL.replace("youth_consent_age = 15", "youth_consent_age = 14"),
+     "wf.toml: settings.youth_consent_age: must be 15 or 16"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [(c[1], c[2]) for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_validator_reports_problem(text, expected):
+    found = problems(text)
+    assert any(p.startswith(expected) for p in found), found
+    with pytest.raises(DefinitionError) as err:
+        load_text(text, "wf.toml", vocabulary())
+    assert any(p.startswith(expected) for p in err.value.problems)
+
+
+def test_validator_reports_every_problem_at_once():
+    text = (MINIMAL.replace('dest = "closed"', 'dest = "kloset"')
+            .replace('roles = ["reporter"]\neffect', 'roles = ["janitor"]\neffect'))
+    found = problems(text)
+    assert any("unknown state 'kloset'" in p for p in found)
+    assert any("unknown role 'janitor'" in p for p in found)
+    assert all(p.startswith("wf.toml: ") for p in found)
+
+
+def test_inform_home_must_be_guarded_by_the_violence_flag():
+    text = MINIMAL + f"""
+[[transitions]]
+trigger = "inform_home"
+source = "n0_plan"
+roles = ["reporter"]
+effect = "inform_home"
+fields = ["informed_on"]
+label = {L}
+[fields.informed_on]
+type = "date"
+label = {L}
+"""
+    assert "wf.toml: transitions[2].guards: effect 'inform_home' must be guarded by " \
+        "'no_violence_flag'" in problems(text)
