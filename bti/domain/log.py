@@ -158,7 +158,7 @@ def drop_append_only_ddl(dialect: str, table: str) -> list[str]:
 def _install_triggers(table_name: str):
     def _after_create(target, connection, **_kw):
         for sql in append_only_ddl(connection.dialect.name, table_name):
-            connection.execute(DDL(sql))
+            connection.execute(DDL(sql.replace("%", "%%")))  # DDL() formats with %
 
     return _after_create
 

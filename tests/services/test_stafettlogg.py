@@ -1,0 +1,87 @@
+"""The stafettlogg is append-only in the database itself, and its chain catches tampering."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from bti.db import make_session_factory
+from bti.domain.cases import Case
+from bti.services import cases
+from bti.services.stafettlogg import verify_case
+from tests.conftest import World
+from tests.factories import CONCERN
+
+
+def _case_with_log(world: World, notes: int = 5) -> int:
+    case = cases.open_case(world.ctx(world.teacher), unit_id=None, child_pseudonym="T.",
+                           child_birth_year=2016, concern=CONCERN).case
+    for i in range(notes):
+        cases.fire(world.ctx(world.teacher), case.id, "add_note", {"text": f"Notat {i}"})
+    world.session.commit()
+    return case.id
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE stafettlogg_entry SET data = '{}'",
+    "DELETE FROM stafettlogg_entry",
+    "UPDATE audit_event SET action = 'x'",
+    "DELETE FROM audit_event",
+])
+def test_database_refuses_update_and_delete_on_sqlite(world, session, sql):
+    _case_with_log(world)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(text(sql))
+    session.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sql", [
+    "UPDATE stafettlogg_entry SET data = '{}'",
+    "DELETE FROM stafettlogg_entry",
+    "TRUNCATE audit_event",
+])
+def test_database_refuses_update_and_delete_on_postgres(pg_engine, registry, sql):
+    with make_session_factory(pg_engine)() as session:
+        world = World(session, registry, "bti-standard")
+        _case_with_log(world)
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text(sql))
+        session.rollback()
+
+
+def _drop_triggers(session):
+    for t in ("stafettlogg_entry_no_update", "stafettlogg_entry_no_delete"):
+        session.execute(text(f"DROP TRIGGER {t}"))
+
+
+TAMPER = {
+    "edit": ["UPDATE stafettlogg_entry SET data = '{\"text\":\"forged\"}' "
+             "WHERE case_id = :c AND seq = 3"],
+    "delete_middle": ["DELETE FROM stafettlogg_entry WHERE case_id = :c AND seq = 3"],
+    "insert_forged": ["UPDATE stafettlogg_entry SET seq = seq + 100 WHERE case_id = :c AND seq > 3",
+                      "INSERT INTO stafettlogg_entry (case_id, seq, at, actor_id, kind, trigger, "
+                      "from_state, to_state, data, prev_hash, hash) SELECT case_id, 4, at, "
+                      "actor_id, 'note', 'add_note', to_state, to_state, '{}', hash, hash "
+                      "FROM stafettlogg_entry WHERE case_id = :c AND seq = 3",
+                      "UPDATE stafettlogg_entry SET seq = seq - 99 WHERE case_id = :c AND seq > 100"],
+    "reorder": ["UPDATE stafettlogg_entry SET seq = -1 WHERE case_id = :c AND seq = 3",
+                "UPDATE stafettlogg_entry SET seq = 3 WHERE case_id = :c AND seq = 4",
+                "UPDATE stafettlogg_entry SET seq = 4 WHERE case_id = :c AND seq = -1"],
+    "truncate_tail": ["DELETE FROM stafettlogg_entry WHERE case_id = :c AND seq > 4"],
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(TAMPER))
+def test_chain_detects_tampering(world, session, scenario):
+    case_id = _case_with_log(world)
+    assert verify_case(session, session.get(Case, case_id)) is None
+    _drop_triggers(session)
+    for sql in TAMPER[scenario]:
+        session.execute(text(sql), {"c": case_id})
+    session.commit()
+    session.expire_all()
+    problem = verify_case(session, session.get(Case, case_id))
+    assert problem is not None, scenario
+    assert problem.case_id == case_id
