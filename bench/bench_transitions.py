@@ -50,6 +50,7 @@ if str(ROOT) not in sys.path:  # the package is installed editable; this is for 
 
 import sqlalchemy  # noqa: E402
 import transitions  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -456,6 +457,21 @@ def bench_long_run(world: World, case_ids: list[int], seconds: float, max_n: int
             "rss_before": rss_before, "warmup": warmup}
 
 
+def sql_trace(engine, fn) -> list[str]:
+    """The statements one call of ``fn`` sends to the database (COMMIT is the driver's)."""
+    seen: list[str] = []
+
+    def before(_conn, _cursor, statement, _params, _context, _executemany):
+        seen.append(" ".join(statement.split())[:90])
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return seen + ["COMMIT (sqlite3.Connection.commit)"]
+
+
 def profile_service(world: World, case_ids: list[int], n: int, top: int) -> str:
     """cProfile ``n`` add_note transactions; the hottest functions by cumulative time, as % of
     the whole transaction (session, actor load, fire, commit)."""
@@ -629,9 +645,19 @@ def run(args, tmpdir: Path) -> int:
                     if (p := stafettlogg.verify_case(s, s.get(Case, cid))) is not None]
     db_mib = sum(p.stat().st_size for p in tmpdir.glob("bench.sqlite3*")) / 2**20
 
+    print("\n[4] SQL sent per transaction")
+    trace_note = sql_trace(engine, lambda: world.tx(world.teacher_id, note_cases[0], "add_note",
+                                                     NOTE))
+    trace_sc = sql_trace(engine, lambda: [world.tx(world.coord_id, loop_cases[0], t, p)
+                                          for t, p in N0_LOOP][0])
+    print(f"  add_note: {len(trace_note)} statements (incl. BEGIN and COMMIT)")
+    for st in trace_note:
+        print(f"    {st}")
+    print(f"  one n0 loop (4 state changes): {len(trace_sc)} statements, "
+          f"{len(trace_sc) / 4:.1f} per transition")
     prof_text = ""
     if args.profile:
-        print(f"\n[4] profile of one service-layer add_note transaction", flush=True)
+        print(f"\n[5] profile of one service-layer add_note transaction", flush=True)
         prof_text = profile_service(world, note_cases, args.profile, args.top)
         print(prof_text)
     engine.dispose()
