@@ -29,7 +29,6 @@ import argparse
 import cProfile
 import gc
 import hashlib
-import io
 import json
 import os
 import platform
@@ -224,7 +223,8 @@ CREATE TABLE case_record (
     id INTEGER PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL,
     log_seq INTEGER NOT NULL DEFAULT 0, log_head TEXT NOT NULL, last_activity_at TEXT NOT NULL);
 CREATE TABLE stafettlogg_entry (
-    id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES case_record(id), seq INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES case_record(id),
+    seq INTEGER NOT NULL,
     at TEXT NOT NULL, actor_id INTEGER NOT NULL, kind TEXT NOT NULL, "trigger" TEXT NOT NULL,
     from_state TEXT, to_state TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL, UNIQUE (case_id, seq));
@@ -437,7 +437,6 @@ def bench_long_run(world: World, case_ids: list[int], seconds: float, max_n: int
     next_tenth = 1
     n = 0
     t0 = time.perf_counter()
-    deadline = t0 + seconds
     while True:
         a = time.perf_counter()
         world.tx(actor_id, case_ids[n % k], "add_note", NOTE)
@@ -508,7 +507,8 @@ def profile_service(world: World, case_ids: list[int], n: int, top: int) -> str:
     for key, (_cc, nc, tt, ct, _callers) in rows:
         if key[2] in ("tx", "<module>") or key[0].endswith("bench_transitions.py"):
             continue
-        lines.append(f"    {ct / total * 100:6.1f} {tt / total * 100:6.1f} {nc / n:8.1f}  {name(key)}")
+        lines.append(f"    {ct / total * 100:6.1f} {tt / total * 100:6.1f} {nc / n:8.1f}  "
+                     f"{name(key)}")
         shown += 1
         if shown >= top:
             break
@@ -516,7 +516,7 @@ def profile_service(world: World, case_ids: list[int], n: int, top: int) -> str:
                  "cumulative % of World.tx):")
     entry_points = {"get", "commit", "flush", "scalar", "scalars", "close", "begin",
                     "_connection_for_bind", "__exit__"}
-    for key, (_cc, nc, tt, ct, _callers) in rows:
+    for key, (_cc, nc, _tt, ct, _callers) in rows:
         path, _line, fn = key
         is_bti = f"{os.sep}bti{os.sep}" in path and "bench" not in path
         is_session = path.endswith(f"orm{os.sep}session.py") and fn in entry_points
@@ -571,13 +571,17 @@ def run(args, tmpdir: Path) -> int:
     ps = args.phase_seconds
     rss_start = rss_mib()
 
-    # 1. engine alone
+    # 1. engine alone. Only bti-standard.toml, copied, so other files being edited in
+    # workflows/ cannot change or break the figures.
+    wf_dir = tmpdir / "workflows"
+    wf_dir.mkdir()
+    shutil.copy(WORKFLOWS / f"{WORKFLOW_ID}.toml", wf_dir)
     t0 = time.perf_counter()
-    registry = WorkflowRegistry(WORKFLOWS)
+    registry = WorkflowRegistry(wf_dir)
     registry_s = time.perf_counter() - t0
-    print(f"\n[1] engine alone (no database)", flush=True)
+    print("\n[1] engine alone (no database)", flush=True)
     eng = bench_engine(registry, ps)
-    print(f"  WorkflowRegistry(workflows/) incl. TOML load + validation + build: "
+    print(f"  WorkflowRegistry({WORKFLOW_ID}.toml) incl. TOML load + validation + build: "
           f"{registry_s * 1e3:,.1f} ms (once per process)")
     print(f"  building a Workflow (state machine, {eng['states']} states, {eng['transitions']} "
           f"transitions) from a loaded definition: {eng['build_ms']:,.2f} ms "
@@ -602,7 +606,7 @@ def run(args, tmpdir: Path) -> int:
     workflows_built = Counter(Workflow)
 
     # 2. floor (before)
-    print(f"\n[2] sqlite3 floor (same pragmas, UPDATE case + INSERT chained log row + COMMIT)",
+    print("\n[2] sqlite3 floor (same pragmas, UPDATE case + INSERT chained log row + COMMIT)",
           flush=True)
     floor_con = floor_setup(tmpdir / "floor.sqlite3", args.cases)
     floor = Floor(floor_con, args.cases)
@@ -657,7 +661,7 @@ def run(args, tmpdir: Path) -> int:
           f"{len(trace_sc) / 4:.1f} per transition")
     prof_text = ""
     if args.profile:
-        print(f"\n[5] profile of one service-layer add_note transaction", flush=True)
+        print("\n[5] profile of one service-layer add_note transaction", flush=True)
         prof_text = profile_service(world, note_cases, args.profile, args.top)
         print(prof_text)
     engine.dispose()
@@ -674,7 +678,7 @@ def run(args, tmpdir: Path) -> int:
 
     print("\n[checks]")
     print(f"  stafettlogg rows {n_entries:,}, audit rows {n_audit:,}; chains of 6 sampled cases: "
-          f"{'verify' if not problems else problems}")
+          f"{problems if problems else 'verify'}")
     print(f"  transitions.Machine built during the service runs: {machines.n}; "
           f"Workflow objects built: {workflows_built.n} (0 = built once, shared)")
     print(f"  service database on disk after the run: {db_mib:,.1f} MiB")

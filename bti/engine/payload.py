@@ -55,6 +55,10 @@ class CleanText(fields.String):
             return None
         return text
 
+    def _validate(self, value):
+        if value is not None:  # blank optional text became None: nothing to validate
+            super()._validate(value)
+
 
 def make_field(fdef: FieldDef, required: bool) -> fields.Field:
     opts: dict[str, Any] = {"required": required, "error_messages": dict(_ERRORS)}
