@@ -68,6 +68,7 @@ from bti.engine import Workflow  # noqa: E402
 from bti.services import cases  # noqa: E402
 from bti.services import stafettlogg  # noqa: E402
 from bti.services.context import Ctx  # noqa: E402
+from bti.services.users import load_actor  # noqa: E402
 from bti.services.workflows import WorkflowRegistry  # noqa: E402
 
 WORKFLOWS = ROOT / "workflows"
@@ -343,7 +344,7 @@ class World:
     def tx(self, actor_id: int, case_id: int, trigger: str, payload=None) -> None:
         """One request's worth: a fresh session and transaction, the actor loaded in it."""
         with self.sf.begin() as session:
-            actor = session.get(User, actor_id)
+            actor = load_actor(session, actor_id)
             cases.fire(Ctx(session, actor, self.registry), case_id, trigger, payload)
 
     def tx_preloaded(self, actor: User, case_id: int, trigger: str, payload=None) -> None:

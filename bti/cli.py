@@ -167,5 +167,58 @@ def workflow_diagram(workflow_id: str, lang: str) -> None:
     click.echo(diagram(_definition(workflow_id), lang))
 
 
+DOCS_OUTPUT = Path("docs/workflows.md")
+
+
+@workflow.command("docs", help="Write the workflow documentation (docs/workflows.md): the file "
+                  "format, the vocabulary, and every workflow's states, transitions and diagram.")
+@click.option("--lang", type=click.Choice(LANGS), default="nb", show_default=True,
+              help="Language of the workflow labels (the prose is English).")
+@click.option("--output", default=str(DOCS_OUTPUT), show_default=True, metavar="FILE",
+              help="File to write; '-' for standard output.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 if FILE differs from what would be generated.")
+def workflow_docs(lang: str, output: str, check: bool) -> None:
+    import difflib
+
+    from bti.services.workflow_docs import generate
+
+    try:
+        text = generate(_workflows_dir(), lang)
+    except DefinitionError as err:
+        click.echo("\n".join(err.problems), err=True)
+        sys.exit(1)
+    command = "bti workflow docs"
+    if lang != "nb":
+        command += f" --lang {lang}"
+    if output != str(DOCS_OUTPUT):
+        command += f" --output {output}"
+    if check:
+        if output == "-":
+            raise click.UsageError("--check compares with a file; give --output FILE")
+        path = Path(output)
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            click.echo(f"ok: {output} is up to date")
+            return
+        if current is None:
+            click.echo(f"{output} does not exist; generate it with: {command}", err=True)
+        else:
+            diff = list(difflib.unified_diff(
+                current.splitlines(), text.splitlines(), f"{output} (on disk)",
+                f"{output} (generated)", lineterm="", n=1))
+            click.echo("\n".join(diff[:40] + (["…"] if len(diff) > 40 else [])), err=True)
+            click.echo(f"{output} is out of date with the workflow files in "
+                       f"{_workflows_dir()}; regenerate it with: {command}", err=True)
+        sys.exit(1)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+    click.echo(f"wrote {output}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -272,3 +272,34 @@ class BarnevernReport(Base):
     feedback_received_on: Mapped[date | None]
     feedback_kind: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
+
+
+class EmergencyAccess(Base):
+    """Selvautorisering: a user without a relation opens one case for a limited time, giving a
+    reason. Logged with its basis; the unit leader is notified."""
+
+    __tablename__ = "emergency_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """Something a user must act on or know: a consent about to expire, an emergency access to a
+    case in their unit. ``details`` holds ids only, never names or free text."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    #: Same key twice is one notification (for example one warning per consent).
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]

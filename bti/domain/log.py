@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -90,24 +91,56 @@ class StafettloggEntry(Base):
 
 class AuditEvent(Base):
     """The compliance trail: who did or saw what, in which role and unit, on what basis.
-    ``details`` holds ids, state names and triggers only, never names or free text."""
+    ``details`` holds ids, state names and triggers only, never names or free text.
+
+    Hash-chained per ``chain`` (the municipality's id; 0 for events outside any municipality):
+    ``hash = sha256(prev_hash + canonical JSON of the row)``. ``case_id`` is deliberately not a
+    foreign key: the access log outlives a purged case (it is kept for its own period)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_case_at", "case_id", "at"),)
+    __table_args__ = (Index("ix_audit_event_case_at", "case_id", "at"),
+                      UniqueConstraint("chain", "seq"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[int]
+    seq: Mapped[int]
     at: Mapped[datetime]
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     actor_roles: Mapped[str] = mapped_column(String(200), default="")
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"))
+    case_id: Mapped[int | None]
     action: Mapped[str] = mapped_column(String(60))
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[int | None]
     basis: Mapped[str | None] = mapped_column(String(60))
     outcome: Mapped[str] = mapped_column(String(20), default="allowed")
     details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    #: The columns the hash covers, in order.
+    HASHED = ("chain", "seq", "at", "municipality_id", "actor_id", "actor_roles", "unit_id",
+              "case_id", "action", "object_type", "object_id", "basis", "outcome", "details")
+
+    @staticmethod
+    def content_of(row: Any) -> dict[str, Any]:
+        """What the hash covers, from an ORM row or a dict of values; identical on every DB."""
+        get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+        out = {k: get(k) for k in AuditEvent.HASHED}
+        out["at"] = out["at"].astimezone(UTC).isoformat(timespec="microseconds")
+        return out
+
+
+class AuditChainHead(Base):
+    """The head of each audit chain. Appenders lock this row (``FOR UPDATE``; SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writers), so a chain never forks."""
+
+    __tablename__ = "audit_chain_head"
+
+    chain: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 def canonical_json(value: Any) -> str:

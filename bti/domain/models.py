@@ -6,6 +6,7 @@ from bti.domain.cases import Case
 from bti.domain.cases import Concern
 from bti.domain.cases import Consent
 from bti.domain.cases import ConsentService
+from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Goal
@@ -13,7 +14,9 @@ from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
+from bti.domain.cases import Notification
 from bti.domain.cases import Participant
+from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
@@ -21,9 +24,10 @@ from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.org import UserSession
 
 __all__ = [
-    "AuditEvent", "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
+    "AuditChainHead", "AuditEvent", "EmergencyAccess", "Notification", "UserSession", "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
     "WorkflowDefinitionRecord",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey
@@ -28,6 +29,10 @@ class Municipality(Base):
     name: Mapped[str] = mapped_column(String(200))
     #: The workflow (file id) new cases start on.
     workflow_id: Mapped[str] = mapped_column(String(60))
+    #: A second factor (TOTP) for every role that sees case content. On by default.
+    mfa_required: Mapped[bool] = mapped_column(default=True)
+    #: Days a closed case is kept (after its archive export) before it is purged.
+    case_retention_days: Mapped[int] = mapped_column(default=3650)
 
     def __repr__(self) -> str:
         return f"<Municipality {self.id}>"
@@ -64,6 +69,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str] = mapped_column(String(5), default="nb")
     created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime | None]
+    #: Base32 TOTP secret once the user has enrolled a second factor.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None]
 
     unit: Mapped[Unit | None] = relationship()
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -92,6 +102,61 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
+
+    def as_actor(self) -> Actor:
+        return Actor(id=self.id, municipality_id=self.municipality_id, unit_id=self.unit_id,
+                     roles=self.roles, active=self.active, locale=self.locale)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, as services need it: ids and roles, no ORM state. Immutable, so it can be
+    loaded once per request (one query) and outlive the session it was read in. Implements
+    Flask-Login's user protocol by duck typing."""
+
+    id: int
+    municipality_id: int
+    unit_id: int | None
+    roles: frozenset[str]
+    active: bool = True
+    locale: str = "nb"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class UserSession(Base):
+    """A signed-in session, kept on the server so that it can be ended from the server: on
+    logout, deactivation, a password change, or when it has been idle or lived too long. The
+    browser holds only a random token; the table holds its SHA-256."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    #: When the second factor was passed; None while it is still owed.
+    mfa_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(30))
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} user={self.user_id}>"
 
 
 class UserRole(Base):

@@ -9,7 +9,7 @@ from datetime import date
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import Participant
-from bti.domain.org import User
+from bti.domain.org import Actor
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 
@@ -43,7 +43,7 @@ def covered_units(consents: Iterable[Consent], today: date, youth_required: bool
     return frozenset(guardians & youth if youth_required else guardians)
 
 
-def relations(user: User, case: Case, participants: Iterable[Participant]) -> frozenset[str]:
+def relations(user: Actor, case: Case, participants: Iterable[Participant]) -> frozenset[str]:
     """The actor's relations to the case, from active participant rows and their unit."""
     out: set[str] = set()
     if case.municipality_id != user.municipality_id:

@@ -293,8 +293,8 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         if spec is None:
             return
         required = set(_strs(item.get("fields")))
-        for fname, ftype in spec.required.items():
-            if fname not in required:
+        for fname in spec.required:
+            if fname != "reason" and fname not in required:
                 add(f"{where}.fields: effect {effect!r} needs required field {fname!r}")
         allowed = {**spec.optional, **spec.required}
         for fname in listed:

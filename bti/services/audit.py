@@ -1,13 +1,39 @@
-"""The audit trail, written by services in the same transaction as what it records."""
+"""The audit trail (access log): who did or saw what, in which role and unit, on what basis.
+
+Services call ``record`` in the same transaction as what it records. Rows are collected on the
+session and written, hash-chained, just before the transaction commits (a ``before_commit``
+hook), so each transaction locks its chain head once and only for the last moment. If the rows
+cannot be written the commit fails, and the request that read the data answers an error instead
+of the data (AUD-02).
+
+``details`` must hold ids, state names and triggers only: never names, national id numbers or
+free text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
+from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import canonical_json
+from bti.domain.log import chain_hash
 from bti.services.context import Ctx
+
+_PENDING = "bti.audit_pending"
+#: Chain for events that belong to no municipality (for example a failed login as an unknown
+#: user name).
+SYSTEM_CHAIN = 0
 
 
 def record(
@@ -20,24 +46,150 @@ def record(
     basis: str | None = None,
     outcome: str = "allowed",
     **details: Any,
-) -> AuditEvent:
-    """One audit row. ``details`` must hold ids, state names and triggers only: never names,
-    national id numbers or free text."""
+) -> None:
+    """Queue one audit row for this transaction."""
     actor = ctx.actor
-    event = AuditEvent(
+    if ctx.request_id:
+        details["request_id"] = ctx.request_id
+    municipality_id = case.municipality_id if case is not None else getattr(
+        actor, "municipality_id", None)
+    add_row(ctx.session, dict(
         at=ctx.now(),
-        municipality_id=case.municipality_id if case is not None else actor.municipality_id,
-        actor_id=actor.id,
-        actor_roles=",".join(sorted(actor.roles)),
-        unit_id=actor.unit_id,
+        municipality_id=municipality_id,
+        actor_id=actor.id if actor is not None else None,
+        actor_roles=",".join(sorted(actor.roles)) if actor is not None else "",
+        unit_id=actor.unit_id if actor is not None else None,
         case_id=case.id if case is not None else None,
         action=action,
         object_type=object_type,
         object_id=object_id,
         basis=basis,
         outcome=outcome,
-        details=canonical_json({**details, **({"request_id": ctx.request_id}
-                                              if ctx.request_id else {})}),
-    )
-    ctx.session.add(event)
-    return event
+        details=canonical_json(details),
+    ))
+
+
+def add_row(session: Session, values: dict[str, Any]) -> None:
+    """Queue a row given as column values (``record`` is the usual way in)."""
+    session.info.setdefault(_PENDING, []).append(values)
+
+
+def pending(session: Session) -> list[dict[str, Any]]:
+    return list(session.info.get(_PENDING, ()))
+
+
+def write_pending(session: Session) -> int:
+    """Write the queued rows now, chained; returns how many. Called before every commit."""
+    rows = session.info.pop(_PENDING, None)
+    if not rows:
+        return 0
+    by_chain: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        row["chain"] = row["municipality_id"] or SYSTEM_CHAIN
+        by_chain.setdefault(row["chain"], []).append(row)
+    conn = session.connection()
+    for chain in sorted(by_chain):  # a fixed order: two transactions never deadlock on heads
+        _ensure_head(conn, chain)
+        head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
+        seq, prev = head.seq, head.hash
+        for row in by_chain[chain]:
+            seq += 1
+            row["seq"] = seq
+            row["prev_hash"] = prev
+            row["hash"] = prev = chain_hash(prev, AuditEvent.content_of(row))
+        conn.execute(_INSERT, by_chain[chain])
+        conn.execute(_MOVE_HEAD, {"b_chain": chain, "b_seq": seq, "b_hash": prev})
+    return len(rows)
+
+
+def discard_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+_HEAD_FOR_UPDATE = (select(AuditChainHead.seq, AuditChainHead.hash)
+                    .where(AuditChainHead.chain == bindparam("chain")).with_for_update())
+_MOVE_HEAD = (update(AuditChainHead).where(AuditChainHead.chain == bindparam("b_chain"))
+              .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
+_INSERT = AuditEvent.__table__.insert()
+
+
+def _ensure_head(conn, chain: int) -> None:
+    """Create the chain's head row if it is missing; concurrent creators do not collide."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH)
+                 .on_conflict_do_nothing(index_elements=["chain"]))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    discard_pending(session)
+
+
+# --- verification -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    chain: int
+    seq: int | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "head"
+        return f"audit chain {self.chain}: {where}: {self.what}"
+
+
+def heads(session: Session) -> dict[int, tuple[int, str]]:
+    return {h.chain: (h.seq, h.hash) for h in session.scalars(select(AuditChainHead))}
+
+
+def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None
+           ) -> Iterator[AuditProblem]:
+    """Every break in every audit chain. With ``anchor`` (chain → (seq, hash) exported earlier,
+    outside the database) a truncated tail or a rewritten chain is found too."""
+    db_heads = heads(session)
+    for chain in sorted(set(db_heads) | set(anchor or {})):
+        prev, expected, last = GENESIS_HASH, 1, None
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain)
+                               .order_by(AuditEvent.seq).execution_options(yield_per=1000))
+        hashes: dict[int, str] = {}
+        problem = None
+        for row in rows:
+            if row.seq != expected:
+                problem = AuditProblem(chain, row.seq, "a row is missing before this one"
+                                       if row.seq > expected else "sequence out of order")
+                break
+            if row.prev_hash != prev:
+                problem = AuditProblem(chain, row.seq, "does not link to the row before it")
+                break
+            if chain_hash(prev, AuditEvent.content_of(row)) != row.hash:
+                problem = AuditProblem(chain, row.seq, "content does not match its hash (edited)")
+                break
+            prev, expected, last = row.hash, expected + 1, row
+            if anchor and chain in anchor and anchor[chain][0] == row.seq:
+                hashes[row.seq] = row.hash
+        if problem:
+            yield problem
+            continue
+        head = db_heads.get(chain)
+        last_seq = last.seq if last else 0
+        if head is None or head != (last_seq, prev):
+            yield AuditProblem(chain, last_seq or None,
+                               "the chain head does not match the last row (rows removed?)")
+            continue
+        if anchor and chain in anchor:
+            a_seq, a_hash = anchor[chain]
+            if a_seq > last_seq:
+                yield AuditProblem(chain, a_seq, f"the anchor holds seq {a_seq}, the database "
+                                   f"ends at {last_seq}: the tail was truncated")
+            elif hashes.get(a_seq) != a_hash:
+                yield AuditProblem(chain, a_seq, "the row at the anchor's seq has another hash: "
+                                   "the chain was rewritten")

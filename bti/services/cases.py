@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -67,17 +68,20 @@ class OpenResult:
     entry: StafettloggEntry
 
 
+_CASE_BY_ID = (select(Case).where(Case.id == bindparam("case_id"))
+               .execution_options(populate_existing=True))
+_CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update()
+_ACTIVE_PARTICIPANTS = select(Participant).where(
+    Participant.case_id == bindparam("case_id"), Participant.ended_at.is_(None))
+
+
 def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     """Load → check access. No case and no access answer the same ``NotFound``."""
-    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
-    if for_update:
-        stmt = stmt.with_for_update()
-    case = ctx.session.scalar(stmt)
+    params = {"case_id": case_id}
+    case = ctx.session.scalar(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID, params)
     if case is None:
         raise NotFound(f"case {case_id}")
-    participants = list(ctx.session.scalars(
-        select(Participant).where(Participant.case_id == case.id,
-                                  Participant.ended_at.is_(None))))
+    participants = list(ctx.session.scalars(_ACTIVE_PARTICIPANTS, params))
     rels = relations(ctx.actor, case, participants)
     basis = access_basis(rels)
     if basis is None or not ctx.actor.active:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bti.domain.org import Actor
 from bti.domain.org import User
 from bti.services.workflows import WorkflowRegistry
 
@@ -25,10 +26,14 @@ def utcnow() -> datetime:
 @dataclass
 class Ctx:
     session: Session
-    actor: User
+    actor: Actor
     workflows: WorkflowRegistry
     now: Callable[[], datetime] = field(default=utcnow)
     request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.actor, User):  # tests and the CLI pass an ORM user
+            self.actor = self.actor.as_actor()
 
     def today(self) -> date:
         """Today's date in Norway (deadlines and consent dates are local dates)."""

@@ -125,6 +125,8 @@ def add_participant(ctx, case, step, facts) -> Written:
     p = step.payload
     user = _colleague(ctx, case, step, "participant", p["participant"])
     unit = _unit(ctx, case, step, "service", p["service"])
+    if user.unit_id != unit.id:  # a participant takes part for their own service, no other
+        raise _refuse(case, step, participant="not_in_service")
     if any(x.user_id == user.id and x.relation == Relation.PARTICIPANT.value
            for x in facts.participants):
         raise _refuse(case, step, participant="already_participant")
@@ -274,6 +276,9 @@ def handover_proposed(ctx, case, step, facts) -> Written:
     user = _colleague(ctx, case, step, "to_user", step.payload["to_user"])
     if user.id == case.stafettholder_id:
         raise _refuse(case, step, to_user="already_stafettholder")
+    if user.unit_id != case.unit_id and user.unit_id not in facts.covered:
+        # the new holder's service gets the case: only within what the consent covers
+        raise _refuse_guard(case, step, "consent_covers_services")
     # the proposed holder needs to see the case to decide: a relation until they answer
     ctx.session.add(Participant(
         case_id=case.id, user_id=user.id, unit_id=user.unit_id,

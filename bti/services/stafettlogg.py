@@ -28,7 +28,10 @@ def append(
     object_type: str | None = None,
     object_id: int | None = None,
 ) -> StafettloggEntry:
-    """Append one entry and move the case's chain head, in the caller's transaction."""
+    """Append one entry and move the case's chain head, in the caller's transaction.
+
+    The row is written with a Core ``INSERT … RETURNING id`` (no unit-of-work bookkeeping for a
+    row that is never changed); the entry returned is a transient copy of what was written."""
     at = ctx.now()
     entry = StafettloggEntry(
         case_id=case.id,
@@ -45,11 +48,17 @@ def append(
         prev_hash=case.log_head,
     )
     entry.hash = entry.compute_hash()
-    ctx.session.add(entry)
+    values = {c: getattr(entry, c) for c in _COLUMNS}
+    entry.id = ctx.session.connection().execute(_INSERT, values).scalar_one()
     case.log_seq = entry.seq
     case.log_head = entry.hash
     case.last_activity_at = at
     return entry
+
+
+_TABLE = StafettloggEntry.__table__
+_COLUMNS = tuple(c.name for c in _TABLE.columns if c.name != "id")
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@ or logged."""
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
+from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from bti.domain.org import Actor
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.vocabulary import Role
@@ -29,3 +32,21 @@ def create_user(session, *, municipality_id: int, unit_id: int | None, username:
     session.add(user)
     session.flush()
     return user
+
+
+_ACTOR_QUERY = (
+    select(User.id, User.municipality_id, User.unit_id, User.active, User.locale, UserRole.role)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
+def load_actor(session, user_id: int) -> Actor | None:
+    """The acting user with their roles, in one query; ``None`` if there is no such user."""
+    rows = session.execute(_ACTOR_QUERY, {"user_id": user_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return Actor(id=first.id, municipality_id=first.municipality_id, unit_id=first.unit_id,
+                 roles=frozenset(r.role for r in rows if r.role is not None),
+                 active=first.active, locale=first.locale)

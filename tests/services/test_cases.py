@@ -41,6 +41,7 @@ def to_n1(world, case):
 
 
 def counts(session):
+    session.commit()  # audit rows are written, chained, at commit
     return (session.scalar(select(func.count()).select_from(StafettloggEntry)),
             session.scalar(select(func.count()).select_from(AuditEvent)))
 
@@ -50,6 +51,7 @@ def test_open_case_writes_concern_log_and_audit(world, session):
     assert case.state == "n0_plan"
     entries = list(session.scalars(select(StafettloggEntry)))
     assert [(e.kind, e.trigger, e.seq) for e in entries] == [("concern", "open", 1)]
+    session.commit()
     audit = session.scalars(select(AuditEvent)).all()
     assert [a.action for a in audit] == ["case.opened"]
     assert "Barnet" not in audit[0].details  # no free text in the audit trail
@@ -110,6 +112,7 @@ def test_unit_leader_and_reporter_see_the_case_and_reads_are_audited(world, sess
     access = cases.get_case(world.ctx(world.leader), case.id)
     assert access.basis == "unit_leader"
     assert cases.get_case(world.ctx(world.teacher), case.id).basis == "reporter"
+    session.commit()
     viewed = session.scalars(select(AuditEvent).where(AuditEvent.action == "case.viewed")).all()
     assert [(a.actor_id, a.basis) for a in viewed] == [(world.leader.id, "unit_leader"),
                                                        (world.teacher.id, "reporter")]

@@ -1,0 +1,175 @@
+"""Generating ``docs/workflows.md`` (``bti workflow docs``).
+
+The engine renders the file format and each workflow (``bti.engine.docs``); this module adds what
+only the domain knows: the roles, guards and effects of ``bti.domain.vocabulary`` with what each
+means. ``tests/test_docs.py`` checks that every name in the vocabulary has a meaning here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from bti.domain.vocabulary import GUARDS
+from bti.domain.vocabulary import STANDING_ROLES
+from bti.domain.vocabulary import Relation
+from bti.domain.vocabulary import Role
+from bti.domain.vocabulary import vocabulary
+from bti.engine import Vocabulary
+from bti.engine import load_directory
+from bti.engine.docs import document
+from bti.engine.docs import table
+
+#: Who each role is. User roles are stored per user; relations are derived per case.
+ROLE_MEANINGS: dict[str, str] = {
+    Role.EMPLOYEE: "tilsett: teacher, kindergarten staff, school nurse … May open a case.",
+    Role.COORDINATOR: "a municipal BTI coordinator who advances cases, often as stafettholder "
+    "(not the statutory koordinator of an individual plan).",
+    Role.LEADER: "leader of a unit (rektor, styrer …); on the cases of their own unit they have "
+    "the relation `unit_leader`.",
+    Role.ADMIN: "manages users; sees no case content without a relation to the case.",
+    Role.PRIVACY_OFFICER: "personvernombod: audits the access log.",
+    Relation.REPORTER: "raised the concern (opened the case).",
+    Relation.STAFETTHOLDER: "holds the baton: the one adult who drives the case.",
+    Relation.PARTICIPANT: "a person from a service admitted through a consent covering that "
+    "service (`add_participant`); loses access when the consent is withdrawn.",
+    Relation.UNIT_LEADER: "a user with the role `leader` in the case's own unit.",
+    Relation.HANDOVER_RECIPIENT: "proposed as the next stafettholder, until they accept or "
+    "decline.",
+}
+
+#: When each guard holds (``bti.services.facts.CaseFacts``).
+GUARD_MEANINGS: dict[str, str] = {
+    "has_stafettholder": "the case has a stafettholder.",
+    "no_stafettholder": "the case has no stafettholder yet.",
+    "consent_valid": "a current consent (given, not withdrawn, not expired, not dated in the "
+    "future) covers at least one service other than the case's own unit; from "
+    "`youth_consent_age` the youth must have consented to it too.",
+    "consent_covers_services": "the service of every participant is the case's own unit or is "
+    "covered by a current consent.",
+    "measures_owned_and_dated": "every active measure has a responsible person and an "
+    "evaluation date.",
+    "has_active_measure": "the case has at least one active measure.",
+    "measures_evaluated": "no measure is still active (each has been evaluated or stopped).",
+    "no_violence_flag": "the case is not flagged for suspected violence or abuse.",
+    "violence_flag_set": "the case is flagged for suspected violence or abuse.",
+    "home_informed": "the home has been informed (`inform_home`), or the case is flagged for "
+    "violence, where the home is not to be informed.",
+    "no_pending_handover": "no handover is waiting for an answer.",
+    "is_handover_recipient": "the actor is the proposed recipient of the pending handover.",
+    "has_report_awaiting_feedback": "a report to barnevernet has no feedback recorded yet.",
+    "has_active_consent": "the case has at least one current consent.",
+}
+
+#: What each effect records (``bti.services.effects``), beyond the stafettlogg entry.
+EFFECT_MEANINGS: dict[str, str] = {
+    "none": "nothing besides the step itself (and its reason, where required).",
+    "concern": "the concern that opens a case (the `[opening]` form, not a transition); "
+    "`violence_suspected` flags the case.",
+    "inform_home": "the date the home was informed (not in the future).",
+    "flag_violence": "flags the case for suspected violence or abuse.",
+    "clear_violence_flag": "removes that flag.",
+    "appoint_stafettholder": "makes an active colleague in the municipality the stafettholder.",
+    "add_participant": "admits a colleague from a service; a service other than the case's own "
+    "must be covered by a current consent, and nobody is added twice.",
+    "goal": "a goal at the current level.",
+    "measure": "an active measure at the current level; `evaluate_by` is on or after "
+    "`start_date` and at most `measure_evaluation_max_days` after it.",
+    "stop_measure": "stops an active measure of the case.",
+    "evaluation": "evaluates active measures of the case (they become evaluated) with the child's "
+    "voice: `child_said` or `child_not_heard_reason` is required; `evaluated_on` defaults to "
+    "today and may not be in the future.",
+    "meeting": "a meeting, optionally naming the team and the child's voice; `next_meeting_on` "
+    "is not before `held_on`.",
+    "note": "a free-text note.",
+    "consent_given": "a consent to share with the listed services; `given_on` not in the "
+    "future, `expires_on` after it.",
+    "consent_withdrawn": "withdraws a current consent; participants it no longer covers lose "
+    "access at once.",
+    "consent_refused": "a refusal to consent, for the listed services.",
+    "handover_proposed": "proposes a new stafettholder with the transition's `reason` (so use "
+    "`reason = true`); the recipient may see the case until they answer.",
+    "handover_accepted": "the recipient becomes the stafettholder; the old holder's relation "
+    "ends.",
+    "handover_declined": "the recipient declines; the stafettholder stays.",
+    "report_barnevernet": "a report to barnevernet; feedback is expected "
+    "`barnevern_feedback_days` after `sent_on`.",
+    "barnevern_feedback": "barnevernet's feedback on the oldest report still waiting for it.",
+    "avverge": "an alert under the duty to avert, to the police or barnevernet.",
+    "referral": "a referral (to whom, in the stafettlogg entry).",
+    "close": "closing details (archive reference, closing note) in the stafettlogg entry.",
+}
+
+
+def _code(names) -> str:
+    return ", ".join(f"`{n}`" for n in names) or "–"
+
+
+def _fields(spec: Mapping[str, str]) -> str:
+    return ", ".join(f"`{name}` ({kind})" for name, kind in spec.items()) or "–"
+
+
+def vocabulary_markdown(vocab: Vocabulary) -> str:
+    """The vocabulary section: roles, guards and effects, each with its meaning."""
+    user_roles = {r.value for r in Role}
+    roles = table(
+        ["role", "kind", "standing", "meaning"],
+        [[f"`{name}`", "user role" if name in user_roles else "relation to the case",
+          "yes" if name in vocab.standing_roles else "no", ROLE_MEANINGS[name]]
+         for name in [*(r.value for r in Role), *(r.value for r in Relation)]],
+    )
+    guards = table(
+        ["guard", "holds when", "refusal shown to the user (en)"],
+        [[f"`{name}`", GUARD_MEANINGS[name], GUARDS[name]["en"]]
+         for name in GUARDS if name in vocab.guards],
+    )
+    effects = table(
+        ["effect", "log kind", "required fields", "optional fields", "needs guards", "records"],
+        [[f"`{name}`", f"`{spec.kind}`", _fields(spec.required), _fields(spec.optional),
+          _code(spec.required_guards), EFFECT_MEANINGS[name]]
+         for name, spec in vocab.effects.items()],
+    )
+    return "\n".join([
+        "## Vocabulary: roles, guards and effects",
+        "",
+        "The names a workflow file may use, from `bti/domain/vocabulary.py`. A new role, guard or "
+        "effect is added there (with a fact in `bti/services/facts.py` or a handler in "
+        "`bti/services/effects.py`), and its meaning here in `bti/services/workflow_docs.py`.",
+        "",
+        "### Roles",
+        "",
+        "A transition's `roles` are matched against the actor's user roles and their relations to "
+        "the case. *Standing* roles must all be listed on every standing exit: the duty to report "
+        f"is personal ({_code(sorted(STANDING_ROLES))}).",
+        "",
+        roles,
+        "",
+        "### Guards",
+        "",
+        "Conditions computed from the case when an action is tried. A failing guard refuses the "
+        "action and says why, in the user's language.",
+        "",
+        guards,
+        "",
+        "### Effects",
+        "",
+        "What a transition records. Field types are those of `[fields.NAME]`; a transition lists "
+        "the required fields under `fields` and may list the optional ones under `optional`. "
+        f"The opening form uses the effect `{vocab.opening_effect}`; every file needs a standing "
+        f"exit for each of {_code(sorted(vocab.standing_effects))}.",
+        "",
+        effects,
+        "",
+    ])
+
+
+def generate(directory: Path, lang: str = "nb") -> str:
+    """``docs/workflows.md`` for the workflow files in ``directory``, labels in ``lang``.
+    Raises ``DefinitionError`` when a file is invalid."""
+    vocab = vocabulary()
+    definitions = load_directory(Path(directory), vocab)
+    return document(list(definitions.values()), lang, vocabulary_markdown(vocab))
+
+
+__all__ = ["EFFECT_MEANINGS", "GUARD_MEANINGS", "ROLE_MEANINGS", "generate",
+           "vocabulary_markdown"]
