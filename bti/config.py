@@ -22,6 +22,13 @@ class Settings:
     workflows_dir: Path
     testing: bool = False
     dev: bool = False
+    #: Where login throttling keeps its counters: ``memory://`` for one process, a Redis URL
+    #: (``redis://127.0.0.1:6379``) when several workers or instances serve the app.
+    ratelimit_storage: str = "memory://"
+    #: How many reverse proxies in front set X-Forwarded-For; 0 trusts none (the default).
+    proxy_hops: int = 0
+    #: File the audit chain heads are appended to (outside the database), if set.
+    audit_anchor_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +48,10 @@ class Settings:
             secret_key=secret,
             workflows_dir=Path(env.get("BTI_WORKFLOWS_DIR", "workflows")),
             dev=dev,
+            ratelimit_storage=env.get("BTI_RATELIMIT_STORAGE", "memory://"),
+            proxy_hops=int(env.get("BTI_PROXY_HOPS", "0")),
+            audit_anchor_file=Path(env["BTI_AUDIT_ANCHOR_FILE"])
+            if env.get("BTI_AUDIT_ANCHOR_FILE") else None,
         )
 
     @staticmethod

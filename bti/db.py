@@ -22,6 +22,8 @@ SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # SQL parameters are personal data: keep them out of exception messages and logs (AUD-06)
+    kwargs.setdefault("hide_parameters", True)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         memory = u.database in (None, "", ":memory:")

@@ -14,13 +14,36 @@ from bti.domain.vocabulary import Role
 from bti.services.errors import InvalidInput
 
 
+MIN_PASSWORD = 15
+MAX_PASSWORD = 256
+#: A few of the most common passwords and patterns; long enough ones are rare, but refused.
+_COMMON = frozenset({
+    "passordpassord1", "passwordpassword", "123456789012345", "qwertyuiopasdfg",
+    "sommerensommer1", "velkommen123456", "passord12345678", "password1234567",
+})
+
+
+def password_problems(password: str, *, username: str = "") -> list[str]:
+    """Why a password is not acceptable (ASVS 6.2): at least 15 characters, at most 256, not a
+    common one, not the user name; no composition rules. Empty list when it is fine."""
+    problems = []
+    if len(password or "") < MIN_PASSWORD:
+        problems.append("too_short")
+    elif len(password) > MAX_PASSWORD:
+        problems.append("too_long")
+    elif password.lower() in _COMMON or (username and username.lower() in password.lower()):
+        problems.append("too_common")
+    return problems
+
+
 def create_user(session, *, municipality_id: int, unit_id: int | None, username: str,
                 display_name: str, password: str, roles: list[str], now) -> User:
     errors: dict[str, list[str]] = {}
     if not username or len(username) > 80 or not username.replace(".", "").replace("-", "").isalnum():
         errors["username"] = ["invalid"]
-    if len(password) < 15:
-        errors["password"] = ["too_short"]
+    problems = password_problems(password, username=username)
+    if problems:
+        errors["password"] = problems
     unknown = [r for r in roles if r not in {x.value for x in Role}]
     if unknown or not roles:
         errors["roles"] = ["invalid"]

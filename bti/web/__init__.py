@@ -3,18 +3,28 @@ import time."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from flask import jsonify
+from flask import redirect
+from flask import url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bti.config import Settings
 from bti.db import create_schema
 from bti.db import make_engine
 from bti.db import make_session_factory
+from bti.services.context import utcnow
 from bti.services.workflows import WorkflowRegistry
+from bti.web import policy
+
+csrf = CSRFProtect()
 
 
 class BtiExtension:
-    """What the app holds: the engine, the session factory and the workflow registry."""
+    """What the app holds: settings, engine, session factory, workflow registry and clock."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -26,23 +36,58 @@ class BtiExtension:
         self.workflows = WorkflowRegistry(settings.workflows_dir)
         with self.session_factory.begin() as session:
             self.workflows.sync(session)
+        #: The clock services use; tests replace it to step over timeouts.
+        self.clock = utcnow
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    production = not (settings.dev or settings.testing)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
+        SESSION_COOKIE_NAME="__Host-bti" if production else "bti_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=not (settings.dev or settings.testing),
+        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_PATH="/",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=30),
+        SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=12 * 3600,  # as long as a session may live
+        WTF_CSRF_SSL_STRICT=production,
+        REMEMBER_COOKIE_DURATION=timedelta(0),
     )
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,
+                                x_proto=settings.proxy_hops)
     app.extensions["bti"] = BtiExtension(settings)
 
+    from bti.web import auth
+    from bti.web import db
+    from bti.web import errors
+    from bti.web import i18n
+    from bti.web import security
+    from bti.web.ui import register_blueprints
+
+    csrf.init_app(app)
+    db.init_app(app)
+    i18n.init_app(app)
+    policy.init_app(app)
+    auth.init_app(app)
+    security.init_app(app, hsts=production)
+    errors.init_app(app)
+    register_blueprints(app)
+
     @app.get("/healthz")
+    @policy.public
     def healthz():
         return jsonify(status="ok", workflows=app.extensions["bti"].workflows.ids())
+
+    @app.get("/")
+    @policy.public
+    def index():
+        return redirect(url_for("inbox.index"))
 
     return app

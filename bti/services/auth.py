@@ -1,0 +1,219 @@
+"""Sign-in, server-side sessions and the second factor. No Flask here.
+
+A session lives in ``user_session``; the browser holds only a random token (the table keeps its
+SHA-256). A session ends on logout, when the user is deactivated or changes password, after 30
+minutes idle and after 12 hours in all (SESS-02, SESS-03). Every sign-in event is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+import pyotp
+from sqlalchemy import bindparam
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from bti.domain.org import Actor
+from bti.domain.org import Municipality
+from bti.domain.org import User
+from bti.domain.org import UserSession
+from bti.domain.vocabulary import Role
+from bti.services import audit
+from bti.services.context import Ctx
+from bti.services.errors import InvalidInput
+from bti.services.users import load_actor
+from bti.services.users import password_problems
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+#: Refresh ``last_seen_at`` at most this often (a write per request is not needed).
+TOUCH_EVERY = timedelta(seconds=60)
+#: Roles that never see case content: they sign in with a password alone.
+NO_CASE_CONTENT = frozenset({Role.ADMIN.value})
+TOTP_ISSUER = "bti"
+#: A real scrypt hash of a random password: unknown users cost the same time as known ones.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(24))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser(Actor):
+    """The signed-in user as the web layer holds it for one request."""
+
+    username: str = ""
+    display_name: str = ""
+    session_id: int = 0
+    mfa_required: bool = False
+    mfa_passed: bool = False
+    mfa_enrolled: bool = False
+
+    @property
+    def mfa_satisfied(self) -> bool:
+        return self.mfa_passed or not self.mfa_required
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _system_ctx(session: Session, now: datetime, actor: Actor | None,
+                request_id: str | None) -> Ctx:
+    return Ctx(session=session, actor=actor, workflows=None, now=lambda: now,
+               request_id=request_id)
+
+
+def authenticate(session: Session, username: str, password: str, *, now: datetime,
+                 request_id: str | None = None) -> Actor | None:
+    """The user if the name and password match an active account, else None. Unknown names,
+    wrong passwords and deactivated users take the same path and the same time (AUTHN-03)."""
+    user = session.scalar(select(User).where(User.username == (username or "")[:80]))
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not ok or not user.active:
+        audit.add_row(session, dict(
+            at=now, municipality_id=user.municipality_id if user else None,
+            actor_id=user.id if user else None, actor_roles="", unit_id=None, case_id=None,
+            action="auth.login_failed", object_type=None, object_id=None, basis=None,
+            outcome="denied", details=audit.canonical_json(
+                {"reason": "inactive" if user and ok else "bad_credentials",
+                 **({"request_id": request_id} if request_id else {})})))
+        return None
+    return user.as_actor()
+
+
+def mfa_required_for(session: Session, actor: Actor) -> bool:
+    if actor.roles <= NO_CASE_CONTENT:
+        return False
+    return bool(session.scalar(select(Municipality.mfa_required)
+                               .where(Municipality.id == actor.municipality_id)))
+
+
+def start_session(session: Session, actor: Actor, *, now: datetime,
+                  request_id: str | None = None) -> str:
+    """A new server-side session; returns the token for the cookie (never stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=token_hash(token), user_id=actor.id, created_at=now,
+                            last_seen_at=now))
+    audit.record(_system_ctx(session, now, actor, request_id), "auth.login")
+    session.flush()
+    return token
+
+
+_SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindparam("h"))
+
+
+def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUser | None:
+    """The user behind a session token, or None if the session ended, expired or the user was
+    deactivated. Expired sessions are ended on the server."""
+    if not token:
+        return None
+    row = session.scalar(_SESSION_BY_TOKEN, {"h": token_hash(token)})
+    if row is None or row.ended_at is not None:
+        return None
+    if now - row.last_seen_at > IDLE_TIMEOUT:
+        _end(row, now, "idle")
+        return None
+    if now - row.created_at > ABSOLUTE_TIMEOUT:
+        _end(row, now, "absolute")
+        return None
+    actor = load_actor(session, row.user_id)
+    if actor is None or not actor.active:
+        _end(row, now, "deactivated")
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+    user = session.get(User, row.user_id)
+    return SessionUser(
+        id=actor.id, municipality_id=actor.municipality_id, unit_id=actor.unit_id,
+        roles=actor.roles, active=actor.active, locale=actor.locale,
+        username=user.username, display_name=user.display_name, session_id=row.id,
+        mfa_required=mfa_required_for(session, actor), mfa_passed=row.mfa_at is not None,
+        mfa_enrolled=user.totp_secret is not None)
+
+
+def _end(row: UserSession, now: datetime, reason: str) -> None:
+    row.ended_at = now
+    row.end_reason = reason
+
+
+def end_session(session: Session, token: str | None, *, now: datetime, actor: Actor | None,
+                request_id: str | None = None) -> None:
+    if not token:
+        return
+    row = session.scalar(_SESSION_BY_TOKEN, {"h": token_hash(token)})
+    if row is not None and row.ended_at is None:
+        _end(row, now, "logout")
+        audit.record(_system_ctx(session, now, actor, request_id), "auth.logout")
+
+
+def end_all_sessions(session: Session, user_id: int, *, now: datetime, reason: str) -> int:
+    """End every open session of a user (deactivation, password change)."""
+    result = session.execute(
+        update(UserSession).where(UserSession.user_id == user_id,
+                                  UserSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason))
+    return result.rowcount or 0
+
+
+def change_password(ctx: Ctx, *, current: str, new: str) -> None:
+    user = ctx.session.get(User, ctx.actor.id)
+    if not check_password_hash(user.password_hash, current or ""):
+        raise InvalidInput({"current_password": ["wrong_password"]})
+    problems = password_problems(new, username=user.username)
+    if problems:
+        raise InvalidInput({"new_password": problems})
+    user.password_hash = generate_password_hash(new)
+    user.password_changed_at = ctx.now()
+    end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="password_changed")
+    audit.record(ctx, "user.password_changed", object_type="user", object_id=user.id)
+
+
+# --- TOTP (RFC 6238) ------------------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step a code belongs to (now ±1 step), or None."""
+    code = (code or "").strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    step = int(now.timestamp()) // totp.interval
+    for s in (step - 1, step, step + 1):
+        if hmac.compare_digest(totp.generate_otp(s), code):
+            return s
+    return None
+
+
+def verify_totp(ctx: Ctx, code: str, *, enroll_secret: str | None = None) -> bool:
+    """Check a code for the signed-in user and mark their session as having passed the second
+    factor. A code (time step) is never accepted twice. ``enroll_secret`` confirms enrolment."""
+    user = ctx.session.get(User, ctx.actor.id)
+    secret = enroll_secret or user.totp_secret
+    now = ctx.now()
+    step = _matching_step(secret, code, now) if secret else None
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        audit.record(ctx, "auth.mfa_failed", outcome="denied")
+        return False
+    if enroll_secret:
+        user.totp_secret = enroll_secret
+        audit.record(ctx, "auth.mfa_enrolled", object_type="user", object_id=user.id)
+    user.totp_last_step = step
+    row = ctx.session.get(UserSession, ctx.actor.session_id)
+    row.mfa_at = now
+    audit.record(ctx, "auth.mfa_passed")
+    return True

@@ -1,0 +1,177 @@
+"""Sign-in, sign-out, the second factor, password change and language choice.
+
+Sessions are kept on the server (``bti.services.auth``); the signed cookie carries only a random
+token. Login is throttled per user name and per client address with Flask-Limiter, whose store is
+shared by every worker when it is Redis (AUTHN-02). The client address is the socket's unless
+``BTI_PROXY_HOPS`` says how many proxies to trust, so a forged X-Forwarded-For changes nothing.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import segno
+from flask import Blueprint
+from flask import Flask
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session as cookie
+from flask import url_for
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+from markupsafe import Markup
+
+from bti.domain.org import User
+from bti.services import auth as auth_service
+from bti.services.errors import InvalidInput
+from bti.web import policy
+from bti.web.db import get_ctx
+from bti.web.db import get_session
+from bti.web.db import request_id
+from bti.web.i18n import LANGUAGES
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+LOGIN_PER_USER = "10 per 15 minutes"
+LOGIN_PER_ADDRESS = "100 per hour"
+
+
+def _now():
+    return current_app.extensions["bti"].clock()
+
+
+def _login_user_key() -> str:
+    return "login-user:" + (request.form.get("username") or "").strip().lower()[:80]
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    user = auth_service.resolve(get_session(), cookie.get("sid"), now=_now())
+    if user is None or str(user.id) != user_id:
+        return None
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never an open redirect."""
+    if not target:
+        return url_for("inbox.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("inbox.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@policy.public
+@limiter.limit(LOGIN_PER_USER, key_func=_login_user_key, methods=["POST"])
+@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
+def login():
+    if request.method == "GET":
+        return render_template("auth/login.html", next=request.args.get("next"))
+    s = get_session()
+    actor = auth_service.authenticate(s, request.form.get("username", ""),
+                                      request.form.get("password", ""), now=_now(),
+                                      request_id=request_id())
+    if actor is None:
+        s.commit()  # keep the record of the failed attempt, then answer the same for every case
+        return render_template("auth/login.html", error=True,
+                               next=request.form.get("next")), 200
+    cookie.clear()  # a new session: nothing from before the login survives (fixation)
+    token = auth_service.start_session(s, actor, now=_now(), request_id=request_id())
+    cookie["sid"] = token
+    cookie.permanent = True
+    login_user(actor)
+    target = _safe_next(request.form.get("next"))
+    if auth_service.mfa_required_for(s, actor):
+        cookie["after_mfa"] = target
+        return redirect(url_for("auth.mfa"))
+    return redirect(target)
+
+
+@bp.post("/logout")
+@policy.pending_mfa
+def logout():
+    auth_service.end_session(get_session(), cookie.get("sid"), now=_now(), actor=current_user,
+                             request_id=request_id())
+    logout_user()
+    cookie.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/mfa", methods=["GET", "POST"])
+@policy.pending_mfa
+def mfa():
+    user = current_user
+    if user.mfa_satisfied:
+        return redirect(_safe_next(cookie.get("after_mfa")))
+    enrolling = not user.mfa_enrolled
+    if enrolling and "totp_pending" not in cookie:
+        cookie["totp_pending"] = auth_service.new_totp_secret()
+    secret = cookie.get("totp_pending") if enrolling else None
+    error = False
+    if request.method == "POST":
+        ctx = get_ctx()
+        if auth_service.verify_totp(ctx, request.form.get("code", ""), enroll_secret=secret):
+            cookie.pop("totp_pending", None)
+            return redirect(_safe_next(cookie.pop("after_mfa", None)))
+        get_session().commit()  # the failed attempt is recorded
+        error = True
+    qr = None
+    if secret:
+        uri = auth_service.totp_uri(secret, user.username)
+        qr = Markup(segno.make(uri).svg_inline(scale=4, omitsize=False,  # noqa: S704
+                                               title=_("QR code for your authenticator app")))
+    return render_template("auth/mfa.html", enrolling=enrolling, secret=secret, qr=qr,
+                           error=error)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@policy.signed_in
+def password():
+    errors = {}
+    if request.method == "POST":
+        try:
+            auth_service.change_password(get_ctx(), current=request.form.get("current_password", ""),
+                                         new=request.form.get("new_password", ""))
+        except InvalidInput as err:
+            errors = err.fields
+        else:
+            logout_user()
+            cookie.clear()
+            flash(_("Your password is changed. Every session was signed out; sign in again."),
+                  "info")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/password.html", errors=errors), (422 if errors else 200)
+
+
+@bp.post("/language")
+@policy.public
+def language():
+    lang = request.form.get("lang")
+    if lang in LANGUAGES:
+        cookie["lang"] = lang
+        if current_user.is_authenticated:
+            get_session().get(User, current_user.id).locale = lang
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # the server-side session row is the control
+    app.config["RATELIMIT_STORAGE_URI"] = app.extensions["bti"].settings.ratelimit_storage
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "bti")
+    limiter.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,78 @@
+"""The request's database session and the one-transaction-per-request rule.
+
+The session is opened lazily in ``g``. After the view, the web layer commits once if the response
+is a success (status < 400) and rolls back otherwise; the audit rows queued by services are
+written, hash-chained, inside that commit. If the commit fails, the response is replaced by a 503
+page: data whose access could not be logged is never served (AUD-02).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask
+from flask import current_app
+from flask import g
+from flask import has_request_context
+from flask import request
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from bti.services.context import Ctx
+
+log = logging.getLogger(__name__)
+
+
+def get_session() -> Session:
+    if "db" not in g:
+        g.db = current_app.extensions["bti"].session_factory()
+    return g.db
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = uuid.uuid4().hex
+    return g.request_id
+
+
+def get_ctx(actor=None) -> Ctx:
+    """The service context for this request: session, signed-in actor, workflows, request id."""
+    ext = current_app.extensions["bti"]
+    return Ctx(session=get_session(), actor=actor if actor is not None else current_user,
+               workflows=ext.workflows, now=ext.clock,
+               request_id=request_id() if has_request_context() else None)
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _end_transaction(response):
+        session: Session | None = g.pop("db", None)
+        if session is None:
+            return response
+        try:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        except Exception:  # the audit row or the change could not be stored: serve nothing
+            log.exception("commit failed (request %s)", request_id())
+            session.rollback()
+            from bti.web.errors import render_error
+
+            response = render_error(503)
+        finally:
+            session.close()
+        return response
+
+    @app.teardown_request
+    def _close(_exc):
+        session: Session | None = g.pop("db", None)
+        if session is not None:  # an uncaught error skipped after_request: nothing is kept
+            session.rollback()
+            session.close()
+
+    @app.before_request
+    def _tag_request():
+        request_id()
+        g.path = request.path

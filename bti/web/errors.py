@@ -1,0 +1,89 @@
+"""Error pages in the user's language (HTML) or the JSON envelope (API); service errors mapped
+to HTTP. A case the user may not see answers exactly like one that does not exist (404)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from bti.engine import TransitionRefused
+from bti.services.errors import Conflict
+from bti.services.errors import Forbidden
+from bti.services.errors import InvalidInput
+from bti.services.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _titles() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("The request could not be understood"),
+              _("The form may have expired. Go back, reload the page and try again.")),
+        401: (_("Sign-in needed"), _("Sign in to continue.")),
+        403: (_("No access"), _("You do not have access to this page.")),
+        404: (_("Not found"), _("The page does not exist, or you do not have access to it.")),
+        405: (_("Not allowed"), _("This address does not take that kind of request.")),
+        409: (_("Changed by someone else"),
+              _("Someone else changed this case while you worked. Nothing was saved.")),
+        413: (_("Too large"), _("What you sent is too large.")),
+        422: (_("Check the form"), _("Some fields need attention.")),
+        429: (_("Too many attempts"), _("Wait a while and try again.")),
+        500: (_("Something went wrong"), _("The error is logged. Try again later.")),
+        503: (_("Temporarily unavailable"),
+              _("Nothing was saved or shown. Try again in a moment.")),
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(code: int, *, fields: dict | None = None, message: str | None = None):
+    title, text = _titles().get(code, _titles()[500])
+    if wants_json():
+        body = {"error": {"code": code, "message": message or title, "fields": fields or {}}}
+        return jsonify(body), code
+    return render_template("errors/error.html", code=code, title=title, text=text), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(err):
+        log.info("CSRF check failed on %s", request.endpoint)
+        return render_error(400)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        return render_error(err.code or 500)
+
+    @app.errorhandler(NotFound)
+    def _not_found(err):
+        return render_error(404)
+
+    @app.errorhandler(Forbidden)
+    def _forbidden(err):
+        return render_error(403)
+
+    @app.errorhandler(Conflict)
+    def _conflict(err):
+        return render_error(409)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid(err):
+        return render_error(422, fields=err.fields)
+
+    @app.errorhandler(TransitionRefused)
+    def _refused(err):
+        return render_error(422)
+
+    @app.errorhandler(Exception)
+    def _crash(err):
+        log.exception("unhandled error on %s", request.endpoint)
+        return render_error(500)

@@ -1,0 +1,29 @@
+"""Field error codes (from services, the engine and marshmallow) as text in the user's language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+
+def error_text(code: str) -> str:
+    texts = {
+        "required": _("This field is required."),
+        "invalid": _("The value is not valid."),
+        "too_long": _("The text is too long."),
+        "too_short": _("Too short: use at least 15 characters."),
+        "too_common": _("Too easy to guess. Choose another."),
+        "wrong_password": _("The current password is wrong."),
+        "unknown": _("This field is not expected here."),
+        "nul": _("The text contains an invalid character."),
+        "in_future": _("The date cannot be in the future."),
+        "in_past": _("The date cannot be in the past."),
+        "not_in_municipality": _("Choose someone or something in your municipality."),
+        "inactive_user": _("That user is no longer active."),
+        "not_in_service": _("The person does not work in the chosen service."),
+        "already_participant": _("The person already takes part."),
+        "already_stafettholder": _("The person is already the stafettholder."),
+        "looks_like_id_number": _("Do not use a national identity number. Use a pseudonym or initials."),
+        "not_a_choice": _("Choose one of the options."),
+        "too_far": _("The date is too far ahead."),
+    }
+    return texts.get(code, _("The value is not valid."))

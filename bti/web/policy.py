@@ -1,0 +1,97 @@
+"""Every route declares who may reach it, and a route without a declaration is refused.
+
+``@policy.public`` — anyone (sign-in page, health check, static files).
+``@policy.signed_in`` — a signed-in user who has passed the second factor where it is required.
+``@policy.case`` — like ``signed_in``; the view reads a case through a service, which answers
+404 unless the user has a relation to it (need-to-know is decided in services, not here).
+``@policy.roles(*roles)`` — a signed-in user with one of these roles (403 otherwise).
+``@policy.pending_mfa`` — a user who has given the password but still owes the second factor.
+
+``check_request`` runs before every request (AUTHZ-01: deny by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask
+from flask import abort
+from flask import g
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+CASE = "case"
+ROLES = "roles"
+PENDING_MFA = "pending_mfa"
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: str
+    roles: frozenset[str] = frozenset()
+
+
+#: view function → its policy; read by ``check_request`` and by the route-inventory test.
+REGISTRY: dict[Callable, Policy] = {}
+
+
+def _mark(p: Policy):
+    def deco(view):
+        REGISTRY[view] = p
+        return view
+
+    return deco
+
+
+public = _mark(Policy(PUBLIC))
+signed_in = _mark(Policy(SIGNED_IN))
+case = _mark(Policy(CASE))
+pending_mfa = _mark(Policy(PENDING_MFA))
+
+
+def roles(*names: str):
+    return _mark(Policy(ROLES, frozenset(names)))
+
+
+def policy_for(app: Flask, endpoint: str | None) -> Policy | None:
+    if endpoint is None:
+        return None
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return Policy(PUBLIC)
+    view = app.view_functions.get(endpoint)
+    return REGISTRY.get(view)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def check_request():
+        if request.endpoint is None:  # no such route: the 404 handler answers
+            return None
+        p = policy_for(app, request.endpoint)
+        if p is None:
+            abort(500, description="route without an access policy")  # a bug; fail closed
+        g.policy = p
+        if p.kind == PUBLIC:
+            return None
+        if not current_user.is_authenticated:
+            if _wants_json():
+                abort(401)
+            return redirect(url_for("auth.login", next=request.full_path
+                                    if request.method == "GET" else None))
+        mfa_ok = getattr(current_user, "mfa_satisfied", True)
+        if p.kind == PENDING_MFA:
+            return None
+        if not mfa_ok:
+            return redirect(url_for("auth.mfa"))
+        if p.kind == ROLES and p.roles.isdisjoint(current_user.roles):
+            abort(403)
+        return None

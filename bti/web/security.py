@@ -1,0 +1,60 @@
+"""Security headers on every response — pages, errors and static files alike (WEB-03).
+
+The Content-Security-Policy allows scripts only from this site and with this response's nonce;
+no inline styles or scripts, no objects, no framing, no <base>. Authenticated responses are
+never stored by caches.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask
+from flask import g
+from flask_login import current_user
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def content_security_policy(nonce: str) -> str:
+    return "; ".join([
+        "default-src 'none'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ])
+
+
+def init_app(app: Flask, *, hsts: bool) -> None:
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.after_request
+    def _headers(response):
+        h = response.headers
+        h["Content-Security-Policy"] = content_security_policy(csp_nonce())
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "no-referrer"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Cross-Origin-Resource-Policy"] = "same-origin"
+        h["X-Frame-Options"] = "DENY"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        if hsts:
+            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        authenticated = bool(current_user) and current_user.is_authenticated
+        if authenticated or response.mimetype == "text/html":
+            h["Cache-Control"] = "no-store"
+            h["Pragma"] = "no-cache"
+        if response.mimetype and response.mimetype.startswith("text/") \
+                and "charset" not in h.get("Content-Type", ""):
+            response.charset = "utf-8"
+        return response
