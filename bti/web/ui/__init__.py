@@ -46,7 +46,7 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import inbox
 
     app.register_blueprint(inbox.bp)
-    for name in ("cases", "leader", "audit", "admin"):
+    for name in ("cases", "leader", "audit", "access", "admin"):
         try:
             module = __import__(f"bti.web.ui.{name}", fromlist=["bp"])
         except ModuleNotFoundError:
