@@ -6,6 +6,8 @@ an entry here and a handler in ``bti.services.effects`` (a test checks both regi
 
 from __future__ import annotations
 
+import functools
+
 from enum import StrEnum
 
 from bti.engine import EffectSpec
@@ -193,7 +195,9 @@ LOG_KINDS = (
 )
 
 
+@functools.cache
 def vocabulary() -> Vocabulary:
+    """The one vocabulary of this code base (immutable, built once)."""
     return Vocabulary(
         roles=ALL_ROLES,
         guards=frozenset(GUARDS),

@@ -32,12 +32,26 @@ def problems_in_text(text: str, name: str, vocab: Vocabulary) -> list[str]:
     return [f"{name}: {p}" for p in problems]
 
 
+#: Valid definitions already parsed in this process, by (file hash, vocabulary identity).
+#: Definitions are immutable, so a second app or registry over the same files reuses them.
+_CACHE: dict[tuple[str, int], tuple[Vocabulary, WorkflowDefinition]] = {}
+_CACHE_MAX = 64
+
+
 def load_text(text: str, name: str, vocab: Vocabulary) -> WorkflowDefinition:
     """Parse and validate one workflow file; raise ``DefinitionError`` listing every problem."""
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    hit = _CACHE.get((sha, id(vocab)))
+    if hit is not None and hit[0] is vocab:
+        return hit[1]
     loaded, problems = _parse(text, vocab)
     if problems or loaded is None:
         raise DefinitionError([f"{name}: {p}" for p in problems])
-    return _build(loaded, hashlib.sha256(text.encode("utf-8")).hexdigest(), text)
+    definition = _build(loaded, sha, text)
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[(sha, id(vocab))] = (vocab, definition)
+    return definition
 
 
 def load_file(path: Path, vocab: Vocabulary) -> WorkflowDefinition:

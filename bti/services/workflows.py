@@ -25,6 +25,20 @@ from bti.engine import load_directory
 from bti.engine import load_text
 
 
+#: Workflows built in this process, by source hash: a definition is immutable and a Workflow
+#: shares nothing mutable, so every registry (one per app) reuses the same machines.
+_BUILT: dict[str, Workflow] = {}
+_BUILT_LOCK = threading.Lock()
+
+
+def _build(definition: WorkflowDefinition) -> Workflow:
+    with _BUILT_LOCK:
+        workflow = _BUILT.get(definition.source_sha256)
+        if workflow is None or workflow.definition is not definition:
+            workflow = _BUILT[definition.source_sha256] = Workflow(definition)
+        return workflow
+
+
 class WorkflowRegistry:
     def __init__(self, directory: Path, vocab: Vocabulary | None = None) -> None:
         self.directory = Path(directory)
@@ -32,7 +46,7 @@ class WorkflowRegistry:
         #: The files as they are now (raises DefinitionError on any invalid file).
         self.files: dict[str, WorkflowDefinition] = load_directory(self.directory, self.vocab)
         self._by_sha: dict[str, Workflow] = {
-            d.source_sha256: Workflow(d) for d in self.files.values()
+            d.source_sha256: _build(d) for d in self.files.values()
         }
         self._record_sha: dict[int, str] = {}
         self._current: dict[str, int] = {}
@@ -101,7 +115,7 @@ class WorkflowRegistry:
         workflow = self._by_sha.get(rec.sha256)
         if workflow is None:
             definition = load_text(rec.source, f"{rec.workflow_id} r{rec.revision}", self.vocab)
-            workflow = Workflow(definition)
+            workflow = _build(definition)
         with self._lock:
             self._by_sha.setdefault(rec.sha256, workflow)
             self._record_sha[record_id] = rec.sha256
