@@ -25,6 +25,8 @@ class Settings:
     #: Where login throttling keeps its counters: ``memory://`` for one process, a Redis URL
     #: (``redis://127.0.0.1:6379``) when several workers or instances serve the app.
     ratelimit_storage: str = "memory://"
+    #: Prefix of the throttling keys in that store (several deployments may share one Redis).
+    ratelimit_prefix: str = "bti"
     #: How many reverse proxies in front set X-Forwarded-For; 0 trusts none (the default).
     proxy_hops: int = 0
     #: File the audit chain heads are appended to (outside the database), if set.
@@ -49,6 +51,7 @@ class Settings:
             workflows_dir=Path(env.get("BTI_WORKFLOWS_DIR", "workflows")),
             dev=dev,
             ratelimit_storage=env.get("BTI_RATELIMIT_STORAGE", "memory://"),
+            ratelimit_prefix=env.get("BTI_RATELIMIT_PREFIX", "bti"),
             proxy_hops=int(env.get("BTI_PROXY_HOPS", "0")),
             audit_anchor_file=Path(env["BTI_AUDIT_ANCHOR_FILE"])
             if env.get("BTI_AUDIT_ANCHOR_FILE") else None,

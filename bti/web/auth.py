@@ -172,6 +172,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # the server-side session row is the control
     app.config["RATELIMIT_STORAGE_URI"] = app.extensions["bti"].settings.ratelimit_storage
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "bti")
+    app.config["RATELIMIT_KEY_PREFIX"] = app.extensions["bti"].settings.ratelimit_prefix
     limiter.init_app(app)
     app.register_blueprint(bp)
