@@ -88,18 +88,72 @@ def audit() -> None:
     pass
 
 
-@audit.command("verify", help="Verify every case's stafettlogg chain; exit 1 on the first break.")
-def audit_verify() -> None:
+_ANCHOR_HELP = ("The anchor file (JSON lines of chain heads, kept outside the database); "
+                "default: BTI_AUDIT_ANCHOR_FILE.")
+
+
+@audit.command("verify", help="Verify every case's stafettlogg chain and every audit chain, and "
+               "compare the audit chains with the anchor file if one is given; exit 1 naming the "
+               "first problem.")
+@click.option("--anchor", "anchor_file", type=click.Path(path_type=Path, dir_okay=False),
+              envvar="BTI_AUDIT_ANCHOR_FILE", help=_ANCHOR_HELP)
+def audit_verify(anchor_file: Path | None) -> None:
     from bti.domain.cases import Case
+    from bti.services import audit as audit_service
     from bti.services.stafettlogg import verify_all
 
+    anchor = None
+    if anchor_file is not None:
+        try:
+            anchor = audit_service.read_anchor(anchor_file)
+        except audit_service.AnchorError as err:
+            click.echo(f"BROKEN: {err}", err=True)
+            sys.exit(1)
     engine = _engine()
     with make_session_factory(engine)() as session:
         total = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1)) or 0
         for problem in verify_all(session):
             click.echo(f"BROKEN: {problem}", err=True)
             sys.exit(1)
+        for problem in audit_service.verify(session, anchor):
+            click.echo(f"BROKEN: {problem}", err=True)
+            sys.exit(1)
+        chains = audit_service.heads(session)
     click.echo(f"ok: every stafettlogg chain verifies (cases up to id {total})")
+    rows = sum(seq for seq, _hash in chains.values())
+    if anchor is None:
+        click.echo(f"ok: {len(chains)} audit chain(s), {rows} row(s) verify; no anchor given, so a "
+                   "removed tail or a rewritten chain cannot be detected")
+    else:
+        click.echo(f"ok: {len(chains)} audit chain(s), {rows} row(s) verify and match the anchor "
+                   f"{anchor_file} ({len(anchor)} chain(s))")
+
+
+@audit.command("anchor", help="Append the current audit chain heads (chain, seq, hash, UTC time) "
+               "as one JSON line to FILE, outside the database.")
+@click.option("--file", "anchor_file", type=click.Path(path_type=Path, dir_okay=False),
+              envvar="BTI_AUDIT_ANCHOR_FILE", help=_ANCHOR_HELP)
+def audit_anchor(anchor_file: Path | None) -> None:
+    from bti.services import audit as audit_service
+    from bti.services.context import utcnow
+
+    if anchor_file is None:
+        raise click.UsageError("give --file FILE or set BTI_AUDIT_ANCHOR_FILE")
+    engine = _engine()
+    factory = make_session_factory(engine)
+    with factory.begin() as session:  # the export is itself an audited event (system chain)
+        audit_service.add_row(session, dict(
+            at=utcnow(), municipality_id=None, actor_id=None, actor_roles="", unit_id=None,
+            case_id=None, action="audit.anchor_exported", object_type=None, object_id=None,
+            basis=None, outcome="allowed", details="{}"))
+    with factory() as session:
+        line = audit_service.anchor_line(session, utcnow())
+        chains = len(audit_service.heads(session))
+    try:
+        audit_service.append_anchor(anchor_file, line)
+    except OSError as err:
+        raise click.ClickException(f"cannot write {anchor_file}: {err.strerror}") from None
+    click.echo(f"anchored {chains} audit chain(s) in {anchor_file}")
 
 
 @main.group(help="Workflow files: check, list, show, diagram.")

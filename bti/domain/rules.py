@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
 
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
+from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
 from bti.domain.org import Actor
 from bti.domain.vocabulary import Relation
@@ -43,11 +46,36 @@ def covered_units(consents: Iterable[Consent], today: date, youth_required: bool
     return frozenset(guardians & youth if youth_required else guardians)
 
 
-def relations(user: Actor, case: Case, participants: Iterable[Participant]) -> frozenset[str]:
-    """The actor's relations to the case, from active participant rows and their unit."""
+#: Selvautorisering: the relation (and access basis) an unexpired emergency access gives.
+EMERGENCY = "emergency"
+#: How long an emergency access lasts, and the shortest reason accepted (AUTHZ-06).
+EMERGENCY_DURATION = timedelta(hours=24)
+EMERGENCY_REASON_MIN = 20
+EMERGENCY_REASON_MAX = 2000
+
+
+def may_self_authorise(user: Actor) -> bool:
+    """Only employees may use emergency access; an administrator never (AUTHZ-07)."""
+    return (user.active and Role.EMPLOYEE.value in user.roles
+            and Role.ADMIN.value not in user.roles)
+
+
+def emergency_is_current(grant: EmergencyAccess, user: Actor, case: Case, now: datetime) -> bool:
+    return (grant.user_id == user.id and grant.case_id == case.id
+            and grant.granted_at <= now < grant.expires_at)
+
+
+def relations(user: Actor, case: Case, participants: Iterable[Participant],
+              emergency: Iterable[EmergencyAccess] = (), now: datetime | None = None
+              ) -> frozenset[str]:
+    """The actor's relations to the case, from active participant rows and their unit, and
+    from an unexpired emergency access (``emergency`` with ``now``)."""
     out: set[str] = set()
     if case.municipality_id != user.municipality_id:
         return frozenset()
+    if now is not None and may_self_authorise(user) and any(
+            emergency_is_current(g, user, case, now) for g in emergency):
+        out.add(EMERGENCY)
     for p in participants:
         if p.user_id == user.id and p.ended_at is None:
             out.add(p.relation)
@@ -65,6 +93,7 @@ BASIS_ORDER = (
     Relation.PARTICIPANT.value,
     Relation.UNIT_LEADER.value,
     Relation.HANDOVER_RECIPIENT.value,
+    EMERGENCY,  # the weakest: only when there is no other relation
 )
 
 

@@ -12,8 +12,13 @@ free text.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -160,22 +165,26 @@ def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None
         prev, expected, last = GENESIS_HASH, 1, None
         rows = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain)
                                .order_by(AuditEvent.seq).execution_options(yield_per=1000))
-        hashes: dict[int, str] = {}
+        hashes: dict[int, str] = {0: GENESIS_HASH}  # an anchor taken while the chain was empty
         problem = None
-        for row in rows:
-            if row.seq != expected:
-                problem = AuditProblem(chain, row.seq, "a row is missing before this one"
-                                       if row.seq > expected else "sequence out of order")
-                break
-            if row.prev_hash != prev:
-                problem = AuditProblem(chain, row.seq, "does not link to the row before it")
-                break
-            if chain_hash(prev, AuditEvent.content_of(row)) != row.hash:
-                problem = AuditProblem(chain, row.seq, "content does not match its hash (edited)")
-                break
-            prev, expected, last = row.hash, expected + 1, row
-            if anchor and chain in anchor and anchor[chain][0] == row.seq:
-                hashes[row.seq] = row.hash
+        try:  # a server-side cursor on PostgreSQL: close it when we stop early
+            for row in rows:
+                if row.seq != expected:
+                    problem = AuditProblem(chain, row.seq, "a row is missing before this one"
+                                           if row.seq > expected else "sequence out of order")
+                    break
+                if row.prev_hash != prev:
+                    problem = AuditProblem(chain, row.seq, "does not link to the row before it")
+                    break
+                if chain_hash(prev, AuditEvent.content_of(row)) != row.hash:
+                    problem = AuditProblem(chain, row.seq,
+                                           "content does not match its hash (edited)")
+                    break
+                prev, expected, last = row.hash, expected + 1, row
+                if anchor and chain in anchor and anchor[chain][0] == row.seq:
+                    hashes[row.seq] = row.hash
+        finally:
+            rows.close()
         if problem:
             yield problem
             continue
@@ -193,3 +202,54 @@ def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None
             elif hashes.get(a_seq) != a_hash:
                 yield AuditProblem(chain, a_seq, "the row at the anchor's seq has another hash: "
                                    "the chain was rewritten")
+
+
+# --- the external anchor ----------------------------------------------------------------------
+#
+# The chain finds an edited, removed, inserted or reordered row by itself. A removed tail or a
+# chain rewritten from the start (with its head moved to match) is found only against heads
+# stored earlier outside the database: the anchor file, one JSON line per export, appended to and
+# never rewritten. For each chain the last line that names it is its anchor.
+
+
+class AnchorError(Exception):
+    """The anchor file cannot be read."""
+
+
+def anchor_line(session: Session, at: datetime) -> str:
+    """One JSON line with every chain head now (chain, seq, hash) and the UTC time."""
+    return canonical_json({
+        "at": at.astimezone(UTC).isoformat(timespec="seconds"),
+        "heads": [{"chain": c, "seq": s, "hash": h}
+                  for c, (s, h) in sorted(heads(session).items())],
+    })
+
+
+def append_anchor(path: Path, line: str) -> None:
+    """Append ``line`` and push it to the disk before returning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_anchor(path: Path) -> dict[int, tuple[int, str]]:
+    """chain → (seq, hash) from the last line naming each chain."""
+    out: dict[int, tuple[int, str]] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise AnchorError(f"cannot read the anchor file {path}: {err.strerror}") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            for h in json.loads(line)["heads"]:
+                seq, digest = int(h["seq"]), str(h["hash"])
+                if len(digest) != 64:
+                    raise ValueError("hash")
+                out[int(h["chain"])] = (seq, digest)
+        except (ValueError, KeyError, TypeError) as err:
+            raise AnchorError(f"{path}: line {n} is not an anchor line ({err})") from None
+    return out

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
+from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
@@ -73,6 +74,9 @@ _CASE_BY_ID = (select(Case).where(Case.id == bindparam("case_id"))
 _CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update()
 _ACTIVE_PARTICIPANTS = select(Participant).where(
     Participant.case_id == bindparam("case_id"), Participant.ended_at.is_(None))
+_EMERGENCY_GRANTS = select(EmergencyAccess).where(
+    EmergencyAccess.case_id == bindparam("case_id"),
+    EmergencyAccess.user_id == bindparam("user_id"), EmergencyAccess.expires_at > bindparam("now"))
 
 
 def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
@@ -82,7 +86,10 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     if case is None:
         raise NotFound(f"case {case_id}")
     participants = list(ctx.session.scalars(_ACTIVE_PARTICIPANTS, params))
-    rels = relations(ctx.actor, case, participants)
+    now = ctx.now()
+    grants = ctx.session.scalars(_EMERGENCY_GRANTS, {**params, "user_id": ctx.actor.id,
+                                                     "now": now}).all()
+    rels = relations(ctx.actor, case, participants, grants, now)
     basis = access_basis(rels)
     if basis is None or not ctx.actor.active:
         raise NotFound(f"case {case_id}")

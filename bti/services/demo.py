@@ -56,7 +56,10 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
     if session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG)):
         raise ValueError("the demo municipality already exists")
     now = utcnow()
-    m = Municipality(slug=DEMO_SLUG, name="Demo kommune", workflow_id=workflow_id)
+    # fictional data only: the second factor is off so the demo signs in with a password;
+    # real municipalities keep the default (on)
+    m = Municipality(slug=DEMO_SLUG, name="Demo kommune", workflow_id=workflow_id,
+                     mfa_required=False)
     session.add(m)
     session.flush()
     units = [Unit(municipality_id=m.id, name=n, kind=k) for n, k in UNITS]

@@ -60,7 +60,7 @@ def init_app(app: Flask) -> None:
             session.rollback()
             from bti.web.errors import render_error
 
-            response = render_error(503)
+            response = current_app.make_response(render_error(503))
         finally:
             session.close()
         return response

@@ -1,0 +1,128 @@
+"""``bti audit verify`` and ``bti audit anchor`` on a database file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from bti.cli import main
+from bti.db import create_schema
+from bti.db import make_engine
+from bti.db import make_session_factory
+from bti.domain.log import drop_append_only_ddl
+from bti.services import cases
+from tests.conftest import World
+from tests.factories import CONCERN
+
+
+@pytest.fixture
+def db(tmp_path, registry, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'bti.sqlite3'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with make_session_factory(engine)() as s:
+        world = World(s, registry, "bti-standard")
+        case = cases.open_case(world.ctx(world.teacher), unit_id=None, child_pseudonym="T. Q.",
+                               child_birth_year=2016, concern=dict(CONCERN)).case
+        for i in range(4):
+            cases.fire(world.ctx(world.teacher), case.id, "add_note", {"text": f"Notat {i}"})
+        s.commit()
+        chain = world.municipality.id
+    monkeypatch.setenv("BTI_DATABASE_URL", url)
+    monkeypatch.delenv("BTI_AUDIT_ANCHOR_FILE", raising=False)
+    yield engine, chain, case.id
+    engine.dispose()
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, ["audit", *args], env=env)
+
+
+def _drop_triggers(conn):
+    for table in ("audit_event", "stafettlogg_entry"):
+        for sql in drop_append_only_ddl(conn.dialect.name, table):
+            conn.execute(text(sql))
+
+
+def test_verify_checks_case_and_audit_chains(db):
+    r = run("verify")
+    assert r.exit_code == 0, r.output
+    assert "every stafettlogg chain verifies" in r.output
+    assert "audit chain(s)" in r.output
+    assert "no anchor given" in r.output
+
+
+def test_anchor_appends_one_line_and_verify_compares(db, tmp_path):
+    engine, chain, _ = db
+    path = tmp_path / "outside" / "anchor.jsonl"
+    assert run("anchor", "--file", str(path)).exit_code == 0
+    assert run("anchor", "--file", str(path)).exit_code == 0
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert first["at"].endswith("+00:00")
+    heads = {h["chain"]: h for h in first["heads"]}
+    assert heads[chain]["seq"] == 5  # opened + 4 notes
+    assert len(heads[chain]["hash"]) == 64
+    assert 0 in heads  # the anchor export is itself audited (system chain)
+    r = run("verify", "--anchor", str(path))
+    assert r.exit_code == 0, r.output
+    assert "match the anchor" in r.output
+
+
+def test_truncated_audit_tail_is_caught_only_with_the_anchor(db, tmp_path):
+    engine, chain, _ = db
+    path = tmp_path / "anchor.jsonl"
+    assert run("anchor", "--file", str(path)).exit_code == 0
+    with engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(text("DELETE FROM audit_event WHERE chain = :c AND seq > 3"), {"c": chain})
+        last = conn.execute(text("SELECT seq, hash FROM audit_event WHERE chain = :c "
+                                 "AND seq = 3"), {"c": chain}).one()
+        conn.execute(text("UPDATE audit_chain_head SET seq = :s, hash = :h WHERE chain = :c"),
+                     {"s": last.seq, "h": last.hash, "c": chain})
+    assert run("verify").exit_code == 0  # the chain alone cannot see it
+    r = run("verify", "--anchor", str(path))
+    assert r.exit_code == 1
+    assert f"audit chain {chain}" in r.output
+    assert "truncated" in r.output
+    # the default anchor path comes from BTI_AUDIT_ANCHOR_FILE
+    r = run("verify", env={"BTI_AUDIT_ANCHOR_FILE": str(path)})
+    assert r.exit_code == 1
+
+
+def test_edited_audit_row_and_edited_case_log_exit_1(db):
+    engine, chain, case_id = db
+    with engine.begin() as conn:
+        _drop_triggers(conn)
+        conn.execute(text("UPDATE audit_event SET basis = 'x' WHERE chain = :c AND seq = 2"),
+                     {"c": chain})
+    r = run("verify")
+    assert r.exit_code == 1
+    assert f"audit chain {chain}: seq 2" in r.output
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE stafettlogg_entry SET data = '{}' WHERE case_id = :c "
+                          "AND seq = 2"), {"c": case_id})
+    r = run("verify")
+    assert r.exit_code == 1
+    assert f"case {case_id}" in r.output  # the case chains are checked first
+
+
+def test_anchor_needs_a_file_and_a_bad_anchor_file_is_refused(db, tmp_path):
+    r = run("anchor")
+    assert r.exit_code == 2
+    assert "BTI_AUDIT_ANCHOR_FILE" in r.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"heads": [{"chain": 1}]}\n')
+    r = run("verify", "--anchor", str(bad))
+    assert r.exit_code == 1
+    assert "line 1" in r.output
+    r = run("verify", "--anchor", str(tmp_path / "missing.jsonl"))
+    assert r.exit_code == 1
+    assert "cannot read" in r.output
+    r = run("anchor", env={"BTI_AUDIT_ANCHOR_FILE": str(tmp_path / "env.jsonl")})
+    assert r.exit_code == 0
+    assert (tmp_path / "env.jsonl").exists()
