@@ -94,8 +94,10 @@ def write_pending(session: Session) -> int:
         by_chain.setdefault(row["chain"], []).append(row)
     conn = session.connection()
     for chain in sorted(by_chain):  # a fixed order: two transactions never deadlock on heads
-        _ensure_head(conn, chain)
-        head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
+        head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one_or_none()
+        if head is None:  # the chain's first row: create its head (once per chain, ever)
+            _ensure_head(conn, chain)
+            head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
         seq, prev = head.seq, head.hash
         for row in by_chain[chain]:
             seq += 1

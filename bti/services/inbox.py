@@ -1,56 +1,342 @@
 """Mine saker: the cases a user has a relation to, most urgent first.
 
 Listing a case shows the child's pseudonym, so every case listed is an audited read
-("case.listed", one row per case).
+("case.listed", one row per case, with the user's strongest relation as its basis).
+
+Everything a row needs is batch-loaded for all listed cases at once (participants, measures,
+handovers, reports, consents): a fixed number of queries however many cases a coordinator has.
+The urgency rules themselves (``classify``) are pure functions over the loaded rows.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 
+from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
+from bti.domain.cases import Consent
+from bti.domain.cases import Handover
+from bti.domain.cases import Measure
+from bti.domain.cases import Notification
 from bti.domain.cases import Participant
-from bti.domain.vocabulary import Relation
+from bti.domain.log import canonical_json
+from bti.domain.rules import BASIS_ORDER
+from bti.domain.rules import access_basis
+from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
+from bti.engine import WorkflowDefinition
 from bti.services import audit
+from bti.services.context import OSLO
 from bti.services.context import Ctx
+from bti.services.errors import NotFound
+
+#: An evaluation date this close (in days) is "due".
+EVALUATION_DUE_DAYS = 7
+
+#: Urgency kinds, most urgent first (the order rows and reasons are sorted by).
+HANDOVER_WAITING = "handover_waiting"  # a handover waits for MY acceptance
+EVALUATION_OVERDUE = "evaluation_overdue"
+LEVEL_DEADLINE_PASSED = "level_deadline_passed"  # e.g. no decision within 14 days at nivå 0
+FEEDBACK_OVERDUE = "feedback_overdue"  # barnevernet's feedback is late
+CONSENT_EXPIRING = "consent_expiring"
+EVALUATION_DUE = "evaluation_due"
+FEEDBACK_AWAITED = "feedback_awaited"
+INACTIVE = "inactive"
+URGENCY_ORDER = (HANDOVER_WAITING, EVALUATION_OVERDUE, LEVEL_DEADLINE_PASSED, FEEDBACK_OVERDUE,
+                 CONSENT_EXPIRING, EVALUATION_DUE, FEEDBACK_AWAITED, INACTIVE)
+_RANK = {k: i for i, k in enumerate(URGENCY_ORDER)}
+
+#: Notification kind and dedupe key for an expiring consent (one warning per consent).
+CONSENT_NOTIFICATION = "consent_expiring"
+
+
+def consent_dedupe_key(consent_id: int) -> str:
+    return f"consent_expiring:{consent_id}"
+
+
+@dataclass(frozen=True)
+class Urgency:
+    """Why a case needs attention: what, by when, and the row it is about."""
+
+    kind: str
+    on: date  # the due date (or, for an inactive case, the last activity)
+    overdue: bool
+    object_id: int | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, date]:
+        return (_RANK[self.kind], self.on)
 
 
 @dataclass(frozen=True)
 class InboxItem:
     case: Case
-    relation: str
+    relations: tuple[str, ...]  # every relation, strongest first
+    basis: str  # the strongest: the audit basis
     level: str
-    state_label: dict
     level_label: dict
+    state_label: dict
+    urgencies: tuple[Urgency, ...] = ()
+
+    @property
+    def relation(self) -> str:
+        return self.basis
+
+    @property
+    def urgent(self) -> bool:
+        return bool(self.urgencies)
+
+    @property
+    def sort_key(self) -> tuple:
+        if self.urgencies:
+            return (0, *self.urgencies[0].sort_key, self.case.id)
+        return (1, len(URGENCY_ORDER), -self.case.last_activity_at.timestamp(), self.case.id)
 
 
-def my_cases(ctx: Ctx, *, include_closed: bool = False) -> list[InboxItem]:
+@dataclass
+class Inbox:
+    items: list[InboxItem]
+    notifications: list[Notification] = field(default_factory=list)
+
+    @property
+    def urgent(self) -> list[InboxItem]:
+        return [i for i in self.items if i.urgent]
+
+    @property
+    def other(self) -> list[InboxItem]:
+        return [i for i in self.items if not i.urgent]
+
+    def counts(self) -> dict[str, int]:
+        """How many cases have each kind of urgency, in ``URGENCY_ORDER``."""
+        out = dict.fromkeys(URGENCY_ORDER, 0)
+        for item in self.items:
+            for kind in {u.kind for u in item.urgencies}:
+                out[kind] += 1
+        return {k: v for k, v in out.items() if v}
+
+    def case_ids(self) -> frozenset[int]:
+        return frozenset(i.case.id for i in self.items)
+
+
+# --- the rules (pure) ---------------------------------------------------------------------------
+
+
+def local_date(value: datetime) -> date:
+    return value.astimezone(OSLO).date()
+
+
+def classify(
+    case: Case,
+    definition: WorkflowDefinition,
+    today: date,
+    *,
+    actor_id: int,
+    measures: Iterable[Measure] = (),
+    handovers: Iterable[Handover] = (),
+    reports: Iterable[BarnevernReport] = (),
+    consents: Iterable[Consent] = (),
+) -> tuple[Urgency, ...]:
+    """Every reason ``case`` is urgent today, most urgent first. Rows not about the case or
+    not in the state a rule asks for are ignored, so callers may pass a superset."""
+    out: list[Urgency] = []
+    deadlines = definition.deadlines
+    for h in handovers:
+        if h.case_id == case.id and h.status == "proposed" and h.to_user_id == actor_id:
+            out.append(Urgency(HANDOVER_WAITING, local_date(h.proposed_at), False, h.id))
+    for m in measures:
+        if m.case_id != case.id or m.status != "active":
+            continue
+        if m.evaluate_by < today:
+            out.append(Urgency(EVALUATION_OVERDUE, m.evaluate_by, True, m.id))
+        elif m.evaluate_by <= today + timedelta(days=EVALUATION_DUE_DAYS):
+            out.append(Urgency(EVALUATION_DUE, m.evaluate_by, False, m.id))
+    state = definition.state(case.state)
+    if not state.final:
+        days = deadlines.level_decision_days.get(state.level)
+        if days is not None:
+            # nivå 0 runs from when the concern arose (the case opened); later levels from
+            # when the case entered them
+            since = case.opened_at if state.level == definition.state(definition.initial).level \
+                else case.level_entered_at
+            due = local_date(since) + timedelta(days=days)
+            if due < today:
+                out.append(Urgency(LEVEL_DEADLINE_PASSED, due, True))
+    for r in reports:
+        if (r.case_id != case.id or r.kind != "report" or r.feedback_received_on is not None
+                or r.feedback_expected_by is None):
+            continue
+        late = r.feedback_expected_by < today
+        out.append(Urgency(FEEDBACK_OVERDUE if late else FEEDBACK_AWAITED,
+                           r.feedback_expected_by, late, r.id))
+    warning_days = deadlines.consent_expiry_warning_days
+    for c in consents:
+        if c.case_id == case.id and consent_expiring(c, today, warning_days):
+            out.append(Urgency(CONSENT_EXPIRING, c.expires_on, False, c.id))
+    if not state.final:
+        last = local_date(case.last_activity_at)
+        if (today - last).days >= deadlines.inactivity_days:
+            out.append(Urgency(INACTIVE, last, True))
+    return tuple(sorted(out, key=lambda u: u.sort_key))
+
+
+def consent_expiring(consent: Consent, today: date, warning_days: int) -> bool:
+    """A current consent that expires within ``warning_days`` (today included)."""
+    return (consent.status == "given" and consent.withdrawn_at is None
+            and consent.expires_on is not None
+            and today <= consent.expires_on <= today + timedelta(days=warning_days))
+
+
+def ordered_relations(rels: Iterable[str]) -> tuple[str, ...]:
+    order = {b: i for i, b in enumerate(BASIS_ORDER)}
+    return tuple(sorted(rels, key=lambda r: (order.get(r, len(order)), r)))
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def _related_cases(ctx: Ctx, include_closed: bool):
     actor = ctx.actor
     mine = select(Participant.case_id).where(Participant.user_id == actor.id,
                                              Participant.ended_at.is_(None))
     conditions = [Case.id.in_(mine), Case.stafettholder_id == actor.id]
     if Role.LEADER.value in actor.roles and actor.unit_id is not None:
         conditions.append(Case.unit_id == actor.unit_id)
-    stmt = (select(Case).where(Case.municipality_id == actor.municipality_id, or_(*conditions))
-            .order_by(Case.last_activity_at.desc()))
+    stmt = select(Case).where(Case.municipality_id == actor.municipality_id, or_(*conditions))
     if not include_closed:
         stmt = stmt.where(Case.closed_at.is_(None))
-    items = []
-    for case in ctx.session.scalars(stmt):
-        wf = ctx.workflows.for_record(ctx.session, case.workflow_definition_id).definition
-        st = wf.state(case.state)
-        relation = (Relation.STAFETTHOLDER.value if case.stafettholder_id == actor.id
-                    else Relation.UNIT_LEADER.value if case.unit_id == actor.unit_id
-                    and Role.LEADER.value in actor.roles else Relation.PARTICIPANT.value)
-        audit.record(ctx, "case.listed", case=case, object_type="case", object_id=case.id,
-                     basis=relation)
-        items.append(InboxItem(case, relation, st.level, st.label, wf.level(st.level).label))
-    return items
+    return list(ctx.session.scalars(stmt))
+
+
+def _by_case(rows) -> dict[int, list]:
+    out: dict[int, list] = defaultdict(list)
+    for r in rows:
+        out[r.case_id].append(r)
+    return out
+
+
+def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
+    """The actor's cases, most urgent first, and their unread notifications. Writes one
+    ``case.listed`` audit row per case, and warns stafettholders of expiring consents."""
+    actor = ctx.actor
+    if not actor.active:
+        return Inbox([])
+    today = ctx.today()
+    cases = _related_cases(ctx, include_closed)
+    ids = [c.id for c in cases]
+    definitions = {c.workflow_definition_id: ctx.workflows.for_record(
+        ctx.session, c.workflow_definition_id).definition for c in cases}
+    max_warning = max((d.deadlines.consent_expiry_warning_days for d in definitions.values()),
+                      default=0)
+    s = ctx.session
+    participants = _by_case(s.scalars(select(Participant).where(
+        Participant.case_id.in_(ids), Participant.user_id == actor.id,
+        Participant.ended_at.is_(None)))) if ids else {}
+    measures = _by_case(s.scalars(select(Measure).where(
+        Measure.case_id.in_(ids), Measure.status == "active",
+        Measure.evaluate_by <= today + timedelta(days=EVALUATION_DUE_DAYS)))) if ids else {}
+    handovers = _by_case(s.scalars(select(Handover).where(
+        Handover.case_id.in_(ids), Handover.status == "proposed",
+        Handover.to_user_id == actor.id))) if ids else {}
+    reports = _by_case(s.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id.in_(ids), BarnevernReport.kind == "report",
+        BarnevernReport.feedback_received_on.is_(None)))) if ids else {}
+    consents = _by_case(s.scalars(select(Consent).where(
+        Consent.case_id.in_(ids), Consent.status == "given", Consent.withdrawn_at.is_(None),
+        Consent.expires_on >= today,
+        Consent.expires_on <= today + timedelta(days=max_warning)))) if ids else {}
+
+    items: list[InboxItem] = []
+    warn: list[tuple[Case, Consent]] = []
+    for case in cases:
+        rels = relations(actor, case, participants.get(case.id, ()))
+        basis = access_basis(rels)
+        if basis is None:
+            continue
+        definition = definitions[case.workflow_definition_id]
+        state = definition.state(case.state)
+        urgencies = classify(
+            case, definition, today, actor_id=actor.id, measures=measures.get(case.id, ()),
+            handovers=handovers.get(case.id, ()), reports=reports.get(case.id, ()),
+            consents=consents.get(case.id, ()))
+        if case.stafettholder_id is not None:
+            warn += [(case, c) for c in consents.get(case.id, ())
+                     if consent_expiring(c, today,
+                                         definition.deadlines.consent_expiry_warning_days)]
+        items.append(InboxItem(case, ordered_relations(rels), basis, state.level,
+                               definition.level(state.level).label, state.label, urgencies))
+    items.sort(key=lambda i: i.sort_key)
+    for item in items:
+        audit.record(ctx, "case.listed", case=item.case, object_type="case",
+                     object_id=item.case.id, basis=item.basis)
+    warn_expiring_consents(ctx, warn)
+    return Inbox(items, unread_notifications(ctx))
+
+
+def my_cases(ctx: Ctx, *, include_closed: bool = False) -> list[InboxItem]:
+    """The actor's cases, most urgent first (audited, like ``my_inbox``)."""
+    return my_inbox(ctx, include_closed=include_closed).items
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+def warn_expiring_consents(ctx: Ctx, pairs: Iterable[tuple[Case, Consent]]) -> int:
+    """One notification per expiring consent to the case's stafettholder; a consent already
+    warned about is skipped (unique ``dedupe_key``, safe against a concurrent request).
+    Returns how many were new."""
+    rows = [dict(user_id=case.stafettholder_id, case_id=case.id, kind=CONSENT_NOTIFICATION,
+                 dedupe_key=consent_dedupe_key(consent.id),
+                 details=canonical_json({"consent_id": consent.id,
+                                         "expires_on": consent.expires_on}),
+                 created_at=ctx.now(), read_at=None)
+            for case, consent in pairs if case.stafettholder_id is not None]
+    if not rows:
+        return 0
+    existing = set(ctx.session.scalars(select(Notification.dedupe_key).where(
+        Notification.dedupe_key.in_([r["dedupe_key"] for r in rows]))))
+    rows = [r for r in rows if r["dedupe_key"] not in existing]
+    if not rows:
+        return 0
+    conn = ctx.session.connection()
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = conn.execute(insert(Notification).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]), rows)
+    return max(result.rowcount, 0)
+
+
+def unread_notifications(ctx: Ctx) -> list[Notification]:
+    return list(ctx.session.scalars(
+        select(Notification).where(Notification.user_id == ctx.actor.id,
+                                   Notification.read_at.is_(None))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())))
+
+
+def mark_read(ctx: Ctx, notification_id: int | None = None) -> int:
+    """Mark one of the actor's notifications read (``NotFound`` if it is not theirs), or all
+    of them when ``notification_id`` is None. Returns how many changed."""
+    stmt = (update(Notification)
+            .where(Notification.user_id == ctx.actor.id, Notification.read_at.is_(None))
+            .values(read_at=ctx.now()).execution_options(synchronize_session=False))
+    if notification_id is not None:
+        own = ctx.session.scalar(select(Notification.id).where(
+            Notification.id == notification_id, Notification.user_id == ctx.actor.id))
+        if own is None:
+            raise NotFound(f"notification {notification_id}")
+        stmt = stmt.where(Notification.id == notification_id)
+    return ctx.session.execute(stmt).rowcount
 
 
 def today(ctx: Ctx) -> date:

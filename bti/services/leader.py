@@ -1,0 +1,404 @@
+"""The leader's views: the unit's open cases by level, and one case's flow over time.
+
+Leaders see flow, not content (domain.md §3, "auditing leaders"): the overview shows case
+references and counts unless the leader asks to see the children's names, and then every case
+listed is an audited read. The timeline reads the case through ``bti.services.cases`` (need-to-
+know and the audit trail apply) and shows levels, measures and events, never free text.
+
+``build_timeline`` and ``layout`` are pure functions over stafettlogg entries, so they are tested
+without a database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bti.domain.cases import Case
+from bti.domain.log import StafettloggEntry
+from bti.domain.vocabulary import Relation
+from bti.domain.vocabulary import Role
+from bti.engine import WorkflowDefinition
+from bti.services import audit
+from bti.services import cases as case_service
+from bti.services.context import OSLO
+from bti.services.context import Ctx
+from bti.services.errors import NotFound
+
+
+def local_date(value: datetime) -> date:
+    return value.astimezone(OSLO).date()
+
+
+# --- overview -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    level: str
+    number: int | None
+    label: Mapping[str, str]
+    count: int
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    case_id: int
+    level: str
+    level_label: Mapping[str, str]
+    state_label: Mapping[str, str]
+    level_entered_at: datetime
+    days_in_level: int
+    #: The child's pseudonym, only when the leader asked to see names (an audited read).
+    pseudonym: str | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    unit_id: int | None
+    counts: tuple[LevelCount, ...]
+    rows: tuple[OverviewRow, ...]
+    names_shown: bool
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+
+def _require_leader(ctx: Ctx) -> None:
+    actor = ctx.actor
+    if not actor.active or Role.LEADER.value not in actor.roles:
+        raise NotFound("leader view")
+
+
+def unit_overview(ctx: Ctx, *, show_names: bool = False) -> Overview:
+    """The leader's unit's open cases: counts by level, and each case's time in its current
+    level, longest first. Writes one ``unit.overview_viewed`` audit row, and with
+    ``show_names`` one ``case.listed`` row per case (basis ``unit_leader``)."""
+    _require_leader(ctx)
+    actor = ctx.actor
+    rows: list[OverviewRow] = []
+    listed: list[Case] = []
+    counts: dict[str, list] = {}
+    now = ctx.now()
+    if actor.unit_id is not None:
+        open_cases = ctx.session.scalars(
+            select(Case).where(Case.municipality_id == actor.municipality_id,
+                               Case.unit_id == actor.unit_id, Case.closed_at.is_(None))
+            .order_by(Case.level_entered_at, Case.id))
+        for case in open_cases:
+            definition = ctx.workflows.for_record(ctx.session,
+                                                  case.workflow_definition_id).definition
+            state = definition.state(case.state)
+            if state.final:
+                continue
+            level = definition.level(state.level)
+            entry = counts.setdefault(level.id, [level.number, level.label, 0])
+            entry[2] += 1
+            rows.append(OverviewRow(
+                case_id=case.id, level=level.id, level_label=level.label,
+                state_label=state.label, level_entered_at=case.level_entered_at,
+                days_in_level=max((now - case.level_entered_at).days, 0),
+                pseudonym=case.child_pseudonym if show_names else None))
+            listed.append(case)
+    level_counts = tuple(sorted(
+        (LevelCount(lv, n, label, c) for lv, (n, label, c) in counts.items()),
+        key=lambda lc: (lc.number if lc.number is not None else 99, lc.level)))
+    audit.record(ctx, "unit.overview_viewed", object_type="unit", object_id=actor.unit_id,
+                 basis=Relation.UNIT_LEADER.value, names_shown=show_names, cases=len(rows))
+    if show_names:
+        for case in listed:
+            audit.record(ctx, "case.listed", case=case, object_type="case", object_id=case.id,
+                         basis=Relation.UNIT_LEADER.value)
+    return Overview(actor.unit_id, level_counts, tuple(rows), show_names)
+
+
+# --- timeline (pure) ----------------------------------------------------------------------------
+
+#: Effects shown as events on the timeline, by the kind of mark they get.
+MARK_KINDS: Mapping[str, str] = {
+    "evaluation": "evaluation",
+    "meeting": "meeting",
+    "handover_proposed": "handover",
+    "handover_accepted": "handover",
+    "handover_declined": "handover",
+    "report_barnevernet": "report",
+    "barnevern_feedback": "report",
+    "avverge": "report",
+    "consent_given": "consent",
+    "consent_withdrawn": "consent",
+    "consent_refused": "consent",
+}
+#: The payload field that holds the event's own date, per effect (else the entry's time).
+_EVENT_DATE_FIELD = {
+    "evaluation": "evaluated_on", "meeting": "held_on", "report_barnevernet": "sent_on",
+    "barnevern_feedback": "received_on", "avverge": "reported_on", "consent_given": "given_on",
+}
+
+
+@dataclass(frozen=True)
+class Band:
+    """A stretch of time the case spent at one level."""
+
+    level: str
+    number: int | None
+    label: Mapping[str, str]
+    start: date
+    end: date
+    ongoing: bool
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A measure from its start to its evaluation (or stop, or planned evaluation date)."""
+
+    measure_id: int
+    number: int  # 1, 2, … in the order the measures were added
+    level: str
+    level_label: Mapping[str, str]
+    start: date
+    evaluate_by: date
+    end: date
+    status: str  # active | evaluated | stopped
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class Mark:
+    kind: str  # evaluation | meeting | handover | report | consent
+    on: date
+    trigger: str
+    label: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    case_id: int
+    start: date
+    end: date
+    closed_on: date | None
+    bands: tuple[Band, ...]
+    bars: tuple[Bar, ...]
+    marks: tuple[Mark, ...]
+
+    def table_rows(self) -> list[tuple[str, Band | Bar | Mark]]:
+        """Every band, bar and mark as ("level" | "measure" | "event", item), by start date."""
+        rows: list[tuple[date, int, str, Band | Bar | Mark]] = [
+            *((b.start, 0, "level", b) for b in self.bands),
+            *((b.start, 1, "measure", b) for b in self.bars),
+            *((m.on, 2, "event", m) for m in self.marks)]
+        return [(kind, item) for _, _, kind, item in sorted(rows, key=lambda r: r[:2])]
+
+
+def _data(entry: StafettloggEntry) -> dict:
+    try:
+        value = json.loads(entry.data or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _day(value, fallback: date) -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return fallback
+    return fallback
+
+
+def _effects(definition: WorkflowDefinition) -> tuple[dict, dict]:
+    by_source: dict[tuple[str, str], str] = {}
+    by_trigger: dict[str, str] = {}
+    labels: dict[str, Mapping[str, str]] = {}
+    for t in definition.transitions:
+        for s in t.sources:
+            by_source.setdefault((t.trigger, s), t.effect)
+        by_trigger.setdefault(t.trigger, t.effect)
+        labels.setdefault(t.trigger, t.label)
+    return (by_source, by_trigger), labels
+
+
+def build_timeline(case_id: int, entries: Iterable[StafettloggEntry],
+                   definition: WorkflowDefinition, today: date) -> Timeline:
+    """Levels as bands, measures as bars and events as marks, from a case's stafettlogg
+    (oldest first). A level band starts at the entry that moved the case into the level."""
+    (by_source, by_trigger), labels = _effects(definition)
+    bands: list[Band] = []
+    current: tuple[str, date] | None = None
+    closed_on: date | None = None
+    measures: dict[int, dict] = {}
+    marks: list[Mark] = []
+    start: date | None = None
+    for e in entries:
+        day = local_date(e.at)
+        start = start or day
+        level = definition.level_of(e.to_state)
+        if current is None or level.id != current[0]:
+            if current is not None:
+                lv = definition.level(current[0])
+                bands.append(Band(lv.id, lv.number, lv.label, current[1], day, False))
+            current = None if level.final else (level.id, day)
+            if level.final:
+                closed_on = day
+        effect = by_source.get((e.trigger, e.from_state or "")) or by_trigger.get(e.trigger)
+        data = _data(e)
+        if effect == "measure" and e.object_id is not None:
+            from_level = definition.level_of(e.from_state or e.to_state)
+            s = _day(data.get("start_date"), day)
+            ev = _day(data.get("evaluate_by"), s)
+            measures[e.object_id] = dict(level=from_level, start=s, evaluate_by=ev, end=None,
+                                         status="active")
+        elif effect == "stop_measure":
+            m = measures.get(data.get("measure"))
+            if m is not None and m["status"] == "active":
+                m.update(status="stopped", end=day)
+        if effect == "evaluation":
+            on = _day(data.get("evaluated_on"), day)
+            for mid in data.get("measures") or ():
+                m = measures.get(mid)
+                if m is not None and m["status"] == "active":
+                    m.update(status="evaluated", end=on)
+        if effect in MARK_KINDS:
+            on = _day(data.get(_EVENT_DATE_FIELD.get(effect, "")), day)
+            marks.append(Mark(MARK_KINDS[effect], on, e.trigger, labels.get(e.trigger, {})))
+    end = closed_on or today
+    if current is not None:
+        lv = definition.level(current[0])
+        bands.append(Band(lv.id, lv.number, lv.label, current[1], max(end, current[1]), True))
+    bars = tuple(
+        Bar(mid, n, m["level"].id, m["level"].label, m["start"], m["evaluate_by"],
+            max(m["end"] or m["evaluate_by"], m["start"]), m["status"])
+        for n, (mid, m) in enumerate(measures.items(), 1))
+    start = start or today
+    latest = max([end, *(b.end for b in bars), *(mk.on for mk in marks)])
+    return Timeline(case_id, start, latest, closed_on, tuple(bands), bars,
+                    tuple(sorted(marks, key=lambda mk: mk.on)))
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    on: date
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    width: float
+    item: object
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    item: object
+
+
+@dataclass
+class Layout:
+    """SVG geometry for a timeline (the template draws it)."""
+
+    width: int
+    height: int
+    left: int
+    right: float
+    axis_y: int
+    band_y: int
+    band_h: int
+    event_y: int
+    bar_y0: int
+    bar_h: int
+    row_h: int
+    ticks: list[Tick] = field(default_factory=list)
+    bands: list[Box] = field(default_factory=list)
+    bars: list[Box] = field(default_factory=list)
+    marks: list[Point] = field(default_factory=list)
+
+
+def _ticks(start: date, end: date) -> list[date]:
+    span = (end - start).days
+    if span <= 35:
+        return [start + timedelta(days=d) for d in range(0, span + 1, 7)]
+    months = []
+    y, m = start.year, start.month
+    while True:
+        m += 1
+        if m > 12:
+            y, m = y + 1, 1
+        d = date(y, m, 1)
+        if d > end:
+            break
+        months.append(d)
+    step = max(1, -(-len(months) // 10))  # at most about ten labels
+    return months[::step]
+
+
+def layout(timeline: Timeline, *, width: int = 960) -> Layout:
+    left, pad = 180, 24
+    right = width - pad
+    row_h, bar_h = 30, 18
+    axis_y, band_y, band_h, event_y = 24, 40, 34, 104
+    bar_y0 = 140
+    height = bar_y0 + row_h * max(len(timeline.bars), 1) + 16
+    span = max((timeline.end - timeline.start).days, 1)
+
+    def x(day: date) -> float:
+        return round(left + (day - timeline.start).days / span * (right - left), 1)
+
+    def box(a: date, b: date, item) -> Box:
+        x0 = x(a)
+        return Box(x0, max(round(x(b) - x0, 1), 4.0), item)
+
+    out = Layout(width, height, left, right, axis_y, band_y, band_h, event_y, bar_y0, bar_h, row_h)
+    out.ticks = [Tick(x(d), d) for d in _ticks(timeline.start, timeline.end)]
+    out.bands = [box(b.start, b.end, b) for b in timeline.bands]
+    out.bars = [box(b.start, b.end, b) for b in timeline.bars]
+    out.marks = [Point(x(m.on), m) for m in timeline.marks]
+    return out
+
+
+# --- timeline (service) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseTimeline:
+    timeline: Timeline
+    layout: Layout
+    case_id: int
+    level_label: Mapping[str, str]
+    state_label: Mapping[str, str]
+    closed: bool
+
+
+def case_timeline(ctx: Ctx, case_id: int) -> CaseTimeline:
+    """One case of the leader's unit as a timeline: an audited read of its stafettlogg through
+    ``bti.services.cases`` (need-to-know applies). A case outside the leader's unit, like a
+    missing one, is ``NotFound``."""
+    _require_leader(ctx)
+    actor = ctx.actor
+    row = ctx.session.execute(select(Case.unit_id, Case.municipality_id)
+                              .where(Case.id == case_id)).first()
+    if row is None or row.unit_id != actor.unit_id or row.municipality_id != actor.municipality_id:
+        raise NotFound(f"case {case_id}")
+    access, entries = case_service.log_entries(ctx, case_id)
+    definition = access.workflow.definition
+    timeline = build_timeline(case_id, entries, definition, ctx.today())
+    state = definition.state(access.case.state)
+    return CaseTimeline(timeline, layout(timeline), case_id,
+                        definition.level(state.level).label, state.label, state.final)

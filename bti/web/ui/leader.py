@@ -1,0 +1,29 @@
+"""The leader's pages: the unit's open cases by level (pseudonymised by default) and one case's
+flow as a timeline (an accessible SVG with a table alternative)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import render_template
+from flask import request
+
+from bti.services import leader
+from bti.web import policy
+from bti.web.db import get_ctx
+
+bp = Blueprint("leader", __name__, url_prefix="/leiar")
+
+
+@bp.get("/")
+@policy.roles("leader")
+def overview():
+    show_names = request.args.get("namn") == "1"
+    result = leader.unit_overview(get_ctx(), show_names=show_names)
+    return render_template("leader/overview.html", overview=result)
+
+
+@bp.get("/sak/<int:case_id>/tidslinje")
+@policy.roles("leader")
+def timeline(case_id: int):
+    result = leader.case_timeline(get_ctx(), case_id)
+    return render_template("leader/timeline.html", t=result, tl=result.timeline, lay=result.layout)
