@@ -1,0 +1,132 @@
+"""User administration pages for the municipality's admin. Thin views over
+``bti.services.admin``; every change is a POST form with a CSRF token."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+
+from bti.services import admin
+from bti.services.errors import InvalidInput
+from bti.web import policy
+from bti.web.db import get_ctx
+from bti.web.forms import error_text
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def role_labels() -> dict[str, str]:
+    return {
+        "employee": _("Employee"),
+        "coordinator": _("Coordinator"),
+        "leader": _("Leader"),
+        "admin": _("Administrator"),
+        "privacy_officer": _("Privacy officer"),
+    }
+
+
+@bp.app_template_global("admin_error_text")
+def admin_error_text(code: str) -> str:
+    """Error codes only user administration has; the rest as everywhere else."""
+    texts = {
+        "taken": _("That user name is taken. Choose another."),
+        "self": _("You cannot do this to your own account. Ask another administrator."),
+    }
+    return texts.get(code) or error_text(code)
+
+
+def _unit_id(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    return int(value) if value.isdigit() else 0  # 0 is no unit: the service refuses it
+
+
+def _render_user(user, errors=None, status=200):
+    return render_template("admin/user.html", user=user, role_labels=role_labels(),
+                           errors=errors or {}), status
+
+
+@bp.get("/")
+@policy.roles("admin")
+def users():
+    return render_template("admin/users.html", users=admin.list_users(get_ctx()),
+                           role_labels=role_labels())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@policy.roles("admin")
+def new_user():
+    ctx = get_ctx()
+    units = admin.list_units(ctx)
+    form = {"username": "", "display_name": "", "unit_id": "", "roles": ["employee"]}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {"username": request.form.get("username", ""),
+                "display_name": request.form.get("display_name", ""),
+                "unit_id": request.form.get("unit_id", ""),
+                "roles": request.form.getlist("roles")}
+        try:
+            created = admin.create_user(ctx, username=form["username"],
+                                        display_name=form["display_name"],
+                                        unit_id=_unit_id(form["unit_id"]), roles=form["roles"])
+        except InvalidInput as err:
+            errors = err.fields
+        else:
+            # shown once, in this response; never stored, never in a URL or the cookie
+            return render_template("admin/created.html", user=created.user,
+                                   password=created.password, role_labels=role_labels())
+    return render_template("admin/new_user.html", units=units, form=form, errors=errors,
+                           role_labels=role_labels()), (422 if errors else 200)
+
+
+@bp.get("/users/<int:user_id>")
+@policy.roles("admin")
+def user(user_id: int):
+    return _render_user(admin.get_user(get_ctx(), user_id))
+
+
+@bp.post("/users/<int:user_id>/roles")
+@policy.roles("admin")
+def change_roles(user_id: int):
+    ctx = get_ctx()
+    try:
+        admin.change_roles(ctx, user_id, request.form.getlist("roles"))
+    except InvalidInput as err:
+        return _render_user(admin.get_user(ctx, user_id), err.fields, 422)
+    flash(_("The roles are saved."), "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@policy.roles("admin")
+def deactivate(user_id: int):
+    ctx = get_ctx()
+    try:
+        admin.deactivate_user(ctx, user_id)
+    except InvalidInput as err:
+        return _render_user(admin.get_user(ctx, user_id), err.fields, 422)
+    flash(_("The user is deactivated and every session of theirs is signed out."), "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@policy.roles("admin")
+def reactivate(user_id: int):
+    admin.reactivate_user(get_ctx(), user_id)
+    flash(_("The user is active again."), "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/mfa-reset")
+@policy.roles("admin")
+def reset_mfa(user_id: int):
+    admin.reset_mfa(get_ctx(), user_id)
+    flash(_("The second factor is reset. The user sets up a new one at their next sign-in."),
+          "info")
+    return redirect(url_for("admin.user", user_id=user_id))

@@ -1,0 +1,181 @@
+"""User administration through the real app (CSRF on): role policy, municipality isolation,
+the one-time password, and deactivation ending a copied session cookie (SESS-02)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bti.domain.log import AuditEvent
+from bti.domain.org import User
+from tests.web.conftest import Browser
+
+ADMIN_PAGES = ["/admin/", "/admin/users/new", "/admin/users/{id}"]
+ADMIN_POSTS = ["/admin/users/{id}/roles", "/admin/users/{id}/deactivate",
+               "/admin/users/{id}/reactivate", "/admin/users/{id}/mfa-reset"]
+
+
+def _db(app):
+    return app.extensions["bti"].session_factory
+
+
+def _actions(app) -> list[str]:
+    with _db(app)() as s:
+        return [a.action for a in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_admin_lists_the_users_of_the_municipality(app, web_world, login):
+    b = login("admin", web_world)
+    r = b.get("/admin/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "laerar1" in html
+    assert "rektor1" in html
+    assert "framand1" not in html  # another municipality's user
+    assert "<caption>" in html
+    assert 'scope="col"' in html
+    assert "style=" not in html
+    assert "<script>" not in html
+    assert "user.listed" in _actions(app)
+
+
+def test_menu_links_to_user_administration(app, web_world, login):
+    b = login("admin", web_world)
+    html = b.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/"' in html
+
+
+@pytest.mark.parametrize("who", ["teacher", "leader", "privacy"])
+def test_non_admins_get_403(app, web_world, login, who):
+    b = login(who, web_world)
+    target = web_world.users["nurse"].id
+    for url in ADMIN_PAGES:
+        assert b.get(url.format(id=target)).status_code == 403, url
+    for url in ADMIN_POSTS:
+        assert b.post(url.format(id=target), {"roles": "admin"}).status_code == 403, url
+    with _db(app)() as s:
+        assert s.get(User, target).active is True
+
+
+def test_create_user_shows_the_password_once_and_it_works(app, web_world, login):
+    b = login("admin", web_world)
+    assert b.get("/admin/users/new").status_code == 200
+    r = b.post("/admin/users/new", {"username": "ny.tilsett", "display_name": "Ny Tilsett",
+                                    "unit_id": str(web_world.unit_ids["school"]),
+                                    "roles": ["employee", "coordinator"]})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    password = re.search(r'<code class="secret">([^<]+)</code>', html).group(1)
+    assert r.headers["Cache-Control"] == "no-store"
+    with _db(app)() as s:
+        user = s.scalar(select(User).where(User.username == "ny.tilsett"))
+        assert user.roles == {"employee", "coordinator"}
+        assert user.unit_id == web_world.unit_ids["school"]
+        assert user.municipality_id == web_world.municipality_id
+        rows = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "user.created")))
+    assert len(rows) == 1
+    assert password not in rows[0].details
+    # the detail page never shows the password again
+    assert password not in b.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    fresh = Browser(app.test_client())
+    assert fresh.login("ny.tilsett", password).status_code == 302
+
+
+def test_create_user_form_errors_are_shown_and_nothing_is_stored(app, web_world, login):
+    b = login("admin", web_world)
+    b.get("/admin/")
+    b.post("/auth/language", {"lang": "en"})  # the assertions read the English texts
+    b.get("/admin/users/new")
+    r = b.post("/admin/users/new", {"username": "laerar1", "display_name": "",
+                                    "unit_id": "abc"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "That user name is taken" in html
+    assert 'aria-invalid="true"' in html
+    assert "<fieldset" in html
+    assert "<legend>" in html
+
+
+def test_create_user_without_csrf_token_is_refused(app, web_world, login):
+    b = login("admin", web_world)
+    r = b.post("/admin/users/new", {"username": "ny2", "display_name": "Ny",
+                                    "roles": "employee"}, csrf=False)
+    assert r.status_code == 400
+    with _db(app)() as s:
+        assert s.scalar(select(User).where(User.username == "ny2")) is None
+
+
+def test_deactivation_kills_a_copied_session_cookie(app, web_world, login):
+    teacher = login("teacher", web_world)
+    assert teacher.client.get("/saker/").status_code == 200
+    copied = teacher.client.get_cookie("bti_session").value
+    b = login("admin", web_world)
+    b.get(f"/admin/users/{web_world.users['teacher'].id}")
+    r = b.post(f"/admin/users/{web_world.users['teacher'].id}/deactivate")
+    assert r.status_code == 302
+    # the teacher's own browser, and a copy of its cookie elsewhere, are both signed out
+    r = teacher.client.get("/saker/")
+    assert r.status_code == 302
+    assert "/auth/login" in r.headers["Location"]
+    replay = app.test_client()
+    replay.set_cookie("bti_session", copied)
+    r = replay.get("/saker/")
+    assert r.status_code == 302
+    assert "/auth/login" in r.headers["Location"]
+    # and the password no longer signs in
+    assert Browser(app.test_client()).login("laerar1").status_code == 200
+    assert "user.deactivated" in _actions(app)
+    # reactivation lets the user back in
+    assert b.post(f"/admin/users/{web_world.users['teacher'].id}/reactivate").status_code == 302
+    assert Browser(app.test_client()).login("laerar1").status_code == 302
+    assert "user.reactivated" in _actions(app)
+
+
+def test_admin_cannot_deactivate_themselves(app, web_world, login):
+    b = login("admin", web_world)
+    b.get("/admin/")
+    b.post("/auth/language", {"lang": "en"})
+    own = web_world.users["admin"].id
+    html = b.get(f"/admin/users/{own}").get_data(as_text=True)
+    assert "/deactivate" not in html  # no button for it
+    r = b.post(f"/admin/users/{own}/deactivate")
+    assert r.status_code == 422
+    assert "your own account" in r.get_data(as_text=True)
+    assert b.get("/admin/").status_code == 200
+
+
+def test_change_roles_and_reset_mfa(app, web_world, login):
+    b = login("admin", web_world)
+    nurse = web_world.users["nurse"].id
+    with _db(app).begin() as s:
+        s.get(User, nurse).totp_secret = "JBSWY3DPEHPK3PXP"
+    b.get(f"/admin/users/{nurse}")
+    r = b.post(f"/admin/users/{nurse}/roles", {"roles": ["employee", "leader"]})
+    assert r.status_code == 302
+    r = b.post(f"/admin/users/{nurse}/mfa-reset")
+    assert r.status_code == 302
+    with _db(app)() as s:
+        user = s.get(User, nurse)
+        assert user.roles == {"employee", "leader"}
+        assert user.totp_secret is None
+    r = b.post(f"/admin/users/{nurse}/roles", {})
+    assert r.status_code == 422
+    actions = _actions(app)
+    assert "user.roles_changed" in actions
+    assert "user.mfa_reset" in actions
+
+
+def test_admin_of_one_municipality_gets_404_for_another(app, web_world, login):
+    b = login("admin", web_world)
+    foreign = web_world.users["foreign"].id
+    assert b.get(f"/admin/users/{foreign}").status_code == 404
+    assert b.get("/admin/users/999999").status_code == 404
+    b.get("/admin/")
+    for url in ADMIN_POSTS:
+        assert b.post(url.format(id=foreign), {"roles": "admin"}).status_code == 404, url
+    with _db(app)() as s:
+        user = s.get(User, foreign)
+        assert user.active
+        assert user.roles == {"employee", "leader"}
