@@ -74,6 +74,22 @@ def record(
     ))
 
 
+def record_denied(session_factory, *, actor, action: str, now, object_type: str | None = None,
+                  object_id: int | None = None, request_id: str | None = None) -> None:
+    """Log a refused access in a transaction of its own: the request that was refused rolls
+    back, but the attempt must stay on record (ASVS 16.3.2: every authorization decision)."""
+    details = {"request_id": request_id} if request_id else {}
+    with session_factory.begin() as session:
+        add_row(session, dict(
+            at=now, municipality_id=getattr(actor, "municipality_id", None),
+            actor_id=getattr(actor, "id", None),
+            actor_roles=",".join(sorted(getattr(actor, "roles", ()))),
+            unit_id=getattr(actor, "unit_id", None),
+            case_id=object_id if object_type == "case" else None,
+            action=action, object_type=object_type, object_id=object_id, basis=None,
+            outcome="denied", details=canonical_json(details)))
+
+
 def add_row(session: Session, values: dict[str, Any]) -> None:
     """Queue a row given as column values (``record`` is the usual way in)."""
     session.info.setdefault(_PENDING, []).append(values)

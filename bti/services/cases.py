@@ -84,7 +84,7 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     params = {"case_id": case_id}
     case = ctx.session.scalar(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID, params)
     if case is None:
-        raise NotFound(f"case {case_id}")
+        raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     participants = list(ctx.session.scalars(_ACTIVE_PARTICIPANTS, params))
     now = ctx.now()
     grants = ctx.session.scalars(_EMERGENCY_GRANTS, {**params, "user_id": ctx.actor.id,
@@ -92,7 +92,7 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     rels = relations(ctx.actor, case, participants, grants, now)
     basis = access_basis(rels)
     if basis is None or not ctx.actor.active:
-        raise NotFound(f"case {case_id}")
+        raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
     return CaseAccess(case, workflow, participants, rels, basis)
 

@@ -8,9 +8,16 @@ class ServiceError(Exception):
 
 
 class NotFound(ServiceError):
-    """No such object, or the actor may not know it exists (both answer the same)."""
+    """No such object, or the actor may not know it exists (both answer the same). The web layer
+    logs the refused attempt (``object_type``/``object_id``) without telling the user which."""
 
     code = "not_found"
+
+    def __init__(self, message: str = "not found", *, object_type: str | None = None,
+                 object_id: int | None = None) -> None:
+        super().__init__(message)
+        self.object_type = object_type
+        self.object_id = object_id
 
 
 class Forbidden(ServiceError):

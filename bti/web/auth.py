@@ -27,7 +27,6 @@ from flask_login import LoginManager
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
-from markupsafe import Markup
 
 from bti.domain.org import User
 from bti.services import auth as auth_service
@@ -131,8 +130,7 @@ def mfa():
     qr = None
     if secret:
         uri = auth_service.totp_uri(secret, user.username)
-        qr = Markup(segno.make(uri).svg_inline(scale=4, omitsize=False,  # noqa: S704
-                                               title=_("QR code for your authenticator app")))
+        qr = segno.make(uri).svg_data_uri(scale=4)
     return render_template("auth/mfa.html", enrolling=enrolling, secret=secret, qr=qr,
                            error=error)
 

@@ -19,6 +19,7 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from bti.services import audit
 from bti.services.context import Ctx
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,28 @@ def get_ctx(actor=None) -> Ctx:
                request_id=request_id() if has_request_context() else None)
 
 
+def _write_denials() -> None:
+    """Refused accesses noted during the request (``bti.web.errors``), each in its own
+    transaction: the refused request rolled back, the record of the attempt must not."""
+    denials = g.pop("denials", None)
+    if not denials:
+        return
+    ext = current_app.extensions["bti"]
+    for action, object_type, object_id in denials:
+        try:
+            audit.record_denied(ext.session_factory, actor=current_user, action=action,
+                                now=ext.clock(), object_type=object_type,
+                                object_id=object_id, request_id=request_id())
+        except Exception:  # the refusal stands; the failure to log it is itself logged
+            log.exception("could not log a refused access (request %s)", request_id())
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _end_transaction(response):
         session: Session | None = g.pop("db", None)
         if session is None:
+            _write_denials()
             return response
         try:
             if response.status_code < 400:
@@ -63,6 +81,7 @@ def init_app(app: Flask) -> None:
             response = current_app.make_response(render_error(503))
         finally:
             session.close()
+        _write_denials()
         return response
 
     @app.teardown_request

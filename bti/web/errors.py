@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask import g
 from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -53,6 +55,13 @@ def render_error(code: int, *, fields: dict | None = None, message: str | None =
     return render_template("errors/error.html", code=code, title=title, text=text), code
 
 
+def _log_denied(action: str, object_type: str | None, object_id: int | None) -> None:
+    """Note a refused access by a signed-in user; ``bti.web.db`` writes it in a transaction of
+    its own once the refused request's transaction has ended."""
+    if current_user and current_user.is_authenticated:
+        g.setdefault("denials", []).append((action, object_type, object_id))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err):
@@ -61,14 +70,18 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        if err.code == 403:
+            _log_denied("access.forbidden", None, None)
         return render_error(err.code or 500)
 
     @app.errorhandler(NotFound)
     def _not_found(err):
+        _log_denied("access.denied", err.object_type, err.object_id)
         return render_error(404)
 
     @app.errorhandler(Forbidden)
     def _forbidden(err):
+        _log_denied("access.forbidden", None, None)
         return render_error(403)
 
     @app.errorhandler(Conflict)

@@ -53,3 +53,17 @@ def test_a_route_without_policy_fails_closed(app, web_world):
 def test_public_routes_answer_anonymously(app, web_world, path):
     r = app.test_client().get(path)
     assert r.status_code == 200
+
+
+def test_refused_case_access_is_logged_as_denied(app, web_world, login):
+    from sqlalchemy import select
+
+    from bti.domain.log import AuditEvent
+
+    b = login("outsider", web_world)
+    r = b.get("/saker/987654")
+    assert r.status_code == 404
+    with app.extensions["bti"].session_factory() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).all()
+    assert [(a.actor_id, a.object_id, a.outcome) for a in rows] == [
+        (web_world.users["outsider"].id, 987654, "denied")]

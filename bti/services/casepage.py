@@ -1,0 +1,557 @@
+"""Read models for the concern form and the case page, and turning posted form strings into
+workflow payloads.
+
+Every read of a case goes through ``bti.services.cases`` (``get_case``, ``list_actions``,
+``log_entries``), which check need-to-know, raise ``NotFound`` and write the audit rows. The rows
+read here besides (measures, consents, names) are only read after that check, for the same case.
+No Flask here: the web layer passes the form as any mapping with ``get`` and ``getlist``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Protocol
+
+from sqlalchemy import select
+
+from bti.domain.cases import BarnevernReport
+from bti.domain.cases import Case
+from bti.domain.cases import Consent
+from bti.domain.cases import Handover
+from bti.domain.cases import Measure
+from bti.domain.log import StafettloggEntry
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.org import User
+from bti.domain.org import UserRole
+from bti.domain.rules import consent_is_current
+from bti.domain.vocabulary import LOG_KINDS
+from bti.domain.vocabulary import Role
+from bti.engine import Action
+from bti.engine import Refusal
+from bti.engine import TransitionDef
+from bti.engine import TransitionRefused
+from bti.engine import WorkflowDefinition
+from bti.engine.definition import FieldDef
+from bti.engine.definition import LevelDef
+from bti.engine.definition import Option
+from bti.engine.definition import StateDef
+from bti.services import cases
+from bti.services.cases import CaseAccess
+from bti.services.context import OSLO
+from bti.services.context import Ctx
+
+#: Fields that carry the child's voice; forms show them first, in their own group.
+CHILD_VOICE_FIELDS = ("child_voice_method", "child_said", "child_not_heard_reason")
+#: Field types whose value is one id / a list of ids.
+ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover")
+LIST_TYPES = ("units", "measures")
+
+
+class FormData(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def getlist(self, key: str) -> list[Any]: ...
+
+
+# --- the municipality's workflow and its people ----------------------------------------------
+
+
+def current_definition(ctx: Ctx) -> WorkflowDefinition:
+    """The workflow new cases in the actor's municipality start on."""
+    municipality = ctx.session.get(Municipality, ctx.actor.municipality_id)
+    record_id = ctx.workflows.current_record_id(ctx.session, municipality.workflow_id)
+    return ctx.workflows.for_record(ctx.session, record_id).definition
+
+
+def may_open(ctx: Ctx, definition: WorkflowDefinition) -> bool:
+    return not definition.opening.roles.isdisjoint(ctx.actor.roles)
+
+
+@dataclass(frozen=True)
+class Colleague:
+    id: int
+    name: str
+    unit_name: str | None
+
+
+#: User roles that work on cases (administrators and privacy officers do not).
+CASE_WORK_ROLES = (Role.EMPLOYEE.value, Role.COORDINATOR.value, Role.LEADER.value)
+
+
+def colleagues(ctx: Ctx) -> list[Colleague]:
+    """Active users of the actor's municipality who work on cases, with their unit's name."""
+    workers = select(UserRole.user_id).where(UserRole.role.in_(CASE_WORK_ROLES))
+    rows = ctx.session.execute(
+        select(User.id, User.display_name, Unit.name)
+        .outerjoin(Unit, Unit.id == User.unit_id)
+        .where(User.municipality_id == ctx.actor.municipality_id, User.active.is_(True),
+               User.id.in_(workers))
+        .order_by(User.display_name, User.id))
+    return [Colleague(r[0], r[1], r[2]) for r in rows]
+
+
+@dataclass(frozen=True)
+class UnitItem:
+    id: int
+    name: str
+
+
+def units(ctx: Ctx) -> list[UnitItem]:
+    """The units (services) of the actor's municipality, by name."""
+    rows = ctx.session.execute(
+        select(Unit.id, Unit.name).where(Unit.municipality_id == ctx.actor.municipality_id)
+        .order_by(Unit.name, Unit.id))
+    return [UnitItem(r[0], r[1]) for r in rows]
+
+
+# --- form fields --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One control of a workflow form. ``label`` is None only for the transition's reason."""
+
+    name: str
+    type: str
+    label: Mapping[str, str] | None
+    help: Mapping[str, str] | None
+    options: tuple[Option, ...]
+    required: bool
+    child_voice: bool = False
+
+
+REASON = "reason"
+
+
+def _form_field(fdef: FieldDef, required: bool) -> FormField:
+    return FormField(fdef.name, fdef.type, fdef.label, fdef.help, fdef.options, required,
+                     fdef.name in CHILD_VOICE_FIELDS)
+
+
+def _ordered(fields: list[FormField]) -> list[FormField]:
+    """The child's voice first (an evaluation without it is not an evaluation)."""
+    return [f for f in fields if f.child_voice] + [f for f in fields if not f.child_voice]
+
+
+def transition_fields(definition: WorkflowDefinition, t: TransitionDef) -> list[FormField]:
+    out = [_form_field(definition.fields[n], True) for n in t.fields]
+    out += [_form_field(definition.fields[n], False) for n in t.optional]
+    out = _ordered(out)
+    if t.reason:
+        out.append(FormField(REASON, "textarea", None, None, (), True))
+    return out
+
+
+def opening_fields(definition: WorkflowDefinition) -> list[FormField]:
+    o = definition.opening
+    return ([_form_field(definition.fields[n], True) for n in o.fields]
+            + [_form_field(definition.fields[n], False) for n in o.optional])
+
+
+def _one(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def payload_from_form(fields: list[FormField], form: FormData) -> dict[str, Any]:
+    """The payload the engine's schema expects, from posted strings: dates stay ISO strings,
+    bools and ids become Python values, lists of ids become lists. Empty optional fields are
+    left out; an empty required field is sent empty so the schema answers ``required``.
+    Anything the form does not declare is ignored."""
+    payload: dict[str, Any] = {}
+    for f in fields:
+        if f.type in LIST_TYPES:
+            raw = [v.strip() for v in form.getlist(f.name) if isinstance(v, str) and v.strip()]
+            if raw:
+                payload[f.name] = [int(v) if v.isdigit() else v for v in raw]
+            continue
+        value = _one(form, f.name)
+        if f.type not in ("text", "textarea"):
+            value = value.strip()
+        if not value.strip():
+            if f.required and f.type in ("text", "textarea"):
+                payload[f.name] = value
+            continue
+        if f.type == "bool":
+            payload[f.name] = {"true": True, "yes": True, "false": False,
+                               "no": False}.get(value.lower(), value)
+        elif f.type in ID_TYPES:
+            payload[f.name] = int(value) if value.isdigit() else value
+        else:
+            payload[f.name] = value
+    return payload
+
+
+def form_values(fields: list[FormField], form: FormData) -> dict[str, Any]:
+    """What the user typed, to show it again: a string per field, a list for list fields."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.type in LIST_TYPES:
+            out[f.name] = [v for v in form.getlist(f.name) if isinstance(v, str)]
+        else:
+            out[f.name] = _one(form, f.name)
+    return out
+
+
+def default_values(fields: list[FormField], today: date) -> dict[str, Any]:
+    """Sensible starting values: the date something happened (``*_on``) defaults to today."""
+    return {f.name: today.isoformat() for f in fields
+            if f.type == "date" and f.required and f.name.endswith("_on")}
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    """A refused or invalid submission: error codes per field, and refusals for the whole form."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    refusals: tuple[Refusal, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.refusals)
+
+
+def _flat_codes(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [c for v in value.values() for c in _flat_codes(v)]
+    if isinstance(value, list | tuple):
+        return [c for v in value for c in _flat_codes(v)]
+    return ["invalid"]
+
+
+def errors_from_refusal(err: TransitionRefused) -> FormErrors:
+    fields: dict[str, list[str]] = {}
+    other: list[Refusal] = []
+    for r in err.refusals:
+        if r.code == "invalid_payload" and r.fields:
+            for name, codes in r.fields.items():
+                fields.setdefault(name, []).extend(dict.fromkeys(_flat_codes(codes)))
+        elif r.code == "reason_required":
+            fields.setdefault(REASON, []).append("required")
+        else:
+            other.append(r)
+    return FormErrors(fields, tuple(other))
+
+
+# --- deadlines --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    #: level_decision | measure_evaluation | barnevern_feedback | consent_expiry
+    what: str
+    overdue: bool
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(OSLO).date()
+
+
+def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:
+    """When the decision at the case's current level is due, if the workflow sets a limit."""
+    state = definition.state(case.state)
+    if state.final:
+        return None
+    days = definition.deadlines.level_decision_days.get(state.level)
+    if days is None:
+        return None
+    return local_date(case.level_entered_at) + timedelta(days=days)
+
+
+def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
+              consents: list[Consent]) -> list[Deadline]:
+    """Every open deadline on the case, soonest first."""
+    case = access.case
+    definition = access.workflow.definition
+    if definition.state(case.state).final:
+        return []
+    today = ctx.today()
+    found: list[tuple[date, str]] = []
+    due = level_deadline(definition, case)
+    if due:
+        found.append((due, "level_decision"))
+    found += [(m.evaluate_by, "measure_evaluation") for m in measures if m.status == "active"]
+    reports = ctx.session.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
+        BarnevernReport.feedback_received_on.is_(None),
+        BarnevernReport.feedback_expected_by.is_not(None)))
+    found += [(r.feedback_expected_by, "barnevern_feedback") for r in reports]
+    found += [(c.expires_on, "consent_expiry") for c in consents
+              if c.expires_on is not None and consent_is_current(c, today)]
+    found.sort()
+    return [Deadline(d, what, d < today) for d, what in found]
+
+
+# --- the case page ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Header:
+    case: Case
+    unit_name: str
+    level: LevelDef
+    state: StateDef
+    stafettholder_name: str | None
+    next_deadline: Deadline | None
+
+
+@dataclass(frozen=True)
+class LogField:
+    label: Mapping[str, str] | None  # None: the reason
+    type: str  # a field type, or "reason"
+    value: Any  # str, bool, date, a label mapping (choice), or a list of str
+
+
+@dataclass(frozen=True)
+class LogItem:
+    entry: StafettloggEntry
+    actor_name: str
+    label: Mapping[str, str] | None
+    fields: list[LogField]
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    action: Action
+    fields: list[FormField]
+
+    @property
+    def trigger(self) -> str:
+        return self.action.transition.trigger
+
+    @property
+    def role_refused(self) -> bool:
+        return any(r.code == "role" for r in self.action.refusals)
+
+
+@dataclass(frozen=True)
+class ActionGroups:
+    standing: list[ActionForm]  # the duty to report: always shown first
+    moves: list[ActionForm]  # steps that move the case
+    records: list[ActionForm]  # recordings that leave the case where it is
+    not_for_role: list[ActionForm]  # refused because of the user's role
+
+    def find(self, trigger: str) -> ActionForm | None:
+        for form in (*self.standing, *self.moves, *self.records, *self.not_for_role):
+            if form.trigger == trigger:
+                return form
+        return None
+
+
+@dataclass(frozen=True)
+class FormOptions:
+    colleagues: list[Colleague]
+    units: list[UnitItem]
+    measures: list[Measure]  # active measures on the case
+    consents: list[Consent]  # current consents on the case
+    handovers: list[Handover]  # pending handovers on the case
+
+
+@dataclass(frozen=True)
+class CasePage:
+    access: CaseAccess
+    header: Header
+    deadlines: list[Deadline]
+    groups: ActionGroups
+    options: FormOptions
+    log: list[LogItem]  # newest first, filtered by ``kind``
+    kind: str | None
+    kinds: tuple[str, ...]
+    closed: bool
+    today: date
+
+
+def group_actions(definition: WorkflowDefinition, actions: list[Action]) -> ActionGroups:
+    groups = ActionGroups([], [], [], [])
+    for a in actions:
+        form = ActionForm(a, transition_fields(definition, a.transition))
+        t = a.transition
+        if t.standing:
+            groups.standing.append(form)
+        elif form.role_refused:
+            groups.not_for_role.append(form)
+        elif t.internal:
+            groups.records.append(form)
+        else:
+            groups.moves.append(form)
+    return groups
+
+
+def _names(ctx: Ctx, municipality_id: int, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(ctx.session.execute(select(User.id, User.display_name).where(
+        User.id.in_(ids), User.municipality_id == municipality_id)).all())
+
+
+def _unit_names(ctx: Ctx, municipality_id: int) -> dict[int, str]:
+    return dict(ctx.session.execute(select(Unit.id, Unit.name).where(
+        Unit.municipality_id == municipality_id)).all())
+
+
+def _log_value(fdef: FieldDef | None, value: Any, lookups: dict[str, dict[int, str]]) -> Any:
+    kind = fdef.type if fdef else "textarea"
+    if kind == "choice":
+        option = next((o for o in fdef.options if o.value == value), None)
+        return option.label if option else str(value)
+    if kind == "bool":
+        return bool(value)
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if kind in ("user", "unit", "measure"):
+        table = lookups["unit" if kind == "unit" else kind]
+        return table.get(value, f"#{value}") if isinstance(value, int) else str(value)
+    if kind in LIST_TYPES:
+        table = lookups["unit" if kind == "units" else "measure"]
+        return [table.get(v, f"#{v}") if isinstance(v, int) else str(v)
+                for v in (value if isinstance(value, list) else [value])]
+    if kind in ID_TYPES:
+        return f"#{value}"
+    return str(value)
+
+
+def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
+               all_measures: list[Measure]) -> list[LogItem]:
+    case = access.case
+    definition = access.workflow.definition
+    data = [(e, json.loads(e.data or "{}")) for e in entries]
+    user_ids = {e.actor_id for e in entries}
+    for _, d in data:
+        for key, value in d.items():
+            fdef = definition.fields.get(key)
+            if fdef and fdef.type == "user" and isinstance(value, int):
+                user_ids.add(value)
+    names = _names(ctx, case.municipality_id, user_ids)
+    lookups = {"user": names, "unit": _unit_names(ctx, case.municipality_id),
+               "measure": {m.id: m.description for m in all_measures}}
+    items = []
+    for e, d in data:
+        if e.trigger == "open":
+            label = definition.opening.label
+        else:
+            t = access.workflow.transition(e.trigger, e.from_state) if e.from_state else None
+            label = t.label if t else None
+        shown = []
+        for key, value in d.items():
+            if value is None or value == "" or value == []:
+                continue
+            if key == REASON:
+                shown.append(LogField(None, REASON, str(value)))
+                continue
+            fdef = definition.fields.get(key)
+            shown.append(LogField(fdef.label if fdef else {"nb": key, "nn": key, "en": key},
+                                  fdef.type if fdef else "textarea",
+                                  _log_value(fdef, value, lookups)))
+        # the reason last, after the recorded fields
+        shown.sort(key=lambda f: f.type == REASON)
+        items.append(LogItem(e, names.get(e.actor_id, f"#{e.actor_id}"), label, shown))
+    return items
+
+
+def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None) -> CasePage:
+    """Everything the case page shows. Two audited reads: the case (``case.viewed``) and its
+    stafettlogg (``case.log_viewed``). ``NotFound`` when there is no case or no access."""
+    access = cases.get_case(ctx, case_id)
+    _, actions = cases.list_actions(ctx, case_id)
+    _, entries = cases.log_entries(ctx, case_id)
+    case = access.case
+    definition = access.workflow.definition
+    today = ctx.today()
+
+    all_measures = list(ctx.session.scalars(
+        select(Measure).where(Measure.case_id == case.id).order_by(Measure.evaluate_by,
+                                                                   Measure.id)))
+    consents = [c for c in ctx.session.scalars(
+        select(Consent).where(Consent.case_id == case.id, Consent.status == "given")
+        .order_by(Consent.id)) if consent_is_current(c, today)]
+    handovers = list(ctx.session.scalars(
+        select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed")))
+    open_deadlines = deadlines(ctx, access, all_measures, consents)
+
+    state = definition.state(case.state)
+    holder = _names(ctx, case.municipality_id, {case.stafettholder_id}) \
+        if case.stafettholder_id else {}
+    header = Header(
+        case=case,
+        unit_name=case.unit.name if case.unit else "",
+        level=definition.level(state.level),
+        state=state,
+        stafettholder_name=holder.get(case.stafettholder_id),
+        next_deadline=open_deadlines[0] if open_deadlines else None,
+    )
+    kind = kind if kind in LOG_KINDS else None
+    chosen = [e for e in reversed(entries) if kind is None or e.kind == kind]
+    return CasePage(
+        access=access,
+        header=header,
+        deadlines=open_deadlines,
+        groups=group_actions(definition, actions),
+        options=FormOptions(colleagues(ctx), units(ctx),
+                            [m for m in all_measures if m.status == "active"], consents,
+                            handovers),
+        log=_log_items(ctx, access, chosen, all_measures),
+        kind=kind,
+        kinds=LOG_KINDS,
+        closed=state.final,
+        today=today,
+    )
+
+
+# --- after opening a case -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    access: CaseAccess
+    header_level: LevelDef
+    state: StateDef
+    #: When the decision at the first level is due (the undringssamtale comes before it).
+    decide_by: date | None
+    groups: ActionGroups
+    options: FormOptions
+    today: date
+
+    @property
+    def urgent(self) -> bool:
+        return bool(self.access.case.violence_flag)
+
+
+def receipt(ctx: Ctx, case_id: int) -> Receipt:
+    """The page after a concern is recorded: an audited read of the new case."""
+    access = cases.get_case(ctx, case_id)
+    _, actions = cases.list_actions(ctx, case_id)
+    definition = access.workflow.definition
+    state = definition.state(access.case.state)
+    return Receipt(
+        access=access,
+        header_level=definition.level(state.level),
+        state=state,
+        decide_by=level_deadline(definition, access.case),
+        groups=group_actions(definition, actions),
+        options=FormOptions(colleagues(ctx), units(ctx), [], [], []),
+        today=ctx.today(),
+    )
+
+
+def action_fields(ctx: Ctx, case_id: int, trigger: str) -> tuple[CaseAccess, list[FormField]]:
+    """The form fields of ``trigger`` in the case's current state (empty if it has none there).
+    ``NotFound`` when there is no case or no access; not an audited read (nothing is shown)."""
+    access, actions = cases.list_actions(ctx, case_id)
+    definition = access.workflow.definition
+    for a in actions:
+        if a.transition.trigger == trigger:
+            return access, transition_fields(definition, a.transition)
+    return access, []

@@ -1,0 +1,198 @@
+"""The teacher's concern journey ("Eg er uroa for eit barn") and the case page.
+
+Views are thin: reads and rules live in ``bti.services.casepage`` and ``bti.services.cases``.
+A case the user may not see answers exactly like a case that does not exist: the services raise
+``NotFound`` and ``bti.web.errors`` renders the one 404 page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+
+from bti.domain.vocabulary import GUARDS
+from bti.engine import TransitionRefused
+from bti.engine.i18n import pick
+from bti.engine.i18n import refusal_message
+from bti.services import casepage
+from bti.services import cases
+from bti.services.errors import Conflict
+from bti.services.errors import InvalidInput
+from bti.web import policy
+from bti.web.db import get_ctx
+from bti.web.db import get_session
+from bti.web.forms import error_text
+from bti.web.i18n import lang
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("cases", __name__, url_prefix="/saker")
+
+def field_error(code: str) -> str:
+    """``error_text`` plus the codes workflow effects use that it does not know yet."""
+    extra = {
+        "before_start": _("The date cannot be before the start date."),
+        "not_on_case": _("Choose something recorded on this case."),
+        "not_active": _("It is no longer active."),
+        "child_voice_missing": _("Write what the child said, or why the child was not heard."),
+        "not_allowed": _("Choose one of the options."),
+        "empty_list": _("Choose at least one."),
+    }
+    return extra.get(code) or error_text(code)
+
+
+def refusal_text(refusal) -> str:
+    return refusal_message(refusal, lang(), GUARDS)
+
+
+def kind_labels() -> dict[str, str]:
+    return {
+        "concern": _("Concern"), "measure": _("Measures"), "evaluation": _("Evaluations"),
+        "meeting": _("Meetings"), "consent": _("Consent"), "handover": _("Handovers"),
+        "report": _("Reports to child welfare and police"), "level_change": _("Level changes"),
+        "note": _("Notes"), "goal": _("Goals"), "home": _("The home informed"),
+        "flag": _("Violence or abuse flag"), "stafettholder": _("Stafettholder"),
+        "participant": _("Participants"), "referral": _("Referrals"),
+        "phase": _("Phase changes"), "close": _("Closing"),
+    }
+
+
+def deadline_labels() -> dict[str, str]:
+    return {
+        "level_decision": _("Decision at this level"),
+        "measure_evaluation": _("Evaluation of a measure"),
+        "barnevern_feedback": _("Feedback expected from child welfare"),
+        "consent_expiry": _("A consent expires"),
+    }
+
+
+def default_values(action_form, today):
+    return casepage.default_values(action_form.fields, today)
+
+
+@bp.record_once
+def _template_helpers(state) -> None:
+    """Globals, so that macros imported without context see them too."""
+    state.app.jinja_env.globals.update(
+        field_error=field_error, refusal_text=refusal_text, kind_labels=kind_labels,
+        deadline_labels=deadline_labels, default_values=default_values)
+
+
+def _commit_reads() -> bool:
+    """Keep the audit rows of what a 4xx page shows (the request hook commits only < 400).
+    False when they could not be stored: then nothing may be shown."""
+    try:
+        get_session().commit()
+    except Exception:
+        log.exception("could not store the audit rows of an error page")
+        get_session().rollback()
+        return False
+    return True
+
+
+# --- the concern form ----------------------------------------------------------------------
+
+
+def _concern_form(definition, values=None, errors=None, status=200):
+    fields = casepage.opening_fields(definition)
+    return render_template(
+        "cases/new.html", definition=definition,
+        text_fields=[f for f in fields if f.type != "bool"],
+        safety_fields=[f for f in fields if f.type == "bool"],
+        values=values or {}, errors=errors or {}), status
+
+
+@bp.route("/ny", methods=["GET", "POST"])
+@policy.signed_in
+def new_concern():
+    ctx = get_ctx()
+    definition = casepage.current_definition(ctx)
+    if not casepage.may_open(ctx, definition):
+        abort(403)
+    if request.method == "GET":
+        return _concern_form(definition)
+
+    form = request.form
+    fields = casepage.opening_fields(definition)
+    values = casepage.form_values(fields, form)
+    values["child_pseudonym"] = form.get("child_pseudonym", "")
+    values["child_birth_year"] = form.get("child_birth_year", "")
+    year_text = values["child_birth_year"].strip()
+    try:
+        result = cases.open_case(
+            ctx, unit_id=None, child_pseudonym=values["child_pseudonym"],
+            child_birth_year=int(year_text) if year_text.isdigit() else None,
+            concern=casepage.payload_from_form(fields, form))
+    except InvalidInput as err:
+        return _concern_form(definition, values, err.fields, 422)
+    except TransitionRefused as err:
+        errors = casepage.errors_from_refusal(err)
+        if errors.refusals and not errors.fields:
+            abort(403)
+        return _concern_form(definition, values, errors.fields, 422)
+    return redirect(url_for("cases.receipt", case_id=result.case.id), 303)
+
+
+@bp.get("/<int:case_id>/kvittering")
+@policy.case
+def receipt(case_id: int):
+    page = casepage.receipt(get_ctx(), case_id)
+    return render_template("cases/receipt.html", page=page, case=page.access.case,
+                           definition=page.access.workflow.definition)
+
+
+# --- the case page ---------------------------------------------------------------------------
+
+
+def _render_case(case_id: int, *, active: str | None = None, values=None, errors=None,
+                 status: int = 200):
+    kind = request.args.get("kind") or None
+    page = casepage.case_page(get_ctx(), case_id, kind=kind)
+    return render_template(
+        "cases/show.html", page=page, case=page.access.case,
+        definition=page.access.workflow.definition, active=active,
+        active_values=values or {}, active_errors=errors or casepage.FormErrors()), status
+
+
+@bp.get("/<int:case_id>")
+@policy.case
+def show(case_id: int):
+    return _render_case(case_id)
+
+
+@bp.post("/<int:case_id>/handling/<trigger>")
+@policy.case
+def fire(case_id: int, trigger: str):
+    ctx = get_ctx()
+    version_text = (request.form.get("expected_version") or "").strip()
+    if not version_text.isdigit():
+        abort(400)
+    fields = casepage.action_fields(ctx, case_id, trigger)[1]  # NotFound → 404
+    values = casepage.form_values(fields, request.form)
+    try:
+        result = cases.fire(ctx, case_id, trigger, casepage.payload_from_form(fields, request.form),
+                            expected_version=int(version_text))
+    except Conflict:
+        get_session().rollback()
+        return render_template("cases/conflict.html", case_id=case_id, fields=fields,
+                               values=values, trigger=trigger,
+                               colleagues=casepage.colleagues(ctx), units=casepage.units(ctx)), 409
+    except (TransitionRefused, InvalidInput) as err:
+        get_session().rollback()  # nothing of the refused action is kept
+        errors = (casepage.errors_from_refusal(err) if isinstance(err, TransitionRefused)
+                  else casepage.FormErrors(dict(err.fields)))
+        response = _render_case(case_id, active=trigger, values=values, errors=errors,
+                                status=422)
+        if not _commit_reads():
+            abort(503)
+        return response
+    flash(_("Saved: %(action)s", action=pick(result.step.transition.label, lang())), "info")
+    return redirect(url_for("cases.show", case_id=case_id), 303)
