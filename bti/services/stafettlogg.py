@@ -108,7 +108,8 @@ def check_chain(case: Case, entries: Iterator[StafettloggEntry] | list) -> Chain
         return ChainProblem(case.id, None, None, "the case has no stafettlogg")
     if case.log_seq != last.seq or case.log_head != last.hash:
         return ChainProblem(case.id, last.seq, last.id,
-                            f"the case's head is seq {case.log_seq}; entries after this are missing")
+                            f"the case's head is seq {case.log_seq}; "
+                            "entries after this are missing")
     if case.state != state:
         return ChainProblem(case.id, last.seq, last.id,
                             f"replaying the log gives {state!r}, the case is in {case.state!r}")

@@ -13,7 +13,6 @@ from bti.domain.org import UserRole
 from bti.domain.vocabulary import Role
 from bti.services.errors import InvalidInput
 
-
 MIN_PASSWORD = 15
 MAX_PASSWORD = 256
 #: A few of the most common passwords and patterns; long enough ones are rare, but refused.
@@ -39,7 +38,8 @@ def password_problems(password: str, *, username: str = "") -> list[str]:
 def create_user(session, *, municipality_id: int, unit_id: int | None, username: str,
                 display_name: str, password: str, roles: list[str], now) -> User:
     errors: dict[str, list[str]] = {}
-    if not username or len(username) > 80 or not username.replace(".", "").replace("-", "").isalnum():
+    plain = username.replace(".", "").replace("-", "") if username else ""
+    if not username or len(username) > 80 or not plain.isalnum():
         errors["username"] = ["invalid"]
     problems = password_problems(password, username=username)
     if problems:

@@ -141,7 +141,8 @@ def password():
     errors = {}
     if request.method == "POST":
         try:
-            auth_service.change_password(get_ctx(), current=request.form.get("current_password", ""),
+            auth_service.change_password(get_ctx(),
+                                         current=request.form.get("current_password", ""),
                                          new=request.form.get("new_password", ""))
         except InvalidInput as err:
             errors = err.fields

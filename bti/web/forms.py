@@ -22,8 +22,16 @@ def error_text(code: str) -> str:
         "not_in_service": _("The person does not work in the chosen service."),
         "already_participant": _("The person already takes part."),
         "already_stafettholder": _("The person is already the stafettholder."),
-        "looks_like_id_number": _("Do not use a national identity number. Use a pseudonym or initials."),
+        "looks_like_id_number": _(
+            "Do not use a national identity number. Use a pseudonym or initials."),
         "not_a_choice": _("Choose one of the options."),
         "too_far": _("The date is too far ahead."),
+        "before_start": _("The date cannot be before the start date."),
+        "not_on_case": _("Choose something that belongs to this case."),
+        "not_active": _("It is no longer active."),
+        "child_voice_missing": _("Record what the child said, or why the child was not heard."),
+        "not_allowed": _("This is not allowed here."),
+        "empty_list": _("Choose at least one."),
+        "reason_too_short": _("Write a reason of at least 20 characters."),
     }
     return texts.get(code, _("The value is not valid."))

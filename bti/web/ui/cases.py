@@ -37,16 +37,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("cases", __name__, url_prefix="/saker")
 
 def field_error(code: str) -> str:
-    """``error_text`` plus the codes workflow effects use that it does not know yet."""
-    extra = {
-        "before_start": _("The date cannot be before the start date."),
-        "not_on_case": _("Choose something recorded on this case."),
-        "not_active": _("It is no longer active."),
-        "child_voice_missing": _("Write what the child said, or why the child was not heard."),
-        "not_allowed": _("Choose one of the options."),
-        "empty_list": _("Choose at least one."),
-    }
-    return extra.get(code) or error_text(code)
+    return error_text(code)
 
 
 def refusal_text(refusal) -> str:
