@@ -27,7 +27,8 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 
 __all__ = [
-    "AuditChainHead", "AuditEvent", "EmergencyAccess", "Notification", "UserSession", "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
+    "AuditChainHead", "AuditEvent", "EmergencyAccess", "Notification", "UserSession",
+    "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
     "WorkflowDefinitionRecord",

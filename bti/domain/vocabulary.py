@@ -7,7 +7,6 @@ an entry here and a handler in ``bti.services.effects`` (a test checks both regi
 from __future__ import annotations
 
 import functools
-
 from enum import StrEnum
 
 from bti.engine import EffectSpec
@@ -174,7 +173,8 @@ EFFECTS: dict[str, EffectSpec] = {
     "consent_withdrawn": _e("consent", {"consent": "consent"}, {"notes": "textarea"}),
     "consent_refused": _e("consent", {"given_by": "choice", "services": "units"},
                           {"notes": "textarea"}),
-    "handover_proposed": _e("handover", {"to_user": "user", "reason": "textarea"}, {}, guards=("no_pending_handover",)),
+    "handover_proposed": _e("handover", {"to_user": "user", "reason": "textarea"}, {},
+                            guards=("no_pending_handover",)),
     "handover_accepted": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "report_barnevernet": _e("report", {"sent_on": "date"}, {"grounds": "choice",

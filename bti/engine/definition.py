@@ -174,7 +174,9 @@ class WorkflowDefinition:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_state_index", MappingProxyType({s.name: s for s in self.states}))
-        object.__setattr__(self, "_level_index", MappingProxyType({lv.id: lv for lv in self.levels}))
+        object.__setattr__(
+            self, "_level_index", MappingProxyType({lv.id: lv for lv in self.levels})
+        )
 
     def state(self, name: str) -> StateDef:
         return self._state_index[name]

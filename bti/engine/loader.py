@@ -82,7 +82,9 @@ def load_directory(directory: Path, vocab: Vocabulary) -> dict[str, WorkflowDefi
             problems.extend(err.problems)
             continue
         if definition.id in found:
-            problems.append(f"{path}: id: {definition.id!r} is also defined in {origin[definition.id]}")
+            problems.append(
+                f"{path}: id: {definition.id!r} is also defined in {origin[definition.id]}"
+            )
             continue
         found[definition.id] = definition
         origin[definition.id] = path

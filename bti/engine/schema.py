@@ -248,9 +248,9 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         level = st.get("level")
         if isinstance(level, str) and levels and level not in levels:
             add(f"states[{i}].level: unknown level {level!r}")
-        elif isinstance(level, str) and level in levels:
-            if bool(levels[level].get("final")) != bool(st.get("final")):
-                add(f"states[{i}].final: a state is final exactly when its level is final")
+        elif (isinstance(level, str) and level in levels
+              and bool(levels[level].get("final")) != bool(st.get("final"))):
+            add(f"states[{i}].final: a state is final exactly when its level is final")
         if bool(st.get("final")) != (st.get("phase") == "closed"):
             add(f"states[{i}].phase: a final state has phase 'closed', and only a final state")
     finals = {n for n, st in states.items() if st.get("final")}
@@ -347,7 +347,8 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
             if isinstance(trigger, str):
                 key = (trigger, src)
                 if key in seen:
-                    add(f"{where}: duplicate (trigger, source) ({trigger!r}, {src!r}); see {seen[key]}")
+                    add(f"{where}: duplicate (trigger, source) ({trigger!r}, {src!r}); "
+                        f"see {seen[key]}")
                 seen[key] = where
             if isinstance(dest, str) and dest in states and dest != src:
                 outgoing[src] += 1
@@ -393,7 +394,8 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
                     continue
                 key = (trigger, src)
                 if key in seen:
-                    add(f"{where}: duplicate (trigger, source) ({trigger!r}, {src!r}); see {seen[key]}")
+                    add(f"{where}: duplicate (trigger, source) ({trigger!r}, {src!r}); "
+                        f"see {seen[key]}")
                 seen.setdefault(key, where)
     for effect in sorted(vocab.standing_effects - standing_effects):
         add(f"standing_exits: missing standing exit with effect {effect!r}")

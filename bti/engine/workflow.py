@@ -119,7 +119,9 @@ class Workflow:
         """Every action on ``state``, in file order, each with its refusals (empty: allowed)."""
         return [Action(t, self._rule_refusals(t, roles, facts)) for t in self._from_state[state]]
 
-    def available(self, state: str, *, roles: Set[str], facts: Mapping[str, bool]) -> list[TransitionDef]:
+    def available(
+        self, state: str, *, roles: Set[str], facts: Mapping[str, bool]
+    ) -> list[TransitionDef]:
         return [a.transition for a in self.actions(state, roles=roles, facts=facts) if a.allowed]
 
     def check(
@@ -131,7 +133,8 @@ class Workflow:
         facts: Mapping[str, bool],
         payload: Mapping[str, Any] | None = None,
     ) -> tuple[TransitionDef, dict[str, Any]]:
-        """Validate without firing: the transition and the loaded payload, or ``TransitionRefused``."""
+        """Validate without firing: the transition and the loaded payload, or
+        ``TransitionRefused``."""
         if trigger not in self._triggers:
             raise TransitionRefused(state, trigger, [Refusal("unknown_trigger")])
         if self.definition.state(state).final:

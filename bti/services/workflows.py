@@ -24,7 +24,6 @@ from bti.engine import WorkflowDefinition
 from bti.engine import load_directory
 from bti.engine import load_text
 
-
 #: Workflows built in this process, by source hash: a definition is immutable and a Workflow
 #: shares nothing mutable, so every registry (one per app) reuses the same machines.
 _BUILT: dict[str, Workflow] = {}

@@ -31,7 +31,8 @@ def test_fire_moves_to_destination(wf):
 def test_internal_transition_stays(wf):
     step = wf.fire("n0_plan", "add_note", roles={"reporter"}, facts=ALL_TRUE,
                    payload={"text": "Eit notat"})
-    assert step.dest == "n0_plan" and step.internal
+    assert step.dest == "n0_plan"
+    assert step.internal
     assert step.payload == {"text": "Eit notat"}
 
 
@@ -112,7 +113,9 @@ def test_actions_list_refused_with_reason(wf):
     nb = refusal_message(refusal, "nb", GUARDS)
     nn = refusal_message(refusal, "nn", GUARDS)
     en = refusal_message(refusal, "en", GUARDS)
-    assert "vold" in nb and "vald" in nn and "violence" in en.lower()
+    assert "vold" in nb
+    assert "vald" in nn
+    assert "violence" in en.lower()
 
 
 def test_machine_is_built_once_not_per_fire(wf, monkeypatch):

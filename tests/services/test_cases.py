@@ -206,7 +206,8 @@ def test_report_to_barnevernet_tracks_feedback(world):
     case = open_case(w)
     r = cases.fire(w.ctx(w.teacher), case.id, "report_barnevernet",
                    {"sent_on": TODAY.isoformat(), "grounds": "neglect"})
-    assert r.step.dest == "n0_plan" and r.entry.kind == "report"
+    assert r.step.dest == "n0_plan"
+    assert r.entry.kind == "report"
     cases.fire(w.ctx(w.teacher), case.id, "record_barnevern_feedback",
                {"received_on": TODAY.isoformat(), "feedback_kind": "receipt_confirmed"})
     with pytest.raises(TransitionRefused):

@@ -71,7 +71,8 @@ def _check(results, entries, problem, *, with_version):
     assert errors == []
     ok = results.count("ok")
     if with_version:
-        assert ok == 1 and results.count("conflict") == THREADS - 1
+        assert ok == 1
+        assert results.count("conflict") == THREADS - 1
     else:
         assert ok == THREADS  # no version given: writers queue, none is lost
     assert entries == 1 + ok  # the opening entry + one per acknowledged write: 0 lost

@@ -65,7 +65,8 @@ TAMPER = {
                       "from_state, to_state, data, prev_hash, hash) SELECT case_id, 4, at, "
                       "actor_id, 'note', 'add_note', to_state, to_state, '{}', hash, hash "
                       "FROM stafettlogg_entry WHERE case_id = :c AND seq = 3",
-                      "UPDATE stafettlogg_entry SET seq = seq - 99 WHERE case_id = :c AND seq > 100"],
+                      "UPDATE stafettlogg_entry SET seq = seq - 99 "
+                      "WHERE case_id = :c AND seq > 100"],
     "reorder": ["UPDATE stafettlogg_entry SET seq = -1 WHERE case_id = :c AND seq = 3",
                 "UPDATE stafettlogg_entry SET seq = 3 WHERE case_id = :c AND seq = 4",
                 "UPDATE stafettlogg_entry SET seq = 4 WHERE case_id = :c AND seq = -1"],

@@ -150,7 +150,8 @@ def machine_for(workflow_id: str):
                 Participant.case_id == self.case.id, Participant.relation == "stafettholder",
                 Participant.ended_at.is_(None))).all()
             if level.number is not None and level.number >= 1:
-                assert len(holders) == 1 and holders[0] == self.case.stafettholder_id
+                assert len(holders) == 1
+                assert holders[0] == self.case.stafettholder_id
             assert len(holders) <= 1
 
         @invariant()
