@@ -86,11 +86,14 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     if case is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     participants = list(ctx.session.scalars(_ACTIVE_PARTICIPANTS, params))
-    now = ctx.now()
-    grants = ctx.session.scalars(_EMERGENCY_GRANTS, {**params, "user_id": ctx.actor.id,
-                                                     "now": now}).all()
-    rels = relations(ctx.actor, case, participants, grants, now)
+    rels = relations(ctx.actor, case, participants)
     basis = access_basis(rels)
+    if basis is None:  # only without a relation is an emergency access looked for
+        now = ctx.now()
+        grants = ctx.session.scalars(_EMERGENCY_GRANTS, {**params, "user_id": ctx.actor.id,
+                                                         "now": now}).all()
+        rels = relations(ctx.actor, case, participants, grants, now)
+        basis = access_basis(rels)
     if basis is None or not ctx.actor.active:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
