@@ -16,7 +16,17 @@ run: install
 	$(BIN)/bti demo-data --if-empty --password demo-passord-2026
 	BTI_DEV=1 $(BIN)/flask --app app run
 
+# Browser tests (tests/e2e) run when /usr/bin/chromium is there; tests/e2e/install-deps.sh
+# installs it and axe-core (.ci/run does). The timeout stops a hung browser or server.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --timeout=900
 
-.PHONY: install run test
+# Extract the English strings, update the nb and nn catalogues, compile them (re-run after
+# translating; commit bti/web/translations/).
+translations: $(BIN)/pybabel
+	$(BIN)/python -m bti.i18n_tools update
+
+$(BIN)/pybabel: $(BIN)/python
+	$(MAKE) install
+
+.PHONY: install run test translations

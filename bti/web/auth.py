@@ -86,7 +86,11 @@ def login():
         s.commit()  # keep the record of the failed attempt, then answer the same for every case
         return render_template("auth/login.html", error=True,
                                next=request.form.get("next")), 200
+    lang = cookie.get("lang")  # a language picked on the sign-in page is kept and saved
     cookie.clear()  # a new session: nothing from before the login survives (fixation)
+    if lang in LANGUAGES:
+        cookie["lang"] = lang
+        s.get(User, actor.id).locale = lang
     token = auth_service.start_session(s, actor, now=_now(), request_id=request_id())
     cookie["sid"] = token
     cookie.permanent = True
@@ -103,8 +107,12 @@ def login():
 def logout():
     auth_service.end_session(get_session(), cookie.get("sid"), now=_now(), actor=current_user,
                              request_id=request_id())
+    from bti.web.i18n import lang as current_lang
+
+    lang = current_lang()
     logout_user()
     cookie.clear()
+    cookie["lang"] = lang  # the sign-in page stays in the language the user had
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -85,7 +85,8 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             if _wants_json():
                 abort(401)
-            return redirect(url_for("auth.login", next=request.full_path
+            return redirect(url_for("auth.login", next=(
+                request.full_path if request.query_string else request.path)
                                     if request.method == "GET" else None))
         mfa_ok = getattr(current_user, "mfa_satisfied", True)
         if p.kind == PENDING_MFA:

@@ -1,0 +1,289 @@
+"""Browser tests: the real app on a migrated SQLite file with the demo data, served by werkzeug on
+127.0.0.1, driven by Debian's Chromium through Playwright, checked with axe-core.
+
+Fixtures (see README.md here): ``live_server``, ``browser``, ``page``, ``sign_in``, ``axe``,
+``screenshot``. The tests skip only when /usr/bin/chromium is missing and BTI_REQUIRE_E2E is
+not set; CI sets it (after tests/e2e/install-deps.sh), so there they fail instead of skipping.
+Playwright never downloads a browser here: it launches /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bti.config import Settings
+from bti.db import make_engine
+from bti.db import make_session_factory
+from bti.domain.org import Municipality
+from bti.migrate import upgrade
+from bti.services.demo import DEMO_SLUG
+from bti.services.demo import make_demo
+from bti.services.workflows import WorkflowRegistry
+from bti.web import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CHROMIUM = Path(os.environ.get("BTI_CHROMIUM", "/usr/bin/chromium"))
+REQUIRED = os.environ.get("BTI_REQUIRE_E2E", "") not in ("", "0")
+ARTIFACTS = Path(os.environ.get("BTI_E2E_ARTIFACTS", ROOT / "test-artifacts" / "e2e"))
+AXE_CANDIDATES = [
+    Path(p) for p in (os.environ.get("BTI_AXE_JS"),) if p
+] + [ROOT / ".venv" / "e2e-node" / "node_modules" / "axe-core" / "axe.min.js"]
+#: The WCAG 2.1 A and AA rules.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+DEMO_PASSWORD = "demo-passord-for-nettlesartestar"  # noqa: S105 - made up, for fictional users
+#: Seconds Playwright waits for an element or a navigation before failing.
+TIMEOUT_S = 10
+INSTALL_HINT = "run `bash tests/e2e/install-deps.sh` (as root: apt-get chromium, npm ci axe-core)"
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: a browser test (tests/e2e)")
+
+
+def pytest_collection_modifyitems(config, items):
+    timeout = config.pluginmanager.hasplugin("timeout")
+    for item in items:
+        if HERE not in Path(str(item.fspath)).parents:
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if timeout:
+            item.add_marker(pytest.mark.timeout(120))
+        if not CHROMIUM.exists() and not REQUIRED:
+            item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} not found; {INSTALL_HINT}"))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+_REPORTS = pytest.StashKey[dict]()
+
+
+def _unavailable(what: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"BTI_REQUIRE_E2E is set but {what}; {INSTALL_HINT}")
+    pytest.skip(f"{what}; {INSTALL_HINT}")
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    password: str
+    #: demo username → display name and roles (bti.services.demo.USERS)
+    users: dict[str, dict] = field(default_factory=dict)
+    database_url: str = ""
+
+    def session(self):
+        """A SQLAlchemy session on the server's database (``with live_server.session() as s``),
+        for setting up or checking data around a journey."""
+        return self.app.extensions["bti"].session_factory.begin()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> LiveServer:
+    """The real app (create_app) on a migrated SQLite file with the demo municipality: users
+    laerar, koordinator, rektor, helsesjukepleiar, ppt, personvernombod, admin (all with
+    ``live_server.password``) and 12 cases at every level, built through the services. Second
+    factor is off for the demo municipality, so a journey signs in with the password alone."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} not found")
+    db = tmp_path_factory.mktemp("e2e-db") / "bti.sqlite3"
+    url = f"sqlite:///{db}"
+    workflows = ROOT / "workflows"
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        registry = WorkflowRegistry(workflows)
+        with make_session_factory(engine).begin() as s:
+            made = make_demo(s, registry, password=DEMO_PASSWORD)
+            s.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG)) \
+                .mfa_required = False
+    finally:
+        engine.dispose()
+    settings = Settings(database_url=url, secret_key=secrets.token_urlsafe(32),
+                        workflows_dir=workflows, testing=True)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="bti-e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,
+                         password=DEMO_PASSWORD, database_url=url,
+                         users={u.username: {"display_name": u.display_name, "roles": u.roles}
+                                for u in made})
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["bti"].engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _demo_users_speak_bokmal(request):
+    """Each test starts with every demo user's saved language at the default (nb), whatever
+    an earlier test chose with the language selector."""
+    yield
+    if "live_server" in request.fixturenames:
+        from sqlalchemy import update
+
+        from bti.domain.org import User
+
+        with request.getfixturevalue("live_server").session() as s:
+            s.execute(update(User).values(locale="nb"))
+
+
+# -- the browser -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, started once per test session."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} not found")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(request, browser, live_server):
+    """A fresh browser context (no cookies) and page; relative URLs go to the live server.
+    A failing test leaves a screenshot: test-artifacts/e2e/<test>-FAILED.png."""
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO",
+                                  viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_S * 1000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def on_console(msg):
+        # a browser asks for /favicon.ico by itself; the app has none (a 404, not a page error)
+        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
+            errors.append(f"{msg.text} ({msg.location.get('url', '')})")
+
+    pg.on("console", on_console)
+    pg.js_errors = errors  # what the page logged as errors (CSP refusals show up here)
+    try:
+        yield pg
+    finally:
+        reports = request.node.stash.get(_REPORTS, {})
+        if reports.get("call") is not None and reports["call"].failed:
+            _save(pg, _artifact_name(request.node, "FAILED"))
+        context.close()
+
+
+def _artifact_name(node, label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", f"{node.name}-{label}").strip("-")
+
+
+def _save(pg, name: str) -> Path | None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    try:
+        pg.screenshot(path=str(path), full_page=True)
+    except Exception:  # the page may be gone; the test's own failure is what matters
+        return None
+    return path
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, "nb")`` → test-artifacts/e2e/<test name>-nb.png (full page)."""
+    def take(pg, label: str) -> Path | None:
+        return _save(pg, _artifact_name(request.node, label))
+
+    return take
+
+
+@pytest.fixture
+def sign_in(live_server):
+    """``sign_in(page, "laerar")`` signs in through the form in the page's current language and
+    waits for the page after it. Returns the page."""
+    def do(pg, username: str, password: str | None = None):
+        if "/auth/login" not in pg.url:
+            pg.goto("/auth/login")
+        pg.locator("#f-username").fill(username)
+        pg.locator("#f-password").fill(password or live_server.password)
+        with pg.expect_navigation():
+            pg.locator("form.form button[type=submit]").click()
+        return pg
+
+    return do
+
+
+# -- accessibility ---------------------------------------------------------------------------
+
+def _axe_source() -> str:
+    for path in AXE_CANDIDATES:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    _unavailable("axe-core is not installed (looked in "
+                 + ", ".join(str(p) for p in AXE_CANDIDATES) + ")")
+    raise AssertionError("unreachable")
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"- {v['id']} ({v.get('impact')}): {v['help']}  {v.get('helpUrl', '')}")
+        for node in v.get("nodes", [])[:8]:
+            target = " ".join(json.dumps(t, ensure_ascii=False) for t in node.get("target", []))
+            summary = (node.get("failureSummary") or "").replace("\n", " / ")
+            lines.append(f"    at {target}: {summary}")
+            lines.append(f"       {node.get('html', '')[:200]}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    return _axe_source()
+
+
+@pytest.fixture
+def axe(axe_source):
+    """``axe(page)`` runs axe-core's WCAG 2.1 A/AA rules on the page as it is now and fails
+    with a readable list of violations. ``axe(page, include="main")`` limits it to a selector;
+    ``disable=["rule-id"]`` switches rules off (say why in the test). Returns the full result.
+
+    axe is injected with page.evaluate, which the page's Content-Security-Policy does not
+    govern, so the app's CSP stays as strict as in production."""
+    def run(pg, *, include: str | None = None, disable: tuple[str, ...] | list[str] = ()):
+        if not pg.evaluate("() => typeof window.axe === 'object'"):
+            pg.evaluate(axe_source)
+        options = {"runOnly": {"type": "tag", "values": AXE_TAGS},
+                   "resultTypes": ["violations"],
+                   "rules": {rule: {"enabled": False} for rule in disable}}
+        result = pg.evaluate(
+            "([ctx, opts]) => window.axe.run(ctx || document, opts)", [include, options])
+        violations = result["violations"]
+        assert not violations, (f"axe: {len(violations)} WCAG 2.1 A/AA violation(s) on "
+                                f"{pg.url}:\n{format_violations(violations)}")
+        return result
+
+    return run
