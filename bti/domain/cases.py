@@ -303,3 +303,22 @@ class Notification(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class CaseArchive(Base):
+    """An archive package of a closed case (PRIV-02): its JSON export, its PDF and a manifest
+    written to the archive folder, the stand-in for the municipality's archive or the pupil file
+    (a Noark 5 export is out of scope). ``sha256`` is the manifest's hash; the manifest holds the
+    hash of each file. ``verified_at`` is set once the files were read back and matched. A case is
+    purged only after a verified archive newer than its last activity; the row goes with the case
+    (its hash is kept in the ``case_purge`` tombstone)."""
+
+    __tablename__ = "case_archive"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    archived_at: Mapped[datetime]
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: The package's folder.
+    path: Mapped[str] = mapped_column(String(500))
+    verified_at: Mapped[datetime | None]

@@ -1,8 +1,11 @@
 """The stafettlogg (hash-chained per case), the audit trail, and stored workflow versions.
 
 ``stafettlogg_entry`` and ``audit_event`` are append-only, enforced by the database itself:
-triggers abort every UPDATE and DELETE on SQLite and PostgreSQL (``APPEND_ONLY_DDL``, created
-by ``bti.db.create_schema`` and by the first migration).
+triggers abort every UPDATE and DELETE on SQLite and PostgreSQL (``append_only_ddl``, created
+by ``bti.db.create_schema`` and by the migrations). One exception, for retention (PRIV-02): the
+stafettlogg entries of a case that has a ``case_purge`` tombstone may be deleted, so the purge
+(``bti.services.privacy``) writes the tombstone first and then deletes the case's rows in the same
+transaction. ``audit_event`` stays fully append-only (its own retention purge is not built yet).
 """
 
 from __future__ import annotations
@@ -132,6 +135,31 @@ class AuditEvent(Base):
         return out
 
 
+class CasePurge(Base):
+    """Tombstone of a purged case (PRIV-02, PRIV-05): what was deleted, when, under which rule,
+    and the SHA-256 of the archive package it was archived in first.
+
+    ``case_id`` is deliberately not a foreign key: the case is gone. The table is also the
+    journal that is replayed after a backup is restored (``bti privacy purge --replay``), so a
+    restore does not bring a purged child back. Its row for a case is what lets the database
+    triggers allow deleting that case's stafettlogg entries."""
+
+    __tablename__ = "case_purge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(unique=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    purged_at: Mapped[datetime]
+    #: Why: "retention" (closed + case_retention_days passed) or "replay" (after a restore).
+    rule: Mapped[str] = mapped_column(String(60))
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    #: JSON: table name → rows deleted.
+    counts: Mapped[str] = mapped_column(String(2000), default="{}")
+
+    def __repr__(self) -> str:
+        return f"<CasePurge case={self.case_id} {self.rule}>"
+
+
 class AuditChainHead(Base):
     """The head of each audit chain. Appenders lock this row (``FOR UPDATE``; SQLite's
     ``BEGIN IMMEDIATE`` already serialises writers), so a chain never forks."""
@@ -160,32 +188,62 @@ def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
 
 APPEND_ONLY_TABLES = ("stafettlogg_entry", "audit_event")
 
+#: Tables whose rows may be deleted once their case has a ``case_purge`` tombstone.
+PURGEABLE_TABLES = frozenset({"stafettlogg_entry"})
+
 
 def append_only_ddl(dialect: str, table: str) -> list[str]:
-    """SQL that makes ``table`` append-only on ``dialect`` (sqlite or postgresql)."""
+    """SQL that makes ``table`` append-only on ``dialect`` (sqlite or postgresql).
+
+    For a table in ``PURGEABLE_TABLES`` a DELETE is allowed for the rows of a case that has a
+    ``case_purge`` row, and for nothing else (SQLite: a ``WHEN NOT EXISTS`` on the delete
+    trigger; PostgreSQL: a row-level delete trigger with the same test, while UPDATE and TRUNCATE
+    stay refused by the statement-level trigger). The migrations write the same SQL out."""
+    purgeable = table in PURGEABLE_TABLES
     if dialect == "sqlite":
+        when = (" WHEN NOT EXISTS (SELECT 1 FROM case_purge WHERE case_purge.case_id = "
+                "OLD.case_id)" if purgeable else "")
         return [
             f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
             f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
-            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}{when} "
             f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
         ]
     if dialect == "postgresql":
-        return [
+        out = [
             "CREATE OR REPLACE FUNCTION bti_append_only() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME "
             "USING ERRCODE = 'insufficient_privilege'; END $$",
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+        ]
+        if not purgeable:
+            return out + [
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON "
+                f"{table} FOR EACH STATEMENT EXECUTE FUNCTION bti_append_only()"]
+        return out + [
+            PG_PURGE_GUARD_FUNCTION,
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION bti_append_only()",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION bti_delete_only_purged()",
         ]
     raise ValueError(f"no append-only rule for dialect {dialect!r}")
+
+
+#: PostgreSQL: a row may be deleted only when its case has a tombstone.
+PG_PURGE_GUARD_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION bti_delete_only_purged() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN IF EXISTS (SELECT 1 FROM case_purge WHERE case_purge.case_id = OLD.case_id) "
+    "THEN RETURN OLD; END IF; RAISE EXCEPTION '% is append-only', TG_TABLE_NAME "
+    "USING ERRCODE = 'insufficient_privilege'; END $$"
+)
 
 
 def drop_append_only_ddl(dialect: str, table: str) -> list[str]:
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {table}_no_update",
                 f"DROP TRIGGER IF EXISTS {table}_no_delete"]
-    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
+    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table}"]
 
 
 def _install_triggers(table_name: str):

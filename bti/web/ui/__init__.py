@@ -45,8 +45,9 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import cases
     from bti.web.ui import inbox
     from bti.web.ui import leader
+    from bti.web.ui import privacy
 
-    for module in (inbox, cases, leader, audit, access, admin):
+    for module in (inbox, cases, leader, audit, access, admin, privacy):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["main_menu"] = main_menu
     app.jinja_env.globals["error_text"] = error_text
