@@ -19,6 +19,8 @@ run: install
 # Browser tests (tests/e2e) run when /usr/bin/chromium is there; tests/e2e/install-deps.sh
 # installs it and axe-core (.ci/run does). The timeout stops a hung browser or server.
 test: install
+	$(BIN)/ruff check bti tests bench
+	$(BIN)/bandit -q -r bti -ll
 	$(BIN)/python -m pytest --timeout=900
 
 # Extract the English strings, update the nb and nn catalogues, compile them (re-run after

@@ -28,7 +28,7 @@ _T = "stafettlogg_entry"
 _RAISE = f"BEGIN SELECT RAISE(ABORT, '{_T} is append-only'); END"
 _SQLITE_OLD_DELETE = f"CREATE TRIGGER {_T}_no_delete BEFORE DELETE ON {_T} {_RAISE}"
 _SQLITE_NEW_DELETE = (
-    f"CREATE TRIGGER {_T}_no_delete BEFORE DELETE ON {_T} WHEN NOT EXISTS (SELECT 1 FROM "
+    f"CREATE TRIGGER {_T}_no_delete BEFORE DELETE ON {_T} WHEN NOT EXISTS (SELECT 1 FROM "  # nosec B608 - constant DDL, no input
     f"case_purge WHERE case_purge.case_id = OLD.case_id) {_RAISE}")
 _PG_GUARD_FUNCTION = (
     "CREATE OR REPLACE FUNCTION bti_delete_only_purged() RETURNS trigger LANGUAGE plpgsql AS "
