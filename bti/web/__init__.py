@@ -72,11 +72,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from bti.web.ui import register_blueprints
 
     csrf.init_app(app)
+    # after_request hooks run in reverse order of registration: the headers hook is registered
+    # before the commit hook so that it runs last, on whatever response the commit left (a 503
+    # page included)
+    security.init_app(app, hsts=production)
     db.init_app(app)
     i18n.init_app(app)
     policy.init_app(app)
     auth.init_app(app)
-    security.init_app(app, hsts=production)
     errors.init_app(app)
     register_blueprints(app)
 

@@ -76,7 +76,7 @@ def _safe_next(target: str | None) -> str:
 @limiter.limit(LOGIN_PER_USER, key_func=_login_user_key, methods=["POST"])
 @limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
 def login():
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only show the form
         return render_template("auth/login.html", next=request.args.get("next"))
     s = get_session()
     actor = auth_service.authenticate(s, request.form.get("username", ""),

@@ -57,8 +57,10 @@ def _write_denials() -> None:
             audit.record_denied(ext.session_factory, actor=current_user, action=action,
                                 now=ext.clock(), object_type=object_type,
                                 object_id=object_id, request_id=request_id())
-        except Exception:  # the refusal stands; the failure to log it is itself logged
-            log.exception("could not log a refused access (request %s)", request_id())
+        except Exception as err:  # the refusal stands; the failure to log it is itself logged
+            from bti.web.errors import log_failure
+
+            log_failure("could not log a refused access", err)
 
 
 def init_app(app: Flask) -> None:
@@ -73,8 +75,10 @@ def init_app(app: Flask) -> None:
                 session.commit()
             else:
                 session.rollback()
-        except Exception:  # the audit row or the change could not be stored: serve nothing
-            log.exception("commit failed (request %s)", request_id())
+        except Exception as err:  # the audit row or the change could not be stored: serve nothing
+            from bti.web.errors import log_failure
+
+            log_failure("commit failed", err)
             session.rollback()
             from bti.web.errors import render_error
 

@@ -4,6 +4,7 @@ to HTTP. A case the user may not see answers exactly like one that does not exis
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask
 from flask import g
@@ -41,6 +42,19 @@ def _titles() -> dict[int, tuple[str, str]]:
         503: (_("Temporarily unavailable"),
               _("Nothing was saved or shown. Try again in a moment.")),
     }
+
+
+def log_failure(what: str, err: BaseException) -> None:
+    """Log an error without its message: messages can hold personal data (AUD-06). The type and
+    the stack frames (file, line, function) are enough to find the fault."""
+    frames = "".join(traceback.format_tb(err.__traceback__))
+    log.error("%s: %s (request %s)\n%s", what, type(err).__name__, _rid(), frames)
+
+
+def _rid() -> str:
+    from bti.web.db import request_id
+
+    return request_id()
 
 
 def wants_json() -> bool:
@@ -98,5 +112,5 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _crash(err):
-        log.exception("unhandled error on %s", request.endpoint)
+        log_failure(f"unhandled error on {request.endpoint}", err)
         return render_error(500)

@@ -29,6 +29,7 @@ from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx
 from bti.web.db import get_session
+from bti.web.errors import log_failure
 from bti.web.forms import error_text
 from bti.web.i18n import lang
 
@@ -82,8 +83,8 @@ def _commit_reads() -> bool:
     False when they could not be stored: then nothing may be shown."""
     try:
         get_session().commit()
-    except Exception:
-        log.exception("could not store the audit rows of an error page")
+    except Exception as err:
+        log_failure("could not store the audit rows of an error page", err)
         get_session().rollback()
         return False
     return True
@@ -108,7 +109,7 @@ def new_concern():
     definition = casepage.current_definition(ctx)
     if not casepage.may_open(ctx, definition):
         abort(403)
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only show the form
         return _concern_form(definition)
 
     form = request.form
