@@ -83,6 +83,65 @@ def demo_data(password: str | None, if_empty: bool, cases_count: int) -> None:
         click.echo(f"  {u.username:<18} {','.join(u.roles):<22} password: {u.password}")
 
 
+@main.group(help="Municipalities: list them and change their settings.")
+def municipality() -> None:
+    pass
+
+
+@municipality.command("list", help="Every municipality with its workflow and settings.")
+def municipality_list() -> None:
+    from bti.domain.org import Municipality
+
+    with make_session_factory(_engine())() as session:
+        for m in session.scalars(select(Municipality).order_by(Municipality.slug)):
+            click.echo(f"{m.slug:<20} workflow={m.workflow_id:<16} "
+                       f"mfa={'on' if m.mfa_required else 'off'} "
+                       f"case_retention_days={m.case_retention_days}")
+
+
+@municipality.command("set", help="Change a municipality's settings (each change is audited).")
+@click.argument("slug")
+@click.option("--mfa", type=click.Choice(["on", "off"]),
+              help="The second factor (TOTP) for every role that sees case content.")
+@click.option("--retention-days", type=click.IntRange(30, 36500),
+              help="Days a closed, archived case is kept before it is purged.")
+@click.option("--workflow", "workflow_id", help="The workflow new cases start on.")
+def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
+                     workflow_id: str | None) -> None:
+    from datetime import UTC
+    from datetime import datetime
+
+    from bti.domain.org import Municipality
+    from bti.services import audit as audit_service
+
+    registry = _registry() if workflow_id else None
+    if registry is not None and workflow_id not in registry.ids():
+        click.echo(f"unknown workflow {workflow_id!r}; known: {', '.join(registry.ids())}",
+                   err=True)
+        sys.exit(1)
+    with make_session_factory(_engine()).begin() as session:
+        m = session.scalar(select(Municipality).where(Municipality.slug == slug))
+        if m is None:
+            click.echo(f"no municipality {slug!r}", err=True)
+            sys.exit(1)
+        changed = {}
+        if mfa is not None:
+            m.mfa_required = changed["mfa_required"] = mfa == "on"
+        if retention_days is not None:
+            m.case_retention_days = changed["case_retention_days"] = retention_days
+        if workflow_id is not None:
+            m.workflow_id = changed["workflow_id"] = workflow_id
+        if not changed:
+            click.echo("nothing to change", err=True)
+            sys.exit(2)
+        audit_service.add_row(session, dict(
+            at=datetime.now(UTC), municipality_id=m.id, actor_id=None, actor_roles="",
+            unit_id=None, case_id=None, action="municipality.settings_changed",
+            object_type="municipality", object_id=m.id, basis="system", outcome="allowed",
+            details=audit_service.canonical_json({**changed, "via": "cli"})))
+    click.echo(f"{slug}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+
+
 @main.group(help="The audit trail and the stafettlogg chains.")
 def audit() -> None:
     pass

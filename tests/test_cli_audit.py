@@ -126,3 +126,35 @@ def test_anchor_needs_a_file_and_a_bad_anchor_file_is_refused(db, tmp_path):
     r = run("anchor", env={"BTI_AUDIT_ANCHOR_FILE": str(tmp_path / "env.jsonl")})
     assert r.exit_code == 0
     assert (tmp_path / "env.jsonl").exists()
+
+
+def test_municipality_set_switches_mfa_and_is_audited(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from sqlalchemy import select
+
+    from bti.cli import main
+    from bti.db import make_engine
+    from bti.db import make_session_factory
+    from bti.domain.log import AuditEvent
+    from bti.domain.org import Municipality
+    from bti.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/m.sqlite3"
+    monkeypatch.setenv("BTI_DATABASE_URL", url)
+    engine = make_engine(url)
+    upgrade(engine)
+    with make_session_factory(engine).begin() as s:
+        s.add(Municipality(slug="testvik", name="Testvik kommune", workflow_id="bti-standard"))
+    runner = CliRunner()
+    r = runner.invoke(main, ["municipality", "set", "testvik", "--mfa", "off",
+                             "--retention-days", "1825"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["municipality", "set", "nowhere", "--mfa", "on"])
+    assert r.exit_code == 1
+    with make_session_factory(engine)() as s:
+        m = s.scalar(select(Municipality))
+        assert (m.mfa_required, m.case_retention_days) == (False, 1825)
+        rows = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "municipality.settings_changed")).all()
+        assert len(rows) == 1
+    engine.dispose()
