@@ -365,6 +365,7 @@ class CasePage:
     groups: ActionGroups
     options: FormOptions
     log: list[LogItem]  # newest first, filtered by ``kind``
+    total_entries: int  # of that kind; ``log`` may show only the newest of them
     kind: str | None
     kinds: tuple[str, ...]
     closed: bool
@@ -461,12 +462,18 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
     return items
 
 
-def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None) -> CasePage:
+#: Stafettlogg entries shown on the case page before "show all".
+LOG_PAGE = 50
+
+
+def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
+              show_all: bool = False) -> CasePage:
     """Everything the case page shows. Two audited reads: the case (``case.viewed``) and its
-    stafettlogg (``case.log_viewed``). ``NotFound`` when there is no case or no access."""
-    access = cases.get_case(ctx, case_id)
-    _, actions = cases.list_actions(ctx, case_id)
-    _, entries = cases.log_entries(ctx, case_id)
+    stafettlogg (``case.log_viewed``). ``NotFound`` when there is no case or no access. The
+    stafettlogg shows the newest ``LOG_PAGE`` entries unless ``show_all``."""
+    kind = kind if kind in LOG_KINDS else None
+    view = cases.case_view(ctx, case_id, kind=kind, limit=None if show_all else LOG_PAGE)
+    access, actions, chosen = view.access, view.actions, view.entries
     case = access.case
     definition = access.workflow.definition
     today = ctx.today()
@@ -492,8 +499,6 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None) -> CasePage:
         stafettholder_name=holder.get(case.stafettholder_id),
         next_deadline=open_deadlines[0] if open_deadlines else None,
     )
-    kind = kind if kind in LOG_KINDS else None
-    chosen = [e for e in reversed(entries) if kind is None or e.kind == kind]
     return CasePage(
         access=access,
         header=header,
@@ -503,6 +508,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None) -> CasePage:
                             [m for m in all_measures if m.status == "active"], consents,
                             handovers),
         log=_log_items(ctx, access, chosen, all_measures),
+        total_entries=view.total_entries,
         kind=kind,
         kinds=LOG_KINDS,
         closed=state.final,

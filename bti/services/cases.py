@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -122,6 +123,44 @@ def list_actions(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[Action]]:
     facts = CaseFacts(ctx, case, access.workflow.definition, access.participants)
     actions = access.workflow.actions(case.state, roles=case_roles(ctx, access), facts=facts)
     return access, actions
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """One case as its page shows it: access, actions and the newest stafettlogg entries."""
+
+    access: CaseAccess
+    actions: list[Action]
+    entries: list[StafettloggEntry]  # newest first
+    total_entries: int  # of the chosen kind
+
+
+def case_view(ctx: Ctx, case_id: int, *, kind: str | None = None,
+              limit: int | None = None) -> CaseView:
+    """The case, its actions and its stafettlogg (newest first, optionally of one ``kind`` and at
+    most ``limit`` entries) from a single access check. Two audited reads, as ``get_case`` and
+    ``log_entries`` record them."""
+    access = _load(ctx, case_id)
+    case = access.case
+    actions: list[Action] = []
+    if not access.workflow.definition.state(case.state).final:
+        facts = CaseFacts(ctx, case, access.workflow.definition, access.participants)
+        actions = access.workflow.actions(case.state, roles=case_roles(ctx, access),
+                                          facts=facts)
+    where = [StafettloggEntry.case_id == case_id]
+    if kind is not None:
+        where.append(StafettloggEntry.kind == kind)
+    stmt = select(StafettloggEntry).where(*where).order_by(StafettloggEntry.seq.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    entries = list(ctx.session.scalars(stmt))
+    total = len(entries) if limit is None or len(entries) < limit else ctx.session.scalar(
+        select(func.count()).select_from(StafettloggEntry).where(*where))
+    audit.record(ctx, "case.viewed", case=case, object_type="case", object_id=case.id,
+                 basis=access.basis)
+    audit.record(ctx, "case.log_viewed", case=case, object_type="stafettlogg",
+                 object_id=case.id, basis=access.basis)
+    return CaseView(access, actions, entries, total)
 
 
 def log_entries(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[StafettloggEntry]]:

@@ -16,8 +16,10 @@ from flask import current_app
 from flask import g
 from flask import has_request_context
 from flask import request
+from flask.signals import before_render_template
 from flask_login import current_user
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from bti.services import audit
 from bti.services.context import Ctx
@@ -63,7 +65,36 @@ def _write_denials() -> None:
             log_failure("could not log a refused access", err)
 
 
+class AuditUnavailable(HTTPException):
+    """The reads' audit rows could not be stored: the page is not shown (AUD-02)."""
+
+    code = 503
+    description = "audit trail unavailable"
+
+
+def _commit_reads_before_render(sender, template, context, **_extra) -> None:
+    """A GET page's writes are its audit rows (and the session's last-seen time). Commit them
+    before the template renders: the access is on record before any byte is served, and the
+    database's write lock is not held while a long page renders."""
+    if request.method not in ("GET", "HEAD") or g.get("reads_committed"):
+        return
+    session: Session | None = g.get("db")
+    if session is None:
+        return
+    g.reads_committed = True
+    try:
+        session.commit()
+    except Exception as err:
+        session.rollback()
+        from bti.web.errors import log_failure
+
+        log_failure("commit of the reads' audit rows failed", err)
+        raise AuditUnavailable() from None
+
+
 def init_app(app: Flask) -> None:
+    before_render_template.connect(_commit_reads_before_render, app)
+
     @app.after_request
     def _end_transaction(response):
         session: Session | None = g.pop("db", None)

@@ -12,6 +12,7 @@ import logging
 from flask import Blueprint
 from flask import abort
 from flask import flash
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -46,6 +47,15 @@ def refusal_text(refusal) -> str:
 
 
 def kind_labels() -> dict[str, str]:
+    """Log-kind labels in the current language, built once per request (a page of entries
+    asks for them once per entry)."""
+    cached = g.get("kind_labels")
+    if cached is None or cached[0] != lang():
+        g.kind_labels = cached = (lang(), _kind_labels())
+    return cached[1]
+
+
+def _kind_labels() -> dict[str, str]:
     return {
         "concern": _("Concern"), "measure": _("Measures"), "evaluation": _("Evaluations"),
         "meeting": _("Meetings"), "consent": _("Consent"), "handover": _("Handovers"),
@@ -147,7 +157,8 @@ def receipt(case_id: int):
 def _render_case(case_id: int, *, active: str | None = None, values=None, errors=None,
                  status: int = 200):
     kind = request.args.get("kind") or None
-    page = casepage.case_page(get_ctx(), case_id, kind=kind)
+    page = casepage.case_page(get_ctx(), case_id, kind=kind,
+                              show_all=request.args.get("alle") == "1")
     return render_template(
         "cases/show.html", page=page, case=page.access.case,
         definition=page.access.workflow.definition, active=active,
