@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask import g
 from flask import session as cookie
 from flask_babel import Babel
 from flask_babel import get_locale
@@ -30,10 +31,13 @@ def select_locale() -> str:
 
 
 def lang() -> str:
-    """The current language code: nb, nn or en."""
-    loc = get_locale()
-    code = str(loc) if loc else DEFAULT
-    return code if code in LANGUAGES else DEFAULT
+    """The current language code: nb, nn or en (looked up once per request)."""
+    code = g.get("bti_lang")
+    if code is None:
+        loc = get_locale()
+        code = str(loc) if loc else DEFAULT
+        code = g.bti_lang = code if code in LANGUAGES else DEFAULT
+    return code
 
 
 def label(value) -> str:
