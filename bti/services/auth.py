@@ -162,8 +162,11 @@ def end_session(session: Session, token: str | None, *, now: datetime, actor: Ac
         return
     row = session.scalar(_SESSION_BY_TOKEN, {"h": token_hash(token)})
     if row is not None and row.ended_at is None:
-        _end(row, now, "logout")
-        audit.record(_system_ctx(session, now, actor, request_id), "auth.logout")
+        # signing out ends every session of the user, on every device (a forgotten session on
+        # a shared computer in the staff room is the risk this closes)
+        ended = end_all_sessions(session, row.user_id, now=now, reason="logout")
+        audit.record(_system_ctx(session, now, actor, request_id), "auth.logout",
+                     sessions_ended=ended)
 
 
 def end_all_sessions(session: Session, user_id: int, *, now: datetime, reason: str) -> int:

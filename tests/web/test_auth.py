@@ -88,3 +88,15 @@ def test_security_headers_on_pages_errors_and_static(app, web_world, browser):
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "no-referrer"
         r.close()
+
+
+def test_signing_out_ends_the_users_sessions_on_every_device(app, web_world, login):
+    phone = login("teacher", web_world)
+    laptop = login("teacher", web_world)
+    assert phone.get("/saker/").status_code == 200
+    laptop.get("/saker/")
+    assert laptop.post("/auth/logout").status_code == 302
+    assert phone.client.get("/saker/").status_code == 302
+    with app.extensions["bti"].session_factory() as s:
+        reasons = {r.end_reason for r in s.scalars(select(UserSession))}
+    assert reasons == {"logout"}
