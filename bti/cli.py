@@ -142,6 +142,23 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
     click.echo(f"{slug}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
 
 
+@main.group(help="Scheduled notifications (run them from cron or a systemd timer).")
+def notify() -> None:
+    pass
+
+
+@notify.command("consents", help="Warn stafettholders of consents that expire soon (once each).")
+def notify_consents() -> None:
+    from bti.services import inbox
+    from bti.services.context import Ctx
+
+    registry = _registry()
+    with make_session_factory(_engine()).begin() as session:
+        new = inbox.warn_all_expiring_consents(Ctx(session=session, actor=None,
+                                                   workflows=registry))
+    click.echo(f"{new} new consent warning(s)")
+
+
 @main.group(help="The audit trail and the stafettlogg chains.")
 def audit() -> None:
     pass

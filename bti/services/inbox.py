@@ -341,3 +341,23 @@ def mark_read(ctx: Ctx, notification_id: int | None = None) -> int:
 
 def today(ctx: Ctx) -> date:
     return ctx.today()
+
+
+def warn_all_expiring_consents(ctx: Ctx) -> int:
+    """The scheduled job (``bti notify consents``): warn the stafettholder of every open case
+    whose consent expires within its workflow's warning period, whether or not anyone opens a
+    list. Idempotent: one notification per consent. Returns how many were new."""
+    today = ctx.today()
+    horizon = 60  # days; each workflow's own warning period is applied below
+    rows = ctx.session.execute(
+        select(Case, Consent).join(Consent, Consent.case_id == Case.id).where(
+            Case.closed_at.is_(None), Case.stafettholder_id.is_not(None),
+            Consent.status == "given", Consent.withdrawn_at.is_(None),
+            Consent.expires_on >= today,
+            Consent.expires_on <= today + timedelta(days=horizon))).all()
+    pairs = []
+    for case, consent in rows:
+        definition = ctx.workflows.for_record(ctx.session, case.workflow_definition_id).definition
+        if consent_expiring(consent, today, definition.deadlines.consent_expiry_warning_days):
+            pairs.append((case, consent))
+    return warn_expiring_consents(ctx, pairs)

@@ -239,3 +239,18 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(world, session, engi
     add_cases(6)
     assert queries() == few
     assert len(inbox.my_cases(script.ctx(w.coordinator))) == 8
+
+
+def test_the_scheduled_job_warns_once_per_expiring_consent(world, session, script):
+    """``bti notify consents``: warnings do not wait for someone to open a list."""
+    w = world
+    case = script.open(w.teacher, pseudonym="Jobb J.")
+    script.to_n1(case, w.teacher, w.leader, w.coordinator)
+    near = script.consent(w.coordinator, case, w.health.id, day=0, expires=10)
+    script.consent(w.coordinator, case, w.ppt.id, day=0, expires=90)
+    job = script.ctx(None)
+    assert inbox.warn_all_expiring_consents(job) == 1
+    assert inbox.warn_all_expiring_consents(job) == 0
+    rows = session.scalars(select(Notification)).all()
+    assert [(n.user_id, n.case_id, n.dedupe_key) for n in rows] == [
+        (w.coordinator.id, case.id, inbox.consent_dedupe_key(near))]
