@@ -2,8 +2,9 @@
 127.0.0.1, driven by Debian's Chromium through Playwright, checked with axe-core.
 
 Fixtures (see README.md here): ``live_server``, ``browser``, ``page``, ``sign_in``, ``axe``,
-``screenshot``. The tests skip only when /usr/bin/chromium is missing and BTI_REQUIRE_E2E is
-not set; CI sets it (after tests/e2e/install-deps.sh), so there they fail instead of skipping.
+``screenshot``, ``screenshot_as``, ``case_at``. The tests skip only when /usr/bin/chromium is
+missing and BTI_REQUIRE_E2E is not set; CI sets it (after tests/e2e/install-deps.sh), so there
+they fail instead of skipping.
 Playwright never downloads a browser here: it launches /usr/bin/chromium.
 """
 
@@ -152,6 +153,18 @@ def _demo_users_speak_bokmal(request):
             s.execute(update(User).values(locale="nb"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle(request) -> None:
+    """Each test starts with the sign-in throttle empty (bti.web.auth: 10 sign-ins per user in
+    15 minutes, 100 per address an hour): the suite signs the same demo users in more often
+    than that, and one test's sign-ins must not make a later test see "Too many attempts"."""
+    if "live_server" in request.fixturenames:
+        from bti.web.auth import limiter
+
+        with request.getfixturevalue("live_server").app.app_context():
+            limiter.reset()
+
+
 # -- the browser -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -287,3 +300,107 @@ def axe(axe_source):
         return result
 
     return run
+
+
+@pytest.fixture
+def screenshot_as():
+    """``screenshot_as(page, "journey1-receipt-nb")`` → test-artifacts/e2e/journey1-receipt-nb.png
+    (full page), named exactly as given rather than after the test."""
+    def take(pg, name: str) -> Path | None:
+        return _save(pg, re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-"))
+
+    return take
+
+
+# -- cases built through the services (preconditions a journey does not click) ----------------
+
+#: The states ``case_at`` can stop in, in the order the standard path reaches them.
+CASE_STOPS = ("n0_plan", "n1_plan", "n2_plan", "n2_reported")
+
+
+@pytest.fixture
+def case_at(live_server):
+    """``case_at("n1_plan", "Selje J3 nb")`` builds a fresh case through the services
+    (``bti.services.cases.open_case`` / ``fire``, exactly what the UI calls) and returns its id.
+
+    The teacher (laerar) reports the concern at Fjordvik skule; the leader (rektor) appoints
+    koordinator as stafettholder; koordinator moves it on. Stops: ``n0_plan`` (just opened),
+    ``n1_plan`` (home informed, nivå 0 decided, escalated), ``n2_plan`` (a measure, an
+    evaluation with the child's voice, consent covering Helsestasjonen and PPT, escalated, the
+    health nurse added as participant) and ``n2_reported`` (n2_plan plus a report to
+    barnevernet). The clock starts ~40 days back and moves two days a step, so the case has a
+    history to draw on a timeline; every date lies in the past."""
+    from datetime import timedelta
+
+    from bti.domain.cases import Measure
+    from bti.domain.org import Unit
+    from bti.domain.org import User
+    from bti.services import cases
+    from bti.services.context import Ctx
+    from bti.services.context import utcnow
+
+    registry = live_server.app.extensions["bti"].workflows
+
+    def build(stop: str, pseudonym: str) -> int:
+        assert stop in CASE_STOPS, stop
+        with live_server.session() as s:
+            users = {u.username: u for u in s.scalars(select(User))}
+            units = {u.name: u for u in s.scalars(select(Unit))}
+            clock = [utcnow() - timedelta(days=40)]
+
+            def ctx(username: str) -> Ctx:
+                clock[0] += timedelta(days=2)
+                at = clock[0]
+                return Ctx(session=s, actor=users[username], workflows=registry,
+                           now=lambda: at)
+
+            def day(offset: int = 0) -> str:
+                return (clock[0] + timedelta(days=offset)).date().isoformat()
+
+            opened = cases.open_case(
+                ctx("laerar"), unit_id=None, child_pseudonym=pseudonym,
+                child_birth_year=clock[0].year - 9,
+                concern={"what_seen": "Barnet verkar trøytt og trekkjer seg unna leik.",
+                         "since": "Etter haustferien"})
+            cid = opened.case.id
+
+            def fire(username: str, trigger: str, payload=None) -> None:
+                cases.fire(ctx(username), cid, trigger, payload)
+
+            if stop == "n0_plan":
+                return cid
+            coord = users["koordinator"]
+            fire("laerar", "start")
+            fire("laerar", "inform_home", {"informed_on": day(), "how": "Samtale i skuletida."})
+            fire("rektor", "appoint_stafettholder", {"stafettholder": coord.id})
+            fire("koordinator", "assess")
+            fire("koordinator", "decide")
+            fire("koordinator", "escalate", {"reason": "Tiltak i eiga teneste."})
+            if stop == "n1_plan":
+                return cid
+            fire("koordinator", "add_measure", {
+                "description": "Fast samtale med kontaktlærar kvar veke.",
+                "responsible": coord.id, "start_date": day(), "evaluate_by": day(14)})
+            fire("koordinator", "start")
+            fire("koordinator", "evaluate")
+            measures = [m.id for m in s.scalars(select(Measure).where(
+                Measure.case_id == cid, Measure.status == "active"))]
+            fire("koordinator", "record_evaluation", {
+                "measures": measures, "effect": "some", "child_voice_method": "conversation",
+                "child_said": "Det er litt betre no.", "outcome": "adjust"})
+            fire("koordinator", "decide")
+            fire("koordinator", "give_consent", {
+                "given_by": "guardians",
+                "services": [units["Helsestasjonen"].id, units["PPT"].id],
+                "information": "Skulefråvær og trivsel, for samarbeid med helsestasjonen.",
+                "given_on": day(), "expires_on": day(365)})
+            fire("koordinator", "escalate", {"reason": "Tiltaka verka ikkje åleine."})
+            fire("koordinator", "add_participant", {
+                "participant": users["helsesjukepleiar"].id,
+                "service": units["Helsestasjonen"].id})
+            if stop == "n2_reported":
+                fire("koordinator", "report_barnevernet",
+                     {"sent_on": day(), "grounds": "neglect"})
+            return cid
+
+    return build

@@ -1,0 +1,621 @@
+"""Five whole journeys through the BTI action guide in a real browser, each once in bokmål and
+once in nynorsk, each on a fresh case of its own:
+
+1. a teacher logs a concern, sees the receipt (next steps, deadline), then logs a concern with
+   suspected violence, reaches the urgent page and records the report to barnevernet there,
+   all with the keyboard alone;
+2. a coordinator takes a case from nivå 0 through nivå 1 (a measure, an evaluation with the
+   child's voice) to nivå 2 with consent, every step clicked in the UI (the leader appoints
+   the stafettholder first);
+3. a handover is proposed and accepted by the recipient, and the stafettholder changes;
+4. a report to barnevernet from nivå 2 lands in the stafettlogg;
+5. the leader opens the unit overview and the case's timeline (SVG and table).
+
+Every page a journey reaches is checked with axe (WCAG 2.1 A/AA) and saved as
+test-artifacts/e2e/<journey>-<step>-<lang>.png. Preconditions of journeys 3–5 are built
+through the services (``case_at`` in conftest.py); journeys 1 and 2 click everything.
+Labels of actions and fields come from workflows/bti-standard.toml, the file the app shows.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = tomllib.loads((ROOT / "workflows" / "bti-standard.toml").read_text(encoding="utf-8"))
+LANGS = ["nb", "nn"]
+
+TEACHER, COORDINATOR, LEADER = "laerar", "koordinator", "rektor"
+NAMES = {TEACHER: "Lærar Lise Lund", COORDINATOR: "Koordinator Kari Kvam",
+         LEADER: "Rektor Rolf Rud"}
+SCHOOL = "Fjordvik skule"
+
+#: The app's own texts (bti/web/translations) the journeys look for.
+TEXT = {
+    "nb": {
+        "user": "Brukernavn", "password": "Passord", "sign_in": "Logg inn", "sign_out": "Logg ut",
+        "change": "Bytt", "menu": "Hovedmeny", "inbox": "Mine saker",
+        "new_concern": "Ny bekymring", "pseudonym": "Initialene til barnet eller et pseudonym",
+        "birth_year": "Fødselsår", "record_concern": "Registrer bekymringen", "yes": "Ja",
+        "no": "Nei", "recorded": "Bekymringen er registrert", "next_steps": "Neste steg",
+        "deadline": "Frist", "urgent": "Handle nå: mistanke om vold eller overgrep",
+        "do_not_inform": "Ikke informer heimen.",
+        "duty": "Opplysningsplikten din til barnevernet",
+        "record_done": "Registrer det du har gjort",
+        "violence_note": "Mistanke om vold eller overgrep.",
+        "summary": "Sammendrag", "actions": "Dette kan du gjøre nå", "log": "Stafettlogg",
+        "saved": "Lagret: {}", "entries": "Antall oppføringer: {}, nyeste først.",
+        "reason": "Begrunnelse", "level": "Nivå", "stafettholder": "Stafettholder",
+        "voice": "Barnets stemme", "waiting": "Overføring venter på svaret ditt",
+        "show": "Vis", "filter": "Filtrer", "reports": "Meldinger til barnevernet og politiet",
+        "overview": "Oversikt over enheten", "by_level": "Åpne saker per nivå",
+        "timeline": "Tidslinje", "case": "Sak {}", "timeline_h1": "Tidslinje for sak {}",
+        "chart": "Tidslinje for forløpet i sak {}", "as_table": "Tidslinjen som tabell",
+        "table": "Nivåer, tiltak og hendelser i sak {}, etter dato",
+        "level_n": "Nivå {}", "child_welfare": "Barnevernet", "evaluation": "Evaluering",
+        "consent": "Samtykke", "measure": "Tiltak",
+    },
+    "nn": {
+        "user": "Brukarnamn", "password": "Passord", "sign_in": "Logg inn", "sign_out": "Logg ut",
+        "change": "Byt", "menu": "Hovudmeny", "inbox": "Mine saker",
+        "new_concern": "Ny uro", "pseudonym": "Initialane til barnet eller eit pseudonym",
+        "birth_year": "Fødselsår", "record_concern": "Registrer uroa", "yes": "Ja",
+        "no": "Nei", "recorded": "Uroa er registrert", "next_steps": "Neste steg",
+        "deadline": "Frist", "urgent": "Handle no: mistanke om vald eller overgrep",
+        "do_not_inform": "Ikkje informer heimen.",
+        "duty": "Opplysningsplikta di til barnevernet",
+        "record_done": "Registrer det du har gjort",
+        "violence_note": "Mistanke om vald eller overgrep.",
+        "summary": "Samandrag", "actions": "Dette kan du gjere no", "log": "Stafettlogg",
+        "saved": "Lagra: {}", "entries": "Tal på oppføringar: {}, nyaste først.",
+        "reason": "Grunngjeving", "level": "Nivå", "stafettholder": "Stafetthaldar",
+        "voice": "Barnet si stemme", "waiting": "Overføring ventar på svaret ditt",
+        "show": "Vis", "filter": "Filtrer", "reports": "Meldingar til barnevernet og politiet",
+        "overview": "Oversikt over eininga", "by_level": "Opne saker per nivå",
+        "timeline": "Tidsline", "case": "Sak {}", "timeline_h1": "Tidsline for sak {}",
+        "chart": "Tidsline for forløpet i sak {}", "as_table": "Tidslina som tabell",
+        "table": "Nivå, tiltak og hendingar i sak {}, etter dato",
+        "level_n": "Nivå {}", "child_welfare": "Barnevernet", "evaluation": "Evaluering",
+        "consent": "Samtykke", "measure": "Tiltak",
+    },
+}
+
+
+# -- the workflow's own labels -------------------------------------------------------------------
+
+def action_label(trigger: str, source: str, lang: str) -> str:
+    """The label of ``trigger`` from ``source`` (what the summary, the button and the
+    stafettlogg entry show)."""
+    for t in WORKFLOW["transitions"]:
+        sources = [t["source"]] if isinstance(t["source"], str) else t["source"]
+        if t["trigger"] == trigger and source in sources:
+            return t["label"][lang]
+    for t in WORKFLOW["standing_exits"]:
+        if t["trigger"] == trigger:
+            return t["label"][lang]
+    raise KeyError((trigger, source))
+
+
+def field_label(name: str, lang: str) -> str:
+    return WORKFLOW["fields"][name]["label"][lang]
+
+
+def option_label(name: str, value: str, lang: str) -> str:
+    return next(o["label"][lang] for o in WORKFLOW["fields"][name]["options"]
+                if o["value"] == value)
+
+
+def level_label(level: str, lang: str) -> str:
+    return next(v["label"][lang] for v in WORKFLOW["levels"] if v["id"] == level)
+
+
+def opening_label(lang: str) -> str:
+    return WORKFLOW["opening"]["label"][lang]
+
+
+def oslo_today():
+    return datetime.now(ZoneInfo("Europe/Oslo")).date()
+
+
+def no_date(day) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
+def exactly(text: str) -> re.Pattern:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+# -- every page: language, axe, screenshot -------------------------------------------------------
+
+@pytest.fixture
+def check(axe, screenshot_as):
+    """``check(page, "journey2", "nivaa2", "nn")``: the page is in ``lang``, axe finds no
+    WCAG 2.1 A/AA violation, and the page is saved as journey2-nivaa2-nn.png."""
+    def run(page, journey: str, step: str, lang: str) -> None:
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        axe(page)
+        screenshot_as(page, f"{journey}-{step}-{lang}")
+
+    return run
+
+
+# -- mouse helpers (journeys 2–5) ------------------------------------------------------------
+
+def choose_language(page, lang: str) -> None:
+    """The header's language selector, as a person uses it."""
+    page.get_by_label(re.compile(r"^(Språk|Language)$")).select_option(lang)
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile(r"^(Bytt|Byt|Change)$")).click()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def enter(page, sign_in, check, journey: str, username: str, lang: str) -> None:
+    """Sign-in page → language selector → sign in: Mine saker in ``lang``, checked."""
+    t = TEXT[lang]
+    if "/auth/login" not in page.url:
+        page.goto("/auth/login")
+    choose_language(page, lang)
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["sign_in"])
+    check(page, journey, f"sign-in-{username}", lang)
+    sign_in(page, username)
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["inbox"])
+    expect(page.get_by_role("banner").get_by_text(NAMES[username], exact=True)).to_be_visible()
+    check(page, journey, f"inbox-{username}", lang)
+
+
+def sign_out(page, check, journey: str, lang: str, step: str = "signed-out") -> None:
+    with page.expect_navigation():
+        page.get_by_role("button", name=TEXT[lang]["sign_out"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(TEXT[lang]["sign_in"])
+    check(page, journey, step, lang)
+
+
+def open_case(page, pseudonym: str) -> None:
+    """From Mine saker, the case's link (its pseudonym)."""
+    page.get_by_role("link", name=pseudonym, exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(pseudonym)
+
+
+def fact(page, lang: str, term: str):
+    """The value (dd) of one fact in the case header (the summary's dl)."""
+    return page.get_by_role("region", name=TEXT[lang]["summary"]).locator(
+        f"xpath=.//dt[normalize-space()='{TEXT[lang][term]}']/following-sibling::dd[1]")
+
+
+def log_titles(page, lang: str) -> list[str]:
+    log = page.get_by_role("region", name=TEXT[lang]["log"])
+    return [s.strip() for s in log.get_by_role("heading", level=3).all_inner_texts()]
+
+
+def log_times(page, lang: str) -> list[str]:
+    log = page.get_by_role("region", name=TEXT[lang]["log"])
+    return log.locator("time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+
+
+def act(page, axe, trigger: str, source: str, lang: str, fill=None) -> str:
+    """Open the action form ``trigger`` (a <details> under "What you can do now"), let ``fill``
+    fill it, check the open form with axe, send it, and wait for the case page's "Saved"."""
+    label = action_label(trigger, source, lang)
+    form = page.locator(f"details#action-{trigger}")
+    expect(form.locator("summary")).to_have_text(exactly(label))
+    form.locator("summary").click()
+    expect(form).to_have_attribute("open", "")
+    if fill:
+        fill(form)
+    axe(page, include=f"#action-{trigger}")
+    with page.expect_navigation():
+        form.get_by_role("button", name=label, exact=True).click()
+    errors = page.get_by_role("alert")
+    assert not errors.count(), f"{trigger} was refused: {errors.all_inner_texts()}"
+    expect(page).to_have_url(re.compile(r"/saker/\d+$"))
+    expect(page.get_by_role("status").filter(has_text=TEXT[lang]["saved"].format(label))) \
+        .to_be_visible()
+    return label
+
+
+def choose(scope, name: str, value: str, lang: str) -> None:
+    """Check the radio ``value`` in the radio group (fieldset) of the workflow field ``name``."""
+    scope.get_by_role("group", name=field_label(name, lang)).get_by_role(
+        "radio", name=option_label(name, value, lang), exact=True).check()
+
+
+def reason(form, lang: str, text: str) -> None:
+    form.get_by_label(TEXT[lang]["reason"]).fill(text)
+
+
+# -- keyboard helpers (journey 1) --------------------------------------------------------------
+
+def tab_to(page, target, *, back: bool = False, limit: int = 80) -> None:
+    """Press Tab (Shift+Tab with ``back``) until ``target`` has the focus, and check that the
+    focus is visible there (:focus-visible, with an outline drawn). Fails if ``limit`` presses
+    do not reach it."""
+    target.wait_for()
+    for _ in range(limit):
+        if target.evaluate("el => el === document.activeElement"):
+            break
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+    else:
+        raise AssertionError(f"{limit} presses of Tab did not reach {target}")
+    expect(target).to_be_focused()
+    ring = target.evaluate(
+        "el => el.matches(':focus-visible') && getComputedStyle(el).outlineStyle")
+    assert ring not in (False, "none"), f"no visible focus indicator on {target}"
+
+
+def press_and_wait(page, key: str = "Enter") -> None:
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def keyboard_concern(page, check, lang: str, pseudonym: str, *, violence: bool,
+                     step: str) -> None:
+    """From any signed-in page: the menu's "New concern", the form filled and sent with the
+    keyboard alone."""
+    t = TEXT[lang]
+    kb = page.keyboard
+    nav = page.get_by_role("navigation", name=t["menu"])
+    tab_to(page, nav.get_by_role("link", name=t["new_concern"]))
+    press_and_wait(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text(opening_label(lang))
+    check(page, "journey1", f"{step}-form", lang)
+
+    tab_to(page, page.get_by_label(t["pseudonym"]))
+    kb.type(pseudonym)
+    tab_to(page, page.get_by_label(t["birth_year"]))
+    kb.type(str(oslo_today().year - 9))
+    tab_to(page, page.get_by_label(field_label("what_seen", lang)))
+    kb.type("Barnet søv i timane og et ikkje matpakka si.")
+    tab_to(page, page.get_by_label(field_label("since", lang)))
+    kb.type("Tre veker")
+    tab_to(page, page.get_by_label(field_label("child_said", lang)))
+    kb.type("«Eg er så trøytt.»")
+
+    question = page.get_by_role("group", name=field_label("violence_suspected", lang))
+    yes = question.get_by_label(t["yes"], exact=True)
+    no = question.get_by_label(t["no"], exact=True)
+    tab_to(page, yes)  # no answer yet: Tab enters the radio group at its first radio
+    if violence:
+        kb.press("Space")
+        expect(yes).to_be_checked()
+    else:
+        kb.press("ArrowDown")  # moves to and selects the next radio
+        expect(no).to_be_checked()
+    answer = yes if violence else no
+    submit = page.get_by_role("button", name=t["record_concern"], exact=True)
+    tab_to(page, submit)
+    # Shift+Tab goes back into the group at the checked radio, then forward again
+    tab_to(page, answer, back=True, limit=3)
+    tab_to(page, submit, limit=3)
+    press_and_wait(page)
+
+
+# -- journey 1: the teacher's concern, with the keyboard alone ------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, check, lang):
+    t = TEXT[lang]
+    kb = page.keyboard
+    page.goto("/auth/login")
+
+    # the language selector in the header: focus it, pick with the arrow keys, Enter on "Change"
+    select = page.get_by_label(re.compile(r"^(Språk|Language)$"))
+    tab_to(page, select)
+    steps = ["nb", "nn", "en"].index(lang) - ["nb", "nn", "en"].index(select.input_value())
+    for _ in range(abs(steps)):
+        kb.press("ArrowDown" if steps > 0 else "ArrowUp")
+    expect(select).to_have_value(lang)
+    tab_to(page, page.get_by_role("button", name=re.compile(r"^(Bytt|Byt|Change)$")))
+    press_and_wait(page)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["sign_in"])
+    check(page, "journey1", "sign-in", lang)
+
+    tab_to(page, page.get_by_label(t["user"]))
+    kb.type(TEACHER)
+    tab_to(page, page.get_by_label(t["password"]))
+    kb.type(live_server.password)
+    tab_to(page, page.get_by_role("button", name=t["sign_in"], exact=True))
+    press_and_wait(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["inbox"])
+    check(page, "journey1", "inbox", lang)
+
+    # a concern without violence: the receipt with the next steps and the deadline
+    first = f"Rogn J1 {lang}"
+    keyboard_concern(page, check, lang, first, violence=False, step="concern")
+    expect(page).to_have_url(re.compile(r"/saker/\d+/kvittering$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["recorded"])
+    expect(page.get_by_role("status")).to_contain_text(first)
+    expect(page.get_by_role("status")).to_contain_text(level_label("n0", lang))
+    expect(page.get_by_role("heading", level=2, name=t["next_steps"])).to_be_visible()
+    decide_by = oslo_today() + timedelta(days=WORKFLOW["deadlines"]["level_decision_days"]["n0"])
+    steps_list = page.get_by_role("list").filter(has_text=no_date(decide_by))
+    expect(steps_list.get_by_role("listitem")).to_have_count(3)
+    deadline = page.locator("p", has_text=t["deadline"]).locator("time")
+    expect(deadline).to_have_attribute("datetime", decide_by.isoformat())
+    expect(deadline).to_have_text(no_date(decide_by))
+    check(page, "journey1", "receipt", lang)
+
+    # a concern with suspected violence: the urgent page, and the report recorded there
+    second = f"Selje J1 {lang}"
+    keyboard_concern(page, check, lang, second, violence=True, step="violence")
+    expect(page).to_have_url(re.compile(r"/saker/\d+/kvittering$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["urgent"])
+    expect(page.get_by_role("alert")).to_contain_text(t["do_not_inform"])
+    expect(page.get_by_role("heading", level=2, name=t["duty"])).to_be_visible()
+    expect(page.get_by_role("heading", level=2, name=t["record_done"])).to_be_visible()
+    check(page, "journey1", "urgent", lang)
+
+    label = action_label("report_barnevernet", "n0_plan", lang)
+    report = page.locator("details#action-report_barnevernet")
+    expect(report).to_have_attribute("open", "")  # open from the start: no click needed
+    expect(report.get_by_label(field_label("sent_on", lang))).to_have_value(
+        oslo_today().isoformat())  # today by default
+    grounds = report.get_by_label(field_label("grounds", lang))
+    tab_to(page, grounds)
+    kb.press("ArrowDown")
+    kb.press("ArrowDown")
+    expect(grounds).to_have_value("violence_abuse")
+    tab_to(page, report.get_by_label(field_label("notes", lang)))
+    kb.type("Ringde barnevernsvakta same dag.")
+    tab_to(page, report.get_by_role("button", name=label, exact=True))
+    press_and_wait(page)
+
+    expect(page).to_have_url(re.compile(r"/saker/\d+$"))
+    expect(page.get_by_role("status").filter(has_text=t["saved"].format(label))).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(second)
+    expect(page.get_by_role("note")).to_contain_text(t["violence_note"])
+    assert log_titles(page, lang) == [label, opening_label(lang)]
+    log = page.get_by_role("region", name=TEXT[lang]["log"])
+    expect(log.get_by_role("listitem").first).to_contain_text(
+        option_label("grounds", "violence_abuse", lang))
+    check(page, "journey1", "reported", lang)
+    assert not page.js_errors, page.js_errors
+
+
+# -- journey 2: nivå 0 → nivå 1 → nivå 2, clicked through ---------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check, lang):
+    j = "journey2"
+    t = TEXT[lang]
+    today = oslo_today()
+    pseudonym = f"Osp J2 {lang}"
+
+    # the teacher records the concern (the mouse's turn at journey 1's form)
+    enter(page, sign_in, check, j, TEACHER, lang)
+    page.get_by_role("navigation", name=t["menu"]).get_by_role(
+        "link", name=t["new_concern"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(opening_label(lang))
+    page.get_by_label(t["pseudonym"]).fill(pseudonym)
+    page.get_by_label(t["birth_year"]).fill(str(today.year - 9))
+    page.get_by_label(field_label("what_seen", lang)).fill("Barnet kjem ofte seint og svoltent.")
+    page.get_by_role("group", name=field_label("violence_suspected", lang)).get_by_label(
+        t["no"], exact=True).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["record_concern"], exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["recorded"])
+    cid = int(re.search(r"/saker/(\d+)/kvittering$", page.url).group(1))
+    check(page, j, "receipt", lang)
+    sign_out(page, check, j, lang, "signed-out-laerar")
+    done = [opening_label(lang)]
+
+    # the unit's leader appoints koordinator as stafettholder
+    enter(page, sign_in, check, j, LEADER, lang)
+    open_case(page, pseudonym)
+    expect(page).to_have_url(re.compile(rf"/saker/{cid}$"))
+    expect(fact(page, lang, "level")).to_have_text(level_label("n0", lang))
+    check(page, j, "leader-case", lang)
+    done.append(act(page, axe, "appoint_stafettholder", "n0_plan", lang,
+                    lambda f: f.get_by_label(field_label("stafettholder", lang))
+                    .select_option(label=f"{NAMES[COORDINATOR]} ({SCHOOL})")))
+    expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[COORDINATOR])
+    check(page, j, "appointed", lang)
+    sign_out(page, check, j, lang, "signed-out-rektor")
+
+    # the stafettholder: inform the home and go through the phases of nivå 0
+    enter(page, sign_in, check, j, COORDINATOR, lang)
+    open_case(page, pseudonym)
+    check(page, j, "coordinator-case", lang)
+
+    def home(f):
+        expect(f.get_by_label(field_label("informed_on", lang))).to_have_value(today.isoformat())
+        f.get_by_label(field_label("how", lang)).fill("Undringssamtale med mor og far.")
+
+    done.append(act(page, axe, "inform_home", "n0_plan", lang, home))
+    check(page, j, "home-informed", lang)
+    for trigger, source, step in (("start", "n0_plan", "n0-active"),
+                                  ("assess", "n0_active", "n0-evaluation"),
+                                  ("decide", "n0_evaluation", "n0-decision")):
+        done.append(act(page, axe, trigger, source, lang))
+        expect(fact(page, lang, "level")).to_have_text(level_label("n0", lang))
+        check(page, j, step, lang)
+    done.append(act(page, axe, "escalate", "n0_decision", lang,
+                    lambda f: reason(f, lang, "Heimen og skulen vil prøve tiltak i klassen.")))
+    expect(fact(page, lang, "level")).to_have_text(level_label("n1", lang))
+    check(page, j, "level1", lang)
+
+    # nivå 1: a measure with a responsible and an evaluation date
+    measure = "Fast samtale med kontaktlærar kvar måndag."
+
+    def add_measure(f):
+        f.get_by_label(field_label("description", lang)).fill(measure)
+        f.get_by_label(field_label("responsible", lang)).select_option(
+            label=f"{NAMES[COORDINATOR]} ({SCHOOL})")
+        f.get_by_label(field_label("start_date", lang)).fill(today.isoformat())
+        f.get_by_label(field_label("evaluate_by", lang)).fill(
+            (today + timedelta(days=42)).isoformat())
+        f.get_by_label(field_label("setting", lang)).select_option("school")
+
+    done.append(act(page, axe, "add_measure", "n1_plan", lang, add_measure))
+    check(page, j, "measure-added", lang)
+    done.append(act(page, axe, "start", "n1_plan", lang))
+    check(page, j, "level1-active", lang)
+    done.append(act(page, axe, "evaluate", "n1_active", lang))
+    check(page, j, "level1-evaluation", lang)
+
+    # the evaluation, with the child's voice
+    child_said = "Det er kjekt å prate med læraren på måndagar."
+
+    def evaluation(f):
+        voice = f.get_by_role("group", name=t["voice"])
+        choose(voice, "child_voice_method", "conversation", lang)
+        voice.get_by_label(field_label("child_said", lang)).fill(child_said)
+        f.get_by_role("group", name=field_label("measures", lang)).get_by_label(
+            re.compile(re.escape(measure))).check()
+        choose(f, "effect", "good", lang)
+        choose(f, "outcome", "continue", lang)
+        f.get_by_label(field_label("evaluated_on", lang)).fill(today.isoformat())
+
+    done.append(act(page, axe, "record_evaluation", "n1_evaluation", lang, evaluation))
+    log = page.get_by_role("region", name=t["log"])
+    expect(log.get_by_role("listitem").first).to_contain_text(child_said)
+    check(page, j, "evaluated", lang)
+    done.append(act(page, axe, "decide", "n1_evaluation", lang))
+    check(page, j, "level1-decision", lang)
+
+    # consent covering the health station, then up to nivå 2 with a reason
+    def consent(f):
+        choose(f, "given_by", "guardians", lang)
+        f.get_by_role("group", name=field_label("services", lang)).get_by_label(
+            "Helsestasjonen").check()
+        f.get_by_label(field_label("information", lang)).fill(
+            "Trivsel og søvn, for samarbeid med helsestasjonen.")
+        expect(f.get_by_label(field_label("given_on", lang))).to_have_value(today.isoformat())
+        f.get_by_label(field_label("expires_on", lang)).fill(
+            (today + timedelta(days=365)).isoformat())
+
+    done.append(act(page, axe, "give_consent", "n1_decision", lang, consent))
+    check(page, j, "consent-given", lang)
+    done.append(act(page, axe, "escalate", "n1_decision", lang,
+                    lambda f: reason(f, lang, "Helsestasjonen bør inn i samarbeidet.")))
+
+    expect(fact(page, lang, "level")).to_have_text(level_label("n2", lang))
+    expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[COORDINATOR])
+    # the stafettlogg: every step, newest first
+    assert log_titles(page, lang) == done[::-1]
+    times = log_times(page, lang)
+    assert times == sorted(times, reverse=True), times
+    expect(page.get_by_role("region", name=t["log"]).get_by_role("status")).to_have_text(
+        t["entries"].format(len(done)))
+    check(page, j, "level2", lang)
+    assert not page.js_errors, page.js_errors
+
+
+# -- journey 3: a handover, proposed and accepted -------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_journey3_handover_is_proposed_and_accepted(page, sign_in, case_at, axe, check, lang):
+    j = "journey3"
+    t = TEXT[lang]
+    pseudonym = f"Hegg J3 {lang}"
+    case_at("n1_plan", pseudonym)  # koordinator is the stafettholder at nivå 1
+
+    enter(page, sign_in, check, j, COORDINATOR, lang)
+    open_case(page, pseudonym)
+    expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[COORDINATOR])
+    check(page, j, "case", lang)
+
+    def propose(f):
+        f.get_by_label(field_label("to_user", lang)).select_option(
+            label=f"{NAMES[TEACHER]} ({SCHOOL})")
+        reason(f, lang, "Læraren har mest kontakt med barnet no.")
+
+    proposed = act(page, axe, "propose_handover", "n1_plan", lang, propose)
+    expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[COORDINATOR])  # not yet
+    assert log_titles(page, lang)[0] == proposed
+    check(page, j, "proposed", lang)
+    sign_out(page, check, j, lang)
+
+    # the recipient sees the handover waiting, opens the case and accepts
+    enter(page, sign_in, check, j, TEACHER, lang)
+    expect(page.get_by_role("row").filter(has_text=pseudonym)).to_contain_text(t["waiting"])
+    open_case(page, pseudonym)
+    check(page, j, "recipient-case", lang)
+    accepted = act(page, axe, "accept_handover", "n1_plan", lang)
+    expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[TEACHER])
+    assert log_titles(page, lang)[:2] == [accepted, proposed]
+    check(page, j, "accepted", lang)
+    assert not page.js_errors, page.js_errors
+
+
+# -- journey 4: a report to barnevernet from nivå 2 -------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_journey4_report_to_barnevernet_from_level_2(page, sign_in, case_at, axe, check, lang):
+    j = "journey4"
+    t = TEXT[lang]
+    pseudonym = f"Lind J4 {lang}"
+    case_at("n2_plan", pseudonym)
+
+    enter(page, sign_in, check, j, COORDINATOR, lang)
+    open_case(page, pseudonym)
+    expect(fact(page, lang, "level")).to_have_text(level_label("n2", lang))
+    before = len(log_titles(page, lang))
+    check(page, j, "case", lang)
+
+    def report(f):
+        expect(f.get_by_label(field_label("sent_on", lang))).to_have_value(
+            oslo_today().isoformat())
+        f.get_by_label(field_label("grounds", lang)).select_option("neglect")
+        f.get_by_label(field_label("notes", lang)).fill("Sendt etter samarbeidsmøtet.")
+
+    label = act(page, axe, "report_barnevernet", "n2_plan", lang, report)
+    expect(fact(page, lang, "level")).to_have_text(level_label("n2", lang))  # a standing exit
+    titles = log_titles(page, lang)
+    assert titles[0] == label, titles
+    assert len(titles) == before + 1, titles
+    entry = page.get_by_role("region", name=t["log"]).get_by_role("listitem").first
+    expect(entry).to_contain_text(option_label("grounds", "neglect", lang))
+    expect(entry).to_contain_text(NAMES[COORDINATOR])
+    check(page, j, "reported", lang)
+
+    # the stafettlogg filtered to reports shows just this one
+    page.get_by_label(t["show"], exact=True).select_option(label=t["reports"])
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["filter"]).click()
+    assert log_titles(page, lang) == [label]
+    check(page, j, "log-reports", lang)
+    assert not page.js_errors, page.js_errors
+
+
+# -- journey 5: the leader's overview and a case's timeline ----------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_journey5_leader_sees_the_overview_and_timeline(page, sign_in, case_at, check, lang):
+    j = "journey5"
+    t = TEXT[lang]
+    cid = case_at("n2_reported", f"Alm J5 {lang}")
+
+    enter(page, sign_in, check, j, LEADER, lang)
+    nav = page.get_by_role("navigation", name=t["menu"])
+    nav.get_by_role("link", name=t["overview"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["overview"])
+    expect(page.get_by_role("heading", level=2, name=t["by_level"])).to_be_visible()
+    row = page.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name=t["case"].format(cid), exact=True))
+    expect(row).to_contain_text(level_label("n2", lang))
+    check(page, j, "overview", lang)
+
+    row.get_by_role("link", name=f"{t['timeline']} – {t['case'].format(cid)}").click()
+    expect(page).to_have_url(re.compile(rf"/leiar/sak/{cid}/tidslinje$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["timeline_h1"].format(cid))
+    chart = page.get_by_role("img", name=re.compile("^" + re.escape(t["chart"].format(cid))))
+    expect(chart).to_be_visible()
+    expect(chart.locator("xpath=self::*[local-name()='svg']")).to_have_count(1)
+    expect(page.get_by_role("heading", level=2, name=t["as_table"])).to_be_visible()
+    table = page.get_by_role("table", name=t["table"].format(cid))
+    expect(table).to_be_visible()
+    kinds = [k.strip() for k in table.get_by_role("rowheader").all_inner_texts()]
+    assert kinds.count(t["level"]) == 3, kinds  # nivå 0, 1 and 2
+    for kind in (t["measure"], t["evaluation"], t["consent"], t["child_welfare"]):
+        assert kind in kinds, (kind, kinds)
+    check(page, j, "timeline", lang)
+    assert not page.js_errors, page.js_errors
