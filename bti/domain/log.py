@@ -69,21 +69,21 @@ class StafettloggEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    #: The columns the hash covers.
+    HASHED = ("case_id", "seq", "at", "actor_id", "kind", "trigger", "from_state", "to_state",
+              "object_type", "object_id", "data")
+
+    @staticmethod
+    def content_of(row: Any) -> dict[str, Any]:
+        """What the hash covers, from an entry or a dict of column values, in a form that is
+        identical on every database."""
+        get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+        out = {k: get(k) for k in StafettloggEntry.HASHED}
+        out["at"] = out["at"].isoformat(timespec="microseconds")
+        return out
+
     def content(self) -> dict[str, Any]:
-        """What the hash covers, in a form that is identical on every database."""
-        return {
-            "case_id": self.case_id,
-            "seq": self.seq,
-            "at": self.at.isoformat(timespec="microseconds"),
-            "actor_id": self.actor_id,
-            "kind": self.kind,
-            "trigger": self.trigger,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "data": self.data,
-        }
+        return StafettloggEntry.content_of(self)
 
     def compute_hash(self) -> str:
         return chain_hash(self.prev_hash, self.content())

@@ -20,6 +20,7 @@ from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam
 from sqlalchemy import event
@@ -100,7 +101,14 @@ def pending(session: Session) -> list[dict[str, Any]]:
 
 
 def write_pending(session: Session) -> int:
-    """Write the queued rows now, chained; returns how many. Called before every commit."""
+    """Write the queued rows now, chained; returns how many. Called before every commit.
+
+    Per chain, in a fixed order (two transactions never deadlock on heads): when this process
+    knows the chain's head from its last commit, the head is moved with one compare-and-set
+    ``UPDATE … WHERE seq = :known AND hash = :known`` (which also locks it); only if that matches
+    no row (another process or transaction moved it, or nothing is known) is the head read
+    ``FOR UPDATE`` and moved after. Either way the rows link to the head as the database holds
+    it inside this transaction."""
     rows = session.info.pop(_PENDING, None)
     if not rows:
         return 0
@@ -109,30 +117,59 @@ def write_pending(session: Session) -> int:
         row["chain"] = row["municipality_id"] or SYSTEM_CHAIN
         by_chain.setdefault(row["chain"], []).append(row)
     conn = session.connection()
-    for chain in sorted(by_chain):  # a fixed order: two transactions never deadlock on heads
+    known = _KNOWN_HEADS.get(conn.engine, {})
+    moved: dict[int, tuple[int, str]] = {}
+    for chain in sorted(by_chain):
+        chain_rows = by_chain[chain]
+        head = known.get(chain)
+        if head is not None:
+            seq, digest = _link(chain_rows, *head)
+            if conn.execute(_MOVE_KNOWN_HEAD, {
+                "b_chain": chain, "b_old_seq": head[0], "b_old_hash": head[1],
+                "b_seq": seq, "b_hash": digest}).rowcount == 1:
+                conn.execute(_INSERT, chain_rows)
+                moved[chain] = (seq, digest)
+                continue
         head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one_or_none()
         if head is None:  # the chain's first row: create its head (once per chain, ever)
             _ensure_head(conn, chain)
             head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
-        seq, prev = head.seq, head.hash
-        for row in by_chain[chain]:
-            seq += 1
-            row["seq"] = seq
-            row["prev_hash"] = prev
-            row["hash"] = prev = chain_hash(prev, AuditEvent.content_of(row))
-        conn.execute(_INSERT, by_chain[chain])
-        conn.execute(_MOVE_HEAD, {"b_chain": chain, "b_seq": seq, "b_hash": prev})
+        seq, digest = _link(chain_rows, head.seq, head.hash)
+        conn.execute(_INSERT, chain_rows)
+        conn.execute(_MOVE_HEAD, {"b_chain": chain, "b_seq": seq, "b_hash": digest})
+        moved[chain] = (seq, digest)
+    session.info[_MOVED] = (conn.engine, moved)
     return len(rows)
+
+
+def _link(rows: list[dict[str, Any]], seq: int, prev: str) -> tuple[int, str]:
+    """Number and hash ``rows`` onto a head (seq, hash); the new head."""
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        row["hash"] = prev = chain_hash(prev, AuditEvent.content_of(row))
+    return seq, prev
 
 
 def discard_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_MOVED, None)
 
 
+_MOVED = "bti.audit_moved"
+#: engine → chain → (seq, hash) of the head as this process last committed it. Only a hint:
+#: a stale entry makes the compare-and-set miss, and the head is then read from the database.
+_KNOWN_HEADS: WeakKeyDictionary[Any, dict[int, tuple[int, str]]] = WeakKeyDictionary()
 _HEAD_FOR_UPDATE = (select(AuditChainHead.seq, AuditChainHead.hash)
                     .where(AuditChainHead.chain == bindparam("chain")).with_for_update())
 _MOVE_HEAD = (update(AuditChainHead).where(AuditChainHead.chain == bindparam("b_chain"))
               .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
+_MOVE_KNOWN_HEAD = (update(AuditChainHead)
+                    .where(AuditChainHead.chain == bindparam("b_chain"),
+                           AuditChainHead.seq == bindparam("b_old_seq"),
+                           AuditChainHead.hash == bindparam("b_old_hash"))
+                    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
 _INSERT = AuditEvent.__table__.insert()
 
 
@@ -149,6 +186,14 @@ def _ensure_head(conn, chain: int) -> None:
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     write_pending(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    moved = session.info.pop(_MOVED, None)
+    if moved is not None:
+        engine, heads_now = moved
+        _KNOWN_HEADS.setdefault(engine, {}).update(heads_now)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import func
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -70,11 +72,14 @@ class OpenResult:
     entry: StafettloggEntry
 
 
-_CASE_BY_ID = (select(Case).where(Case.id == bindparam("case_id"))
+#: The case and its active participants in one query (one row per participant, or one with
+#: None); only the case row is locked when writing.
+_CASE_BY_ID = (select(Case, Participant)
+               .outerjoin(Participant, and_(Participant.case_id == Case.id,
+                                            Participant.ended_at.is_(None)))
+               .where(Case.id == bindparam("case_id"))
                .execution_options(populate_existing=True))
-_CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update()
-_ACTIVE_PARTICIPANTS = select(Participant).where(
-    Participant.case_id == bindparam("case_id"), Participant.ended_at.is_(None))
+_CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update(of=Case)
 _EMERGENCY_GRANTS = select(EmergencyAccess).where(
     EmergencyAccess.case_id == bindparam("case_id"),
     EmergencyAccess.user_id == bindparam("user_id"), EmergencyAccess.expires_at > bindparam("now"))
@@ -83,10 +88,12 @@ _EMERGENCY_GRANTS = select(EmergencyAccess).where(
 def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     """Load → check access. No case and no access answer the same ``NotFound``."""
     params = {"case_id": case_id}
-    case = ctx.session.scalar(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID, params)
-    if case is None:
+    rows = ctx.session.execute(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID,
+                               params).all()
+    if not rows:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
-    participants = list(ctx.session.scalars(_ACTIVE_PARTICIPANTS, params))
+    case = rows[0][0]
+    participants = [p for _, p in rows if p is not None]
     rels = relations(ctx.actor, case, participants)
     basis = access_basis(rels)
     if basis is None:  # only without a relation is an emergency access looked for
@@ -276,8 +283,41 @@ def fire(
     audit.record(ctx, "case.transition", case=case, object_type=written.object_type,
                  object_id=written.object_id, basis=access.basis, trigger=step.trigger,
                  source=step.source, dest=step.dest)
+    _write_case(ctx, case)
     try:
-        ctx.session.flush()
+        ctx.session.flush()  # whatever else the effect changed (participants, measures, …)
     except (StaleDataError, IntegrityError) as err:
         raise Conflict() from err
     return FireResult(case, step, entry)
+
+
+_CASE_TABLE = Case.__table__
+_CASE_MAPPER = sa_inspect(Case)
+#: attribute key → column key of the case's plain columns (not id or version).
+_CASE_COLUMNS = {prop.key: prop.columns[0].key for prop in _CASE_MAPPER.column_attrs
+                 if prop.key not in ("id", "version")}
+_UPDATE_CASE = _CASE_TABLE.update().where(
+    _CASE_TABLE.c.id == bindparam("b_id"), _CASE_TABLE.c.version == bindparam("b_version"))
+
+
+def _write_case(ctx: Ctx, case: Case) -> None:
+    """Write the case's changed columns and its next version with one Core ``UPDATE … WHERE id
+    AND version``, then mark them committed on the object, so the unit of work has nothing left
+    to do for the case. No row (another writer moved the version on) is a ``Conflict``; an
+    unexpected change (not a plain column) goes through the ORM's flush instead."""
+    state = sa_inspect(case)
+    changed = state.committed_state
+    if not changed or not changed.keys() <= _CASE_COLUMNS.keys():
+        return
+    current = state.dict
+    values = {_CASE_COLUMNS[key]: current[key] for key in changed}
+    version = case.version + 1
+    values["version"] = version
+    result = ctx.session.connection().execute(
+        _UPDATE_CASE, {"b_id": case.id, "b_version": case.version, **values})
+    if result.rowcount != 1:
+        raise Conflict()
+    # what the unit of work does after its own UPDATE: everything committed, the case clean
+    # (no longer in the identity map's modified set, so the flush after this skips it)
+    current["version"] = version
+    state._commit_all(current, ctx.session.identity_map)

@@ -12,6 +12,7 @@ from datetime import date
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from bti.domain.cases import BarnevernReport
@@ -78,10 +79,37 @@ def _not_future(ctx: Ctx, case: Case, step: Step, field: str, day: date | None) 
 
 def _add(ctx: Ctx, obj: Any, object_type: str) -> Written:
     """Insert ``obj`` now, for its id. Handlers change the case only after this, so the case row
-    is written once per transaction."""
-    ctx.session.add(obj)
-    ctx.session.flush()
+    is written once per transaction.
+
+    A record without relationships is written with a Core ``INSERT … RETURNING id`` on the
+    session's connection (same transaction, no unit-of-work flush); the object stays transient
+    with its ``id`` set. One with relationships (its child rows cascade) goes through the ORM."""
+    stmt, columns = _insert_plan(type(obj))
+    if stmt is None:
+        ctx.session.add(obj)
+        ctx.session.flush()
+        return Written(object_type, obj.id)
+    values = obj.__dict__
+    obj.id = ctx.session.connection().execute(
+        stmt, {col: values[key] for key, col in columns if key in values}).scalar_one()
     return Written(object_type, obj.id)
+
+
+_INSERT_PLANS: dict[type, tuple[Any, tuple[tuple[str, str], ...]]] = {}
+
+
+def _insert_plan(cls: type) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    """(``INSERT … RETURNING id`` or None when the class has relationships, (attribute key,
+    column key) pairs) for a mapped class, built once."""
+    plan = _INSERT_PLANS.get(cls)
+    if plan is None:
+        mapper = sa_inspect(cls)
+        table = mapper.local_table
+        columns = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs
+                        if not prop.columns[0].primary_key)
+        stmt = None if mapper.relationships else table.insert().returning(table.c.id)
+        plan = _INSERT_PLANS[cls] = (stmt, columns)
+    return plan
 
 
 def _level(case: Case, facts: CaseFacts) -> str:

@@ -13,6 +13,7 @@ from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
+from bti.domain.log import chain_hash
 from bti.services.context import Ctx
 
 
@@ -33,31 +34,29 @@ def append(
     The row is written with a Core ``INSERT … RETURNING id`` (no unit-of-work bookkeeping for a
     row that is never changed); the entry returned is a transient copy of what was written."""
     at = ctx.now()
-    entry = StafettloggEntry(
-        case_id=case.id,
-        seq=case.log_seq + 1,
-        at=at,
-        actor_id=ctx.actor.id,
-        kind=kind,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=to_state,
-        object_type=object_type,
-        object_id=object_id,
-        data=canonical_json(data),
-        prev_hash=case.log_head,
-    )
-    entry.hash = entry.compute_hash()
-    values = {c: getattr(entry, c) for c in _COLUMNS}
-    entry.id = ctx.session.connection().execute(_INSERT, values).scalar_one()
-    case.log_seq = entry.seq
-    case.log_head = entry.hash
+    values = {
+        "case_id": case.id,
+        "seq": case.log_seq + 1,
+        "at": at,
+        "actor_id": ctx.actor.id,
+        "kind": kind,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "object_type": object_type,
+        "object_id": object_id,
+        "data": canonical_json(data),
+        "prev_hash": case.log_head,
+    }
+    values["hash"] = chain_hash(values["prev_hash"], StafettloggEntry.content_of(values))
+    entry_id = ctx.session.connection().execute(_INSERT, values).scalar_one()
+    case.log_seq = values["seq"]
+    case.log_head = values["hash"]
     case.last_activity_at = at
-    return entry
+    return StafettloggEntry(id=entry_id, **values)
 
 
 _TABLE = StafettloggEntry.__table__
-_COLUMNS = tuple(c.name for c in _TABLE.columns if c.name != "id")
 _INSERT = _TABLE.insert().returning(_TABLE.c.id)
 
 

@@ -57,16 +57,20 @@ def create_user(session, *, municipality_id: int, unit_id: int | None, username:
     return user
 
 
+_USERS = User.__table__
+_ROLES = UserRole.__table__
+#: On the tables (Core), run on the session's connection: no ORM execution for plain columns.
 _ACTOR_QUERY = (
-    select(User.id, User.municipality_id, User.unit_id, User.active, User.locale, UserRole.role)
-    .outerjoin(UserRole, UserRole.user_id == User.id)
-    .where(User.id == bindparam("user_id"))
+    select(_USERS.c.id, _USERS.c.municipality_id, _USERS.c.unit_id, _USERS.c.active,
+           _USERS.c.locale, _ROLES.c.role)
+    .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+    .where(_USERS.c.id == bindparam("user_id"))
 )
 
 
 def load_actor(session, user_id: int) -> Actor | None:
     """The acting user with their roles, in one query; ``None`` if there is no such user."""
-    rows = session.execute(_ACTOR_QUERY, {"user_id": user_id}).all()
+    rows = session.connection().execute(_ACTOR_QUERY, {"user_id": user_id}).all()
     if not rows:
         return None
     first = rows[0]
