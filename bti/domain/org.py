@@ -54,7 +54,29 @@ class Unit(Base):
         return f"<Unit {self.id}>"
 
 
-class User(Base):
+class LoginProtocol:
+    """Flask-Login's four user attributes, by duck typing (the domain never imports Flask).
+    Needs ``id`` and ``active``."""
+
+    __slots__ = ()
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class User(LoginProtocol, Base):
     """A staff account. Implements Flask-Login's four attributes by duck typing, so the domain
     never imports Flask."""
 
@@ -84,22 +106,6 @@ class User(Base):
     def roles(self) -> frozenset[str]:
         return frozenset(r.role for r in self.role_rows)
 
-    # Flask-Login's user protocol
-    @property
-    def is_active(self) -> bool:
-        return self.active
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return str(self.id)
-
     def __repr__(self) -> str:
         return f"<User {self.id}>"
 
@@ -109,7 +115,7 @@ class User(Base):
 
 
 @dataclass(frozen=True, slots=True)
-class Actor:
+class Actor(LoginProtocol):
     """Who is acting, as services need it: ids and roles, no ORM state. Immutable, so it can be
     loaded once per request (one query) and outlive the session it was read in. Implements
     Flask-Login's user protocol by duck typing."""
@@ -121,20 +127,6 @@ class Actor:
     active: bool = True
     locale: str = "nb"
 
-    @property
-    def is_active(self) -> bool:
-        return self.active
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return str(self.id)
 
 
 class UserSession(Base):
