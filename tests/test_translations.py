@@ -187,8 +187,7 @@ def test_plural_strings_use_both_forms():
                 plurals = [m for m in _messages(_catalog(lang))
                            if m.pluralizable and all(_strings(m))
                            and set(t.placeholders(m.id[1])) <= {"%(num)d", "%(num)s"}]
-                if not plurals:
-                    pytest.skip("no plural string in the sources yet")
+                assert plurals, f"{lang}: the catalogue has no plural string to check"
                 session["lang"] = lang
                 refresh()
                 for m in plurals:

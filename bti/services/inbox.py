@@ -339,10 +339,6 @@ def mark_read(ctx: Ctx, notification_id: int | None = None) -> int:
     return ctx.session.execute(stmt).rowcount
 
 
-def today(ctx: Ctx) -> date:
-    return ctx.today()
-
-
 def warn_all_expiring_consents(ctx: Ctx) -> int:
     """The scheduled job (``bti notify consents``): warn the stafettholder of every open case
     whose consent expires within its workflow's warning period, whether or not anyone opens a

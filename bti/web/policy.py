@@ -23,6 +23,8 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from bti.web.errors import wants_json
+
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
 CASE = "case"
@@ -67,10 +69,6 @@ def policy_for(app: Flask, endpoint: str | None) -> Policy | None:
     return REGISTRY.get(view)
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
 def init_app(app: Flask) -> None:
     @app.before_request
     def check_request():
@@ -83,7 +81,7 @@ def init_app(app: Flask) -> None:
         if p.kind == PUBLIC:
             return None
         if not current_user.is_authenticated:
-            if _wants_json():
+            if wants_json():
                 abort(401)
             return redirect(url_for("auth.login", next=(
                 request.full_path if request.query_string else request.path)
