@@ -308,6 +308,72 @@ def bench_floor(floor: Floor, budget_s: float) -> tuple[int, float, Histogram]:
     return n, time.perf_counter() - t0, hist
 
 
+class SAFloor:
+    """The floor's two statements (same SQL, same hashing) through a SQLAlchemy ``Session`` on
+    an engine from ``bti.db.make_engine`` (same pragmas, ``BEGIN IMMEDIATE``): what SQLAlchemy
+    itself adds per transaction before any bti logic runs."""
+
+    def __init__(self, path: Path, n_cases: int) -> None:
+        floor_setup(path, n_cases).close()
+        self.engine = make_engine(f"sqlite:///{path}")
+        self.sf = make_session_factory(self.engine)
+        self.n_cases = n_cases
+        self.heads = {i: (0, "0" * 64, 1) for i in range(1, n_cases + 1)}
+        self.i = 0
+        self.update = sqlalchemy.text(
+            "UPDATE case_record SET state = :state, version = :version, log_seq = :seq, "
+            "log_head = :hash, last_activity_at = :at WHERE id = :id AND version = :old")
+        self.insert = sqlalchemy.text(
+            'INSERT INTO stafettlogg_entry (case_id, seq, at, actor_id, kind, "trigger", '
+            "from_state, to_state, data, prev_hash, hash) VALUES (:id, :seq, :at, 1, 'note', "
+            "'add_note', 'n0_plan', 'n0_plan', :data, :prev, :hash)")
+
+    def op(self) -> None:
+        self.i += 1
+        case_id = self.i % self.n_cases + 1
+        seq, prev, version = self.heads[case_id]
+        at = datetime.now(UTC).isoformat()
+        data = json.dumps(NOTE, sort_keys=True)
+        content = {"case_id": case_id, "seq": seq + 1, "at": at, "actor_id": 1,
+                   "kind": "note", "trigger": "add_note", "from_state": "n0_plan",
+                   "to_state": "n0_plan", "data": data}
+        h = hashlib.sha256((prev + json.dumps(content, sort_keys=True, separators=(",", ":"),
+                                              ensure_ascii=False)).encode()).hexdigest()
+        with self.sf.begin() as session:
+            conn = session.connection()
+            if conn.execute(self.update, {"state": "n0_plan", "version": version + 1,
+                                          "seq": seq + 1, "hash": h, "at": at, "id": case_id,
+                                          "old": version}).rowcount != 1:
+                raise RuntimeError("SQLAlchemy floor: stale version")
+            conn.execute(self.insert, {"id": case_id, "seq": seq + 1, "at": at, "data": data,
+                                       "prev": prev, "hash": h})
+        self.heads[case_id] = (seq + 1, h, version + 1)
+
+
+def statement_overhead(path: Path, n: int = 20_000) -> tuple[float, float]:
+    """µs per execution of one cached SELECT by primary key: through a SQLAlchemy connection
+    (``Connection.execute`` of a Core ``select``, rows fetched) and on the bare sqlite3 cursor."""
+    engine = make_engine(f"sqlite:///{path}")
+    table = sqlalchemy.table("case_record", sqlalchemy.column("id"), sqlalchemy.column("state"),
+                             sqlalchemy.column("version"))
+    stmt = select(table.c.id, table.c.state, table.c.version).where(
+        table.c.id == sqlalchemy.bindparam("id"))
+    sql = str(stmt.compile(dialect=engine.dialect))
+    out = []
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        for fn in (lambda: conn.execute(stmt, {"id": 1}).all(),
+                   lambda: raw.execute(sql, (1,)).fetchall()):
+            for _ in range(500):
+                fn()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - t0) / n * 1e6)
+    engine.dispose()
+    return out[0], out[1]
+
+
 # --- 3. the service layer ---------------------------------------------------------------------
 
 
@@ -613,6 +679,13 @@ def run(args, tmpdir: Path) -> int:
     floor = Floor(floor_con, args.cases)
     f1_n, f1_s, f1_h = bench_floor(floor, ps)
     print(f"  before: {fmt_rate(f1_n, f1_s)}  [{f1_h.summary()}]", flush=True)
+    sa_floor = SAFloor(tmpdir / "safloor.sqlite3", args.cases)
+    sa1_n, sa1_s, sa1_h = bench_floor(sa_floor, ps)
+    print(f"  the same through a SQLAlchemy Session (bti.db engine): {fmt_rate(sa1_n, sa1_s)}  "
+          f"[{sa1_h.summary()}]", flush=True)
+    stmt_sa, stmt_raw = statement_overhead(tmpdir / "safloor.sqlite3")
+    print(f"  one cached SELECT by primary key: {stmt_sa:,.1f} µs through SQLAlchemy, "
+          f"{stmt_raw:,.1f} µs on the bare sqlite3 cursor", flush=True)
 
     # 3a. state-changing transitions
     print(f"\n[3a] service, state-changing: the nivå 0 loop continue → start → assess → decide "
@@ -637,7 +710,11 @@ def run(args, tmpdir: Path) -> int:
     f2_n, f2_s, f2_h = bench_floor(floor, ps)
     floor_con.close()
     print(f"\n[2'] sqlite3 floor, after: {fmt_rate(f2_n, f2_s)}  [{f2_h.summary()}]")
+    sa2_n, sa2_s, _ = bench_floor(sa_floor, ps)
+    sa_floor.engine.dispose()
+    print(f"  through a SQLAlchemy Session, after: {fmt_rate(sa2_n, sa2_s)}")
     floor_us = (f1_s + f2_s) / (f1_n + f2_n) * 1e6
+    sa_floor_us = (sa1_s + sa2_s) / (sa1_n + sa2_n) * 1e6
 
     machines.restore()
     workflows_built.restore()
@@ -697,10 +774,16 @@ def run(args, tmpdir: Path) -> int:
     print(f"  service state-changing (n0 loop): {fmt_rate(sc_n, sc_s)}")
     print(f"  sqlite3 floor: {(f1_n + f2_n) / (f1_s + f2_s):,.0f}/s ({floor_us:,.0f} µs each; "
           f"before {us(f1_s, f1_n):,.0f} µs, after {us(f2_s, f2_n):,.0f} µs)")
+    print(f"  SQLAlchemy floor (the floor's 2 statements through a Session): "
+          f"{sa_floor_us:,.0f} µs = {sa_floor_us / floor_us:.1f}x the sqlite3 floor; "
+          f"one statement {stmt_sa:,.1f} µs through SQLAlchemy vs {stmt_raw:,.1f} µs bare; "
+          f"the service sends {len(trace_note) - 2} statements per add_note")
     print(f"  ratio add_note:        service/floor = {r_add:.1f}x  "
           f"(goal ≤ {GOAL_RATIO:g}x: {verdict(r_add)})")
     print(f"  ratio state-changing:  service/floor = {r_sc:.1f}x  "
           f"(goal ≤ {GOAL_RATIO:g}x: {verdict(r_sc)})")
+    print(f"  ratio add_note / SQLAlchemy floor = {add_us / sa_floor_us:.1f}x, "
+          f"state-changing / SQLAlchemy floor = {sc_us / sa_floor_us:.1f}x")
     print(f"  RSS: {first[2]:.1f} MiB → {last[2]:.1f} MiB after {last[0]:,} transitions "
           f"(growth {last[2] - first[2]:+.1f} MiB; process start {rss_start:.1f} MiB, before "
           f"warm-up {long['rss_before']:.1f} MiB)")
