@@ -206,3 +206,25 @@ def vocabulary() -> Vocabulary:
         standing_effects=frozenset({"report_barnevernet", "avverge"}),
         opening_effect="concern",
     )
+
+
+#: Every action the audit trail records (``audit_event.action``): a closed vocabulary, so that
+#: every row can be shown to a privacy officer in words (``bti/web/ui/audit.py`` labels each)
+#: and a typo cannot create an action nobody searches for. ``bti.services.audit`` refuses others.
+AUDIT_ACTIONS = frozenset({
+    # reads and writes of case data
+    "case.opened", "case.viewed", "case.log_viewed", "case.listed", "case.transition",
+    "case.emergency_access", "case.access_log_viewed", "case.access_log_exported",
+    "case.export_page_viewed", "case.exported", "case.archived", "case.purged",
+    "unit.overview_viewed",
+    # refused access (written in a transaction of their own)
+    "access.denied", "access.forbidden",
+    # sign-in
+    "auth.login", "auth.login_failed", "auth.logout", "auth.mfa_enrolled", "auth.mfa_failed",
+    "auth.mfa_passed",
+    # administration
+    "user.created", "user.deactivated", "user.reactivated", "user.listed", "user.mfa_reset",
+    "user.password_changed", "user.roles_changed", "municipality.settings_changed",
+    # the audit trail itself
+    "audit.searched", "audit.anchor_exported",
+})

@@ -34,6 +34,7 @@ from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
+from bti.domain.vocabulary import AUDIT_ACTIONS
 from bti.services.context import Ctx
 
 _PENDING = "bti.audit_pending"
@@ -93,6 +94,9 @@ def record_denied(session_factory, *, actor, action: str, now, object_type: str 
 
 def add_row(session: Session, values: dict[str, Any]) -> None:
     """Queue a row given as column values (``record`` is the usual way in)."""
+    if values["action"] not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {values['action']!r}: add it to "
+                         "bti.domain.vocabulary.AUDIT_ACTIONS and label it in bti/web/ui/audit.py")
     session.info.setdefault(_PENDING, []).append(values)
 
 

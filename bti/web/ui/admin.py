@@ -20,6 +20,7 @@ from bti.web.forms import error_text
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+@bp.app_template_global("role_labels")
 def role_labels() -> dict[str, str]:
     return {
         "employee": _("Employee"),

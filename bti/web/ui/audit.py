@@ -10,12 +10,81 @@ from datetime import date
 from flask import Blueprint
 from flask import render_template
 from flask import request
+from flask_babel import gettext as _
 
 from bti.services import access as access_service
 from bti.web import policy
 from bti.web.db import get_ctx
 
 bp = Blueprint("audit", __name__, url_prefix="/tilgang")
+
+
+def action_labels() -> dict[str, str]:
+    """Every audit action (``bti.domain.vocabulary.AUDIT_ACTIONS``) in words."""
+    return {
+        "case.opened": _("Registered a new concern"),
+        "case.viewed": _("Opened the case"),
+        "case.log_viewed": _("Read the stafettlogg"),
+        "case.listed": _("Saw the case in a list"),
+        "case.transition": _("Recorded a step on the case"),
+        "case.emergency_access": _("Took emergency access"),
+        "case.access_log_viewed": _("Read the case's access log"),
+        "case.access_log_exported": _("Downloaded the case's access log"),
+        "case.export_page_viewed": _("Opened the case's export page"),
+        "case.exported": _("Exported the case (right of access)"),
+        "case.archived": _("Archived the case"),
+        "case.purged": _("Deleted the case's content"),
+        "unit.overview_viewed": _("Opened the unit overview"),
+        "access.denied": _("Was refused access to a case"),
+        "access.forbidden": _("Was refused access to a page"),
+        "auth.login": _("Signed in"),
+        "auth.login_failed": _("Failed sign-in"),
+        "auth.logout": _("Signed out"),
+        "auth.mfa_enrolled": _("Set up two-step verification"),
+        "auth.mfa_failed": _("Failed two-step verification"),
+        "auth.mfa_passed": _("Passed two-step verification"),
+        "user.created": _("Created a user"),
+        "user.deactivated": _("Deactivated a user"),
+        "user.reactivated": _("Reactivated a user"),
+        "user.listed": _("Listed users"),
+        "user.mfa_reset": _("Reset a user's two-step verification"),
+        "user.password_changed": _("Changed a password"),
+        "user.roles_changed": _("Changed a user's roles"),
+        "municipality.settings_changed": _("Changed the municipality's settings"),
+        "audit.searched": _("Searched the access log"),
+        "audit.anchor_exported": _("Exported the audit anchor"),
+    }
+
+
+def basis_labels() -> dict[str, str]:
+    """Why access was given (relations to the case, roles, scopes)."""
+    return {
+        "stafettholder": _("Stafettholder"),
+        "reporter": _("Raised the concern"),
+        "participant": _("Participant (with consent)"),
+        "unit_leader": _("Leader of the case's unit"),
+        "handover_recipient": _("Proposed as stafettholder"),
+        "emergency": _("Emergency access"),
+        "system": _("System (command line)"),
+        "privacy_officer": _("Privacy officer"),
+        "leader": _("Leader"),
+        "admin": _("Administrator"),
+        "unit": _("Own unit"),
+        "municipality": _("Whole municipality"),
+    }
+
+
+def outcome_labels() -> dict[str, str]:
+    return {"allowed": _("Allowed"), "denied": _("Refused")}
+
+
+@bp.app_template_global("audit_label")
+def audit_label(kind: str, code: str | None) -> str:
+    """An audit code in words in the current language; an unknown code is shown as it is."""
+    if not code:
+        return ""
+    table = {"action": action_labels, "basis": basis_labels, "outcome": outcome_labels}[kind]()
+    return table.get(code, code)
 
 _ACTION = re.compile(r"^[a-z_]{1,30}(\.[a-z_]{1,30}){0,2}$")
 _USERNAME = re.compile(r"^[\w.@-]{1,80}$")
