@@ -205,6 +205,29 @@ def audit_verify(anchor_file: Path | None) -> None:
                    f"{anchor_file} ({len(anchor)} chain(s))")
 
 
+@audit.command("review", help="Follow-up of the access log (AUD-07): read the audit rows "
+               "written since the last run, raise review items (many cases in an hour, emergency "
+               "access, work outside working hours, mass export, repeated refusals) and notify "
+               "the nearest leader. Run it from cron or a systemd timer, for example hourly.")
+@click.option("--municipality", "slug", help="Only this municipality (its slug).")
+def audit_review(slug: str | None) -> None:
+    from bti.domain.org import Municipality
+    from bti.services import review
+    from bti.services.context import utcnow
+
+    with make_session_factory(_engine()).begin() as session:
+        municipality_id = None
+        if slug is not None:
+            municipality_id = session.scalar(select(Municipality.id)
+                                             .where(Municipality.slug == slug))
+            if municipality_id is None:
+                raise click.ClickException(f"no municipality with the slug {slug!r}")
+        run = review.run_review(session, utcnow(), municipality_id=municipality_id)
+    per = ", ".join(f"{k} {v}" for k, v in run.items.items())
+    click.echo(f"read {run.rows_read} audit row(s); raised {run.items_raised} review item(s) "
+               f"({per}); {run.notifications} notification(s)")
+
+
 @audit.command("anchor", help="Append the current audit chain heads (chain, seq, hash, UTC time) "
                "as one JSON line to FILE, outside the database.")
 @click.option("--file", "anchor_file", type=click.Path(path_type=Path, dir_okay=False),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from sqlalchemy import text
 
 from bti.cli import main
@@ -13,7 +15,10 @@ from bti.db import create_schema
 from bti.db import make_engine
 from bti.db import make_session_factory
 from bti.domain.log import drop_append_only_ddl
+from bti.domain.org import User
+from bti.services import audit
 from bti.services import cases
+from bti.services.context import Ctx
 from tests.conftest import World
 from tests.factories import CONCERN
 
@@ -158,3 +163,23 @@ def test_municipality_set_switches_mfa_and_is_audited(tmp_path, monkeypatch):
             AuditEvent.action == "municipality.settings_changed")).all()
         assert len(rows) == 1
     engine.dispose()
+
+
+
+def test_review_raises_items_once_and_names_an_unknown_municipality(db):
+    engine, chain, case_id = db
+    with make_session_factory(engine).begin() as s:
+        teacher = s.scalars(select(User).where(User.username == "kari")).one()
+        ctx = Ctx(session=s, actor=teacher, workflows=None)
+        for i in range(6):  # six exports in a day (the threshold is five)
+            audit.record(ctx, "case.exported",
+                         case=SimpleNamespace(id=case_id + i, municipality_id=chain))
+    r = run("review")
+    assert r.exit_code == 0, r.output
+    assert "mass_export 1" in r.output
+    again = run("review")
+    assert again.exit_code == 0
+    assert "raised 0 review item(s)" in again.output
+    bad = run("review", "--municipality", "finst-ikkje")
+    assert bad.exit_code != 0
+    assert "no municipality with the slug 'finst-ikkje'" in bad.output

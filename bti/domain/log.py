@@ -171,6 +171,48 @@ class AuditChainHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditReviewItem(Base):
+    """Follow-up of the access log (AUD-07): a pattern the review job found in one user's audit
+    rows, for the nearest leader (or the privacy officer) to look into. The rows themselves stay
+    in ``audit_event``; the item names the user, the pattern and the window, so the reviewer sees
+    exactly the rows it was raised from. ``details`` holds counts only; ``comment`` is what the
+    reviewer wrote when closing (no names of children; the form says so)."""
+
+    __tablename__ = "audit_review_item"
+    __table_args__ = (UniqueConstraint("municipality_id", "subject_user_id", "pattern",
+                                       "window_start"),
+                      Index("ix_audit_review_item_open", "municipality_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
+    #: The subject's unit when the item was raised (whose leader follows it up).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    subject_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: many_cases | emergency_access | off_hours | mass_export | repeated_denials
+    pattern: Mapped[str] = mapped_column(String(40))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    count: Mapped[int]
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None]
+    #: legitimate | followed_up
+    conclusion: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditReviewMark(Base):
+    """How far the review job has read each audit chain (it reads only newer rows next time)."""
+
+    __tablename__ = "audit_review_mark"
+
+    chain: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    run_at: Mapped[datetime]
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=_json_default)

@@ -18,6 +18,8 @@ from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
+from bti.domain.log import AuditReviewItem
+from bti.domain.log import AuditReviewMark
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.org import Municipality
@@ -27,7 +29,8 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 
 __all__ = [
-    "AuditChainHead", "AuditEvent", "EmergencyAccess", "Notification", "UserSession",
+    "AuditChainHead", "AuditEvent", "AuditReviewItem", "AuditReviewMark", "EmergencyAccess",
+    "Notification", "UserSession",
     "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",

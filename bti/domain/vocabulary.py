@@ -226,5 +226,6 @@ AUDIT_ACTIONS = frozenset({
     "user.created", "user.deactivated", "user.reactivated", "user.listed", "user.mfa_reset",
     "user.password_changed", "user.roles_changed", "municipality.settings_changed",
     # the audit trail itself
-    "audit.searched", "audit.anchor_exported",
+    "audit.searched", "audit.anchor_exported", "audit.review_run", "audit.reviews_listed",
+    "audit.review_viewed", "audit.review_closed",
 })

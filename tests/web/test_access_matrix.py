@@ -40,7 +40,9 @@ from werkzeug.security import generate_password_hash
 from bti.domain.cases import Case
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
+from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
+from bti.services import review
 from bti.services.context import OSLO
 from bti.web import create_app
 from tests.factories import make_municipality
@@ -193,6 +195,7 @@ class World:
     target_user_id: int
     foreign_user_id: int
     browsers: dict[str, Browser]
+    review_item_id: int
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" else self.users[actor].id
@@ -202,7 +205,8 @@ class World:
         return template.format(case=self.case_id, missing_case=self.missing_case_id,
                                notification=self.notification_id,
                                target_user=self.target_user_id,
-                               foreign_user=self.foreign_user_id, actor=actor,
+                               foreign_user=self.foreign_user_id,
+                               review_item=self.review_item_id, actor=actor,
                                username=user.username if user else "ingen")
 
 
@@ -311,8 +315,13 @@ def make_world(app) -> World:
             Notification.user_id == users["leader"].id,
             Notification.kind == "emergency_access")).one()
     assert len(str(missing)) == len(str(case_id))
+    with app.extensions["bti"].session_factory.begin() as s:  # the review job (AUD-07)
+        review.run_review(s, app.extensions["bti"].clock())
+        item = s.scalars(select(AuditReviewItem.id).where(
+            AuditReviewItem.subject_user_id == users["emergency"].id,
+            AuditReviewItem.pattern == "emergency_access")).one()
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
-                 users["foreign"].id, browsers)
+                 users["foreign"].id, browsers, item)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -504,7 +513,7 @@ def test_every_route_and_method_has_a_row(app):
     stale = sorted(have - route_inventory(app))
     assert not stale, f"rows in access_matrix.toml for routes that do not exist: {stale}"
     adapter = app.url_map.bind("localhost")
-    fake = World({}, {}, 1, 9, 1, 1, 1, {})
+    fake = World({}, {}, 1, 9, 1, 1, 1, {}, 1)
     for r in rows:
         endpoint, _args = adapter.match(fake.fill(r.path).split("?")[0], method=r.method)
         assert endpoint == r.endpoint, (r.label, endpoint)
@@ -666,6 +675,7 @@ def _open_case_through_web(b: Browser) -> int:
     "cases.new_concern",
     "access.emergency",
     "admin.new_user",
+    "audit.review",
 ])
 def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     """Every GET+POST route, sent HEAD with a body that would succeed as a POST (and no CSRF
@@ -673,7 +683,7 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     assert {r.endpoint for r in app.url_map.iter_rules()
             if {"GET", "POST"} <= r.methods} == {
         "auth.login", "auth.mfa", "auth.password", "cases.new_concern", "access.emergency",
-        "admin.new_user"}, "a new GET+POST route: add it to this test"
+        "admin.new_user", "audit.review"}, "a new GET+POST route: add it to this test"
     users = web_world.users
     case_id = _open_case_through_web(login("teacher", web_world))
     if endpoint == "auth.login":
@@ -691,6 +701,17 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     elif endpoint == "access.emergency":
         b, url, body = login("outsider", web_world), f"/tilgang/sak/{case_id}/naud", {
             "reason": REASON}
+    elif endpoint == "audit.review":
+        # an item to close: the outsider's emergency access, followed up by the school's leader
+        outsider = login("outsider", web_world)
+        outsider.get(f"/tilgang/sak/{case_id}/naud")
+        assert outsider.post(f"/tilgang/sak/{case_id}/naud", {"reason": REASON}).status_code == 302
+        with app.extensions["bti"].session_factory.begin() as s:
+            review.run_review(s, app.extensions["bti"].clock())
+            item = s.scalars(select(AuditReviewItem.id).where(
+                AuditReviewItem.pattern == "emergency_access")).one()
+        b, url, body = login("leader", web_world), f"/tilgang/gjennomgang/{item}", {
+            "conclusion": "legitimate"}
     else:
         b, url, body = login("admin", web_world), "/admin/users/new", {
             "username": "headbrukar", "display_name": "Head Brukar",

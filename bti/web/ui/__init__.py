@@ -30,6 +30,7 @@ def main_menu() -> list[MenuItem]:
         items.append(("leader.overview", _("Unit overview")))
     if roles & {"leader", "privacy_officer"}:
         items.append(("audit.search", _("Access log")))
+        items.append(("audit.reviews", _("Log follow-up")))
     if roles & {"admin"}:
         items.append(("admin.users", _("Users")))
     out = []

@@ -8,11 +8,16 @@ import re
 from datetime import date
 
 from flask import Blueprint
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_babel import gettext as _
 
 from bti.services import access as access_service
+from bti.services import review as review_service
+from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx
 
@@ -53,6 +58,10 @@ def action_labels() -> dict[str, str]:
         "municipality.settings_changed": _("Changed the municipality's settings"),
         "audit.searched": _("Searched the access log"),
         "audit.anchor_exported": _("Exported the audit anchor"),
+        "audit.review_run": _("Ran the access-log review"),
+        "audit.reviews_listed": _("Listed access-log review items"),
+        "audit.review_viewed": _("Opened an access-log review item"),
+        "audit.review_closed": _("Closed an access-log review item"),
     }
 
 
@@ -74,6 +83,24 @@ def basis_labels() -> dict[str, str]:
     }
 
 
+def pattern_labels() -> dict[str, str]:
+    """Why the review job raised an item (``bti.services.review.PATTERNS``)."""
+    return {
+        "many_cases": _("Many different cases opened within one hour"),
+        "emergency_access": _("Emergency access to a case"),
+        "off_hours": _("Case data used outside working hours"),
+        "mass_export": _("Many exports in one day"),
+        "repeated_denials": _("Refused access to cases several times within one hour"),
+    }
+
+
+def conclusion_labels() -> dict[str, str]:
+    return {
+        "legitimate": _("Checked: the use was part of the user's work"),
+        "followed_up": _("Followed up with the user or reported as a breach"),
+    }
+
+
 def outcome_labels() -> dict[str, str]:
     return {"allowed": _("Allowed"), "denied": _("Refused")}
 
@@ -83,7 +110,8 @@ def audit_label(kind: str, code: str | None) -> str:
     """An audit code in words in the current language; an unknown code is shown as it is."""
     if not code:
         return ""
-    table = {"action": action_labels, "basis": basis_labels, "outcome": outcome_labels}[kind]()
+    table = {"action": action_labels, "basis": basis_labels, "outcome": outcome_labels,
+             "pattern": pattern_labels, "conclusion": conclusion_labels}[kind]()
     return table.get(code, code)
 
 _ACTION = re.compile(r"^[a-z_]{1,30}(\.[a-z_]{1,30}){0,2}$")
@@ -145,3 +173,39 @@ def search():
     return render_template("audit/search.html", result=result, errors=errors,
                            args=request.args, page_args=args,
                            actions=access_service.log_actions(ctx)), (422 if errors else 200)
+
+
+# --- follow-up of the access log (AUD-07) ---------------------------------------------------------
+
+
+@bp.get("/gjennomgang")
+@policy.roles("leader", "privacy_officer")
+def reviews():
+    status = request.args.get("status", "open")
+    if status not in ("open", "closed"):
+        status = "open"
+    items = review_service.list_items(get_ctx(), status=status)
+    return render_template("audit/reviews.html", items=items, status=status)
+
+
+@bp.route("/gjennomgang/<int:item_id>", methods=["GET", "POST"])
+@policy.roles("leader", "privacy_officer")
+def review(item_id: int):
+    ctx = get_ctx()
+    errors: dict[str, list[str]] = {}
+    form = {"conclusion": "", "comment": ""}
+    if request.method == "POST":
+        form = {"conclusion": request.form.get("conclusion", ""),
+                "comment": request.form.get("comment", "")}
+        try:
+            review_service.close_item(ctx, item_id, conclusion=form["conclusion"],
+                                      comment=form["comment"])
+        except InvalidInput as err:
+            errors = err.fields
+        else:
+            flash(_("The review item is closed."), "info")
+            return redirect(url_for("audit.reviews"), 303)
+    view = review_service.get_item(ctx, item_id)
+    return render_template("audit/review.html", view=view, errors=errors, form=form,
+                           conclusions=review_service.CONCLUSIONS,
+                           comment_max=review_service.COMMENT_MAX), (422 if errors else 200)

@@ -1,0 +1,382 @@
+"""Follow-up of the access log (AUD-07; Retningslinjer om innsynslogg 2.6.1–2.6.4, Normen
+faktaark 15): a review job reads the audit trail, finds patterns worth a second look, and raises
+a review item for the nearest leader with a notification. Leaders and the privacy officer read
+the items and the rows they came from (those reads are logged too) and close them with a
+conclusion; nobody can change the audit rows themselves.
+
+Patterns, per user (``Rules`` holds the thresholds):
+
+- ``many_cases``: opened at least ``many_cases_per_hour`` different cases within one clock hour;
+- ``emergency_access``: took emergency access (selvautorisering) to a case; every use;
+- ``off_hours``: read or changed case data outside working hours (local time) or at a weekend;
+  one item per user and day;
+- ``mass_export``: at least ``exports_per_day`` exports (a case or its access log) in a day;
+- ``repeated_denials``: refused access to cases at least ``denials_per_hour`` times in an hour.
+
+The job is incremental (``audit_review_mark`` holds how far it read each chain) and idempotent
+(one item per user, pattern and window); a window that spans two runs is counted whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bti.domain.cases import Notification
+from bti.domain.log import AuditEvent
+from bti.domain.log import AuditReviewItem
+from bti.domain.log import AuditReviewMark
+from bti.domain.log import canonical_json
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.org import User
+from bti.domain.org import UserRole
+from bti.domain.rules import EMERGENCY_DURATION
+from bti.domain.vocabulary import Role
+from bti.services import audit
+from bti.services.context import OSLO
+from bti.services.context import Ctx
+from bti.services.errors import Forbidden
+from bti.services.errors import InvalidInput
+from bti.services.errors import NotFound
+
+PATTERNS = ("many_cases", "emergency_access", "off_hours", "mass_export", "repeated_denials")
+CONCLUSIONS = ("legitimate", "followed_up")
+NOTIFICATION_KIND = "audit_review"
+COMMENT_MAX = 2000
+#: Rows shown with an item at most (the pattern's rows, oldest first).
+ROWS_SHOWN = 500
+
+#: Opening a case's content (not seeing it in a list).
+CASE_READS = frozenset({"case.viewed", "case.log_viewed", "case.export_page_viewed",
+                        "case.exported", "case.access_log_viewed", "case.emergency_access"})
+EXPORTS = frozenset({"case.exported", "case.access_log_exported"})
+
+
+@dataclass(frozen=True)
+class Rules:
+    many_cases_per_hour: int = 20
+    exports_per_day: int = 5
+    denials_per_hour: int = 5
+    #: Working hours, local time, Monday to Friday: [start, end).
+    working_hours: tuple[int, int] = (7, 18)
+
+    def off_hours(self, at: datetime) -> bool:
+        local = at.astimezone(OSLO)
+        start, end = self.working_hours
+        return local.weekday() >= 5 or not start <= local.hour < end
+
+
+@dataclass
+class ReviewRun:
+    rows_read: int = 0
+    items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PATTERNS, 0))
+    notifications: int = 0
+
+    @property
+    def items_raised(self) -> int:
+        return sum(self.items.values())
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+
+def _hour(at: datetime) -> tuple[datetime, datetime]:
+    local = at.astimezone(OSLO).replace(minute=0, second=0, microsecond=0)
+    start = local.astimezone(UTC)
+    return start, start + timedelta(hours=1)
+
+
+def _day(at: datetime) -> tuple[datetime, datetime]:
+    d = at.astimezone(OSLO).date()
+    return (datetime.combine(d, time(), OSLO).astimezone(UTC),
+            datetime.combine(d + timedelta(days=1), time(), OSLO).astimezone(UTC))
+
+
+def _rows_in(session: Session, chain: int, actor_id: int, start: datetime, end: datetime,
+             actions: Iterable[str] | None = None, *, like: str | None = None,
+             case_id: int | None = None):
+    stmt = select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.actor_id == actor_id,
+                                    AuditEvent.at >= start, AuditEvent.at < end)
+    if actions is not None:
+        stmt = stmt.where(AuditEvent.action.in_(sorted(actions)))
+    if like is not None:
+        stmt = stmt.where(AuditEvent.action.like(like))
+    if case_id is not None:
+        stmt = stmt.where(AuditEvent.case_id == case_id)
+    return stmt
+
+
+def _count(session: Session, item_key: tuple, rules: Rules) -> tuple[int, dict[str, Any]]:
+    """The pattern's measure over its whole window, from the database."""
+    chain, actor_id, pattern, start, end, extra = item_key
+    if pattern == "many_cases":
+        stmt = _rows_in(session, chain, actor_id, start, end, CASE_READS).with_only_columns(
+            func.count(AuditEvent.case_id.distinct()))
+        n = session.scalar(stmt) or 0
+        return n, {"distinct_cases": n}
+    if pattern == "mass_export":
+        stmt = _rows_in(session, chain, actor_id, start, end, EXPORTS).with_only_columns(
+            func.count())
+        n = session.scalar(stmt) or 0
+        return n, {"exports": n}
+    if pattern == "repeated_denials":
+        stmt = _rows_in(session, chain, actor_id, start, end, {"access.denied"}
+                        ).with_only_columns(func.count())
+        n = session.scalar(stmt) or 0
+        return n, {"denials": n}
+    if pattern == "off_hours":
+        ats = session.scalars(_rows_in(session, chain, actor_id, start, end, like="case.%")
+                              .with_only_columns(AuditEvent.at))
+        n = sum(1 for at in ats if rules.off_hours(at))
+        return n, {"rows_off_hours": n}
+    # emergency_access: one per use
+    return 1, {"case_id": extra}
+
+
+def _threshold(pattern: str, rules: Rules) -> int:
+    return {"many_cases": rules.many_cases_per_hour, "mass_export": rules.exports_per_day,
+            "repeated_denials": rules.denials_per_hour, "off_hours": 1,
+            "emergency_access": 1}[pattern]
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
+               municipality_id: int | None = None) -> ReviewRun:
+    """Read the audit rows written since the last run (per municipality), raise the review
+    items they call for, notify the reviewers, and move the read marks. One transaction's worth
+    of writes; the caller commits."""
+    rules = rules or Rules()
+    run = ReviewRun()
+    chains = session.scalars(select(Municipality.id).order_by(Municipality.id)
+                             if municipality_id is None
+                             else select(Municipality.id).where(Municipality.id == municipality_id))
+    for chain in list(chains):
+        mark = session.get(AuditReviewMark, chain)
+        last = mark.seq if mark is not None else 0
+        keys: dict[tuple, None] = {}
+        top = last
+        rows = session.execute(
+            select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
+                   AuditEvent.case_id)
+            .where(AuditEvent.chain == chain, AuditEvent.seq > last)
+            .order_by(AuditEvent.seq).execution_options(yield_per=2000))
+        for seq, at, actor_id, action, case_id in rows:
+            run.rows_read += 1
+            top = seq
+            if actor_id is None:
+                continue
+            if action in CASE_READS:
+                keys[(chain, actor_id, "many_cases", *_hour(at), None)] = None
+            if action in EXPORTS:
+                keys[(chain, actor_id, "mass_export", *_day(at), None)] = None
+            if action == "access.denied":
+                keys[(chain, actor_id, "repeated_denials", *_hour(at), None)] = None
+            if action.startswith("case.") and rules.off_hours(at):
+                keys[(chain, actor_id, "off_hours", *_day(at), None)] = None
+            if action == "case.emergency_access":
+                keys[(chain, actor_id, "emergency_access", at, at + EMERGENCY_DURATION,
+                      case_id)] = None
+        for key in keys:
+            _raise_item(session, key, rules, now, run)
+        if top != last or mark is None:
+            if mark is None:
+                session.add(AuditReviewMark(chain=chain, seq=top, run_at=now))
+            else:
+                mark.seq, mark.run_at = top, now
+        audit.add_row(session, dict(
+            at=now, municipality_id=chain, actor_id=None, actor_roles="", unit_id=None,
+            case_id=None, action="audit.review_run", object_type="audit_log", object_id=None,
+            basis="system", outcome="allowed",
+            details=canonical_json({"from_seq": last, "to_seq": top, "items": run.items})))
+    session.flush()
+    return run
+
+
+def _raise_item(session: Session, key: tuple, rules: Rules, now: datetime,
+                run: ReviewRun) -> None:
+    chain, actor_id, pattern, start, end, _extra = key
+    exists = session.scalar(select(AuditReviewItem.id).where(
+        AuditReviewItem.municipality_id == chain, AuditReviewItem.subject_user_id == actor_id,
+        AuditReviewItem.pattern == pattern, AuditReviewItem.window_start == start))
+    if exists is not None:
+        return
+    count, details = _count(session, key, rules)
+    if count < _threshold(pattern, rules):
+        return
+    subject = session.get(User, actor_id)
+    if subject is None:
+        return
+    item = AuditReviewItem(
+        municipality_id=chain, unit_id=subject.unit_id, subject_user_id=actor_id,
+        pattern=pattern, window_start=start, window_end=end, count=count,
+        details=canonical_json(details), created_at=now, status="open")
+    session.add(item)
+    session.flush()
+    run.items[pattern] += 1
+    for user_id in reviewer_ids(session, chain, subject.unit_id, actor_id):
+        session.add(Notification(
+            user_id=user_id, case_id=None, kind=NOTIFICATION_KIND,
+            dedupe_key=f"{NOTIFICATION_KIND}:{item.id}:{user_id}",
+            details=canonical_json({"item_id": item.id, "pattern": pattern}),
+            created_at=now))
+        run.notifications += 1
+
+
+def _active_with_role(session: Session, municipality_id: int, role: str,
+                      unit_id: int | None = None) -> list[int]:
+    stmt = (select(User.id).join(UserRole, UserRole.user_id == User.id)
+            .where(User.municipality_id == municipality_id, User.active.is_(True),
+                   UserRole.role == role).order_by(User.id))
+    if unit_id is not None:
+        stmt = stmt.where(User.unit_id == unit_id)
+    return list(session.scalars(stmt))
+
+
+def reviewer_ids(session: Session, municipality_id: int, unit_id: int | None,
+                 subject_id: int) -> list[int]:
+    """The nearest leader: the leaders of the subject's unit; without one (or when the subject
+    is that unit's only leader), the privacy officers. Never the subject."""
+    if unit_id is not None:
+        leaders = [u for u in _active_with_role(session, municipality_id, Role.LEADER.value,
+                                                unit_id) if u != subject_id]
+        if leaders:
+            return leaders
+    return [u for u in _active_with_role(session, municipality_id, Role.PRIVACY_OFFICER.value)
+            if u != subject_id]
+
+
+# --- reading and closing items ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    item: AuditReviewItem
+    subject_name: str
+    unit_name: str | None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return json.loads(self.item.details or "{}")
+
+
+@dataclass(frozen=True)
+class ItemView:
+    row: ItemRow
+    events: list[AuditEvent]
+    more: bool
+    reviewer_name: str | None
+
+
+def _scope(ctx: Ctx) -> str:
+    actor = ctx.actor
+    if not actor.active:
+        raise Forbidden("inactive user")
+    if Role.PRIVACY_OFFICER.value in actor.roles:
+        return "municipality"
+    if Role.LEADER.value in actor.roles and actor.unit_id is not None:
+        return "unit"
+    raise Forbidden("review items are for leaders and the privacy officer")
+
+
+def _visible(ctx: Ctx, scope: str) -> list:
+    actor = ctx.actor
+    where = [AuditReviewItem.municipality_id == actor.municipality_id,
+             AuditReviewItem.subject_user_id != actor.id]  # nobody reviews themselves
+    if scope == "unit":
+        where.append(AuditReviewItem.unit_id == actor.unit_id)
+    return where
+
+
+def _select_rows():
+    return (select(AuditReviewItem, User.display_name, Unit.name)
+            .join(User, User.id == AuditReviewItem.subject_user_id)
+            .outerjoin(Unit, Unit.id == AuditReviewItem.unit_id))
+
+
+def list_items(ctx: Ctx, *, status: str = "open") -> list[ItemRow]:
+    """The items the actor follows up, newest first (an audited read)."""
+    scope = _scope(ctx)
+    if status not in ("open", "closed"):
+        raise InvalidInput({"status": ["not_a_choice"]})
+    stmt = (_select_rows().where(*_visible(ctx, scope), AuditReviewItem.status == status)
+            .order_by(AuditReviewItem.window_start.desc(), AuditReviewItem.id.desc())
+            .limit(200))
+    rows = [ItemRow(i, name, unit) for i, name, unit in ctx.session.execute(stmt)]
+    audit.record(ctx, "audit.reviews_listed", object_type="audit_review", basis=scope,
+                 status=status, items=len(rows))
+    return rows
+
+
+def _item(ctx: Ctx, item_id: int, scope: str) -> ItemRow:
+    found = ctx.session.execute(_select_rows().where(
+        AuditReviewItem.id == item_id, *_visible(ctx, scope))).first()
+    if found is None:
+        raise NotFound(f"review item {item_id}", object_type="audit_review", object_id=item_id)
+    return ItemRow(*found)
+
+
+def get_item(ctx: Ctx, item_id: int) -> ItemView:
+    """One item and the audit rows it was raised from (an audited read)."""
+    scope = _scope(ctx)
+    row = _item(ctx, item_id, scope)
+    item = row.item
+    stmt = _rows_in(ctx.session, item.municipality_id, item.subject_user_id, item.window_start,
+                    item.window_end)
+    if item.pattern == "many_cases":
+        stmt = stmt.where(AuditEvent.action.in_(sorted(CASE_READS)))
+    elif item.pattern == "mass_export":
+        stmt = stmt.where(AuditEvent.action.in_(sorted(EXPORTS)))
+    elif item.pattern == "repeated_denials":
+        stmt = stmt.where(AuditEvent.action == "access.denied")
+    elif item.pattern == "off_hours":
+        stmt = stmt.where(AuditEvent.action.like("case.%"))
+    elif item.pattern == "emergency_access" and row.details.get("case_id") is not None:
+        stmt = stmt.where(AuditEvent.case_id == row.details["case_id"])
+    events = list(ctx.session.scalars(stmt.order_by(AuditEvent.seq).limit(ROWS_SHOWN + 1)))
+    if item.pattern == "off_hours":
+        events = [e for e in events if Rules().off_hours(e.at)]
+    reviewer = (ctx.session.get(User, item.reviewed_by_id).display_name
+                if item.reviewed_by_id else None)
+    audit.record(ctx, "audit.review_viewed", object_type="audit_review", object_id=item.id,
+                 basis=scope, subject_user_id=item.subject_user_id, rows=len(events))
+    return ItemView(row, events[:ROWS_SHOWN], len(events) > ROWS_SHOWN, reviewer)
+
+
+def close_item(ctx: Ctx, item_id: int, *, conclusion: str, comment: str | None) -> None:
+    """Close an open item with a conclusion (and optionally a comment). Audited."""
+    scope = _scope(ctx)
+    row = _item(ctx, item_id, scope)
+    errors: dict[str, list[str]] = {}
+    if conclusion not in CONCLUSIONS:
+        errors["conclusion"] = ["not_a_choice"]
+    comment = (comment or "").strip() or None
+    if comment is not None and (len(comment) > COMMENT_MAX or "\x00" in comment):
+        errors["comment"] = ["too_long" if len(comment) > COMMENT_MAX else "invalid"]
+    if row.item.status != "open":
+        errors["conclusion"] = ["not_active"]
+    if errors:
+        raise InvalidInput(errors)
+    item = row.item
+    item.status = "closed"
+    item.conclusion = conclusion
+    item.comment = comment
+    item.reviewed_by_id = ctx.actor.id
+    item.reviewed_at = ctx.now()
+    # the comment is free text: it stays on the item, never in the audit row
+    audit.record(ctx, "audit.review_closed", object_type="audit_review", object_id=item.id,
+                 basis=scope, conclusion=conclusion, commented=comment is not None)
+    ctx.session.flush()

@@ -1,0 +1,60 @@
+"""The access-log follow-up pages (AUD-07): the leader is told, opens the item from the
+notification, sees the rows it came from, and closes it with a conclusion."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from bti.domain.log import AuditEvent
+from bti.domain.log import AuditReviewItem
+from bti.services import review
+from tests.web.test_access_audit import REASON
+from tests.web.test_access_audit import make_case
+
+
+def test_leader_follows_up_an_emergency_access(app, web_world, login):
+    case_id, _ = make_case(app, web_world)
+    outsider = login("outsider", web_world)
+    outsider.get(f"/tilgang/sak/{case_id}/naud")
+    assert outsider.post(f"/tilgang/sak/{case_id}/naud", {"reason": REASON}).status_code == 302
+    with app.extensions["bti"].session_factory.begin() as s:
+        review.run_review(s, app.extensions["bti"].clock())
+        item_id = s.scalars(select(AuditReviewItem.id).where(
+            AuditReviewItem.pattern == "emergency_access")).one()
+
+    leader = login("leader", web_world)
+    inbox = leader.get("/saker/").get_data(as_text=True)
+    assert f'href="/tilgang/gjennomgang/{item_id}"' in inbox
+    assert "Gjennomgangen av tilgangsloggen fant noe å se på" in inbox
+    listing = leader.get("/tilgang/gjennomgang").get_data(as_text=True)
+    assert "Nødtilgang til en sak" in listing
+    assert web_world.users["outsider"].display_name in listing
+
+    page = leader.get(f"/tilgang/gjennomgang/{item_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Tok nødtilgang" in html
+    assert REASON not in html  # the reason is in the case's access log, not repeated here
+
+    bad = leader.post(f"/tilgang/gjennomgang/{item_id}", {"conclusion": ""})
+    assert bad.status_code == 422
+    assert 'id="conclusion-error"' in bad.get_data(as_text=True)
+    r = leader.post(f"/tilgang/gjennomgang/{item_id}",
+                    {"conclusion": "legitimate", "comment": "Avklart med den tilsette."})
+    assert r.status_code == 303
+    assert r.headers["Location"].endswith("/tilgang/gjennomgang")
+    closed = leader.get("/tilgang/gjennomgang?status=closed").get_data(as_text=True)
+    assert re.search(r"Kontrollert: bruken var en del av arbeidet til brukeren", closed)
+    again = leader.post(f"/tilgang/gjennomgang/{item_id}", {"conclusion": "followed_up"})
+    assert again.status_code == 422  # closed items stay as they were closed
+
+    with app.extensions["bti"].session_factory() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(
+            AuditEvent.actor_id == web_world.users["leader"].id,
+            AuditEvent.action.like("audit.review%")).order_by(AuditEvent.seq)))
+        item = s.get(AuditReviewItem, item_id)
+        assert (item.status, item.conclusion) == ("closed", "legitimate")
+    assert "audit.review_closed" in actions
+    assert actions.count("audit.review_viewed") >= 1
