@@ -31,6 +31,9 @@ class Settings:
     proxy_hops: int = 0
     #: File the audit chain heads are appended to (outside the database), if set.
     audit_anchor_file: Path | None = None
+    #: Fernet keys (comma-separated, the first encrypts) for secrets stored in the database;
+    #: unset: one key derived from the secret key (``bti.services.secretbox``).
+    data_keys: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +58,7 @@ class Settings:
             proxy_hops=int(env.get("BTI_PROXY_HOPS", "0")),
             audit_anchor_file=Path(env["BTI_AUDIT_ANCHOR_FILE"])
             if env.get("BTI_AUDIT_ANCHOR_FILE") else None,
+            data_keys=env.get("BTI_DATA_KEYS") or None,
         )
 
     @staticmethod

@@ -92,8 +92,9 @@ class User(LoginProtocol, Base):
     locale: Mapped[str] = mapped_column(String(5), default="nb")
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
-    #: Base32 TOTP secret once the user has enrolled a second factor.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The TOTP seed once the user has enrolled a second factor, encrypted
+    #: (``bti.services.secretbox``: "f1:" + a Fernet token).
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     #: The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int | None]
 

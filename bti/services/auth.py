@@ -31,6 +31,7 @@ from bti.domain.vocabulary import Role
 from bti.services import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
+from bti.services.secretbox import SecretUnavailable
 from bti.services.users import password_problems
 
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -217,17 +218,31 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 def verify_totp(ctx: Ctx, code: str, *, enroll_secret: str | None = None) -> bool:
     """Check a code for the signed-in user and mark their session as having passed the second
-    factor. A code (time step) is never accepted twice. ``enroll_secret`` confirms enrolment."""
+    factor. A code (time step) is never accepted twice. ``enroll_secret`` confirms enrolment.
+
+    The stored seed is encrypted (``ctx.secrets``); one that no configured key opens fails
+    closed (the user cannot pass, nor enrol anew, until an administrator resets the factor)."""
+    box = ctx.secrets
+    if box is None:
+        raise RuntimeError("verify_totp needs ctx.secrets to open the stored seed")
     user = ctx.session.get(User, ctx.actor.id)
-    secret = enroll_secret or user.totp_secret
+    secret = enroll_secret
+    if secret is None and user.totp_secret:
+        try:
+            secret = box.open(user.totp_secret)
+        except SecretUnavailable:
+            audit.record(ctx, "auth.mfa_failed", outcome="denied", reason="seed_unreadable")
+            return False
     now = ctx.now()
     step = _matching_step(secret, code, now) if secret else None
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         audit.record(ctx, "auth.mfa_failed", outcome="denied")
         return False
     if enroll_secret:
-        user.totp_secret = enroll_secret
+        user.totp_secret = box.seal(enroll_secret)
         audit.record(ctx, "auth.mfa_enrolled", object_type="user", object_id=user.id)
+    elif not box.is_current(user.totp_secret):
+        user.totp_secret = box.seal(secret)  # a legacy plaintext seed, or an old key's
     user.totp_last_step = step
     row = ctx.session.get(UserSession, ctx.actor.session_id)
     row.mfa_at = now

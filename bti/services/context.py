@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bti.domain.org import Actor
 from bti.domain.org import User
+from bti.services.secretbox import SecretBox
 from bti.services.workflows import WorkflowRegistry
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -30,6 +31,9 @@ class Ctx:
     workflows: WorkflowRegistry
     now: Callable[[], datetime] = field(default=utcnow)
     request_id: str | None = None
+    #: Opens and seals secrets stored in the database (``bti.services.secretbox``); only the
+    #: second factor needs it.
+    secrets: SecretBox | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.actor, User):  # tests and the CLI pass an ORM user

@@ -12,11 +12,13 @@ from flask import url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bti.config import ConfigError
 from bti.config import Settings
 from bti.db import create_schema
 from bti.db import make_engine
 from bti.db import make_session_factory
 from bti.services.context import utcnow
+from bti.services.secretbox import SecretBox
 from bti.services.workflows import WorkflowRegistry
 from bti.web import policy
 
@@ -38,6 +40,10 @@ class BtiExtension:
             self.workflows.sync(session)
         #: The clock services use; tests replace it to step over timeouts.
         self.clock = utcnow
+        try:
+            self.secrets = SecretBox.from_config(settings.secret_key, settings.data_keys)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 def create_app(settings: Settings | None = None) -> Flask:

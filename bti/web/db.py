@@ -44,7 +44,8 @@ def get_ctx(actor=None) -> Ctx:
     ext = current_app.extensions["bti"]
     return Ctx(session=get_session(), actor=actor if actor is not None else current_user,
                workflows=ext.workflows, now=ext.clock,
-               request_id=request_id() if has_request_context() else None)
+               request_id=request_id() if has_request_context() else None,
+               secrets=ext.secrets)
 
 
 def _write_denials() -> None:
