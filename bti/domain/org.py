@@ -92,6 +92,9 @@ class User(LoginProtocol, Base):
     locale: Mapped[str] = mapped_column(String(5), default="nb")
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
+    #: Set when an administrator made the password (shown to them once): the user must choose
+    #: their own before doing anything else.
+    password_change_required: Mapped[bool] = mapped_column(default=False)
     #: The TOTP seed once the user has enrolled a second factor, encrypted
     #: (``bti.services.secretbox``: "f1:" + a Fernet token).
     totp_secret: Mapped[str | None] = mapped_column(String(255))

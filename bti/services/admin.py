@@ -200,6 +200,7 @@ def create_user(ctx: Ctx, *, username: str, display_name: str, unit_id: int | No
     user = users.create_user(ctx.session, municipality_id=ctx.actor.municipality_id,
                              unit_id=unit_id, username=username, display_name=display_name,
                              password=password, roles=chosen, now=ctx.now())
+    user.password_change_required = True  # the admin has seen this password
     audit.record(ctx, "user.created", object_type="user", object_id=user.id, roles=chosen,
                  unit_id=unit_id)
     ctx.session.flush()

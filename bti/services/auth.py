@@ -55,6 +55,8 @@ class SessionUser(Actor):
     mfa_required: bool = False
     mfa_passed: bool = False
     mfa_enrolled: bool = False
+    #: The password was made by an administrator: nothing but choosing a new one until then.
+    password_change_required: bool = False
 
     @property
     def mfa_satisfied(self) -> bool:
@@ -112,7 +114,7 @@ _SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindpara
 _RESOLVE = (
     select(UserSession, User.username, User.display_name, User.active, User.locale,
            User.municipality_id, User.unit_id, User.totp_secret.is_not(None).label("enrolled"),
-           Municipality.mfa_required)
+           User.password_change_required, Municipality.mfa_required)
     .join(User, User.id == UserSession.user_id)
     .join(Municipality, Municipality.id == User.municipality_id)
     .where(UserSession.token_hash == bindparam("h"))
@@ -149,7 +151,8 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
         roles=roles, active=True, locale=found.locale,
         username=found.username, display_name=found.display_name, session_id=row.id,
         mfa_required=mfa_required, mfa_passed=row.mfa_at is not None,
-        mfa_enrolled=bool(found.enrolled))
+        mfa_enrolled=bool(found.enrolled),
+        password_change_required=bool(found.password_change_required))
 
 
 def _end(row: UserSession, now: datetime, reason: str) -> None:
@@ -188,6 +191,7 @@ def change_password(ctx: Ctx, *, current: str, new: str) -> None:
         raise InvalidInput({"new_password": problems})
     user.password_hash = generate_password_hash(new)
     user.password_changed_at = ctx.now()
+    user.password_change_required = False
     end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="password_changed")
     audit.record(ctx, "user.password_changed", object_type="user", object_id=user.id)
 

@@ -30,6 +30,8 @@ SIGNED_IN = "signed_in"
 CASE = "case"
 ROLES = "roles"
 PENDING_MFA = "pending_mfa"
+#: All a user whose password an administrator made may reach before choosing their own.
+PASSWORD_CHANGE_ALLOWED = frozenset({"auth.password", "auth.logout", "auth.language"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,9 @@ def init_app(app: Flask) -> None:
             return None
         if not mfa_ok:
             return redirect(url_for("auth.mfa"))
+        if (getattr(current_user, "password_change_required", False)
+                and request.endpoint not in PASSWORD_CHANGE_ALLOWED):
+            return redirect(url_for("auth.password"))
         if p.kind == ROLES and p.roles.isdisjoint(current_user.roles):
             abort(403)
         return None

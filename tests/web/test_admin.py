@@ -81,6 +81,19 @@ def test_create_user_shows_the_password_once_and_it_works(app, web_world, login)
     assert password not in b.get(f"/admin/users/{user.id}").get_data(as_text=True)
     fresh = Browser(app.test_client())
     assert fresh.login("ny.tilsett", password).status_code == 302
+    # the admin has seen the password: the new user must choose their own before anything else
+    for url in ("/saker/", "/saker/ny", "/tilgang/sak/1/naud"):
+        r = fresh.get(url)
+        assert r.status_code == 302, url
+        assert r.headers["Location"].endswith("/auth/password"), url
+    page = fresh.get("/auth/password").get_data(as_text=True)
+    assert "Velg ditt eget passord før du fortsetter" in page
+    r = fresh.post("/auth/password", {"current_password": password,
+                                      "new_password": "min eigen lange passordfrase"})
+    assert r.status_code == 302
+    assert fresh.login("ny.tilsett", "min eigen lange passordfrase").status_code == 302
+    assert fresh.get("/saker/").status_code == 200
+    assert "Velg ditt eget passord" not in fresh.get("/auth/password").get_data(as_text=True)
 
 
 def test_create_user_form_errors_are_shown_and_nothing_is_stored(app, web_world, login):
