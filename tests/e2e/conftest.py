@@ -303,6 +303,20 @@ def axe(axe_source):
 
 
 @pytest.fixture
+def check(axe, screenshot_as):
+    """``check(page, "journey2", "nivaa2", "nn")``: the page is in ``lang``, axe finds no
+    WCAG 2.1 A/AA violation, and the page is saved as journey2-nivaa2-nn.png."""
+    def run(page, journey: str, step: str, lang: str) -> None:
+        from playwright.sync_api import expect
+
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        axe(page)
+        screenshot_as(page, f"{journey}-{step}-{lang}")
+
+    return run
+
+
+@pytest.fixture
 def screenshot_as():
     """``screenshot_as(page, "journey1-receipt-nb")`` → test-artifacts/e2e/journey1-receipt-nb.png
     (full page), named exactly as given rather than after the test."""

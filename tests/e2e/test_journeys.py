@@ -135,16 +135,7 @@ def exactly(text: str) -> re.Pattern:
 
 # -- every page: language, axe, screenshot -------------------------------------------------------
 
-@pytest.fixture
-def check(axe, screenshot_as):
-    """``check(page, "journey2", "nivaa2", "nn")``: the page is in ``lang``, axe finds no
-    WCAG 2.1 A/AA violation, and the page is saved as journey2-nivaa2-nn.png."""
-    def run(page, journey: str, step: str, lang: str) -> None:
-        expect(page.locator("html")).to_have_attribute("lang", lang)
-        axe(page)
-        screenshot_as(page, f"{journey}-{step}-{lang}")
-
-    return run
+# (``check``: tests/e2e/conftest.py)
 
 
 # -- mouse helpers (journeys 2–5) ------------------------------------------------------------
