@@ -20,6 +20,7 @@ from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
+from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
@@ -27,6 +28,7 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 
 __all__ = [
+    "ApiToken",
     "AuditChainHead", "AuditEvent", "EmergencyAccess", "Notification", "UserSession",
     "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
