@@ -207,8 +207,10 @@ def list_cases():
 @bp.post("/cases")
 @policy.api(WRITE)
 def create_case():
-    data = _body(s.CaseCreateSchema())
     ctx = get_ctx()
+    if not casepage.may_open(ctx, casepage.current_definition(ctx)):
+        abort(403)  # the caller's roles may not open cases (as on the concern page)
+    data = _body(s.CaseCreateSchema())
     try:
         result = cases.open_case(ctx, unit_id=data["unit_id"],
                                  child_pseudonym=data["child_pseudonym"],
