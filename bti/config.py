@@ -31,6 +31,8 @@ class Settings:
     proxy_hops: int = 0
     #: File the audit chain heads are appended to (outside the database), if set.
     audit_anchor_file: Path | None = None
+    #: Requests per personal access token on the JSON API (Flask-Limiter syntax).
+    api_rate_limit: str = "300 per minute"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +57,7 @@ class Settings:
             proxy_hops=int(env.get("BTI_PROXY_HOPS", "0")),
             audit_anchor_file=Path(env["BTI_AUDIT_ANCHOR_FILE"])
             if env.get("BTI_AUDIT_ANCHOR_FILE") else None,
+            api_rate_limit=env.get("BTI_API_RATE_LIMIT", "300 per minute"),
         )
 
     @staticmethod

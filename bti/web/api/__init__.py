@@ -39,13 +39,12 @@ from bti.web import policy
 from bti.web.api import schemas as s
 from bti.web.db import get_ctx
 from bti.web.errors import api_error
+from bti.web.errors import refusal_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 READ = "cases:read"
 WRITE = "cases:write"
-#: Requests per token (or per address before a token is known); overridable per app.
-DEFAULT_RATE_LIMIT = "300 per minute"
 CASE = f"/cases/<int(max={MAX_INT}):case_id>"
 
 
@@ -53,7 +52,7 @@ CASE = f"/cases/<int(max={MAX_INT}):case_id>"
 
 
 def _rate_limit() -> str:
-    return current_app.config.get("BTI_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    return current_app.config["BTI_API_RATE_LIMIT"]
 
 
 def _rate_key() -> str:
@@ -216,10 +215,11 @@ def create_case():
                                  child_pseudonym=data["child_pseudonym"],
                                  child_birth_year=data["child_birth_year"],
                                  concern=data["concern"])
-    except TransitionRefused as err:
-        if err.refusals and all(r.code == "role" for r in err.refusals):
-            abort(403)  # the caller's roles may not open cases (as on the concern page)
-        raise
+    except TransitionRefused as err:  # the concern form is invalid: name it as sent
+        fields = refusal_fields(err)
+        if "payload" in fields:
+            fields["concern"] = fields.pop("payload")
+        return api_error(422, fields=fields)
     access = cases.get_case(ctx, result.case.id)
     return _dump(s.CaseSchema(), _access_case(access), 201,
                  Location=url_for("api.get_case", case_id=result.case.id))
@@ -283,6 +283,7 @@ def init_app(app: Flask) -> None:
     from bti.web import csrf
     from bti.web.auth import limiter
 
+    app.config.setdefault("BTI_API_RATE_LIMIT", app.extensions["bti"].settings.api_rate_limit)
     csrf.exempt(bp)  # bearer only: a cookie never authenticates here (bti.web.policy)
     # the limiter keeps its limits from its creation on: adding the same one again is a no-op
     limiter.limit(_rate_limit, key_func=_rate_key)(bp)
