@@ -4,7 +4,7 @@ An administrator creates a token for one user on the command line (``bti token c
 printed once and only its SHA-256 is stored. A token acts as its user, with the user's roles and
 relations and nothing more, narrowed by its scopes. It always expires (at most
 ``MAX_DAYS`` days) and can be revoked at once. A token of a deactivated user stops working at
-once, like the user's sessions.
+once, like the user's sessions, and is revoked (reactivating the user does not revive it).
 
 Why a plain SHA-256 and not a slow password hash: the token is 256 bits from ``secrets``, so no
 dictionary or brute-force search can find it from its hash; a fast, unsalted hash lets the
@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bti.domain.log import canonical_json
@@ -122,6 +123,15 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken 
         row.revoked_at = now
         _audit(session, now, session.get(User, row.user_id), "api_token.revoked", row.id)
     return row
+
+
+def revoke_all(session: Session, user_id: int, *, now: datetime) -> int:
+    """Revoke every live token of a user (on deactivation: reactivating the user does not bring
+    them back); returns how many."""
+    result = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now))
+    return result.rowcount or 0
 
 
 def status(row: ApiToken, now: datetime) -> str:

@@ -464,3 +464,28 @@ def test_api_traffic_logs_no_token_and_no_case_data(app, web_world, api,
     assert captured.lines, "nothing was captured: the check would prove nothing"
     for secret in (teacher.token, "Loggbarn", "SENTINEL"):
         assert secret not in text, secret
+
+
+def test_deactivation_revokes_the_users_tokens_for_good(app, web_world, api):
+    from bti.services import admin
+    from bti.services.context import Ctx
+
+    ext = app.extensions["bti"]
+    nurse = api("nurse", web_world)
+    assert nurse.get("/api/v1/cases").status_code == 200
+    uid = web_world.users["nurse"].id
+    with ext.session_factory.begin() as s:
+        ctx = Ctx(session=s, actor=s.get(User, web_world.users["admin"].id),
+                  workflows=ext.workflows, now=ext.clock)
+        admin.deactivate_user(ctx, uid)
+    _error(nurse.get("/api/v1/cases"), 401, "unauthorized")
+    with ext.session_factory.begin() as s:
+        ctx = Ctx(session=s, actor=s.get(User, web_world.users["admin"].id),
+                  workflows=ext.workflows, now=ext.clock)
+        admin.reactivate_user(ctx, uid)
+    _error(nurse.get("/api/v1/cases"), 401, "unauthorized")
+    with ext.session_factory() as s:
+        row = s.scalars(select(ApiToken).where(ApiToken.user_id == uid)).one()
+        assert tokens.status(row, ext.clock()) == "revoked"
+    deactivated = _audit(app, action="user.deactivated", object_id=uid)
+    assert json.loads(deactivated[0].details)["api_tokens_revoked"] == 1
