@@ -16,6 +16,8 @@ requests is printed and asserted (at least 1,000). All names are made up.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
@@ -25,7 +27,11 @@ from schemathesis.specs.openapi.checks import content_type_conformance
 from schemathesis.specs.openapi.checks import response_headers_conformance
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
+from bti.db import create_schema
+from bti.db import make_engine
 from bti.domain.cases import Case
 from bti.services import cases
 from bti.services.context import Ctx
@@ -44,7 +50,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 MIN_REQUESTS = 1000
 EXAMPLES_PER_OPERATION = 80
+PG_EXAMPLES_PER_OPERATION = 25
 STATS = {"requests": 0, "by_status": {}}
+PG_STATS = {"requests": 0, "by_status": {}}
 
 
 class FuzzWorld:
@@ -77,12 +85,38 @@ class FuzzWorld:
             return case.version if case is not None else 1
 
 
+def _fuzz_app(**settings):
+    app = create_app(make_settings(api_rate_limit="1000000 per minute", **settings))
+    return app  # (429 is tested in test_api.py)
+
+
 @pytest.fixture(scope="module")
 def fuzz_world():
-    app = create_app(make_settings())
-    app.config["BTI_API_RATE_LIMIT"] = "1000000 per minute"  # 429 is tested in test_api.py
+    app = _fuzz_app()
     yield FuzzWorld(app)
     app.extensions["bti"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_fuzz_world(postgres_url):
+    """The same world on the real PostgreSQL, in a schema of its own (dropped afterwards)."""
+    schema_name = f"bti_fuzz_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema_name}"))
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema_name}"})
+    url_text = url.render_as_string(hide_password=False)
+    engine = make_engine(url_text)
+    create_schema(engine)
+    engine.dispose()
+    app = _fuzz_app(database_url=url_text)
+    try:
+        yield FuzzWorld(app)
+    finally:
+        app.extensions["bti"].engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
+        admin.dispose()
 
 
 def _document() -> dict:
@@ -125,14 +159,27 @@ def _int(value) -> bool:
 @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_api_fuzz(case, fuzz_world):
-    world = fuzz_world
+    _fuzz(case, fuzz_world, STATS)
+
+
+@pytest.mark.postgres
+@schema.parametrize()
+@settings(max_examples=PG_EXAMPLES_PER_OPERATION, derandomize=True, database=None,
+          deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_fuzz_postgres(case, pg_fuzz_world):
+    """The same on PostgreSQL (fewer examples): what SQLite forgives (integer overflow, NUL
+    characters, types) must answer 4xx here too, never 5xx."""
+    _fuzz(case, pg_fuzz_world, PG_STATS)
+
+
+def _fuzz(case, world: FuzzWorld, stats: dict) -> None:
     case_id = _steer(case, world)
     for who in ("a", "b"):
         response = case.call_and_validate(
             app=world.app, headers={"Authorization": f"Bearer {world.tokens[who]}"},
             checks=CHECKS)
-        STATS["requests"] += 1
-        STATS["by_status"][response.status_code] = STATS["by_status"].get(
+        stats["requests"] += 1
+        stats["by_status"][response.status_code] = stats["by_status"].get(
             response.status_code, 0) + 1
         owner = world.owner(case_id) if case_id is not None else None
         if owner is not None and owner != who:
@@ -145,7 +192,7 @@ def test_api_fuzz(case, fuzz_world):
             missing = case.call(app=world.app,
                                 headers={"Authorization": f"Bearer {world.tokens[who]}"})
             case.path_parameters["id"] = case_id
-            STATS["requests"] += 1
+            stats["requests"] += 1
             assert (missing.status_code, missing.content) == (response.status_code,
                                                               response.content)
         if case.method == "GET" and case.path == "/api/v1/cases" \
@@ -163,11 +210,15 @@ def test_the_fuzzed_document_is_the_one_the_app_serves(fuzz_world):
 def test_fuzzing_sent_enough_requests(capsys):
     """Runs after the fuzz tests of this module (pytest keeps the file's order)."""
     with capsys.disabled():
-        print(f"\n[api fuzz] {STATS['requests']} requests, by status: "
+        print(f"\n[api fuzz] SQLite: {STATS['requests']} requests, by status: "
               f"{dict(sorted(STATS['by_status'].items()))}")
+        if PG_STATS["requests"]:
+            print(f"[api fuzz] PostgreSQL: {PG_STATS['requests']} requests, by status: "
+                  f"{dict(sorted(PG_STATS['by_status'].items()))}")
     assert STATS["requests"] >= MIN_REQUESTS
     assert STATS["by_status"].get(201, 0) > 0, "no write succeeded: the fuzzing is too shallow"
     assert not any(status >= 500 for status in STATS["by_status"])
+    assert not any(status >= 500 for status in PG_STATS["by_status"])
 
 
 def test_teacher_a_gets_404_on_every_case_of_teacher_b(fuzz_world):
