@@ -3,7 +3,8 @@ document (issue 6 §2).
 
 Two teachers of the same school (the same role, ``employee``) each open their own cases. Every
 generated request is sent twice, once with each teacher's token, and checked for: no server
-error, a status code, content type, headers and body the document allows — and object-level
+error, a status code, content type, headers and body the document allows, authentication that
+is enforced (``ignored_auth`` retries a 2xx without and with a bogus token) — and object-level
 authorization: a request about the other teacher's case must answer 404, exactly like a case
 that does not exist, and the list of cases must never hold the other's cases. Generated case
 ids are folded onto the real ones (both teachers' and one that does not exist), and every other
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance
+from schemathesis.specs.openapi.checks import ignored_auth
 from schemathesis.specs.openapi.checks import response_headers_conformance
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
@@ -47,7 +49,7 @@ from tests.web.conftest import make_settings
 from tests.web.conftest import make_token
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+          response_headers_conformance, response_schema_conformance, ignored_auth]
 MIN_REQUESTS = 1000
 EXAMPLES_PER_OPERATION = 80
 PG_EXAMPLES_PER_OPERATION = 25
@@ -173,6 +175,8 @@ def test_api_fuzz_postgres(case, pg_fuzz_world):
 
 
 def _fuzz(case, world: FuzzWorld, stats: dict) -> None:
+    # the app under test (SQLite or PostgreSQL), also for the probes of ``ignored_auth``
+    case.operation.schema.app = world.app
     case_id = _steer(case, world)
     for who in ("a", "b"):
         response = case.call_and_validate(
