@@ -18,6 +18,10 @@ relation to it:
 * foreign — a leader in another municipality
 * emergency — an employee (PPT) who was granted emergency access through the form
 
+Rows for the JSON API (paths under ``/api/``) are sent with the actor's personal access token
+(``Authorization: Bearer``) and a JSON body instead of the session cookie's form; every actor
+but anonymous has a token with both scopes.
+
 The matrix runs once per module (``matrix_run``); ``test_headers.py`` reuses it. All names
 are made up.
 """
