@@ -489,3 +489,84 @@ def test_deactivation_revokes_the_users_tokens_for_good(app, web_world, api):
         assert tokens.status(row, ext.clock()) == "revoked"
     deactivated = _audit(app, action="user.deactivated", object_id=uid)
     assert json.loads(deactivated[0].details)["api_tokens_revoked"] == 1
+
+
+# --- a whole journey through the API -------------------------------------------------------------
+
+
+class Journey:
+    """Fires actions on one case through the API, each with the version it just read, and each
+    checked against GET …/actions first (allowed, and its fields are the payload's)."""
+
+    def __init__(self, case_id: int, world):
+        self.case_id = case_id
+        self.world = world
+
+    def act(self, client: ApiClient, trigger: str, payload: dict | None = None) -> dict:
+        actions = client.get(f"/api/v1/cases/{self.case_id}/actions").get_json()
+        action = next(a for a in actions["actions"] if a["trigger"] == trigger)
+        assert action["allowed"], (trigger, action["refusals"])
+        required = {f["name"] for f in action["fields"] if f["required"]}
+        assert required <= set(payload or {}), (trigger, required)
+        r = client.post(f"/api/v1/cases/{self.case_id}/transitions", {
+            "trigger": trigger, "payload": payload or {},
+            "expected_version": actions["version"]})
+        assert r.status_code == 201, (trigger, r.get_data(as_text=True))
+        return r.get_json()
+
+    @staticmethod
+    def option(client: ApiClient, case_id: int, trigger: str, field: str) -> str:
+        actions = client.get(f"/api/v1/cases/{case_id}/actions").get_json()["actions"]
+        fields = next(a for a in actions if a["trigger"] == trigger)["fields"]
+        return next(f for f in fields if f["name"] == field)["options"][0]["value"]
+
+
+def test_a_whole_case_through_the_api(app, web_world, api):
+    """Concern → nivå 1 with consent (samtykke), a measure (tiltak), its evaluation with the
+    child's voice, a report to barnevernet and a handover: all as transition payloads."""
+    from bti.services.context import OSLO
+
+    users = web_world.users
+    today = app.extensions["bti"].clock().astimezone(OSLO).date()
+    teacher, leader, coordinator = (api(n, web_world) for n in ("teacher", "leader",
+                                                                "coordinator"))
+    case = _open(teacher)
+    j = Journey(case["id"], web_world)
+    j.act(teacher, "start")
+    j.act(teacher, "inform_home", {"informed_on": today.isoformat()})
+    report = j.act(teacher, "report_barnevernet", {"sent_on": today.isoformat()})
+    assert report["entry"]["kind"] == "report"
+    j.act(leader, "appoint_stafettholder", {"stafettholder": users["coordinator"].id})
+    j.act(coordinator, "assess")
+    j.act(coordinator, "decide")
+    moved = j.act(coordinator, "escalate", {"reason": "Tiltak på skulen trengst no."})
+    assert (moved["case"]["level"], moved["case"]["level_number"]) == ("n1", 1)
+    consent = j.act(coordinator, "give_consent", {
+        "given_by": "guardians", "services": [web_world.unit_ids["health"]],
+        "information": "Helse og trivsel", "given_on": today.isoformat()})
+    assert consent["entry"]["kind"] == "consent"
+    measure = j.act(coordinator, "add_measure", {
+        "description": "Fast vaksen i friminutta", "responsible": users["teacher"].id,
+        "start_date": today.isoformat(),
+        "evaluate_by": (today + timedelta(days=28)).isoformat()})
+    assert measure["entry"]["kind"] == "measure"
+    j.act(coordinator, "start")
+    j.act(coordinator, "evaluate")
+    evaluation = j.act(coordinator, "record_evaluation", {
+        "measures": [measure["entry"]["object_id"]],
+        "effect": Journey.option(coordinator, case["id"], "record_evaluation", "effect"),
+        "child_voice_method": Journey.option(coordinator, case["id"], "record_evaluation",
+                                             "child_voice_method"),
+        "outcome": Journey.option(coordinator, case["id"], "record_evaluation", "outcome"),
+        "child_said": "Eg likar at nokon ventar på meg."})
+    assert evaluation["entry"]["kind"] == "evaluation"
+    j.act(coordinator, "propose_handover", {"to_user": users["leader"].id,
+                                            "reason": "Koordinator går ut i permisjon."})
+    accepted = j.act(leader, "accept_handover")
+    assert accepted["entry"]["kind"] == "handover"
+    got = leader.get(f"/api/v1/cases/{case['id']}").get_json()
+    assert got["stafettholder_id"] == users["leader"].id
+    kinds = [e["kind"] for e in leader.get(f"/api/v1/cases/{case['id']}/log?limit=200")
+             .get_json()["entries"]]
+    assert {"concern", "report", "consent", "measure", "evaluation", "handover",
+            "level_change"} <= set(kinds)
