@@ -408,6 +408,16 @@ def test_openapi_document_lists_exactly_the_api_routes(app, web_world):
               and rule.endpoint != "api.openapi"
               for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == routes
+    from bti.web.policy import policy_for
+
+    adapter = app.url_map.bind("localhost")
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method == "parameters":
+                continue
+            endpoint, _ = adapter.match(path.replace("{id}", "1"), method=method.upper())
+            scopes = set(policy_for(app, endpoint).scopes)
+            assert op["security"] == [{"bearerAuth": sorted(scopes)}], (path, method)
     schemas = spec["components"]["schemas"]
     assert schemas["TransitionRequest"]["additionalProperties"] is False
     assert "Payload.bti-standard.give_consent" in schemas

@@ -143,9 +143,9 @@ def build_spec(definitions: list[WorkflowDefinition]) -> dict[str, Any]:
 
     def op(summary: str, responses, *, scope: str, body: str | None = None,
            params: list | None = None, op_id: str) -> dict[str, Any]:
+        # OpenAPI 3.1 lets a non-OAuth scheme list the roles (here: token scopes) it needs
         out: dict[str, Any] = {"summary": summary, "operationId": op_id,
-                               "security": [{"bearerAuth": []}],
-                               "x-scopes": [scope], "responses": responses}
+                               "security": [{"bearerAuth": [scope]}], "responses": responses}
         if params:
             out["parameters"] = params
         if body:
