@@ -276,6 +276,22 @@ def test_body_errors_400_413_415(app, web_world, api):
     _error(c.get("/api/v1/no-such-thing", headers=h), 404, "not_found")
 
 
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,  # past the JSON parser's own recursion limit
+    '{"child_pseudonym": "x", "child_birth_year": 2016, "concern": '
+    + '{"a": ' * 40 + "1" + "}" * 40 + "}",  # deeper than any payload
+    '{"child_pseudonym": "x", "child_birth_year": 1e400, "concern": {}}',
+    '{"child_pseudonym": "x", "child_birth_year": NaN, "concern": {}}',
+    '{"child_pseudonym": "x", "child_birth_year": ' + "9" * 5000 + ', "concern": {}}',
+    '{"child_pseudonym": "\\ud800", "child_birth_year": 2016, "concern": {}}',
+])
+def test_hostile_json_is_400_never_500(app, web_world, api, body):
+    teacher = api("teacher", web_world)
+    r = teacher.client.post("/api/v1/cases", data=body, headers={
+        **teacher.headers(), "Content-Type": "application/json"})
+    _error(r, 400, "bad_request")
+
+
 def test_query_parameters_are_checked(app, web_world, api):
     teacher = api("teacher", web_world)
     case = _open(teacher)

@@ -11,6 +11,7 @@ the JSON envelope of ``bti.web.errors.api_error``. Requests are rate limited per
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Blueprint
@@ -60,26 +61,51 @@ def _rate_key() -> str:
     return f"api-token:{token_id}" if token_id else f"api-addr:{get_remote_address()}"
 
 
-def _encodable(value: Any) -> bool:
-    """No lone surrogates anywhere (they cannot be stored as UTF-8)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
+#: How deeply a JSON body may nest (a payload is a flat object of values and lists of ids).
+MAX_DEPTH = 16
+
+
+def _acceptable(value: Any) -> bool:
+    """At most ``MAX_DEPTH`` levels deep and no lone surrogates anywhere (they cannot be stored
+    as UTF-8). Iterative: a hostile body cannot exhaust the stack."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
             return False
-        return True
-    if isinstance(value, dict):
-        return all(_encodable(k) and _encodable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_encodable(v) for v in value)
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
     return True
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: no number field can hold it
+        raise ValueError("not a finite number")
+    return value
 
 
 def _body(schema: Schema) -> dict[str, Any]:
     if request.mimetype != "application/json":
         abort(415)
-    data = request.get_json(silent=True)
-    if data is None or not _encodable(data):
+    try:
+        data = json.loads(request.get_data(cache=True), parse_constant=_no_constant,
+                          parse_float=_finite)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
+        abort(400)
+    if not _acceptable(data):
         abort(400)
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["invalid"]})

@@ -82,7 +82,8 @@ def _error(description: str) -> dict[str, Any]:
 
 
 ERRORS = {
-    "400": "The body is not JSON, or not UTF-8 text.",
+    "400": "The body is not JSON (or not UTF-8, nests deeper than 16 levels, or holds a number "
+           "no field can take, such as 1e400 or NaN).",
     "401": "No valid token (missing, unknown, expired, revoked, or its user is deactivated).",
     "403": "The token lacks the scope, or its user's roles may not do this.",
     "404": "No such case, or no access to it (answered alike).",
