@@ -34,6 +34,8 @@ class Settings:
     #: Fernet keys (comma-separated, the first encrypts) for secrets stored in the database;
     #: unset: one key derived from the secret key (``bti.services.secretbox``).
     data_keys: str | None = None
+    #: Requests per personal access token on the JSON API (Flask-Limiter syntax).
+    api_rate_limit: str = "300 per minute"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +61,7 @@ class Settings:
             audit_anchor_file=Path(env["BTI_AUDIT_ANCHOR_FILE"])
             if env.get("BTI_AUDIT_ANCHOR_FILE") else None,
             data_keys=env.get("BTI_DATA_KEYS") or None,
+            api_rate_limit=env.get("BTI_API_RATE_LIMIT", "300 per minute"),
         )
 
     @staticmethod

@@ -22,6 +22,7 @@ from bti.domain.log import AuditReviewItem
 from bti.domain.log import AuditReviewMark
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
+from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
@@ -29,8 +30,8 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 
 __all__ = [
-    "AuditChainHead", "AuditEvent", "AuditReviewItem", "AuditReviewMark", "EmergencyAccess",
-    "Notification", "UserSession",
+    "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem", "AuditReviewMark",
+    "EmergencyAccess", "Notification", "UserSession",
     "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",

@@ -155,6 +155,36 @@ class UserSession(Base):
         return f"<UserSession {self.id} user={self.user_id}>"
 
 
+class ApiToken(Base):
+    """A personal access token for the JSON API (``/api/v1``), created by an administrator on
+    the command line for one user. The token is shown once; the table keeps only its SHA-256
+    (like ``user_session``). It carries the user's own access (never more), narrowed by its
+    ``scopes``; it always expires, and it can be revoked."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    #: What the token is for ("arkiv-integrasjon"): chosen by the administrator, no personal data.
+    name: Mapped[str] = mapped_column(String(80))
+    #: Space-separated scopes (``cases:read cases:write``).
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    #: Last request made with the token (refreshed at most once a minute).
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} user={self.user_id}>"
+
+
 class UserRole(Base):
     __tablename__ = "user_role"
     __table_args__ = (UniqueConstraint("user_id", "role"),)

@@ -225,6 +225,7 @@ AUDIT_ACTIONS = frozenset({
     # administration
     "user.created", "user.deactivated", "user.reactivated", "user.listed", "user.mfa_reset",
     "user.password_changed", "user.roles_changed", "municipality.settings_changed",
+    "api_token.created", "api_token.revoked",
     # the audit trail itself
     "audit.searched", "audit.anchor_exported", "audit.review_run", "audit.reviews_listed",
     "audit.review_viewed", "audit.review_closed",

@@ -17,6 +17,9 @@ from marshmallow import validate
 from bti.engine.definition import FieldDef
 
 MAX_LENGTH = {"text": 200, "textarea": 10_000}
+#: The largest id or integer a payload may hold (a PostgreSQL ``integer``): a larger one is
+#: ``invalid`` here instead of an overflow in the database.
+MAX_INT = 2**31 - 1
 ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover")
 LIST_TYPES = ("units", "measures")
 
@@ -72,10 +75,10 @@ def make_field(fdef: FieldDef, required: bool) -> fields.Field:
     if kind == "bool":
         return fields.Boolean(**opts)
     if kind in ID_TYPES:
-        return fields.Integer(validate=validate.Range(min=1, error="invalid"), **opts)
+        return fields.Integer(validate=validate.Range(min=1, max=MAX_INT, error="invalid"), **opts)
     if kind in LIST_TYPES:
         return fields.List(
-            fields.Integer(validate=validate.Range(min=1, error="invalid"),
+            fields.Integer(validate=validate.Range(min=1, max=MAX_INT, error="invalid"),
                            error_messages=dict(_ERRORS)),
             validate=validate.Length(min=1, error="empty_list"),
             **opts,

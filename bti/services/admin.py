@@ -25,6 +25,7 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.vocabulary import Role
 from bti.services import audit
+from bti.services import tokens
 from bti.services import users
 from bti.services.auth import end_all_sessions
 from bti.services.context import Ctx
@@ -229,8 +230,8 @@ def change_roles(ctx: Ctx, user_id: int, roles: list[str]) -> UserSummary:
 
 
 def deactivate_user(ctx: Ctx, user_id: int) -> int:
-    """Deactivate a user and end every open session at once (SESS-02); returns how many
-    sessions were ended. An admin cannot deactivate themselves."""
+    """Deactivate a user, end every open session and revoke every API token at once (SESS-02);
+    returns how many sessions were ended. An admin cannot deactivate themselves."""
     _require_admin(ctx)
     user = _load_user(ctx, user_id)
     if user.id == ctx.actor.id:
@@ -240,8 +241,9 @@ def deactivate_user(ctx: Ctx, user_id: int) -> int:
     user.active = False
     ctx.session.flush()
     ended = end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="deactivated")
+    revoked = tokens.revoke_all(ctx.session, user.id, now=ctx.now())
     audit.record(ctx, "user.deactivated", object_type="user", object_id=user.id,
-                 sessions_ended=ended)
+                 sessions_ended=ended, **({"api_tokens_revoked": revoked} if revoked else {}))
     return ended
 
 

@@ -58,6 +58,7 @@ def record(
     actor = ctx.actor
     if ctx.request_id:
         details["request_id"] = ctx.request_id
+    details.update(channel_details(actor))
     municipality_id = case.municipality_id if case is not None else getattr(
         actor, "municipality_id", None)
     add_row(ctx.session, dict(
@@ -81,6 +82,7 @@ def record_denied(session_factory, *, actor, action: str, now, object_type: str 
     """Log a refused access in a transaction of its own: the request that was refused rolls
     back, but the attempt must stay on record (ASVS 16.3.2: every authorization decision)."""
     details = {"request_id": request_id} if request_id else {}
+    details.update(channel_details(actor))
     with session_factory.begin() as session:
         add_row(session, dict(
             at=now, municipality_id=getattr(actor, "municipality_id", None),
@@ -90,6 +92,13 @@ def record_denied(session_factory, *, actor, action: str, now, object_type: str 
             case_id=object_id if object_type == "case" else None,
             action=action, object_type=object_type, object_id=object_id, basis=None,
             outcome="denied", details=canonical_json(details)))
+
+
+def channel_details(actor) -> dict[str, Any]:
+    """How the actor reached the data, when not through the web pages: an API call with a
+    personal access token is marked ``channel = "api"`` with the token's id (never the token)."""
+    token_id = getattr(actor, "token_id", None)
+    return {"channel": "api", "token_id": token_id} if token_id else {}
 
 
 def add_row(session: Session, values: dict[str, Any]) -> None:

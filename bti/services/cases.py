@@ -181,6 +181,30 @@ def log_entries(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[StafettloggEnt
     return access, entries
 
 
+def log_page(ctx: Ctx, case_id: int, *, after: int | None = None, limit: int = 50
+             ) -> tuple[CaseAccess, list[StafettloggEntry], int | None]:
+    """One page of the stafettlogg, oldest first: at most ``limit`` entries after ``seq =
+    after``, and the cursor of the next page (None on the last). An audited read."""
+    access = _load(ctx, case_id)
+    entries = list(ctx.session.scalars(
+        select(StafettloggEntry).where(StafettloggEntry.case_id == case_id,
+                                       StafettloggEntry.seq > (after or 0))
+        .order_by(StafettloggEntry.seq).limit(limit + 1)))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    audit.record(ctx, "case.log_viewed", case=access.case, object_type="stafettlogg",
+                 object_id=access.case.id, basis=access.basis)
+    return access, entries, (entries[-1].seq if more and entries else None)
+
+
+def actions_view(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[Action]]:
+    """``list_actions`` as a read of the case (it shows its state and version): audited."""
+    access, actions = list_actions(ctx, case_id)
+    audit.record(ctx, "case.viewed", case=access.case, object_type="case",
+                 object_id=access.case.id, basis=access.basis)
+    return access, actions
+
+
 def open_case(
     ctx: Ctx,
     *,

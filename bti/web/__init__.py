@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     register_blueprints(app)
+    from bti.web import api
+
+    api.init_app(app)
 
     @app.get("/healthz")
     @policy.public

@@ -61,12 +61,58 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+#: The JSON API's error codes and messages (English: integrators read them, not families).
+API_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be understood (is the body valid JSON?)."),
+    401: ("unauthorized", "A valid personal access token is needed: Authorization: Bearer "
+                          "<token>."),
+    403: ("forbidden", "The token or its user may not do this."),
+    404: ("not_found", "Not found, or you do not have access to it."),
+    405: ("method_not_allowed", "This address does not take that method."),
+    409: ("conflict", "The case was changed by someone else (expected_version is stale). "
+                      "Nothing was saved."),
+    413: ("too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Send the body as application/json."),
+    422: ("invalid", "The input is not valid; see fields."),
+    429: ("rate_limited", "Too many requests. Wait a while and try again."),
+    500: ("server_error", "Something went wrong. The error is logged."),
+    503: ("unavailable", "Temporarily unavailable. Nothing was saved or shown."),
+}
+
+
+def api_error(status: int, *, fields: dict | None = None, message: str | None = None,
+              headers: dict | None = None):
+    """The API's one error envelope: ``{"error": {"code", "message", "fields"}}``."""
+    code, text = API_ERRORS.get(status, API_ERRORS[500])
+    body = {"error": {"code": code, "message": message or text, "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status if status in API_ERRORS else 500
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="bti"'
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
+    return response
+
+
 def render_error(code: int, *, fields: dict | None = None, message: str | None = None):
-    title, text = _titles().get(code, _titles()[500])
     if wants_json():
-        body = {"error": {"code": code, "message": message or title, "fields": fields or {}}}
-        return jsonify(body), code
+        return api_error(code, fields=fields, message=message)
+    title, text = _titles().get(code, _titles()[500])
     return render_template("errors/error.html", code=code, title=title, text=text), code
+
+
+def refusal_fields(err: TransitionRefused) -> dict:
+    """A refused transition as the API's ``fields``: payload field errors under ``payload``,
+    the rules that refuse it under ``trigger`` (``role``, ``guard:<name>``, ``final_state`` …)."""
+    fields: dict = {}
+    for r in err.refusals:
+        if r.code == "invalid_payload":
+            fields.setdefault("payload", {}).update(r.fields)
+        elif r.code == "reason_required":
+            fields.setdefault("payload", {})["reason"] = ["required"]
+        else:
+            fields.setdefault("trigger", []).append(f"guard:{r.guard}" if r.guard else r.code)
+    return fields
 
 
 def _log_denied(action: str, object_type: str | None, object_id: int | None) -> None:
@@ -86,6 +132,9 @@ def init_app(app: Flask) -> None:
     def _http(err: HTTPException):
         if err.code == 403:
             _log_denied("access.forbidden", None, None)
+        if wants_json():
+            headers = {k: v for k, v in err.get_headers() if k in ("Allow", "Retry-After")}
+            return api_error(err.code or 500, headers=headers)
         return render_error(err.code or 500)
 
     @app.errorhandler(NotFound)
@@ -108,7 +157,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(TransitionRefused)
     def _refused(err):
-        return render_error(422)
+        return render_error(422, fields=refusal_fields(err) if wants_json() else None)
 
     @app.errorhandler(Exception)
     def _crash(err):

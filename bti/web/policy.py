@@ -7,6 +7,11 @@
 ``@policy.roles(*roles)`` — a signed-in user with one of these roles (403 otherwise).
 ``@policy.pending_mfa`` — a user who has given the password but still owes the second factor.
 
+``@policy.api(*scopes)`` — a JSON API route (``/api/``): a personal access token in
+``Authorization: Bearer`` holding every one of ``scopes`` (401 without a valid token, 403 without
+the scope). A session cookie never authenticates an API request, so the API needs no CSRF token;
+case access is then decided in services exactly as for the pages.
+
 ``check_request`` runs before every request (AUTHZ-01: deny by default).
 """
 
@@ -32,12 +37,15 @@ ROLES = "roles"
 PENDING_MFA = "pending_mfa"
 #: All a user whose password an administrator made may reach before choosing their own.
 PASSWORD_CHANGE_ALLOWED = frozenset({"auth.password", "auth.logout", "auth.language"})
+API = "api"
+API_PREFIX = "/api/"
 
 
 @dataclass(frozen=True)
 class Policy:
     kind: str
     roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
 
 
 #: view function → its policy; read by ``check_request`` and by the route-inventory test.
@@ -62,6 +70,10 @@ def roles(*names: str):
     return _mark(Policy(ROLES, frozenset(names)))
 
 
+def api(*scopes: str):
+    return _mark(Policy(API, scopes=frozenset(scopes)))
+
+
 def policy_for(app: Flask, endpoint: str | None) -> Policy | None:
     if endpoint is None:
         return None
@@ -74,6 +86,9 @@ def policy_for(app: Flask, endpoint: str | None) -> Policy | None:
 def init_app(app: Flask) -> None:
     @app.before_request
     def check_request():
+        api_request = request.path.startswith(API_PREFIX)
+        if api_request:  # the cookie is never read here: only a bearer token signs in
+            _set_caller(app, None)
         if request.endpoint is None:  # no such route: the 404 handler answers
             return None
         p = policy_for(app, request.endpoint)
@@ -82,6 +97,8 @@ def init_app(app: Flask) -> None:
         g.policy = p
         if p.kind == PUBLIC:
             return None
+        if p.kind == API or api_request:
+            return _check_bearer(app, p)
         if not current_user.is_authenticated:
             if wants_json():
                 abort(401)
@@ -99,3 +116,23 @@ def init_app(app: Flask) -> None:
         if p.kind == ROLES and p.roles.isdisjoint(current_user.roles):
             abort(403)
         return None
+
+
+def _set_caller(app: Flask, user) -> None:
+    """Make ``user`` (or the anonymous user) Flask-Login's ``current_user`` for this request
+    without reading or writing the session cookie (what ``login_user`` would do)."""
+    app.login_manager._update_request_context_with_user(user)
+
+
+def _check_bearer(app: Flask, p: Policy):
+    from bti.web.api.bearer import authenticate
+
+    if p.kind != API:  # an /api/ route must be an API route; a bug otherwise, fail closed
+        abort(500, description="API route without an API policy")
+    caller = authenticate()
+    if caller is None:
+        abort(401)
+    _set_caller(app, caller)
+    if not p.scopes <= caller.scopes:
+        abort(403)
+    return None

@@ -11,6 +11,7 @@ import secrets
 
 from flask import Flask
 from flask import g
+from flask import request
 from flask_login import current_user
 
 
@@ -51,7 +52,7 @@ def init_app(app: Flask, *, hsts: bool) -> None:
         if hsts:
             h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         authenticated = bool(current_user) and current_user.is_authenticated
-        if authenticated or response.mimetype == "text/html":
+        if authenticated or response.mimetype == "text/html" or request.path.startswith("/api/"):
             h["Cache-Control"] = "no-store"
             h["Pragma"] = "no-cache"
         if response.mimetype and response.mimetype.startswith("text/") \

@@ -132,3 +132,47 @@ def login(app):
         return b
 
     return _login
+
+
+# --- the JSON API ---------------------------------------------------------------------------------
+
+ALL_SCOPES = ("cases:read", "cases:write")
+
+
+def make_token(app, username: str, scopes=ALL_SCOPES, days: int = 30) -> str:
+    """A personal access token for a fixture user, made the way ``bti token create`` makes it."""
+    from bti.services import tokens
+
+    ext = app.extensions["bti"]
+    with ext.session_factory.begin() as s:
+        return tokens.create_token(s, username, scopes=scopes, days=days, name="test",
+                                   now=ext.clock()).token
+
+
+class ApiClient:
+    """A test client that sends a bearer token and JSON, and never a cookie of its own."""
+
+    def __init__(self, client, token: str | None):
+        self.client = client
+        self.token = token
+
+    def headers(self, extra=None):
+        h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        h.update(extra or {})
+        return h
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.client.post(url, json=json, headers=self.headers(kw.pop("headers", None)),
+                                **kw)
+
+
+@pytest.fixture
+def api(app):
+    """``api("teacher", world)`` → an ApiClient with a token of that fixture user."""
+    def _api(name: str, world: WebWorld, scopes=ALL_SCOPES) -> ApiClient:
+        return ApiClient(app.test_client(), make_token(app, world.users[name].username, scopes))
+
+    return _api

@@ -18,6 +18,10 @@ relation to it:
 * foreign — a leader in another municipality
 * emergency — an employee (PPT) who was granted emergency access through the form
 
+Rows for the JSON API (paths under ``/api/``) are sent with the actor's personal access token
+(``Authorization: Bearer``) and a JSON body instead of the session cookie's form; every actor
+but anonymous has a token with both scopes.
+
 The matrix runs once per module (``matrix_run``); ``test_headers.py`` reuses it. All names
 are made up.
 """
@@ -51,6 +55,7 @@ from tests.factories import make_user
 from tests.web.conftest import PASSWORD
 from tests.web.conftest import Browser
 from tests.web.conftest import make_settings
+from tests.web.conftest import make_token
 
 MATRIX_FILE = Path(__file__).with_name("access_matrix.toml")
 PSEUDONYM = "Matrisebarn Zq."
@@ -59,8 +64,12 @@ ACTORS = ("anonymous", "teacher", "coordinator", "leader", "nurse", "psychologis
           "admin", "privacy", "foreign", "emergency")
 #: Actors with no relation at all to the case (list pages must never name the child to them).
 NO_RELATION = ("psychologist", "outsider", "admin", "privacy", "foreign")
-#: Tables a GET or HEAD may change (user_session only in its ``last_seen_at`` column).
+#: Tables a GET or HEAD may change (user_session only in its ``last_seen_at`` column, api_token
+#: only in its ``last_used_at``).
 GET_MAY_WRITE = {"audit_event", "audit_chain_head"}
+#: (table, column) a GET or HEAD may touch: when a session or a token was last used.
+GET_MAY_TOUCH = {("user_session", "last_seen_at"), ("api_token", "last_used_at")}
+API_PREFIX = "/api/"
 ALLOW = "allow"
 DENY = "deny"
 OTHER = "other"
@@ -139,8 +148,7 @@ def _snapshot_queries() -> list[tuple[str, str]]:
         for table in Base.metadata.sorted_tables:
             if table.name in GET_MAY_WRITE:
                 continue
-            cols = [c.name for c in table.columns
-                    if not (table.name == "user_session" and c.name == "last_seen_at")]
+            cols = [c.name for c in table.columns if (table.name, c.name) not in GET_MAY_TOUCH]
             order = [c.name for c in table.primary_key.columns] or cols
             _SNAPSHOT_SQL.append((table.name, f"SELECT {', '.join(cols)} FROM {table.name} "
                                               f"ORDER BY {', '.join(order)}"))  # noqa: S608
@@ -196,6 +204,8 @@ class World:
     foreign_user_id: int
     browsers: dict[str, Browser]
     review_item_id: int
+    #: actor → a personal access token (cases:read and cases:write) for the /api/ rows
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" else self.users[actor].id
@@ -320,8 +330,10 @@ def make_world(app) -> World:
         item = s.scalars(select(AuditReviewItem.id).where(
             AuditReviewItem.subject_user_id == users["emergency"].id,
             AuditReviewItem.pattern == "emergency_access")).one()
+    tokens = {name: make_token(app, users[name].username)
+              for name in ACTORS if name != "anonymous"}
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
-                 users["foreign"].id, browsers, item)
+                 users["foreign"].id, browsers, item, tokens)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -394,7 +406,16 @@ class Runner:
         b = world.browsers[actor]
         url = world.fill(row.path, actor)
         before = self.snap if self.snap is not None else snapshot(self.app)
-        if method == "POST":
+        if url.startswith(API_PREFIX):
+            # the JSON API: the actor's bearer token (none for anonymous) and a JSON body; the
+            # browser's session cookie is sent too, and must change nothing
+            token = world.tokens.get(actor)
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            data = {k: world.fill(v, actor) if isinstance(v, str) else v
+                    for k, v in row.data.items()}
+            r = b.client.open(url, method=method, headers=headers,
+                              json=data if method == "POST" else None)
+        elif method == "POST":
             data = {k: world.fill(v, actor) if isinstance(v, str) else v
                     for k, v in row.data.items()}
             r = b.post(url, data)
@@ -634,6 +655,8 @@ def test_every_post_route_needs_a_token_of_its_own_session(app, web_world, login
     foreign_token = other.token
     checked = 0
     for endpoint, rule in posts:
+        if rule.startswith(API_PREFIX):
+            continue  # bearer only: test_the_api_ignores_the_session_cookie
         row = rows[(endpoint, "POST")]
         actor = next((a for a in ("teacher", "coordinator", "leader", "admin", "privacy")
                       if expected_class(row.expect[a]) == ALLOW), "teacher")
@@ -654,6 +677,35 @@ def test_every_post_route_needs_a_token_of_its_own_session(app, web_world, login
             assert snapshot_diff(before, snapshot(app)) == [], (endpoint, label)
             checked += 1
     _report(capsys, f"{len(posts)} POST routes × 2 bad tokens = {checked} CSRF refusals")
+
+
+def test_the_api_ignores_the_session_cookie(app, web_world, login, capsys):
+    """The JSON API is exempt from CSRF because a cookie never signs in there: every /api/ rule
+    but the public OpenAPI document, with every method, sent by a signed-in browser (session
+    cookie and a CSRF token, no bearer token), answers 401 and writes nothing."""
+    from bti.web.policy import PUBLIC
+    from bti.web.policy import policy_for
+
+    b = login("teacher", web_world)
+    b.get("/auth/login")
+    case_id = _open_case_through_web(b)
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIX)
+             and policy_for(app, r.endpoint).kind != PUBLIC]
+    assert len(rules) >= 7
+    checked = 0
+    for rule in rules:
+        url = re.sub(r"<[^>]+>", str(case_id), rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            before = snapshot(app)
+            r = b.client.open(url, method=method, headers={"X-CSRFToken": b.token},
+                              json={"trigger": "add_note", "payload": {"text": "Via kaka"},
+                                    "expected_version": 1, "csrf_token": b.token}
+                              if method == "POST" else None)
+            assert r.status_code == 401, (method, url, r.status_code)
+            assert r.get_json()["error"]["code"] == "unauthorized"
+            assert snapshot_diff(before, snapshot(app)) == [], (method, url)
+            checked += 1
+    _report(capsys, f"{checked} API route × method pairs refuse a session cookie (401)")
 
 
 # --- HEAD is not a POST (WEB-01, AUTHN-02) --------------------------------------------------------

@@ -56,6 +56,8 @@ def action_labels() -> dict[str, str]:
         "user.password_changed": _("Changed a password"),
         "user.roles_changed": _("Changed a user's roles"),
         "municipality.settings_changed": _("Changed the municipality's settings"),
+        "api_token.created": _("Created an API token"),
+        "api_token.revoked": _("Revoked an API token"),
         "audit.searched": _("Searched the access log"),
         "audit.anchor_exported": _("Exported the audit anchor"),
         "audit.review_run": _("Ran the access-log review"),

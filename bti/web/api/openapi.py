@@ -1,0 +1,200 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, generated with apispec from the marshmallow schemas
+the views use, and from the workflow files: every action's payload and every workflow's concern
+form is a component (``Payload.<workflow>.<trigger>``, ``Opening.<workflow>``), so an integrator
+can build them. Built once per app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+
+from bti.engine.definition import TransitionDef
+from bti.engine.definition import WorkflowDefinition
+from bti.engine.payload import MAX_INT
+from bti.engine.payload import build_payload_schema
+from bti.web.api import schemas as s
+
+VERSION = "1.0.0"
+_EXTENSION_KEY = "bti.openapi"
+
+#: Component name → schema, in the order they appear.
+COMPONENTS = {  # nested ones before the schemas that hold them
+    "CaseCreate": s.CaseCreateSchema,
+    "TransitionRequest": s.TransitionRequestSchema,
+    "Urgency": s.UrgencySchema,
+    "CaseState": s.CaseStateSchema,
+    "Case": s.CaseSchema,
+    "CaseListItem": s.CaseListItemSchema,
+    "CaseList": s.CaseListSchema,
+    "Option": s.OptionSchema,
+    "Field": s.FieldSchema,
+    "Refusal": s.RefusalSchema,
+    "Action": s.ActionSchema,
+    "Actions": s.ActionsSchema,
+    "LogEntry": s.LogEntrySchema,
+    "LogPage": s.LogPageSchema,
+    "TransitionResult": s.TransitionResultSchema,
+    "AccessLogRow": s.AccessLogRowSchema,
+    "AccessLog": s.AccessLogSchema,
+    "ErrorBody": s.ErrorBodySchema,
+    "Error": s.ErrorSchema,
+}
+
+DESCRIPTION = """\
+The JSON API of bti (BTI, Bedre tverrfagleg innsats). See docs/api.md.
+
+**Authentication**: a personal access token, `Authorization: Bearer bti_pat_…`, made by an
+administrator with `bti token create USERNAME --scope cases:read --scope cases:write --days N`.
+The token acts as its user: the same need-to-know rules as the web pages (a case you have no
+relation to answers 404, exactly like one that does not exist), and every read and write is in
+the same audit trail, marked `channel: api` with the token's id.
+
+**Errors**: always `{"error": {"code", "message", "fields"}}`.
+
+**Actions**: measures (tiltak), evaluations, consents (samtykke), handovers and reports to
+barnevernet are recorded by firing the matching action with `POST /cases/{id}/transitions`.
+`GET /cases/{id}/actions` lists what you may do now, what is refused and why, and the payload
+fields of each action; the payload schemas of every workflow are the components
+`Payload.<workflow>.<trigger>`.
+"""
+
+
+def payload_component(definition: WorkflowDefinition, t: TransitionDef) -> str:
+    """The component name of a transition's payload (a trigger declared more than once in a
+    workflow gets the index of its declaration)."""
+    same = [i for i, x in enumerate(definition.transitions) if x.trigger == t.trigger]
+    name = f"Payload.{definition.id}.{t.trigger}"
+    if len(same) > 1:
+        name += f".{definition.transitions.index(t)}"
+    return name
+
+
+def payload_pointer(definition: WorkflowDefinition, t: TransitionDef) -> str:
+    return f"#/components/schemas/{payload_component(definition, t)}"
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+ERRORS = {
+    "400": "The body is not JSON (or not UTF-8, nests deeper than 16 levels, or holds a number "
+           "no field can take, such as 1e400 or NaN).",
+    "401": "No valid token (missing, unknown, expired, revoked, or its user is deactivated).",
+    "403": "The token lacks the scope, or its user's roles may not do this.",
+    "404": "No such case, or no access to it (answered alike).",
+    "405": "Method not allowed.",
+    "409": "`expected_version` is stale: the case was changed by someone else; nothing saved.",
+    "413": "The body is too large (1 MiB).",
+    "415": "The body is not application/json.",
+    "422": "Invalid input (unknown or missing fields, a refused action); see `fields`.",
+    "429": "Rate limited.",
+    "500": "Server error (logged).",
+    "503": "Temporarily unavailable (for example, the audit trail could not be written): "
+           "nothing was saved or shown.",
+}
+COMMON = ("401", "403", "404", "405", "422", "429", "500", "503")
+WRITES = ("400", "409", "413", "415")
+
+
+def _responses(ok: str, ok_schema: str, description: str, *, write: bool = False,
+               conflict: bool = False, location: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {ok: {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ok_schema}"}}},
+    }}
+    if location:
+        out[ok]["headers"] = {"Location": {"schema": {"type": "string"}}}
+    codes = COMMON + (WRITES if write else ())
+    for code in sorted(codes):
+        if code == "409" and not conflict:
+            continue
+        out[code] = _error(ERRORS[code])
+    return out
+
+
+CASE_ID = {"in": "path", "name": "id", "required": True,
+           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+           "description": "The case's id."}
+
+
+def build_spec(definitions: list[WorkflowDefinition]) -> dict[str, Any]:
+    spec = APISpec(
+        title="bti API", version=VERSION, openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={"description": DESCRIPTION},
+        servers=[{"url": "/"}],
+    )
+    spec.components.security_scheme("bearerAuth", {
+        "type": "http", "scheme": "bearer",
+        "description": "A personal access token (`bti token create`)."})
+    for name, schema in COMPONENTS.items():
+        spec.components.schema(name, schema=schema)
+    for d in sorted(definitions, key=lambda d: d.id):
+        o = d.opening
+        spec.components.schema(f"Opening.{d.id}", schema=build_payload_schema(
+            d.fields, o.fields, o.optional, False))
+        for t in d.transitions:
+            spec.components.schema(payload_component(d, t), schema=build_payload_schema(
+                d.fields, t.fields, t.optional, t.reason))
+
+    def op(summary: str, responses, *, scope: str, body: str | None = None,
+           params: list | None = None, op_id: str) -> dict[str, Any]:
+        # OpenAPI 3.1 lets a non-OAuth scheme list the roles (here: token scopes) it needs
+        out: dict[str, Any] = {"summary": summary, "operationId": op_id,
+                               "security": [{"bearerAuth": [scope]}], "responses": responses}
+        if params:
+            out["parameters"] = params
+        if body:
+            out["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{body}"}}}}
+        return out
+
+    spec.path(path="/api/v1/cases", operations={
+        "get": op("Cases the caller has a relation to (most urgent first)",
+                  _responses("200", "CaseList", "The caller's cases."), scope="cases:read",
+                  params=[{"in": "query", "schema": s.CaseListQuerySchema}], op_id="listCases"),
+        "post": op("Open a case from a concern (nivå 0)",
+                   _responses("201", "Case", "The new case.", write=True, location=True),
+                   scope="cases:write", body="CaseCreate", op_id="createCase"),
+    })
+    spec.path(path="/api/v1/cases/{id}", parameters=[CASE_ID], operations={
+        "get": op("One case: state, level, version …",
+                  _responses("200", "Case", "The case."), scope="cases:read", op_id="getCase"),
+    })
+    spec.path(path="/api/v1/cases/{id}/actions", parameters=[CASE_ID], operations={
+        "get": op("What the caller may do now, what is refused and why, and each action's "
+                  "payload fields", _responses("200", "Actions", "The actions."),
+                  scope="cases:read", op_id="listActions"),
+    })
+    spec.path(path="/api/v1/cases/{id}/transitions", parameters=[CASE_ID], operations={
+        "post": op("Fire an action (a measure, evaluation, consent, handover, report, …)",
+                   _responses("201", "TransitionResult", "The new stafettlogg entry and the "
+                              "case's new state and version.", write=True, conflict=True,
+                              location=True),
+                   scope="cases:write", body="TransitionRequest", op_id="fireTransition"),
+    })
+    spec.path(path="/api/v1/cases/{id}/log", parameters=[CASE_ID], operations={
+        "get": op("The stafettlogg, oldest first, paged by cursor",
+                  _responses("200", "LogPage", "One page of entries."), scope="cases:read",
+                  params=[{"in": "query", "schema": s.LogQuerySchema}], op_id="getLog"),
+    })
+    spec.path(path="/api/v1/cases/{id}/access-log", parameters=[CASE_ID], operations={
+        "get": op("Who has read or changed the case (for its stafettholder and the "
+                  "municipality's privacy officer; 404 for everyone else)",
+                  _responses("200", "AccessLog", "The access log, oldest first."),
+                  scope="cases:read", op_id="getAccessLog"),
+    })
+    return spec.to_dict()
+
+
+def spec_for(app: Flask) -> dict[str, Any]:
+    cached = app.extensions.get(_EXTENSION_KEY)
+    if cached is None:
+        registry = app.extensions["bti"].workflows
+        cached = app.extensions[_EXTENSION_KEY] = build_spec(list(registry.files.values()))
+    return cached

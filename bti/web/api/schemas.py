@@ -1,0 +1,228 @@
+"""marshmallow schemas of the JSON API, in and out. They are also the OpenAPI components
+(``bti.web.api.openapi``). Input schemas reject unknown fields (422 naming them)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
+
+from bti.engine.payload import MAX_INT
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def Labels(**kw) -> fields.Dict:  # noqa: N802 - a field factory, named like a field
+    return fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "The text in bokmål (nb), nynorsk (nn) and English (en)."}, **kw)
+
+
+# --- input ----------------------------------------------------------------------------------------
+
+
+class CaseCreateSchema(Strict):
+    child_pseudonym = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                                    metadata={"description": "A pseudonym or initials; never a "
+                                              "national identity number."})
+    child_birth_year = fields.Integer(required=True, strict=True,
+                                      validate=validate.Range(min=1900, max=2100))
+    unit_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                             validate=validate.Range(min=1, max=MAX_INT),
+                             metadata={"description": "The unit (service) the case belongs to; "
+                                       "the caller's own unit when left out."})
+    concern = fields.Dict(keys=fields.String(), required=True, metadata={
+        "description": "The concern form: the fields of the workflow's opening "
+                       "(component `Opening.<workflow>`)."})
+
+
+class TransitionRequestSchema(Strict):
+    trigger = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                            metadata={"description": "A trigger from GET …/actions."})
+    payload = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "The action's fields (see `fields` in GET …/actions, and the component "
+                       "`Payload.<workflow>.<trigger>`). Measures, evaluations, consents, "
+                       "handovers and reports are created through the payloads of their "
+                       "actions. Unknown fields are refused."})
+    expected_version = fields.Integer(required=True, strict=True,
+                                      validate=validate.Range(min=0, max=MAX_INT), metadata={
+                                          "description": "The case's `version` as you read it; "
+                                          "409 if the case has changed since."})
+
+
+class CaseListQuerySchema(Strict):
+    include_closed = fields.Boolean(load_default=False)
+
+
+class LogQuerySchema(Strict):
+    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
+                            metadata={"description": "`next_cursor` of the previous page; "
+                                      "leave out for the first page."})
+    limit = fields.Integer(load_default=DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+class UrgencySchema(Schema):
+    kind = fields.String(required=True)
+    on = fields.Date(required=True)
+    overdue = fields.Boolean(required=True)
+    object_id = fields.Integer(required=True, allow_none=True)
+
+
+class CaseStateSchema(Schema):
+    id = fields.Integer(required=True)
+    state = fields.String(required=True)
+    state_label = Labels(required=True)
+    level = fields.String(required=True)
+    level_number = fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "nivå 0–3; null for closed."})
+    level_label = Labels(required=True)
+    phase = fields.String(required=True)
+    final = fields.Boolean(required=True)
+    version = fields.Integer(required=True, metadata={
+        "description": "Changes with every transition; send it back as `expected_version`."})
+
+
+class CaseSchema(CaseStateSchema):
+    workflow = fields.String(required=True, metadata={"description": "The workflow file's id."})
+    workflow_revision = fields.Integer(required=True, metadata={
+        "description": "The stored revision of the workflow the case follows."})
+    unit_id = fields.Integer(required=True)
+    child_pseudonym = fields.String(required=True)
+    child_birth_year = fields.Integer(required=True)
+    violence_flag = fields.Boolean(required=True)
+    home_informed_on = fields.Date(required=True, allow_none=True)
+    stafettholder_id = fields.Integer(required=True, allow_none=True)
+    opened_by_id = fields.Integer(required=True)
+    opened_at = fields.DateTime(required=True)
+    level_entered_at = fields.DateTime(required=True)
+    last_activity_at = fields.DateTime(required=True)
+    closed_at = fields.DateTime(required=True, allow_none=True)
+    relations = fields.List(fields.String(), required=True, metadata={
+        "description": "The caller's relations to the case (reporter, participant, "
+                       "stafettholder, unit_leader, handover_recipient, emergency)."})
+    basis = fields.String(required=True, metadata={
+        "description": "The relation the access is logged under."})
+
+
+class CaseListItemSchema(CaseSchema):
+    urgencies = fields.List(fields.Nested(UrgencySchema), required=True)
+
+
+class CaseListSchema(Schema):
+    items = fields.List(fields.Nested(CaseListItemSchema), required=True)
+
+
+class OptionSchema(Schema):
+    value = fields.String(required=True)
+    label = Labels(required=True)
+
+
+class FieldSchema(Schema):
+    name = fields.String(required=True)
+    type = fields.String(required=True, metadata={
+        "description": "text (≤200), textarea (≤10,000), date (ISO), bool, int, choice (one of "
+                       "`options`), user, unit, measure, consent, handover (ids), units, "
+                       "measures (non-empty lists of ids)."})
+    required = fields.Boolean(required=True)
+    label = Labels(required=True, allow_none=True)
+    options = fields.List(fields.Nested(OptionSchema), required=True)
+    child_voice = fields.Boolean(required=True, metadata={
+        "description": "The child's own voice (barnets stemme)."})
+
+
+class RefusalSchema(Schema):
+    code = fields.String(required=True, metadata={
+        "description": "role, guard, final_state, not_available_in_state, unknown_trigger, "
+                       "reason_required, invalid_payload."})
+    guard = fields.String(required=True, allow_none=True)
+    message = Labels(required=True)
+
+
+class ActionSchema(Schema):
+    trigger = fields.String(required=True)
+    label = Labels(required=True)
+    allowed = fields.Boolean(required=True)
+    refusals = fields.List(fields.Nested(RefusalSchema), required=True)
+    dest = fields.String(required=True, allow_none=True, metadata={
+        "description": "The state the case moves to; null when it records without moving."})
+    reason_required = fields.Boolean(required=True)
+    fields_ = fields.List(fields.Nested(FieldSchema), required=True, data_key="fields")
+    payload_schema = fields.String(required=True, metadata={
+        "description": "JSON pointer to the payload's schema in this API's OpenAPI document."})
+
+
+class ActionsSchema(Schema):
+    case_id = fields.Integer(required=True)
+    state = fields.String(required=True)
+    version = fields.Integer(required=True)
+    actions = fields.List(fields.Nested(ActionSchema), required=True)
+
+
+class LogEntrySchema(Schema):
+    seq = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    actor_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    trigger = fields.String(required=True)
+    from_state = fields.String(required=True, allow_none=True)
+    to_state = fields.String(required=True)
+    object_type = fields.String(required=True, allow_none=True)
+    object_id = fields.Integer(required=True, allow_none=True)
+    data = fields.Dict(keys=fields.String(), required=True,
+                       metadata={"description": "The action's validated payload."})
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
+
+
+class LogPageSchema(Schema):
+    case_id = fields.Integer(required=True)
+    entries = fields.List(fields.Nested(LogEntrySchema), required=True)
+    next_cursor = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page."})
+
+
+class TransitionResultSchema(Schema):
+    entry = fields.Nested(LogEntrySchema, required=True)
+    case = fields.Nested(CaseStateSchema, required=True)
+
+
+class AccessLogRowSchema(Schema):
+    at = fields.DateTime(required=True)
+    user_id = fields.Integer(required=True, allow_none=True)
+    user = fields.String(required=True, allow_none=True)
+    roles = fields.List(fields.String(), required=True)
+    unit = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True)
+    object_type = fields.String(required=True, allow_none=True)
+    object_id = fields.Integer(required=True, allow_none=True)
+    basis = fields.String(required=True, allow_none=True)
+    outcome = fields.String(required=True)
+
+
+class AccessLogSchema(Schema):
+    case_id = fields.Integer(required=True)
+    basis = fields.String(required=True, metadata={
+        "description": "Why the caller may read it: stafettholder or privacy_officer."})
+    entries = fields.List(fields.Nested(AccessLogRowSchema), required=True)
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(keys=fields.String(), required=True, data_key="fields", metadata={
+        "description": "Field name → error codes (nested for `payload`); `trigger` lists the "
+                       "rules that refuse an action."})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
