@@ -1,5 +1,7 @@
 """Imports every entity, so ``Base.metadata`` is complete (for migrations and ``create_all``)."""
 
+from bti.domain.analytics import AnalyticsCounter
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.base import Base
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
@@ -27,6 +29,7 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 
 __all__ = [
+    "AnalyticsCounter", "MeasureCatalogueItem",
     "AuditChainHead", "AuditEvent", "EmergencyAccess", "Notification", "UserSession",
     "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",

@@ -148,7 +148,7 @@ EFFECTS: dict[str, EffectSpec] = {
         "measure",
         {"description": "textarea", "responsible": "user", "start_date": "date",
          "evaluate_by": "date"},
-        {"setting": "choice", "goal_text": "textarea"},
+        {"setting": "choice", "goal_text": "textarea", "catalogue": "catalogue"},
     ),
     "stop_measure": _e("measure", {"measure": "measure"}),
     "evaluation": _e(

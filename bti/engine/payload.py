@@ -17,7 +17,7 @@ from marshmallow import validate
 from bti.engine.definition import FieldDef
 
 MAX_LENGTH = {"text": 200, "textarea": 10_000}
-ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover")
+ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "catalogue")
 LIST_TYPES = ("units", "measures")
 
 _ERRORS = {"required": "required", "null": "required", "invalid": "invalid", "type": "invalid"}

@@ -37,12 +37,14 @@ from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Case
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
 from bti.domain.models import Base
 from bti.services.context import OSLO
 from bti.web import create_app
+from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
@@ -193,6 +195,7 @@ class World:
     target_user_id: int
     foreign_user_id: int
     browsers: dict[str, Browser]
+    catalogue_item_id: int = 1
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" else self.users[actor].id
@@ -203,6 +206,7 @@ class World:
                                notification=self.notification_id,
                                target_user=self.target_user_id,
                                foreign_user=self.foreign_user_id, actor=actor,
+                               catalogue_item=self.catalogue_item_id,
                                username=user.username if user else "ingen")
 
 
@@ -240,7 +244,12 @@ def build_world(app) -> dict[str, Any]:
         other = make_municipality(s, mfa_required=False)
         users["foreign"] = make_user(s, other, make_unit(s, other), ("employee", "leader"),
                                      username="framand1", password_hash=pw)
-        return {"users": users,
+        item = MeasureCatalogueItem(municipality_id=m.id, name="Leksehjelp", description="",
+                                    kind="universal", age_from=6, age_to=16, active=True,
+                                    created_at=FIXED_NOW, updated_at=FIXED_NOW)
+        s.add(item)
+        s.flush()
+        return {"users": users, "catalogue_item": item.id,
                 "unit_ids": {"school": school.id, "health": health.id, "ppt": ppt.id}}
 
 
@@ -312,7 +321,7 @@ def make_world(app) -> World:
             Notification.kind == "emergency_access")).one()
     assert len(str(missing)) == len(str(case_id))
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
-                 users["foreign"].id, browsers)
+                 users["foreign"].id, browsers, built["catalogue_item"])
 
 
 # --- the run --------------------------------------------------------------------------------------
