@@ -55,8 +55,9 @@ class MeasureCatalogueItem(Base):
 class AnalyticsCounter(Base):
     """A count kept at write time. ``metric``/``key``:
 
-    - ``flow`` / ``"n1>n2"``: a case left level n1 for n2 (or ``closed``) this month, after
-      ``days`` whole days at n1;
+    - ``flow`` / ``"n1>n2"``: a case left level n1 for n2 (or ``closed``) this month;
+    - ``stay`` / ``"n1"``: a case left level n1 this month after ``days`` whole days there;
+    - ``handover`` / ``proposed``, ``accepted`` (``days`` after it was proposed), ``declined``;
     - ``evaluation`` / ``voice`` or ``no_voice``: an evaluation with or without the child's
       own words recorded;
     - ``measure_started`` / catalogue id (``"-"`` for free text): a measure was started;
@@ -71,7 +72,9 @@ class AnalyticsCounter(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    #: The unit of the cases counted, or 0 for the whole municipality (every cell is kept for
+    #: both). Not a foreign key because of that 0.
+    unit_id: Mapped[int]
     #: "YYYY-MM", the month of the event in Norwegian time.
     month: Mapped[str] = mapped_column(String(7))
     metric: Mapped[str] = mapped_column(String(30))

@@ -1,13 +1,19 @@
 """Write-time aggregates for the leaders' dashboards: every change of ``analytics_counter``.
 
 ``on_fire`` is the one hook, called by ``bti.services.cases.fire`` in the same transaction as the
-event. It runs at most one Core statement (an upsert that adds to the counts) and none for a
-transition that changes no measured fact:
+event. It runs at most one Core statement (one multi-row ``INSERT … ON CONFLICT DO UPDATE`` that
+adds to the counts) and none for a transition that changes no measured fact:
 
-- a level change or a close: ``flow`` (from level > to level, whole days spent at the level left);
+- a level change or a close: ``flow`` (key "from>to") and ``stay`` (key: the level left; whole
+  days spent at it, bucketed by ``bucket``);
 - a measure started (effect ``measure``): ``measure_started`` (its catalogue id, ``-`` if none);
 - an evaluation (effect ``evaluation``): ``evaluation`` (``voice`` when the child's own words are
-  recorded, else ``no_voice``) and ``measure_evaluated`` per measure (catalogue id and effect).
+  recorded, else ``no_voice``) and ``measure_evaluated`` per measure (catalogue id and effect);
+- a handover proposed or answered: ``handover`` (``proposed``; ``accepted`` with the days since
+  it was proposed; ``declined``).
+
+Every cell is kept twice: for the case's unit and for the whole municipality (``unit_id`` 0,
+``ALL_UNITS``), so a municipality-wide panel reads a few hundred rows, not one per unit.
 
 ``recompute`` rebuilds the same counts from the source tables and the stafettlogg; the two agree
 (tests/services/test_aggregates.py checks it after generated histories). Days and months are
@@ -32,11 +38,15 @@ from bti.domain.analytics import AnalyticsCounter
 from bti.domain.cases import Case
 from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
+from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.log import StafettloggEntry
 from bti.services.context import OSLO
 
 FLOW = "flow"
+STAY = "stay"
+HANDOVER = "handover"
+ALL_UNITS = 0
 EVALUATION = "evaluation"
 MEASURE_STARTED = "measure_started"
 MEASURE_EVALUATED = "measure_evaluated"
@@ -44,7 +54,6 @@ NO_CATALOGUE = "-"
 
 _T = AnalyticsCounter.__table__
 _CELL = ("municipality_id", "metric", "month", "unit_id", "key", "days")
-_UPSERTS: dict[str, Any] = {}
 
 
 def month_of(at: datetime) -> str:
@@ -57,14 +66,22 @@ def days_between(start: datetime, end: datetime) -> int:
 
 
 def bucket(days: int) -> int:
-    """Days as stored: exact up to 62, then rounded down to the week up to a year, then to 30
-    days. Keeps the table small for a national data set; percentiles above two months are
-    accurate to a week (a month above a year)."""
-    if days <= 62:
+    """Days as stored: exact up to 31, then rounded down to the week up to 182 (half a year),
+    then to 30 days. Keeps the table small for a national data set; percentiles above a month
+    are accurate to a week (to 30 days above half a year)."""
+    if days <= 31:
         return days
-    if days <= 365:
+    if days <= 182:
         return days - days % 7
     return days - days % 30
+
+
+def with_totals(cells: Counter) -> Counter:
+    """Each cell also for the whole municipality (unit ``ALL_UNITS``)."""
+    out = Counter(cells)
+    for (mid, metric, month, _unit, key, days), n in cells.items():
+        out[(mid, metric, month, ALL_UNITS, key, days)] += n
+    return out
 
 
 def flow_key(from_level: str, to_level: str) -> str:
@@ -75,32 +92,30 @@ def evaluated_key(catalogue_id: int | None, effect: str) -> str:
     return f"{catalogue_id if catalogue_id is not None else NO_CATALOGUE}:{effect}"
 
 
-def _upsert(conn: Connection):
-    name = conn.dialect.name
-    stmt = _UPSERTS.get(name)
-    if stmt is None:
-        insert = postgresql.insert if name == "postgresql" else sqlite.insert
-        base = insert(_T)
-        stmt = _UPSERTS[name] = base.on_conflict_do_update(
-            index_elements=list(_CELL), set_={"n": _T.c.n + base.excluded.n})
-    return stmt
-
-
 def add(conn: Connection, counts: Counter) -> None:
-    """Add ``counts`` (cell tuple in ``_CELL`` order → n) to the table: one statement."""
-    if counts:
-        conn.execute(_upsert(conn), [dict(zip(_CELL, cell, strict=True), n=n)
-                                     for cell, n in counts.items()])
+    """Add ``counts`` (cell tuple in ``_CELL`` order → n) to the table: one statement, one row
+    per cell (the cells are distinct, so no row is touched twice)."""
+    if not counts:
+        return
+    values = [dict(zip(_CELL, cell, strict=True), n=n) for cell, n in counts.items()]
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_T).values(values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(_CELL),
+                                            set_={"n": _T.c.n + stmt.excluded.n}))
 
 
 def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
-            left_level_entered_at: datetime, now: datetime, payload: dict) -> None:
+            left_level_entered_at: datetime, now: datetime, payload: dict,
+            object_id: int | None) -> None:
     """The aggregates of one fired transition (see the module docstring)."""
+    if source_level == dest_level and effect not in _MEASURED:
+        return
     cells: Counter = Counter()
     month = month_of(now)
     base = (case.municipality_id, month, case.unit_id)
     if source_level != dest_level:
-        cells[(base[0], FLOW, month, base[2], flow_key(source_level, dest_level),
+        cells[(base[0], FLOW, month, base[2], flow_key(source_level, dest_level), 0)] += 1
+        cells[(base[0], STAY, month, base[2], source_level,
                bucket(days_between(left_level_entered_at, now)))] += 1
     if effect == "measure":
         catalogue = payload.get("catalogue")
@@ -113,8 +128,19 @@ def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
             m = ctx.session.get(Measure, mid)  # loaded by the effect: from the identity map
             cells[(base[0], MEASURE_EVALUATED, month, base[2],
                    evaluated_key(m.catalogue_id, payload["effect"]), 0)] += 1
-    if cells:
-        add(ctx.session.connection(), cells)
+    elif effect == "handover_proposed":
+        cells[(base[0], HANDOVER, month, base[2], "proposed", 0)] += 1
+    elif effect in ("handover_accepted", "handover_declined"):
+        h = ctx.session.get(Handover, object_id)  # loaded by the effect: the identity map
+        accepted = effect == "handover_accepted"
+        cells[(base[0], HANDOVER, month, base[2], "accepted" if accepted else "declined",
+               bucket(days_between(h.proposed_at, now)) if accepted else 0)] += 1
+    add(ctx.session.connection(), with_totals(cells))
+
+
+#: Effects that change a measured fact without a level change.
+_MEASURED = frozenset({"measure", "evaluation", "handover_proposed", "handover_accepted",
+                       "handover_declined"})
 
 
 # --- recompute ---------------------------------------------------------------------------------
@@ -143,7 +169,8 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         if from_state is not None and case_id in entered:
             source = definition.state(from_state).level
             dest = definition.state(to_state).level
-            cells[(mid, FLOW, month_of(at), uid, flow_key(source, dest),
+            cells[(mid, FLOW, month_of(at), uid, flow_key(source, dest), 0)] += 1
+            cells[(mid, STAY, month_of(at), uid, source,
                    bucket(days_between(entered[case_id], at)))] += 1
         entered[case_id] = at
     for created_at, catalogue_id, mid, uid in session.execute(
@@ -167,7 +194,26 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
             .execution_options(yield_per=5000)):
         cells[(mid, MEASURE_EVALUATED, month_of(created_at), uid,
                evaluated_key(catalogue_id, effect), 0)] += 1
-    return cells
+    # handovers: proposed and answered, at the time of the stafettlogg entry that recorded it
+    for trigger_at, trigger, proposed_at, mid, uid in session.execute(
+            select(StafettloggEntry.at, StafettloggEntry.trigger, Handover.proposed_at,
+                   Case.municipality_id, Case.unit_id)
+            .join(Handover, Handover.id == StafettloggEntry.object_id)
+            .join(Case, Case.id == StafettloggEntry.case_id)
+            .where(*where, StafettloggEntry.object_type == "handover",
+                   StafettloggEntry.kind == "handover")
+            .execution_options(yield_per=5000)):
+        key = _HANDOVER_KEYS.get(trigger)
+        if key is None:
+            continue
+        days = bucket(days_between(proposed_at, trigger_at)) if key == "accepted" else 0
+        cells[(mid, HANDOVER, month_of(trigger_at), uid, key, days)] += 1
+    return with_totals(cells)
+
+
+#: Stafettlogg triggers of the handover effects (every shipped workflow uses these names).
+_HANDOVER_KEYS = {"propose_handover": "proposed", "accept_handover": "accepted",
+                  "decline_handover": "declined"}
 
 
 def stored(session: Session, municipality_id: int | None = None) -> Counter:

@@ -40,13 +40,13 @@ from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
+from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.services import aggregates
 from bti.services import audit
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
@@ -264,10 +264,10 @@ class CatalogueUse:
 
 @dataclass(frozen=True)
 class Handovers:
-    proposed: int | None
-    accepted: int | None
-    declined: int | None
-    pending: int | None
+    proposed: int | None  # in the period
+    accepted: int | None  # in the period
+    declined: int | None  # in the period
+    pending: int | None  # not answered now
     days_p50: int | None
     days_p90: int | None
 
@@ -281,14 +281,15 @@ def _level_order(definitions: Iterable) -> dict[str, tuple[int, Mapping[str, str
 
 
 def _definitions(ctx: Ctx, f: Filters) -> dict[int, object]:
-    """Workflow definitions of the municipality's cases: the stored revisions in use."""
-    ids = ctx.session.scalars(select(Case.workflow_definition_id).where(
-        Case.municipality_id == f.municipality_id).distinct())
-    out = {i: ctx.workflows.for_record(ctx.session, i).definition for i in ids}
-    if not out:
-        m = ctx.session.get(Municipality, f.municipality_id)
-        rid = ctx.workflows.current_record_id(ctx.session, m.workflow_id)
-        out[rid] = ctx.workflows.for_record(ctx.session, rid).definition
+    """Every stored workflow revision (a short table; cases may run on any of them), the
+    municipality's current one first, so its level labels win."""
+    m = ctx.session.get(Municipality, f.municipality_id)
+    current = ctx.workflows.current_record_id(ctx.session, m.workflow_id)
+    out = {current: ctx.workflows.for_record(ctx.session, current).definition}
+    for rid in ctx.session.scalars(select(WorkflowDefinitionRecord.id)
+                                   .order_by(WorkflowDefinitionRecord.id)):
+        if rid not in out:
+            out[rid] = ctx.workflows.for_record(ctx.session, rid).definition
     return out
 
 
@@ -335,9 +336,8 @@ def _is_final(definitions: Mapping, level: str) -> bool:
 def _counter_rows(ctx: Ctx, f: Filters, metric: str, *cols):
     c = AnalyticsCounter
     where = [c.municipality_id == f.municipality_id, c.metric == metric,
-             c.month >= f.start, c.month <= f.end]
-    if f.unit_id is not None:
-        where.append(c.unit_id == f.unit_id)
+             c.month >= f.start, c.month <= f.end,
+             c.unit_id == (f.unit_id if f.unit_id is not None else aggregates.ALL_UNITS)]
     return ctx.session.execute(select(*cols, func.sum(c.n)).where(*where).group_by(*cols)).all()
 
 
@@ -359,8 +359,7 @@ def time_in_level(ctx: Ctx, f: Filters) -> TimeInLevel:
     by_level: dict[str, Counter] = defaultdict(Counter)
     by_month: dict[tuple[str, str], Counter] = defaultdict(Counter)
     c = AnalyticsCounter
-    for month, key, days, n in _counter_rows(ctx, f, aggregates.FLOW, c.month, c.key, c.days):
-        source = key.split(">", 1)[0]
+    for month, source, days, n in _counter_rows(ctx, f, aggregates.STAY, c.month, c.key, c.days):
         by_level[source][days] += n
         by_month[(month, source)][days] += n
     levels = sorted(by_level, key=lambda lv: order.get(lv, (99,))[0])
@@ -480,21 +479,21 @@ def catalogue_use(ctx: Ctx, f: Filters) -> CatalogueUse:
 
 
 def handovers(ctx: Ctx, f: Filters) -> Handovers:
-    start = datetime.combine(f.first_day, datetime.min.time(), OSLO)
-    end = datetime.combine(f.last_day + timedelta(days=1), datetime.min.time(), OSLO)
-    rows = ctx.session.execute(
-        select(Handover.status, Handover.proposed_at, Handover.decided_at)
-        .join(Case, Case.id == Handover.case_id)
-        .where(*_case_where(f), Handover.proposed_at >= start, Handover.proposed_at < end)).all()
+    """Handovers proposed, accepted and declined in the period (from the aggregates), days from
+    proposal to acceptance, and those not answered now (the period does not apply)."""
+    c = AnalyticsCounter
     counts: Counter = Counter()
     days: Counter = Counter()
-    for status, proposed_at, decided_at in rows:
-        counts[status] += 1
-        if status == "accepted" and decided_at is not None:
-            days[aggregates.days_between(proposed_at, decided_at)] += 1
-    total = sum(counts.values())
-    acc, dec, pend = sup_group([counts["accepted"], counts["declined"], counts["proposed"]])
-    return Handovers(sup(total), acc, dec, pend, percentile(days, 0.5), percentile(days, 0.9))
+    for key, d, n in _counter_rows(ctx, f, aggregates.HANDOVER, c.key, c.days):
+        counts[key] += n
+        if key == "accepted":
+            days[d] += n
+    pending = ctx.session.scalar(
+        select(func.count()).select_from(Handover).join(Case, Case.id == Handover.case_id)
+        .where(*_case_where(f), Handover.status == "proposed"))
+    acc, dec = sup_group([counts["accepted"], counts["declined"]])
+    return Handovers(sup(counts["proposed"]), acc, dec, sup(pending), percentile(days, 0.5),
+                     percentile(days, 0.9))
 
 
 PANELS = {

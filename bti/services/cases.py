@@ -271,7 +271,7 @@ def fire(
     dest_level = definition.state(step.dest).level
     aggregates.on_fire(ctx, case, effect=step.transition.effect, source_level=source_level,
                        dest_level=dest_level, left_level_entered_at=case.level_entered_at,
-                       now=now, payload=step.payload)
+                       now=now, payload=step.payload, object_id=written.object_id)
     if definition.state(step.dest).final:
         kind = "close"
         case.closed_at = now

@@ -115,8 +115,10 @@ def test_a_transition_that_measures_nothing_changes_no_aggregate(world, session)
     sc.fire(world.teacher, case, "inform_home", {"informed_on": sc.date(-4)}, day=-4)
     assert aggregates.stored(session) == {}  # no level left, no measure, no evaluation
     sc.to_n1(case, world.teacher, world.leader, world.coordinator, day=-3)
-    stored = aggregates.stored(session)
-    assert stored == {(world.municipality.id, "flow", "2026-02", world.school.id, "n0>n1", 2): 1}
+    m, school = world.municipality.id, world.school.id
+    assert aggregates.stored(session) == {  # for the unit and for the whole municipality (0)
+        (m, "flow", "2026-02", school, "n0>n1", 0): 1, (m, "flow", "2026-02", 0, "n0>n1", 0): 1,
+        (m, "stay", "2026-02", school, "n0", 2): 1, (m, "stay", "2026-02", 0, "n0", 2): 1}
 
 
 @pytest.mark.postgres

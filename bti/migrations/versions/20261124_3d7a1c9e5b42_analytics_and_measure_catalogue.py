@@ -59,8 +59,6 @@ def upgrade() -> None:
         sa.Column('n', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['municipality_id'], ['municipality.id'],
                                 name=op.f('fk_analytics_counter_municipality_id_municipality')),
-        sa.ForeignKeyConstraint(['unit_id'], ['unit.id'],
-                                name=op.f('fk_analytics_counter_unit_id_unit')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_counter')),
         sa.UniqueConstraint('municipality_id', 'metric', 'month', 'unit_id', 'key', 'days',
                             name='uq_analytics_counter_cell'),
