@@ -164,6 +164,11 @@ class Measure(Base):
 
     __tablename__ = "measure"
 
+    __table_args__ = (
+        # the dashboards' overdue evaluations (bti.services.analytics)
+        Index("ix_measure_case_status_due", "case_id", "status", "evaluate_by"),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
@@ -251,6 +256,11 @@ class Handover(Base):
     """Overføring av stafettpinnen: proposed, then accepted or declined by the new holder."""
 
     __tablename__ = "handover"
+
+    __table_args__ = (
+        # the dashboards' handovers not answered (bti.services.analytics)
+        Index("ix_handover_case_status", "case_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)

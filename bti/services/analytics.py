@@ -384,6 +384,7 @@ def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
     out = {}
     for kind in kinds:
         if kind == "evaluation_overdue":
+            # per open case, an index-only probe (ix_measure_case_status_due)
             out[kind] = select(Case.id).where(*base, select(Measure.id).where(
                 Measure.case_id == Case.id, Measure.status == "active",
                 Measure.evaluate_by < today).exists())
@@ -559,7 +560,9 @@ def stuck_cases(ctx: Ctx, kind: str) -> StuckList:
     stmt = _stuck_queries(ctx, f, [kind]).get(kind)
     ids: list[int] = []
     if stmt is not None:
-        ids = list(ctx.session.scalars(stmt.order_by(Case.id).limit(DRILL_LIMIT + 1)))
+        sub = stmt.subquery()
+        ids = list(ctx.session.scalars(select(sub.c.id).order_by(sub.c.id)
+                                       .limit(DRILL_LIMIT + 1)))
     truncated = len(ids) > DRILL_LIMIT
     ids = ids[:DRILL_LIMIT]
     audit.record(ctx, "analytics.stuck_listed", object_type="unit", object_id=ctx.actor.unit_id,
