@@ -256,6 +256,7 @@ def to_xlsx(board: Dashboard, lang: str) -> bytes:
 def to_pdf(board: Dashboard, lang: str) -> bytes:
     """A printable report: every section as a table."""
     from fpdf import FPDF
+    from fpdf.fonts import FontFace
 
     from bti.services.privacy import _font_path
     from bti.services.privacy import latin1
@@ -288,8 +289,6 @@ def to_pdf(board: Dashboard, lang: str) -> bytes:
             continue
         first = 60 if len(s.header) > 4 else 80
         widths = [first] + [(186 - first) / (len(s.header) - 1)] * (len(s.header) - 1)
-        from fpdf.fonts import FontFace
-
         with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.5,
                        headings_style=FontFace(emphasis=None, fill_color=(230, 230, 230))
                        ) as table:

@@ -181,6 +181,11 @@ def _level_texts(board: analytics.Dashboard) -> dict[str, str]:
     return {lv: label(v[1]) or lv for lv, v in board.levels.items()}
 
 
+def short(names: dict[str, str]) -> dict[str, str]:
+    """Chart labels: "Nivå 2" of "Nivå 2 – tverrfagleg samarbeid" (the tables keep it all)."""
+    return {lv: name.split(" – ")[0] for lv, name in names.items()}
+
+
 # --- routes --------------------------------------------------------------------------------------
 
 
@@ -195,18 +200,16 @@ def dashboard():
                                args=request.args, units=_units(ctx)), 422
     board = analytics.dashboard(ctx, f)
     names = _level_texts(board)
-    open_chart = bar_chart([(names.get(r.level, r.level), r.count, r.level)
-                            for r in board.open_by_level.rows])
-    time_chart = bar_chart([(names.get(x.level, x.level), x.p50, x.level)
-                            for x in board.time_in_level.levels])
-    voice = board.child_voice
+    brief = short(names)
+    open_chart = bar_chart([(brief.get(r.level, r.level), r.count, r.level)
+                            for r in board.open_by_level.rows], left=140)
+    time_chart = bar_chart([(brief.get(x.level, x.level), x.p50, x.level)
+                            for x in board.time_in_level.levels], left=140)
     return render_template(
         "analytics/dashboard.html", board=board, errors={}, args=request.args,
         units=board.units, names=names, open_chart=open_chart, time_chart=time_chart,
-        flow_chart=flow_chart(board.flows, names),
-        trend_chart=line_chart(board.time_in_level, names),
-        voice_chart=bar_chart([("voice", voice.with_voice, ""),
-                               ("no_voice", voice.without_voice, "")]),
+        flow_chart=flow_chart(board.flows, brief),
+        trend_chart=line_chart(board.time_in_level, brief),
         stuck_kinds=analytics.STUCK_KINDS, effects=analytics.EFFECTS,
         query=request.query_string.decode("ascii", "replace"))
 
