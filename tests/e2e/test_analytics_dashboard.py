@@ -12,8 +12,20 @@ from playwright.sync_api import expect
 from tests.e2e.test_journeys import LANGS
 from tests.e2e.test_journeys import LEADER
 from tests.e2e.test_journeys import TEXT
-from tests.e2e.test_journeys import check  # noqa: F401 - a fixture
 from tests.e2e.test_journeys import enter
+
+
+@pytest.fixture
+def check(axe, screenshot_as):
+    """As in test_journeys: the page is in ``lang``, axe finds no WCAG 2.1 A/AA violation, and
+    a screenshot is saved."""
+    def run(page, journey: str, step: str, lang: str) -> None:
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        axe(page)
+        screenshot_as(page, f"{journey}-{step}-{lang}")
+
+    return run
+
 
 T = {
     "nb": {"analytics": "Analyse", "h1": "Analyse: hvordan sakene flyter",
