@@ -148,3 +148,44 @@ def test_recompute_for_one_municipality_leaves_the_others(world, session, regist
         AnalyticsCounter.municipality_id == world.municipality.id))
     aggregates.recompute(session, registry, world.municipality.id)
     assert aggregates.stored(session) == kept
+
+
+def test_the_hook_costs_one_statement_and_none_when_nothing_measured_changes(world, session,
+                                                                            engine):
+    from sqlalchemy import event
+
+    sc = Script(session, world.registry)
+    w = world
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        def touching(trigger, payload=None, actor=None, day=-1):
+            statements.clear()
+            sc.fire(actor or w.coordinator, case, trigger, payload, day=day)
+            return [s for s in statements if "analytics_counter" in s]
+
+        case = sc.open(w.teacher, day=-5)
+        assert touching("add_note", {"text": "Eit notat."}, actor=w.teacher) == []
+        sc.to_n1(case, w.teacher, w.leader, w.coordinator, day=-4)
+        mid = sc.measure(w.coordinator, case, start=-3, evaluate_by=10, day=-3)
+        assert touching("start") == []  # a phase change: nothing measured changes
+        assert touching("evaluate") == []
+        hits = touching("record_evaluation", {
+            "measures": [mid], "effect": "good", "child_voice_method": "conversation",
+            "outcome": "continue", "child_said": "Betre."})
+        assert len(hits) == 1
+        assert hits[0].lstrip().upper().startswith("INSERT INTO ANALYTICS_COUNTER")
+        # the evaluated measure came from the identity map: no SELECT of it after the insert
+        after = statements[statements.index(hits[0]) + 1:]
+        assert not [s for s in after if s.lstrip().upper().startswith("SELECT")
+                    and "FROM MEASURE" in s.upper()]
+        assert touching("decide") == []
+        hits = touching("close", {"reason": "Måla er nådde no."})  # leaves nivå 1: one upsert
+        assert len(hits) == 1
+        assert aggregates.stored(session) == aggregates.compute(session, w.registry)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
