@@ -166,7 +166,7 @@ class Measure(Base):
 
     __table_args__ = (
         # the dashboards' overdue evaluations (bti.services.analytics)
-        Index("ix_measure_case_status_due", "case_id", "status", "evaluate_by"),
+        Index("ix_measure_active_due", "status", "evaluate_by", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -259,7 +259,7 @@ class Handover(Base):
 
     __table_args__ = (
         # the dashboards' handovers not answered (bti.services.analytics)
-        Index("ix_handover_case_status", "case_id", "status"),
+        Index("ix_handover_status_case", "status", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

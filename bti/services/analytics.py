@@ -384,10 +384,9 @@ def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
     out = {}
     for kind in kinds:
         if kind == "evaluation_overdue":
-            # per open case, an index-only probe (ix_measure_case_status_due)
-            out[kind] = select(Case.id).where(*base, select(Measure.id).where(
-                Measure.case_id == Case.id, Measure.status == "active",
-                Measure.evaluate_by < today).exists())
+            # the overdue measures are a range of ix_measure_active_due, read once
+            out[kind] = select(Case.id).where(*base, Case.id.in_(select(Measure.case_id).where(
+                Measure.status == "active", Measure.evaluate_by < today)))
         elif kind in ("inactive_30", "inactive_60"):
             days = 30 if kind == "inactive_30" else 60
             out[kind] = select(Case.id).where(*base,
@@ -404,8 +403,8 @@ def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
             if parts:
                 out[kind] = select(Case.id).where(*base, or_(*parts))
         elif kind == "handover_pending":
-            out[kind] = select(Case.id).where(*base, select(Handover.id).where(
-                Handover.case_id == Case.id, Handover.status == "proposed").exists())
+            out[kind] = select(Case.id).where(*base, Case.id.in_(select(Handover.case_id).where(
+                Handover.status == "proposed")))
     return out
 
 

@@ -77,14 +77,14 @@ def upgrade() -> None:
                      'level_entered_at', 'unit_id'], unique=False)
     op.create_index('ix_case_record_open_activity', 'case_record',
                     ['municipality_id', 'closed_at', 'last_activity_at', 'unit_id'], unique=False)
-    op.create_index('ix_measure_case_status_due', 'measure', ['case_id', 'status', 'evaluate_by'],
+    op.create_index('ix_measure_active_due', 'measure', ['status', 'evaluate_by', 'case_id'],
                     unique=False)
-    op.create_index('ix_handover_case_status', 'handover', ['case_id', 'status'], unique=False)
+    op.create_index('ix_handover_status_case', 'handover', ['status', 'case_id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_handover_case_status', table_name='handover')
-    op.drop_index('ix_measure_case_status_due', table_name='measure')
+    op.drop_index('ix_handover_status_case', table_name='handover')
+    op.drop_index('ix_measure_active_due', table_name='measure')
     op.drop_index('ix_case_record_open_activity', table_name='case_record')
     op.drop_index('ix_case_record_open_state', table_name='case_record')
     op.drop_index(op.f('ix_measure_catalogue_id'), table_name='measure')
