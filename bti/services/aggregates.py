@@ -150,6 +150,9 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
     """Every count, from the source tables and the stafettlogg."""
     cells: Counter = Counter()
     where = [] if municipality_id is None else [Case.municipality_id == municipality_id]
+    # SQLite streams the rows; on PostgreSQL a server-side cursor would be planned for the
+    # first rows (nested loops over the log), so the rows are fetched in one go there
+    stream = {"yield_per": 5000} if session.get_bind().dialect.name == "sqlite" else {}
     # flows: the entries that enter a level (the opening, level changes) and close the case
     rows = session.execute(
         select(StafettloggEntry.case_id, StafettloggEntry.at, StafettloggEntry.from_state,
@@ -159,7 +162,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         .where(*where, StafettloggEntry.from_state.is_(None)
                | StafettloggEntry.kind.in_(("level_change", "close")))
         .order_by(StafettloggEntry.case_id, StafettloggEntry.seq)
-        .execution_options(yield_per=5000))
+        .execution_options(**stream))
     levels: dict[int, Any] = {}
     entered: dict[int, datetime] = {}
     for case_id, at, from_state, to_state, mid, uid, wd in rows:
@@ -176,13 +179,13 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
     for created_at, catalogue_id, mid, uid in session.execute(
             select(Measure.created_at, Measure.catalogue_id, Case.municipality_id, Case.unit_id)
             .join(Case, Case.id == Measure.case_id).where(*where)
-            .execution_options(yield_per=5000)):
+            .execution_options(**stream)):
         key = str(catalogue_id) if catalogue_id is not None else NO_CATALOGUE
         cells[(mid, MEASURE_STARTED, month_of(created_at), uid, key, 0)] += 1
     for created_at, child_said, mid, uid in session.execute(
             select(Evaluation.created_at, Evaluation.child_said, Case.municipality_id,
                    Case.unit_id).join(Case, Case.id == Evaluation.case_id).where(*where)
-            .execution_options(yield_per=5000)):
+            .execution_options(**stream)):
         cells[(mid, EVALUATION, month_of(created_at), uid,
                "voice" if child_said else "no_voice", 0)] += 1
     for created_at, effect, catalogue_id, mid, uid in session.execute(
@@ -191,7 +194,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
             .join(EvaluationMeasure, EvaluationMeasure.evaluation_id == Evaluation.id)
             .join(Measure, Measure.id == EvaluationMeasure.measure_id)
             .join(Case, Case.id == Evaluation.case_id).where(*where)
-            .execution_options(yield_per=5000)):
+            .execution_options(**stream)):
         cells[(mid, MEASURE_EVALUATED, month_of(created_at), uid,
                evaluated_key(catalogue_id, effect), 0)] += 1
     # handovers: proposed and answered, at the time of the stafettlogg entry that recorded it
@@ -202,7 +205,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
             .join(Case, Case.id == StafettloggEntry.case_id)
             .where(*where, StafettloggEntry.object_type == "handover",
                    StafettloggEntry.kind == "handover")
-            .execution_options(yield_per=5000)):
+            .execution_options(**stream)):
         key = _HANDOVER_KEYS.get(trigger)
         if key is None:
             continue

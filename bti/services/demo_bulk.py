@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bti.domain.analytics import MeasureCatalogueItem
@@ -115,6 +116,8 @@ def generate(session: Session, registry, *, municipality_id: int, cases: int,
             if progress:
                 progress(i + 1)
     flush()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE"))  # fresh statistics for the recompute's joins
     aggregates.recompute(session, registry, municipality_id)
     return counts
 
