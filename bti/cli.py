@@ -55,15 +55,21 @@ def init_db() -> None:
     click.echo(f"database migrated; workflows stored: {', '.join(sorted(current))}")
 
 
-@main.command("demo-data", help="Create a fictional municipality with users and cases.")
+@main.command("demo-data", help="Create a fictional municipality with users and cases. Above "
+              "100 cases a national-size set is generated in bulk (100000 cases: about 2 "
+              "million stafettlogg entries).")
 @click.option("--password", help="One password for every demo user (at least 15 characters); "
               "random per user when left out.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the demo data already exists.")
 @click.option("--cases", "cases_count", default=12, show_default=True, type=click.IntRange(0))
 def demo_data(password: str | None, if_empty: bool, cases_count: int) -> None:
+    import time
+
     from bti.domain.org import Municipality
+    from bti.services.demo import BULK_ABOVE
     from bti.services.demo import DEMO_SLUG
     from bti.services.demo import make_demo
+    from bti.services.demo import make_national
     from bti.services.errors import InvalidInput
 
     engine = _engine()
@@ -74,13 +80,53 @@ def demo_data(password: str | None, if_empty: bool, cases_count: int) -> None:
                 click.echo("demo data already present; nothing done")
                 return
             raise click.ClickException("the demo municipality already exists")
+        started = time.perf_counter()
+        counts = None
         try:
-            users = make_demo(session, registry, password=password, cases_count=cases_count)
+            if cases_count > BULK_ABOVE:
+                users, counts = make_national(
+                    session, registry, password=password, cases_count=cases_count,
+                    progress=lambda n: click.echo(f"  {n} cases generated", err=True)
+                    if n % 20000 == 0 else None)
+            else:
+                users = make_demo(session, registry, password=password,
+                                  cases_count=cases_count)
         except InvalidInput as err:
             raise click.ClickException(f"invalid input: {err}") from None
-    click.echo(f"Demo kommune: {cases_count} cases. Users (fictional):")
+    took = time.perf_counter() - started
+    if counts:
+        click.echo("Rows written: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    click.echo(f"Demo kommune: {cases_count} cases in {took:.1f} s. Users (fictional):")
     for u in users:
         click.echo(f"  {u.username:<18} {','.join(u.roles):<22} password: {u.password}")
+
+
+@main.group(help="The leaders' analytics: the aggregates kept at write time.")
+def analytics() -> None:
+    pass
+
+
+@analytics.command("recompute", help="Rebuild the analytics aggregates from the cases and "
+                   "their stafettlogg (after the migration, a restore or a purge).")
+@click.option("--municipality", "slug", help="Only this municipality (its slug).")
+def analytics_recompute(slug: str | None) -> None:
+    import time
+
+    from bti.domain.org import Municipality
+    from bti.services import aggregates
+
+    registry = _registry()
+    started = time.perf_counter()
+    with make_session_factory(_engine()).begin() as session:
+        municipality_id = None
+        if slug is not None:
+            municipality_id = session.scalar(select(Municipality.id).where(
+                Municipality.slug == slug))
+            if municipality_id is None:
+                click.echo(f"no municipality {slug!r}", err=True)
+                sys.exit(1)
+        cells = aggregates.recompute(session, registry, municipality_id)
+    click.echo(f"{cells} aggregate cells written in {time.perf_counter() - started:.1f} s")
 
 
 @main.group(help="Municipalities: list them and change their settings.")

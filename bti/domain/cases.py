@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
@@ -36,6 +37,11 @@ class Case(Base):
     __tablename__ = "case_record"
     __table_args__ = (
         CheckConstraint("child_birth_year BETWEEN 1990 AND 2100", name="birth_year"),
+        # the leaders' dashboards (bti.services.analytics): open cases by level and stuck cases
+        Index("ix_case_record_open_state", "municipality_id", "closed_at",
+              "workflow_definition_id", "state", "level_entered_at", "unit_id"),
+        Index("ix_case_record_open_activity", "municipality_id", "closed_at",
+              "last_activity_at", "unit_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,6 +164,11 @@ class Measure(Base):
 
     __tablename__ = "measure"
 
+    __table_args__ = (
+        # the dashboards' overdue evaluations (bti.services.analytics)
+        Index("ix_measure_active_due", "status", "evaluate_by", "case_id"),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
@@ -168,6 +179,9 @@ class Measure(Base):
     level: Mapped[str] = mapped_column(String(30))  # the level it was started at
     setting: Mapped[str | None] = mapped_column(String(40))
     goal_text: Mapped[str | None] = mapped_column(Text)
+    #: The measure of the municipality's catalogue (tiltaksoversikt) it was chosen from, if any.
+    catalogue_id: Mapped[int | None] = mapped_column(ForeignKey("measure_catalogue.id"),
+                                                     index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
@@ -242,6 +256,11 @@ class Handover(Base):
     """Overføring av stafettpinnen: proposed, then accepted or declined by the new holder."""
 
     __tablename__ = "handover"
+
+    __table_args__ = (
+        # the dashboards' handovers not answered (bti.services.analytics)
+        Index("ix_handover_status_case", "status", "case_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)

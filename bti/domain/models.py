@@ -1,5 +1,7 @@
 """Imports every entity, so ``Base.metadata`` is complete (for migrations and ``create_all``)."""
 
+from bti.domain.analytics import AnalyticsCounter
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.base import Base
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
@@ -30,8 +32,8 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 
 __all__ = [
-    "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem", "AuditReviewMark",
-    "EmergencyAccess", "Notification", "UserSession",
+    "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
+    "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
     "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",

@@ -148,7 +148,7 @@ EFFECTS: dict[str, EffectSpec] = {
         "measure",
         {"description": "textarea", "responsible": "user", "start_date": "date",
          "evaluate_by": "date"},
-        {"setting": "choice", "goal_text": "textarea"},
+        {"setting": "choice", "goal_text": "textarea", "catalogue": "catalogue"},
     ),
     "stop_measure": _e("measure", {"measure": "measure"}),
     "evaluation": _e(
@@ -226,6 +226,9 @@ AUDIT_ACTIONS = frozenset({
     "user.created", "user.deactivated", "user.reactivated", "user.listed", "user.mfa_reset",
     "user.password_changed", "user.roles_changed", "municipality.settings_changed",
     "api_token.created", "api_token.revoked",
+    # analytics and the catalogue of measures
+    "analytics.viewed", "analytics.exported", "analytics.stuck_listed",
+    "catalogue.created", "catalogue.updated", "catalogue.activated", "catalogue.deactivated",
     # the audit trail itself
     "audit.searched", "audit.anchor_exported", "audit.review_run", "audit.reviews_listed",
     "audit.review_viewed", "audit.review_closed",

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
@@ -51,7 +52,7 @@ from bti.services.context import Ctx
 #: Fields that carry the child's voice; forms show them first, in their own group.
 CHILD_VOICE_FIELDS = ("child_voice_method", "child_said", "child_not_heard_reason")
 #: Field types whose value is one id / a list of ids.
-ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover")
+ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "catalogue")
 LIST_TYPES = ("units", "measures")
 
 
@@ -355,6 +356,8 @@ class FormOptions:
     measures: list[Measure]  # active measures on the case
     consents: list[Consent]  # current consents on the case
     handovers: list[Handover]  # pending handovers on the case
+    #: The municipality's active catalogue measures (tiltaksoversikt), to start a measure from.
+    catalogue: list[MeasureCatalogueItem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -393,6 +396,12 @@ def _names(ctx: Ctx, municipality_id: int, ids: set[int]) -> dict[int, str]:
         return {}
     return dict(ctx.session.execute(select(User.id, User.display_name).where(
         User.id.in_(ids), User.municipality_id == municipality_id)).all())
+
+
+def _catalogue(ctx: Ctx, municipality_id: int) -> list[MeasureCatalogueItem]:
+    return list(ctx.session.scalars(select(MeasureCatalogueItem).where(
+        MeasureCatalogueItem.municipality_id == municipality_id,
+        MeasureCatalogueItem.active.is_(True)).order_by(MeasureCatalogueItem.name)))
 
 
 def _unit_names(ctx: Ctx, municipality_id: int) -> dict[int, str]:
@@ -506,7 +515,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         groups=group_actions(definition, actions),
         options=FormOptions(colleagues(ctx), units(ctx),
                             [m for m in all_measures if m.status == "active"], consents,
-                            handovers),
+                            handovers, _catalogue(ctx, case.municipality_id)),
         log=_log_items(ctx, access, chosen, all_measures),
         total_entries=view.total_entries,
         kind=kind,

@@ -34,6 +34,7 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
+from bti.services import aggregates
 from bti.services import audit
 from bti.services import stafettlogg
 from bti.services.context import Ctx
@@ -292,6 +293,9 @@ def fire(
     now = ctx.now()
     source_level = definition.state(step.source).level
     dest_level = definition.state(step.dest).level
+    aggregates.on_fire(ctx, case, effect=step.transition.effect, source_level=source_level,
+                       dest_level=dest_level, left_level_entered_at=case.level_entered_at,
+                       now=now, payload=step.payload, object_id=written.object_id)
     if definition.state(step.dest).final:
         kind = "close"
         case.closed_at = now

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Measure
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
@@ -21,6 +22,7 @@ from bti.domain.org import User
 from bti.services import cases
 from bti.services.context import Ctx
 from bti.services.context import utcnow
+from bti.services.demo_bulk import seed_catalogue
 from bti.services.users import create_user
 from bti.services.workflows import WorkflowRegistry
 
@@ -74,16 +76,19 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
             else None, username=username, display_name=display, password=pw, roles=roles, now=now)
         made.append(DemoUser(username, display, roles, pw))
     registry.sync(session)
+    catalogue_ids = seed_catalogue(session, m.id, now)
     targets = ["n0_plan", "n0_decision", "n1_plan", "n1_active", "n1_evaluation", "n2_plan",
                "n2_active", "n2_decision", "n3_active", "closed", "n1_active", "n0_active"]
     for i in range(cases_count):
         target = targets[i % len(targets)]
         _walk(session, registry, users, units, PSEUDONYMS[i % len(PSEUDONYMS)] + f" {i + 1}",
-              2012 + i % 10, target, now - timedelta(days=60 - i))
+              2012 + i % 10, target, now - timedelta(days=60 - i),
+              catalogue_ids[i % len(catalogue_ids)])
     return made
 
 
-def _walk(session, registry, users, units, pseudonym, birth_year, target, start) -> None:
+def _walk(session, registry, users, units, pseudonym, birth_year, target, start,
+          catalogue_id: int | None = None) -> None:
     """Take a new case along the standard path until it reaches ``target``."""
     clock = [start]
 
@@ -107,10 +112,13 @@ def _walk(session, registry, users, units, pseudonym, birth_year, target, start)
         return (clock[0]).date().isoformat()
 
     def measure_cycle(level_note: str) -> None:
-        fire(coord, "add_measure", {
+        payload = {
             "description": f"Fast samtale med kontaktlærar kvar veke ({level_note}).",
             "responsible": coord.id, "start_date": day(),
-            "evaluate_by": (clock[0] + timedelta(days=42)).date().isoformat()})
+            "evaluate_by": (clock[0] + timedelta(days=42)).date().isoformat()}
+        if catalogue_id is not None:
+            payload["catalogue"] = catalogue_id
+        fire(coord, "add_measure", payload)
 
     def evaluate_all() -> None:
         ids = [m.id for m in session.scalars(select(Measure).where(
@@ -160,3 +168,40 @@ def _walk(session, registry, users, units, pseudonym, birth_year, target, start)
         fire(coord, "propose_handover", {"to_user": nurse.id,
                                          "reason": "Helsestasjonen har mest kontakt no."})
     session.flush()
+
+
+#: Above this many cases the demo is generated in bulk (``bti.services.demo_bulk``).
+BULK_ABOVE = 100
+EXTRA_UNITS = 20
+
+
+def make_national(session: Session, registry: WorkflowRegistry, *, cases_count: int,
+                  password: str | None = None, progress=None) -> tuple[list[DemoUser], dict]:
+    """The demo municipality (its users and 12 cases walked through the services) and a
+    national-size set of generated cases across 25 units. Returns the demo users and the rows
+    written per table."""
+    from bti.services import demo_bulk
+
+    made = make_demo(session, registry, password=password, cases_count=12)
+    m = session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG))
+    units = list(session.scalars(select(Unit).where(Unit.municipality_id == m.id)
+                                 .order_by(Unit.id)))
+    by_name = {u.username: u for u in session.scalars(select(User).where(
+        User.municipality_id == m.id))}
+    staff = [(units[0].id, by_name["laerar"].id, by_name["koordinator"].id)]
+    now = utcnow()
+    for n, unit_id in enumerate(demo_bulk.ensure_units(session, m.id, EXTRA_UNITS), 1):
+        pair = [create_user(session, municipality_id=m.id, unit_id=unit_id,
+                            username=f"{name}{n}", display_name=f"{title} {n}",
+                            password=secrets.token_urlsafe(16), roles=roles, now=now).id
+                for name, title, roles in (("laerar", "Lærar", ["employee"]),
+                                           ("koordinator", "Koordinator",
+                                            ["employee", "coordinator"]))]
+        staff.append((unit_id, pair[0], pair[1]))
+    catalogue_ids = list(session.scalars(select(MeasureCatalogueItem.id).where(
+        MeasureCatalogueItem.municipality_id == m.id)))
+    counts = demo_bulk.generate(session, registry, municipality_id=m.id,
+                                cases=max(cases_count - 12, 0), staff=staff,
+                                health_unit_id=units[2].id, catalogue_ids=catalogue_ids,
+                                progress=progress)
+    return made, counts

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
@@ -185,11 +186,18 @@ def measure(ctx, case, step, facts) -> Written:
     limit = facts.definition.deadlines.measure_evaluation_max_days
     if p["evaluate_by"] > p["start_date"] + timedelta(days=limit):
         raise _refuse(case, step, evaluate_by="too_far")
+    catalogue_id = p.get("catalogue")
+    if catalogue_id is not None:
+        item = ctx.session.get(MeasureCatalogueItem, catalogue_id)
+        if item is None or item.municipality_id != case.municipality_id:
+            raise _refuse(case, step, catalogue="not_in_municipality")
+        if not item.active:
+            raise _refuse(case, step, catalogue="not_active")
     return _add(ctx, Measure(
         case_id=case.id, description=p["description"], responsible_id=user.id,
         start_date=p["start_date"], evaluate_by=p["evaluate_by"], status="active",
         level=_level(case, facts), setting=p.get("setting"), goal_text=p.get("goal_text"),
-        created_by_id=ctx.actor.id, created_at=ctx.now(),
+        catalogue_id=catalogue_id, created_by_id=ctx.actor.id, created_at=ctx.now(),
     ), "measure")
 
 

@@ -33,5 +33,8 @@ def error_text(code: str) -> str:
         "not_allowed": _("This is not allowed here."),
         "empty_list": _("Choose at least one."),
         "reason_too_short": _("Write a reason of at least 20 characters."),
+        "age_range": _("Give an age from 0 to 24."),
+        "age_order": _("The upper age cannot be below the lower age."),
+        "taken": _("That name is taken. Choose another."),
     }
     return texts.get(code, _("The value is not valid."))

@@ -41,6 +41,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Case
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
@@ -49,6 +50,7 @@ from bti.domain.models import Base
 from bti.services import review
 from bti.services.context import OSLO
 from bti.web import create_app
+from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
@@ -204,6 +206,7 @@ class World:
     foreign_user_id: int
     browsers: dict[str, Browser]
     review_item_id: int
+    catalogue_item_id: int = 1
     #: actor → a personal access token (cases:read and cases:write) for the /api/ rows
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -217,6 +220,7 @@ class World:
                                target_user=self.target_user_id,
                                foreign_user=self.foreign_user_id,
                                review_item=self.review_item_id, actor=actor,
+                               catalogue_item=self.catalogue_item_id,
                                username=user.username if user else "ingen")
 
 
@@ -254,7 +258,12 @@ def build_world(app) -> dict[str, Any]:
         other = make_municipality(s, mfa_required=False)
         users["foreign"] = make_user(s, other, make_unit(s, other), ("employee", "leader"),
                                      username="framand1", password_hash=pw)
-        return {"users": users,
+        item = MeasureCatalogueItem(municipality_id=m.id, name="Leksehjelp", description="",
+                                    kind="universal", age_from=6, age_to=16, active=True,
+                                    created_at=FIXED_NOW, updated_at=FIXED_NOW)
+        s.add(item)
+        s.flush()
+        return {"users": users, "catalogue_item": item.id,
                 "unit_ids": {"school": school.id, "health": health.id, "ppt": ppt.id}}
 
 
@@ -333,7 +342,7 @@ def make_world(app) -> World:
     tokens = {name: make_token(app, users[name].username)
               for name in ACTORS if name != "anonymous"}
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
-                 users["foreign"].id, browsers, item, tokens)
+                 users["foreign"].id, browsers, item, built["catalogue_item"], tokens)
 
 
 # --- the run --------------------------------------------------------------------------------------

@@ -32,9 +32,19 @@ def _actions_in_source() -> dict[str, str]:
             if name == "_log_denied" and node.args:
                 values.append(node.args[0])
             values += [kw.value for kw in node.keywords if kw.arg == "action"]
+            values += [b for v in values if isinstance(v, ast.IfExp) for b in (v.body, v.orelse)]
             for v in values:
                 if isinstance(v, ast.Constant) and isinstance(v.value, str):
                     found.setdefault(v.value, str(path.relative_to(BTI.parent)))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):  # ``action: str = "…"`` parameters
+                args = node.args.args + node.args.kwonlyargs
+                defaults = ([None] * (len(node.args.args) - len(node.args.defaults))
+                            + list(node.args.defaults) + list(node.args.kw_defaults))
+                for arg, default in zip(args, defaults, strict=True):
+                    if (arg.arg == "action" and isinstance(default, ast.Constant)
+                            and isinstance(default.value, str)):
+                        found.setdefault(default.value, str(path.relative_to(BTI.parent)))
     return found
 
 

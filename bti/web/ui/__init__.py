@@ -28,6 +28,9 @@ def main_menu() -> list[MenuItem]:
         items += [("inbox.index", _("My cases")), ("cases.new_concern", _("New concern"))]
     if roles & {"leader"}:
         items.append(("leader.overview", _("Unit overview")))
+    if roles & {"leader", "admin"}:
+        items += [("analytics.dashboard", _("Analytics")),
+                  ("catalogue.index", _("Catalogue of measures"))]
     if roles & {"leader", "privacy_officer"}:
         items.append(("audit.search", _("Access log")))
         items.append(("audit.reviews", _("Log follow-up")))
@@ -42,13 +45,15 @@ def main_menu() -> list[MenuItem]:
 def register_blueprints(app: Flask) -> None:
     from bti.web.ui import access
     from bti.web.ui import admin
+    from bti.web.ui import analytics
     from bti.web.ui import audit
     from bti.web.ui import cases
+    from bti.web.ui import catalogue
     from bti.web.ui import inbox
     from bti.web.ui import leader
     from bti.web.ui import privacy
 
-    for module in (inbox, cases, leader, audit, access, admin, privacy):
+    for module in (inbox, cases, leader, audit, access, admin, privacy, catalogue, analytics):
         app.register_blueprint(module.bp)
     app.jinja_env.globals["main_menu"] = main_menu
     app.jinja_env.globals["error_text"] = error_text

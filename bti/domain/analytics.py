@@ -1,0 +1,83 @@
+"""The municipality's catalogue of measures (tiltaksoversikt) and the write-time aggregates the
+leaders' dashboards read.
+
+``analytics_counter`` holds counts only (no case ids, no names): one row per municipality, unit,
+month, metric, key and whole days. It is maintained in the same transaction as the event by
+``bti.services.aggregates`` and can be rebuilt from the source tables and the stafettlogg with
+``bti.services.aggregates.recompute``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from bti.domain.base import Base
+
+#: Kinds of prevention a measure belongs to (universal / selective / indicated).
+CATALOGUE_KINDS = ("universal", "selective", "indicated")
+AGE_MIN, AGE_MAX = 0, 24
+
+
+class MeasureCatalogueItem(Base):
+    """One measure of the municipality's tiltaksoversikt, chosen from when a measure starts."""
+
+    __tablename__ = "measure_catalogue"
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "name"),
+        CheckConstraint("age_from BETWEEN 0 AND 24 AND age_to BETWEEN 0 AND 24 "
+                        "AND age_from <= age_to", name="age_range"),
+        CheckConstraint("kind IN ('universal', 'selective', 'indicated')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(20))
+    age_from: Mapped[int]
+    age_to: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<MeasureCatalogueItem {self.id}>"
+
+
+class AnalyticsCounter(Base):
+    """A count kept at write time. ``metric``/``key``:
+
+    - ``flow`` / ``"n1>n2"``: a case left level n1 for n2 (or ``closed``) this month;
+    - ``stay`` / ``"n1"``: a case left level n1 this month after ``days`` whole days there;
+    - ``handover`` / ``proposed``, ``accepted`` (``days`` after it was proposed), ``declined``;
+    - ``evaluation`` / ``voice`` or ``no_voice``: an evaluation with or without the child's
+      own words recorded;
+    - ``measure_started`` / catalogue id (``"-"`` for free text): a measure was started;
+    - ``measure_evaluated`` / ``"<catalogue id>:<effect>"``: a measure was evaluated.
+    """
+
+    __tablename__ = "analytics_counter"
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "metric", "month", "unit_id", "key", "days",
+                         name="uq_analytics_counter_cell"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
+    #: The unit of the cases counted, or 0 for the whole municipality (every cell is kept for
+    #: both). Not a foreign key because of that 0.
+    unit_id: Mapped[int]
+    #: "YYYY-MM", the month of the event in Norwegian time.
+    month: Mapped[str] = mapped_column(String(7))
+    metric: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(60))
+    days: Mapped[int] = mapped_column(default=0)
+    n: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,577 @@
+"""The leaders' dashboards: how cases flow through the levels in a municipality.
+
+Only leaders and admins see them, for their own municipality, optionally one unit of it, over a
+period of whole months. Everything is pseudonymised: counts and durations, no names, no free
+text. Every count below ``SMALL`` (5) is suppressed (``None``, shown as "<5"), and so is every
+figure that would reveal one: a percentile or share over fewer than 5 cases, a share whose part
+or remainder is below 5, and a second cell of a row whose total is shown when only one cell
+was suppressed (secondary suppression). Suppression happens here, so pages and exports cannot
+show what was suppressed.
+
+Counts that would need the stafettlogg (flows, time in each level, evaluations, catalogue
+measures) are read from ``analytics_counter``, kept at write time by
+``bti.services.aggregates``; the rest (open cases now, stuck cases, reports, handovers) are
+indexed queries on the source tables. Each dashboard view and each export writes one audit row;
+a leader's drill-down into stuck cases lists case numbers of their own unit only, each an
+audited read (``case.listed``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections import defaultdict
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from bti.domain.analytics import AnalyticsCounter
+from bti.domain.analytics import MeasureCatalogueItem
+from bti.domain.cases import BarnevernReport
+from bti.domain.cases import Case
+from bti.domain.cases import Handover
+from bti.domain.cases import Measure
+from bti.domain.log import WorkflowDefinitionRecord
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.vocabulary import Relation
+from bti.domain.vocabulary import Role
+from bti.services import aggregates
+from bti.services import audit
+from bti.services.context import Ctx
+from bti.services.errors import InvalidInput
+from bti.services.errors import NotFound
+
+#: Counts below this are suppressed.
+SMALL = 5
+VIEWERS = frozenset({Role.LEADER.value, Role.ADMIN.value})
+#: Effects of an evaluation, in the order shown.
+EFFECTS = ("good", "some", "none", "worse")
+STUCK_KINDS = ("evaluation_overdue", "inactive_30", "inactive_60", "n0_overdue",
+               "handover_pending")
+DRILL_LIMIT = 200
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+# --- suppression ---------------------------------------------------------------------------------
+
+
+def sup(n: int) -> int | None:
+    """``n``, or None when it is 1–4."""
+    return None if 0 < n < SMALL else n
+
+
+def sup_group(parts: list[int]) -> list[int | None]:
+    """Suppress the small parts of a row whose total is shown; when that hides exactly one
+    part, hide the next smallest non-zero part too, so it cannot be got by subtraction."""
+    out: list[int | None] = [sup(n) for n in parts]
+    hidden = [i for i, v in enumerate(out) if v is None]
+    if len(hidden) == 1:
+        rest = sorted((n, i) for i, n in enumerate(parts) if out[i] is not None and n > 0)
+        if rest:
+            out[rest[0][1]] = None
+    return out
+
+
+def share(part: int, total: int) -> float | None:
+    """``part`` of ``total`` in per cent (one decimal), or None when it would reveal a count
+    below 5 (the total, the part or the remainder)."""
+    if total < SMALL or 0 < part < SMALL or 0 < total - part < SMALL:
+        return None
+    return round(100 * part / total, 1)
+
+
+def percentile(histogram: Mapping[int, int], p: float) -> int | None:
+    """Nearest-rank percentile (the smallest value with at least ``p`` of the observations at or
+    below it) of {value: count}; None with fewer than 5 observations."""
+    total = sum(histogram.values())
+    if total < SMALL:
+        return None
+    rank = max(math.ceil(p * total), 1)
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None  # pragma: no cover - unreachable
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    municipality_id: int
+    unit_id: int | None
+    start: str  # "YYYY-MM", inclusive
+    end: str  # "YYYY-MM", inclusive
+
+    @property
+    def first_day(self) -> date:
+        return date(int(self.start[:4]), int(self.start[5:]), 1)
+
+    @property
+    def last_day(self) -> date:
+        y, m = int(self.end[:4]), int(self.end[5:])
+        return (date(y + m // 12, m % 12 + 1, 1)) - timedelta(days=1)
+
+    def as_details(self) -> dict:
+        return {"unit": self.unit_id, "from": self.start, "to": self.end}
+
+
+def require_viewer(ctx: Ctx) -> None:
+    if not ctx.actor.active or VIEWERS.isdisjoint(ctx.actor.roles):
+        raise NotFound("analytics")
+
+
+def _month(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def filters(ctx: Ctx, *, unit: str | int | None = None, start: str | None = None,
+            end: str | None = None) -> Filters:
+    """Checked filters: a unit of the actor's municipality (another municipality's answers like
+    a missing one), months as YYYY-MM; by default the last twelve months up to this one."""
+    require_viewer(ctx)
+    errors: dict[str, list[str]] = {}
+    unit_id = None
+    if unit not in (None, ""):
+        text = str(unit).strip()
+        if not text.isdigit() or len(text) > 12:
+            raise NotFound("unit")
+        unit_id = int(text)
+        owner = ctx.session.scalar(select(Unit.municipality_id).where(Unit.id == unit_id))
+        if owner != ctx.actor.municipality_id:
+            raise NotFound("unit", object_type="unit", object_id=unit_id)
+    today = ctx.today()
+    end = (end or "").strip() or _month(today)
+    if not start or not str(start).strip():
+        y, m = int(end[:4]) if _MONTH.match(end) else today.year, \
+            int(end[5:]) if _MONTH.match(end) else today.month
+        start = _month(date(y - 1 + (m == 12), m % 12 + 1, 1))
+    start = str(start).strip()
+    for name, value in (("from", start), ("to", end)):
+        if not _MONTH.match(value):
+            errors[name] = ["invalid"]
+    if not errors and start > end:
+        errors["to"] = ["before_start"]
+    if errors:
+        raise InvalidInput(errors)
+    return Filters(ctx.actor.municipality_id, unit_id, start, end)
+
+
+# --- panels --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelRow:
+    level: str
+    label: Mapping[str, str]
+    count: int | None
+
+
+@dataclass(frozen=True)
+class OpenByLevel:
+    rows: tuple[LevelRow, ...]
+    total: int | None
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: str
+    dest: str
+    count: int | None
+
+
+@dataclass(frozen=True)
+class Flows:
+    flows: tuple[Flow, ...]
+    levels: tuple[str, ...]  # every level that appears, in order
+
+
+@dataclass(frozen=True)
+class LevelTime:
+    level: str
+    count: int | None  # stays ended in the period
+    p50: int | None
+    p90: int | None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    month: str
+    level: str
+    count: int | None
+    p50: int | None
+
+
+@dataclass(frozen=True)
+class TimeInLevel:
+    levels: tuple[LevelTime, ...]
+    trend: tuple[TrendPoint, ...]
+    months: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Stuck:
+    counts: Mapping[str, int | None]
+
+
+@dataclass(frozen=True)
+class Reports:
+    sent: int | None
+    feedback_received: int | None
+    awaiting: int | None
+    overdue: int | None  # awaiting feedback past the date it was due
+    days_p50: int | None
+    days_p90: int | None
+    avverge: int | None
+
+
+@dataclass(frozen=True)
+class ChildVoice:
+    evaluations: int | None
+    with_voice: int | None
+    without_voice: int | None
+    share: float | None
+
+
+@dataclass(frozen=True)
+class CatalogueRow:
+    catalogue_id: int | None  # None: measures written as free text
+    name: str | None
+    kind: str | None
+    active: bool
+    started: int | None
+    evaluated: int | None
+    effects: Mapping[str, int | None]
+    effective_share: float | None  # good or some effect, of the evaluated
+
+
+@dataclass(frozen=True)
+class CatalogueUse:
+    rows: tuple[CatalogueRow, ...]
+
+
+@dataclass(frozen=True)
+class Handovers:
+    proposed: int | None  # in the period
+    accepted: int | None  # in the period
+    declined: int | None  # in the period
+    pending: int | None  # not answered now
+    days_p50: int | None
+    days_p90: int | None
+
+
+def _level_order(definitions: Iterable) -> dict[str, tuple[int, Mapping[str, str]]]:
+    out: dict[str, tuple[int, Mapping[str, str]]] = {}
+    for d in definitions:
+        for lv in d.levels:
+            out.setdefault(lv.id, (lv.number if lv.number is not None else 99, lv.label))
+    return out
+
+
+def _definitions(ctx: Ctx, f: Filters) -> dict[int, object]:
+    """Every stored workflow revision (a short table; cases may run on any of them), the
+    municipality's current one first, so its level labels win."""
+    m = ctx.session.get(Municipality, f.municipality_id)
+    current = ctx.workflows.current_record_id(ctx.session, m.workflow_id)
+    out = {current: ctx.workflows.for_record(ctx.session, current).definition}
+    for rid in ctx.session.scalars(select(WorkflowDefinitionRecord.id)
+                                   .order_by(WorkflowDefinitionRecord.id)):
+        if rid not in out:
+            out[rid] = ctx.workflows.for_record(ctx.session, rid).definition
+    return out
+
+
+def level_labels(ctx: Ctx, f: Filters) -> dict[str, tuple[int, Mapping[str, str]]]:
+    return _level_order(_definitions(ctx, f).values())
+
+
+def _case_where(f: Filters) -> list:
+    where = [Case.municipality_id == f.municipality_id]
+    if f.unit_id is not None:
+        where.append(Case.unit_id == f.unit_id)
+    return where
+
+
+def open_by_level(ctx: Ctx, f: Filters) -> OpenByLevel:
+    definitions = _definitions(ctx, f)
+    rows = ctx.session.execute(
+        select(Case.workflow_definition_id, Case.state, func.count())
+        .where(*_case_where(f), Case.closed_at.is_(None))
+        .group_by(Case.workflow_definition_id, Case.state)).all()
+    counts: Counter = Counter()
+    for wd, state, n in rows:
+        d = definitions.get(wd) or ctx.workflows.for_record(ctx.session, wd).definition
+        lv = d.level_of(state)
+        if not lv.final:
+            counts[lv.id] += n
+    order = _level_order(definitions.values())
+    levels = sorted((lv for lv in order if not _is_final(definitions, lv)),
+                    key=lambda lv: order[lv][0])
+    values = sup_group([counts[lv] for lv in levels])
+    return OpenByLevel(tuple(LevelRow(lv, order[lv][1], v) for lv, v in zip(levels, values,
+                                                                             strict=True)),
+                       sup(sum(counts.values())))
+
+
+def _is_final(definitions: Mapping, level: str) -> bool:
+    for d in definitions.values():
+        for lv in d.levels:
+            if lv.id == level:
+                return lv.final
+    return False
+
+
+def _counter_rows(ctx: Ctx, f: Filters, metric: str, *cols):
+    c = AnalyticsCounter
+    where = [c.municipality_id == f.municipality_id, c.metric == metric,
+             c.month >= f.start, c.month <= f.end,
+             c.unit_id == (f.unit_id if f.unit_id is not None else aggregates.ALL_UNITS)]
+    return ctx.session.execute(select(*cols, func.sum(c.n)).where(*where).group_by(*cols)).all()
+
+
+def flows(ctx: Ctx, f: Filters) -> Flows:
+    order = level_labels(ctx, f)
+    counts: Counter = Counter()
+    for key, n in _counter_rows(ctx, f, aggregates.FLOW, AnalyticsCounter.key):
+        source, dest = key.split(">", 1)
+        counts[(source, dest)] += n
+    rank = {lv: i for i, lv in enumerate(sorted(order, key=lambda lv: order[lv][0]))}
+    items = sorted(counts.items(), key=lambda kv: (rank.get(kv[0][0], 99),
+                                                   rank.get(kv[0][1], 99)))
+    seen = sorted({lv for (s, d), _ in items for lv in (s, d)}, key=lambda lv: rank.get(lv, 99))
+    return Flows(tuple(Flow(s, d, sup(n)) for (s, d), n in items), tuple(seen))
+
+
+def time_in_level(ctx: Ctx, f: Filters) -> TimeInLevel:
+    order = level_labels(ctx, f)
+    by_level: dict[str, Counter] = defaultdict(Counter)
+    by_month: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    c = AnalyticsCounter
+    for month, source, days, n in _counter_rows(ctx, f, aggregates.STAY, c.month, c.key, c.days):
+        by_level[source][days] += n
+        by_month[(month, source)][days] += n
+    levels = sorted(by_level, key=lambda lv: order.get(lv, (99,))[0])
+    months = tuple(sorted({m for m, _ in by_month}))
+    return TimeInLevel(
+        tuple(LevelTime(lv, sup(sum(by_level[lv].values())), percentile(by_level[lv], 0.5),
+                        percentile(by_level[lv], 0.9)) for lv in levels),
+        tuple(TrendPoint(m, lv, sup(sum(by_month[(m, lv)].values())),
+                         percentile(by_month[(m, lv)], 0.5))
+              for m in months for lv in levels if (m, lv) in by_month),
+        months)
+
+
+def _now_cutoffs(ctx: Ctx) -> tuple[datetime, date]:
+    return ctx.now(), ctx.today()
+
+
+def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
+    """kind → a statement selecting the case ids of open cases stuck that way."""
+    now, today = _now_cutoffs(ctx)
+    base = [*_case_where(f), Case.closed_at.is_(None)]
+    out = {}
+    for kind in kinds:
+        if kind == "evaluation_overdue":
+            # the overdue measures are a range of ix_measure_active_due, read once
+            out[kind] = select(Case.id).where(*base, Case.id.in_(select(Measure.case_id).where(
+                Measure.status == "active", Measure.evaluate_by < today)))
+        elif kind in ("inactive_30", "inactive_60"):
+            days = 30 if kind == "inactive_30" else 60
+            out[kind] = select(Case.id).where(*base,
+                                              Case.last_activity_at < now - timedelta(days=days))
+        elif kind == "n0_overdue":
+            parts = []
+            for wd, d in _definitions(ctx, f).items():
+                limit = d.deadlines.level_decision_days.get("n0")
+                states = [s.name for s in d.states if s.level == "n0"]
+                if limit is None or not states:
+                    continue
+                parts.append(and_(Case.workflow_definition_id == wd, Case.state.in_(states),
+                                  Case.level_entered_at < now - timedelta(days=limit)))
+            if parts:
+                out[kind] = select(Case.id).where(*base, or_(*parts))
+        elif kind == "handover_pending":
+            out[kind] = select(Case.id).where(*base, Case.id.in_(select(Handover.case_id).where(
+                Handover.status == "proposed")))
+    return out
+
+
+def stuck(ctx: Ctx, f: Filters) -> Stuck:
+    """Open cases stuck now (the period does not apply): an evaluation date passed with the
+    measure still running, no stafettlogg entry for 30 or 60 days, nivå 0 past its decision
+    deadline, a handover not yet answered."""
+    counts = {kind: 0 for kind in STUCK_KINDS}
+    for kind, stmt in _stuck_queries(ctx, f, STUCK_KINDS).items():
+        counts[kind] = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    return Stuck({k: sup(v) for k, v in counts.items()})
+
+
+def reports(ctx: Ctx, f: Filters) -> Reports:
+    rows = ctx.session.execute(
+        select(BarnevernReport.kind, BarnevernReport.sent_on,
+               BarnevernReport.feedback_received_on, BarnevernReport.feedback_expected_by)
+        .join(Case, Case.id == BarnevernReport.case_id)
+        .where(*_case_where(f), BarnevernReport.sent_on >= f.first_day,
+               BarnevernReport.sent_on <= f.last_day)).all()
+    today = ctx.today()
+    sent = received = overdue = avverge = 0
+    days: Counter = Counter()
+    for kind, sent_on, received_on, expected in rows:
+        if kind != "report":
+            avverge += 1
+            continue
+        sent += 1
+        if received_on is not None:
+            received += 1
+            days[(received_on - sent_on).days] += 1
+        elif expected is not None and expected < today:
+            overdue += 1
+    got, waiting = sup_group([received, sent - received])
+    return Reports(sup(sent), got, waiting, sup(overdue), percentile(days, 0.5),
+                   percentile(days, 0.9), sup(avverge))
+
+
+def child_voice(ctx: Ctx, f: Filters) -> ChildVoice:
+    counts = dict(_counter_rows(ctx, f, aggregates.EVALUATION, AnalyticsCounter.key))
+    voice, no_voice = counts.get("voice", 0), counts.get("no_voice", 0)
+    total = voice + no_voice
+    v, nv = sup_group([voice, no_voice])
+    return ChildVoice(sup(total), v, nv, share(voice, total))
+
+
+def catalogue_use(ctx: Ctx, f: Filters) -> CatalogueUse:
+    started = Counter({k: n for k, n in _counter_rows(ctx, f, aggregates.MEASURE_STARTED,
+                                                      AnalyticsCounter.key)})
+    effects: dict[str, Counter] = defaultdict(Counter)
+    for key, n in _counter_rows(ctx, f, aggregates.MEASURE_EVALUATED, AnalyticsCounter.key):
+        cat, effect = key.rsplit(":", 1)
+        effects[cat][effect] += n
+    items = ctx.session.execute(
+        select(MeasureCatalogueItem.id, MeasureCatalogueItem.name, MeasureCatalogueItem.kind,
+               MeasureCatalogueItem.active)
+        .where(MeasureCatalogueItem.municipality_id == f.municipality_id)
+        .order_by(MeasureCatalogueItem.name)).all()
+    rows = []
+    keyed = [(str(i), i, name, kind, active) for i, name, kind, active in items]
+    keyed.append((aggregates.NO_CATALOGUE, None, None, None, True))
+    for key, cid, name, kind, active in keyed:
+        eff = effects.get(key, Counter())
+        evaluated = sum(eff.values())
+        if cid is None and not started[key] and not evaluated:
+            continue
+        cells = sup_group([eff.get(e, 0) for e in EFFECTS])
+        rows.append(CatalogueRow(cid, name, kind, active, sup(started[key]), sup(evaluated),
+                                 dict(zip(EFFECTS, cells, strict=True)),
+                                 share(eff.get("good", 0) + eff.get("some", 0), evaluated)))
+    return CatalogueUse(tuple(rows))
+
+
+def handovers(ctx: Ctx, f: Filters) -> Handovers:
+    """Handovers proposed, accepted and declined in the period (from the aggregates), days from
+    proposal to acceptance, and those not answered now (the period does not apply)."""
+    c = AnalyticsCounter
+    counts: Counter = Counter()
+    days: Counter = Counter()
+    for key, d, n in _counter_rows(ctx, f, aggregates.HANDOVER, c.key, c.days):
+        counts[key] += n
+        if key == "accepted":
+            days[d] += n
+    pending = ctx.session.scalar(
+        select(func.count()).select_from(Handover).join(Case, Case.id == Handover.case_id)
+        .where(*_case_where(f), Handover.status == "proposed"))
+    acc, dec = sup_group([counts["accepted"], counts["declined"]])
+    return Handovers(sup(counts["proposed"]), acc, dec, sup(pending), percentile(days, 0.5),
+                     percentile(days, 0.9))
+
+
+PANELS = {
+    "open_by_level": open_by_level,
+    "flows": flows,
+    "time_in_level": time_in_level,
+    "stuck": stuck,
+    "reports": reports,
+    "child_voice": child_voice,
+    "catalogue_use": catalogue_use,
+    "handovers": handovers,
+}
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    filters: Filters
+    levels: Mapping[str, tuple[int, Mapping[str, str]]]
+    units: tuple[tuple[int, str], ...]
+    open_by_level: OpenByLevel
+    flows: Flows
+    time_in_level: TimeInLevel
+    stuck: Stuck
+    reports: Reports
+    child_voice: ChildVoice
+    catalogue_use: CatalogueUse
+    handovers: Handovers
+    can_drill: bool
+
+
+def dashboard(ctx: Ctx, f: Filters, *, action: str = "analytics.viewed", **details) -> Dashboard:
+    """Every panel for ``f``; one audit row (``action``, with the filters)."""
+    require_viewer(ctx)
+    units = tuple(ctx.session.execute(select(Unit.id, Unit.name).where(
+        Unit.municipality_id == f.municipality_id).order_by(Unit.name)).all())
+    result = Dashboard(f, level_labels(ctx, f), units,
+                       **{name: fn(ctx, f) for name, fn in PANELS.items()},
+                       can_drill=_can_drill(ctx))
+    audit.record(ctx, action, object_type="municipality", object_id=f.municipality_id,
+                 basis="analytics", **f.as_details(), **details)
+    return result
+
+
+def _can_drill(ctx: Ctx) -> bool:
+    return Role.LEADER.value in ctx.actor.roles and ctx.actor.unit_id is not None
+
+
+@dataclass(frozen=True)
+class StuckList:
+    kind: str
+    case_ids: tuple[int, ...]
+    truncated: bool
+
+
+def stuck_cases(ctx: Ctx, kind: str) -> StuckList:
+    """The case numbers (no names) of the leader's own unit that are stuck in ``kind``: cases
+    the leader may see as unit leader. Each listed case is an audited read."""
+    require_viewer(ctx)
+    if kind not in STUCK_KINDS or not _can_drill(ctx):
+        raise NotFound("stuck cases")
+    f = Filters(ctx.actor.municipality_id, ctx.actor.unit_id, _month(ctx.today()),
+                _month(ctx.today()))
+    stmt = _stuck_queries(ctx, f, [kind]).get(kind)
+    ids: list[int] = []
+    if stmt is not None:
+        sub = stmt.subquery()
+        ids = list(ctx.session.scalars(select(sub.c.id).order_by(sub.c.id)
+                                       .limit(DRILL_LIMIT + 1)))
+    truncated = len(ids) > DRILL_LIMIT
+    ids = ids[:DRILL_LIMIT]
+    audit.record(ctx, "analytics.stuck_listed", object_type="unit", object_id=ctx.actor.unit_id,
+                 basis=Relation.UNIT_LEADER.value, kind=kind, cases=len(ids))
+    for cid in ids:
+        audit.add_row(ctx.session, dict(
+            at=ctx.now(), municipality_id=ctx.actor.municipality_id, actor_id=ctx.actor.id,
+            actor_roles=",".join(sorted(ctx.actor.roles)), unit_id=ctx.actor.unit_id,
+            case_id=cid, action="case.listed", object_type="case", object_id=cid,
+            basis=Relation.UNIT_LEADER.value, outcome="allowed",
+            details=audit.canonical_json({"via": "analytics", **(
+                {"request_id": ctx.request_id} if ctx.request_id else {})})))
+    return StuckList(kind, tuple(ids), truncated)

@@ -1,0 +1,167 @@
+"""The analytics dashboard, its drill-down, the catalogue pages and the exports through the real
+app: access, suppression, formula neutralising, the XLSX and the PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bti.domain.analytics import MeasureCatalogueItem
+from bti.domain.log import AuditEvent
+from tests.factories import FIXED_NOW
+from tests.web.test_inbox_leader import audit_rows
+from tests.web.test_inbox_leader import build
+
+EVIL = '=HYPERLINK("http://example.invalid","klikk")'
+
+
+@pytest.fixture
+def fixed_clock(app):
+    app.extensions["bti"].clock = lambda: FIXED_NOW
+
+
+def seven_cases(app, world):
+    """Seven cases reach nivå 1 (days in nivå 0: 1..7); five start a measure from a catalogue
+    item whose name looks like a formula, two from one starting with a tab."""
+    def fn(sc, u):
+        from bti.services import catalogue
+
+        ctx = sc.ctx(u["leader"], -60)
+        evil = catalogue.create_item(ctx, catalogue.ItemInput(
+            name=EVIL, description="", kind="universal", age_from=6, age_to=16))
+        tab = catalogue.create_item(ctx, catalogue.ItemInput(
+            name="\t@SUM(1)", description="", kind="indicated", age_from=6, age_to=16))
+        ids = []
+        for k in range(1, 8):
+            case = sc.open(u["teacher"], day=-50, pseudonym=f"Web {k}")
+            sc.to_n1(case, u["teacher"], u["leader"], u["coordinator"], day=-50 + k)
+            sc.fire(u["coordinator"], case, "add_measure", {
+                "description": "Samtale", "responsible": u["coordinator"].id,
+                "start_date": sc.date(-40), "evaluate_by": sc.date(-20),
+                "catalogue": evil.id if k <= 5 else tab.id}, day=-40)
+            ids.append(case.id)
+        return ids
+    return build(app, world, fn)
+
+
+def test_leaders_and_admins_see_the_dashboard_others_do_not(app, web_world, login, fixed_clock):
+    seven_cases(app, web_world)
+    page = login("leader", web_world).get("/analyse/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'role="img"' in html
+    assert "<title id=\"flow-title\">" in html
+    assert "&lt;5" in html  # flows from nivå 1 are absent, but the total of nivå 0 is 7 …
+    assert ">7<" in html
+    assert "Web 1" not in html  # no names
+    assert login("admin", web_world).get("/analyse/").status_code == 200
+    for who in ("teacher", "coordinator", "nurse", "privacy"):
+        assert login(who, web_world).get("/analyse/").status_code == 403, who
+    foreign = login("foreign", web_world)
+    board = foreign.get("/analyse/")
+    assert board.status_code == 200
+    assert ">7<" not in board.get_data(as_text=True)  # their own municipality only
+    school = web_world.unit_ids["school"]
+    assert foreign.get(f"/analyse/?eining={school}").status_code == 404
+    assert foreign.get(f"/analyse/eksport.csv?eining={school}").status_code == 404
+    rows = audit_rows(app, "analytics.viewed", web_world.users["leader"].id)
+    assert len(rows) == 1
+    assert rows[0].case_id is None
+
+
+def test_bad_filters_answer_422_with_the_form(app, web_world, login, fixed_clock):
+    r = login("leader", web_world).get("/analyse/?fra=2026-13&til=2026-01")
+    assert r.status_code == 422
+    assert 'aria-invalid="true"' in r.get_data(as_text=True)
+
+
+def test_drill_down_lists_case_numbers_of_the_leaders_unit(app, web_world, login, fixed_clock):
+    ids = seven_cases(app, web_world)
+    leader = login("leader", web_world)
+    r = leader.get("/analyse/fast/evaluation_overdue")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert all(f"/leiar/sak/{cid}/tidslinje" in html for cid in ids)
+    assert leader.get("/analyse/fast/nothing").status_code == 404
+    assert login("admin", web_world).get("/analyse/fast/evaluation_overdue").status_code == 403
+    assert login("foreign", web_world).get("/analyse/fast/evaluation_overdue").status_code == 200
+    with app.extensions["bti"].session_factory() as s:
+        listed = set(s.scalars(select(AuditEvent.case_id).where(
+            AuditEvent.action == "case.listed")))
+    assert listed == set(ids)
+
+
+def test_csv_export_is_suppressed_neutralised_and_audited(app, web_world, login, fixed_clock):
+    seven_cases(app, web_world)
+    r = login("leader", web_world).get("/analyse/eksport.csv")
+    assert r.status_code == 200
+    assert r.mimetype == "text/csv"
+    assert "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))
+    cells = [c for row in rows for c in row]
+    assert "'" + EVIL in cells
+    assert "'\t@SUM(1)" in cells
+    assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
+    evil_row = next(row for row in rows if row and row[0] == "'" + EVIL)
+    assert evil_row[2:4] == ["5", "0"]  # started 5, evaluated 0
+    tab_row = next(row for row in rows if row and row[0] == "'\t@SUM(1)")
+    assert tab_row[2] == "<5"  # started 2: suppressed
+    assert audit_rows(app, "analytics.exported", web_world.users["leader"].id)
+
+
+def test_xlsx_opens_and_is_neutralised(app, web_world, login, fixed_clock):
+    seven_cases(app, web_world)
+    r = login("admin", web_world).get("/analyse/eksport.xlsx")
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.data))
+    values = [c.value for row in wb.active.iter_rows() for c in row if c.value is not None]
+    assert "'" + EVIL in values
+    assert not any(isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t")) for v in values)
+    assert "<5" in values
+    assert 7 in values  # numbers stay numbers (the total of open cases)
+    formulas = [c for row in wb.active.iter_rows() for c in row if c.data_type == "f"]
+    assert formulas == []
+
+
+def test_pdf_is_produced(app, web_world, login, fixed_clock):
+    seven_cases(app, web_world)
+    r = login("leader", web_world).get("/analyse/eksport.pdf?fra=2025-06&til=2026-03")
+    assert r.status_code == 200
+    assert r.data.startswith(b"%PDF-")
+    assert len(r.data) > 2000
+    assert login("leader", web_world).get("/analyse/eksport.doc").status_code == 404
+
+
+def test_catalogue_pages_add_edit_deactivate(app, web_world, login, fixed_clock):
+    leader = login("leader", web_world)
+    assert leader.get("/tiltaksoversikt/").status_code == 200
+    r = leader.post("/tiltaksoversikt/", {"name": "", "kind": "x", "age_from": "3",
+                                          "age_to": "30"})
+    assert r.status_code == 422
+    r = leader.post("/tiltaksoversikt/", {"name": "Leksehjelp", "description": "Etter skuletid",
+                                          "kind": "universal", "age_from": "6", "age_to": "16"})
+    assert r.status_code == 302
+    with app.extensions["bti"].session_factory() as s:
+        item = s.scalar(select(MeasureCatalogueItem))
+    assert (item.name, item.kind, item.age_from, item.age_to, item.active) == (
+        "Leksehjelp", "universal", 6, 16, True)
+    assert leader.get(f"/tiltaksoversikt/{item.id}").status_code == 200
+    r = leader.post(f"/tiltaksoversikt/{item.id}", {"name": "Leksehjelp 2", "kind": "selective",
+                                                    "age_from": "10", "age_to": "16"})
+    assert r.status_code == 302
+    assert leader.post(f"/tiltaksoversikt/{item.id}/aktiv", {"active": "0"}).status_code == 302
+    with app.extensions["bti"].session_factory() as s:
+        item = s.get(MeasureCatalogueItem, item.id)
+        assert (item.name, item.active) == ("Leksehjelp 2", False)
+        actions = list(s.scalars(select(AuditEvent.action).where(
+            AuditEvent.object_type == "measure_catalogue").order_by(AuditEvent.id)))
+    assert actions == ["catalogue.created", "catalogue.updated", "catalogue.deactivated"]
+    foreign = login("foreign", web_world)
+    assert foreign.get(f"/tiltaksoversikt/{item.id}").status_code == 404
+    assert foreign.post(f"/tiltaksoversikt/{item.id}/aktiv", {"active": "1"}).status_code == 404
+    assert login("teacher", web_world).get("/tiltaksoversikt/").status_code == 403
