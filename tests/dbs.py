@@ -1,0 +1,97 @@
+"""Which database the suite runs on: in-memory SQLite (the default) or PostgreSQL.
+
+``BTI_TEST_DATABASE=postgres`` makes the generic fixtures (``engine``/``session``/``world`` in
+tests/conftest.py, the web ``app`` in tests/web/conftest.py, the e2e ``live_server``) use a fresh
+PostgreSQL schema per test (per session for the e2e server) at ``BTI_TEST_POSTGRES_URL``
+instead of SQLite. ``make test`` runs the suite twice, SQLite then PostgreSQL.
+Tests that are about SQLite itself (its file, its pragmas, its backup API) stay on SQLite and
+say so with ``sqlite_only``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get("BTI_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TEST_DATABASE = os.environ.get("BTI_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+if TEST_DATABASE not in ("sqlite", "postgres"):
+    raise RuntimeError(f"BTI_TEST_DATABASE must be sqlite or postgres, not {TEST_DATABASE!r}")
+ON_POSTGRES = TEST_DATABASE == "postgres"
+
+#: Marks a test that is about SQLite itself; it is skipped in the PostgreSQL run.
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself; runs in the SQLite run")
+
+
+def schema_url(base_url: str, schema: str) -> str:
+    """``base_url`` with every connection's search_path set to ``schema`` (libpq ``options``),
+    so an app built from the URL alone (``create_app``) works in that schema."""
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def pg_schema(base_url: str = POSTGRES_URL, *, prefix: str = "bti_test") -> Iterator[str]:
+    """A new, empty schema on the PostgreSQL at ``base_url``; yields a URL into it and drops
+    the schema (and everything in it) afterwards."""
+    from bti.db import make_engine
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        try:
+            yield schema_url(base_url, schema)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    finally:
+        admin.dispose()
+
+
+def postgres_available(url: str = POSTGRES_URL) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False), connect_timeout=2).close()
+        return True
+    except Exception:
+        return False
+
+
+def require_postgres(url: str = POSTGRES_URL) -> str:
+    """The PostgreSQL URL, or skip (fail when it is required: ``BTI_REQUIRE_POSTGRES=1`` or
+    ``BTI_TEST_DATABASE=postgres``)."""
+    if not postgres_available(url):
+        if os.environ.get("BTI_REQUIRE_POSTGRES") == "1" or ON_POSTGRES:
+            pytest.fail(f"PostgreSQL required but not reachable at {url}")
+        pytest.skip("PostgreSQL not reachable")
+    return url
+
+
+@contextmanager
+def app_database() -> Iterator[str]:
+    """A database URL for one app: in-memory SQLite (the app makes its schema), or a fresh
+    PostgreSQL schema with the tables and triggers already made."""
+    if not ON_POSTGRES:
+        yield "sqlite://"
+        return
+    from bti.db import create_schema
+    from bti.db import make_engine
+
+    with pg_schema(require_postgres()) as url:
+        eng = make_engine(url)
+        try:
+            create_schema(eng)
+        finally:
+            eng.dispose()
+        yield url
