@@ -95,3 +95,9 @@ def app_database() -> Iterator[str]:
         finally:
             eng.dispose()
         yield url
+
+
+if __name__ == "__main__":  # `python -m tests.dbs`: exit 0 when the test PostgreSQL answers
+    import sys
+
+    sys.exit(0 if postgres_available() else 1)
