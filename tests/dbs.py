@@ -28,6 +28,10 @@ ON_POSTGRES = TEST_DATABASE == "postgres"
 
 #: Marks a test that is about SQLite itself; it is skipped in the PostgreSQL run.
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself; runs in the SQLite run")
+#: Marks a long test of the server on PostgreSQL that runs once, in the PostgreSQL run
+#: (``make test`` / ``make test-postgres``), not again in the SQLite run.
+postgres_run_only = pytest.mark.skipif(
+    not ON_POSTGRES, reason="runs in the PostgreSQL run (BTI_TEST_DATABASE=postgres)")
 
 
 def schema_url(base_url: str, schema: str) -> str:
