@@ -73,7 +73,7 @@ def test_a_database_error_in_a_page_is_a_503_page_without_details(app, web_world
     assert b.get("/saker/").status_code == 200  # the same app serves the next request
 
 
-def test_a_database_error_under_api_is_a_json_503(web_world):
+def test_a_database_error_under_api_is_a_json_503():
     app = create_app(make_settings())
 
     @app.get("/api/v1/_outage-probe")
