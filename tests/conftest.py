@@ -12,6 +12,7 @@ from bti.services.context import Ctx
 from bti.services.workflows import WorkflowRegistry
 from tests.dbs import ON_POSTGRES
 from tests.dbs import POSTGRES_URL
+from tests.dbs import SAME_ON_BOTH
 from tests.dbs import pg_schema
 from tests.dbs import require_postgres
 from tests.factories import FIXED_NOW
@@ -21,6 +22,17 @@ from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL run leaves out what does not use the database (tests/dbs.py)."""
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="does not use the database under test; runs in the SQLite run")
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        if rel.startswith(SAME_ON_BOTH) and item.get_closest_marker("postgres") is None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,21 @@ ON_POSTGRES = TEST_DATABASE == "postgres"
 
 #: Marks a test that is about SQLite itself; it is skipped in the PostgreSQL run.
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself; runs in the SQLite run")
+#: Test modules that never touch the database under test (pure engine and docs checks, or an
+#: explicit SQLite file of their own): in the PostgreSQL run they would run exactly as in the
+#: SQLite run, so they run there only. Tests marked ``postgres`` in them still run.
+SAME_ON_BOTH = (
+    "tests/engine/",
+    "tests/test_architecture.py",
+    "tests/test_docs.py",
+    "tests/test_workflow_files.py",
+    "tests/test_data_inventory.py",
+    "tests/test_translations.py",
+    "tests/test_cli_audit.py",
+    "tests/services/test_stateful.py",
+    "tests/web/test_throttle.py",
+)
+
 #: Marks a long test of the server on PostgreSQL that runs once, in the PostgreSQL run
 #: (``make test`` / ``make test-postgres``), not again in the SQLite run.
 postgres_run_only = pytest.mark.skipif(
