@@ -13,8 +13,10 @@ from bti.services.workflows import WorkflowRegistry
 from tests.dbs import ON_POSTGRES
 from tests.dbs import POSTGRES_URL
 from tests.dbs import SAME_ON_BOTH
+from tests.dbs import close_schema_pool
 from tests.dbs import pg_schema
 from tests.dbs import require_postgres
+from tests.dbs import schema_pool
 from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
@@ -102,9 +104,22 @@ def postgres_url() -> str:
 
 @pytest.fixture
 def pg_engine(postgres_url):
-    """A fresh schema per test on the real PostgreSQL, dropped afterwards."""
+    """A fresh schema per test on the real PostgreSQL (tables and triggers made ahead of time
+    by tests/dbs.py: SchemaPool), dropped afterwards."""
+    if postgres_url == POSTGRES_URL:
+        with schema_pool().schema() as url:
+            eng = make_engine(url, pool_size=20, max_overflow=0)
+            yield eng
+            eng.dispose()
+        return
     with pg_schema(postgres_url) as url:
         eng = make_engine(url, pool_size=20, max_overflow=0)
         create_schema(eng)
         yield eng
         eng.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_schema_pool():
+    yield
+    close_schema_pool()

@@ -76,6 +76,128 @@ def pg_schema(base_url: str = POSTGRES_URL, *, prefix: str = "bti_test") -> Iter
         admin.dispose()
 
 
+class SchemaPool:
+    """Fresh PostgreSQL schemas with every table and trigger made (``create_schema``), made
+    ahead of time by a background thread and dropped by another one, so a test waits for
+    neither (both are mostly the server's work). Each schema serves one test only."""
+
+    def __init__(self, base_url: str, *, ahead: int = 2) -> None:
+        import queue
+        import threading
+
+        self.base_url = base_url
+        self.ready: queue.Queue = queue.Queue(maxsize=ahead)
+        self.dead: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.maker = threading.Thread(target=self._make, name="bti-test-schema-maker",
+                                      daemon=True)
+        self.dropper = threading.Thread(target=self._drop, name="bti-test-schema-dropper",
+                                        daemon=True)
+        self.maker.start()
+        self.dropper.start()
+
+    def _make(self) -> None:
+        import queue
+
+        from bti.db import create_schema
+        from bti.db import make_engine
+
+        admin = make_engine(self.base_url)
+        try:
+            while not self.stop.is_set():
+                schema = f"bti_test_{uuid.uuid4().hex[:10]}"
+                with admin.begin() as conn:
+                    conn.execute(text(f"CREATE SCHEMA {schema}"))
+                url = schema_url(self.base_url, schema)
+                eng = make_engine(url)
+                try:
+                    create_schema(eng)
+                finally:
+                    eng.dispose()
+                while True:
+                    try:
+                        self.ready.put((schema, url), timeout=0.2)
+                        break
+                    except queue.Full:
+                        if self.stop.is_set():
+                            self.dead.put(schema)
+                            return
+        except BaseException as err:  # reported by take()
+            self.error = err
+        finally:
+            admin.dispose()
+
+    def _drop(self) -> None:
+        from bti.db import make_engine
+
+        admin = make_engine(self.base_url)
+        try:
+            while True:
+                schema = self.dead.get()
+                if schema is None:
+                    return
+                try:
+                    with admin.begin() as conn:
+                        # a connection a test left open must not hold the dropper for ever
+                        conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+                        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                except Exception:  # noqa: S112 - a schema left behind is harmless; go on
+                    continue
+        finally:
+            admin.dispose()
+
+    def take(self) -> tuple[str, str]:
+        import queue
+
+        while True:
+            if self.error is not None:
+                raise RuntimeError("could not make a test schema") from self.error
+            try:
+                return self.ready.get(timeout=0.5)
+            except queue.Empty:
+                if not self.maker.is_alive() and self.error is None:
+                    raise RuntimeError("the schema maker stopped") from None
+
+    @contextmanager
+    def schema(self) -> Iterator[str]:
+        """A URL into a fresh schema with the tables made; dropped (in the background) after."""
+        name, url = self.take()
+        try:
+            yield url
+        finally:
+            self.dead.put(name)
+
+    def close(self) -> None:
+        import queue
+
+        self.stop.set()
+        self.maker.join(timeout=60)
+        while True:
+            try:
+                self.dead.put(self.ready.get_nowait()[0])
+            except queue.Empty:
+                break
+        self.dead.put(None)
+        self.dropper.join(timeout=120)
+
+
+_POOL: list[SchemaPool] = []
+
+
+def schema_pool() -> SchemaPool:
+    """The test session's pool of ready schemas (closed at the end of the session by
+    tests/conftest.py)."""
+    if not _POOL:
+        _POOL.append(SchemaPool(require_postgres()))
+    return _POOL[0]
+
+
+def close_schema_pool() -> None:
+    if _POOL:
+        _POOL.pop().close()
+
+
 def postgres_available(url: str = POSTGRES_URL) -> bool:
     import psycopg
 
@@ -104,15 +226,7 @@ def app_database() -> Iterator[str]:
     if not ON_POSTGRES:
         yield "sqlite://"
         return
-    from bti.db import create_schema
-    from bti.db import make_engine
-
-    with pg_schema(require_postgres()) as url:
-        eng = make_engine(url)
-        try:
-            create_schema(eng)
-        finally:
-            eng.dispose()
+    with schema_pool().schema() as url:
         yield url
 
 
