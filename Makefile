@@ -18,10 +18,23 @@ run: install
 
 # Browser tests (tests/e2e) run when /usr/bin/chromium is there; tests/e2e/install-deps.sh
 # installs it and axe-core (.ci/run does). The timeout stops a hung browser or server.
+# The suite runs twice: on SQLite (in-process), then on PostgreSQL (a fresh schema per test,
+# tests/dbs.py) when BTI_TEST_POSTGRES_URL answers or BTI_REQUIRE_POSTGRES=1 (CI sets it).
 test: install
 	$(BIN)/ruff check bti tests bench
 	$(BIN)/bandit -q -r bti -ll
-	$(BIN)/python -m pytest --timeout=900
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ "$${BTI_REQUIRE_POSTGRES:-}" = 1 ] || $(BIN)/python -m tests.dbs; then \
+	  $(MAKE) --no-print-directory test-postgres; \
+	else \
+	  echo "PostgreSQL does not answer: the PostgreSQL run is left out (BTI_REQUIRE_POSTGRES=1 requires it)"; \
+	fi
+
+test-sqlite:
+	BTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest --timeout=900
+
+test-postgres:
+	BTI_TEST_DATABASE=postgres $(BIN)/python -m pytest --timeout=900
 
 # Extract the English strings, update the nb and nn catalogues, compile them (re-run after
 # translating; commit bti/web/translations/).
@@ -31,4 +44,4 @@ translations: $(BIN)/pybabel
 $(BIN)/pybabel: $(BIN)/python
 	$(MAKE) install
 
-.PHONY: install run test translations
+.PHONY: install run test test-sqlite test-postgres translations

@@ -1,4 +1,4 @@
-"""The ``bti`` command line: database, demo data, audit and workflow tools."""
+"""The ``bti`` command line: database, backups, demo data, audit and workflow tools."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ from bti.engine.i18n import pick
 
 
 def _engine():
-    return make_engine(Settings.database_url_from_env())
+    engine = make_engine(Settings.database_url_from_env())
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # connections closed when the command ends, not left to the collector
+        ctx.call_on_close(engine.dispose)
+    return engine
 
 
 def _workflows_dir() -> Path:
@@ -53,6 +57,36 @@ def init_db() -> None:
     with make_session_factory(engine).begin() as session:
         current = registry.sync(session)
     click.echo(f"database migrated; workflows stored: {', '.join(sorted(current))}")
+
+
+@main.command("backup", help="Write a consistent backup of the live database (BTI_DATABASE_URL) "
+              "to PATH, a new file: SQLite through its online backup API (never a copy of the "
+              "file), PostgreSQL with pg_dump -Fc. The app may keep running.")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def backup_cmd(path: Path) -> None:
+    from bti import backup
+
+    try:
+        result = backup.backup(Settings.database_url_from_env(), path)
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {result.kind} backup {result.path} ({result.size:,} bytes)")
+
+
+@main.command("restore", help="Restore a backup written by `bti backup` into BTI_DATABASE_URL, "
+              "which must be empty (PostgreSQL: a new database made with createdb; SQLite: a new "
+              "file, or --force to replace one with the app stopped). Then run "
+              "`bti init-db` and `bti audit verify`.")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="SQLite: replace a database file that has tables.")
+def restore_cmd(path: Path, force: bool) -> None:
+    from bti import backup
+
+    try:
+        click.echo(backup.restore(path, Settings.database_url_from_env(), force=force))
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo("now run: bti init-db (migrates an older backup) and bti audit verify")
 
 
 @main.command("demo-data", help="Create a fictional municipality with users and cases. Above "

@@ -15,6 +15,19 @@ class ConfigError(Exception):
     pass
 
 
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -36,6 +49,15 @@ class Settings:
     data_keys: str | None = None
     #: Requests per personal access token on the JSON API (Flask-Limiter syntax).
     api_rate_limit: str = "300 per minute"
+    #: The connection pool (PostgreSQL): connections kept per process, extra ones allowed under
+    #: load, seconds a request waits for a free connection before it is answered with 503, and
+    #: seconds after which a connection is replaced (below any firewall's idle cut-off).
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_pool_timeout: float = 10.0
+    db_pool_recycle: int = 1800
+    #: Longest a single SQL statement may run (PostgreSQL ``statement_timeout``), in ms; 0: none.
+    db_statement_timeout_ms: int = 30_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,7 +84,18 @@ class Settings:
             if env.get("BTI_AUDIT_ANCHOR_FILE") else None,
             data_keys=env.get("BTI_DATA_KEYS") or None,
             api_rate_limit=env.get("BTI_API_RATE_LIMIT", "300 per minute"),
+            db_pool_size=_int(env, "BTI_DB_POOL_SIZE", 5, minimum=1),
+            db_max_overflow=_int(env, "BTI_DB_MAX_OVERFLOW", 5, minimum=0),
+            db_pool_timeout=float(_int(env, "BTI_DB_POOL_TIMEOUT", 10, minimum=1)),
+            db_pool_recycle=_int(env, "BTI_DB_POOL_RECYCLE", 1800, minimum=-1),
+            db_statement_timeout_ms=_int(env, "BTI_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
         )
+
+    def engine_options(self) -> dict:
+        """Keyword arguments for ``bti.db.make_engine`` (pool and statement timeout)."""
+        return dict(pool_size=self.db_pool_size, max_overflow=self.db_max_overflow,
+                    pool_timeout=self.db_pool_timeout, pool_recycle=self.db_pool_recycle,
+                    statement_timeout_ms=self.db_statement_timeout_ms)
 
     @staticmethod
     def database_url_from_env(env: Mapping[str, str] | None = None) -> str:

@@ -3,7 +3,8 @@
 SQLite: WAL, ``synchronous=FULL``, foreign keys on, a 30 s busy timeout, and every transaction
 starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue instead of failing with
 "database is locked" (reliability.md §2.2, CONC-03). PostgreSQL: ``pool_pre_ping`` so a dropped
-connection is replaced without a restart.
+connection is replaced without a restart, pool sizes and a ``statement_timeout`` from the settings
+(``BTI_DB_*``, bti/config.py).
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:
+    """An engine for ``url``. On PostgreSQL, ``statement_timeout_ms`` (> 0) caps every
+    statement; pool keywords (``pool_size``, ``max_overflow``, ``pool_timeout``,
+    ``pool_recycle``) apply to PostgreSQL and are ignored for SQLite, which needs no pool."""
     # SQL parameters are personal data: keep them out of exception messages and logs (AUD-06)
     kwargs.setdefault("hide_parameters", True)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
+        for pool_option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
+            kwargs.pop(pool_option, None)
         memory = u.database in (None, "", ":memory:")
         if not memory:
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +45,20 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
-    return create_engine(u, pool_pre_ping=True, **kwargs)
+    engine = create_engine(u, pool_pre_ping=True, **kwargs)
+    if statement_timeout_ms > 0 and u.get_backend_name() == "postgresql":
+        _configure_postgres(engine, statement_timeout_ms=statement_timeout_ms)
+    return engine
+
+
+def _configure_postgres(engine: Engine, *, statement_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_con, _record):
+        # a runaway query ends with an error (503) instead of holding a worker and its locks
+        with dbapi_con.cursor() as cur:
+            cur.execute("SELECT set_config('statement_timeout', %s, false)",
+                        (str(int(statement_timeout_ms)),))
+        dbapi_con.commit()
 
 
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,13 @@ from bti.db import make_engine
 from bti.db import make_session_factory
 from bti.services.context import Ctx
 from bti.services.workflows import WorkflowRegistry
+from tests.dbs import ON_POSTGRES
+from tests.dbs import POSTGRES_URL
+from tests.dbs import SAME_ON_BOTH
+from tests.dbs import close_schema_pool
+from tests.dbs import pg_schema
+from tests.dbs import require_postgres
+from tests.dbs import schema_pool
 from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
@@ -18,8 +24,17 @@ from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
-POSTGRES_URL = os.environ.get("BTI_TEST_POSTGRES_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL run leaves out what does not use the database (tests/dbs.py)."""
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="does not use the database under test; runs in the SQLite run")
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        if rel.startswith(SAME_ON_BOTH) and item.get_closest_marker("postgres") is None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +43,12 @@ def registry() -> WorkflowRegistry:
 
 
 @pytest.fixture
-def engine():
+def engine(request):
+    """The test's database: in-memory SQLite, or a fresh PostgreSQL schema when
+    ``BTI_TEST_DATABASE=postgres`` (tests/dbs.py)."""
+    if ON_POSTGRES:
+        yield request.getfixturevalue("pg_engine")
+        return
     eng = make_engine("sqlite://")
     create_schema(eng)
     yield eng
@@ -77,41 +97,29 @@ def world(session, registry) -> World:
     return World(session, registry, "bti-standard")
 
 
-def _postgres_available() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=2).close()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    if not _postgres_available():
-        if os.environ.get("BTI_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_URL}")
-        pytest.skip("PostgreSQL not reachable")
-    return POSTGRES_URL
+    return require_postgres(POSTGRES_URL)
 
 
 @pytest.fixture
 def pg_engine(postgres_url):
-    """A fresh schema per test on the real PostgreSQL, dropped afterwards."""
-    import uuid
+    """A fresh schema per test on the real PostgreSQL (tables and triggers made ahead of time
+    by tests/dbs.py: SchemaPool), dropped afterwards."""
+    if postgres_url == POSTGRES_URL:
+        with schema_pool().schema() as url:
+            eng = make_engine(url, pool_size=20, max_overflow=0)
+            yield eng
+            eng.dispose()
+        return
+    with pg_schema(postgres_url) as url:
+        eng = make_engine(url, pool_size=20, max_overflow=0)
+        create_schema(eng)
+        yield eng
+        eng.dispose()
 
-    from sqlalchemy import text
 
-    schema = f"bti_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    eng = make_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"},
-                      pool_size=20, max_overflow=0)
-    create_schema(eng)
-    yield eng
-    eng.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+@pytest.fixture(scope="session", autouse=True)
+def _close_schema_pool():
+    yield
+    close_schema_pool()

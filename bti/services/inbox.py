@@ -312,9 +312,10 @@ def warn_expiring_consents(ctx: Ctx, pairs: Iterable[tuple[Case, Consent]]) -> i
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = conn.execute(insert(Notification).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]), rows)
-    return max(result.rowcount, 0)
+    # count what RETURNING gives back: psycopg reports rowcount -1 for these inserts
+    stmt = insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]) \
+        .returning(Notification.id)
+    return len(conn.execute(stmt, rows).all())
 
 
 def unread_notifications(ctx: Ctx) -> list[Notification]:

@@ -30,7 +30,7 @@ class BtiExtension:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = make_engine(settings.database_url)
+        self.engine = make_engine(settings.database_url, **settings.engine_options())
         if settings.database_url in ("sqlite://", "sqlite:///:memory:"):
             create_schema(self.engine)
         self.session_factory = make_session_factory(self.engine)

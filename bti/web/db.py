@@ -79,6 +79,8 @@ def _commit_reads_before_render(sender, template, context, **_extra) -> None:
     database's write lock is not held while a long page renders."""
     if request.method not in ("GET", "HEAD") or g.get("reads_committed"):
         return
+    if g.get("error_page"):  # an error answer keeps nothing (and the session may be broken)
+        return
     session: Session | None = g.get("db")
     if session is None:
         return

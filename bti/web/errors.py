@@ -7,6 +7,7 @@ import logging
 import traceback
 
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import render_template
@@ -14,6 +15,11 @@ from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from bti.engine import TransitionRefused
@@ -95,6 +101,7 @@ def api_error(status: int, *, fields: dict | None = None, message: str | None = 
 
 
 def render_error(code: int, *, fields: dict | None = None, message: str | None = None):
+    g.error_page = True  # bti.web.db: nothing is committed before an error page renders
     if wants_json():
         return api_error(code, fields=fields, message=message)
     title, text = _titles().get(code, _titles()[500])
@@ -158,6 +165,27 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(TransitionRefused)
     def _refused(err):
         return render_error(422, fields=refusal_fields(err) if wants_json() else None)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PendingRollbackError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(err):
+        """The database is gone for the moment (a dropped connection, a restart, a full pool,
+        a statement timeout): nothing was saved, so say so with 503 and never a 2xx. The pool
+        (``pool_pre_ping``) replaces the dead connection; the next request works again without
+        a restart. The message is not logged or shown (it can hold SQL and data)."""
+        log_failure(f"database unavailable on {request.endpoint}", err)
+        session = g.get("db")
+        if session is not None:
+            try:  # give the dead connection back now; the pool replaces it
+                session.rollback()
+            except Exception as again:
+                log_failure("rollback after a lost connection failed", again)
+        if "_login_user" not in g:  # the page is drawn without asking the database who it is
+            g._login_user = current_app.login_manager.anonymous_user()
+        return render_error(503)
 
     @app.errorhandler(Exception)
     def _crash(err):

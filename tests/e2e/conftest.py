@@ -10,6 +10,7 @@ Playwright never downloads a browser here: it launches /usr/bin/chromium.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,6 +33,9 @@ from bti.services.demo import DEMO_SLUG
 from bti.services.demo import make_demo
 from bti.services.workflows import WorkflowRegistry
 from bti.web import create_app
+from tests.dbs import ON_POSTGRES
+from tests.dbs import pg_schema
+from tests.dbs import require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -102,14 +106,22 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> LiveServer:
-    """The real app (create_app) on a migrated SQLite file with the demo municipality: users
+    """The real app (create_app) on a migrated SQLite file (a PostgreSQL schema when
+    ``BTI_TEST_DATABASE=postgres``) with the demo municipality: users
     laerar, koordinator, rektor, helsesjukepleiar, ppt, personvernombod, admin (all with
     ``live_server.password``) and 12 cases at every level, built through the services. Second
     factor is off for the demo municipality, so a journey signs in with the password alone."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} not found")
-    db = tmp_path_factory.mktemp("e2e-db") / "bti.sqlite3"
-    url = f"sqlite:///{db}"
+    with contextlib.ExitStack() as stack:
+        if ON_POSTGRES:  # BTI_TEST_DATABASE=postgres: a fresh, migrated schema (tests/dbs.py)
+            url = stack.enter_context(pg_schema(require_postgres(), prefix="bti_e2e"))
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'bti.sqlite3'}"
+        yield from _serve(url)
+
+
+def _serve(url: str):
     workflows = ROOT / "workflows"
     engine = make_engine(url)
     try:

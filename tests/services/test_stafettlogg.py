@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bti.db import make_session_factory
 from bti.domain.cases import Case
+from bti.domain.log import drop_append_only_ddl
 from bti.services import cases
 from bti.services.stafettlogg import verify_case
 from tests.conftest import World
@@ -52,8 +53,9 @@ def test_database_refuses_update_and_delete_on_postgres(pg_engine, registry, sql
 
 
 def _drop_triggers(session):
-    for t in ("stafettlogg_entry_no_update", "stafettlogg_entry_no_delete"):
-        session.execute(text(f"DROP TRIGGER {t}"))
+    dialect = session.get_bind().dialect.name
+    for sql in drop_append_only_ddl(dialect, "stafettlogg_entry"):
+        session.execute(text(sql))
 
 
 TAMPER = {

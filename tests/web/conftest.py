@@ -1,4 +1,5 @@
-"""Web fixtures: a real app on an in-memory SQLite database, CSRF on, and a small world of
+"""Web fixtures: a real app on an in-memory SQLite database (a fresh PostgreSQL schema when
+``BTI_TEST_DATABASE=postgres``, tests/dbs.py), CSRF on, and a small world of
 fictional users who sign in through the real login form."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from werkzeug.security import generate_password_hash
 from bti.config import Settings
 from bti.domain.org import User
 from bti.web import create_app
+from tests.dbs import app_database
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
@@ -42,9 +44,10 @@ class WebWorld:
 
 @pytest.fixture
 def app():
-    app = create_app(make_settings())
-    yield app
-    app.extensions["bti"].engine.dispose()
+    with app_database() as url:
+        app = create_app(make_settings(database_url=url))
+        yield app
+        app.extensions["bti"].engine.dispose()
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ from bti.domain.models import Base
 from bti.services import review
 from bti.services.context import OSLO
 from bti.web import create_app
+from tests.dbs import app_database
 from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
@@ -503,11 +504,12 @@ def get_matrix_run() -> MatrixRun:
     """The matrix, run once per test process (this module and ``test_headers.py`` share it).
     Its app has a database of its own, closed when the run is over."""
     if not _RUN:
-        app = create_app(make_settings())
-        try:
-            _RUN.append(run_matrix(app))
-        finally:
-            app.extensions["bti"].engine.dispose()
+        with app_database() as url:
+            app = create_app(make_settings(database_url=url))
+            try:
+                _RUN.append(run_matrix(app))
+            finally:
+                app.extensions["bti"].engine.dispose()
     return _RUN[0]
 
 

@@ -1,0 +1,54 @@
+"""gunicorn settings for production: ``gunicorn -c deploy/gunicorn.conf.py``.
+
+Every value can be set from the environment, so one file serves every instance behind the load
+balancer (docs/deployment.md). The app itself reads its own settings (``BTI_*``, bti/config.py).
+
+The access log holds no query strings and no personal data: method, path (case ids are
+pseudonymous numbers; no search terms, which travel in query strings), status, size, duration.
+No client address, no user agent, no referrer: the audit trail in the database records who read
+what; the access log is for operations.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+wsgi_app = "app:app"
+bind = os.environ.get("BTI_BIND", "127.0.0.1:8000")
+# sync workers: each request has a process of its own. 2 × cores + 1 is gunicorn's rule of thumb;
+# each worker keeps up to BTI_DB_POOL_SIZE + BTI_DB_MAX_OVERFLOW connections, so
+# instances × workers × that must stay below PostgreSQL's max_connections.
+workers = _int("BTI_WORKERS", multiprocessing.cpu_count() * 2 + 1)
+worker_class = "sync"
+# a request that runs longer than this is killed (the database's statement_timeout,
+# BTI_DB_STATEMENT_TIMEOUT_MS, ends a slow query first, with a 503)
+timeout = _int("BTI_WORKER_TIMEOUT", 60)
+graceful_timeout = _int("BTI_GRACEFUL_TIMEOUT", 30)
+keepalive = 5
+# recycle workers now and then (a leak cannot grow for ever); jitter keeps them from restarting
+# together
+max_requests = _int("BTI_MAX_REQUESTS", 2000)
+max_requests_jitter = max_requests // 10
+# each worker builds its own app, engine and pool after the fork: no connection is shared
+preload_app = False
+
+# The proxy in front terminates TLS. Only it may say which scheme the client used
+# (X-Forwarded-Proto); the app trusts X-Forwarded-For for BTI_PROXY_HOPS hops (ProxyFix).
+forwarded_allow_ips = os.environ.get("BTI_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# bounded request heads
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+accesslog = os.environ.get("BTI_ACCESS_LOG", "-")
+errorlog = os.environ.get("BTI_ERROR_LOG", "-")
+loglevel = os.environ.get("BTI_LOG_LEVEL", "info")
+# %(U)s is the path without the query string; %(M)s the duration in ms
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+proc_name = "bti"

@@ -1,0 +1,62 @@
+"""Settings from the environment: the database pool and statement timeout (production
+profile), with a clear error for a bad value."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from bti.config import ConfigError
+from bti.config import Settings
+from bti.db import make_engine
+from tests.dbs import pg_schema
+
+BASE = {"BTI_SECRET_KEY": "a-test-secret-that-is-long-enough"}
+
+
+def test_pool_and_statement_timeout_defaults_and_overrides():
+    s = Settings.from_env(BASE)
+    assert s.engine_options() == dict(pool_size=5, max_overflow=5, pool_timeout=10.0,
+                                      pool_recycle=1800, statement_timeout_ms=30_000)
+    s = Settings.from_env({**BASE, "BTI_DB_POOL_SIZE": "12", "BTI_DB_MAX_OVERFLOW": "0",
+                           "BTI_DB_POOL_TIMEOUT": "3", "BTI_DB_POOL_RECYCLE": "600",
+                           "BTI_DB_STATEMENT_TIMEOUT_MS": "0"})
+    assert s.engine_options() == dict(pool_size=12, max_overflow=0, pool_timeout=3.0,
+                                      pool_recycle=600, statement_timeout_ms=0)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("BTI_DB_POOL_SIZE", "many", "must be a whole number"),
+    ("BTI_DB_POOL_SIZE", "0", "must be at least 1"),
+    ("BTI_DB_STATEMENT_TIMEOUT_MS", "-5", "must be at least 0"),
+])
+def test_a_bad_value_names_the_variable(name, value, message):
+    with pytest.raises(ConfigError, match=f"{name} {message}"):
+        Settings.from_env({**BASE, name: value})
+
+
+def test_sqlite_ignores_the_pool_settings(tmp_path):
+    opts = Settings.from_env(BASE).engine_options()
+    for url in ("sqlite://", f"sqlite:///{tmp_path / 'x.sqlite3'}"):
+        eng = make_engine(url, **opts)
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        eng.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_gets_the_pool_and_the_statement_timeout(postgres_url):
+    opts = Settings.from_env({**BASE, "BTI_DB_POOL_SIZE": "3",
+                              "BTI_DB_STATEMENT_TIMEOUT_MS": "1500"}).engine_options()
+    with pg_schema(postgres_url, prefix="bti_config") as url:
+        eng = make_engine(url, **opts)
+        try:
+            assert eng.pool.size() == 3
+            assert eng.pool._pre_ping
+            with eng.connect() as conn:
+                assert conn.execute(text("SHOW statement_timeout")).scalar() == "1500ms"
+                # the search_path of the URL survives the timeout setting
+                assert conn.execute(text("SELECT current_schema()")).scalar() \
+                    == url.rsplit("%3D", 1)[-1]
+        finally:
+            eng.dispose()
