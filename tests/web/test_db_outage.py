@@ -84,7 +84,7 @@ def test_a_database_error_under_api_is_a_json_503():
     r = app.test_client().get("/api/v1/_outage-probe")
     assert r.status_code == 503
     assert r.is_json
-    assert r.get_json()["error"]["code"] == 503
+    assert r.get_json()["error"]["code"] == "unavailable"  # the API envelope (docs/api.md)
     assert SECRET_DETAIL not in r.get_data(as_text=True)
     app.extensions["bti"].engine.dispose()
 
