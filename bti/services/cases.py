@@ -42,6 +42,7 @@ from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from bti.services.facts import CaseFacts
+from bti.services.prepared import Prepared
 
 
 @dataclass
@@ -320,8 +321,8 @@ _CASE_MAPPER = sa_inspect(Case)
 #: attribute key → column key of the case's plain columns (not id or version).
 _CASE_COLUMNS = {prop.key: prop.columns[0].key for prop in _CASE_MAPPER.column_attrs
                  if prop.key not in ("id", "version")}
-_UPDATE_CASE = _CASE_TABLE.update().where(
-    _CASE_TABLE.c.id == bindparam("b_id"), _CASE_TABLE.c.version == bindparam("b_version"))
+_UPDATE_CASE = Prepared(_CASE_TABLE.update().where(
+    _CASE_TABLE.c.id == bindparam("b_id"), _CASE_TABLE.c.version == bindparam("b_version")))
 
 
 def _write_case(ctx: Ctx, case: Case) -> None:
@@ -337,9 +338,9 @@ def _write_case(ctx: Ctx, case: Case) -> None:
     values = {_CASE_COLUMNS[key]: current[key] for key in changed}
     version = case.version + 1
     values["version"] = version
-    result = ctx.session.connection().execute(
-        _UPDATE_CASE, {"b_id": case.id, "b_version": case.version, **values})
-    if result.rowcount != 1:
+    rowcount, _ = _UPDATE_CASE.execute(
+        ctx.session, {"b_id": case.id, "b_version": case.version, **values})
+    if rowcount != 1:
         raise Conflict()
     # what the unit of work does after its own UPDATE: everything committed, the case clean
     # (no longer in the identity map's modified set, so the flush after this skips it)

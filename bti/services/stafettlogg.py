@@ -15,6 +15,7 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.services.context import Ctx
+from bti.services.prepared import Prepared
 
 
 def append(
@@ -32,7 +33,8 @@ def append(
     """Append one entry and move the case's chain head, in the caller's transaction.
 
     The row is written with a Core ``INSERT … RETURNING id`` (no unit-of-work bookkeeping for a
-    row that is never changed); the entry returned is a transient copy of what was written."""
+    row that is never changed; ``Prepared``, on the driver's cursor); the entry returned is a
+    transient copy of what was written."""
     at = ctx.now()
     values = {
         "case_id": case.id,
@@ -49,7 +51,7 @@ def append(
         "prev_hash": case.log_head,
     }
     values["hash"] = chain_hash(values["prev_hash"], StafettloggEntry.content_of(values))
-    entry_id = ctx.session.connection().execute(_INSERT, values).scalar_one()
+    _, [(entry_id,)] = _INSERT.execute(ctx.session, values)
     case.log_seq = values["seq"]
     case.log_head = values["hash"]
     case.last_activity_at = at
@@ -57,7 +59,7 @@ def append(
 
 
 _TABLE = StafettloggEntry.__table__
-_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+_INSERT = Prepared(_TABLE.insert().returning(_TABLE.c.id))
 
 
 @dataclass(frozen=True)
