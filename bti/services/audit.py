@@ -37,6 +37,7 @@ from bti.domain.log import chain_hash
 from bti.domain.vocabulary import AUDIT_ACTIONS
 from bti.services.context import Ctx
 from bti.services.prepared import Prepared
+from bti.services.prepared import connection
 
 _PENDING = "bti.audit_pending"
 #: Chain for events that belong to no municipality (for example a failed login as an unknown
@@ -130,7 +131,7 @@ def write_pending(session: Session) -> int:
     for row in rows:
         row["chain"] = row["municipality_id"] or SYSTEM_CHAIN
         by_chain.setdefault(row["chain"], []).append(row)
-    conn = session.connection()
+    conn = connection(session)
     known = _KNOWN_HEADS.get(conn.engine, {})
     moved: dict[int, tuple[int, str]] = {}
     for chain in sorted(by_chain):

@@ -29,8 +29,25 @@ from collections.abc import Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from sqlalchemy import Connection
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
+
+_CONNECTION = "bti.prepared_connection"
+
+
+def connection(session: Session) -> Connection:
+    """``session.connection()`` (which joins or begins the session's transaction), remembered
+    for the rest of that transaction: asking the session again costs more than most statements.
+    A new transaction (after a commit or rollback) asks the session again."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_CONNECTION)
+    if cached is not None and transaction is not None and cached[0] is transaction \
+            and not cached[1].closed:
+        return cached[1]
+    conn = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), conn)
+    return conn
 
 
 class _Plan:
@@ -95,7 +112,7 @@ class Prepared:
 
     def execute(self, session: Session, values: dict[str, Any]
                 ) -> tuple[int, list[tuple[Any, ...]]]:
-        conn = session.connection()  # joins (or begins) the session's transaction
+        conn = connection(session)
         if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
             result = conn.execute(self.stmt, values)  # traced: the ordinary path
             return result.rowcount, [tuple(r) for r in result] if result.returns_rows else []
@@ -128,7 +145,7 @@ class Prepared:
                 start = i
 
     def _execute_many(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        conn = session.connection()
+        conn = connection(session)
         if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
             conn.execute(self.stmt, rows)
             return

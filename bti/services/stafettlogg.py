@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,10 +56,20 @@ def append(
     case.log_seq = values["seq"]
     case.log_head = values["hash"]
     case.last_activity_at = at
-    return StafettloggEntry(id=entry_id, **values)
+    return _written_entry(entry_id, values)
 
 
 _TABLE = StafettloggEntry.__table__
+_NEW_ENTRY = sa_inspect(StafettloggEntry).class_manager.new_instance
+
+
+def _written_entry(entry_id: int, values: dict[str, Any]) -> StafettloggEntry:
+    """The transient entry handed back to the caller, filled the way the ORM fills a loaded
+    object (its ``__dict__``, no attribute events): ten times cheaper than the constructor, and
+    nothing to track for a row that is already written and never changes."""
+    entry = _NEW_ENTRY()
+    entry.__dict__.update(values, id=entry_id)
+    return entry
 _INSERT = Prepared(_TABLE.insert().returning(_TABLE.c.id))
 
 

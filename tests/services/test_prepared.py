@@ -25,6 +25,7 @@ from bti.domain.log import chain_hash
 from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.services.prepared import Prepared
+from bti.services.prepared import connection
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
@@ -174,4 +175,48 @@ def test_statements_needing_sqlalchemy_are_refused():
     with make_session_factory(eng)() as s, pytest.raises(ValueError, match="expanding"):
         Prepared(select(_AUDIT.c.id).where(_AUDIT.c.id.in_(bindparam("ids", expanding=True)))
                  ).execute(s, {"ids": [1]})
+    eng.dispose()
+
+
+def test_each_transaction_uses_its_own_connection(db_engine):
+    """The connection is remembered for one transaction only: after a commit or a rollback the
+    next statement runs in the session's new transaction."""
+    sf = make_session_factory(db_engine)
+    mid = _municipality(sf)
+    at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with sf() as s:
+        _INSERT.execute(s, _row(1, at, mid, "0" * 64))
+        s.rollback()
+        _INSERT.execute(s, _row(1, at, mid, "0" * 64))  # the rolled-back row is gone
+        s.commit()
+        _, [(row_id,)] = _INSERT.execute(s, _row(2, at, mid, "1" * 64))
+        assert s.connection() is connection(s)
+        s.commit()
+    with sf() as s:
+        assert [e.seq for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == [1, 2]
+        assert s.get(AuditEvent, row_id).seq == 2
+
+
+def test_sqlite_begin_immediate_is_traced_and_fails_as_sqlalchemy_fails(tmp_path, monkeypatch):
+    """SQLite's ``BEGIN IMMEDIATE`` goes straight to the driver, yet a statement trace still
+    sees it and a locked database is still ``sqlalchemy.exc.OperationalError``."""
+    import sqlite3
+
+    import bti.db
+
+    monkeypatch.setattr(bti.db, "SQLITE_BUSY_TIMEOUT_S", 0)
+    path = tmp_path / "locked.sqlite3"
+    eng = make_engine(f"sqlite:///{path}")
+    seen: list[str] = []
+    event.listen(eng, "before_cursor_execute", lambda _c, _cur, sql, *_a: seen.append(sql))
+    with eng.begin():
+        pass
+    assert seen == ["BEGIN IMMEDIATE"]
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    other = make_engine(f"sqlite:///{path}")
+    with pytest.raises(exc.OperationalError, match="locked"), other.begin():
+        pass
+    holder.close()
+    other.dispose()
     eng.dispose()
