@@ -14,8 +14,8 @@ the connection the session already holds, so it runs in the caller's transaction
 * driver errors are raised as SQLAlchemy's exceptions (``sqlalchemy.exc.IntegrityError`` …) with
   the parameters hidden, as ``bti.db.make_engine`` configures for everything else;
 * when anything listens to ``before_cursor_execute``/``after_cursor_execute`` (a statement
-  trace, a test counting queries) the statement goes through ``Connection.execute`` instead, so
-  listeners still see every statement.
+  trace, a test counting queries) when the transaction starts, its statements go through
+  ``Connection.execute`` instead, so listeners still see every statement.
 
 Only plain statements qualify: column defaults left out must be constants (filled in as
 SQLAlchemy would), no expanding (``IN``) parameters; ``Prepared`` refuses anything else when it
@@ -40,14 +40,22 @@ def connection(session: Session) -> Connection:
     """``session.connection()`` (which joins or begins the session's transaction), remembered
     for the rest of that transaction: asking the session again costs more than most statements.
     A new transaction (after a commit or rollback) asks the session again."""
+    return _connection(session)[0]
+
+
+def _connection(session: Session) -> tuple[Connection, bool]:
+    """The session's connection and whether statement listeners are attached to it (looked up
+    once per transaction: a listener added while a transaction is open is honoured from the
+    next one)."""
     transaction = session.get_transaction()
     cached = session.info.get(_CONNECTION)
     if cached is not None and transaction is not None and cached[0] is transaction \
             and not cached[1].closed:
-        return cached[1]
+        return cached[1], cached[2]
     conn = session.connection()
-    session.info[_CONNECTION] = (session.get_transaction(), conn)
-    return conn
+    traced = bool(conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute)
+    session.info[_CONNECTION] = (session.get_transaction(), conn, traced)
+    return conn, traced
 
 
 class _Plan:
@@ -112,8 +120,8 @@ class Prepared:
 
     def execute(self, session: Session, values: dict[str, Any]
                 ) -> tuple[int, list[tuple[Any, ...]]]:
-        conn = connection(session)
-        if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+        conn, traced = _connection(session)
+        if traced:
             result = conn.execute(self.stmt, values)  # traced: the ordinary path
             return result.rowcount, [tuple(r) for r in result] if result.returns_rows else []
         dialect = conn.dialect
@@ -145,8 +153,8 @@ class Prepared:
                 start = i
 
     def _execute_many(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        conn = connection(session)
-        if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+        conn, traced = _connection(session)
+        if traced:
             conn.execute(self.stmt, rows)
             return
         dialect = conn.dialect
