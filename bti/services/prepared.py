@@ -74,7 +74,7 @@ class _Plan:
                 raise ValueError(f"Prepared: pass a value for {column}; only constant defaults "
                                  "are filled in here")
             defaults[column.key] = default.arg
-        bind_names = {bp: name for bp, name in compiled.bind_names.items()}
+        bind_names = compiled.bind_names  # BindParameter → its name in the SQL
         if any(bp.expanding or bp.literal_execute for bp in bind_names):
             raise ValueError("Prepared: expanding or literal parameters are not supported")
         #: values written into the statement itself (``where(col == 5)``)
