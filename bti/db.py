@@ -9,11 +9,13 @@ connection is replaced without a restart, pool sizes and a ``statement_timeout``
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -75,7 +77,15 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # where a statement trace can see it
+            return
+        # every transaction: straight to the driver, without SQLAlchemy's per-statement work
+        try:
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:  # raised as SQLAlchemy raises it ("database is locked")
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error,
+                                          hide_parameters=True, dialect=conn.dialect) from err
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -36,6 +36,8 @@ from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.vocabulary import AUDIT_ACTIONS
 from bti.services.context import Ctx
+from bti.services.prepared import Prepared
+from bti.services.prepared import connection
 
 _PENDING = "bti.audit_pending"
 #: Chain for events that belong to no municipality (for example a failed login as an unknown
@@ -129,7 +131,7 @@ def write_pending(session: Session) -> int:
     for row in rows:
         row["chain"] = row["municipality_id"] or SYSTEM_CHAIN
         by_chain.setdefault(row["chain"], []).append(row)
-    conn = session.connection()
+    conn = connection(session)
     known = _KNOWN_HEADS.get(conn.engine, {})
     moved: dict[int, tuple[int, str]] = {}
     for chain in sorted(by_chain):
@@ -137,10 +139,11 @@ def write_pending(session: Session) -> int:
         head = known.get(chain)
         if head is not None:
             seq, digest = _link(chain_rows, *head)
-            if conn.execute(_MOVE_KNOWN_HEAD, {
+            moved_rows, _ = _MOVE_KNOWN_HEAD.execute(session, {
                 "b_chain": chain, "b_old_seq": head[0], "b_old_hash": head[1],
-                "b_seq": seq, "b_hash": digest}).rowcount == 1:
-                conn.execute(_INSERT, chain_rows)
+                "b_seq": seq, "b_hash": digest})
+            if moved_rows == 1:
+                _INSERT.execute_many(session, chain_rows)
                 moved[chain] = (seq, digest)
                 continue
         head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one_or_none()
@@ -148,7 +151,7 @@ def write_pending(session: Session) -> int:
             _ensure_head(conn, chain)
             head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
         seq, digest = _link(chain_rows, head.seq, head.hash)
-        conn.execute(_INSERT, chain_rows)
+        _INSERT.execute_many(session, chain_rows)
         conn.execute(_MOVE_HEAD, {"b_chain": chain, "b_seq": seq, "b_hash": digest})
         moved[chain] = (seq, digest)
     session.info[_MOVED] = (conn.engine, moved)
@@ -178,12 +181,13 @@ _HEAD_FOR_UPDATE = (select(AuditChainHead.seq, AuditChainHead.hash)
                     .where(AuditChainHead.chain == bindparam("chain")).with_for_update())
 _MOVE_HEAD = (update(AuditChainHead).where(AuditChainHead.chain == bindparam("b_chain"))
               .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
-_MOVE_KNOWN_HEAD = (update(AuditChainHead)
-                    .where(AuditChainHead.chain == bindparam("b_chain"),
-                           AuditChainHead.seq == bindparam("b_old_seq"),
-                           AuditChainHead.hash == bindparam("b_old_hash"))
-                    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
-_INSERT = AuditEvent.__table__.insert()
+#: The two statements of every transaction that audits something: on the driver's cursor.
+_MOVE_KNOWN_HEAD = Prepared(update(AuditChainHead)
+                            .where(AuditChainHead.chain == bindparam("b_chain"),
+                                   AuditChainHead.seq == bindparam("b_old_seq"),
+                                   AuditChainHead.hash == bindparam("b_old_hash"))
+                            .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
+_INSERT = Prepared(AuditEvent.__table__.insert())
 
 
 def _ensure_head(conn, chain: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from bti.domain.cases import Case
@@ -43,6 +44,7 @@ from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from bti.services.facts import CaseFacts
+from bti.services.prepared import Prepared
 
 
 @dataclass
@@ -81,20 +83,75 @@ _CASE_BY_ID = (select(Case, Participant)
                .where(Case.id == bindparam("case_id"))
                .execution_options(populate_existing=True))
 _CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update(of=Case)
+#: The same rows read on the tables (``Prepared``), made into persistent objects by
+#: ``_attach``: the ORM's loading is the largest cost of a transition otherwise.
+_CASES, _PARTICIPANTS = Case.__table__, Participant.__table__
+_CASE_ROWS = (select(_CASES, _PARTICIPANTS)
+              .select_from(_CASES.outerjoin(_PARTICIPANTS, and_(
+                  _PARTICIPANTS.c.case_id == _CASES.c.id, _PARTICIPANTS.c.ended_at.is_(None))))
+              .where(_CASES.c.id == bindparam("case_id")))
+_CASE_ROWS_READ = Prepared(_CASE_ROWS)
+_CASE_ROWS_FOR_UPDATE = Prepared(_CASE_ROWS.with_for_update(of=_CASES))
 _EMERGENCY_GRANTS = select(EmergencyAccess).where(
     EmergencyAccess.case_id == bindparam("case_id"),
     EmergencyAccess.user_id == bindparam("user_id"), EmergencyAccess.expires_at > bindparam("now"))
 
 
+def _case_and_participants(ctx: Ctx, case_id: int, for_update: bool
+                           ) -> tuple[Case | None, list[Participant]]:
+    """The case (``None`` if there is none) and its active participants, as persistent objects
+    of the session with every column loaded, as ``_CASE_BY_ID`` loads them.
+
+    Read on the tables; the objects are built from the rows unless the session already holds
+    one of them (a session reused across calls), which the ORM query then refreshes instead
+    (``populate_existing``), so an object the caller holds is never replaced."""
+    session = ctx.session
+    params = {"case_id": case_id}
+    _, rows = (_CASE_ROWS_FOR_UPDATE if for_update else _CASE_ROWS_READ).execute(session, params)
+    if not rows:
+        return None, []
+    split = len(_CASE_KEYS)
+    held = session.identity_map
+    if _CASE_IDENTITY((rows[0][0],)) in held or any(
+            r[split] is not None and _PARTICIPANT_IDENTITY((r[split],)) in held for r in rows):
+        loaded = session.execute(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID,
+                                 params).all()
+        return loaded[0][0], [p for _, p in loaded if p is not None]
+    case = _attach(session, _NEW_CASE, zip(_CASE_KEYS, rows[0][:split], strict=True))
+    return case, [_attach(session, _NEW_PARTICIPANT,
+                          zip(_PARTICIPANT_KEYS, r[split:], strict=True))
+                  for r in rows if r[split] is not None]
+
+
+def _attach(session, new_instance, values):
+    """A persistent, clean object from a row's (attribute, value) pairs, as the ORM's loader
+    makes one: values set in its ``__dict__`` (no change events), every attribute marked loaded
+    (``make_transient_to_detached``), then added to the session, which now tracks it."""
+    obj = new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def _attribute_keys(table, mapper) -> tuple[str, ...]:
+    return tuple(mapper.get_property_by_column(c).key for c in table.columns)
+
+
+_CASE_KEYS = _attribute_keys(_CASES, sa_inspect(Case))
+_PARTICIPANT_KEYS = _attribute_keys(_PARTICIPANTS, sa_inspect(Participant))
+_NEW_CASE = sa_inspect(Case).class_manager.new_instance
+_NEW_PARTICIPANT = sa_inspect(Participant).class_manager.new_instance
+_CASE_IDENTITY = sa_inspect(Case).identity_key_from_primary_key
+_PARTICIPANT_IDENTITY = sa_inspect(Participant).identity_key_from_primary_key
+
+
 def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     """Load → check access. No case and no access answer the same ``NotFound``."""
     params = {"case_id": case_id}
-    rows = ctx.session.execute(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID,
-                               params).all()
-    if not rows:
+    case, participants = _case_and_participants(ctx, case_id, for_update)
+    if case is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
-    case = rows[0][0]
-    participants = [p for _, p in rows if p is not None]
     rels = relations(ctx.actor, case, participants)
     basis = access_basis(rels)
     if basis is None:  # only without a relation is an emergency access looked for
@@ -324,8 +381,8 @@ _CASE_MAPPER = sa_inspect(Case)
 #: attribute key → column key of the case's plain columns (not id or version).
 _CASE_COLUMNS = {prop.key: prop.columns[0].key for prop in _CASE_MAPPER.column_attrs
                  if prop.key not in ("id", "version")}
-_UPDATE_CASE = _CASE_TABLE.update().where(
-    _CASE_TABLE.c.id == bindparam("b_id"), _CASE_TABLE.c.version == bindparam("b_version"))
+_UPDATE_CASE = Prepared(_CASE_TABLE.update().where(
+    _CASE_TABLE.c.id == bindparam("b_id"), _CASE_TABLE.c.version == bindparam("b_version")))
 
 
 def _write_case(ctx: Ctx, case: Case) -> None:
@@ -341,9 +398,9 @@ def _write_case(ctx: Ctx, case: Case) -> None:
     values = {_CASE_COLUMNS[key]: current[key] for key in changed}
     version = case.version + 1
     values["version"] = version
-    result = ctx.session.connection().execute(
-        _UPDATE_CASE, {"b_id": case.id, "b_version": case.version, **values})
-    if result.rowcount != 1:
+    rowcount, _ = _UPDATE_CASE.execute(
+        ctx.session, {"b_id": case.id, "b_version": case.version, **values})
+    if rowcount != 1:
         raise Conflict()
     # what the unit of work does after its own UPDATE: everything committed, the case clean
     # (no longer in the identity map's modified set, so the flush after this skips it)

@@ -37,6 +37,7 @@ from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.services.context import Ctx
 from bti.services.facts import CaseFacts
+from bti.services.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,24 @@ def _add(ctx: Ctx, obj: Any, object_type: str) -> Written:
         ctx.session.flush()
         return Written(object_type, obj.id)
     values = obj.__dict__
-    obj.id = ctx.session.connection().execute(
-        stmt, {col: values[key] for key, col in columns if key in values}).scalar_one()
+    _, [(obj.id,)] = stmt.execute(
+        ctx.session, {col: values[key] for key, col in columns if key in values})
     return Written(object_type, obj.id)
 
 
-_INSERT_PLANS: dict[type, tuple[Any, tuple[tuple[str, str], ...]]] = {}
+def _insert(ctx: Ctx, cls: type, object_type: str, **values: Any) -> Written:
+    """Insert a row of a class without relationships straight from its column values, when the
+    handler needs no object afterwards (the most frequent effect, a note, builds none)."""
+    stmt, columns = _insert_plan(cls)
+    _, [(row_id,)] = stmt.execute(
+        ctx.session, {col: values[key] for key, col in columns if key in values})
+    return Written(object_type, row_id)
 
 
-def _insert_plan(cls: type) -> tuple[Any, tuple[tuple[str, str], ...]]:
+_INSERT_PLANS: dict[type, tuple[Prepared | None, tuple[tuple[str, str], ...]]] = {}
+
+
+def _insert_plan(cls: type) -> tuple[Prepared | None, tuple[tuple[str, str], ...]]:
     """(``INSERT … RETURNING id`` or None when the class has relationships, (attribute key,
     column key) pairs) for a mapped class, built once."""
     plan = _INSERT_PLANS.get(cls)
@@ -108,7 +118,7 @@ def _insert_plan(cls: type) -> tuple[Any, tuple[tuple[str, str], ...]]:
         table = mapper.local_table
         columns = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs
                         if not prop.columns[0].primary_key)
-        stmt = None if mapper.relationships else table.insert().returning(table.c.id)
+        stmt = None if mapper.relationships else Prepared(table.insert().returning(table.c.id))
         plan = _INSERT_PLANS[cls] = (stmt, columns)
     return plan
 
@@ -255,8 +265,8 @@ def meeting(ctx, case, step, facts) -> Written:
 
 
 def note(ctx, case, step, facts) -> Written:
-    return _add(ctx, Note(case_id=case.id, text=step.payload["text"],
-                          created_by_id=ctx.actor.id, created_at=ctx.now()), "note")
+    return _insert(ctx, Note, "note", case_id=case.id, text=step.payload["text"],
+                   created_by_id=ctx.actor.id, created_at=ctx.now())
 
 
 def _services(ctx, case, step, unit_ids) -> list[int]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.services.context import Ctx
+from bti.services.prepared import Prepared
 
 
 def append(
@@ -32,7 +34,8 @@ def append(
     """Append one entry and move the case's chain head, in the caller's transaction.
 
     The row is written with a Core ``INSERT … RETURNING id`` (no unit-of-work bookkeeping for a
-    row that is never changed); the entry returned is a transient copy of what was written."""
+    row that is never changed; ``Prepared``, on the driver's cursor); the entry returned is a
+    transient copy of what was written."""
     at = ctx.now()
     values = {
         "case_id": case.id,
@@ -49,15 +52,25 @@ def append(
         "prev_hash": case.log_head,
     }
     values["hash"] = chain_hash(values["prev_hash"], StafettloggEntry.content_of(values))
-    entry_id = ctx.session.connection().execute(_INSERT, values).scalar_one()
+    _, [(entry_id,)] = _INSERT.execute(ctx.session, values)
     case.log_seq = values["seq"]
     case.log_head = values["hash"]
     case.last_activity_at = at
-    return StafettloggEntry(id=entry_id, **values)
+    return _written_entry(entry_id, values)
 
 
 _TABLE = StafettloggEntry.__table__
-_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+_NEW_ENTRY = sa_inspect(StafettloggEntry).class_manager.new_instance
+
+
+def _written_entry(entry_id: int, values: dict[str, Any]) -> StafettloggEntry:
+    """The transient entry handed back to the caller, filled the way the ORM fills a loaded
+    object (its ``__dict__``, no attribute events): ten times cheaper than the constructor, and
+    nothing to track for a row that is already written and never changes."""
+    entry = _NEW_ENTRY()
+    entry.__dict__.update(values, id=entry_id)
+    return entry
+_INSERT = Prepared(_TABLE.insert().returning(_TABLE.c.id))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.vocabulary import Role
 from bti.services.errors import InvalidInput
+from bti.services.prepared import Prepared
 
 MIN_PASSWORD = 15
 MAX_PASSWORD = 256
@@ -60,7 +61,7 @@ def create_user(session, *, municipality_id: int, unit_id: int | None, username:
 _USERS = User.__table__
 _ROLES = UserRole.__table__
 #: On the tables (Core), run on the session's connection: no ORM execution for plain columns.
-_ACTOR_QUERY = (
+_ACTOR_QUERY = Prepared(
     select(_USERS.c.id, _USERS.c.municipality_id, _USERS.c.unit_id, _USERS.c.active,
            _USERS.c.locale, _ROLES.c.role)
     .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
@@ -70,10 +71,10 @@ _ACTOR_QUERY = (
 
 def load_actor(session, user_id: int) -> Actor | None:
     """The acting user with their roles, in one query; ``None`` if there is no such user."""
-    rows = session.connection().execute(_ACTOR_QUERY, {"user_id": user_id}).all()
+    _, rows = _ACTOR_QUERY.execute(session, {"user_id": user_id})
     if not rows:
         return None
-    first = rows[0]
-    return Actor(id=first.id, municipality_id=first.municipality_id, unit_id=first.unit_id,
-                 roles=frozenset(r.role for r in rows if r.role is not None),
-                 active=first.active, locale=first.locale)
+    user_id, municipality_id, unit_id, active, locale, _ = rows[0]
+    return Actor(id=user_id, municipality_id=municipality_id, unit_id=unit_id,
+                 roles=frozenset(role for *_, role in rows if role is not None),
+                 active=active, locale=locale)

@@ -113,7 +113,10 @@ def init_app(app: Flask) -> None:
             from bti.web.errors import log_failure
 
             log_failure("commit failed", err)
-            session.rollback()
+            try:
+                session.rollback()
+            except Exception as again:  # a dead connection: the pool replaces it
+                log_failure("rollback after a failed commit failed", again)
             from bti.web.errors import render_error
 
             response = current_app.make_response(render_error(503))

@@ -8,6 +8,8 @@ from sqlalchemy.exc import DBAPIError
 
 from bti.db import make_session_factory
 from bti.domain.cases import Case
+from bti.domain.cases import Note
+from bti.domain.log import StafettloggEntry
 from bti.domain.log import drop_append_only_ddl
 from bti.services import cases
 from bti.services.stafettlogg import verify_case
@@ -88,3 +90,19 @@ def test_chain_detects_tampering(world, session, scenario):
     problem = verify_case(session, session.get(Case, case_id))
     assert problem is not None, scenario
     assert problem.case_id == case_id
+
+
+def test_the_entry_fire_returns_is_the_row_written(world, session):
+    """``fire`` hands back a transient copy of the entry it wrote: the same columns as the row
+    read back from the database, and a hash that verifies."""
+    case_id = _case_with_log(world, notes=1)
+    result = cases.fire(world.ctx(world.teacher), case_id, "add_note", {"text": "Lysglimt"})
+    session.commit()
+    returned = result.entry
+    session.expunge_all()
+    stored = session.get(StafettloggEntry, returned.id)
+    columns = [c.key for c in StafettloggEntry.__table__.columns]
+    assert {k: getattr(returned, k) for k in columns} == {k: getattr(stored, k) for k in columns}
+    assert returned.seq == 3
+    assert returned.compute_hash() == returned.hash == stored.hash
+    assert session.get(Note, returned.object_id).text == "Lysglimt"
