@@ -27,14 +27,18 @@ WORKFLOWS = ROOT / "workflows"
 
 
 def pytest_collection_modifyitems(config, items):
-    """The PostgreSQL run leaves out what does not use the database (tests/dbs.py)."""
+    """The PostgreSQL run does not collect what does not use the database (tests/dbs.py):
+    those tests ran in the SQLite run; pytest reports them as deselected."""
     if not ON_POSTGRES:
         return
-    skip = pytest.mark.skip(reason="does not use the database under test; runs in the SQLite run")
+    kept, left_out = [], []
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
-        if rel.startswith(SAME_ON_BOTH) and item.get_closest_marker("postgres") is None:
-            item.add_marker(skip)
+        same = rel.startswith(SAME_ON_BOTH) and item.get_closest_marker("postgres") is None
+        (left_out if same else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

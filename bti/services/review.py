@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bti.domain.cases import Notification
@@ -190,8 +191,20 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
             if action == "case.emergency_access":
                 keys[(chain, actor_id, "emergency_access", at, at + EMERGENCY_DURATION,
                       case_id)] = None
-        for key in keys:
-            _raise_item(session, key, rules, now, run)
+        if keys:
+            # what exists already and whose unit each subject is in: one query each per chain,
+            # not one per window (the first run reads the whole log)
+            actors = {k[1] for k in keys}
+            existing = {tuple(r) for r in session.execute(
+                select(AuditReviewItem.subject_user_id, AuditReviewItem.pattern,
+                       AuditReviewItem.window_start)
+                .where(AuditReviewItem.municipality_id == chain,
+                       AuditReviewItem.subject_user_id.in_(sorted(actors))))}
+            units = dict(session.execute(select(User.id, User.unit_id)
+                                         .where(User.id.in_(sorted(actors)))).all())
+            for key in keys:
+                if (key[1], key[2], key[3]) not in existing:  # (subject, pattern, window start)
+                    _raise_item(session, key, rules, now, run, units)
         if top != last or mark is None:
             if mark is None:
                 session.add(AuditReviewMark(chain=chain, seq=top, run_at=now))
@@ -207,27 +220,20 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
 
 
 def _raise_item(session: Session, key: tuple, rules: Rules, now: datetime,
-                run: ReviewRun) -> None:
+                run: ReviewRun, units: dict[int, int | None]) -> None:
     chain, actor_id, pattern, start, end, _extra = key
-    exists = session.scalar(select(AuditReviewItem.id).where(
-        AuditReviewItem.municipality_id == chain, AuditReviewItem.subject_user_id == actor_id,
-        AuditReviewItem.pattern == pattern, AuditReviewItem.window_start == start))
-    if exists is not None:
-        return
     count, details = _count(session, key, rules)
-    if count < _threshold(pattern, rules):
+    if count < _threshold(pattern, rules) or actor_id not in units:
         return
-    subject = session.get(User, actor_id)
-    if subject is None:
-        return
+    unit_id = units[actor_id]
     item = AuditReviewItem(
-        municipality_id=chain, unit_id=subject.unit_id, subject_user_id=actor_id,
+        municipality_id=chain, unit_id=unit_id, subject_user_id=actor_id,
         pattern=pattern, window_start=start, window_end=end, count=count,
         details=canonical_json(details), created_at=now, status="open")
     session.add(item)
     session.flush()
     run.items[pattern] += 1
-    for user_id in reviewer_ids(session, chain, subject.unit_id, actor_id):
+    for user_id in reviewer_ids(session, chain, unit_id, actor_id):
         session.add(Notification(
             user_id=user_id, case_id=None, kind=NOTIFICATION_KIND,
             dedupe_key=f"{NOTIFICATION_KIND}:{item.id}:{user_id}",
@@ -371,11 +377,15 @@ def close_item(ctx: Ctx, item_id: int, *, conclusion: str, comment: str | None) 
     if errors:
         raise InvalidInput(errors)
     item = row.item
-    item.status = "closed"
-    item.conclusion = conclusion
-    item.comment = comment
-    item.reviewed_by_id = ctx.actor.id
-    item.reviewed_at = ctx.now()
+    # closed once: of two reviewers closing at the same time, the second finds it closed
+    closed = ctx.session.execute(
+        update(AuditReviewItem)
+        .where(AuditReviewItem.id == item.id, AuditReviewItem.status == "open")
+        .values(status="closed", conclusion=conclusion, comment=comment,
+                reviewed_by_id=ctx.actor.id, reviewed_at=ctx.now())
+        .execution_options(synchronize_session="fetch"))
+    if closed.rowcount != 1:
+        raise InvalidInput({"conclusion": ["not_active"]})
     # the comment is free text: it stays on the item, never in the audit row
     audit.record(ctx, "audit.review_closed", object_type="audit_review", object_id=item.id,
                  basis=scope, conclusion=conclusion, commented=comment is not None)

@@ -13,14 +13,18 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from bti.db import make_session_factory
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.services import audit
 from bti.services import review
+from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.users import load_actor
+from tests.conftest import World
 from tests.factories import make_user
 
 #: Monday 23 November 2026, 10:00 in Oslo (09:00 UTC): inside working hours.
@@ -189,3 +193,38 @@ def test_the_job_is_audited_and_reads_each_row_once(world):
         AuditEvent.chain == world.municipality.id)))
     assert len(runs) == 2
     assert all(r.actor_id is None and r.basis == "system" for r in runs)
+
+
+def test_two_reviewers_closing_the_same_item_close_it_once(engine, registry):
+    """The leader and the privacy officer both have the item open; the first to close wins,
+    the second is told it is closed, and the first conclusion stands."""
+    sf = make_session_factory(engine)
+    with sf() as s:
+        w = World(s, registry, "bti-standard")
+        officer = make_user(s, w.municipality, None, ("privacy_officer",), username="personvern")
+        log(w, w.teacher, "case.emergency_access", MONDAY_10, case_id=77)
+        run(w)
+        s.commit()
+        item_id = items(w, "emergency_access")[0].id
+        leader_id, officer_id = w.leader.id, officer.id
+    later = MONDAY_10 + timedelta(hours=3)
+
+    def ctx(session, user_id):
+        return Ctx(session=session, actor=load_actor(session, user_id), workflows=registry,
+                   now=lambda: later)
+
+    with sf() as officer_session:
+        assert review.get_item(ctx(officer_session, officer_id), item_id).row.item.status \
+            == "open"
+        officer_session.commit()  # the officer reads the item, then the leader closes it
+        with sf.begin() as leader_session:
+            review.close_item(ctx(leader_session, leader_id), item_id, conclusion="legitimate",
+                              comment=None)
+        with pytest.raises(InvalidInput) as err:
+            review.close_item(ctx(officer_session, officer_id), item_id,
+                              conclusion="followed_up", comment=None)
+        assert err.value.fields == {"conclusion": ["not_active"]}
+        officer_session.rollback()
+    with sf() as s:
+        item = s.get(AuditReviewItem, item_id)
+        assert (item.conclusion, item.reviewed_by_id) == ("legitimate", leader_id)
