@@ -4,12 +4,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export BTI_DATABASE_URL ?= sqlite:///instance/bti.sqlite3
 
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed
+
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-install: $(BIN)/python
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+# Exactly what CI tested: every runtime and dev dependency, pip and setuptools pinned with their
+# hashes in requirements/dev.lock (refresh it with `make lock`), then bti itself without deps.
+install: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+# Re-resolve the pins after changing dependencies in pyproject.toml (or to take upgrades:
+# `make lock UPGRADE=--upgrade`), then commit requirements/dev.lock.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml requirements/tools.in --extra dev --extra postgres \
+	  --generate-hashes --python-version 3.11 --python-platform linux \
+	  --custom-compile-command "make lock" -q $(UPGRADE) -o $(LOCK)
 
 run: install
 	$(BIN)/bti init-db
@@ -20,15 +35,20 @@ run: install
 # installs it and axe-core (.ci/run does). The timeout stops a hung browser or server.
 # The suite runs twice: on SQLite (in-process), then on PostgreSQL (a fresh schema per test,
 # tests/dbs.py) when BTI_TEST_POSTGRES_URL answers or BTI_REQUIRE_POSTGRES=1 (CI sets it).
+# Every check runs even when one before it fails, and the target fails at the end naming
+# each failed step, so one CI run reports everything.
 test: install
-	$(BIN)/ruff check bti tests bench
-	$(BIN)/bandit -q -r bti -ll
-	$(MAKE) --no-print-directory test-sqlite
-	@if [ "$${BTI_REQUIRE_POSTGRES:-}" = 1 ] || $(BIN)/python -m tests.dbs; then \
-	  $(MAKE) --no-print-directory test-postgres; \
+	@failed=""; \
+	$(BIN)/ruff check bti tests bench || failed="$$failed ruff"; \
+	$(BIN)/bandit -q -r bti -ll || failed="$$failed bandit"; \
+	$(MAKE) --no-print-directory test-sqlite || failed="$$failed sqlite"; \
+	if [ "$${BTI_REQUIRE_POSTGRES:-}" = 1 ] || $(BIN)/python -m tests.dbs; then \
+	  $(MAKE) --no-print-directory test-postgres || failed="$$failed postgres"; \
 	else \
 	  echo "PostgreSQL does not answer: the PostgreSQL run is left out (BTI_REQUIRE_POSTGRES=1 requires it)"; \
-	fi
+	fi; \
+	if [ -n "$$failed" ]; then echo "make test: failed:$$failed"; exit 1; fi; \
+	echo "make test: all steps passed"
 
 test-sqlite:
 	BTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest --timeout=900
@@ -38,10 +58,7 @@ test-postgres:
 
 # Extract the English strings, update the nb and nn catalogues, compile them (re-run after
 # translating; commit bti/web/translations/).
-translations: $(BIN)/pybabel
+translations: install
 	$(BIN)/python -m bti.i18n_tools update
 
-$(BIN)/pybabel: $(BIN)/python
-	$(MAKE) install
-
-.PHONY: install run test test-sqlite test-postgres translations
+.PHONY: install lock run test test-sqlite test-postgres translations

@@ -34,6 +34,7 @@ from babel.messages.catalog import Message
 from babel.messages.extract import DEFAULT_KEYWORDS
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.messages.pofile import write_po
@@ -201,14 +202,22 @@ def placeholders(text: str) -> list[str]:
     return sorted(p for p in _PLACEHOLDER.findall(text) if p != "%%")
 
 
-def mo_catalog_matches(locale: str) -> bool:
-    """Whether the .mo on disk holds what compiling the .po gives now (contents, not bytes)."""
-    import gettext
+def mo_messages(data: bytes) -> dict:
+    """A compiled catalogue's translations and plural rule, read with Babel's public
+    ``read_mo``: what the app looks up, without the header's generator and dates (a newer
+    Babel writes ``Generated-By`` differently but compiles the same messages)."""
+    catalog = read_mo(io.BytesIO(data))
+    def frozen(value):
+        return tuple(value) if isinstance(value, list | tuple) else value
 
-    fresh = gettext.GNUTranslations(io.BytesIO(_mo_bytes(read_catalog(po_path(locale), locale))))
-    with mo_path(locale).open("rb") as f:
-        on_disk = gettext.GNUTranslations(f)
-    return fresh._catalog == on_disk._catalog
+    messages = {(m.context, frozen(m.id)): frozen(m.string) for m in catalog if m.id}
+    return {"plural_forms": catalog.plural_forms, "messages": messages}
+
+
+def mo_catalog_matches(locale: str) -> bool:
+    """Whether the .mo on disk holds what compiling the .po gives now (messages, not bytes)."""
+    fresh = mo_messages(_mo_bytes(read_catalog(po_path(locale), locale)))
+    return fresh == mo_messages(mo_path(locale).read_bytes())
 
 
 def problems(template: Catalog | None = None) -> list[str]:

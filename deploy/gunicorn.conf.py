@@ -52,3 +52,17 @@ loglevel = os.environ.get("BTI_LOG_LEVEL", "info")
 # %(U)s is the path without the query string; %(M)s the duration in ms
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 proc_name = "bti"
+
+
+def post_fork(server, worker):
+    """The app's own log records (``bti.*``: a 500's type and stack frames, a 503's cause; never
+    personal data, see bti/web/errors.py) go to gunicorn's error log, the file BTI_ERROR_LOG names,
+    not to a worker's stderr. Runs in each worker before it builds the app, so Flask finds a
+    handler and adds no stderr handler of its own; the handlers are gunicorn's own, so a log
+    reopen (USR1) covers them too."""
+    import logging
+
+    app_log = logging.getLogger("bti")
+    app_log.handlers[:] = server.log.error_log.handlers
+    app_log.setLevel(server.log.error_log.level)
+    app_log.propagate = False

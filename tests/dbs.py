@@ -41,6 +41,8 @@ SAME_ON_BOTH = (
     "tests/test_cli_audit.py",
     "tests/services/test_stateful.py",
     "tests/web/test_throttle.py",
+    "tests/test_packaging.py",
+    "tests/test_gunicorn_logging.py",
 )
 
 #: Marks a long test of the server on PostgreSQL that runs once, in the PostgreSQL run
