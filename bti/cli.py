@@ -53,6 +53,7 @@ def _engine(*, create: bool = False):
 
 
 def _url_origin(url: str) -> str:
+    """Where a SQLite URL came from, for the message about its missing file."""
     import os
 
     if not os.environ.get("BTI_DATABASE_URL"):
@@ -77,7 +78,7 @@ def _database_name(engine) -> str:
 
             name = unquote(name[len("file:"):])
         return f"at {name}"
-    return _database_url_shown(engine.url.render_as_string(hide_password=False))
+    return engine.url.render_as_string(hide_password=True)
 
 
 def _workflows_dir() -> Path:
