@@ -204,3 +204,24 @@ def test_outside_the_repository_root_nothing_is_made_and_the_problem_is_named(tm
     assert default_db.is_file()
     listed = bti("token", "list", env=env, cwd=elsewhere)
     assert (listed.returncode, listed.stderr) == (0, "no tokens\n"), listed
+
+
+def test_readme_says_how_to_run_the_cli_and_names_every_demo_user():
+    import re
+
+    from bti.services.demo import USERS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in quick.strip().splitlines()] == [
+        "make run", "make test"]
+    assert ".venv/bin/bti" in readme
+    assert ". .venv/bin/activate" in readme
+    assert "make run PORT=" in readme
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^PORT \?= 5000$", makefile, re.M)
+    assert "--port $(PORT)" in makefile
+    rows = {m[0]: m[1] for m in re.findall(r"^\| `([a-z]+)` \| ([^|]+) \|", readme, re.M)}
+    assert {username: sorted(re.findall(r"`([a-z_]+)`", rows.get(username, "")))
+            for username, _name, _unit, _roles in USERS} == {
+        username: sorted(roles) for username, _name, _unit, roles in USERS}
