@@ -3,6 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export BTI_DATABASE_URL ?= sqlite:///instance/bti.sqlite3
+PORT ?= 5000
 
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed
@@ -29,7 +30,7 @@ lock: install
 run: install
 	$(BIN)/bti init-db
 	$(BIN)/bti demo-data --if-empty --password demo-passord-2026
-	BTI_DEV=1 $(BIN)/flask --app app run
+	BTI_DEV=1 $(BIN)/flask --app app run --port $(PORT)
 
 # Browser tests (tests/e2e) run when /usr/bin/chromium is there; tests/e2e/install-deps.sh
 # installs it and axe-core (.ci/run does). The timeout stops a hung browser or server.

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import exc
+from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -24,10 +26,23 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:
+class DatabaseMissing(Exception):
+    """``make_engine(..., must_exist=True)`` on a SQLite file that is not there."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no database at {path}")
+        self.path = path
+
+
+def make_engine(url: str, *, statement_timeout_ms: int = 0, must_exist: bool = False,
+                **kwargs) -> Engine:
     """An engine for ``url``. On PostgreSQL, ``statement_timeout_ms`` (> 0) caps every
     statement; pool keywords (``pool_size``, ``max_overflow``, ``pool_timeout``,
-    ``pool_recycle``) apply to PostgreSQL and are ignored for SQLite, which needs no pool."""
+    ``pool_recycle``) apply to PostgreSQL and are ignored for SQLite, which needs no pool.
+
+    A SQLite file (and its folder) is created on first use, unless ``must_exist``: then a
+    missing file raises ``DatabaseMissing`` and the file is opened read-write only (URI
+    ``mode=rw``), so that a command which only uses the database never creates one."""
     # SQL parameters are personal data: keep them out of exception messages and logs (AUD-06)
     kwargs.setdefault("hide_parameters", True)
     u = make_url(url)
@@ -35,7 +50,9 @@ def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:
         for pool_option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
             kwargs.pop(pool_option, None)
         memory = u.database in (None, "", ":memory:")
-        if not memory:
+        if not memory and must_exist:
+            u = _existing_sqlite_file(u)
+        elif not memory:
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             u,
@@ -51,6 +68,17 @@ def make_engine(url: str, *, statement_timeout_ms: int = 0, **kwargs) -> Engine:
     if statement_timeout_ms > 0 and u.get_backend_name() == "postgresql":
         _configure_postgres(engine, statement_timeout_ms=statement_timeout_ms)
     return engine
+
+
+def _existing_sqlite_file(u: URL) -> URL:
+    """``u`` opening its file read-write without creating it (a SQLite URI with ``mode=rw``)."""
+    if u.query.get("uri"):  # already a SQLite URI: keep its file name and options
+        return u if "mode" in u.query else u.update_query_dict({"mode": "rw"})
+    path = Path(u.database).resolve()
+    if not path.is_file():
+        raise DatabaseMissing(path)
+    return u.set(database="file:" + quote(str(path), safe="/")).update_query_dict(
+        {"mode": "rw", "uri": "true"})
 
 
 def _configure_postgres(engine: Engine, *, statement_timeout_ms: int) -> None:

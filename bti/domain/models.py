@@ -1,10 +1,12 @@
-"""Imports every entity, so ``Base.metadata`` is complete (for migrations and ``create_all``)."""
+"""Every entity by name (migrations, ``create_all``). Importing any ``bti.domain`` module
+registers them all already (bti/domain/__init__.py)."""
 
 from bti.domain.analytics import AnalyticsCounter
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.base import Base
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
+from bti.domain.cases import CaseArchive
 from bti.domain.cases import Concern
 from bti.domain.cases import Consent
 from bti.domain.cases import ConsentService
@@ -22,6 +24,7 @@ from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.log import AuditReviewMark
+from bti.domain.log import CasePurge
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.org import ApiToken
@@ -34,7 +37,8 @@ from bti.domain.org import UserSession
 __all__ = [
     "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
-    "BarnevernReport", "Base", "Case", "Concern", "Consent", "ConsentService",
+    "BarnevernReport", "Base", "Case", "CaseArchive", "CasePurge", "Concern", "Consent",
+    "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
     "WorkflowDefinitionRecord",
