@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask import g
@@ -18,9 +17,12 @@ from flask_babel import Babel
 from flask_babel import get_locale
 from flask_login import current_user
 
+from bti.domain.clock import OSLO
+from bti.domain.clock import local
+from bti.domain.clock import local_date
+
 LANGUAGES = {"nb": "Norsk (bokmål)", "nn": "Norsk (nynorsk)", "en": "English"}
 DEFAULT = "nb"
-OSLO = ZoneInfo("Europe/Oslo")
 
 
 def select_locale() -> str:
@@ -57,7 +59,7 @@ def fmt_date(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(OSLO).date()
+        value = local_date(value)
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
     return str(value)
@@ -66,12 +68,12 @@ def fmt_date(value) -> str:
 def fmt_datetime(value) -> str:
     if value is None:
         return ""
-    return value.astimezone(OSLO).strftime("%d.%m.%Y %H:%M")
+    return local(value).strftime("%d.%m.%Y %H:%M")
 
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Oslo")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", OSLO.key)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["d"] = fmt_date
