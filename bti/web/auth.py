@@ -36,6 +36,7 @@ from bti.web.db import get_ctx
 from bti.web.db import get_session
 from bti.web.db import request_id
 from bti.web.i18n import LANGUAGES
+from bti.web.i18n import lang as current_lang
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -107,12 +108,12 @@ def login():
 def logout():
     auth_service.end_session(get_session(), cookie.get("sid"), now=_now(), actor=current_user,
                              request_id=request_id())
-    from bti.web.i18n import lang as current_lang
-
     lang = current_lang()
     logout_user()
     cookie.clear()
-    cookie["lang"] = lang  # the sign-in page stays in the language the user had
+    # the sign-in page stays in the language the user had; only shown, never saved as the
+    # next user's choice (bti.web.i18n)
+    cookie["signed_out_lang"] = lang
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -155,8 +156,10 @@ def password():
         except InvalidInput as err:
             errors = err.fields
         else:
+            lang = current_lang()
             logout_user()
             cookie.clear()
+            cookie["signed_out_lang"] = lang
             flash(_("Your password is changed. Every session was signed out; sign in again."),
                   "info")
             return redirect(url_for("auth.login"))
