@@ -239,7 +239,7 @@ def municipality_list() -> None:
         for m in session.scalars(select(Municipality).order_by(Municipality.slug)):
             click.echo(f"{m.slug:<20} workflow={m.workflow_id:<16} "
                        f"mfa={'on' if m.mfa_required else 'off'} "
-                       f"case_retention_days={m.case_retention_days}")
+                       f"case_retention_days={m.case_retention_days} malform={m.malform}")
 
 
 @municipality.command("set", help="Change a municipality's settings (each change is audited).")
@@ -249,8 +249,11 @@ def municipality_list() -> None:
 @click.option("--retention-days", type=click.IntRange(30, 36500),
               help="Days a closed, archived case is kept before it is purged.")
 @click.option("--workflow", "workflow_id", help="The workflow new cases start on.")
+@click.option("--malform", type=click.Choice(["nb", "nn"]),
+              help="The municipality's written form: the language its staff see when neither "
+              "they nor their browser choose one.")
 def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
-                     workflow_id: str | None) -> None:
+                     workflow_id: str | None, malform: str | None) -> None:
     from datetime import UTC
     from datetime import datetime
 
@@ -274,6 +277,8 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
             m.case_retention_days = changed["case_retention_days"] = retention_days
         if workflow_id is not None:
             m.workflow_id = changed["workflow_id"] = workflow_id
+        if malform is not None:
+            m.malform = changed["malform"] = malform
         if not changed:
             click.echo("nothing to change", err=True)
             sys.exit(2)

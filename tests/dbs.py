@@ -40,6 +40,8 @@ SAME_ON_BOTH = (
     "tests/test_translations.py",
     "tests/test_cli_audit.py",
     "tests/services/test_stateful.py",
+    "tests/domain/test_clock.py",
+    "tests/test_cli_municipality.py",
     "tests/web/test_throttle.py",
     "tests/test_packaging.py",
     "tests/test_gunicorn_logging.py",

@@ -56,3 +56,15 @@ def test_every_guard_has_a_fact():
     from bti.services.facts import CaseFacts
 
     assert all(callable(getattr(CaseFacts, f"_{g}", None)) for g in GUARDS)
+
+
+def test_local_dates_and_days_have_one_home():
+    """Every date and time rule lives in bti/domain/clock.py (architecture: "one home per
+    rule"): nothing else builds the time zone, converts to it or subtracts moments into days."""
+    home = PACKAGE / "domain" / "clock.py"
+    patterns = ("ZoneInfo(", "Europe/Oslo", "astimezone(OSLO)", "combine(")
+    hits = [f"{p.relative_to(PACKAGE.parent)}:{i}: {pattern}"
+            for p in sorted(PACKAGE.rglob("*.py")) if p != home and "migrations" not in p.parts
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            for pattern in patterns if pattern in line]
+    assert not hits, "\n".join(hits)

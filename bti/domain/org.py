@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
@@ -13,6 +14,9 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from bti.domain.base import Base
+
+#: The two written forms of Norwegian a municipality may have chosen as its own (målform).
+MALFORMS = ("nb", "nn")
 
 #: Kinds of unit (service) a municipality has.
 UNIT_KINDS = (
@@ -23,6 +27,7 @@ UNIT_KINDS = (
 
 class Municipality(Base):
     __tablename__ = "municipality"
+    __table_args__ = (CheckConstraint("malform IN ('nb', 'nn')", name="malform"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(60), unique=True)
@@ -33,6 +38,9 @@ class Municipality(Base):
     mfa_required: Mapped[bool] = mapped_column(default=True)
     #: Days a closed case is kept (after its archive export) before it is purged.
     case_retention_days: Mapped[int] = mapped_column(default=3650)
+    #: The municipality's own written form (målform), ``nb`` or ``nn``: the language its staff
+    #: see when neither they nor their browser ask for one (``bti.web.i18n``).
+    malform: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
 
     def __repr__(self) -> str:
         return f"<Municipality {self.id}>"
@@ -89,7 +97,9 @@ class User(LoginProtocol, Base):
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
-    locale: Mapped[str] = mapped_column(String(5), default="nb")
+    #: The language the user chose (nb, nn, en); None until they choose one, and then the
+    #: browser's language or the municipality's målform applies (``bti.web.i18n``).
+    locale: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
     #: Set when an administrator made the password (shown to them once): the user must choose
@@ -129,7 +139,8 @@ class Actor(LoginProtocol):
     unit_id: int | None
     roles: frozenset[str]
     active: bool = True
-    locale: str = "nb"
+    #: The user's chosen language, None if they have not chosen one.
+    locale: str | None = None
 
 
 

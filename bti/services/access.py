@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from datetime import datetime
-from datetime import time
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from sqlalchemy import select
 from bti.domain.cases import Case
 from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Notification
+from bti.domain.clock import day_start
 from bti.domain.log import AuditEvent
 from bti.domain.log import canonical_json
 from bti.domain.org import Unit
@@ -43,7 +43,6 @@ from bti.domain.rules import may_self_authorise
 from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
 from bti.services import audit
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
@@ -306,10 +305,9 @@ def search_log(ctx: Ctx, flt: LogFilter, page: int = 1) -> SearchResult:
     if flt.action:
         conditions.append(AuditEvent.action == flt.action)
     if flt.date_from is not None:
-        conditions.append(AuditEvent.at >= datetime.combine(flt.date_from, time(), OSLO))
+        conditions.append(AuditEvent.at >= day_start(flt.date_from))
     if flt.date_to is not None:
-        conditions.append(AuditEvent.at < datetime.combine(flt.date_to + timedelta(days=1),
-                                                           time(), OSLO))
+        conditions.append(AuditEvent.at < day_start(flt.date_to + timedelta(days=1)))
     total = ctx.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)

@@ -17,7 +17,7 @@ Every cell is kept twice: for the case's unit and for the whole municipality (``
 
 ``recompute`` rebuilds the same counts from the source tables and the stafettlogg; the two agree
 (tests/services/test_aggregates.py checks it after generated histories). Days and months are
-counted in Norwegian local dates.
+counted in Norwegian local dates (``bti.domain.clock``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
+from bti.domain.clock import days_between
+from bti.domain.clock import month_of
 from bti.domain.log import StafettloggEntry
-from bti.services.context import OSLO
 
 FLOW = "flow"
 STAY = "stay"
@@ -54,15 +55,6 @@ NO_CATALOGUE = "-"
 
 _T = AnalyticsCounter.__table__
 _CELL = ("municipality_id", "metric", "month", "unit_id", "key", "days")
-
-
-def month_of(at: datetime) -> str:
-    return at.astimezone(OSLO).strftime("%Y-%m")
-
-
-def days_between(start: datetime, end: datetime) -> int:
-    """Whole days from one local date to another."""
-    return max((end.astimezone(OSLO).date() - start.astimezone(OSLO).date()).days, 0)
 
 
 def bucket(days: int) -> int:

@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import and_
@@ -40,6 +39,7 @@ from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
+from bti.domain.clock import days_ago_cutoff
 from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
@@ -373,13 +373,10 @@ def time_in_level(ctx: Ctx, f: Filters) -> TimeInLevel:
         months)
 
 
-def _now_cutoffs(ctx: Ctx) -> tuple[datetime, date]:
-    return ctx.now(), ctx.today()
-
-
 def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
     """kind → a statement selecting the case ids of open cases stuck that way."""
-    now, today = _now_cutoffs(ctx)
+    # days as the inbox counts them (bti.domain.clock): local calendar days, not 24 hours
+    today = ctx.today()
     base = [*_case_where(f), Case.closed_at.is_(None)]
     out = {}
     for kind in kinds:
@@ -389,8 +386,8 @@ def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
                 Measure.status == "active", Measure.evaluate_by < today)))
         elif kind in ("inactive_30", "inactive_60"):
             days = 30 if kind == "inactive_30" else 60
-            out[kind] = select(Case.id).where(*base,
-                                              Case.last_activity_at < now - timedelta(days=days))
+            out[kind] = select(Case.id).where(
+                *base, Case.last_activity_at < days_ago_cutoff(today, days))
         elif kind == "n0_overdue":
             parts = []
             for wd, d in _definitions(ctx, f).items():
@@ -398,8 +395,9 @@ def _stuck_queries(ctx: Ctx, f: Filters, kinds: Iterable[str]):
                 states = [s.name for s in d.states if s.level == "n0"]
                 if limit is None or not states:
                     continue
+                # overdue the day after the deadline, as the inbox says (LEVEL_DEADLINE_PASSED)
                 parts.append(and_(Case.workflow_definition_id == wd, Case.state.in_(states),
-                                  Case.level_entered_at < now - timedelta(days=limit)))
+                                  Case.level_entered_at < days_ago_cutoff(today, limit + 1)))
             if parts:
                 out[kind] = select(Case.id).where(*base, or_(*parts))
         elif kind == "handover_pending":

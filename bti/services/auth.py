@@ -57,6 +57,8 @@ class SessionUser(Actor):
     mfa_enrolled: bool = False
     #: The password was made by an administrator: nothing but choosing a new one until then.
     password_change_required: bool = False
+    #: The municipality's målform (nb | nn): the user's language when nothing else decides it.
+    malform: str = "nb"
 
     @property
     def mfa_satisfied(self) -> bool:
@@ -114,7 +116,7 @@ _SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindpara
 _RESOLVE = (
     select(UserSession, User.username, User.display_name, User.active, User.locale,
            User.municipality_id, User.unit_id, User.totp_secret.is_not(None).label("enrolled"),
-           User.password_change_required, Municipality.mfa_required)
+           User.password_change_required, Municipality.mfa_required, Municipality.malform)
     .join(User, User.id == UserSession.user_id)
     .join(Municipality, Municipality.id == User.municipality_id)
     .where(UserSession.token_hash == bindparam("h"))
@@ -152,7 +154,8 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
         username=found.username, display_name=found.display_name, session_id=row.id,
         mfa_required=mfa_required, mfa_passed=row.mfa_at is not None,
         mfa_enrolled=bool(found.enrolled),
-        password_change_required=bool(found.password_change_required))
+        password_change_required=bool(found.password_change_required),
+        malform=found.malform)
 
 
 def _end(row: UserSession, now: datetime, reason: str) -> None:

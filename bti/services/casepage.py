@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
-from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from typing import Protocol
@@ -27,6 +26,7 @@ from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
+from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
@@ -46,7 +46,6 @@ from bti.engine.definition import Option
 from bti.engine.definition import StateDef
 from bti.services import cases
 from bti.services.cases import CaseAccess
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 
 #: Fields that carry the child's voice; forms show them first, in their own group.
@@ -252,10 +251,6 @@ class Deadline:
     #: level_decision | measure_evaluation | barnevern_feedback | consent_expiry
     what: str
     overdue: bool
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(OSLO).date()
 
 
 def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:

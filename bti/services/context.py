@@ -8,16 +8,15 @@ from dataclasses import field
 from datetime import UTC
 from datetime import date
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bti.domain.clock import OSLO  # noqa: F401 - kept importable; the home is bti.domain.clock
+from bti.domain.clock import local_date
 from bti.domain.org import Actor
 from bti.domain.org import User
 from bti.services.secretbox import SecretBox
 from bti.services.workflows import WorkflowRegistry
-
-OSLO = ZoneInfo("Europe/Oslo")
 
 
 def utcnow() -> datetime:
@@ -41,4 +40,4 @@ class Ctx:
 
     def today(self) -> date:
         """Today's date in Norway (deadlines and consent dates are local dates)."""
-        return self.now().astimezone(OSLO).date()
+        return local_date(self.now())

@@ -59,9 +59,10 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
         raise ValueError("the demo municipality already exists")
     now = utcnow()
     # fictional data only: the second factor is off so the demo signs in with a password;
-    # real municipalities keep the default (on)
+    # real municipalities keep the default (on). The demo writes nynorsk (its units and staff
+    # are named so): a browser that asks for no language of ours gets nynorsk.
     m = Municipality(slug=DEMO_SLUG, name="Demo kommune", workflow_id=workflow_id,
-                     mfa_required=False)
+                     mfa_required=False, malform="nn")
     session.add(m)
     session.flush()
     units = [Unit(municipality_id=m.id, name=n, kind=k) for n, k in UNITS]

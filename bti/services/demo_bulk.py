@@ -37,12 +37,12 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
 from bti.domain.cases import Participant
+from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.org import Unit
 from bti.services import aggregates
-from bti.services.context import OSLO
 from bti.services.context import utcnow
 
 #: The fictional municipality's catalogue of measures (name, kind, ages).
@@ -159,7 +159,7 @@ def _one_case(rnd: random.Random, ids: _Ids, rows: dict, *, now: datetime, opene
         case["state"] = to_state
 
     def day(t: datetime | None = None):
-        return (t or clock[0]).astimezone(OSLO).date()
+        return local_date(t or clock[0])
 
     concern_id = ids(Concern)
     concern = {"what_seen": "Barnet verkar trøytt og trekkjer seg unna leik.",

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
-from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import or_
@@ -29,6 +28,7 @@ from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
+from bti.domain.clock import local_date
 from bti.domain.log import canonical_json
 from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import access_basis
@@ -36,7 +36,6 @@ from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
 from bti.services import audit
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
 
@@ -129,10 +128,6 @@ class Inbox:
 
 
 # --- the rules (pure) ---------------------------------------------------------------------------
-
-
-def local_date(value: datetime) -> date:
-    return value.astimezone(OSLO).date()
 
 
 def classify(

@@ -23,20 +23,16 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bti.domain.cases import Case
+from bti.domain.clock import days_between
+from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
 from bti.services import audit
 from bti.services import cases as case_service
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
-
-
-def local_date(value: datetime) -> date:
-    return value.astimezone(OSLO).date()
-
 
 # --- overview -----------------------------------------------------------------------------------
 
@@ -56,6 +52,8 @@ class OverviewRow:
     level_label: Mapping[str, str]
     state_label: Mapping[str, str]
     level_entered_at: datetime
+    #: Local calendar days since the case entered its level (``bti.domain.clock``), as the
+    #: dashboards count a stay.
     days_in_level: int
     #: The child's pseudonym, only when the leader asked to see names (an audited read).
     pseudonym: str | None = None
@@ -106,7 +104,7 @@ def unit_overview(ctx: Ctx, *, show_names: bool = False) -> Overview:
             rows.append(OverviewRow(
                 case_id=case.id, level=level.id, level_label=level.label,
                 state_label=state.label, level_entered_at=case.level_entered_at,
-                days_in_level=max((now - case.level_entered_at).days, 0),
+                days_in_level=days_between(case.level_entered_at, now),
                 pseudonym=case.child_pseudonym if show_names else None))
             listed.append(case)
     level_counts = tuple(sorted(

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
-from datetime import time
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bti.domain.cases import Notification
+from bti.domain.clock import day_start
+from bti.domain.clock import local
+from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.log import AuditReviewMark
@@ -46,7 +48,6 @@ from bti.domain.org import UserRole
 from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.vocabulary import Role
 from bti.services import audit
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
@@ -74,9 +75,9 @@ class Rules:
     working_hours: tuple[int, int] = (7, 18)
 
     def off_hours(self, at: datetime) -> bool:
-        local = at.astimezone(OSLO)
+        wall = local(at)
         start, end = self.working_hours
-        return local.weekday() >= 5 or not start <= local.hour < end
+        return wall.weekday() >= 5 or not start <= wall.hour < end
 
 
 @dataclass
@@ -94,15 +95,13 @@ class ReviewRun:
 
 
 def _hour(at: datetime) -> tuple[datetime, datetime]:
-    local = at.astimezone(OSLO).replace(minute=0, second=0, microsecond=0)
-    start = local.astimezone(UTC)
+    start = local(at).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
     return start, start + timedelta(hours=1)
 
 
 def _day(at: datetime) -> tuple[datetime, datetime]:
-    d = at.astimezone(OSLO).date()
-    return (datetime.combine(d, time(), OSLO).astimezone(UTC),
-            datetime.combine(d + timedelta(days=1), time(), OSLO).astimezone(UTC))
+    d = local_date(at)
+    return day_start(d), day_start(d + timedelta(days=1))
 
 
 def _rows_in(session: Session, chain: int, actor_id: int, start: datetime, end: datetime,

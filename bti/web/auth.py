@@ -1,13 +1,16 @@
 """Sign-in, sign-out, the second factor, password change and language choice.
 
 Sessions are kept on the server (``bti.services.auth``); the signed cookie carries only a random
-token. Login is throttled per user name and per client address with Flask-Limiter, whose store is
-shared by every worker when it is Redis (AUTHN-02). The client address is the socket's unless
-``BTI_PROXY_HOPS`` says how many proxies to trust, so a forged X-Forwarded-For changes nothing.
+token. Failed sign-ins are throttled (``bti.web.throttle``) per user and client address, per user
+and per address, or per user and known browser, in the limiter's store, shared by every worker
+when it is Redis (AUTHN-02); nobody can lock another user out of a browser they signed in on
+before. The client address is the socket's unless ``BTI_PROXY_HOPS`` says how many proxies to
+trust, so a forged X-Forwarded-For changes nothing.
 """
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 import segno
@@ -21,6 +24,7 @@ from flask import request
 from flask import session as cookie
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -36,21 +40,17 @@ from bti.web.db import get_ctx
 from bti.web.db import get_session
 from bti.web.db import request_id
 from bti.web.i18n import LANGUAGES
+from bti.web.i18n import lang as current_lang
+from bti.web.throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
-LOGIN_PER_USER = "10 per 15 minutes"
-LOGIN_PER_ADDRESS = "100 per hour"
 
 
 def _now():
     return current_app.extensions["bti"].clock()
-
-
-def _login_user_key() -> str:
-    return "login-user:" + (request.form.get("username") or "").strip().lower()[:80]
 
 
 @login_manager.user_loader
@@ -71,18 +71,29 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _wait_text(seconds: int) -> str:
+    minutes = max(math.ceil(seconds / 60), 1)
+    return ngettext("Too many failed sign-ins. Try again in %(num)d minute.",
+                    "Too many failed sign-ins. Try again in %(num)d minutes.", minutes)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @policy.public
-@limiter.limit(LOGIN_PER_USER, key_func=_login_user_key, methods=["POST"])
-@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
 def login():
     if request.method != "POST":  # GET and HEAD only show the form
         return render_template("auth/login.html", next=request.args.get("next"))
+    throttle = LoginThrottle.for_request(request.form.get("username"))
+    wait = throttle.wait_seconds()
+    if wait is not None:  # refused before the password is looked at
+        page = render_template("auth/login.html", wait=_wait_text(wait),
+                               next=request.form.get("next"))
+        return page, 429, {"Retry-After": str(wait)}
     s = get_session()
     actor = auth_service.authenticate(s, request.form.get("username", ""),
                                       request.form.get("password", ""), now=_now(),
                                       request_id=request_id())
     if actor is None:
+        throttle.count_failure()
         s.commit()  # keep the record of the failed attempt, then answer the same for every case
         return render_template("auth/login.html", error=True,
                                next=request.form.get("next")), 200
@@ -98,8 +109,10 @@ def login():
     target = _safe_next(request.form.get("next"))
     if auth_service.mfa_required_for(s, actor):
         cookie["after_mfa"] = target
-        return redirect(url_for("auth.mfa"))
-    return redirect(target)
+        target = url_for("auth.mfa")
+    response = redirect(target)
+    throttle.remember(response)  # this browser is known for the user from now on
+    return response
 
 
 @bp.post("/logout")
@@ -107,12 +120,12 @@ def login():
 def logout():
     auth_service.end_session(get_session(), cookie.get("sid"), now=_now(), actor=current_user,
                              request_id=request_id())
-    from bti.web.i18n import lang as current_lang
-
     lang = current_lang()
     logout_user()
     cookie.clear()
-    cookie["lang"] = lang  # the sign-in page stays in the language the user had
+    # the sign-in page stays in the language the user had; only shown, never saved as the
+    # next user's choice (bti.web.i18n)
+    cookie["signed_out_lang"] = lang
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -155,8 +168,10 @@ def password():
         except InvalidInput as err:
             errors = err.fields
         else:
+            lang = current_lang()
             logout_user()
             cookie.clear()
+            cookie["signed_out_lang"] = lang
             flash(_("Your password is changed. Every session was signed out; sign in again."),
                   "info")
             return redirect(url_for("auth.login"))

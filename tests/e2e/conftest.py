@@ -152,9 +152,9 @@ def _serve(url: str):
 
 
 @pytest.fixture(autouse=True)
-def _demo_users_speak_bokmal(request):
-    """Each test starts with every demo user's saved language at the default (nb), whatever
-    an earlier test chose with the language selector."""
+def _demo_users_have_chosen_no_language(request):
+    """Each test starts with no demo user having saved a language, whatever an earlier test
+    chose with the language selector: the browser's language (``page``: nb-NO) decides."""
     yield
     if "live_server" in request.fixturenames:
         from sqlalchemy import update
@@ -162,7 +162,7 @@ def _demo_users_speak_bokmal(request):
         from bti.domain.org import User
 
         with request.getfixturevalue("live_server").session() as s:
-            s.execute(update(User).values(locale="nb"))
+            s.execute(update(User).values(locale=None))
 
 
 @pytest.fixture(autouse=True)

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
+
+from bti.domain.clock import local_date
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = tomllib.loads((ROOT / "workflows" / "bti-standard.toml").read_text(encoding="utf-8"))
@@ -122,7 +124,7 @@ def opening_label(lang: str) -> str:
 
 
 def oslo_today():
-    return datetime.now(ZoneInfo("Europe/Oslo")).date()
+    return local_date(datetime.now(UTC))
 
 
 def no_date(day) -> str:

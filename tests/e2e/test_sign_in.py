@@ -88,6 +88,28 @@ def test_language_is_kept_after_sign_out(page, sign_in):
     expect(page.locator("html")).to_have_attribute("lang", "nn", timeout=1000)
 
 
+def test_the_browser_language_then_the_municipalitys_malform(browser, live_server):
+    """Nothing chosen: a browser set to nynorsk gets the sign-in page in nynorsk; a browser that
+    asks for a language bti does not have gets bokmål there, and after signing in the demo
+    municipality's own written form, nynorsk."""
+    for locale, before, after in (("nn-NO", "nn", "nn"), ("de-DE", "nb", "nn"),
+                                  ("en-GB", "en", "en")):
+        context = browser.new_context(base_url=live_server.url, locale=locale)
+        try:
+            pg = context.new_page()
+            pg.goto("/auth/login")
+            expect(pg.locator("html")).to_have_attribute("lang", before)
+            label = {"nb": "Brukernavn", "nn": "Brukarnamn", "en": "User name"}[before]
+            pg.get_by_label(label).fill(TEACHER)
+            pg.locator("#f-password").fill(live_server.password)
+            with pg.expect_navigation():
+                pg.locator("form.form button[type=submit]").click()
+            expect(pg).to_have_url(re.compile(r"/saker/$"))
+            expect(pg.locator("html")).to_have_attribute("lang", after)
+        finally:
+            context.close()
+
+
 def test_sign_in_with_the_keyboard_only(page, live_server, axe, screenshot):
     page.goto("/auth/login")
     expect(page.get_by_role("heading", level=1)).to_have_text("Logg inn")

@@ -44,11 +44,11 @@ from werkzeug.security import generate_password_hash
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Case
 from bti.domain.cases import Notification
+from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
 from bti.services import review
-from bti.services.context import OSLO
 from bti.web import create_app
 from tests.dbs import app_database
 from tests.factories import FIXED_NOW
@@ -294,7 +294,7 @@ def build_case(app, users, unit_ids) -> tuple[int, dict[str, Browser]]:
                 for name in ACTORS if name != "anonymous"}
     browsers["anonymous"] = Browser(app.test_client())
     teacher, leader, coordinator = (browsers[n] for n in ("teacher", "leader", "coordinator"))
-    today = app.extensions["bti"].clock().astimezone(OSLO).date().isoformat()
+    today = local_date(app.extensions["bti"].clock()).isoformat()
     teacher.get("/saker/ny")
     r = teacher.post("/saker/ny", {
         "child_pseudonym": PSEUDONYM, "child_birth_year": "2016",

@@ -550,10 +550,10 @@ class Journey:
 def test_a_whole_case_through_the_api(app, web_world, api):
     """Concern → nivå 1 with consent (samtykke), a measure (tiltak), its evaluation with the
     child's voice, a report to barnevernet and a handover: all as transition payloads."""
-    from bti.services.context import OSLO
+    from bti.domain.clock import local_date
 
     users = web_world.users
-    today = app.extensions["bti"].clock().astimezone(OSLO).date()
+    today = local_date(app.extensions["bti"].clock())
     teacher, leader, coordinator = (api(n, web_world) for n in ("teacher", "leader",
                                                                 "coordinator"))
     case = _open(teacher)

@@ -17,17 +17,17 @@ from bti.domain.cases import Case
 from bti.domain.cases import Evaluation
 from bti.domain.cases import Measure
 from bti.domain.cases import Note
+from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.org import User
 from bti.services import cases
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 
 WHAT_SEEN = "Barnet sovnar i timane og et lite i matpausa"
 
 
 def _today(app):
-    return app.extensions["bti"].clock().astimezone(OSLO).date()
+    return local_date(app.extensions["bti"].clock())
 
 
 def _fire(app, user, case_id, trigger, payload=None):

@@ -166,10 +166,11 @@ def test_session_cookie_in_the_test_settings(app, web_world, browser):
                                      "password": PASSWORD})
     assert r.status_code == 302
     cookies = r.headers.getlist("Set-Cookie")
-    assert cookies
+    session_name = app.config["SESSION_COOKIE_NAME"]
+    # the session, and the known-browser cookie of the sign-in throttle (bti.web.throttle)
+    assert {_cookie_attrs(c)[0] for c in cookies} == {session_name, session_name + "-known"}
     for c in cookies:
         name, attrs = _cookie_attrs(c)
-        assert name == app.config["SESSION_COOKIE_NAME"]
         assert "httponly" in attrs, c
         assert attrs.get("samesite") == "Lax", c
         assert attrs.get("path") == "/", c

@@ -66,8 +66,11 @@ def server(tmp_path):
     proc.wait(timeout=10)
 
 
-def _attempt(base: str, username: str, password: str, forwarded: str) -> int:
-    jar = http.cookiejar.CookieJar()
+def _attempt(base: str, username: str, password: str, forwarded: str,
+             jar: http.cookiejar.CookieJar | None = None) -> tuple[int, str]:
+    """One sign-in through the form; the status and the address it ends on (redirects are
+    followed). ``jar``: the browser's cookies (a new browser if None)."""
+    jar = http.cookiejar.CookieJar() if jar is None else jar
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(base + "/auth/login", timeout=5).read().decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -77,16 +80,27 @@ def _attempt(base: str, username: str, password: str, forwarded: str) -> int:
                                  headers={"X-Forwarded-For": forwarded})
     try:
         with opener.open(req, timeout=5) as r:
-            return r.status
+            return r.status, urllib.parse.urlsplit(r.geturl()).path
     except urllib.error.HTTPError as err:
-        return err.code
+        return err.code, urllib.parse.urlsplit(err.geturl()).path
 
 
 def test_ten_failures_then_429_across_workers_whatever_x_forwarded_for_says(server):
+    # the owner signs in once on their own browser, which is known for them from then on
+    owner = http.cookiejar.CookieJar()
+    assert _attempt(server, "laerar", "et demo-passord som er langt", "10.9.9.9",
+                    owner) == (200, "/saker/")
     statuses = [_attempt(server, "laerar", "feil passord nummer mange", f"10.0.0.{i}")
                 for i in range(10)]
-    assert statuses == [200] * 10  # the same "wrong user name or password" page each time
-    # the 11th attempt — even with the right password and a new forged address — is throttled
-    assert _attempt(server, "laerar", "et demo-passord som er langt", "192.0.2.77") == 429
+    # the same "wrong user name or password" page each time
+    assert statuses == [(200, "/auth/login")] * 10
+    # the 11th attempt from that (real) address — even with the right password and a new
+    # forged address — is throttled, whichever worker answers
+    assert _attempt(server, "laerar", "et demo-passord som er langt", "192.0.2.77") \
+        == (429, "/auth/login")
+    # the owner's browser is not locked out by someone else's failures (AUTHN-02)
+    assert _attempt(server, "laerar", "et demo-passord som er langt", "192.0.2.78",
+                    owner) == (200, "/saker/")
     # another user is not locked out by this user's failures
-    assert _attempt(server, "koordinator", "feil passord igjen her", "10.0.0.1") == 200
+    assert _attempt(server, "koordinator", "feil passord igjen her", "10.0.0.1") \
+        == (200, "/auth/login")

@@ -1,0 +1,154 @@
+"""Sign-in throttling that stops password guessing without letting anyone lock a user out
+(AUTHN-02).
+
+Only failed sign-ins count, and they count per *who is trying from where*, so one who knows a
+user name cannot stop its owner from signing in:
+
+- a browser where the user has signed in before (the *known-browser* cookie, signed with the
+  app's secret, names the users who signed in there by a keyed hash) counts its own failures:
+  ``PER_KNOWN_BROWSER`` per user and browser, and nothing else applies to it;
+- any other browser counts per user and client address (``PER_USER_AND_ADDRESS``, tight), per
+  user across every address (``PER_USER``, a much higher ceiling against guessing from many
+  addresses) and per address across every user (``PER_ADDRESS``, against trying one password on
+  many users). An IPv6 address counts as its /64 network.
+
+Over a limit, the sign-in is refused before the password is checked (the right password too,
+from that browser or address), with how long to wait. The counters live in the limiter's store
+(``BTI_RATELIMIT_STORAGE``: memory, or Redis shared by every worker); each window runs from the
+first failure it counts (fixed window). A check and its count are two steps, so requests that
+arrive at the same moment may add as many guesses as run in parallel (the workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from flask import request
+from flask_limiter.util import get_remote_address
+from itsdangerous import BadData
+from itsdangerous import URLSafeTimedSerializer
+from limits import RateLimitItem
+from limits import parse
+
+PER_USER_AND_ADDRESS = parse("10 per 15 minutes")
+PER_USER = parse("100 per hour")
+PER_ADDRESS = parse("100 per hour")
+PER_KNOWN_BROWSER = parse("10 per 15 minutes")
+#: How long a browser stays known after its last successful sign-in, and how many users it
+#: remembers (the latest first).
+KNOWN_FOR_DAYS = 180
+KNOWN_USERS_MAX = 5
+_SALT = "bti.known-browser"
+
+
+def _limiter():
+    from bti.web.auth import limiter
+
+    return limiter
+
+
+def normalised_username(raw: str | None) -> str:
+    return (raw or "").strip().lower()[:80]
+
+
+def client_network(address: str | None) -> str:
+    """The client address as throttling counts it: IPv4 as is, IPv6 as its /64."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _cookie_name() -> str:
+    return current_app.config["SESSION_COOKIE_NAME"] + "-known"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def _user_tag(username: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"known-user:" + username.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _known_browser() -> tuple[str | None, list[str]]:
+    """The browser's id and the users (tags) who signed in on it, if its cookie is valid."""
+    raw = request.cookies.get(_cookie_name())
+    if not raw:
+        return None, []
+    try:
+        data = _serializer().loads(raw, max_age=KNOWN_FOR_DAYS * 86400)
+        browser, tags = data["b"], data["u"]
+    except (BadData, KeyError, TypeError):
+        return None, []
+    if not isinstance(browser, str) or not isinstance(tags, list):
+        return None, []
+    return browser, [t for t in tags if isinstance(t, str)]
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    """The limits that apply to one sign-in attempt."""
+
+    limits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...]
+    username: str
+    browser: str | None
+    tags: tuple[str, ...]
+
+    @classmethod
+    def for_request(cls, raw_username: str | None) -> LoginThrottle:
+        username = normalised_username(raw_username)
+        prefix = current_app.extensions["bti"].settings.ratelimit_prefix
+        browser, tags = _known_browser()
+        tag = _user_tag(username)
+        if browser is not None and tag in tags:
+            limits = ((PER_KNOWN_BROWSER, (prefix, "login-known", tag, browser)),)
+        else:
+            address = client_network(get_remote_address())
+            limits = ((PER_USER_AND_ADDRESS, (prefix, "login-user-addr", username, address)),
+                      (PER_USER, (prefix, "login-user", username)),
+                      (PER_ADDRESS, (prefix, "login-addr", address)))
+        return cls(limits, username, browser, tuple(tags))
+
+    @property
+    def known(self) -> bool:
+        return self.limits[0][0] is PER_KNOWN_BROWSER
+
+    def wait_seconds(self) -> int | None:
+        """None if the attempt may go ahead, else the seconds until it may (at least 1)."""
+        limiter = _limiter()
+        if not limiter.enabled:
+            return None
+        strategy = limiter.limiter
+        resets = [strategy.get_window_stats(item, *key).reset_time
+                  for item, key in self.limits if not strategy.test(item, *key)]
+        if not resets:
+            return None
+        now = current_app.extensions["bti"].clock().timestamp()
+        return max(math.ceil(max(resets) - now), 1)
+
+    def count_failure(self) -> None:
+        limiter = _limiter()
+        if limiter.enabled:
+            for item, key in self.limits:
+                limiter.limiter.hit(item, *key)
+
+    def remember(self, response) -> None:
+        """After a successful sign-in: this browser is known for this user from now on."""
+        tag = _user_tag(self.username)
+        tags = [tag, *(t for t in self.tags if t != tag)][:KNOWN_USERS_MAX]
+        value = _serializer().dumps({"b": self.browser or secrets.token_urlsafe(16), "u": tags})
+        cfg = current_app.config
+        response.set_cookie(_cookie_name(), value, max_age=KNOWN_FOR_DAYS * 86400, path="/",
+                            secure=cfg["SESSION_COOKIE_SECURE"], httponly=True,
+                            samesite=cfg["SESSION_COOKIE_SAMESITE"])
