@@ -46,8 +46,61 @@ def covered_units(consents: Iterable[Consent], today: date, youth_required: bool
     return frozenset(guardians & youth if youth_required else guardians)
 
 
+def case_coverage(case: Case, consents: Iterable[Consent], today: date,
+                  youth_consent_age: int) -> frozenset[int]:
+    """The units the case's current consents cover today (the youth's own consent counted
+    from the age the workflow sets)."""
+    youth = youth_consent_required(case.child_birth_year, today, youth_consent_age)
+    return covered_units(consents, today, youth)
+
+
+#: Relations a consent admits: a participant from another service, and the proposed next
+#: stafettholder from another service while the handover waits. Each lasts only as long as a
+#: current consent covers that service: withdrawal and expiry end it.
+CONSENT_RELATIONS = frozenset({Relation.PARTICIPANT.value, Relation.HANDOVER_RECIPIENT.value})
+
+
+def rests_on_consent(participant: Participant, case: Case) -> bool:
+    """Whether this relation to the case exists only through a consent (another service's)."""
+    return (participant.relation in CONSENT_RELATIONS and participant.unit_id is not None
+            and participant.unit_id != case.unit_id)
+
+
+def lapsed(participants: Iterable[Participant], case: Case,
+           covered: frozenset[int]) -> list[Participant]:
+    """Active relations a consent admitted that no current consent covers any more (it expired,
+    or the youth's own consent is now needed): they give no access from that moment on."""
+    return [p for p in participants
+            if p.ended_at is None and rests_on_consent(p, case) and p.unit_id not in covered]
+
+
+def consent_ended_on(consent: Consent) -> date | None:
+    """The first day a given consent no longer holds through expiry (it holds through
+    ``expires_on``), or None if it does not expire."""
+    return consent.expires_on + timedelta(days=1) if consent.expires_on is not None else None
+
+
+def expired_unrenewed(case: Case, consents: Iterable[Consent], today: date,
+                      covered: frozenset[int]) -> list[Consent]:
+    """Given consents that ran out by expiry (not withdrawn) while the services they opened to
+    (besides the case's own unit) are not all covered again by a current consent: the
+    stafettholder is told, and who they admitted has lost access."""
+    return [c for c in consents
+            if c.status == "given" and c.withdrawn_at is None and c.expires_on is not None
+            and c.expires_on < today and not (c.unit_ids - {case.unit_id}) <= covered]
+
+
+def expiry_of(unit_id: int, consents: Iterable[Consent], today: date) -> date | None:
+    """The day a unit's coverage ended through expiry: the latest end among the given,
+    unwithdrawn consents covering it that have expired by ``today`` (None if none did)."""
+    ends = [end for c in consents
+            if c.status == "given" and c.withdrawn_at is None and unit_id in c.unit_ids
+            and (end := consent_ended_on(c)) is not None and end <= today]
+    return max(ends, default=None)
+
+
 #: Selvautorisering: the relation (and access basis) an unexpired emergency access gives.
-EMERGENCY = "emergency"
+EMERGENCY = Relation.EMERGENCY.value
 #: How long an emergency access lasts, and the shortest reason accepted (AUTHZ-06).
 EMERGENCY_DURATION = timedelta(hours=24)
 EMERGENCY_REASON_MIN = 20

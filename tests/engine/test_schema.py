@@ -64,13 +64,15 @@ fields = ["text"]
 label = {L}
 [[standing_exits]]
 trigger = "report_barnevernet"
-roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
+         "emergency"]
 effect = "report_barnevernet"
 fields = ["sent_on"]
 label = {L}
 [[standing_exits]]
 trigger = "avvergeplikt"
-roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
+         "emergency"]
 effect = "avverge"
 fields = ["reported_to", "reported_on"]
 label = {L}
@@ -157,10 +159,11 @@ CASES = [
      "wf.toml: standing_exits[1].guards: a standing exit is never gated; remove its guards"),
     ("standing exit not open to all", MINIMAL.replace(
         'trigger = "avvergeplikt"\n'
-        'roles = ["reporter", "stafettholder", "participant", "unit_leader"]',
+        'roles = ["reporter", "stafettholder", "participant", "unit_leader", '
+        '"handover_recipient",\n         "emergency"]',
         'trigger = "avvergeplikt"\nroles = ["stafettholder"]'),
      "wf.toml: standing_exits[1].roles: a standing exit must be open to "
-     "['participant', 'reporter', 'unit_leader']"),
+     "['emergency', 'handover_recipient', 'participant', 'reporter', 'unit_leader']"),
     ("no roles (deny by default)", MINIMAL.replace('roles = ["reporter"]\neffect',
                                                    'roles = []\neffect'),
      "wf.toml: transitions[1].roles: must name at least one role (deny by default)"),
