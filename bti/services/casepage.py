@@ -512,11 +512,12 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
     all_measures = list(ctx.session.scalars(
         select(Measure).where(Measure.case_id == case.id).order_by(Measure.evaluate_by,
                                                                    Measure.id)))
-    given = access.consents if access.consents is not None else list(ctx.session.scalars(
+    given = list(ctx.session.scalars(
         select(Consent).where(Consent.case_id == case.id, Consent.status == "given")
         .order_by(Consent.id)))
     consents = [c for c in given if consent_is_current(c, today)]
-    gone_recipients = {p.user_id for p in access.lapsed if p.relation == Relation.HANDOVER_RECIPIENT.value}
+    gone_recipients = {p.user_id for p in access.lapsed
+                       if p.relation == Relation.HANDOVER_RECIPIENT.value}
     handovers = [h for h in ctx.session.scalars(
         select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed"))
         if h.to_user_id not in gone_recipients]

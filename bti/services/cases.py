@@ -23,11 +23,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
 from bti.domain.cases import Consent
+from bti.domain.cases import ConsentService
 from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.rules import ConsentTerms
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
 from bti.domain.rules import lapsed
@@ -65,8 +67,8 @@ class CaseAccess:
     #: Relations a consent admitted that no current consent covers any more (expired): no
     #: access from the moment of expiry; ``fire`` ends them in the rows.
     lapsed: list[Participant] = field(default_factory=list)
-    #: The case's given consents, when access had to look at them (else None: not loaded).
-    consents: list[Consent] | None = None
+    #: The terms of the case's given consents, when access had to look at them (else None).
+    consents: list[ConsentTerms] | None = None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -103,8 +105,26 @@ _CASE_ROWS = (select(_CASES, _PARTICIPANTS)
               .where(_CASES.c.id == bindparam("case_id")))
 _CASE_ROWS_READ = Prepared(_CASE_ROWS)
 _CASE_ROWS_FOR_UPDATE = Prepared(_CASE_ROWS.with_for_update(of=_CASES))
-_GIVEN_CONSENTS = select(Consent).where(Consent.case_id == bindparam("case_id"),
-                                       Consent.status == "given").order_by(Consent.id)
+_CONSENTS, _CONSENT_SERVICES = Consent.__table__, ConsentService.__table__
+#: The case's given consents with their services (one row per service), on the tables.
+_GIVEN_CONSENTS = Prepared(
+    select(_CONSENTS.c.id, _CONSENTS.c.status, _CONSENTS.c.given_by, _CONSENTS.c.given_on,
+           _CONSENTS.c.expires_on, _CONSENTS.c.withdrawn_at, _CONSENT_SERVICES.c.unit_id)
+    .select_from(_CONSENTS.join(_CONSENT_SERVICES,
+                                _CONSENT_SERVICES.c.consent_id == _CONSENTS.c.id))
+    .where(_CONSENTS.c.case_id == bindparam("case_id"), _CONSENTS.c.status == "given")
+    .order_by(_CONSENTS.c.id))
+
+
+def _given_consents(ctx: Ctx, case_id: int) -> list[ConsentTerms]:
+    """The terms of the case's given consents, oldest first."""
+    _, rows = _GIVEN_CONSENTS.execute(ctx.session, {"case_id": case_id})
+    units: dict[int, set[int]] = {}
+    heads: dict[int, tuple] = {}
+    for row in rows:
+        heads.setdefault(row[0], row[:6])
+        units.setdefault(row[0], set()).add(row[6])
+    return [ConsentTerms(*heads[cid], unit_ids=frozenset(units[cid])) for cid in heads]
 _EMERGENCY_GRANTS = select(EmergencyAccess).where(
     EmergencyAccess.case_id == bindparam("case_id"),
     EmergencyAccess.user_id == bindparam("user_id"), EmergencyAccess.expires_at > bindparam("now"))
@@ -172,7 +192,7 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
         # access through a consent lasts while a consent covers it: decided now, on this
         # request, so an expired consent ends access at the moment of expiry
         workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
-        consents = list(ctx.session.scalars(_GIVEN_CONSENTS, params))
+        consents = _given_consents(ctx, case_id)
         covered = case_coverage(case, consents, ctx.today(),
                                 workflow.definition.settings.youth_consent_age)
         gone = lapsed(participants, case, covered)

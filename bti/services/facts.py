@@ -17,6 +17,7 @@ from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.cases import Participant
 from bti.domain.org import Unit
+from bti.domain.rules import ConsentLike
 from bti.domain.rules import consent_ended_on
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import covered_units
@@ -34,7 +35,7 @@ class CaseFacts(Mapping[str, bool]):
 
     def __init__(self, ctx: Ctx, case: Case, definition: WorkflowDefinition,
                  participants: list[Participant] | None = None, *,
-                 consents: list[Consent] | None = None,
+                 consents: list[ConsentLike] | None = None,
                  lapsed: Iterable[Participant] = ()) -> None:
         self.ctx = ctx
         self.case = case
@@ -74,7 +75,7 @@ class CaseFacts(Mapping[str, bool]):
             select(Measure).where(Measure.case_id == self.case.id, Measure.status == "active")))
 
     @cached_property
-    def consents(self) -> list[Consent]:
+    def consents(self) -> list[ConsentLike]:
         return list(self.ctx.session.scalars(
             select(Consent).where(Consent.case_id == self.case.id, Consent.status == "given")))
 
