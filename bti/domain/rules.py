@@ -4,6 +4,7 @@ services load the rows and pass them in."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -17,13 +18,31 @@ from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 
 
+@dataclass(frozen=True)
+class ConsentTerms:
+    """What deciding access needs of a consent, read without building ORM objects (the access
+    check runs on every request): the same attributes as a ``Consent``'s, for the rules here."""
+
+    id: int
+    status: str
+    given_by: str
+    given_on: date | None
+    expires_on: date | None
+    withdrawn_at: datetime | None
+    unit_ids: frozenset[int]
+
+
+#: A consent as the rules read it: the entity, or its terms.
+ConsentLike = Consent | ConsentTerms
+
+
 def youth_consent_required(birth_year: int, today: date, youth_consent_age: int) -> bool:
     """Only the birth year is stored, so we ask the youth from the year they turn the age: it
     may be a few months early, never late."""
     return today.year - birth_year >= youth_consent_age
 
 
-def consent_is_current(consent: Consent, today: date) -> bool:
+def consent_is_current(consent: ConsentLike, today: date) -> bool:
     return (
         consent.status == "given"
         and consent.withdrawn_at is None
@@ -32,7 +51,8 @@ def consent_is_current(consent: Consent, today: date) -> bool:
     )
 
 
-def covered_units(consents: Iterable[Consent], today: date, youth_required: bool) -> frozenset[int]:
+def covered_units(consents: Iterable[ConsentLike], today: date,
+                  youth_required: bool) -> frozenset[int]:
     """Units every required party has consented to share with, through current consents."""
     guardians: set[int] = set()
     youth: set[int] = set()
@@ -46,8 +66,61 @@ def covered_units(consents: Iterable[Consent], today: date, youth_required: bool
     return frozenset(guardians & youth if youth_required else guardians)
 
 
+def case_coverage(case: Case, consents: Iterable[ConsentLike], today: date,
+                  youth_consent_age: int) -> frozenset[int]:
+    """The units the case's current consents cover today (the youth's own consent counted
+    from the age the workflow sets)."""
+    youth = youth_consent_required(case.child_birth_year, today, youth_consent_age)
+    return covered_units(consents, today, youth)
+
+
+#: Relations a consent admits: a participant from another service, and the proposed next
+#: stafettholder from another service while the handover waits. Each lasts only as long as a
+#: current consent covers that service: withdrawal and expiry end it.
+CONSENT_RELATIONS = frozenset({Relation.PARTICIPANT.value, Relation.HANDOVER_RECIPIENT.value})
+
+
+def rests_on_consent(participant: Participant, case: Case) -> bool:
+    """Whether this relation to the case exists only through a consent (another service's)."""
+    return (participant.relation in CONSENT_RELATIONS and participant.unit_id is not None
+            and participant.unit_id != case.unit_id)
+
+
+def lapsed(participants: Iterable[Participant], case: Case,
+           covered: frozenset[int]) -> list[Participant]:
+    """Active relations a consent admitted that no current consent covers any more (it expired,
+    or the youth's own consent is now needed): they give no access from that moment on."""
+    return [p for p in participants
+            if p.ended_at is None and rests_on_consent(p, case) and p.unit_id not in covered]
+
+
+def consent_ended_on(consent: ConsentLike) -> date | None:
+    """The first day a given consent no longer holds through expiry (it holds through
+    ``expires_on``), or None if it does not expire."""
+    return consent.expires_on + timedelta(days=1) if consent.expires_on is not None else None
+
+
+def expired_unrenewed(case: Case, consents: Iterable[ConsentLike], today: date,
+                      covered: frozenset[int]) -> list[ConsentLike]:
+    """Given consents that ran out by expiry (not withdrawn) while the services they opened to
+    (besides the case's own unit) are not all covered again by a current consent: the
+    stafettholder is told, and who they admitted has lost access."""
+    return [c for c in consents
+            if c.status == "given" and c.withdrawn_at is None and c.expires_on is not None
+            and c.expires_on < today and not (c.unit_ids - {case.unit_id}) <= covered]
+
+
+def expiry_of(unit_id: int, consents: Iterable[ConsentLike], today: date) -> date | None:
+    """The day a unit's coverage ended through expiry: the latest end among the given,
+    unwithdrawn consents covering it that have expired by ``today`` (None if none did)."""
+    ends = [end for c in consents
+            if c.status == "given" and c.withdrawn_at is None and unit_id in c.unit_ids
+            and (end := consent_ended_on(c)) is not None and end <= today]
+    return max(ends, default=None)
+
+
 #: Selvautorisering: the relation (and access basis) an unexpired emergency access gives.
-EMERGENCY = "emergency"
+EMERGENCY = Relation.EMERGENCY.value
 #: How long an emergency access lasts, and the shortest reason accepted (AUTHZ-06).
 EMERGENCY_DURATION = timedelta(hours=24)
 EMERGENCY_REASON_MIN = 20

@@ -31,14 +31,16 @@ class Relation(StrEnum):
     PARTICIPANT = "participant"  # admitted through a consent covering their service
     UNIT_LEADER = "unit_leader"  # leader of the case's unit
     HANDOVER_RECIPIENT = "handover_recipient"  # proposed as the next stafettholder
+    EMERGENCY = "emergency"  # selvautorisering: an unexpired emergency access to the case
 
 
 ALL_ROLES = frozenset({*(r.value for r in Role), *(r.value for r in Relation)})
 
-#: Everyone who may take a standing exit (report to barnevernet, avvergeplikt): every employee
-#: related to the case. The duty is personal and never gated by approval (domain.md §5.3).
-STANDING_ROLES = frozenset({Relation.REPORTER.value, Relation.STAFETTHOLDER.value,
-                            Relation.PARTICIPANT.value, Relation.UNIT_LEADER.value})
+#: Everyone who may take a standing exit (report to barnevernet, avvergeplikt): everyone who may
+#: read the case, through whichever relation. The duty is personal and never gated by approval
+#: (domain.md §5.3); a new relation is a standing role at once, and every workflow file must
+#: open its standing exits to it (the schema check refuses a file that does not).
+STANDING_ROLES = frozenset(r.value for r in Relation)
 
 L = dict[str, str]
 
@@ -122,9 +124,71 @@ GUARDS: dict[str, L] = {
 }
 
 
-def _e(kind: str, required=None, optional=None, guards=()) -> EffectSpec:
+#: What exactly a guard misses, when the facts can tell (``Refusal.detail``), with the
+#: parameters the facts give (``Refusal.params``, ``{unit}``, ``{units}``, ``{age}``, ``{date}``).
+#: Without a detail the guard's own message above is shown.
+GUARD_DETAILS: dict[str, dict[str, L]] = {
+    "consent_valid": {
+        "missing": GUARDS["consent_valid"],
+        "missing_with_youth": {
+            "nb": "Det må foreligge et gyldig samtykke fra foresatte og fra ungdommen selv "
+            "(fra {age} år).",
+            "nn": "Det må liggje føre eit gyldig samtykke frå føresette og frå ungdommen sjølv "
+            "(frå {age} år).",
+            "en": "A valid consent from the guardians and from the youth (aged {age} or over) "
+            "is needed.",
+        },
+        "own_unit_only": {
+            "nb": "Samtykket må gjelde minst én tjeneste utenom {unit}.",
+            "nn": "Samtykket må gjelde minst éi teneste utanom {unit}.",
+            "en": "The consent must cover at least one service other than {unit}.",
+        },
+        "youth_missing": {
+            "nb": "Samtykke fra ungdommen selv mangler: fra {age} år må ungdommen samtykke.",
+            "nn": "Samtykke frå ungdommen sjølv manglar: frå {age} år må ungdommen samtykkje.",
+            "en": "The youth's own consent is missing: from the age of {age} the youth must "
+            "consent.",
+        },
+        "guardians_missing": {
+            "nb": "Samtykke fra foresatte mangler.",
+            "nn": "Samtykke frå føresette manglar.",
+            "en": "The guardians' consent is missing.",
+        },
+        "no_common_service": {
+            "nb": "Foresatte og ungdommen må samtykke til minst én felles tjeneste utenom "
+            "{unit}.",
+            "nn": "Føresette og ungdommen må samtykkje til minst éi felles teneste utanom "
+            "{unit}.",
+            "en": "The guardians and the youth must consent to at least one common service "
+            "other than {unit}.",
+        },
+        "expired": {
+            "nb": "Samtykket gjaldt til {date} og er utløpt. Registrer et nytt samtykke.",
+            "nn": "Samtykket galdt til {date} og har gått ut. Registrer eit nytt samtykke.",
+            "en": "The consent was valid until {date} and has expired. Record a new consent.",
+        },
+    },
+    "consent_covers_services": {
+        "not_covered": {
+            "nb": "Samtykket dekker ikke {units}.",
+            "nn": "Samtykket dekkjer ikkje {units}.",
+            "en": "The consent does not cover {units}.",
+        },
+    },
+}
+
+
+def _e(kind: str, required=None, optional=None, guards=(), when=()) -> EffectSpec:
     return EffectSpec(kind=kind, required=required or {}, optional=optional or {},
-                      required_guards=tuple(guards))
+                      required_guards=tuple(guards), required_when=tuple(when))
+
+
+#: Contact with the home under the violence flag: as ``inform_home`` is guarded by
+#: ``no_violence_flag``, a meeting of a kind that meets the home (undringssamtale) and a consent
+#: from the guardians need a ``when`` rule in the workflow file saying which values meet the
+#: home and whether the flag refuses or warns.
+_HOME_MEETING = (("meeting_kind", "no_violence_flag"),)
+_HOME_CONSENT = (("given_by", "no_violence_flag"),)
 
 
 EFFECTS: dict[str, EffectSpec] = {
@@ -163,12 +227,14 @@ EFFECTS: dict[str, EffectSpec] = {
         {"meeting_kind": "choice", "held_on": "date"},
         {"attendees": "textarea", "minutes": "textarea", "next_meeting_on": "date",
          "team": "choice", "child_voice_method": "choice", "child_said": "textarea"},
+        when=_HOME_MEETING,
     ),
     "note": _e("note", {"text": "textarea"}),
     "consent_given": _e(
         "consent",
         {"given_by": "choice", "services": "units", "information": "textarea", "given_on": "date"},
         {"expires_on": "date", "consent_form": "choice"},
+        when=_HOME_CONSENT,
     ),
     "consent_withdrawn": _e("consent", {"consent": "consent"}, {"notes": "textarea"}),
     "consent_refused": _e("consent", {"given_by": "choice", "services": "units"},

@@ -39,13 +39,17 @@ class EffectSpec:
 
     ``required`` and ``optional`` map field name to field type. ``required_guards`` are guards a
     transition with this effect must declare (for example ``inform_home`` needs
-    ``no_violence_flag``).
+    ``no_violence_flag``). ``required_when`` are (field, guard) pairs a transition with this
+    effect must declare a ``when`` rule for: the guard applies to the values of the field the
+    workflow names, and the workflow says whether it refuses or warns (for example a meeting of
+    kind undringssamtale under the violence flag).
     """
 
     kind: str
     required: Mapping[str, str] = field(default_factory=dict)
     optional: Mapping[str, str] = field(default_factory=dict)
     required_guards: tuple[str, ...] = ()
+    required_when: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,22 @@ class StateDef:
     help: Mapping[str, str] | None = None
 
 
+#: What a failing ``when`` rule does: refuse the action, or let it through with a warning.
+WHEN_OUTCOMES = ("refuse", "warn")
+
+
+@dataclass(frozen=True)
+class WhenDef:
+    """A guard that applies only when the payload's ``field`` takes one of ``values``: if the
+    guard fails, the action is refused (``on_fail = "refuse"``) or recorded with a warning
+    (``"warn"``)."""
+
+    field: str
+    values: frozenset[str]
+    guard: str
+    on_fail: str
+
+
 @dataclass(frozen=True)
 class TransitionDef:
     trigger: str
@@ -112,6 +132,7 @@ class TransitionDef:
     label: Mapping[str, str]
     help: Mapping[str, str] | None = None
     standing: bool = False  # a standing exit: open in every non-final state, never gated
+    when: tuple[WhenDef, ...] = ()  # guards that apply to some values of a field
 
     @property
     def internal(self) -> bool:

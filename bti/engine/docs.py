@@ -173,6 +173,11 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("optional", "list of field names", "no (default none)", "optional form fields"),
         ("label", "labels", "yes", "the button text"),
         ("help", "labels", "no", "a hint shown with the action"),
+        ("when", "array of `{ field, values, guard, on_fail }`", "no (default none)",
+         "guards that apply only when the `choice` field `field` (one of the transition's "
+         "fields) takes one of `values`: if `guard` fails, `on_fail = \"refuse\"` refuses the "
+         "action and `\"warn\"` records it and warns the user (the form warns beforehand). "
+         "Some effects require one (see the vocabulary)"),
     ),
     "standing_exits": (
         ("trigger", "identifier", "yes",
@@ -281,7 +286,10 @@ Besides the shape above, the loader checks (and `bti workflow check` reports eve
 - every role, guard and effect is in the vocabulary; every listed field is declared under
   `[fields]`, listed once, taken by the effect with the declared type; the effect's required
   fields are all in `fields`; guards an effect needs (for example `no_violence_flag` for
-  `inform_home`) are listed;
+  `inform_home`) are listed, and so are the `when` rules it needs (for example a
+  `no_violence_flag` rule on `meeting_kind` for `meeting`, on `given_by` for `consent_given`);
+  a `when` rule names a `choice` field of the transition, its own option values and a known
+  guard;
 - a transition without `dest` has an effect other than `none`; `dest` and `source` name
   existing states, and nothing leaves a final state;
 - a transition to a state in another level has `reason = true`; one from a level numbered 0
@@ -421,14 +429,16 @@ label = { nb = "Utnevn stafettholder", nn = "Utnemn stafetthaldar", en = "Appoin
 
 [[standing_exits]]
 trigger = "report_barnevernet"
-roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
+         "emergency"]
 effect = "report_barnevernet"
 fields = ["sent_on"]
 label = { nb = "Meld til barnevernet", nn = "Meld til barnevernet", en = "Report to child welfare" }
 
 [[standing_exits]]
 trigger = "avvergeplikt"
-roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
+         "emergency"]
 effect = "avverge"
 fields = ["reported_to", "reported_on"]
 label = { nb = "Avvergeplikt", nn = "Avvergeplikt", en = "Duty to avert" }

@@ -22,11 +22,16 @@ class Refusal:
 
     ``code`` is one of ``REFUSAL_CODES``; ``guard`` names the failing guard (for ``code == "guard"``
     and ``"reason_required"``); ``fields`` holds field-level payload errors (``"invalid_payload"``).
+    ``detail`` says exactly what the guard misses (a key the domain has a message for, such as
+    ``own_unit_only``) and ``params`` what the message names (``{"unit": "PPT"}``): the facts
+    supply both, the message is rendered from them in the reader's language.
     """
 
     code: str
     guard: str | None = None
     fields: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    detail: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code}
@@ -34,6 +39,10 @@ class Refusal:
             out["guard"] = self.guard
         if self.fields:
             out["fields"] = self.fields
+        if self.detail:
+            out["detail"] = self.detail
+        if self.params:
+            out["params"] = self.params
         return out
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from bti.engine.errors import Refusal
 
@@ -55,10 +58,48 @@ def pick(labels: Labels, lang: str) -> str:
     return labels.get(lang) or labels[DEFAULT_LANG]
 
 
+#: The word that joins the last two names of a list ("PPT og Helsestasjonen").
+_AND = {"nb": "og", "nn": "og", "en": "and"}
+
+
+def join_names(names: Sequence[str], lang: str) -> str:
+    names = list(names)
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {_AND.get(lang, _AND[DEFAULT_LANG])} {names[-1]}"
+
+
+def _param(value: Any, lang: str) -> str:
+    if isinstance(value, list | tuple):
+        return join_names([str(v) for v in value], lang)
+    if isinstance(value, str):
+        try:  # a date travels as ISO text; users read it as the app writes dates
+            return date.fromisoformat(value).strftime("%d.%m.%Y") if len(value) == 10 \
+                else value
+        except ValueError:
+            return value
+    return str(value)
+
+
+class _Params(dict):
+    """A missing parameter renders empty rather than failing the page."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def refusal_message(
-    refusal: Refusal, lang: str, guard_messages: Mapping[str, Labels] | None = None
+    refusal: Refusal, lang: str, guard_messages: Mapping[str, Labels] | None = None,
+    detail_messages: Mapping[str, Mapping[str, Labels]] | None = None,
 ) -> str:
-    """A sentence for the user. Guard refusals use the domain's explanation of the guard."""
+    """A sentence for the user. Guard refusals use the domain's explanation of the guard, or,
+    when the refusal names what exactly is missing (``detail``), that message with its
+    ``params`` filled in."""
+    if refusal.guard and refusal.detail and detail_messages:
+        template = detail_messages.get(refusal.guard, {}).get(refusal.detail)
+        if template is not None:
+            return pick(template, lang).format_map(
+                _Params({k: _param(v, lang) for k, v in refusal.params.items()}))
     if refusal.guard and guard_messages and refusal.guard in guard_messages:
         return pick(guard_messages[refusal.guard], lang)
     return pick(REFUSAL_MESSAGES[refusal.code], lang)

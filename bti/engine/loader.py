@@ -20,6 +20,7 @@ from bti.engine.definition import StateDef
 from bti.engine.definition import TeamDef
 from bti.engine.definition import TransitionDef
 from bti.engine.definition import Vocabulary
+from bti.engine.definition import WhenDef
 from bti.engine.definition import WorkflowDefinition
 from bti.engine.errors import DefinitionError
 from bti.engine.schema import check_graph
@@ -142,6 +143,8 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             optional=tuple(t["optional"]),
             label=_labels(t["label"]),
             help=_labels(t.get("help")),
+            when=tuple(WhenDef(w["field"], frozenset(w["values"]), w["guard"], w["on_fail"])
+                       for w in t["when"]),
         )
         for t in d["transitions"]
     ]

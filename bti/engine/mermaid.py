@@ -204,6 +204,14 @@ def _sources(t: TransitionDef, non_final: tuple[str, ...]) -> str:
     return _code(t.sources)
 
 
+def _guards(t: TransitionDef) -> str:
+    """The guards, then each ``when`` rule: which values it applies to and what a failure does."""
+    parts = [f"`{g}`" for g in t.guards]
+    parts += [f"`{w.guard}` when `{w.field}` is {_code(sorted(w.values))} ({w.on_fail})"
+              for w in t.when]
+    return ", ".join(parts) or "–"
+
+
 def workflow_markdown(definition: WorkflowDefinition, lang: str = "nb") -> str:
     """One workflow's section of ``docs/workflows.md``."""
     d = definition
@@ -229,7 +237,7 @@ def workflow_markdown(definition: WorkflowDefinition, lang: str = "nb") -> str:
                 _sources(t, non_final),
                 "(records, stays)" if t.dest is None else f"`{t.dest}`",
                 _code(sorted(t.roles)),
-                _code(t.guards),
+                _guards(t),
                 "yes" if t.reason else "no",
                 f"`{t.effect}`",
             ]

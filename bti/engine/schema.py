@@ -18,6 +18,7 @@ from marshmallow import validate
 
 from bti.engine.definition import FIELD_TYPES
 from bti.engine.definition import PHASES
+from bti.engine.definition import WHEN_OUTCOMES
 from bti.engine.definition import Vocabulary
 
 IDENT = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be a lower-case snake_case identifier")
@@ -86,6 +87,13 @@ class StateSchema(_Strict):
     help = _labels(required=False)
 
 
+class WhenSchema(_Strict):
+    field = fields.String(required=True, validate=IDENT)
+    values = fields.List(fields.String(validate=IDENT), required=True, validate=NONEMPTY)
+    guard = fields.String(required=True, validate=IDENT)
+    on_fail = fields.String(required=True, validate=validate.OneOf(WHEN_OUTCOMES))
+
+
 class TransitionSchema(_Strict):
     trigger = fields.String(required=True, validate=IDENT)
     source = _Source(required=True)
@@ -102,6 +110,7 @@ class TransitionSchema(_Strict):
     optional = _names()
     label = _labels()
     help = _labels(required=False)
+    when = fields.List(fields.Nested(WhenSchema), load_default=list)
 
 
 class StandingExitSchema(_Strict):
@@ -277,6 +286,36 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
             if role not in vocab.roles:
                 add(f"{where}.roles: unknown role {role!r}")
 
+    def check_when(where: str, tr: Mapping[str, Any], spec: Any, effect: Any) -> None:
+        """``when`` rules: a listed choice field, its own option values, a known guard; and
+        one for every (field, guard) the effect requires."""
+        listed = set(_strs(tr.get("fields")) + _strs(tr.get("optional")))
+        declared: set[tuple[str, str]] = set()
+        for j, w in _items(tr, "when"):
+            at = f"{where}.when[{j}]"
+            fname, guard = w.get("field"), w.get("guard")
+            if isinstance(guard, str) and guard not in vocab.guards:
+                add(f"{at}.guard: unknown guard {guard!r}")
+            if not isinstance(fname, str):
+                continue
+            if isinstance(guard, str):
+                declared.add((fname, guard))
+            if fname not in listed:
+                add(f"{at}.field: {fname!r} is not a field of this transition")
+                continue
+            fdef = field_defs.get(fname)
+            if not isinstance(fdef, dict) or fdef.get("type") != "choice":
+                add(f"{at}.field: {fname!r} is not a choice field")
+                continue
+            options = {o.get("value") for o in fdef.get("options") or () if isinstance(o, dict)}
+            for value in _strs(w.get("values")):
+                if value not in options:
+                    add(f"{at}.values: {value!r} is not an option of {fname!r}")
+        for fname, guard in (spec.required_when if spec else ()):
+            if (fname, guard) not in declared:
+                add(f"{where}.when: effect {effect!r} needs a rule for {guard!r} on field "
+                    f"{fname!r} (which values, and on_fail = \"refuse\" or \"warn\")")
+
     def check_fields(where: str, item: Mapping[str, Any], effect: str | None, reason: bool) -> None:
         listed = _strs(item.get("fields")) + _strs(item.get("optional"))
         for fname in listed:
@@ -334,6 +373,7 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
             for guard in spec.required_guards:
                 if guard not in _strs(tr.get("guards")):
                     add(f"{where}.guards: effect {effect!r} must be guarded by {guard!r}")
+        check_when(where, tr, spec, effect)
         if dest is None and effect == "none":
             add(f"{where}: a transition without 'dest' must record something ('effect')")
         if isinstance(dest, str) and dest not in states:

@@ -21,6 +21,7 @@ from transitions import Machine
 from transitions import MachineError
 
 from bti.engine.definition import TransitionDef
+from bti.engine.definition import WhenDef
 from bti.engine.definition import WorkflowDefinition
 from bti.engine.errors import Refusal
 from bti.engine.errors import TransitionRefused
@@ -37,10 +38,21 @@ class Step:
     dest: str
     transition: TransitionDef
     payload: Mapping[str, Any]
+    #: ``when`` rules with ``on_fail = "warn"`` that failed: recorded, and the user is told.
+    warnings: tuple[Refusal, ...] = ()
 
     @property
     def internal(self) -> bool:
         return self.transition.internal
+
+
+@dataclass(frozen=True)
+class Caution:
+    """A ``when`` rule whose guard fails now: choosing one of its values will be refused or
+    warned about (shown with the form before anything is sent)."""
+
+    when: WhenDef
+    refusal: Refusal
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class Action:
 
     transition: TransitionDef
     refusals: tuple[Refusal, ...]
+    cautions: tuple[Caution, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -117,7 +130,8 @@ class Workflow:
 
     def actions(self, state: str, *, roles: Set[str], facts: Mapping[str, bool]) -> list[Action]:
         """Every action on ``state``, in file order, each with its refusals (empty: allowed)."""
-        return [Action(t, self._rule_refusals(t, roles, facts)) for t in self._from_state[state]]
+        return [Action(t, self._rule_refusals(t, roles, facts), _cautions(t, facts))
+                for t in self._from_state[state]]
 
     def available(
         self, state: str, *, roles: Set[str], facts: Mapping[str, bool]
@@ -135,6 +149,19 @@ class Workflow:
     ) -> tuple[TransitionDef, dict[str, Any]]:
         """Validate without firing: the transition and the loaded payload, or
         ``TransitionRefused``."""
+        t, loaded, _ = self._check(state, trigger, roles=roles, facts=facts, payload=payload)
+        return t, loaded
+
+    def _check(
+        self,
+        state: str,
+        trigger: str,
+        *,
+        roles: Set[str],
+        facts: Mapping[str, bool],
+        payload: Mapping[str, Any] | None,
+    ) -> tuple[TransitionDef, dict[str, Any], tuple[Refusal, ...]]:
+        """``check``, and the warnings of the ``when`` rules the payload meets."""
         if trigger not in self._triggers:
             raise TransitionRefused(state, trigger, [Refusal("unknown_trigger")])
         if self.definition.state(state).final:
@@ -153,9 +180,14 @@ class Workflow:
                 messages = {k: v for k, v in messages.items() if k != "reason"}
             if messages:
                 refusals.append(Refusal("invalid_payload", fields=messages))
+        warnings: list[Refusal] = []
+        for w in t.when:
+            if loaded.get(w.field) in w.values and not facts[w.guard]:
+                found = guard_refusal(w.guard, facts)
+                (refusals if w.on_fail == "refuse" else warnings).append(found)
         if refusals:
             raise TransitionRefused(state, trigger, refusals)
-        return t, loaded
+        return t, loaded, tuple(warnings)
 
     def fire(
         self,
@@ -168,7 +200,8 @@ class Workflow:
     ) -> Step:
         """Fire ``trigger`` from ``state`` for an actor holding ``roles``. Returns the ``Step``;
         raises ``TransitionRefused`` (nothing happened) with every reason found."""
-        t, loaded = self.check(state, trigger, roles=roles, facts=facts, payload=payload)
+        t, loaded, warnings = self._check(state, trigger, roles=roles, facts=facts,
+                                          payload=payload)
         token = _Token(state)
         try:
             moved = self._machine.events[trigger].trigger(token, roles=roles, facts=facts)
@@ -176,7 +209,7 @@ class Workflow:
             raise TransitionRefused(state, trigger, [Refusal("not_available_in_state")]) from None
         if not moved:  # pragma: no cover - the conditions mirror _rule_refusals
             raise TransitionRefused(state, trigger, [Refusal("guard")])
-        return Step(trigger, state, token.state, t, loaded)
+        return Step(trigger, state, token.state, t, loaded, warnings)
 
     def load_opening(self, payload: Mapping[str, Any] | None) -> dict[str, Any]:
         """The validated concern form; ``TransitionRefused`` with field codes when invalid."""
@@ -195,5 +228,20 @@ class Workflow:
         out: list[Refusal] = []
         if t.roles.isdisjoint(roles):
             out.append(Refusal("role"))
-        out.extend(Refusal("guard", guard=g) for g in t.guards if not facts[g])
+        out.extend(guard_refusal(g, facts) for g in t.guards if not facts[g])
         return tuple(out)
+
+
+def _cautions(t: TransitionDef, facts: Mapping[str, bool]) -> tuple[Caution, ...]:
+    return tuple(Caution(w, guard_refusal(w.guard, facts)) for w in t.when if not facts[w.guard])
+
+
+def guard_refusal(guard: str, facts: Mapping[str, bool]) -> Refusal:
+    """The refusal of a failing guard. Facts that can say exactly what is missing offer
+    ``explain(guard) -> (detail, params) | None``; the refusal carries both as data."""
+    explain = getattr(facts, "explain", None)
+    found = explain(guard) if explain is not None else None
+    if found is None:
+        return Refusal("guard", guard=guard)
+    detail, params = found
+    return Refusal("guard", guard=guard, detail=detail, params=dict(params))

@@ -26,14 +26,19 @@ from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
+from bti.domain.cases import Participant
 from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.rules import CONSENT_RELATIONS
+from bti.domain.rules import case_coverage
 from bti.domain.rules import consent_is_current
+from bti.domain.rules import expired_unrenewed
 from bti.domain.vocabulary import LOG_KINDS
+from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.engine import Action
 from bti.engine import Refusal
@@ -356,6 +361,22 @@ class FormOptions:
 
 
 @dataclass(frozen=True)
+class LostAccess:
+    name: str
+    unit_name: str | None
+
+
+@dataclass(frozen=True)
+class ExpiredConsent:
+    """A consent that ran out and is not renewed, and who lost access to the case with it
+    (derived from the rows on every read: nothing waits for a scheduled job)."""
+
+    consent: Consent
+    services: list[str]  # the services it covered, by name
+    lost: list[LostAccess]
+
+
+@dataclass(frozen=True)
 class CasePage:
     access: CaseAccess
     header: Header
@@ -368,6 +389,7 @@ class CasePage:
     kinds: tuple[str, ...]
     closed: bool
     today: date
+    expired_consents: list[ExpiredConsent] = field(default_factory=list)
 
 
 def group_actions(definition: WorkflowDefinition, actions: list[Action]) -> ActionGroups:
@@ -485,11 +507,15 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
     all_measures = list(ctx.session.scalars(
         select(Measure).where(Measure.case_id == case.id).order_by(Measure.evaluate_by,
                                                                    Measure.id)))
-    consents = [c for c in ctx.session.scalars(
+    given = list(ctx.session.scalars(
         select(Consent).where(Consent.case_id == case.id, Consent.status == "given")
-        .order_by(Consent.id)) if consent_is_current(c, today)]
-    handovers = list(ctx.session.scalars(
-        select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed")))
+        .order_by(Consent.id)))
+    consents = [c for c in given if consent_is_current(c, today)]
+    gone_recipients = {p.user_id for p in access.lapsed
+                       if p.relation == Relation.HANDOVER_RECIPIENT.value}
+    handovers = [h for h in ctx.session.scalars(
+        select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed"))
+        if h.to_user_id not in gone_recipients]
     open_deadlines = deadlines(ctx, access, all_measures, consents)
 
     state = definition.state(case.state)
@@ -517,7 +543,39 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         kinds=LOG_KINDS,
         closed=state.final,
         today=today,
+        expired_consents=expired_consents(ctx, access, given, today),
     )
+
+
+def expired_consents(ctx: Ctx, access: CaseAccess, given: list[Consent],
+                     today: date) -> list[ExpiredConsent]:
+    """The case's expired consents nothing has renewed, each with who lost access through it:
+    relations it admitted that lapsed today (``access.lapsed``) or were ended for expiry, of
+    people who have no access through a consent now."""
+    case = access.case
+    covered = case_coverage(case, given, today,
+                            access.workflow.definition.settings.youth_consent_age)
+    expired = expired_unrenewed(case, given, today, covered)
+    if not expired:
+        return []
+    ended = ctx.session.scalars(select(Participant).where(
+        Participant.case_id == case.id, Participant.relation.in_(CONSENT_RELATIONS),
+        Participant.end_reason.in_(("consent_expired", "consent_lapsed"))))
+    still_in = {p.user_id for p in access.participants if p.relation in CONSENT_RELATIONS}
+    rows = [p for p in [*access.lapsed, *ended] if p.user_id not in still_in]
+    names = _names(ctx, case.municipality_id, {p.user_id for p in rows})
+    unit_names = _unit_names(ctx, case.municipality_id)
+    out = []
+    for c in expired:
+        seen: dict[int, LostAccess] = {}
+        for p in rows:
+            if p.unit_id in c.unit_ids and p.user_id not in seen:
+                seen[p.user_id] = LostAccess(names.get(p.user_id, f"#{p.user_id}"),
+                                             unit_names.get(p.unit_id))
+        out.append(ExpiredConsent(
+            c, [unit_names.get(u, f"#{u}") for u in sorted(c.unit_ids - {case.unit_id})],
+            list(seen.values())))
+    return out
 
 
 # --- after opening a case -----------------------------------------------------------------------

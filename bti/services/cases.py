@@ -8,6 +8,7 @@ the stafettlogg entry and the audit row, flushed together; the caller commits or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from sqlalchemy import and_
@@ -21,13 +22,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
+from bti.domain.cases import Consent
+from bti.domain.cases import ConsentService
 from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.rules import ConsentTerms
 from bti.domain.rules import access_basis
+from bti.domain.rules import case_coverage
+from bti.domain.rules import lapsed
 from bti.domain.rules import relations
+from bti.domain.rules import rests_on_consent
 from bti.domain.vocabulary import EFFECTS
 from bti.domain.vocabulary import Relation
 from bti.engine import Action
@@ -40,6 +47,7 @@ from bti.services import audit
 from bti.services import stafettlogg
 from bti.services.context import Ctx
 from bti.services.effects import HANDLERS
+from bti.services.effects import end_lapsed
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
@@ -53,9 +61,14 @@ class CaseAccess:
 
     case: Case
     workflow: Workflow
-    participants: list[Participant]
+    participants: list[Participant]  # active, and still covered by a consent where they need one
     relations: frozenset[str]
     basis: str
+    #: Relations a consent admitted that no current consent covers any more (expired): no
+    #: access from the moment of expiry; ``fire`` ends them in the rows.
+    lapsed: list[Participant] = field(default_factory=list)
+    #: The terms of the case's given consents, when access had to look at them (else None).
+    consents: list[ConsentTerms] | None = None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -92,6 +105,26 @@ _CASE_ROWS = (select(_CASES, _PARTICIPANTS)
               .where(_CASES.c.id == bindparam("case_id")))
 _CASE_ROWS_READ = Prepared(_CASE_ROWS)
 _CASE_ROWS_FOR_UPDATE = Prepared(_CASE_ROWS.with_for_update(of=_CASES))
+_CONSENTS, _CONSENT_SERVICES = Consent.__table__, ConsentService.__table__
+#: The case's given consents with their services (one row per service), on the tables.
+_GIVEN_CONSENTS = Prepared(
+    select(_CONSENTS.c.id, _CONSENTS.c.status, _CONSENTS.c.given_by, _CONSENTS.c.given_on,
+           _CONSENTS.c.expires_on, _CONSENTS.c.withdrawn_at, _CONSENT_SERVICES.c.unit_id)
+    .select_from(_CONSENTS.join(_CONSENT_SERVICES,
+                                _CONSENT_SERVICES.c.consent_id == _CONSENTS.c.id))
+    .where(_CONSENTS.c.case_id == bindparam("case_id"), _CONSENTS.c.status == "given")
+    .order_by(_CONSENTS.c.id))
+
+
+def _given_consents(ctx: Ctx, case_id: int) -> list[ConsentTerms]:
+    """The terms of the case's given consents, oldest first."""
+    _, rows = _GIVEN_CONSENTS.execute(ctx.session, {"case_id": case_id})
+    units: dict[int, set[int]] = {}
+    heads: dict[int, tuple] = {}
+    for row in rows:
+        heads.setdefault(row[0], row[:6])
+        units.setdefault(row[0], set()).add(row[6])
+    return [ConsentTerms(*heads[cid], unit_ids=frozenset(units[cid])) for cid in heads]
 _EMERGENCY_GRANTS = select(EmergencyAccess).where(
     EmergencyAccess.case_id == bindparam("case_id"),
     EmergencyAccess.user_id == bindparam("user_id"), EmergencyAccess.expires_at > bindparam("now"))
@@ -152,6 +185,19 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     case, participants = _case_and_participants(ctx, case_id, for_update)
     if case is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
+    workflow = None
+    consents = None
+    gone: list[Participant] = []
+    if any(rests_on_consent(p, case) for p in participants):
+        # access through a consent lasts while a consent covers it: decided now, on this
+        # request, so an expired consent ends access at the moment of expiry
+        workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
+        consents = _given_consents(ctx, case_id)
+        covered = case_coverage(case, consents, ctx.today(),
+                                workflow.definition.settings.youth_consent_age)
+        gone = lapsed(participants, case, covered)
+        if gone:
+            participants = [p for p in participants if all(p is not g for g in gone)]
     rels = relations(ctx.actor, case, participants)
     basis = access_basis(rels)
     if basis is None:  # only without a relation is an emergency access looked for
@@ -162,8 +208,15 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
         basis = access_basis(rels)
     if basis is None or not ctx.actor.active:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
-    workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
-    return CaseAccess(case, workflow, participants, rels, basis)
+    if workflow is None:
+        workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
+    return CaseAccess(case, workflow, participants, rels, basis, gone, consents)
+
+
+def case_facts(ctx: Ctx, access: CaseAccess) -> CaseFacts:
+    """The guards of the loaded case, from the rows access already read."""
+    return CaseFacts(ctx, access.case, access.workflow.definition, access.participants,
+                     consents=access.consents, lapsed=access.lapsed)
 
 
 def case_roles(ctx: Ctx, access: CaseAccess) -> frozenset[str]:
@@ -185,7 +238,7 @@ def list_actions(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[Action]]:
     case = access.case
     if access.workflow.definition.state(case.state).final:
         return access, []
-    facts = CaseFacts(ctx, case, access.workflow.definition, access.participants)
+    facts = case_facts(ctx, access)
     actions = access.workflow.actions(case.state, roles=case_roles(ctx, access), facts=facts)
     return access, actions
 
@@ -209,7 +262,7 @@ def case_view(ctx: Ctx, case_id: int, *, kind: str | None = None,
     case = access.case
     actions: list[Action] = []
     if not access.workflow.definition.state(case.state).final:
-        facts = CaseFacts(ctx, case, access.workflow.definition, access.participants)
+        facts = case_facts(ctx, access)
         actions = access.workflow.actions(case.state, roles=case_roles(ctx, access),
                                           facts=facts)
     where = [StafettloggEntry.case_id == case_id]
@@ -342,7 +395,9 @@ def fire(
         raise Conflict(current_version=case.version)
     workflow = access.workflow
     definition = workflow.definition
-    facts = CaseFacts(ctx, case, definition, access.participants)
+    facts = case_facts(ctx, access)
+    if access.lapsed:  # written down with the first change after the expiry
+        end_lapsed(ctx, case, facts, access.lapsed)
     step = workflow.fire(case.state, trigger, roles=case_roles(ctx, access), facts=facts,
                          payload=payload)
     written = HANDLERS[step.transition.effect](ctx, case, step, facts)

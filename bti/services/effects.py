@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import date
+from datetime import datetime
+from datetime import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,10 +34,13 @@ from bti.domain.cases import Participant
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.rules import consent_is_current
+from bti.domain.rules import expiry_of
+from bti.domain.rules import lapsed
 from bti.domain.vocabulary import Relation
 from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
+from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.facts import CaseFacts
 from bti.services.prepared import Prepared
@@ -54,8 +60,16 @@ def _refuse(case: Case, step: Step, **fields: str) -> TransitionRefused:
         Refusal("invalid_payload", fields={k: [v] for k, v in fields.items()})])
 
 
-def _refuse_guard(case: Case, step: Step, guard: str) -> TransitionRefused:
-    return TransitionRefused(case.state, step.trigger, [Refusal("guard", guard=guard)])
+def _refuse_guard(case: Case, step: Step, guard: str, detail: str | None = None,
+                  **params: Any) -> TransitionRefused:
+    return TransitionRefused(case.state, step.trigger, [
+        Refusal("guard", guard=guard, detail=detail, params=params)])
+
+
+def _not_covered(case: Case, step: Step, facts: CaseFacts, unit_id: int) -> TransitionRefused:
+    """The consent does not cover this service: named in the refusal."""
+    return _refuse_guard(case, step, "consent_covers_services", "not_covered",
+                         units=facts.unit_names([unit_id]))
 
 
 def _colleague(ctx: Ctx, case: Case, step: Step, field: str, user_id: int) -> User:
@@ -172,7 +186,7 @@ def add_participant(ctx, case, step, facts) -> Written:
     consent_id = None
     if unit.id != case.unit_id:
         if unit.id not in facts.covered:
-            raise _refuse_guard(case, step, "consent_covers_services")
+            raise _not_covered(case, step, facts, unit.id)
         today = ctx.today()
         consent_id = next((c.id for c in facts.consents
                            if consent_is_current(c, today) and unit.id in c.unit_ids), None)
@@ -279,6 +293,9 @@ def consent_given(ctx, case, step, facts) -> Written:
     _not_future(ctx, case, step, "given_on", p["given_on"])
     if p.get("expires_on") and p["expires_on"] <= p["given_on"]:
         raise _refuse(case, step, expires_on="before_start")
+    if p.get("expires_on") and p["expires_on"] < ctx.today():
+        # it holds through its expiry date: one that has run out would admit no one
+        raise _refuse(case, step, expires_on="already_expired")
     return _add(ctx, Consent(
         case_id=case.id, status="given", given_by=p["given_by"], information=p["information"],
         consent_form=p.get("consent_form"), given_on=p["given_on"], expires_on=p.get("expires_on"),
@@ -297,15 +314,50 @@ def consent_withdrawn(ctx, case, step, facts) -> Written:
     c.status = "withdrawn"
     c.withdrawn_at = now
     c.notes = step.payload.get("notes") or c.notes
-    # access rests on consent: end every participation the remaining consents no longer cover
+    # access rests on consent: end every relation the remaining consents no longer cover
+    # (participants and a proposed next stafettholder, whose handover is cancelled)
     facts.__dict__.pop("covered", None)
     facts.__dict__["consents"] = [x for x in facts.consents if x.id != c.id]
-    for part in facts.participants:
-        if (part.relation == Relation.PARTICIPANT.value and part.unit_id is not None
-                and part.unit_id != case.unit_id and part.unit_id not in facts.covered):
-            part.ended_at = now
-            part.end_reason = "consent_withdrawn"
+    _end_relations(ctx, case, facts, lapsed(facts.participants, case, facts.covered),
+                   lambda part: (now, "consent_withdrawn"))
     return Written("consent", c.id)
+
+
+def _end_relations(ctx: Ctx, case: Case, facts: CaseFacts, rows: list[Participant],
+                   end: Callable[[Participant], tuple[datetime, str]]) -> None:
+    """End consent-admitted relations (``end(row)`` gives when and why) and cancel the handover
+    that waits for one of them: a recipient without access cannot take the case."""
+    recipients: dict[int, datetime] = {}
+    for part in rows:
+        part.ended_at, part.end_reason = end(part)
+        if part.relation == Relation.HANDOVER_RECIPIENT.value:
+            recipients[part.user_id] = part.ended_at
+    if not recipients:
+        return
+    for h in ctx.session.scalars(select(Handover).where(
+            Handover.case_id == case.id, Handover.status == "proposed",
+            Handover.to_user_id.in_(recipients))):
+        h.status = "cancelled"
+        h.decided_at = recipients[h.to_user_id]
+    facts.__dict__.pop("pending_handover", None)
+
+
+def end_lapsed(ctx: Ctx, case: Case, facts: CaseFacts, rows: list[Participant]) -> None:
+    """Write down relations whose consent expired (``bti.domain.rules.lapsed``) with the
+    first change on the case after it: ended at the moment of expiry (the start of the day
+    after ``expires_on``, Norwegian time), a waiting handover to them cancelled. Access ended
+    at that moment already; this only makes the rows say so."""
+    today = ctx.today()
+    now = ctx.now()
+
+    def end(part: Participant) -> tuple[datetime, str]:
+        day = expiry_of(part.unit_id, facts.consents, today)
+        if day is None:  # no expiry explains it (the youth's own consent is now needed)
+            return now, "consent_lapsed"
+        return min(now, datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)), \
+            "consent_expired"
+
+    _end_relations(ctx, case, facts, rows, end)
 
 
 def consent_refused(ctx, case, step, facts) -> Written:
@@ -324,7 +376,9 @@ def handover_proposed(ctx, case, step, facts) -> Written:
         raise _refuse(case, step, to_user="already_stafettholder")
     if user.unit_id != case.unit_id and user.unit_id not in facts.covered:
         # the new holder's service gets the case: only within what the consent covers
-        raise _refuse_guard(case, step, "consent_covers_services")
+        if user.unit_id is None:
+            raise _refuse_guard(case, step, "consent_covers_services")
+        raise _not_covered(case, step, facts, user.unit_id)
     # the proposed holder needs to see the case to decide: a relation until they answer
     ctx.session.add(Participant(
         case_id=case.id, user_id=user.id, unit_id=user.unit_id,
@@ -345,6 +399,12 @@ def _end_recipient_relation(facts: CaseFacts, user_id: int, now) -> None:
 
 def handover_accepted(ctx, case, step, facts) -> Written:
     h = facts.pending_handover
+    new_holder = ctx.session.get(User, h.to_user_id)
+    if new_holder.unit_id != case.unit_id and new_holder.unit_id not in facts.covered:
+        # as when it was proposed: the consent must still cover the new holder's service
+        if new_holder.unit_id is None:
+            raise _refuse_guard(case, step, "consent_covers_services")
+        raise _not_covered(case, step, facts, new_holder.unit_id)
     now = ctx.now()
     h.status = "accepted"
     h.decided_at = now
@@ -354,7 +414,6 @@ def handover_accepted(ctx, case, step, facts) -> Written:
             part.ended_at = now
             part.end_reason = "handed_over"
     case.stafettholder_id = h.to_user_id
-    new_holder = ctx.session.get(User, h.to_user_id)
     ctx.session.add(Participant(
         case_id=case.id, user_id=h.to_user_id, unit_id=new_holder.unit_id,
         relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=now,

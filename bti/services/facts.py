@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import select
 
@@ -14,6 +16,9 @@ from bti.domain.cases import Consent
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.cases import Participant
+from bti.domain.org import Unit
+from bti.domain.rules import ConsentLike
+from bti.domain.rules import consent_ended_on
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import covered_units
 from bti.domain.rules import youth_consent_required
@@ -24,14 +29,24 @@ from bti.services.context import Ctx
 
 
 class CaseFacts(Mapping[str, bool]):
+    """The guards of one case. Rows access has already read (``participants``: the active and
+    still covered ones; ``consents``; ``lapsed``: relations whose consent expired) are passed in
+    so that nothing is read twice."""
+
     def __init__(self, ctx: Ctx, case: Case, definition: WorkflowDefinition,
-                 participants: list[Participant] | None = None) -> None:
+                 participants: list[Participant] | None = None, *,
+                 consents: list[ConsentLike] | None = None,
+                 lapsed: Iterable[Participant] = ()) -> None:
         self.ctx = ctx
         self.case = case
         self.definition = definition
         self._cache: dict[str, bool] = {}
+        self.lapsed_recipients = frozenset(
+            p.user_id for p in lapsed if p.relation == Relation.HANDOVER_RECIPIENT.value)
         if participants is not None:
             self.__dict__["participants"] = participants
+        if consents is not None:
+            self.__dict__["consents"] = consents
 
     def __getitem__(self, name: str) -> bool:
         if name not in GUARDS:
@@ -60,22 +75,79 @@ class CaseFacts(Mapping[str, bool]):
             select(Measure).where(Measure.case_id == self.case.id, Measure.status == "active")))
 
     @cached_property
-    def consents(self) -> list[Consent]:
+    def consents(self) -> list[ConsentLike]:
         return list(self.ctx.session.scalars(
             select(Consent).where(Consent.case_id == self.case.id, Consent.status == "given")))
 
     @cached_property
     def pending_handover(self) -> Handover | None:
-        return self.ctx.session.scalar(
+        """The handover waiting for an answer; none when its recipient's consent has expired
+        (the recipient has no access any more; ``fire`` cancels it)."""
+        h = self.ctx.session.scalar(
             select(Handover).where(Handover.case_id == self.case.id,
                                    Handover.status == "proposed"))
+        return None if h is not None and h.to_user_id in self.lapsed_recipients else h
+
+    @cached_property
+    def youth_required(self) -> bool:
+        return youth_consent_required(self.case.child_birth_year, self.ctx.today(),
+                                      self.definition.settings.youth_consent_age)
 
     @cached_property
     def covered(self) -> frozenset[int]:
+        return covered_units(self.consents, self.ctx.today(), self.youth_required)
+
+    def uncovered_participant_units(self) -> list[int]:
+        """Services taking part (participants from another unit) no current consent covers."""
+        return list(dict.fromkeys(
+            p.unit_id for p in self.participants
+            if p.relation == Relation.PARTICIPANT.value and p.unit_id is not None
+            and p.unit_id != self.case.unit_id and p.unit_id not in self.covered))
+
+    def unit_names(self, unit_ids: Iterable[int]) -> list[str]:
+        """The units' names, in the order given (for refusals that name a service)."""
+        ids = list(dict.fromkeys(unit_ids))
+        if not ids:
+            return []
+        names = dict(self.ctx.session.execute(
+            select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+        return [names.get(i, f"#{i}") for i in ids]
+
+    # --- why a guard fails, as data (``bti.engine``: ``Refusal.detail`` and ``params``) ----
+
+    def explain(self, guard: str) -> tuple[str, dict[str, Any]] | None:
+        """What exactly is missing when ``guard`` fails: a detail key of
+        ``bti.domain.vocabulary.GUARD_DETAILS`` and its parameters; None for the guard's own
+        message."""
+        if guard == "consent_valid":
+            return self._why_no_valid_consent()
+        if guard == "consent_covers_services":
+            units = self.uncovered_participant_units()
+            return ("not_covered", {"units": self.unit_names(units)}) if units else None
+        return None
+
+    def _why_no_valid_consent(self) -> tuple[str, dict[str, Any]]:
         today = self.ctx.today()
-        youth = youth_consent_required(self.case.child_birth_year, today,
-                                       self.definition.settings.youth_consent_age)
-        return covered_units(self.consents, today, youth)
+        current = [c for c in self.consents if consent_is_current(c, today)]
+        own = self.unit_names([self.case.unit_id])[0]
+        if self.covered:  # a consent holds, but only for the case's own unit
+            return "own_unit_only", {"unit": own}
+        guardians = [c for c in current if c.given_by in ("guardians", "guardians_and_youth")]
+        youth = [c for c in current if c.given_by in ("youth", "guardians_and_youth")]
+        age = self.definition.settings.youth_consent_age
+        if self.youth_required and guardians and youth:
+            return "no_common_service", {"unit": own}
+        if self.youth_required and guardians:
+            return "youth_missing", {"age": str(age)}
+        if self.youth_required and youth:
+            return "guardians_missing", {}
+        expired = [c.expires_on for c in self.consents
+                   if (end := consent_ended_on(c)) is not None and end <= today]
+        if expired:  # a consent held, and ran out
+            return "expired", {"date": max(expired).isoformat()}
+        if self.youth_required:
+            return "missing_with_youth", {"age": str(age)}
+        return "missing", {}
 
     # --- the guards (names in bti.domain.vocabulary.GUARDS) -----------------------------------
 
@@ -89,10 +161,7 @@ class CaseFacts(Mapping[str, bool]):
         return bool(self.covered - {self.case.unit_id})
 
     def _consent_covers_services(self) -> bool:
-        return all(
-            p.unit_id is None or p.unit_id == self.case.unit_id or p.unit_id in self.covered
-            for p in self.participants if p.relation == Relation.PARTICIPANT.value
-        )
+        return not self.uncovered_participant_units()
 
     def _measures_owned_and_dated(self) -> bool:
         return all(m.responsible_id and m.evaluate_by for m in self.active_measures)

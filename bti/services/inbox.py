@@ -32,6 +32,9 @@ from bti.domain.clock import local_date
 from bti.domain.log import canonical_json
 from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import access_basis
+from bti.domain.rules import case_coverage
+from bti.domain.rules import expired_unrenewed
+from bti.domain.rules import lapsed
 from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
@@ -47,12 +50,13 @@ HANDOVER_WAITING = "handover_waiting"  # a handover waits for MY acceptance
 EVALUATION_OVERDUE = "evaluation_overdue"
 LEVEL_DEADLINE_PASSED = "level_deadline_passed"  # e.g. no decision within 14 days at nivå 0
 FEEDBACK_OVERDUE = "feedback_overdue"  # barnevernet's feedback is late
+CONSENT_EXPIRED = "consent_expired"  # expired and not renewed: who it admitted lost access
 CONSENT_EXPIRING = "consent_expiring"
 EVALUATION_DUE = "evaluation_due"
 FEEDBACK_AWAITED = "feedback_awaited"
 INACTIVE = "inactive"
 URGENCY_ORDER = (HANDOVER_WAITING, EVALUATION_OVERDUE, LEVEL_DEADLINE_PASSED, FEEDBACK_OVERDUE,
-                 CONSENT_EXPIRING, EVALUATION_DUE, FEEDBACK_AWAITED, INACTIVE)
+                 CONSENT_EXPIRED, CONSENT_EXPIRING, EVALUATION_DUE, FEEDBACK_AWAITED, INACTIVE)
 _RANK = {k: i for i, k in enumerate(URGENCY_ORDER)}
 
 #: Notification kind and dedupe key for an expiring consent (one warning per consent).
@@ -140,9 +144,12 @@ def classify(
     handovers: Iterable[Handover] = (),
     reports: Iterable[BarnevernReport] = (),
     consents: Iterable[Consent] = (),
+    expired: Iterable[Consent] = (),
 ) -> tuple[Urgency, ...]:
     """Every reason ``case`` is urgent today, most urgent first. Rows not about the case or
-    not in the state a rule asks for are ignored, so callers may pass a superset."""
+    not in the state a rule asks for are ignored, so callers may pass a superset.
+    ``expired`` are the case's expired consents nothing has renewed
+    (``bti.domain.rules.expired_unrenewed``)."""
     out: list[Urgency] = []
     deadlines = definition.deadlines
     for h in handovers:
@@ -177,6 +184,9 @@ def classify(
     for c in consents:
         if c.case_id == case.id and consent_expiring(c, today, warning_days):
             out.append(Urgency(CONSENT_EXPIRING, c.expires_on, False, c.id))
+    if not state.final:
+        out += [Urgency(CONSENT_EXPIRED, c.expires_on, True, c.id) for c in expired
+                if c.case_id == case.id]
     if not state.final:
         last = local_date(case.last_activity_at)
         if (today - last).days >= deadlines.inactivity_days:
@@ -230,8 +240,6 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
     ids = [c.id for c in cases]
     definitions = {c.workflow_definition_id: ctx.workflows.for_record(
         ctx.session, c.workflow_definition_id).definition for c in cases}
-    max_warning = max((d.deadlines.consent_expiry_warning_days for d in definitions.values()),
-                      default=0)
     s = ctx.session
     participants = _by_case(s.scalars(select(Participant).where(
         Participant.case_id.in_(ids), Participant.user_id == actor.id,
@@ -245,24 +253,29 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
     reports = _by_case(s.scalars(select(BarnevernReport).where(
         BarnevernReport.case_id.in_(ids), BarnevernReport.kind == "report",
         BarnevernReport.feedback_received_on.is_(None)))) if ids else {}
+    # every given consent of the listed cases: the ones about to expire, the ones that expired,
+    # and what covers the case today (access through a consent ends when it expires)
     consents = _by_case(s.scalars(select(Consent).where(
-        Consent.case_id.in_(ids), Consent.status == "given", Consent.withdrawn_at.is_(None),
-        Consent.expires_on >= today,
-        Consent.expires_on <= today + timedelta(days=max_warning)))) if ids else {}
+        Consent.case_id.in_(ids), Consent.status == "given",
+        Consent.withdrawn_at.is_(None)))) if ids else {}
 
     items: list[InboxItem] = []
     warn: list[tuple[Case, Consent]] = []
     for case in cases:
-        rels = relations(actor, case, participants.get(case.id, ()))
+        definition = definitions[case.workflow_definition_id]
+        given = consents.get(case.id, [])
+        covered = case_coverage(case, given, today, definition.settings.youth_consent_age)
+        mine = participants.get(case.id, [])
+        gone = lapsed(mine, case, covered)
+        rels = relations(actor, case, [p for p in mine if all(p is not g for g in gone)])
         basis = access_basis(rels)
         if basis is None:
             continue
-        definition = definitions[case.workflow_definition_id]
         state = definition.state(case.state)
         urgencies = classify(
             case, definition, today, actor_id=actor.id, measures=measures.get(case.id, ()),
             handovers=handovers.get(case.id, ()), reports=reports.get(case.id, ()),
-            consents=consents.get(case.id, ()))
+            consents=given, expired=expired_unrenewed(case, given, today, covered))
         if case.stafettholder_id is not None:
             warn += [(case, c) for c in consents.get(case.id, ())
                      if consent_expiring(c, today,

@@ -32,10 +32,13 @@ ROLE_MEANINGS: dict[str, str] = {
     Relation.REPORTER: "raised the concern (opened the case).",
     Relation.STAFETTHOLDER: "holds the baton: the one adult who drives the case.",
     Relation.PARTICIPANT: "a person from a service admitted through a consent covering that "
-    "service (`add_participant`); loses access when the consent is withdrawn.",
+    "service (`add_participant`); loses access when the consent is withdrawn or expires.",
     Relation.UNIT_LEADER: "a user with the role `leader` in the case's own unit.",
     Relation.HANDOVER_RECIPIENT: "proposed as the next stafettholder, until they accept or "
-    "decline.",
+    "decline; from another service only while a consent covers it (withdrawal or expiry "
+    "cancels the handover).",
+    Relation.EMERGENCY: "an unexpired emergency access (selvautorisering): reads the case and "
+    "may take the standing exits, nothing else.",
 }
 
 #: When each guard holds (``bti.services.facts.CaseFacts``).
@@ -80,17 +83,19 @@ EFFECT_MEANINGS: dict[str, str] = {
     "voice: `child_said` or `child_not_heard_reason` is required; `evaluated_on` defaults to "
     "today and may not be in the future.",
     "meeting": "a meeting, optionally naming the team and the child's voice; `next_meeting_on` "
-    "is not before `held_on`.",
+    "is not before `held_on`. Needs a `when` rule: which `meeting_kind`s meet the home, refused "
+    "or warned under the violence flag.",
     "note": "a free-text note.",
     "consent_given": "a consent to share with the listed services; `given_on` not in the "
-    "future, `expires_on` after it.",
+    "future, `expires_on` after it and not already past. Needs a `when` rule: which "
+    "`given_by` values meet the home, refused or warned under the violence flag.",
     "consent_withdrawn": "withdraws a current consent; participants it no longer covers lose "
-    "access at once.",
+    "access at once, and a handover to a service it no longer covers is cancelled.",
     "consent_refused": "a refusal to consent, for the listed services.",
     "handover_proposed": "proposes a new stafettholder with the transition's `reason` (so use "
     "`reason = true`); the recipient may see the case until they answer.",
-    "handover_accepted": "the recipient becomes the stafettholder; the old holder's relation "
-    "ends.",
+    "handover_accepted": "the recipient becomes the stafettholder (their service still covered "
+    "by a current consent, as when it was proposed); the old holder's relation ends.",
     "handover_declined": "the recipient declines; the stafettholder stays.",
     "report_barnevernet": "a report to barnevernet; feedback is expected "
     "`barnevern_feedback_days` after `sent_on`.",

@@ -122,6 +122,18 @@ def refusal_fields(err: TransitionRefused) -> dict:
     return fields
 
 
+def refusal_summary(err: TransitionRefused) -> str | None:
+    """The API's message for a refused transition: what each failing guard misses, in English
+    (integrators read it; the codes stay in ``fields``)."""
+    from bti.domain.vocabulary import GUARD_DETAILS
+    from bti.domain.vocabulary import GUARDS
+    from bti.engine.i18n import refusal_message
+
+    texts = [refusal_message(r, "en", GUARDS, GUARD_DETAILS) for r in err.refusals
+             if r.code == "guard"]
+    return " ".join(texts) or None
+
+
 def _log_denied(action: str, object_type: str | None, object_id: int | None) -> None:
     """Note a refused access by a signed-in user; ``bti.web.db`` writes it in a transaction of
     its own once the refused request's transaction has ended."""
@@ -164,7 +176,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(TransitionRefused)
     def _refused(err):
-        return render_error(422, fields=refusal_fields(err) if wants_json() else None)
+        if not wants_json():
+            return render_error(422)
+        return render_error(422, fields=refusal_fields(err), message=refusal_summary(err))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

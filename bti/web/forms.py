@@ -27,6 +27,8 @@ def error_text(code: str) -> str:
         "not_a_choice": _("Choose one of the options."),
         "too_far": _("The date is too far ahead."),
         "before_start": _("The date cannot be before the start date."),
+        "already_expired": _("The expiry date has passed: a consent that has already expired "
+                             "cannot be recorded."),
         "not_on_case": _("Choose something that belongs to this case."),
         "not_active": _("It is no longer active."),
         "child_voice_missing": _("Record what the child said, or why the child was not heard."),

@@ -6,6 +6,7 @@ import pytest
 
 from bti.domain.vocabulary import vocabulary
 from bti.engine import DefinitionError
+from bti.engine import TransitionRefused
 from bti.engine import Workflow
 from bti.engine import load_text
 from bti.engine.loader import problems_in_text
@@ -64,13 +65,15 @@ fields = ["text"]
 label = {L}
 [[standing_exits]]
 trigger = "report_barnevernet"
-roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
+         "emergency"]
 effect = "report_barnevernet"
 fields = ["sent_on"]
 label = {L}
 [[standing_exits]]
 trigger = "avvergeplikt"
-roles = ["reporter", "stafettholder", "participant", "unit_leader"]
+roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
+         "emergency"]
 effect = "avverge"
 fields = ["reported_to", "reported_on"]
 label = {L}
@@ -157,10 +160,11 @@ CASES = [
      "wf.toml: standing_exits[1].guards: a standing exit is never gated; remove its guards"),
     ("standing exit not open to all", MINIMAL.replace(
         'trigger = "avvergeplikt"\n'
-        'roles = ["reporter", "stafettholder", "participant", "unit_leader"]',
+        'roles = ["reporter", "stafettholder", "participant", "unit_leader", '
+        '"handover_recipient",\n         "emergency"]',
         'trigger = "avvergeplikt"\nroles = ["stafettholder"]'),
      "wf.toml: standing_exits[1].roles: a standing exit must be open to "
-     "['participant', 'reporter', 'unit_leader']"),
+     "['emergency', 'handover_recipient', 'participant', 'reporter', 'unit_leader']"),
     ("no roles (deny by default)", MINIMAL.replace('roles = ["reporter"]\neffect',
                                                    'roles = []\neffect'),
      "wf.toml: transitions[1].roles: must name at least one role (deny by default)"),
@@ -204,3 +208,83 @@ label = {L}
 """
     assert "wf.toml: transitions[2].guards: effect 'inform_home' must be guarded by " \
         "'no_violence_flag'" in problems(text)
+
+
+# --- when rules: a guard on some values of a field (home contact under the violence flag) -------
+
+WHEN_REFUSE = ('when = [{ field = "meeting_kind", values = ["undringssamtale"], '
+               'guard = "no_violence_flag", on_fail = "refuse" }]')
+
+MEETING = MINIMAL + f"""
+[[transitions]]
+trigger = "record_meeting"
+source = "n0_plan"
+roles = ["reporter"]
+effect = "meeting"
+fields = ["meeting_kind", "held_on"]
+label = {L}
+WHEN
+[fields.meeting_kind]
+type = "choice"
+label = {L}
+options = [{{ value = "undringssamtale", label = {L} }}, {{ value = "cooperation", label = {L} }}]
+[fields.held_on]
+type = "date"
+label = {L}
+"""
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    ("", "wf.toml: transitions[2].when: effect 'meeting' needs a rule for 'no_violence_flag' "
+         "on field 'meeting_kind'"),
+    (WHEN_REFUSE.replace('"undringssamtale"', '"tea"'),
+     "wf.toml: transitions[2].when[0].values: 'tea' is not an option of 'meeting_kind'"),
+    (WHEN_REFUSE.replace('field = "meeting_kind"', 'field = "given_by"'),
+     "wf.toml: transitions[2].when[0].field: 'given_by' is not a field of this transition"),
+    (WHEN_REFUSE.replace('field = "meeting_kind"', 'field = "held_on"'),
+     "wf.toml: transitions[2].when[0].field: 'held_on' is not a choice field"),
+    (WHEN_REFUSE.replace('"no_violence_flag"', '"sunny_day"'),
+     "wf.toml: transitions[2].when[0].guard: unknown guard 'sunny_day'"),
+    (WHEN_REFUSE.replace('"refuse"', '"maybe"'),
+     "wf.toml: transitions[2].when[0].on_fail: Must be one of: refuse, warn."),
+    (WHEN_REFUSE.replace('values = ["undringssamtale"]', 'values = []'),
+     "wf.toml: transitions[2].when[0].values: must not be empty"),
+])
+def test_when_rules_are_checked_and_required_by_the_meeting_effect(when, expected):
+    found = problems(MEETING.replace("WHEN", when))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def _meeting_workflow(on_fail: str) -> Workflow:
+    text = MEETING.replace("WHEN", WHEN_REFUSE.replace('"refuse"', f'"{on_fail}"'))
+    assert problems(text) == []
+    return Workflow(load_text(text, "wf.toml", vocabulary()))
+
+
+def test_a_refusing_when_rule_refuses_only_its_values_while_the_guard_fails():
+    wf = _meeting_workflow("refuse")
+    flagged = {"no_violence_flag": False}
+    payload = {"meeting_kind": "undringssamtale", "held_on": "2026-03-02"}
+    with pytest.raises(TransitionRefused) as err:
+        wf.fire("n0_plan", "record_meeting", roles={"reporter"}, facts=flagged, payload=payload)
+    assert [(r.code, r.guard) for r in err.value.refusals] == [("guard", "no_violence_flag")]
+    other = wf.fire("n0_plan", "record_meeting", roles={"reporter"}, facts=flagged,
+                    payload={**payload, "meeting_kind": "cooperation"})
+    assert other.warnings == ()
+    calm = wf.fire("n0_plan", "record_meeting", roles={"reporter"},
+                   facts={"no_violence_flag": True}, payload=payload)
+    assert calm.warnings == ()
+    # the form says it beforehand: the action is allowed, with a caution
+    [action] = [a for a in wf.actions("n0_plan", roles={"reporter"}, facts=flagged)
+                if a.transition.trigger == "record_meeting"]
+    assert action.allowed
+    assert [(c.when.values, c.when.on_fail, c.refusal.guard) for c in action.cautions] == [
+        (frozenset({"undringssamtale"}), "refuse", "no_violence_flag")]
+
+
+def test_a_warning_when_rule_records_and_warns():
+    wf = _meeting_workflow("warn")
+    step = wf.fire("n0_plan", "record_meeting", roles={"reporter"},
+                   facts={"no_violence_flag": False},
+                   payload={"meeting_kind": "undringssamtale", "held_on": "2026-03-02"})
+    assert [(r.code, r.guard) for r in step.warnings] == [("guard", "no_violence_flag")]

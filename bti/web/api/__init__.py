@@ -26,6 +26,7 @@ from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import ValidationError
 
+from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
 from bti.engine.i18n import LANGS
@@ -180,15 +181,21 @@ def _field(f) -> dict[str, Any]:
             "child_voice": f.child_voice}
 
 
+def _refusal(r) -> dict[str, Any]:
+    return {"code": r.code, "guard": r.guard, "detail": r.detail, "params": dict(r.params),
+            "message": {lang: refusal_message(r, lang, GUARDS, GUARD_DETAILS) for lang in LANGS}}
+
+
 def _action(definition, a) -> dict[str, Any]:
     from bti.web.api.openapi import payload_pointer
 
     t = a.transition
     return {
         "trigger": t.trigger, "label": dict(t.label), "allowed": a.allowed,
-        "refusals": [{"code": r.code, "guard": r.guard,
-                      "message": {lang: refusal_message(r, lang, GUARDS) for lang in LANGS}}
-                     for r in a.refusals],
+        "refusals": [_refusal(r) for r in a.refusals],
+        "cautions": [{"field": c.when.field, "values": sorted(c.when.values),
+                      "on_fail": c.when.on_fail, "refusal": _refusal(c.refusal)}
+                     for c in a.cautions],
         "dest": t.dest, "reason_required": t.reason,
         "fields_": [_field(f) for f in casepage.transition_fields(definition, t)],
         "payload_schema": payload_pointer(definition, t),
@@ -277,7 +284,8 @@ def fire(case_id: int):
     definition = ctx.workflows.for_record(ctx.session,
                                           result.case.workflow_definition_id).definition
     return _dump(s.TransitionResultSchema(), {
-        "entry": _entry(result.entry), "case": _case_state(result.case, definition)}, 201,
+        "entry": _entry(result.entry), "case": _case_state(result.case, definition),
+        "warnings": [_refusal(w) for w in result.step.warnings]}, 201,
         Location=url_for("api.case_log", case_id=case_id, cursor=result.entry.seq - 1,
                          limit=1))
 

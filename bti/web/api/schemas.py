@@ -145,7 +145,21 @@ class RefusalSchema(Schema):
         "description": "role, guard, final_state, not_available_in_state, unknown_trigger, "
                        "reason_required, invalid_payload."})
     guard = fields.String(required=True, allow_none=True)
+    detail = fields.String(required=True, allow_none=True, metadata={
+        "description": "What exactly the guard misses (for example `own_unit_only`, "
+                       "`not_covered`), or null for the guard's own message."})
+    params = fields.Dict(keys=fields.String(), required=True, metadata={
+        "description": "What the message names (a `unit`, the `units`, an `age`, a `date`)."})
     message = Labels(required=True)
+
+
+class CautionSchema(Schema):
+    field = fields.String(required=True)
+    values = fields.List(fields.String(), required=True)
+    on_fail = fields.String(required=True, metadata={
+        "description": "`refuse`: the action is refused with one of `values`; `warn`: it is "
+                       "recorded, and the result carries the warning."})
+    refusal = fields.Nested(RefusalSchema, required=True)
 
 
 class ActionSchema(Schema):
@@ -153,6 +167,9 @@ class ActionSchema(Schema):
     label = Labels(required=True)
     allowed = fields.Boolean(required=True)
     refusals = fields.List(fields.Nested(RefusalSchema), required=True)
+    cautions = fields.List(fields.Nested(CautionSchema), required=True, metadata={
+        "description": "Rules on some values of a field whose guard fails now (for example an "
+                       "undringssamtale under the violence flag)."})
     dest = fields.String(required=True, allow_none=True, metadata={
         "description": "The state the case moves to; null when it records without moving."})
     reason_required = fields.Boolean(required=True)
@@ -194,6 +211,8 @@ class LogPageSchema(Schema):
 class TransitionResultSchema(Schema):
     entry = fields.Nested(LogEntrySchema, required=True)
     case = fields.Nested(CaseStateSchema, required=True)
+    warnings = fields.List(fields.Nested(RefusalSchema), required=True, metadata={
+        "description": "Recorded, with these warnings for the user (`when` rules that warn)."})
 
 
 class AccessLogRowSchema(Schema):

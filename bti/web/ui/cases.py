@@ -19,6 +19,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
 from bti.engine.i18n import pick
@@ -43,7 +44,19 @@ def field_error(code: str) -> str:
 
 
 def refusal_text(refusal) -> str:
-    return refusal_message(refusal, lang(), GUARDS)
+    return refusal_message(refusal, lang(), GUARDS, GUARD_DETAILS)
+
+
+def caution_text(caution, form_fields) -> str:
+    """A ``when`` rule that fails now, said before the form is sent: which choices it concerns
+    and whether they are refused or only warned about."""
+    options = next((f.options for f in form_fields if f.name == caution.when.field), ())
+    chosen = [pick(o.label, lang()) for o in options if o.value in caution.when.values]
+    choices = " / ".join(chosen) or ", ".join(sorted(caution.when.values))
+    why = refusal_text(caution.refusal)
+    if caution.when.on_fail == "refuse":
+        return _("%(choices)s cannot be recorded now. %(why)s", choices=choices, why=why)
+    return _("%(choices)s: %(why)s", choices=choices, why=why)
 
 
 def kind_labels() -> dict[str, str]:
@@ -84,7 +97,8 @@ def default_values(action_form, today):
 def _template_helpers(state) -> None:
     """Globals, so that macros imported without context see them too."""
     state.app.jinja_env.globals.update(
-        field_error=field_error, refusal_text=refusal_text, kind_labels=kind_labels,
+        field_error=field_error, refusal_text=refusal_text, caution_text=caution_text,
+        kind_labels=kind_labels,
         deadline_labels=deadline_labels, default_values=default_values)
 
 
@@ -198,4 +212,6 @@ def fire(case_id: int, trigger: str):
             abort(503)
         return response
     flash(_("Saved: %(action)s", action=pick(result.step.transition.label, lang())), "info")
+    for warning in result.step.warnings:
+        flash(_("Note: %(warning)s", warning=refusal_text(warning)), "warning")
     return redirect(url_for("cases.show", case_id=case_id), 303)
