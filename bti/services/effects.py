@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import date
 from datetime import datetime
-from datetime import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +29,7 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
 from bti.domain.cases import Participant
+from bti.domain.clock import day_start
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.rules import consent_is_current
@@ -40,7 +39,6 @@ from bti.domain.vocabulary import Relation
 from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.facts import CaseFacts
 from bti.services.prepared import Prepared
@@ -354,7 +352,7 @@ def end_lapsed(ctx: Ctx, case: Case, facts: CaseFacts, rows: list[Participant]) 
         day = expiry_of(part.unit_id, facts.consents, today)
         if day is None:  # no expiry explains it (the youth's own consent is now needed)
             return now, "consent_lapsed"
-        return min(now, datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)), \
+        return min(now, day_start(day)), \
             "consent_expired"
 
     _end_relations(ctx, case, facts, rows, end)
