@@ -354,15 +354,17 @@ _ANCHOR_HELP = ("The anchor file (JSON lines of chain heads, kept outside the da
                 "default: BTI_AUDIT_ANCHOR_FILE.")
 
 
-@audit.command("verify", help="Verify every case's stafettlogg chain and every audit chain, and "
-               "compare the audit chains with the anchor file if one is given; exit 1 naming the "
-               "first problem.")
+@audit.command("verify", help="Verify every case's stafettlogg chain and every audit chain "
+               "(with their seals when BTI_LOG_KEYS is set), each case's log against its audit "
+               "rows and every purge tombstone against its audit row, and compare the audit "
+               "chains with the anchor file if one is given; exit 1 naming the first problem.")
 @click.option("--anchor", "anchor_file", type=click.Path(path_type=Path, dir_okay=False),
               envvar="BTI_AUDIT_ANCHOR_FILE", help=_ANCHOR_HELP)
 def audit_verify(anchor_file: Path | None) -> None:
-    from bti.domain.cases import Case
+    from bti.config import ConfigError
+    from bti.config import log_keys
     from bti.services import audit as audit_service
-    from bti.services.stafettlogg import verify_all
+    from bti.services import integrity
 
     anchor = None
     if anchor_file is not None:
@@ -371,24 +373,32 @@ def audit_verify(anchor_file: Path | None) -> None:
         except audit_service.AnchorError as err:
             click.echo(f"BROKEN: {err}", err=True)
             sys.exit(1)
+    try:
+        keys = log_keys()
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
     engine = _engine()
+    report = integrity.Report()
     with make_session_factory(engine)() as session:
-        total = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1)) or 0
-        for problem in verify_all(session):
+        for problem in integrity.verify(session, anchor, keys, report):
             click.echo(f"BROKEN: {problem}", err=True)
             sys.exit(1)
-        for problem in audit_service.verify(session, anchor):
-            click.echo(f"BROKEN: {problem}", err=True)
-            sys.exit(1)
-        chains = audit_service.heads(session)
-    click.echo(f"ok: every stafettlogg chain verifies (cases up to id {total})")
-    rows = sum(seq for seq, _hash in chains.values())
+    click.echo(f"ok: every stafettlogg chain verifies ({report.cases} case(s))")
     if anchor is None:
-        click.echo(f"ok: {len(chains)} audit chain(s), {rows} row(s) verify; no anchor given, so a "
-                   "removed tail or a rewritten chain cannot be detected")
+        click.echo(f"ok: {report.audit_chains} audit chain(s), {report.audit_rows} row(s) verify; "
+                   "no anchor given, so a removed tail or a rewritten chain cannot be detected")
     else:
-        click.echo(f"ok: {len(chains)} audit chain(s), {rows} row(s) verify and match the anchor "
-                   f"{anchor_file} ({len(anchor)} chain(s))")
+        click.echo(f"ok: {report.audit_chains} audit chain(s), {report.audit_rows} row(s) verify "
+                   f"and match the anchor {anchor_file} ({len(anchor)} chain(s))")
+    click.echo(f"ok: every case's log ends where its audit rows say; {report.tombstones} "
+               "tombstone(s), each with its purge's audit row")
+    if keys is None:
+        click.echo("WARNING: BTI_LOG_KEYS is not set, so the seals were not checked: an edited "
+                   "log with its hashes recomputed, or a forged entry, cannot be detected",
+                   err=True)
+    else:
+        click.echo(f"ok: every row is sealed by a key in BTI_LOG_KEYS ({', '.join(keys.ids)})")
 
 
 @audit.command("review", help="Follow-up of the access log (AUD-07): read the audit rows "

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+#: The suite seals the logs with a made-up key (never a real one); CLI subprocesses inherit it.
+#: Set before anything reads it (``bti.config.log_keys``).
+TEST_LOG_KEYS = "test1:made-up-test-key-for-sealing-logs-0001"
+os.environ.setdefault("BTI_LOG_KEYS", TEST_LOG_KEYS)
 
 import pytest
 from sqlalchemy.orm import Session

@@ -29,7 +29,8 @@ def test_upgrade_head_matches_models_on_sqlite(tmp_path):
         triggers = {r[0] for r in conn.execute(text(
             "SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
     assert triggers == {"stafettlogg_entry_no_update", "stafettlogg_entry_no_delete",
-                        "audit_event_no_update", "audit_event_no_delete"}
+                        "audit_event_no_update", "audit_event_no_delete",
+                        "case_purge_no_update", "case_purge_no_delete"}
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     engine.dispose()

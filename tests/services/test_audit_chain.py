@@ -2,8 +2,10 @@
 (AUD-04), on SQLite and on PostgreSQL.
 
 The attacker drops the append-only triggers and changes rows directly. Edits, deletions,
-insertions and reordering break the chain by themselves; removing the tail or rewriting the
-whole chain (and moving the head to match) is caught only against the anchor exported earlier.
+insertions and reordering break the chain by themselves; a chain rewritten with its hashes
+recomputed (and the head moved to match) breaks the rows' seals (``BTI_LOG_KEYS``, set by
+tests/conftest.py); removing the tail (and moving the head back) is caught only against the
+anchor exported earlier.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ SCENARIOS = {
                      "UPDATE audit_event SET seq = 5 WHERE chain = :c AND seq = 6",
                      "UPDATE audit_event SET seq = 6 WHERE chain = :c AND seq = -1"), True),
     "truncate_tail": (_truncate_tail, False),
-    "rewrite_all": (_rewrite_all, False),
+    "rewrite_all": (_rewrite_all, True),  # the seals: the attacker has no key
 }
 
 
