@@ -451,6 +451,31 @@ def audit_anchor(anchor_file: Path | None) -> None:
     click.echo(f"anchored {chains} audit chain(s) in {anchor_file}")
 
 
+@main.group("db", help="Database roles (PostgreSQL).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("grant-runtime", help="Limit ROLE to what the running app needs in the schema "
+                  "of BTI_DATABASE_URL: read and write the tables, but only read and append to "
+                  "the log tables (stafettlogg_entry, audit_event, case_purge); no DDL. Run it "
+                  "as the owner of the tables after every `bti init-db`; the app then connects "
+                  "as ROLE (docs/deployment.md).")
+@click.argument("role")
+def db_grant_runtime(role: str) -> None:
+    from bti.db import RoleError
+    from bti.db import grant_runtime
+
+    try:
+        statements = grant_runtime(_engine(), role)
+    except RoleError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    for statement in statements:
+        click.echo(statement + ";")
+    click.echo(f"-- {role} may now read and write the app's tables and only append to the logs")
+
+
 @main.group(help="Data-subject export, archiving and purging of closed cases (PRIV-01, "
             "PRIV-02, PRIV-05). Runs as the system: audit rows have no user and "
             "details {\"via\": \"cli\"}.")

@@ -20,6 +20,7 @@ from tests.dbs import ON_POSTGRES
 from tests.dbs import POSTGRES_URL
 from tests.dbs import SAME_ON_BOTH
 from tests.dbs import close_schema_pool
+from tests.dbs import owner_engine
 from tests.dbs import pg_schema
 from tests.dbs import require_postgres
 from tests.dbs import schema_pool
@@ -115,7 +116,7 @@ def postgres_url() -> str:
 @pytest.fixture
 def pg_engine(postgres_url):
     """A fresh schema per test on the real PostgreSQL (tables and triggers made ahead of time
-    by tests/dbs.py: SchemaPool), dropped afterwards."""
+    by tests/dbs.py: SchemaPool), dropped afterwards; connected as the runtime role."""
     if postgres_url == POSTGRES_URL:
         with schema_pool().schema() as url:
             eng = make_engine(url, pool_size=20, max_overflow=0)
@@ -127,6 +128,13 @@ def pg_engine(postgres_url):
         create_schema(eng)
         yield eng
         eng.dispose()
+
+
+@pytest.fixture
+def pg_owner_engine(pg_engine):
+    """``pg_engine``'s schema, connected as its owner (migrations, the purge, DDL)."""
+    with owner_engine(pg_engine) as eng:
+        yield eng
 
 
 @pytest.fixture(scope="session", autouse=True)

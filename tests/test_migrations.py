@@ -37,7 +37,8 @@ def test_upgrade_head_matches_models_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_upgrade_head_matches_models_on_postgres(pg_engine):
+def test_upgrade_head_matches_models_on_postgres(pg_owner_engine):
+    pg_engine = pg_owner_engine  # migrations run as the owner of the tables
     with pg_engine.begin() as conn:  # pg_engine's schema was made by create_all: start empty
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))

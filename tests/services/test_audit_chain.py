@@ -27,6 +27,7 @@ from bti.domain.log import chain_hash
 from bti.domain.log import drop_append_only_ddl
 from bti.services import audit
 from bti.services.context import Ctx
+from tests.dbs import owner_engine
 from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
@@ -137,7 +138,7 @@ def db_engine(request, tmp_path):
 
 def _attack(engine, chain, scenario) -> None:
     attack, _ = SCENARIOS[scenario]
-    with engine.begin() as conn:
+    with owner_engine(engine) as owner, owner.begin() as conn:
         for sql in drop_append_only_ddl(conn.dialect.name, "audit_event"):
             conn.execute(text(sql))  # the attacker has DB rights
         attack(conn, chain)
@@ -171,7 +172,7 @@ def test_a_removed_tail_with_the_head_left_alone_is_caught_without_anchor(db_eng
     factory = make_session_factory(db_engine)
     chain, actor = _setup(factory)
     _append(factory, actor, 5)
-    with db_engine.begin() as conn:
+    with owner_engine(db_engine) as owner, owner.begin() as conn:
         for sql in drop_append_only_ddl(conn.dialect.name, "audit_event"):
             conn.execute(text(sql))
         conn.execute(text("DELETE FROM audit_event WHERE chain = :c AND seq = 5"), {"c": chain})

@@ -340,7 +340,7 @@ def db(request, tmp_path):
         yield eng
         eng.dispose()
     else:
-        yield request.getfixturevalue("pg_engine")
+        yield request.getfixturevalue("pg_owner_engine")  # the purge runs as the owner
 
 
 class Scenario:
@@ -528,7 +528,7 @@ def test_restoring_a_backup_does_not_resurrect_a_purged_child(request, registry,
         live = make_engine(f"sqlite:///{tmp_path / 'live.sqlite3'}")
         create_schema(live)
     else:
-        live = request.getfixturevalue("pg_engine")
+        live = request.getfixturevalue("pg_owner_engine")  # the purge runs as the owner
     sc = Scenario(live, registry, tmp_path / "archive")
     # 1. back up
     if dialect == "sqlite":
