@@ -319,3 +319,18 @@ def test_a_rotated_key_still_verifies_the_rows_the_old_one_sealed(db, registry, 
     r = verify(url, st.anchor)
     assert r.returncode == 0, r.stderr
     assert "(test2, test1)" in r.stdout
+
+
+def test_a_bulk_generated_demo_verifies(db):
+    """``bti demo-data --cases N`` above 100 writes the logs in bulk, around ``fire``: each case
+    has one sealed ``case.generated`` audit row that accounts for its log."""
+    _engine, url = db
+    env = {**os.environ, "BTI_DATABASE_URL": url}
+    r = subprocess.run([str(BTI), "demo-data", "--password", "et demo-passord som er langt nok",
+                        "--cases", "150"], env=env, capture_output=True, text=True,
+                       timeout=600, check=False)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(BTI), "audit", "verify"], env=env, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "every row is sealed" in r.stdout
