@@ -3,11 +3,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: The suite seals the logs with a made-up key (never a real one); CLI subprocesses inherit it.
-#: Set before anything reads it (``bti.config.log_keys``).
-TEST_LOG_KEYS = "test1:made-up-test-key-for-sealing-logs-0001"
-os.environ.setdefault("BTI_LOG_KEYS", TEST_LOG_KEYS)
-
 import pytest
 from sqlalchemy.orm import Session
 
@@ -28,6 +23,11 @@ from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
+
+#: The suite seals the logs with a made-up key (never a real one); CLI subprocesses inherit it.
+#: Read when a row is written (``bti.config.log_keys``), so setting it here is early enough.
+TEST_LOG_KEYS = "test1:made-up-test-key-for-sealing-logs-0001"
+os.environ.setdefault("BTI_LOG_KEYS", TEST_LOG_KEYS)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from bti.config import log_keys
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
-from bti.domain.log import AuditChainHead
 from bti.domain.log import SEAL_AUDIT
+from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import LogKeys
 from bti.domain.log import canonical_json
