@@ -156,7 +156,10 @@ class Server:
     def __init__(self, url: str, workers: int | None, log_path: Path):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("BTI_")}
+        # the logs are sealed, as in production; this process verifies them with the same key
+        os.environ.setdefault("BTI_LOG_KEYS", "bench:" + secrets.token_urlsafe(32))
         env.update(BTI_DATABASE_URL=url, BTI_SECRET_KEY=secrets.token_urlsafe(48),
+                   BTI_LOG_KEYS=os.environ["BTI_LOG_KEYS"],
                    BTI_WORKFLOWS_DIR=str(ROOT / "workflows"), BTI_BIND=f"127.0.0.1:{self.port}",
                    BTI_ACCESS_LOG="-")
         if workers:

@@ -400,8 +400,9 @@ class Gunicorn:
 
 def gunicorn_env(url: str, wf_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BTI_")}
+    os.environ.setdefault("BTI_LOG_KEYS", "bench:" + secrets.token_urlsafe(32))  # sealed logs
     env.update(BTI_DATABASE_URL=url, BTI_SECRET_KEY=secrets.token_urlsafe(48),
-               BTI_WORKFLOWS_DIR=str(wf_dir))
+               BTI_LOG_KEYS=os.environ["BTI_LOG_KEYS"], BTI_WORKFLOWS_DIR=str(wf_dir))
     return env
 
 

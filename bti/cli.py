@@ -422,15 +422,17 @@ _ANCHOR_HELP = ("The anchor file (JSON lines of chain heads, kept outside the da
                 "default: BTI_AUDIT_ANCHOR_FILE.")
 
 
-@audit.command("verify", help="Verify every case's stafettlogg chain and every audit chain, and "
-               "compare the audit chains with the anchor file if one is given; exit 1 naming the "
-               "first problem.")
+@audit.command("verify", help="Verify every case's stafettlogg chain and every audit chain "
+               "(with their seals when BTI_LOG_KEYS is set), each case's log against its audit "
+               "rows and every purge tombstone against its audit row, and compare the audit "
+               "chains with the anchor file if one is given; exit 1 naming the first problem.")
 @click.option("--anchor", "anchor_file", type=click.Path(path_type=Path, dir_okay=False),
               envvar="BTI_AUDIT_ANCHOR_FILE", help=_ANCHOR_HELP)
 def audit_verify(anchor_file: Path | None) -> None:
-    from bti.domain.cases import Case
+    from bti.config import ConfigError
+    from bti.config import log_keys
     from bti.services import audit as audit_service
-    from bti.services.stafettlogg import verify_all
+    from bti.services import integrity
 
     anchor = None
     if anchor_file is not None:
@@ -439,24 +441,32 @@ def audit_verify(anchor_file: Path | None) -> None:
         except audit_service.AnchorError as err:
             click.echo(f"BROKEN: {err}", err=True)
             sys.exit(1)
+    try:
+        keys = log_keys()
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
     engine = _engine()
+    report = integrity.Report()
     with make_session_factory(engine)() as session:
-        total = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1)) or 0
-        for problem in verify_all(session):
+        for problem in integrity.verify(session, anchor, keys, report):
             click.echo(f"BROKEN: {problem}", err=True)
             sys.exit(1)
-        for problem in audit_service.verify(session, anchor):
-            click.echo(f"BROKEN: {problem}", err=True)
-            sys.exit(1)
-        chains = audit_service.heads(session)
-    click.echo(f"ok: every stafettlogg chain verifies (cases up to id {total})")
-    rows = sum(seq for seq, _hash in chains.values())
+    click.echo(f"ok: every stafettlogg chain verifies ({report.cases} case(s))")
     if anchor is None:
-        click.echo(f"ok: {len(chains)} audit chain(s), {rows} row(s) verify; no anchor given, so a "
-                   "removed tail or a rewritten chain cannot be detected")
+        click.echo(f"ok: {report.audit_chains} audit chain(s), {report.audit_rows} row(s) verify; "
+                   "no anchor given, so a removed tail or a rewritten chain cannot be detected")
     else:
-        click.echo(f"ok: {len(chains)} audit chain(s), {rows} row(s) verify and match the anchor "
-                   f"{anchor_file} ({len(anchor)} chain(s))")
+        click.echo(f"ok: {report.audit_chains} audit chain(s), {report.audit_rows} row(s) verify "
+                   f"and match the anchor {anchor_file} ({len(anchor)} chain(s))")
+    click.echo(f"ok: every case's log ends where its audit rows say; {report.tombstones} "
+               "tombstone(s), each with its purge's audit row")
+    if keys is None:
+        click.echo("WARNING: BTI_LOG_KEYS is not set, so the seals were not checked: an edited "
+                   "log with its hashes recomputed, or a forged entry, cannot be detected",
+                   err=True)
+    else:
+        click.echo(f"ok: every row is sealed by a key in BTI_LOG_KEYS ({', '.join(keys.ids)})")
 
 
 @audit.command("review", help="Follow-up of the access log (AUD-07): read the audit rows "
@@ -507,6 +517,31 @@ def audit_anchor(anchor_file: Path | None) -> None:
     except OSError as err:
         raise click.ClickException(f"cannot write {anchor_file}: {err.strerror}") from None
     click.echo(f"anchored {chains} audit chain(s) in {anchor_file}")
+
+
+@main.group("db", help="Database roles (PostgreSQL).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("grant-runtime", help="Limit ROLE to what the running app needs in the schema "
+                  "of BTI_DATABASE_URL: read and write the tables, but only read and append to "
+                  "the log tables (stafettlogg_entry, audit_event, case_purge); no DDL. Run it "
+                  "as the owner of the tables after every `bti init-db`; the app then connects "
+                  "as ROLE (docs/deployment.md).")
+@click.argument("role")
+def db_grant_runtime(role: str) -> None:
+    from bti.db import RoleError
+    from bti.db import grant_runtime
+
+    try:
+        statements = grant_runtime(_engine(), role)
+    except RoleError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    for statement in statements:
+        click.echo(statement + ";")
+    click.echo(f"-- {role} may now read and write the app's tables and only append to the logs")
 
 
 @main.group(help="Data-subject export, archiving and purging of closed cases (PRIV-01, "

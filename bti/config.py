@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bti.domain.log import LogKeys
+
 DEFAULT_DATABASE_URL = "sqlite:///instance/bti.sqlite3"
+#: The keys that seal the stafettlogg and the audit trail (``bti.domain.log.LogKeys``).
+LOG_KEYS_ENV = "BTI_LOG_KEYS"
 
 
 class ConfigError(Exception):
@@ -63,6 +67,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         dev = env.get("BTI_DEV") == "1"
+        _check_log_keys(env, dev=dev)
         secret = env.get("BTI_SECRET_KEY", "")
         if not secret:
             if not dev:
@@ -101,3 +106,39 @@ class Settings:
     def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env
         return env.get("BTI_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def _check_log_keys(env: Mapping[str, str], *, dev: bool) -> None:
+    raw = env.get(LOG_KEYS_ENV, "").strip()
+    if not raw:
+        if dev:
+            return
+        raise ConfigError(
+            f"{LOG_KEYS_ENV} is not set. It holds the keys that seal the stafettlogg and the "
+            "audit trail, kept outside the database (docs/deployment.md): for example "
+            f"{LOG_KEYS_ENV}=k1:$(python -c 'import secrets; print(secrets.token_urlsafe(32))'). "
+            "BTI_DEV=1 runs without (the log is then not sealed).")
+    try:
+        LogKeys.parse(raw)
+    except ValueError as err:
+        raise ConfigError(f"{LOG_KEYS_ENV}: {err}") from None
+
+
+_PARSED: dict[str, LogKeys | None] = {}
+
+
+def log_keys(env: Mapping[str, str] | None = None) -> LogKeys | None:
+    """The log keys from ``BTI_LOG_KEYS`` (parsed once per value), or None when it is not set:
+    the rows are then written unsealed, and ``bti audit verify`` says it could not check seals.
+    A malformed value raises ``ConfigError``."""
+    raw = (os.environ if env is None else env).get(LOG_KEYS_ENV, "")
+    try:
+        return _PARSED[raw]
+    except KeyError:
+        pass
+    try:
+        keys = LogKeys.parse(raw) if raw.strip() else None
+    except ValueError as err:
+        raise ConfigError(f"{LOG_KEYS_ENV}: {err}") from None
+    _PARSED[raw] = keys
+    return keys

@@ -9,6 +9,7 @@ connection is replaced without a restart, pool sizes and a ``statement_timeout``
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import exc
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -126,3 +128,69 @@ def create_schema(engine: Engine) -> None:
     from bti.domain.models import Base
 
     Base.metadata.create_all(engine)
+
+
+# --- PostgreSQL: the least-privileged runtime role ------------------------------------------------
+
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class RoleError(Exception):
+    """The runtime role cannot be set up as asked (no such role, or it would not be limited)."""
+
+
+def runtime_grants(role: str, schema: str) -> list[str]:
+    """The SQL that limits ``role`` in ``schema`` to what the app needs: read and write every
+    table, but only read and append to the log tables (``stafettlogg_entry``, ``audit_event``,
+    ``case_purge``: no UPDATE, DELETE or TRUNCATE); no DDL (it owns nothing, so it cannot drop or
+    disable a trigger either). Earlier grants to the role in the schema are revoked first, so
+    running it again (after every migration) gives exactly this."""
+    from bti.domain.log import APPEND_ONLY_TABLES
+    from bti.domain.models import Base
+
+    if not _ROLE_NAME.fullmatch(role) or not _ROLE_NAME.fullmatch(schema):
+        raise RoleError("a role or schema name is lower-case letters, digits and '_'")
+    sql = [f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}",
+           f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role}",
+           f"REVOKE ALL ON SCHEMA {schema} FROM {role}",
+           f"GRANT USAGE ON SCHEMA {schema} TO {role}"]
+    for name in sorted(Base.metadata.tables):
+        rights = "SELECT, INSERT" if name in APPEND_ONLY_TABLES else \
+            "SELECT, INSERT, UPDATE, DELETE"
+        sql.append(f"GRANT {rights} ON {schema}.{name} TO {role}")
+    sql.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")  # serial ids
+    return sql
+
+
+def grant_runtime(engine: Engine, role: str) -> list[str]:
+    """Give ``role`` the runtime rights in the engine's current schema (``runtime_grants``), run
+    by the tables' owner after the migrations; returns the statements run. Refuses a role that
+    does not exist, is a superuser, or owns (or is a member of the owner of) the tables."""
+    if engine.dialect.name != "postgresql":
+        raise RoleError("only PostgreSQL has roles; on SQLite protect the database file itself")
+    if not _ROLE_NAME.fullmatch(role):
+        raise RoleError("a role name is lower-case letters, digits and '_'")
+    with engine.begin() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        found = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles "
+                                  "WHERE rolname = :r"), {"r": role}).one_or_none()
+        if found is None:
+            raise RoleError(f"no role {role!r}: create it first (CREATE ROLE {role} LOGIN "
+                            "PASSWORD '…')")
+        if found.rolsuper or found.rolbypassrls:
+            raise RoleError(f"{role!r} is a superuser: it would not be limited by any grant")
+        owner = conn.execute(text("SELECT tableowner FROM pg_tables WHERE schemaname = :s "
+                                  "AND tablename = 'case_record'"), {"s": schema}).scalar()
+        if owner is None:
+            raise RoleError(f"schema {schema!r} has no bti tables: run bti init-db first")
+        if conn.execute(text("SELECT pg_has_role(:r, :o, 'MEMBER')"),
+                        {"r": role, "o": owner}).scalar():
+            raise RoleError(f"{role!r} is (a member of) {owner!r}, the owner of the tables: the "
+                            "runtime role must be another role")
+        sql = runtime_grants(role, schema)
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": f"{schema}.alembic_version"}
+                        ).scalar() is not None:
+            sql.append(f"GRANT SELECT ON {schema}.alembic_version TO {role}")
+        for statement in sql:
+            conn.exec_driver_sql(statement)
+    return sql

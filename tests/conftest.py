@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.dbs import ON_POSTGRES
 from tests.dbs import POSTGRES_URL
 from tests.dbs import SAME_ON_BOTH
 from tests.dbs import close_schema_pool
+from tests.dbs import owner_engine
 from tests.dbs import pg_schema
 from tests.dbs import require_postgres
 from tests.dbs import schema_pool
@@ -21,6 +23,11 @@ from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
+
+#: The suite seals the logs with a made-up key (never a real one); CLI subprocesses inherit it.
+#: Read when a row is written (``bti.config.log_keys``), so setting it here is early enough.
+TEST_LOG_KEYS = "test1:made-up-test-key-for-sealing-logs-0001"
+os.environ.setdefault("BTI_LOG_KEYS", TEST_LOG_KEYS)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
@@ -109,7 +116,7 @@ def postgres_url() -> str:
 @pytest.fixture
 def pg_engine(postgres_url):
     """A fresh schema per test on the real PostgreSQL (tables and triggers made ahead of time
-    by tests/dbs.py: SchemaPool), dropped afterwards."""
+    by tests/dbs.py: SchemaPool), dropped afterwards; connected as the runtime role."""
     if postgres_url == POSTGRES_URL:
         with schema_pool().schema() as url:
             eng = make_engine(url, pool_size=20, max_overflow=0)
@@ -121,6 +128,13 @@ def pg_engine(postgres_url):
         create_schema(eng)
         yield eng
         eng.dispose()
+
+
+@pytest.fixture
+def pg_owner_engine(pg_engine):
+    """``pg_engine``'s schema, connected as its owner (migrations, the purge, DDL)."""
+    with owner_engine(pg_engine) as eng:
+        yield eng
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,6 +6,13 @@ PostgreSQL schema per test (per session for the e2e server) at ``BTI_TEST_POSTGR
 instead of SQLite. ``make test`` runs the suite twice, SQLite then PostgreSQL.
 Tests that are about SQLite itself (its file, its pragmas, its backup API) stay on SQLite and
 say so with ``sqlite_only``.
+
+On PostgreSQL the schema is made by the owner (the user of ``BTI_TEST_POSTGRES_URL``), and the
+app and the tests connect as the least-privileged runtime role, as in production
+(``bti db grant-runtime``, docs/deployment.md): ``RUNTIME_ROLE``, created once per cluster if
+missing (roles are cluster-wide; the grants are per schema, so parallel runs do not collide).
+A test that needs the owner's rights (migrations, the purge, an attacker dropping triggers)
+asks for them with ``owner_engine``/``owner_url``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ TEST_DATABASE = os.environ.get("BTI_TEST_DATABASE", "sqlite").strip().lower() or
 if TEST_DATABASE not in ("sqlite", "postgres"):
     raise RuntimeError(f"BTI_TEST_DATABASE must be sqlite or postgres, not {TEST_DATABASE!r}")
 ON_POSTGRES = TEST_DATABASE == "postgres"
+#: The role the app and the tests connect as in the PostgreSQL run (tests/dbs.py docstring).
+RUNTIME_ROLE = os.environ.get("BTI_TEST_RUNTIME_ROLE", "bti_test_runtime")
 
 #: Marks a test that is about SQLite itself; it is skipped in the PostgreSQL run.
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself; runs in the SQLite run")
@@ -58,6 +67,45 @@ def schema_url(base_url: str, schema: str) -> str:
     so an app built from the URL alone (``create_app``) works in that schema."""
     url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
+
+
+def as_role(url: str, role: str) -> str:
+    """``url`` connecting as ``role`` instead (trust authentication on the test server)."""
+    return make_url(url).set(username=role, password=None).render_as_string(
+        hide_password=False)
+
+
+def owner_url(url: str) -> str:
+    """``url`` (into a test schema) connecting as the owner, the user of ``POSTGRES_URL``."""
+    base = make_url(POSTGRES_URL)
+    return make_url(url).set(username=base.username, password=base.password).render_as_string(
+        hide_password=False)
+
+
+@contextmanager
+def owner_engine(engine) -> Iterator:
+    """An engine on the same database as ``engine`` with the owner's rights: on SQLite the same
+    engine (a file has no roles), on PostgreSQL one connecting as the owner of the schema."""
+    if engine.dialect.name != "postgresql":
+        yield engine
+        return
+    from bti.db import make_engine
+
+    owner = make_engine(owner_url(engine.url.render_as_string(hide_password=False)))
+    try:
+        yield owner
+    finally:
+        owner.dispose()
+
+
+def ensure_runtime_role(admin) -> str:
+    """Create ``RUNTIME_ROLE`` (LOGIN, nothing else) if the cluster does not have it; safe when
+    several test runs do it at once."""
+    with admin.begin() as conn:
+        conn.execute(text(
+            f"DO $$ BEGIN CREATE ROLE {RUNTIME_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            "NOINHERIT; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"))
+    return RUNTIME_ROLE
 
 
 @contextmanager
@@ -105,20 +153,23 @@ class SchemaPool:
         import queue
 
         from bti.db import create_schema
+        from bti.db import grant_runtime
         from bti.db import make_engine
 
         admin = make_engine(self.base_url)
         try:
+            role = ensure_runtime_role(admin)
             while not self.stop.is_set():
                 schema = f"bti_test_{uuid.uuid4().hex[:10]}"
                 with admin.begin() as conn:
                     conn.execute(text(f"CREATE SCHEMA {schema}"))
-                url = schema_url(self.base_url, schema)
-                eng = make_engine(url)
+                eng = make_engine(schema_url(self.base_url, schema))  # the owner makes it
                 try:
                     create_schema(eng)
+                    grant_runtime(eng, role)
                 finally:
                     eng.dispose()
+                url = as_role(schema_url(self.base_url, schema), role)  # the app's view
                 while True:
                     try:
                         self.ready.put((schema, url), timeout=0.2)
@@ -165,7 +216,8 @@ class SchemaPool:
 
     @contextmanager
     def schema(self) -> Iterator[str]:
-        """A URL into a fresh schema with the tables made; dropped (in the background) after."""
+        """A URL into a fresh schema with the tables made, connecting as the runtime role
+        (``owner_url`` gives the owner's); dropped (in the background) after."""
         name, url = self.take()
         try:
             yield url
@@ -226,7 +278,7 @@ def require_postgres(url: str = POSTGRES_URL) -> str:
 @contextmanager
 def app_database() -> Iterator[str]:
     """A database URL for one app: in-memory SQLite (the app makes its schema), or a fresh
-    PostgreSQL schema with the tables and triggers already made."""
+    PostgreSQL schema with the tables and triggers already made, as the runtime role."""
     if not ON_POSTGRES:
         yield "sqlite://"
         return

@@ -11,7 +11,8 @@ from bti.config import Settings
 from bti.db import make_engine
 from tests.dbs import pg_schema
 
-BASE = {"BTI_SECRET_KEY": "a-test-secret-that-is-long-enough"}
+BASE = {"BTI_SECRET_KEY": "a-test-secret-that-is-long-enough",
+        "BTI_LOG_KEYS": "k1:a-made-up-log-key-that-is-long-enough"}
 
 
 def test_pool_and_statement_timeout_defaults_and_overrides():
@@ -33,6 +34,21 @@ def test_pool_and_statement_timeout_defaults_and_overrides():
 def test_a_bad_value_names_the_variable(name, value, message):
     with pytest.raises(ConfigError, match=f"{name} {message}"):
         Settings.from_env({**BASE, name: value})
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("", "BTI_LOG_KEYS is not set"),
+    ("k1", "key 1 is not id:secret"),
+    ("k1:short", "'k1' is shorter than 32 characters"),
+    ("bad id!:" + "x" * 40, "key 1 is not id:secret"),
+    ("k1:" + "x" * 40 + ",k1:" + "y" * 40, "a key id is given twice"),
+])
+def test_log_keys_are_required_outside_development_and_checked(value, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        Settings.from_env({**BASE, "BTI_LOG_KEYS": value})
+    assert "x" * 40 not in str(err.value)  # never the secret itself
+    if not value:
+        Settings.from_env({**BASE, "BTI_LOG_KEYS": "", "BTI_DEV": "1"})  # dev runs without
 
 
 def test_sqlite_ignores_the_pool_settings(tmp_path):

@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bti.db import make_engine
 from bti.domain.models import Base
@@ -29,14 +30,16 @@ def test_upgrade_head_matches_models_on_sqlite(tmp_path):
         triggers = {r[0] for r in conn.execute(text(
             "SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
     assert triggers == {"stafettlogg_entry_no_update", "stafettlogg_entry_no_delete",
-                        "audit_event_no_update", "audit_event_no_delete"}
+                        "audit_event_no_update", "audit_event_no_delete",
+                        "case_purge_no_update", "case_purge_no_delete"}
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     engine.dispose()
 
 
 @pytest.mark.postgres
-def test_upgrade_head_matches_models_on_postgres(pg_engine):
+def test_upgrade_head_matches_models_on_postgres(pg_owner_engine):
+    pg_engine = pg_owner_engine  # migrations run as the owner of the tables
     with pg_engine.begin() as conn:  # pg_engine's schema was made by create_all: start empty
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
@@ -86,3 +89,48 @@ def test_upgrading_a_sqlite_file_with_data_keeps_every_row(tmp_path):
         assert problems == []
         assert fk_on == 1, "foreign keys must be on again after a migration"
     engine.dispose()
+
+
+def _seal_scenario(engine) -> None:
+    """An audit row written before the seals (at the revision before them), then the upgrade
+    with BTI_LOG_KEYS set (tests/conftest.py): the row is sealed and verifies."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from bti.db import make_session_factory
+    from bti.domain.cases import GENESIS_HASH
+    from bti.domain.log import AuditChainHead
+    from bti.domain.log import AuditEvent
+    from bti.domain.log import chain_hash
+    from bti.services import audit
+
+    upgrade(engine, "3d7a1c9e5b42")
+    row = dict(chain=0, seq=1, at=datetime(2026, 11, 30, 8, 0, tzinfo=UTC), municipality_id=None,
+               actor_id=None, actor_roles="", unit_id=None, case_id=None,
+               action="auth.login_failed", object_type=None, object_id=None, basis=None,
+               outcome="denied", details="{}", prev_hash=GENESIS_HASH)
+    row["hash"] = chain_hash(GENESIS_HASH, AuditEvent.content_of(row))
+    t = AuditEvent.__table__
+    with engine.begin() as conn:  # the columns of that revision only (no mac yet)
+        conn.execute(t.insert().values({t.c[k]: v for k, v in row.items()}))
+        conn.execute(AuditChainHead.__table__.insert().values(chain=0, seq=1, hash=row["hash"]))
+    upgrade(engine)
+    with make_session_factory(engine)() as s:
+        assert s.scalar(text("SELECT mac FROM audit_event")).startswith("test1:")
+        assert list(audit.verify(s)) == []
+    with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+        conn.execute(text("UPDATE audit_event SET mac = NULL"))  # the guard is back on
+
+
+def test_the_upgrade_seals_the_rows_written_before_it_on_sqlite(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/s.sqlite3")
+    _seal_scenario(engine)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_upgrade_seals_the_rows_written_before_it_on_postgres(pg_owner_engine):
+    with pg_owner_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
+    _seal_scenario(pg_owner_engine)

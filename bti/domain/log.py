@@ -1,17 +1,27 @@
 """The stafettlogg (hash-chained per case), the audit trail, and stored workflow versions.
 
-``stafettlogg_entry`` and ``audit_event`` are append-only, enforced by the database itself:
-triggers abort every UPDATE and DELETE on SQLite and PostgreSQL (``append_only_ddl``, created
-by ``bti.db.create_schema`` and by the migrations). One exception, for retention (PRIV-02): the
-stafettlogg entries of a case that has a ``case_purge`` tombstone may be deleted, so the purge
-(``bti.services.privacy``) writes the tombstone first and then deletes the case's rows in the same
-transaction. ``audit_event`` stays fully append-only (its own retention purge is not built yet).
+``stafettlogg_entry``, ``audit_event`` and ``case_purge`` are append-only, enforced by the database
+itself: triggers abort every UPDATE and DELETE on SQLite and PostgreSQL (``append_only_ddl``,
+created by ``bti.db.create_schema`` and by the migrations). One exception, for retention
+(PRIV-02): the stafettlogg entries of a case that has a ``case_purge`` tombstone may be deleted, so
+the purge (``bti.services.privacy``) writes the tombstone first and then deletes the case's rows in
+the same transaction. ``audit_event`` stays fully append-only (its own retention purge is not
+built yet). The triggers stop an honest mistake and an attacker without DDL rights; the seals and
+the cross-checks of ``bti.services.integrity`` catch the rest.
+
+Seals: every stafettlogg entry and audit row carries ``mac``, an HMAC-SHA256 of its chain hash
+under a key kept outside the database (``BTI_LOG_KEYS``, ``LogKeys``). The chain hash alone is
+unkeyed: anyone who can write to the tables can recompute it after an edit. The seal cannot be
+recomputed without the key, so an entry edited (and the rest of the chain rehashed) or forged
+fails ``bti audit verify``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import re
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -27,6 +37,9 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from bti.domain.base import Base
+
+#: Longest ``mac`` value: a key id (up to 16 characters), a colon and 64 hex digits.
+MAC_LENGTH = 81
 
 
 class WorkflowDefinitionRecord(Base):
@@ -68,6 +81,8 @@ class StafettloggEntry(Base):
     data: Mapped[str] = mapped_column(Text)  # canonical JSON; covered by the hash
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: ``key id:HMAC-SHA256(key, hash)`` (``LogKeys``); NULL when written without keys.
+    mac: Mapped[str | None] = mapped_column(String(MAC_LENGTH))
 
     #: The columns the hash covers.
     HASHED = ("case_id", "seq", "at", "actor_id", "kind", "trigger", "from_state", "to_state",
@@ -121,6 +136,8 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: ``key id:HMAC-SHA256(key, hash)`` (``LogKeys``); NULL when written without keys.
+    mac: Mapped[str | None] = mapped_column(String(MAC_LENGTH))
 
     #: The columns the hash covers, in order.
     HASHED = ("chain", "seq", "at", "municipality_id", "actor_id", "actor_roles", "unit_id",
@@ -142,7 +159,10 @@ class CasePurge(Base):
     ``case_id`` is deliberately not a foreign key: the case is gone. The table is also the
     journal that is replayed after a backup is restored (``bti privacy purge --replay``), so a
     restore does not bring a purged child back. Its row for a case is what lets the database
-    triggers allow deleting that case's stafettlogg entries."""
+    triggers allow deleting that case's stafettlogg entries, so it is append-only itself, and
+    ``bti audit verify`` accepts it only with the ``case.purged`` audit row written in the same
+    transaction (same case, time, rule, archive hash and row count): a tombstone inserted by
+    hand to get past the trigger is reported as forged."""
 
     __tablename__ = "case_purge"
 
@@ -228,7 +248,74 @@ def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
 
 
-APPEND_ONLY_TABLES = ("stafettlogg_entry", "audit_event")
+# --- seals (HMAC keys outside the database) -----------------------------------------------------
+
+#: What a seal covers, so a seal made for one kind of row never fits another.
+SEAL_STAFETTLOGG = b"bti stafettlogg v1\n"
+SEAL_AUDIT = b"bti audit v1\n"
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+MIN_KEY_LENGTH = 32
+
+
+class LogKeys:
+    """The keys that seal log rows: ``mac = key id + ":" + HMAC-SHA256(key, purpose + hash)``.
+
+    Parsed from ``BTI_LOG_KEYS``: comma-separated ``id:secret`` pairs; the first seals new rows,
+    every one of them verifies (so a key is rotated by putting a new one first and keeping the
+    old ones for the rows they sealed). Ids are short names (letters, digits, ``-``, ``_``),
+    never reused for another secret; a secret is at least 32 characters."""
+
+    __slots__ = ("current_id", "_current", "_by_id")
+
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise ValueError("at least one key")
+        self._by_id = dict(keys)
+        if len(self._by_id) != len(keys):
+            raise ValueError("a key id is given twice")
+        self.current_id, self._current = keys[0]
+
+    @classmethod
+    def parse(cls, raw: str) -> LogKeys:
+        """Keys from ``id:secret,id:secret``; ``ValueError`` naming what is wrong (never the
+        secret)."""
+        keys = []
+        for n, part in enumerate((p.strip() for p in raw.split(",")), 1):
+            if not part:
+                continue
+            key_id, sep, secret = part.partition(":")
+            if not sep or not _KEY_ID.fullmatch(key_id):
+                raise ValueError(f"key {n} is not id:secret with an id of 1-16 letters, digits, "
+                                 "'-' or '_'")
+            if len(secret) < MIN_KEY_LENGTH:
+                raise ValueError(f"key {key_id!r} is shorter than {MIN_KEY_LENGTH} characters")
+            keys.append((key_id, secret.encode("utf-8")))
+        return cls(keys)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._by_id)
+
+    def seal(self, purpose: bytes, digest: str) -> str:
+        """The seal of a row whose chain hash is ``digest``, under the current key."""
+        return f"{self.current_id}:" + hmac.digest(self._current, purpose + digest.encode(),
+                                                  "sha256").hex()
+
+    def check(self, purpose: bytes, digest: str, mac: str | None) -> str | None:
+        """Why ``mac`` is not a valid seal of ``digest``, or None when it is."""
+        if not mac:
+            return "not sealed (written without BTI_LOG_KEYS, or forged)"
+        key_id, _, value = mac.partition(":")
+        key = self._by_id.get(key_id)
+        if key is None:
+            return f"sealed with key {key_id!r}, which BTI_LOG_KEYS does not hold"
+        expected = hmac.digest(key, purpose + digest.encode(), "sha256").hex()
+        if not hmac.compare_digest(expected, value):
+            return "its seal does not match (edited and rehashed, or forged)"
+        return None
+
+
+APPEND_ONLY_TABLES = ("stafettlogg_entry", "audit_event", "case_purge")
 
 #: Tables whose rows may be deleted once their case has a ``case_purge`` tombstone.
 PURGEABLE_TABLES = frozenset({"stafettlogg_entry"})
@@ -296,5 +383,5 @@ def _install_triggers(table_name: str):
     return _after_create
 
 
-for _name, _model in (("stafettlogg_entry", StafettloggEntry), ("audit_event", AuditEvent)):
-    event.listen(_model.__table__, "after_create", _install_triggers(_name))
+for _model in (StafettloggEntry, AuditEvent, CasePurge):
+    event.listen(_model.__table__, "after_create", _install_triggers(_model.__tablename__))

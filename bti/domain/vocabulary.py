@@ -282,6 +282,7 @@ AUDIT_ACTIONS = frozenset({
     "case.opened", "case.viewed", "case.log_viewed", "case.listed", "case.transition",
     "case.emergency_access", "case.access_log_viewed", "case.access_log_exported",
     "case.export_page_viewed", "case.exported", "case.archived", "case.purged",
+    "case.generated",
     "unit.overview_viewed",
     # refused access (written in a transaction of their own)
     "access.denied", "access.forbidden",

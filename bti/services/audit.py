@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -28,10 +29,13 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from bti.config import log_keys
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
+from bti.domain.log import SEAL_AUDIT
 from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
+from bti.domain.log import LogKeys
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.vocabulary import AUDIT_ACTIONS
@@ -159,12 +163,14 @@ def write_pending(session: Session) -> int:
 
 
 def _link(rows: list[dict[str, Any]], seq: int, prev: str) -> tuple[int, str]:
-    """Number and hash ``rows`` onto a head (seq, hash); the new head."""
+    """Number, hash and seal ``rows`` onto a head (seq, hash); the new head."""
+    keys = log_keys()
     for row in rows:
         seq += 1
         row["seq"] = seq
         row["prev_hash"] = prev
         row["hash"] = prev = chain_hash(prev, AuditEvent.content_of(row))
+        row["mac"] = keys.seal(SEAL_AUDIT, prev) if keys is not None else None
     return seq, prev
 
 
@@ -236,10 +242,18 @@ def heads(session: Session) -> dict[int, tuple[int, str]]:
     return {h.chain: (h.seq, h.hash) for h in session.scalars(select(AuditChainHead))}
 
 
-def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None
-           ) -> Iterator[AuditProblem]:
+_FROM_ENV: Any = object()
+
+
+def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None,
+           keys: LogKeys | None = _FROM_ENV,
+           visit: Callable[[AuditEvent], None] | None = None) -> Iterator[AuditProblem]:
     """Every break in every audit chain. With ``anchor`` (chain → (seq, hash) exported earlier,
-    outside the database) a truncated tail or a rewritten chain is found too."""
+    outside the database) a truncated tail or a rewritten chain is found too; with ``keys``
+    (default: ``BTI_LOG_KEYS``) a row whose seal is missing or wrong (edited and rehashed, or
+    forged). ``visit`` is called with every row of a chain that verified up to that row
+    (``bti.services.integrity`` cross-checks the case logs with them)."""
+    keys = log_keys() if keys is _FROM_ENV else keys
     db_heads = heads(session)
     for chain in sorted(set(db_heads) | set(anchor or {})):
         prev, expected, last = GENESIS_HASH, 1, None
@@ -260,9 +274,14 @@ def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None
                     problem = AuditProblem(chain, row.seq,
                                            "content does not match its hash (edited)")
                     break
+                if keys is not None and (bad := keys.check(SEAL_AUDIT, row.hash, row.mac)):
+                    problem = AuditProblem(chain, row.seq, bad)
+                    break
                 prev, expected, last = row.hash, expected + 1, row
                 if anchor and chain in anchor and anchor[chain][0] == row.seq:
                     hashes[row.seq] = row.hash
+                if visit is not None:
+                    visit(row)
         finally:
             rows.close()
         if problem:

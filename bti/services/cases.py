@@ -373,7 +373,7 @@ def open_case(
         data=payload, object_type="concern", object_id=row.id)
     audit.record(ctx, "case.opened", case=case, object_type="case", object_id=case.id,
                  basis=Relation.REPORTER.value, state=case.state,
-                 workflow=definition.id, revision=record_id)
+                 workflow=definition.id, revision=record_id, log_seq=entry.seq)
     ctx.session.flush()
     return OpenResult(case, entry)
 
@@ -422,7 +422,7 @@ def fire(
         data=dict(step.payload), object_type=written.object_type, object_id=written.object_id)
     audit.record(ctx, "case.transition", case=case, object_type=written.object_type,
                  object_id=written.object_id, basis=access.basis, trigger=step.trigger,
-                 source=step.source, dest=step.dest)
+                 source=step.source, dest=step.dest, log_seq=entry.seq)
     _write_case(ctx, case)
     try:
         ctx.session.flush()  # whatever else the effect changed (participants, measures, …)

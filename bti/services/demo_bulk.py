@@ -5,9 +5,11 @@ The cases are written with bulk Core inserts, not through ``fire`` (which would 
 they are what ``fire`` would have written for the standard workflow's paths: every case has its
 concern, participants, measures, evaluations, consents, reports and handovers, and a stafettlogg
 whose hash chain verifies (``bti audit verify``); the case's head, state and dates follow from
-its log. The aggregates are then rebuilt with ``bti.services.aggregates.recompute``. No audit
-rows are written for the generated history (nobody read or wrote it through the app). All names
-and texts are made up; the random generator is seeded, so a run is repeatable.
+its log. The aggregates are then rebuilt with ``bti.services.aggregates.recompute``. The entries
+are sealed like any others (``BTI_LOG_KEYS``), and each case gets one audit row,
+``case.generated`` with ``log_seq`` (its whole log was written in bulk, by no one through the app),
+so ``bti audit verify`` accounts for every entry. All names and texts are made up; the random
+generator is seeded, so a run is repeatable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from bti.config import log_keys
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import BarnevernReport
@@ -38,11 +41,13 @@ from bti.domain.cases import Meeting
 from bti.domain.cases import Note
 from bti.domain.cases import Participant
 from bti.domain.clock import local_date
+from bti.domain.log import SEAL_STAFETTLOGG
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.org import Unit
 from bti.services import aggregates
+from bti.services import audit
 from bti.services.context import utcnow
 
 #: The fictional municipality's catalogue of measures (name, kind, ages).
@@ -98,11 +103,19 @@ def generate(session: Session, registry, *, municipality_id: int, cases: int,
     rows: dict[Any, list[dict]] = {m: [] for m in TABLES}
 
     def flush() -> None:
+        generated = rows[Case]
         for model in TABLES:
             if rows[model]:
                 conn.execute(model.__table__.insert(), rows[model])
                 counts[model.__tablename__] += len(rows[model])
                 rows[model] = []
+        for case_row in generated:  # the audit rows that account for each generated log
+            audit.add_row(session, dict(
+                at=now, municipality_id=municipality_id, actor_id=None, actor_roles="",
+                unit_id=None, case_id=case_row["id"], action="case.generated",
+                object_type="case", object_id=case_row["id"], basis="system", outcome="allowed",
+                details=canonical_json({"via": "demo", "log_seq": case_row["log_seq"]})))
+        audit.write_pending(session)
 
     span = int(years * 365 * 24 * 3600)
     for i in range(cases):
@@ -126,6 +139,7 @@ def _one_case(rnd: random.Random, ids: _Ids, rows: dict, *, now: datetime, opene
               municipality_id: int, unit_id: int, reporter: int, holder: int, record_id: int,
               health_unit_id: int, catalogue_ids: list[int], number: int) -> None:
     case_id = ids(Case)
+    keys = log_keys()
     clock = [opened]
     log: list[dict] = []
     case = {"id": case_id, "state": "n0_plan", "level_entered_at": opened, "closed_at": None,
@@ -149,6 +163,7 @@ def _one_case(rnd: random.Random, ids: _Ids, rows: dict, *, now: datetime, opene
                   "data": canonical_json(data),
                   "prev_hash": prev["hash"] if prev else GENESIS_HASH}
         values["hash"] = chain_hash(values["prev_hash"], StafettloggEntry.content_of(values))
+        values["mac"] = keys.seal(SEAL_STAFETTLOGG, values["hash"]) if keys else None
         values["id"] = ids(StafettloggEntry)
         log.append(values)
         if case["state"] != to_state and log[:-1]:

@@ -10,8 +10,11 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bti.config import log_keys
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
+from bti.domain.log import SEAL_STAFETTLOGG
+from bti.domain.log import LogKeys
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
@@ -51,7 +54,9 @@ def append(
         "data": canonical_json(data),
         "prev_hash": case.log_head,
     }
-    values["hash"] = chain_hash(values["prev_hash"], StafettloggEntry.content_of(values))
+    values["hash"] = digest = chain_hash(values["prev_hash"], StafettloggEntry.content_of(values))
+    keys = log_keys()
+    values["mac"] = keys.seal(SEAL_STAFETTLOGG, digest) if keys is not None else None
     _, [(entry_id,)] = _INSERT.execute(ctx.session, values)
     case.log_seq = values["seq"]
     case.log_head = values["hash"]
@@ -85,20 +90,28 @@ class ChainProblem:
         return f"case {self.case_id}: {where}: {self.what}"
 
 
-def verify_case(session: Session, case: Case) -> ChainProblem | None:
+_FROM_ENV: Any = object()
+
+
+def verify_case(session: Session, case: Case, keys: LogKeys | None = _FROM_ENV
+                ) -> ChainProblem | None:
     """The first break in the case's chain, or None when it verifies.
 
     Detects an edited entry (hash mismatch), a deleted or inserted entry (sequence or link
     break), a truncated tail (the case's head no longer matches) and a state that does not
-    follow from replaying the log."""
+    follow from replaying the log; with ``keys`` (default: ``BTI_LOG_KEYS``) also an entry whose
+    seal is missing or wrong (edited with the chain rehashed after it, or forged). A tail
+    removed together with the case's head is found by ``bti.services.integrity`` against the
+    audit trail."""
     entries = session.scalars(
         select(StafettloggEntry).where(StafettloggEntry.case_id == case.id)
         .order_by(StafettloggEntry.seq)
     )
-    return check_chain(case, entries)
+    return check_chain(case, entries, log_keys() if keys is _FROM_ENV else keys)
 
 
-def check_chain(case: Case, entries: Iterator[StafettloggEntry] | list) -> ChainProblem | None:
+def check_chain(case: Case, entries: Iterator[StafettloggEntry] | list,
+                keys: LogKeys | None = None) -> ChainProblem | None:
     prev_hash = GENESIS_HASH
     expected_seq = 1
     state: str | None = None
@@ -114,6 +127,8 @@ def check_chain(case: Case, entries: Iterator[StafettloggEntry] | list) -> Chain
             return ChainProblem(case.id, e.seq, e.id, "content does not match its hash (edited)")
         if e.from_state != state:
             return ChainProblem(case.id, e.seq, e.id, "starts from a state the log did not reach")
+        if keys is not None and (bad := keys.check(SEAL_STAFETTLOGG, e.hash, e.mac)):
+            return ChainProblem(case.id, e.seq, e.id, bad)
         prev_hash, state, last = e.hash, e.to_state, e
         expected_seq += 1
     if last is None:
@@ -132,9 +147,10 @@ def replay_state(entries: list[StafettloggEntry]) -> str | None:
     return entries[-1].to_state if entries else None
 
 
-def verify_all(session: Session) -> Iterator[ChainProblem]:
+def verify_all(session: Session, keys: LogKeys | None = _FROM_ENV) -> Iterator[ChainProblem]:
     """Every broken case chain, streaming over the cases."""
+    keys = log_keys() if keys is _FROM_ENV else keys
     for case in session.scalars(select(Case).order_by(Case.id).execution_options(yield_per=500)):
-        problem = verify_case(session, case)
+        problem = verify_case(session, case, keys)
         if problem is not None:
             yield problem

@@ -2,8 +2,10 @@
 (AUD-04), on SQLite and on PostgreSQL.
 
 The attacker drops the append-only triggers and changes rows directly. Edits, deletions,
-insertions and reordering break the chain by themselves; removing the tail or rewriting the
-whole chain (and moving the head to match) is caught only against the anchor exported earlier.
+insertions and reordering break the chain by themselves; a chain rewritten with its hashes
+recomputed (and the head moved to match) breaks the rows' seals (``BTI_LOG_KEYS``, set by
+tests/conftest.py); removing the tail (and moving the head back) is caught only against the
+anchor exported earlier.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bti.domain.log import chain_hash
 from bti.domain.log import drop_append_only_ddl
 from bti.services import audit
 from bti.services.context import Ctx
+from tests.dbs import owner_engine
 from tests.factories import FIXED_NOW
 from tests.factories import make_municipality
 from tests.factories import make_unit
@@ -118,7 +121,7 @@ SCENARIOS = {
                      "UPDATE audit_event SET seq = 5 WHERE chain = :c AND seq = 6",
                      "UPDATE audit_event SET seq = 6 WHERE chain = :c AND seq = -1"), True),
     "truncate_tail": (_truncate_tail, False),
-    "rewrite_all": (_rewrite_all, False),
+    "rewrite_all": (_rewrite_all, True),  # the seals: the attacker has no key
 }
 
 
@@ -135,7 +138,7 @@ def db_engine(request, tmp_path):
 
 def _attack(engine, chain, scenario) -> None:
     attack, _ = SCENARIOS[scenario]
-    with engine.begin() as conn:
+    with owner_engine(engine) as owner, owner.begin() as conn:
         for sql in drop_append_only_ddl(conn.dialect.name, "audit_event"):
             conn.execute(text(sql))  # the attacker has DB rights
         attack(conn, chain)
@@ -169,7 +172,7 @@ def test_a_removed_tail_with_the_head_left_alone_is_caught_without_anchor(db_eng
     factory = make_session_factory(db_engine)
     chain, actor = _setup(factory)
     _append(factory, actor, 5)
-    with db_engine.begin() as conn:
+    with owner_engine(db_engine) as owner, owner.begin() as conn:
         for sql in drop_append_only_ddl(conn.dialect.name, "audit_event"):
             conn.execute(text(sql))
         conn.execute(text("DELETE FROM audit_event WHERE chain = :c AND seq = 5"), {"c": chain})

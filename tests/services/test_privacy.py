@@ -36,6 +36,7 @@ from bti.migrate import upgrade
 from bti.services import access
 from bti.services import audit
 from bti.services import cases
+from bti.services import integrity
 from bti.services import privacy
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
@@ -340,7 +341,7 @@ def db(request, tmp_path):
         yield eng
         eng.dispose()
     else:
-        yield request.getfixturevalue("pg_engine")
+        yield request.getfixturevalue("pg_owner_engine")  # the purge runs as the owner
 
 
 class Scenario:
@@ -441,6 +442,8 @@ def test_purge_leaves_nothing_but_the_audit_rows_and_the_tombstone(db, registry,
         assert set(s.scalars(select(Case.id))) == {sc.b, sc.c, sc.d, sc.e}
         assert list(verify_all(s)) == []
         assert list(audit.verify(s)) == []
+        # a real purge: the tombstone matches its case.purged audit row, the case is gone
+        assert list(integrity.verify(s)) == []
     # the archive stays (it is the archive)
     assert len(list((tmp_path / "archive").iterdir())) == 3
 
@@ -528,7 +531,7 @@ def test_restoring_a_backup_does_not_resurrect_a_purged_child(request, registry,
         live = make_engine(f"sqlite:///{tmp_path / 'live.sqlite3'}")
         create_schema(live)
     else:
-        live = request.getfixturevalue("pg_engine")
+        live = request.getfixturevalue("pg_owner_engine")  # the purge runs as the owner
     sc = Scenario(live, registry, tmp_path / "archive")
     # 1. back up
     if dialect == "sqlite":
@@ -564,6 +567,7 @@ def test_restoring_a_backup_does_not_resurrect_a_purged_child(request, registry,
         with make_session_factory(restored)() as s:
             assert list(verify_all(s)) == []
             assert list(audit.verify(s)) == []
+            assert list(integrity.verify(s)) == []
     finally:
         restored.dispose()
         if schema:

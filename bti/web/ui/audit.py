@@ -39,6 +39,7 @@ def action_labels() -> dict[str, str]:
         "case.exported": _("Exported the case (right of access)"),
         "case.archived": _("Archived the case"),
         "case.purged": _("Deleted the case's content"),
+        "case.generated": _("Generated as demo data"),
         "unit.overview_viewed": _("Opened the unit overview"),
         "access.denied": _("Was refused access to a case"),
         "access.forbidden": _("Was refused access to a page"),
