@@ -119,6 +119,8 @@ def test_cli_grant_runtime_on_a_migrated_schema(postgres_url):
 
 
 def test_cli_grant_runtime_on_sqlite_says_there_are_no_roles(tmp_path):
-    r = _bti("db", "grant-runtime", "bti_app", url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    assert _bti("init-db", url=url).returncode == 0
+    r = _bti("db", "grant-runtime", "bti_app", url=url)
     assert r.returncode == 1
     assert "only PostgreSQL has roles" in r.stderr
