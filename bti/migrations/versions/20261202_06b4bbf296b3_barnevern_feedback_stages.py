@@ -26,12 +26,37 @@ depends_on = None
 
 _STAGES = ("'receipt_confirmed', 'investigation_opened', 'no_investigation', "
            "'investigation_closed', 'none_received'")
-_FROM_BARNEVERN = ("'receipt_confirmed', 'investigation_opened', 'no_investigation', "
-                   "'investigation_closed'")
-_CONCLUDING = "'no_investigation', 'investigation_closed'"
-# the newest stafettlogg entry about the report: who recorded its feedback, and when
-_NEWEST = ("(SELECT e.{col} FROM stafettlogg_entry e WHERE e.object_type = 'barnevern_report' "
-           "AND e.object_id = r.id ORDER BY e.seq DESC LIMIT 1)")
+# Written out in full (no string formatting): the stages barnevernet gives, and the newest
+# stafettlogg entry about the report (who recorded its feedback, and when).
+_COPY_FEEDBACK = """
+INSERT INTO barnevern_feedback (report_id, case_id, stage, received_on, recorded_by_id, created_at)
+SELECT r.id, r.case_id,
+       CASE WHEN r.feedback_kind IN ('receipt_confirmed', 'investigation_opened',
+                                     'no_investigation', 'investigation_closed')
+            THEN r.feedback_kind ELSE 'receipt_confirmed' END,
+       r.feedback_received_on,
+       COALESCE((SELECT e.actor_id FROM stafettlogg_entry e
+                 WHERE e.object_type = 'barnevern_report' AND e.object_id = r.id
+                 ORDER BY e.seq DESC LIMIT 1), r.sent_by_id),
+       COALESCE((SELECT e.at FROM stafettlogg_entry e
+                 WHERE e.object_type = 'barnevern_report' AND e.object_id = r.id
+                 ORDER BY e.seq DESC LIMIT 1), r.created_at)
+FROM barnevern_report r
+WHERE r.kind = 'report' AND r.feedback_received_on IS NOT NULL
+"""
+_CONCLUDED = """
+UPDATE barnevern_report SET concluded_on = feedback_received_on
+WHERE kind = 'report' AND feedback_kind IN ('no_investigation', 'investigation_closed')
+"""
+# one feedback per report again: the newest stage barnevernet gave
+_ONE_FEEDBACK = """
+UPDATE barnevern_report SET feedback_kind = (
+    SELECT f.stage FROM barnevern_feedback f
+    WHERE f.report_id = barnevern_report.id
+      AND f.stage IN ('receipt_confirmed', 'investigation_opened', 'no_investigation',
+                      'investigation_closed')
+    ORDER BY f.received_on DESC, f.id DESC LIMIT 1)
+"""
 
 
 def upgrade() -> None:
@@ -60,26 +85,15 @@ def upgrade() -> None:
     op.create_index(op.f('ix_barnevern_feedback_report_id'), 'barnevern_feedback',
                     ['report_id'], unique=False)
     op.add_column('barnevern_report', sa.Column('concluded_on', sa.Date(), nullable=True))
-    op.execute(
-        "INSERT INTO barnevern_feedback (report_id, case_id, stage, received_on, recorded_by_id, "  # nosec B608 - constant SQL
-        f"created_at) SELECT r.id, r.case_id, CASE WHEN r.feedback_kind IN ({_FROM_BARNEVERN}) "
-        "THEN r.feedback_kind ELSE 'receipt_confirmed' END, r.feedback_received_on, "
-        f"COALESCE({_NEWEST.format(col='actor_id')}, r.sent_by_id), "
-        f"COALESCE({_NEWEST.format(col='at')}, r.created_at) FROM barnevern_report r "
-        "WHERE r.kind = 'report' AND r.feedback_received_on IS NOT NULL")
-    op.execute("UPDATE barnevern_report SET concluded_on = feedback_received_on "  # nosec B608 - constant SQL
-               f"WHERE kind = 'report' AND feedback_kind IN ({_CONCLUDING})")
+    op.execute(_COPY_FEEDBACK)
+    op.execute(_CONCLUDED)
     op.drop_column('barnevern_report', 'feedback_kind')  # SQLite 3.35+ drops it in place
 
 
 def downgrade() -> None:
     op.add_column('barnevern_report',
                   sa.Column('feedback_kind', sa.String(length=40), nullable=True))
-    # one feedback per report again: the newest stage barnevernet gave
-    op.execute(
-        "UPDATE barnevern_report SET feedback_kind = (SELECT f.stage FROM barnevern_feedback f "  # nosec B608 - constant SQL
-        f"WHERE f.report_id = barnevern_report.id AND f.stage IN ({_FROM_BARNEVERN}) "
-        "ORDER BY f.received_on DESC, f.id DESC LIMIT 1)")
+    op.execute(_ONE_FEEDBACK)
     op.drop_column('barnevern_report', 'concluded_on')
     op.drop_index(op.f('ix_barnevern_feedback_report_id'), table_name='barnevern_feedback')
     op.drop_index(op.f('ix_barnevern_feedback_case_id'), table_name='barnevern_feedback')
