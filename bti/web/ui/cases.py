@@ -85,7 +85,7 @@ def deadline_labels() -> dict[str, str]:
     return {
         "level_decision": _("Decision at this level"),
         "measure_evaluation": _("Evaluation of a measure"),
-        "barnevern_feedback": _("Feedback expected from child welfare"),
+        "barnevern_feedback": _("Child welfare's answer to a report"),
         "consent_expiry": _("A consent expires"),
     }
 
