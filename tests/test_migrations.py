@@ -69,7 +69,7 @@ def _feedback_survives_a_downgrade_and_upgrade(engine, registry):
                            {"feedback_kind": stage, "received_on": TODAY.isoformat()})
         s.commit()
         teacher = w.teacher.id
-    downgrade(engine, "3d7a1c9e5b42")
+    downgrade(engine, "79666edba8f0")  # the revision before 06b4bbf296b3
     with engine.connect() as conn:
         rows = conn.execute(text(
             "SELECT id, feedback_kind, feedback_received_on IS NOT NULL FROM barnevern_report "

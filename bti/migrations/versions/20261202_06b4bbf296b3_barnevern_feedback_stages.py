@@ -9,7 +9,7 @@ gains ``concluded_on`` (the concluding feedback; until then the report awaits fe
 author of the report's newest stafettlogg entry (else its sender), and the column goes.
 
 Revision ID: 06b4bbf296b3
-Revises: 3d7a1c9e5b42
+Revises: 79666edba8f0
 Create Date: 2026-12-02 09:00:00.000000
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 
 revision = '06b4bbf296b3'
-down_revision = '3d7a1c9e5b42'
+down_revision = '79666edba8f0'
 branch_labels = None
 depends_on = None
 
