@@ -125,6 +125,54 @@ def _seal_scenario(engine) -> None:
 def test_the_upgrade_seals_the_rows_written_before_it_on_sqlite(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/s.sqlite3")
     _seal_scenario(engine)
+
+def _feedback_survives_a_downgrade_and_upgrade(engine, registry):
+    """The stages of barnevernet's feedback (06b4bbf296b3) go back to one ``feedback_kind`` per
+    report on a downgrade, and come back as rows on the next upgrade."""
+    from bti.db import make_session_factory
+    from bti.services import cases
+    from tests.conftest import World
+    from tests.factories import CONCERN
+    from tests.factories import TODAY
+
+    with make_session_factory(engine)() as s:
+        w = World(s, registry, "bti-standard")
+        ids = []
+        for stages in (["receipt_confirmed", "investigation_opened", "investigation_closed"],
+                       ["receipt_confirmed"], []):
+            case = cases.open_case(w.ctx(w.teacher), unit_id=None, child_pseudonym="M.",
+                                   child_birth_year=2016, concern=dict(CONCERN)).case
+            ids.append(cases.fire(w.ctx(w.teacher), case.id, "report_barnevernet",
+                                  {"sent_on": TODAY.isoformat()}).entry.object_id)
+            for stage in stages:
+                cases.fire(w.ctx(w.teacher), case.id, "record_barnevern_feedback",
+                           {"feedback_kind": stage, "received_on": TODAY.isoformat()})
+        s.commit()
+        teacher = w.teacher.id
+    downgrade(engine, "7f3c2b9e1d64")  # the revision before 06b4bbf296b3
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, feedback_kind, feedback_received_on IS NOT NULL FROM barnevern_report "
+            "ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(ids[0], "investigation_closed", True),
+                                        (ids[1], "receipt_confirmed", True),
+                                        (ids[2], None, False)]
+    upgrade(engine)
+    with engine.connect() as conn:
+        feedback = conn.execute(text(
+            "SELECT report_id, stage, recorded_by_id FROM barnevern_feedback ORDER BY report_id"
+        )).all()
+        concluded = conn.execute(text(
+            "SELECT id FROM barnevern_report WHERE concluded_on IS NOT NULL")).scalars().all()
+    assert [tuple(r) for r in feedback] == [(ids[0], "investigation_closed", teacher),
+                                            (ids[1], "receipt_confirmed", teacher)]
+    assert concluded == [ids[0]]
+
+
+def test_feedback_stages_migrate_both_ways_on_sqlite(tmp_path, registry):
+    engine = make_engine(f"sqlite:///{tmp_path}/f.sqlite3")
+    upgrade(engine)
+    _feedback_survives_a_downgrade_and_upgrade(engine, registry)
     engine.dispose()
 
 
@@ -134,3 +182,12 @@ def test_the_upgrade_seals_the_rows_written_before_it_on_postgres(pg_owner_engin
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
     _seal_scenario(pg_owner_engine)
+
+
+@pytest.mark.postgres
+def test_feedback_stages_migrate_both_ways_on_postgres(pg_owner_engine, registry):
+    with pg_owner_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
+    upgrade(pg_owner_engine)
+    _feedback_survives_a_downgrade_and_upgrade(pg_owner_engine, registry)

@@ -31,12 +31,17 @@ class Case(Base):
     """A concern about one child, followed from holder to holder.
 
     The child has minimal identity: a pseudonym or initials and a birth year, never a national
-    id number. ``version`` is the optimistic-lock counter; every event bumps it.
+    id number. A case for an expected child (pregnancy follow-up at the health station or the
+    sped- og småbarnsteam) is opened with the due month instead: ``child_due_month`` is set and
+    ``child_birth_year`` holds the due year, the best estimate of the birth year, so every rule
+    that counts the child's age from the birth year also holds for an expected child (age 0 or
+    less). ``version`` is the optimistic-lock counter; every event bumps it.
     """
 
     __tablename__ = "case_record"
     __table_args__ = (
         CheckConstraint("child_birth_year BETWEEN 1990 AND 2100", name="birth_year"),
+        CheckConstraint("child_due_month BETWEEN 1 AND 12", name="due_month"),
         # the leaders' dashboards (bti.services.analytics): open cases by level and stuck cases
         Index("ix_case_record_open_state", "municipality_id", "closed_at",
               "workflow_definition_id", "state", "level_entered_at", "unit_id"),
@@ -51,6 +56,9 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(60), index=True)
     child_pseudonym: Mapped[str] = mapped_column(String(60))
     child_birth_year: Mapped[int]
+    #: The due month (1–12, of the year ``child_birth_year``) when the case was opened for an
+    #: expected child; None for a child already born.
+    child_due_month: Mapped[int | None]
     violence_flag: Mapped[bool] = mapped_column(default=False)
     home_informed_on: Mapped[date | None]
     stafettholder_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -273,9 +281,40 @@ class Handover(Base):
     decided_at: Mapped[datetime | None]
 
 
+#: The stages of barnevernet's feedback on a report of concern. Barnevernet confirms receipt
+#: to the reporter within three weeks (the workflow's ``barnevern_feedback_days``); a public
+#: reporter is also told whether an investigation (undersøkelse) was opened or the report was
+#: closed without one (henlagt), and again when the investigation ends. ``none_received`` is
+#: the reporter's own record that nothing came by the deadline.
+FEEDBACK_RECEIPT_CONFIRMED = "receipt_confirmed"
+FEEDBACK_INVESTIGATION_OPENED = "investigation_opened"
+FEEDBACK_NO_INVESTIGATION = "no_investigation"
+FEEDBACK_INVESTIGATION_CLOSED = "investigation_closed"
+FEEDBACK_NONE_RECEIVED = "none_received"
+FEEDBACK_STAGES = (FEEDBACK_RECEIPT_CONFIRMED, FEEDBACK_INVESTIGATION_OPENED,
+                   FEEDBACK_NO_INVESTIGATION, FEEDBACK_INVESTIGATION_CLOSED,
+                   FEEDBACK_NONE_RECEIVED)
+#: Stages barnevernet gives: the first of them answers the report (meets or misses the
+#: deadline ``feedback_expected_by``).
+FEEDBACK_FROM_BARNEVERN = frozenset(FEEDBACK_STAGES) - {FEEDBACK_NONE_RECEIVED}
+#: Stages that conclude the report: no further feedback is awaited.
+FEEDBACK_CONCLUDING = frozenset({FEEDBACK_NO_INVESTIGATION, FEEDBACK_INVESTIGATION_CLOSED})
+
+
 class BarnevernReport(Base):
     """A report of concern to barnevernet (opplysningsplikt) or an averting action
-    (avvergeplikt), with the feedback barnevernet owes the reporter."""
+    (avvergeplikt), with the feedback barnevernet owes the reporter.
+
+    Every stage of the feedback is a ``BarnevernFeedback`` row (and a stafettlogg entry); two
+    columns here project them for the dashboards and the deadlines:
+
+    - ``feedback_received_on``: the date of barnevernet's first feedback, whatever its stage.
+      Until then the report is *unanswered*, and *overdue* once ``feedback_expected_by`` (the
+      legal three weeks) has passed. The reporter's ``none_received`` does not answer it.
+    - ``concluded_on``: the date of the concluding feedback (``no_investigation`` or
+      ``investigation_closed``). Until then the report *awaits feedback*: the guard
+      ``has_report_awaiting_feedback`` and the dashboards' "awaiting" mean exactly this.
+    """
 
     __tablename__ = "barnevern_report"
 
@@ -289,7 +328,30 @@ class BarnevernReport(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     feedback_expected_by: Mapped[date | None] = mapped_column(index=True)
     feedback_received_on: Mapped[date | None]
-    feedback_kind: Mapped[str | None] = mapped_column(String(40))
+    concluded_on: Mapped[date | None]
+    created_at: Mapped[datetime]
+
+
+class BarnevernFeedback(Base):
+    """One stage of barnevernet's feedback on a report (``FEEDBACK_STAGES``), with its date:
+    when the letter or call came, or, for ``none_received``, when the reporter noted that
+    nothing had come by the deadline. Each stage at most once per report."""
+
+    __tablename__ = "barnevern_feedback"
+    __table_args__ = (
+        UniqueConstraint("report_id", "stage"),
+        CheckConstraint("stage IN ('receipt_confirmed', 'investigation_opened', "
+                        "'no_investigation', 'investigation_closed', 'none_received')",
+                        name="stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("barnevern_report.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(30))
+    received_on: Mapped[date]
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime]
 
 

@@ -4,6 +4,7 @@ registers them all already (bti/domain/__init__.py)."""
 from bti.domain.analytics import AnalyticsCounter
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.base import Base
+from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
@@ -37,8 +38,8 @@ from bti.domain.org import UserSession
 __all__ = [
     "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
-    "BarnevernReport", "Base", "Case", "CaseArchive", "CasePurge", "Concern", "Consent",
-    "ConsentService",
+    "BarnevernFeedback", "BarnevernReport", "Base", "Case", "CaseArchive", "CasePurge",
+    "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
     "WorkflowDefinitionRecord",

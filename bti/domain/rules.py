@@ -4,11 +4,19 @@ services load the rows and pass them in."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
+from bti.domain.cases import FEEDBACK_CONCLUDING
+from bti.domain.cases import FEEDBACK_INVESTIGATION_CLOSED
+from bti.domain.cases import FEEDBACK_INVESTIGATION_OPENED
+from bti.domain.cases import FEEDBACK_NO_INVESTIGATION
+from bti.domain.cases import FEEDBACK_NONE_RECEIVED
+from bti.domain.cases import FEEDBACK_STAGES
+from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import EmergencyAccess
@@ -38,8 +46,58 @@ ConsentLike = Consent | ConsentTerms
 
 def youth_consent_required(birth_year: int, today: date, youth_consent_age: int) -> bool:
     """Only the birth year is stored, so we ask the youth from the year they turn the age: it
-    may be a few months early, never late."""
+    may be a few months early, never late. For an expected child the birth year is the due
+    year (``Case.child_due_month``): age 0 or less, so never."""
     return today.year - birth_year >= youth_consent_age
+
+
+#: How far ahead a due month may be: a pregnancy is followed up from its start (about nine
+#: months ahead) with a month's slack; a due month already past means the child is born.
+DUE_MONTHS_AHEAD = 10
+
+
+def due_month_problem(year: int, month: int, today: date) -> str | None:
+    """Why (year, month) cannot be an expected child's due month today: ``invalid`` (no such
+    month), ``in_past`` (before this month) or ``too_far`` (more than ``DUE_MONTHS_AHEAD``
+    months ahead); None when it can."""
+    if not 1 <= month <= 12:
+        return "invalid"
+    ahead = (year - today.year) * 12 + (month - today.month)
+    if ahead < 0:
+        return "in_past"
+    if ahead > DUE_MONTHS_AHEAD:
+        return "too_far"
+    return None
+
+
+def feedback_problem(report: BarnevernReport, recorded: Mapping[str, date], stage: str,
+                     received_on: date, today: date) -> dict[str, str]:
+    """Why barnevernet's feedback ``stage`` dated ``received_on`` cannot be recorded on
+    ``report``, whose stages so far are ``recorded`` (stage → date): field → error code;
+    empty when it can. Each stage at most once; nothing after a concluding stage; no
+    "henlagt" after an investigation was opened (its end is ``investigation_closed``); the
+    reporter notes ``none_received`` only once the deadline has passed with no answer."""
+    if stage not in FEEDBACK_STAGES:
+        return {"feedback_kind": "not_allowed"}
+    if report.concluded_on is not None or FEEDBACK_CONCLUDING & recorded.keys():
+        return {"feedback_kind": "feedback_concluded"}
+    if stage in recorded:
+        return {"feedback_kind": "already_recorded"}
+    if stage == FEEDBACK_NO_INVESTIGATION and FEEDBACK_INVESTIGATION_OPENED in recorded:
+        return {"feedback_kind": "investigation_opened"}
+    if received_on > today:
+        return {"received_on": "in_future"}
+    if received_on < report.sent_on:
+        return {"received_on": "before_report"}
+    if stage == FEEDBACK_NONE_RECEIVED:
+        if report.feedback_received_on is not None:
+            return {"feedback_kind": "already_answered"}
+        if report.feedback_expected_by is None or received_on <= report.feedback_expected_by:
+            return {"received_on": "before_deadline"}
+    opened = recorded.get(FEEDBACK_INVESTIGATION_OPENED)
+    if stage == FEEDBACK_INVESTIGATION_CLOSED and opened is not None and received_on < opened:
+        return {"received_on": "before_investigation"}
+    return {}
 
 
 def consent_is_current(consent: ConsentLike, today: date) -> bool:

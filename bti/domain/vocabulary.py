@@ -79,9 +79,12 @@ GUARDS: dict[str, L] = {
         "en": "The case needs at least one active measure.",
     },
     "measures_evaluated": {
-        "nb": "Alle tiltak på dette nivået må være evaluert først.",
-        "nn": "Alle tiltak på dette nivået må vere evaluerte først.",
-        "en": "All measures at this level must be evaluated first.",
+        "nb": "Alle tiltak må være evaluert først, også tiltak som er avsluttet uten "
+        "evaluering.",
+        "nn": "Alle tiltak må vere evaluerte først, også tiltak som er avslutta utan "
+        "evaluering.",
+        "en": "Every measure must be evaluated first, including measures stopped without an "
+        "evaluation.",
     },
     "no_violence_flag": {
         "nb": "Det er mistanke om vold eller overgrep: heimen skal ikke informeres før "
@@ -112,9 +115,12 @@ GUARDS: dict[str, L] = {
         "en": "Only the proposed new stafettholder can answer the handover.",
     },
     "has_report_awaiting_feedback": {
-        "nb": "Ingen bekymringsmelding venter på tilbakemelding fra barnevernet.",
-        "nn": "Inga bekymringsmelding ventar på tilbakemelding frå barnevernet.",
-        "en": "No report is waiting for feedback from child welfare.",
+        "nb": "Ingen bekymringsmelding venter på tilbakemelding fra barnevernet: alle er "
+        "henlagt eller ferdig undersøkt.",
+        "nn": "Inga bekymringsmelding ventar på tilbakemelding frå barnevernet: alle er "
+        "lagde bort eller ferdig undersøkte.",
+        "en": "No report is waiting for feedback from child welfare: every report was closed "
+        "without investigation or its investigation has ended.",
     },
     "has_active_consent": {
         "nb": "Det finnes ikke noe gjeldende samtykke å trekke tilbake.",
@@ -214,7 +220,12 @@ EFFECTS: dict[str, EffectSpec] = {
          "evaluate_by": "date"},
         {"setting": "choice", "goal_text": "textarea", "catalogue": "catalogue"},
     ),
-    "stop_measure": _e("measure", {"measure": "measure"}),
+    # the stop may record the measure's evaluation with it (effect and the child's voice);
+    # without one the measure still needs an evaluation (guard ``measures_evaluated``)
+    "stop_measure": _e("measure", {"measure": "measure"},
+                       {"effect": "choice", "child_voice_method": "choice",
+                        "child_said": "textarea", "child_not_heard_reason": "textarea",
+                        "evaluated_on": "date"}),
     "evaluation": _e(
         "evaluation",
         {"measures": "measures", "effect": "choice", "child_voice_method": "choice",
@@ -245,8 +256,11 @@ EFFECTS: dict[str, EffectSpec] = {
     "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "report_barnevernet": _e("report", {"sent_on": "date"}, {"grounds": "choice",
                                                             "notes": "textarea"}),
+    # one stage of barnevernet's feedback (``feedback_kind``, bti.domain.cases.FEEDBACK_STAGES)
+    # on ``report``, which may be left out while only one report awaits feedback
     "barnevern_feedback": _e("report", {"received_on": "date", "feedback_kind": "choice"},
-                             {"notes": "textarea"}, guards=("has_report_awaiting_feedback",)),
+                             {"report": "report", "notes": "textarea"},
+                             guards=("has_report_awaiting_feedback",)),
     "avverge": _e("report", {"reported_to": "choice", "reported_on": "date"},
                   {"notes": "textarea"}),
     "referral": _e("referral", {"referred_to": "choice"}, {"notes": "textarea"}),

@@ -29,6 +29,7 @@ FIELD_TYPES = (
     "measures",  # non-empty list of measure ids on the case
     "consent",  # id of a consent on the case
     "handover",  # id of a handover on the case
+    "report",  # id of a report to barnevernet on the case
     "catalogue",  # id of a measure in the municipality's catalogue (tiltaksoversikt)
 )
 

@@ -39,6 +39,7 @@ FIELD_TYPE_MEANINGS: dict[str, str] = {
     "measures": "a non-empty list of ids of measures on the case",
     "consent": "the id of a consent on the case",
     "handover": "the id of a handover on the case",
+    "report": "the id of a report to barnevernet on the case",
     "catalogue": "the id of an active measure in the municipality's catalogue (tiltaksoversikt)",
 }
 

@@ -20,7 +20,7 @@ MAX_LENGTH = {"text": 200, "textarea": 10_000}
 #: The largest id or integer a payload may hold (a PostgreSQL ``integer``): a larger one is
 #: ``invalid`` here instead of an overflow in the database.
 MAX_INT = 2**31 - 1
-ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "catalogue")
+ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "report", "catalogue")
 LIST_TYPES = ("units", "measures")
 
 _ERRORS = {"required": "required", "null": "required", "invalid": "invalid", "type": "invalid"}

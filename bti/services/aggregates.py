@@ -7,8 +7,9 @@ adds to the counts) and none for a transition that changes no measured fact:
 - a level change or a close: ``flow`` (key "from>to") and ``stay`` (key: the level left; whole
   days spent at it, bucketed by ``bucket``);
 - a measure started (effect ``measure``): ``measure_started`` (its catalogue id, ``-`` if none);
-- an evaluation (effect ``evaluation``): ``evaluation`` (``voice`` when the child's own words are
-  recorded, else ``no_voice``) and ``measure_evaluated`` per measure (catalogue id and effect);
+- an evaluation (effect ``evaluation``, or ``stop_measure`` when the stop recorded one):
+  ``evaluation`` (``voice`` when the child's own words are recorded, else ``no_voice``) and
+  ``measure_evaluated`` per measure (catalogue id and effect);
 - a handover proposed or answered: ``handover`` (``proposed``; ``accepted`` with the days since
   it was proposed; ``declined``).
 
@@ -113,10 +114,13 @@ def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
         catalogue = payload.get("catalogue")
         cells[(base[0], MEASURE_STARTED, month, base[2],
                str(catalogue) if catalogue is not None else NO_CATALOGUE, 0)] += 1
-    elif effect == "evaluation":
+    elif effect == "evaluation" or (effect == "stop_measure" and payload.get("effect")):
+        # a stop with an effect recorded the measure's evaluation too (bti.services.effects)
         voice = "voice" if payload.get("child_said") else "no_voice"
         cells[(base[0], EVALUATION, month, base[2], voice, 0)] += 1
-        for mid in dict.fromkeys(payload.get("measures") or ()):
+        measured = ((payload.get("measures") or ()) if effect == "evaluation"
+                    else (payload["measure"],))
+        for mid in dict.fromkeys(measured):
             m = ctx.session.get(Measure, mid)  # loaded by the effect: from the identity map
             cells[(base[0], MEASURE_EVALUATED, month, base[2],
                    evaluated_key(m.catalogue_id, payload["effect"]), 0)] += 1
@@ -131,8 +135,8 @@ def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
 
 
 #: Effects that change a measured fact without a level change.
-_MEASURED = frozenset({"measure", "evaluation", "handover_proposed", "handover_accepted",
-                       "handover_declined"})
+_MEASURED = frozenset({"measure", "evaluation", "stop_measure", "handover_proposed",
+                       "handover_accepted", "handover_declined"})
 
 
 # --- recompute ---------------------------------------------------------------------------------

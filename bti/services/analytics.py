@@ -35,6 +35,8 @@ from sqlalchemy import select
 
 from bti.domain.analytics import AnalyticsCounter
 from bti.domain.analytics import MeasureCatalogueItem
+from bti.domain.cases import FEEDBACK_INVESTIGATION_OPENED
+from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Handover
@@ -228,13 +230,17 @@ class Stuck:
 
 @dataclass(frozen=True)
 class Reports:
+    """Reports sent in the period (definitions: ``bti.domain.cases.BarnevernReport``)."""
+
     sent: int | None
-    feedback_received: int | None
-    awaiting: int | None
-    overdue: int | None  # awaiting feedback past the date it was due
-    days_p50: int | None
+    feedback_received: int | None  # answered: barnevernet's first feedback recorded
+    awaiting: int | None  # no concluding feedback yet (henlagt or investigation closed)
+    overdue: int | None  # not answered, past the date the first feedback was due
+    days_p50: int | None  # days from sending to the first feedback
     days_p90: int | None
     avverge: int | None
+    investigated: int | None  # an investigation was opened
+    concluded: int | None  # the concluding feedback came
 
 
 @dataclass(frozen=True)
@@ -417,28 +423,38 @@ def stuck(ctx: Ctx, f: Filters) -> Stuck:
 
 
 def reports(ctx: Ctx, f: Filters) -> Reports:
+    opened = select(BarnevernFeedback.id).where(
+        BarnevernFeedback.report_id == BarnevernReport.id,
+        BarnevernFeedback.stage == FEEDBACK_INVESTIGATION_OPENED).exists()
     rows = ctx.session.execute(
         select(BarnevernReport.kind, BarnevernReport.sent_on,
-               BarnevernReport.feedback_received_on, BarnevernReport.feedback_expected_by)
+               BarnevernReport.feedback_received_on, BarnevernReport.feedback_expected_by,
+               BarnevernReport.concluded_on, opened)
         .join(Case, Case.id == BarnevernReport.case_id)
         .where(*_case_where(f), BarnevernReport.sent_on >= f.first_day,
                BarnevernReport.sent_on <= f.last_day)).all()
     today = ctx.today()
-    sent = received = overdue = avverge = 0
+    sent = received = overdue = avverge = investigated = concluded = 0
     days: Counter = Counter()
-    for kind, sent_on, received_on, expected in rows:
+    for kind, sent_on, received_on, expected, concluded_on, was_opened in rows:
         if kind != "report":
             avverge += 1
             continue
         sent += 1
+        investigated += bool(was_opened)
+        concluded += concluded_on is not None
         if received_on is not None:
             received += 1
             days[(received_on - sent_on).days] += 1
         elif expected is not None and expected < today:
             overdue += 1
-    got, waiting = sup_group([received, sent - received])
-    return Reports(sup(sent), got, waiting, sup(overdue), percentile(days, 0.5),
-                   percentile(days, 0.9), sup(avverge))
+    # each pair adds up to the reports sent: a small part cannot be got by subtraction
+    got, _unanswered = sup_group([received, sent - received])
+    done, waiting = sup_group([concluded, sent - concluded])
+    return Reports(sent=sup(sent), feedback_received=got, awaiting=waiting,
+                   overdue=sup(overdue), days_p50=percentile(days, 0.5),
+                   days_p90=percentile(days, 0.9), avverge=sup(avverge),
+                   investigated=sup(investigated), concluded=done)
 
 
 def child_voice(ctx: Ctx, f: Filters) -> ChildVoice:

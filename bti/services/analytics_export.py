@@ -70,17 +70,24 @@ _L: dict[str, dict[str, str]] = {
     "handover_pending": {"nb": "Overføring ikke besvart", "nn": "Overføring ikkje svara",
                          "en": "Handover not answered"},
     "sent": {"nb": "Sendt", "nn": "Sendt", "en": "Sent"},
-    "feedback_received": {"nb": "Tilbakemelding mottatt", "nn": "Tilbakemelding motteken",
-                          "en": "Feedback received"},
-    "awaiting": {"nb": "Venter på tilbakemelding", "nn": "Ventar på tilbakemelding",
-                 "en": "Awaiting feedback"},
-    "overdue": {"nb": "Tilbakemelding forsinket", "nn": "Tilbakemelding forseinka",
-                "en": "Feedback overdue"},
-    "days_p50": {"nb": "Dager til tilbakemelding, median",
-                 "nn": "Dagar til tilbakemelding, median", "en": "Days to feedback, median"},
-    "days_p90": {"nb": "Dager til tilbakemelding, 90-persentil",
-                 "nn": "Dagar til tilbakemelding, 90-persentil",
-                 "en": "Days to feedback, 90th percentile"},
+    "feedback_received": {"nb": "Besvart (første tilbakemelding mottatt)",
+                          "nn": "Svara (første tilbakemelding motteken)",
+                          "en": "Answered (first feedback received)"},
+    "overdue": {"nb": "Ikke besvart, fristen er passert", "nn": "Ikkje svara, fristen er passert",
+                "en": "Not answered, past the deadline"},
+    "investigated": {"nb": "Undersøkelse startet", "nn": "Undersøking starta",
+                     "en": "Investigation opened"},
+    "concluded": {"nb": "Avsluttet (henlagt eller ferdig undersøkt)",
+                  "nn": "Avslutta (lagd bort eller ferdig undersøkt)",
+                  "en": "Concluded (closed without investigation, or investigation ended)"},
+    "awaiting": {"nb": "Venter fortsatt på tilbakemelding",
+                 "nn": "Ventar framleis på tilbakemelding", "en": "Still awaiting feedback"},
+    "days_p50": {"nb": "Dager til første tilbakemelding, median",
+                 "nn": "Dagar til første tilbakemelding, median",
+                 "en": "Days to the first feedback, median"},
+    "days_p90": {"nb": "Dager til første tilbakemelding, 90-persentil",
+                 "nn": "Dagar til første tilbakemelding, 90-persentil",
+                 "en": "Days to the first feedback, 90th percentile"},
     "avverge": {"nb": "Avvergingstiltak", "nn": "Avvergingstiltak", "en": "Averting actions"},
     "evaluations": {"nb": "Evalueringer", "nn": "Evalueringar", "en": "Evaluations"},
     "with_voice": {"nb": "Med barnets egne ord", "nn": "Med barnet sine eigne ord",
@@ -164,8 +171,9 @@ def sections(board: Dashboard, lang: str) -> list[Section]:
                        tuple((t(k), shown(board.stuck.counts.get(k))) for k in STUCK_KINDS)))
     r = board.reports
     out.append(Section(t("reports"), (t("what"), t("value")), tuple(
-        (t(k), shown(getattr(r, k))) for k in ("sent", "feedback_received", "awaiting",
-                                               "overdue", "days_p50", "days_p90", "avverge"))))
+        (t(k), shown(getattr(r, k))) for k in ("sent", "feedback_received", "overdue",
+                                               "days_p50", "days_p90", "investigated",
+                                               "concluded", "awaiting", "avverge"))))
     v = board.child_voice
     out.append(Section(t("voice"), (t("what"), t("value")), tuple(
         (t(k), shown(getattr(v, k))) for k in ("evaluations", "with_voice", "without_voice",

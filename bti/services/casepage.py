@@ -52,11 +52,12 @@ from bti.engine.definition import StateDef
 from bti.services import cases
 from bti.services.cases import CaseAccess
 from bti.services.context import Ctx
+from bti.services.facts import stopped_unevaluated
 
 #: Fields that carry the child's voice; forms show them first, in their own group.
 CHILD_VOICE_FIELDS = ("child_voice_method", "child_said", "child_not_heard_reason")
 #: Field types whose value is one id / a list of ids.
-ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "catalogue")
+ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "report", "catalogue")
 LIST_TYPES = ("units", "measures")
 
 
@@ -270,8 +271,9 @@ def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:
 
 
 def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
-              consents: list[Consent]) -> list[Deadline]:
-    """Every open deadline on the case, soonest first."""
+              consents: list[Consent], to_evaluate: list[Measure] = ()) -> list[Deadline]:
+    """Every open deadline on the case, soonest first (``to_evaluate``: the measures awaiting
+    an evaluation, stopped ones included)."""
     case = access.case
     definition = access.workflow.definition
     if definition.state(case.state).final:
@@ -282,6 +284,10 @@ def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
     if due:
         found.append((due, "level_decision"))
     found += [(m.evaluate_by, "measure_evaluation") for m in measures if m.status == "active"]
+    # a measure stopped without an evaluation still needs one, by its evaluation date
+    found += [(m.evaluate_by, "measure_evaluation") for m in to_evaluate
+              if m.status == "stopped"]
+    # the legal deadline is the first answer's: once barnevernet has answered, none is owed
     reports = ctx.session.scalars(select(BarnevernReport).where(
         BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
         BarnevernReport.feedback_received_on.is_(None),
@@ -358,6 +364,10 @@ class FormOptions:
     handovers: list[Handover]  # pending handovers on the case
     #: The municipality's active catalogue measures (tiltaksoversikt), to start a measure from.
     catalogue: list[MeasureCatalogueItem] = field(default_factory=list)
+    #: Measures an evaluation may cover: the active ones and those stopped without one.
+    to_evaluate: list[Measure] = field(default_factory=list)
+    #: Reports to barnevernet awaiting feedback (no concluding stage yet), oldest first.
+    reports: list[BarnevernReport] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -441,6 +451,9 @@ def _log_value(fdef: FieldDef | None, value: Any, lookups: dict[str, dict[int, s
     if kind in ("user", "unit", "measure"):
         table = lookups["unit" if kind == "unit" else kind]
         return table.get(value, f"#{value}") if isinstance(value, int) else str(value)
+    if kind == "report":  # the date the report was sent names it
+        return lookups["report"].get(value, f"#{value}") if isinstance(value, int) \
+            else str(value)
     if kind in LIST_TYPES:
         table = lookups["unit" if kind == "units" else "measure"]
         return [table.get(v, f"#{v}") if isinstance(v, int) else str(v)
@@ -463,7 +476,11 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
                 user_ids.add(value)
     names = _names(ctx, case.municipality_id, user_ids)
     lookups = {"user": names, "unit": _unit_names(ctx, case.municipality_id),
-               "measure": {m.id: m.description for m in all_measures}}
+               "measure": {m.id: m.description for m in all_measures},
+               "report": dict(ctx.session.execute(select(
+                   BarnevernReport.id, BarnevernReport.sent_on).where(
+                       BarnevernReport.case_id == case.id)).all())
+               if any("report" in d for _, d in data) else {}}
     items = []
     for e, d in data:
         if e.trigger == "open":
@@ -516,7 +533,13 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
     handovers = [h for h in ctx.session.scalars(
         select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed"))
         if h.to_user_id not in gone_recipients]
-    open_deadlines = deadlines(ctx, access, all_measures, consents)
+    unevaluated = {m.id for m in ctx.session.scalars(stopped_unevaluated(case.id))}
+    to_evaluate = [m for m in all_measures if m.status == "active" or m.id in unevaluated]
+    reports = list(ctx.session.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
+        BarnevernReport.concluded_on.is_(None)).order_by(BarnevernReport.sent_on,
+                                                         BarnevernReport.id)))
+    open_deadlines = deadlines(ctx, access, all_measures, consents, to_evaluate)
 
     state = definition.state(case.state)
     holder = _names(ctx, case.municipality_id, {case.stafettholder_id}) \
@@ -536,7 +559,8 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         groups=group_actions(definition, actions),
         options=FormOptions(colleagues(ctx), units(ctx),
                             [m for m in all_measures if m.status == "active"], consents,
-                            handovers, _catalogue(ctx, case.municipality_id)),
+                            handovers, _catalogue(ctx, case.municipality_id), to_evaluate,
+                            reports),
         log=_log_items(ctx, access, chosen, all_measures),
         total_entries=view.total_entries,
         kind=kind,

@@ -32,6 +32,7 @@ from bti.domain.org import Unit
 from bti.domain.rules import ConsentTerms
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
+from bti.domain.rules import due_month_problem
 from bti.domain.rules import lapsed
 from bti.domain.rules import relations
 from bti.domain.rules import rests_on_consent
@@ -321,10 +322,16 @@ def open_case(
     *,
     unit_id: int | None,
     child_pseudonym: str,
-    child_birth_year: int,
+    child_birth_year: int | None,
     concern: dict[str, Any] | None,
+    child_due_year: int | None = None,
+    child_due_month: int | None = None,
 ) -> OpenResult:
-    """A new nivå 0 case from a concern, on the municipality's current workflow version."""
+    """A new nivå 0 case from a concern, on the municipality's current workflow version.
+
+    The child is born (``child_birth_year``, within the last 25 years) or expected
+    (``child_due_year`` and ``child_due_month``, from this month to ``DUE_MONTHS_AHEAD``
+    months ahead), never both; an expected child's birth year is stored as the due year."""
     actor = ctx.actor
     unit_id = unit_id or actor.unit_id
     errors: dict[str, list[str]] = {}
@@ -336,8 +343,22 @@ def open_case(
         errors["child_pseudonym"] = ["invalid"]
     elif pseudonym.replace(" ", "").isdigit():
         errors["child_pseudonym"] = ["looks_like_id_number"]  # never a fødselsnummer
-    this_year = ctx.today().year
-    if not isinstance(child_birth_year, int) or not this_year - 25 <= child_birth_year <= this_year:
+    today = ctx.today()
+    expected = child_due_year is not None or child_due_month is not None
+    if expected:
+        if child_birth_year is not None:
+            errors["child_birth_year"] = ["birth_or_due"]  # born or expected, not both
+        if not (isinstance(child_due_year, int) and isinstance(child_due_month, int)):
+            errors["child_due"] = ["invalid"]
+        else:
+            problem = due_month_problem(child_due_year, child_due_month, today)
+            if problem:
+                errors["child_due"] = [problem]
+        child_birth_year = child_due_year
+    elif child_birth_year is None:
+        errors["child_birth_year"] = ["required"]
+    elif (not isinstance(child_birth_year, int)
+          or not today.year - 25 <= child_birth_year <= today.year):
         errors["child_birth_year"] = ["invalid"]
     if errors:
         raise InvalidInput(errors)
@@ -355,6 +376,7 @@ def open_case(
         municipality_id=actor.municipality_id, unit_id=unit.id,
         workflow_definition_id=record_id, state=definition.initial,
         child_pseudonym=pseudonym, child_birth_year=child_birth_year,
+        child_due_month=child_due_month if expected else None,
         violence_flag=violence, opened_by_id=actor.id, opened_at=now,
         level_entered_at=now, last_activity_at=now,
     )

@@ -85,7 +85,19 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
         _walk(session, registry, users, units, PSEUDONYMS[i % len(PSEUDONYMS)] + f" {i + 1}",
               2012 + i % 10, target, now - timedelta(days=60 - i),
               catalogue_ids[i % len(catalogue_ids)])
+    if cases_count:
+        _expected_child(session, registry, users["helsesjukepleiar"], units[2], now)
     return made
+
+
+def _expected_child(session, registry, nurse: User, health_station: Unit, now) -> None:
+    """Pregnancy follow-up at the health station: a case for a child due in five months."""
+    ctx = Ctx(session=session, actor=nurse, workflows=registry, now=lambda: now)
+    due = ctx.today().replace(day=1) + timedelta(days=5 * 31)
+    cases.open_case(ctx, unit_id=health_station.id, child_pseudonym="Termin Tuva",
+                    child_birth_year=None, child_due_year=due.year, child_due_month=due.month,
+                    concern={"what_seen": "Den gravide fortel om lite nettverk og mykje uro "
+                             "før fødselen.", "since": "Sist konsultasjon"})
 
 
 def _walk(session, registry, users, units, pseudonym, birth_year, target, start,
@@ -165,6 +177,17 @@ def _walk(session, registry, users, units, pseudonym, birth_year, target, start,
         fire(teacher, "add_note", {"text": "Lysglimt: god dag på skulen i dag."})
     if target == "n2_decision":
         fire(coord, "report_barnevernet", {"sent_on": day(), "grounds": "neglect"})
+        for stage in ("receipt_confirmed", "investigation_opened"):
+            fire(coord, "record_barnevern_feedback", {"feedback_kind": stage,
+                                                      "received_on": day()})
+    if target == "n2_active":  # a measure stopped early, evaluated with the stop
+        measure_cycle("nivå 2, ekstra")
+        extra = max(m.id for m in session.scalars(select(Measure).where(
+            Measure.case_id == cid, Measure.status == "active")))
+        fire(coord, "stop_measure", {
+            "measure": extra, "effect": "none", "child_voice_method": "conversation",
+            "child_said": "Eg vil heller ha hjelp i timane.",
+            "reason": "Tiltaket passa ikkje; barnet ville heller ha støtte i klassen."})
     if target == "n3_active":
         fire(coord, "propose_handover", {"to_user": nurse.id,
                                          "reason": "Helsestasjonen har mest kontakt no."})

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bti.config import log_keys
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import GENESIS_HASH
+from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
@@ -63,7 +64,8 @@ CATALOGUE = [
 ]
 EFFECTS = ("good", "some", "some", "none", "worse")
 TABLES = [Case, Concern, Participant, Consent, ConsentService, Measure, Evaluation,
-          EvaluationMeasure, BarnevernReport, Handover, Meeting, Note, StafettloggEntry]
+          EvaluationMeasure, BarnevernReport, BarnevernFeedback, Handover, Meeting, Note,
+          StafettloggEntry]
 
 
 def seed_catalogue(session: Session, municipality_id: int, now: datetime) -> list[int]:
@@ -234,6 +236,23 @@ def _one_case(rnd: random.Random, ids: _Ids, rows: dict, *, now: datetime, opene
         return "n1"
 
     consent_given = [False]
+    #: reports whose receipt barnevernet confirms on the date given, recorded once it has come
+    awaited: list[tuple[dict, Any]] = []
+
+    def record_feedback() -> None:
+        for report, got in list(awaited):
+            if got > day():
+                continue
+            awaited.remove((report, got))
+            feedback_id = ids(BarnevernFeedback)
+            rows[BarnevernFeedback].append({
+                "id": feedback_id, "report_id": report["id"], "case_id": case_id,
+                "stage": "receipt_confirmed", "received_on": got, "notes": None,
+                "recorded_by_id": holder, "created_at": clock[0]})
+            report["feedback_received_on"] = got
+            entry("record_barnevern_feedback", "report", case["state"], {
+                "feedback_kind": "receipt_confirmed", "received_on": got,
+                "report": report["id"]}, holder, "barnevern_feedback", feedback_id)
 
     def level(n: int) -> str | None:
         lv = f"n{n}"
@@ -262,17 +281,17 @@ def _one_case(rnd: random.Random, ids: _Ids, rows: dict, *, now: datetime, opene
             report_id = ids(BarnevernReport)
             sent = day()
             got = sent + timedelta(days=rnd.randint(2, 40)) if rnd.random() < 0.8 else None
-            if got is not None and got >= day(now):
-                got = None
-            rows[BarnevernReport].append({
+            report = {
                 "id": report_id, "case_id": case_id, "kind": "report", "sent_on": sent,
                 "sent_by_id": holder, "reported_to": "barnevern", "grounds": "neglect",
                 "notes": None, "feedback_expected_by": sent + timedelta(days=21),
-                "feedback_received_on": got,
-                "feedback_kind": "receipt_confirmed" if got else None, "created_at": clock[0]})
+                "feedback_received_on": None, "concluded_on": None, "created_at": clock[0]}
+            rows[BarnevernReport].append(report)
             entry("report_barnevernet", "report", case["state"], {"sent_on": sent,
                                                                   "grounds": "neglect"},
                   holder, "barnevern_report", report_id)
+            if got is not None:
+                awaited.append((report, got))
         if rnd.random() < 0.08:
             hid = ids(Handover)
             proposed = clock[0]
@@ -316,6 +335,7 @@ def _one_case(rnd: random.Random, ids: _Ids, rows: dict, *, now: datetime, opene
                 "text": "Lysglimt: god dag på skulen i dag."}, holder, "note", note_id)
         if not later(14, 120):
             return None
+        record_feedback()
         entry("evaluate", "phase", f"{lv}_evaluation", {}, holder)
         if not later(0.5, 14):
             return None

@@ -17,6 +17,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from bti.domain.analytics import MeasureCatalogueItem
+from bti.domain.cases import FEEDBACK_CONCLUDING
+from bti.domain.cases import FEEDBACK_FROM_BARNEVERN
+from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
@@ -34,6 +37,7 @@ from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expiry_of
+from bti.domain.rules import feedback_problem
 from bti.domain.rules import lapsed
 from bti.domain.vocabulary import Relation
 from bti.engine import Refusal
@@ -232,34 +236,78 @@ def _case_measure(ctx, case, step, field, measure_id) -> Measure:
     return m
 
 
+#: The fields with which a stop records the measure's evaluation (``stop_measure``).
+STOP_EVALUATION_FIELDS = ("effect", "child_voice_method", "child_said", "child_not_heard_reason",
+                          "evaluated_on")
+
+
+def _child_voice(case: Case, step: Step) -> None:
+    p = step.payload
+    if not p.get("child_said") and not p.get("child_not_heard_reason"):
+        raise _refuse(case, step, child_said="child_voice_missing",
+                      child_not_heard_reason="child_voice_missing")
+
+
+def _evaluated_on(ctx, case, step) -> date:
+    evaluated_on = step.payload.get("evaluated_on") or ctx.today()
+    _not_future(ctx, case, step, "evaluated_on", evaluated_on)
+    return evaluated_on
+
+
 def stop_measure(ctx, case, step, facts) -> Written:
-    m = _case_measure(ctx, case, step, "measure", step.payload["measure"])
+    """Stop a running measure. With the effect and the child's voice the stop is also the
+    measure's evaluation (outcome ``stop``); without them the measure awaits an evaluation,
+    and ``measures_evaluated`` holds until one is recorded."""
+    p = step.payload
+    m = _case_measure(ctx, case, step, "measure", p["measure"])
+    ev = None
+    if any(p.get(k) for k in STOP_EVALUATION_FIELDS):
+        missing = {k: "required" for k in ("effect", "child_voice_method") if not p.get(k)}
+        if missing:
+            raise _refuse(case, step, **missing)
+        _child_voice(case, step)
+        ev = Evaluation(
+            case_id=case.id, level=_level(case, facts), effect=p["effect"],
+            child_voice_method=p["child_voice_method"], child_said=p.get("child_said"),
+            child_not_heard_reason=p.get("child_not_heard_reason"), outcome="stop",
+            notes=p.get("reason"), evaluated_on=_evaluated_on(ctx, case, step),
+            created_by_id=ctx.actor.id, created_at=ctx.now(),
+            measure_links=[EvaluationMeasure(measure_id=m.id)],
+        )
+        _add(ctx, ev, "evaluation")
     m.status = "stopped"
     m.ended_at = ctx.now()
     return Written("measure", m.id)
 
 
+def _measure_to_evaluate(ctx, case, step, facts, measure_id) -> Measure:
+    """A running measure of the case, or one stopped without an evaluation."""
+    m = ctx.session.get(Measure, measure_id)
+    if m is None or m.case_id != case.id:
+        raise _refuse(case, step, measures="not_on_case")
+    if m.status == "active" or any(x.id == m.id for x in facts.stopped_unevaluated):
+        return m
+    raise _refuse(case, step, measures="already_evaluated")
+
+
 def evaluation(ctx, case, step, facts) -> Written:
     p = step.payload
-    measures = [_case_measure(ctx, case, step, "measures", mid)
+    measures = [_measure_to_evaluate(ctx, case, step, facts, mid)
                 for mid in dict.fromkeys(p["measures"])]
-    if not p.get("child_said") and not p.get("child_not_heard_reason"):
-        raise _refuse(case, step, child_said="child_voice_missing",
-                      child_not_heard_reason="child_voice_missing")
-    evaluated_on = p.get("evaluated_on") or ctx.today()
-    _not_future(ctx, case, step, "evaluated_on", evaluated_on)
+    _child_voice(case, step)
     ev = Evaluation(
         case_id=case.id, level=_level(case, facts), effect=p["effect"],
         child_voice_method=p["child_voice_method"], child_said=p.get("child_said"),
         child_not_heard_reason=p.get("child_not_heard_reason"), outcome=p["outcome"],
-        notes=p.get("notes"), evaluated_on=evaluated_on, created_by_id=ctx.actor.id,
-        created_at=ctx.now(),
+        notes=p.get("notes"), evaluated_on=_evaluated_on(ctx, case, step),
+        created_by_id=ctx.actor.id, created_at=ctx.now(),
         measure_links=[EvaluationMeasure(measure_id=m.id) for m in measures],
     )
     now = ctx.now()
     for m in measures:
-        m.status = "evaluated"
-        m.ended_at = now
+        if m.status == "active":  # a stopped one stays stopped, now with its evaluation
+            m.status = "evaluated"
+            m.ended_at = now
     return _add(ctx, ev, "evaluation")
 
 
@@ -439,18 +487,45 @@ def report_barnevernet(ctx, case, step, facts) -> Written:
     ), "barnevern_report")
 
 
+def _awaiting_report(ctx, case, step) -> BarnevernReport:
+    """The report the feedback is about: the one chosen (``report``), else the only report
+    still awaiting feedback (a choice is needed when there are several)."""
+    report_id = step.payload.get("report")
+    if report_id is not None:
+        report = ctx.session.get(BarnevernReport, report_id)
+        if report is None or report.case_id != case.id or report.kind != "report":
+            raise _refuse(case, step, report="not_on_case")
+        return report
+    waiting = list(ctx.session.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
+        BarnevernReport.concluded_on.is_(None)).order_by(BarnevernReport.sent_on).limit(2)))
+    if len(waiting) != 1:
+        raise _refuse(case, step, report="required" if waiting else "not_on_case")
+    return waiting[0]
+
+
 def barnevern_feedback(ctx, case, step, facts) -> Written:
+    """One stage of barnevernet's feedback on a report, with its date. The first stage from
+    barnevernet answers the report (``feedback_received_on``); a concluding one ends the wait
+    (``concluded_on``). See ``bti.domain.rules.feedback_problem`` for what is refused."""
     p = step.payload
-    report = ctx.session.scalar(
-        select(BarnevernReport).where(
-            BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
-            BarnevernReport.feedback_received_on.is_(None)).order_by(BarnevernReport.sent_on))
-    _not_future(ctx, case, step, "received_on", p["received_on"])
-    if p["received_on"] < report.sent_on:
-        raise _refuse(case, step, received_on="before_start")
-    report.feedback_received_on = p["received_on"]
-    report.feedback_kind = p["feedback_kind"]
-    return Written("barnevern_report", report.id)
+    report = _awaiting_report(ctx, case, step)
+    stage, received_on = p["feedback_kind"], p["received_on"]
+    recorded = dict(ctx.session.execute(
+        select(BarnevernFeedback.stage, BarnevernFeedback.received_on).where(
+            BarnevernFeedback.report_id == report.id)).all())
+    problem = feedback_problem(report, recorded, stage, received_on, ctx.today())
+    if problem:
+        raise _refuse(case, step, **problem)
+    written = _insert(ctx, BarnevernFeedback, "barnevern_feedback", report_id=report.id,
+                      case_id=case.id, stage=stage, received_on=received_on,
+                      notes=p.get("notes"), recorded_by_id=ctx.actor.id, created_at=ctx.now())
+    if stage in FEEDBACK_FROM_BARNEVERN and (report.feedback_received_on is None
+                                             or received_on < report.feedback_received_on):
+        report.feedback_received_on = received_on
+    if stage in FEEDBACK_CONCLUDING:
+        report.concluded_on = received_on
+    return written
 
 
 def avverge(ctx, case, step, facts) -> Written:

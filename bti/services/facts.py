@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
+from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.cases import Participant
@@ -26,6 +27,13 @@ from bti.domain.vocabulary import GUARDS
 from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
 from bti.services.context import Ctx
+
+
+def stopped_unevaluated(case_id: int):
+    """The case's measures stopped without an evaluation covering them."""
+    evaluated = select(EvaluationMeasure.id).where(EvaluationMeasure.measure_id == Measure.id)
+    return select(Measure).where(Measure.case_id == case_id, Measure.status == "stopped",
+                                 ~evaluated.exists())
 
 
 class CaseFacts(Mapping[str, bool]):
@@ -73,6 +81,11 @@ class CaseFacts(Mapping[str, bool]):
     def active_measures(self) -> list[Measure]:
         return list(self.ctx.session.scalars(
             select(Measure).where(Measure.case_id == self.case.id, Measure.status == "active")))
+
+    @cached_property
+    def stopped_unevaluated(self) -> list[Measure]:
+        """Measures stopped without an evaluation: each still needs one."""
+        return list(self.ctx.session.scalars(stopped_unevaluated(self.case.id)))
 
     @cached_property
     def consents(self) -> list[ConsentLike]:
@@ -170,7 +183,9 @@ class CaseFacts(Mapping[str, bool]):
         return bool(self.active_measures)
 
     def _measures_evaluated(self) -> bool:
-        return not self.active_measures
+        """Every measure evaluated: none running, and none stopped without an evaluation (a
+        stop records one only when its form carried the effect and the child's voice)."""
+        return not self.active_measures and not self.stopped_unevaluated
 
     def _no_violence_flag(self) -> bool:
         return not self.case.violence_flag
@@ -189,10 +204,11 @@ class CaseFacts(Mapping[str, bool]):
         return h is not None and h.to_user_id == self.ctx.actor.id
 
     def _has_report_awaiting_feedback(self) -> bool:
+        """A report whose concluding feedback has not come (``BarnevernReport``)."""
         return self.ctx.session.scalar(
             select(BarnevernReport.id).where(
                 BarnevernReport.case_id == self.case.id, BarnevernReport.kind == "report",
-                BarnevernReport.feedback_received_on.is_(None)).limit(1)) is not None
+                BarnevernReport.concluded_on.is_(None)).limit(1)) is not None
 
     def _has_active_consent(self) -> bool:
         today = self.ctx.today()

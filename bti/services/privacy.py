@@ -77,6 +77,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bti.domain.base import Base
+from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
@@ -133,6 +134,7 @@ SECTIONS: dict[str, tuple[str, type]] = {
     "case_participant": ("participants", Participant),
     "handover": ("handovers", Handover),
     "barnevern_report": ("barnevern_reports", BarnevernReport),
+    "barnevern_feedback": ("barnevern_feedback", BarnevernFeedback),
     "emergency_access": ("emergency_accesses", EmergencyAccess),
     "notification": ("notifications", Notification),
     "case_archive": ("archives", CaseArchive),

@@ -53,14 +53,19 @@ GUARD_MEANINGS: dict[str, str] = {
     "measures_owned_and_dated": "every active measure has a responsible person and an "
     "evaluation date.",
     "has_active_measure": "the case has at least one active measure.",
-    "measures_evaluated": "no measure is still active (each has been evaluated or stopped).",
+    "measures_evaluated": "every measure of the case is evaluated: none is still active, and "
+    "none was stopped without an evaluation (a stop records one when it carries the effect "
+    "and the child's voice).",
     "no_violence_flag": "the case is not flagged for suspected violence or abuse.",
     "violence_flag_set": "the case is flagged for suspected violence or abuse.",
     "home_informed": "the home has been informed (`inform_home`), or the case is flagged for "
     "violence, where the home is not to be informed.",
     "no_pending_handover": "no handover is waiting for an answer.",
     "is_handover_recipient": "the actor is the proposed recipient of the pending handover.",
-    "has_report_awaiting_feedback": "a report to barnevernet has no feedback recorded yet.",
+    "has_report_awaiting_feedback": "a report to barnevernet awaits feedback: its concluding "
+    "stage (`no_investigation` or `investigation_closed`) is not recorded yet. (Until its "
+    "first stage from barnevernet, the report is also unanswered, overdue after "
+    "`barnevern_feedback_days`.)",
     "has_active_consent": "the case has at least one current consent.",
 }
 
@@ -78,10 +83,14 @@ EFFECT_MEANINGS: dict[str, str] = {
     "goal": "a goal at the current level.",
     "measure": "an active measure at the current level; `evaluate_by` is on or after "
     "`start_date` and at most `measure_evaluation_max_days` after it.",
-    "stop_measure": "stops an active measure of the case.",
-    "evaluation": "evaluates active measures of the case (they become evaluated) with the child's "
-    "voice: `child_said` or `child_not_heard_reason` is required; `evaluated_on` defaults to "
-    "today and may not be in the future.",
+    "stop_measure": "stops an active measure of the case. With `effect`, `child_voice_method` "
+    "and the child's voice (`child_said` or `child_not_heard_reason`) the stop also records "
+    "the measure's evaluation (outcome `stop`); without them the measure still needs an "
+    "evaluation.",
+    "evaluation": "evaluates measures of the case with the child's voice: active ones (they "
+    "become evaluated) and stopped ones without an evaluation; `child_said` or "
+    "`child_not_heard_reason` is required; `evaluated_on` defaults to today and may not be in "
+    "the future.",
     "meeting": "a meeting, optionally naming the team and the child's voice; `next_meeting_on` "
     "is not before `held_on`. Needs a `when` rule: which `meeting_kind`s meet the home, refused "
     "or warned under the violence flag.",
@@ -99,7 +108,13 @@ EFFECT_MEANINGS: dict[str, str] = {
     "handover_declined": "the recipient declines; the stafettholder stays.",
     "report_barnevernet": "a report to barnevernet; feedback is expected "
     "`barnevern_feedback_days` after `sent_on`.",
-    "barnevern_feedback": "barnevernet's feedback on the oldest report still waiting for it.",
+    "barnevern_feedback": "one stage of barnevernet's feedback on a report (`feedback_kind`: "
+    "`receipt_confirmed`, `investigation_opened`, `no_investigation`, "
+    "`investigation_closed`, or `none_received` when nothing came by the deadline), dated "
+    "`received_on` (not before the report, not in the future). `report` names the report; it "
+    "may be left out while only one awaits feedback. Each stage once per report, nothing after "
+    "a concluding stage, no `no_investigation` after `investigation_opened`, and "
+    "`none_received` only after `feedback_expected_by` with no answer.",
     "avverge": "an alert under the duty to avert, to the police or barnevernet.",
     "referral": "a referral (to whom, in the stafettlogg entry).",
     "close": "closing details (archive reference, closing note) in the stafettlogg entry.",

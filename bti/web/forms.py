@@ -38,5 +38,17 @@ def error_text(code: str) -> str:
         "age_range": _("Give an age from 0 to 24."),
         "age_order": _("The upper age cannot be below the lower age."),
         "taken": _("That name is taken. Choose another."),
+        "birth_or_due": _("Give the birth year or, for a child not yet born, the due month: "
+                          "not both."),
+        "already_evaluated": _("This measure has already been evaluated."),
+        "already_recorded": _("This feedback is already recorded for the report."),
+        "feedback_concluded": _("Child welfare has concluded this report: no more feedback "
+                                "is expected."),
+        "investigation_opened": _("Child welfare opened an investigation: record that the "
+                                  "investigation is closed instead."),
+        "already_answered": _("Child welfare has already answered this report."),
+        "before_report": _("The date cannot be before the report was sent."),
+        "before_deadline": _("The deadline for feedback has not passed yet."),
+        "before_investigation": _("The date cannot be before the investigation was opened."),
     }
     return texts.get(code, _("The value is not valid."))

@@ -109,7 +109,9 @@ def test_each_metric_against_the_hand_computed_history(world, script, built):
                                   "inactive_60": None, "n0_overdue": 6, "handover_pending": 0}
 
     r = analytics.reports(ctx, f)
-    assert (r.sent, r.feedback_received, r.awaiting, r.overdue) == (5, 5, 0, 0)
+    # answered (receipt confirmed), but none concluded: all five still await feedback
+    assert (r.sent, r.feedback_received, r.awaiting, r.overdue) == (5, 5, 5, 0)
+    assert (r.investigated, r.concluded) == (0, 0)
     assert (r.days_p50, r.days_p90, r.avverge) == (4, 14, 0)
 
     v = analytics.child_voice(ctx, f)

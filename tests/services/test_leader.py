@@ -87,8 +87,9 @@ def test_a_closed_case_ends_its_last_band_and_stopped_measures_end_early(world, 
     script.to_n1(case, w.teacher, w.leader, w.coordinator, day=-28)
     m = script.measure(w.coordinator, case, start=-28, evaluate_by=10)
     script.fire(w.coordinator, case, "start", day=-27)
-    script.fire(w.coordinator, case, "stop_measure", {"measure": m, "reason": "Ikkje nødvendig"},
-                day=-20)
+    script.fire(w.coordinator, case, "stop_measure", {
+        "measure": m, "reason": "Ikkje nødvendig", "effect": "good",
+        "child_voice_method": "conversation", "child_said": "Det går bra no."}, day=-20)
     script.fire(w.coordinator, case, "evaluate", day=-19)
     script.fire(w.coordinator, case, "decide", day=-19)
     script.fire(w.coordinator, case, "close", {"reason": "Målet er nådd."}, day=-18)

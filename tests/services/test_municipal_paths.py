@@ -543,8 +543,10 @@ def test_report_to_barnevernet_is_open_mid_path_to_everyone_on_the_case(session,
     if workflow_id == "vestre-slidre":  # the leader offers the reporter a debrief (tiltak 4 b)
         walk.fire(w.leader, "record_debrief", {"text": "Debrief med melder er gjennomført."},
                   state="n2_active")
+    # two reports await feedback: the feedback names the one it answers
     walk.fire(w.coordinator, "record_barnevern_feedback",
-              {"received_on": DAY, "feedback_kind": "receipt_confirmed"}, state="n2_active")
+              {"received_on": DAY, "feedback_kind": "receipt_confirmed",
+               "report": r.entry.object_id}, state="n2_active")
     walk.fire(w.coordinator, "evaluate", state="n2_evaluation")  # the path goes on
     # someone with no relation to the case cannot report through it (nor see it)
     with pytest.raises(NotFound):

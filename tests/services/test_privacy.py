@@ -78,6 +78,8 @@ def rich_case(w: World, pseudonym: str = SENTINEL, *, close: bool = True, now=No
                                        "minutes": "Samtale med barnet."})
     fire(w.teacher, "add_note", {"text": "Eit notat."})
     fire(w.teacher, "report_barnevernet", {"sent_on": DAY, "notes": "Sendt."})
+    fire(w.teacher, "record_barnevern_feedback", {"received_on": DAY,
+                                                  "feedback_kind": "receipt_confirmed"})
     fire(w.teacher, "assess")
     fire(w.teacher, "decide")
     fire(w.leader, "appoint_stafettholder", {"stafettholder": w.coordinator.id})

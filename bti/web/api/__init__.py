@@ -155,7 +155,10 @@ def _case(case, definition, relations, basis: str) -> dict[str, Any]:
         **_case_state(case, definition),
         "workflow": definition.id, "workflow_revision": case.workflow_definition_id,
         "unit_id": case.unit_id, "child_pseudonym": case.child_pseudonym,
-        "child_birth_year": case.child_birth_year, "violence_flag": case.violence_flag,
+        "child_birth_year": case.child_birth_year,
+        "child_due": (f"{case.child_birth_year:04d}-{case.child_due_month:02d}"
+                      if case.child_due_month else None),
+        "violence_flag": case.violence_flag,
         "home_informed_on": case.home_informed_on, "stafettholder_id": case.stafettholder_id,
         "opened_by_id": case.opened_by_id, "opened_at": case.opened_at,
         "level_entered_at": case.level_entered_at, "last_activity_at": case.last_activity_at,
@@ -243,10 +246,13 @@ def create_case():
     if not casepage.may_open(ctx, casepage.current_definition(ctx)):
         abort(403)  # the caller's roles may not open cases (as on the concern page)
     data = _body(s.CaseCreateSchema())
+    due = data["child_due"]
     try:
         result = cases.open_case(ctx, unit_id=data["unit_id"],
                                  child_pseudonym=data["child_pseudonym"],
                                  child_birth_year=data["child_birth_year"],
+                                 child_due_year=int(due[:4]) if due else None,
+                                 child_due_month=int(due[5:]) if due else None,
                                  concern=data["concern"])
     except TransitionRefused as err:  # the concern form is invalid: name it as sent
         fields = refusal_fields(err)

@@ -10,6 +10,8 @@ from marshmallow import validate
 
 from bti.engine.payload import MAX_INT
 
+#: A due month, ``YYYY-MM``.
+DUE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -31,8 +33,15 @@ class CaseCreateSchema(Strict):
     child_pseudonym = fields.String(required=True, validate=validate.Length(min=1, max=60),
                                     metadata={"description": "A pseudonym or initials; never a "
                                               "national identity number."})
-    child_birth_year = fields.Integer(required=True, strict=True,
-                                      validate=validate.Range(min=1900, max=2100))
+    child_birth_year = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                      validate=validate.Range(min=1900, max=2100), metadata={
+                                          "description": "The child's birth year; leave out "
+                                          "for an expected child and give `child_due`."})
+    child_due = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Regexp(DUE_PATTERN), metadata={
+                                  "description": "For a child not yet born (pregnancy "
+                                  "follow-up): the due month, `YYYY-MM`, from this month up to "
+                                  "ten months ahead; instead of `child_birth_year`."})
     unit_id = fields.Integer(load_default=None, allow_none=True, strict=True,
                              validate=validate.Range(min=1, max=MAX_INT),
                              metadata={"description": "The unit (service) the case belongs to; "
@@ -98,7 +107,11 @@ class CaseSchema(CaseStateSchema):
         "description": "The stored revision of the workflow the case follows."})
     unit_id = fields.Integer(required=True)
     child_pseudonym = fields.String(required=True)
-    child_birth_year = fields.Integer(required=True)
+    child_birth_year = fields.Integer(required=True, metadata={
+        "description": "The birth year; for an expected child the due year."})
+    child_due = fields.String(required=True, allow_none=True, metadata={
+        "description": "The due month (`YYYY-MM`) of a case opened for an expected child; "
+                       "null for a child already born."})
     violence_flag = fields.Boolean(required=True)
     home_informed_on = fields.Date(required=True, allow_none=True)
     stafettholder_id = fields.Integer(required=True, allow_none=True)
@@ -131,7 +144,7 @@ class FieldSchema(Schema):
     name = fields.String(required=True)
     type = fields.String(required=True, metadata={
         "description": "text (≤200), textarea (≤10,000), date (ISO), bool, int, choice (one of "
-                       "`options`), user, unit, measure, consent, handover (ids), units, "
+                       "`options`), user, unit, measure, consent, handover, report (ids), units, "
                        "measures (non-empty lists of ids)."})
     required = fields.Boolean(required=True)
     label = Labels(required=True, allow_none=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from babel.dates import get_month_names
 from flask import Blueprint
 from flask import abort
 from flask import flash
@@ -84,7 +85,7 @@ def deadline_labels() -> dict[str, str]:
     return {
         "level_decision": _("Decision at this level"),
         "measure_evaluation": _("Evaluation of a measure"),
-        "barnevern_feedback": _("Feedback expected from child welfare"),
+        "barnevern_feedback": _("Child welfare's answer to a report"),
         "consent_expiry": _("A consent expires"),
     }
 
@@ -119,11 +120,22 @@ def _commit_reads() -> bool:
 
 def _concern_form(definition, values=None, errors=None, status=200):
     fields = casepage.opening_fields(definition)
+    months = get_month_names("wide", context="stand-alone", locale=lang())
     return render_template(
         "cases/new.html", definition=definition,
         text_fields=[f for f in fields if f.type != "bool"],
         safety_fields=[f for f in fields if f.type == "bool"],
+        months=[(n, months[n]) for n in range(1, 13)],
         values=values or {}, errors=errors or {}), status
+
+
+def _whole_number(text: str) -> int | str | None:
+    """A whole number typed in a form: the int, None when blank, else the text itself, which
+    the service refuses as ``invalid`` (only ASCII digits are a number here)."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else text
 
 
 @bp.route("/ny", methods=["GET", "POST"])
@@ -139,13 +151,14 @@ def new_concern():
     form = request.form
     fields = casepage.opening_fields(definition)
     values = casepage.form_values(fields, form)
-    values["child_pseudonym"] = form.get("child_pseudonym", "")
-    values["child_birth_year"] = form.get("child_birth_year", "")
-    year_text = values["child_birth_year"].strip()
+    for name in ("child_pseudonym", "child_birth_year", "child_due_month", "child_due_year"):
+        values[name] = form.get(name, "")
     try:
         result = cases.open_case(
             ctx, unit_id=None, child_pseudonym=values["child_pseudonym"],
-            child_birth_year=int(year_text) if year_text.isdigit() else None,
+            child_birth_year=_whole_number(values["child_birth_year"]),
+            child_due_year=_whole_number(values["child_due_year"]),
+            child_due_month=_whole_number(values["child_due_month"]),
             concern=casepage.payload_from_form(fields, form))
     except InvalidInput as err:
         return _concern_form(definition, values, err.fields, 422)
