@@ -42,6 +42,7 @@ from bti.web.db import request_id
 from bti.web.i18n import LANGUAGES
 from bti.web.i18n import lang as current_lang
 from bti.web.throttle import LoginThrottle
+from bti.web.throttle import SecondFactorThrottle
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -71,10 +72,18 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _minutes(seconds: int) -> int:
+    return max(math.ceil(seconds / 60), 1)
+
+
 def _wait_text(seconds: int) -> str:
-    minutes = max(math.ceil(seconds / 60), 1)
     return ngettext("Too many failed sign-ins. Try again in %(num)d minute.",
-                    "Too many failed sign-ins. Try again in %(num)d minutes.", minutes)
+                    "Too many failed sign-ins. Try again in %(num)d minutes.", _minutes(seconds))
+
+
+def _code_wait_text(seconds: int) -> str:
+    return ngettext("Too many wrong codes. Try again in %(num)d minute.",
+                    "Too many wrong codes. Try again in %(num)d minutes.", _minutes(seconds))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -141,19 +150,26 @@ def mfa():
         cookie["totp_pending"] = auth_service.new_totp_secret()
     secret = cookie.get("totp_pending") if enrolling else None
     error = False
+    wait, status, headers = None, 200, {}
     if request.method == "POST":
-        ctx = get_ctx()
-        if auth_service.verify_totp(ctx, request.form.get("code", ""), enroll_secret=secret):
+        throttle = SecondFactorThrottle.for_user(user.id)
+        seconds = throttle.wait_seconds()
+        if seconds is not None:  # refused before the code is looked at
+            wait, status, headers = _code_wait_text(seconds), 429, {"Retry-After": str(seconds)}
+        elif auth_service.verify_totp(get_ctx(), request.form.get("code", ""),
+                                      enroll_secret=secret):
             cookie.pop("totp_pending", None)
             return redirect(_safe_next(cookie.pop("after_mfa", None)))
-        get_session().commit()  # the failed attempt is recorded
-        error = True
+        else:
+            get_session().commit()  # the failed attempt is recorded
+            throttle.count_failure()
+            error = True
     qr = None
     if secret:
         uri = auth_service.totp_uri(secret, user.username)
         qr = segno.make(uri).svg_data_uri(scale=4)
     return render_template("auth/mfa.html", enrolling=enrolling, secret=secret, qr=qr,
-                           error=error)
+                           error=error, wait=wait), status, headers
 
 
 @bp.route("/password", methods=["GET", "POST"])

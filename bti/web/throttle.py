@@ -40,6 +40,7 @@ PER_USER_AND_ADDRESS = parse("10 per 15 minutes")
 PER_USER = parse("100 per hour")
 PER_ADDRESS = parse("100 per hour")
 PER_KNOWN_BROWSER = parse("10 per 15 minutes")
+PER_USER_SECOND_FACTOR = parse("5 per 15 minutes")
 #: How long a browser stays known after its last successful sign-in, and how many users it
 #: remembers (the latest first).
 KNOWN_FOR_DAYS = 180
@@ -97,10 +98,49 @@ def _known_browser() -> tuple[str | None, list[str]]:
 
 
 @dataclass(frozen=True)
-class LoginThrottle:
-    """The limits that apply to one sign-in attempt."""
+class _Counted:
+    """Failures counted in the limiter's store under one or more (limit, key) pairs."""
 
     limits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...]
+
+    def wait_seconds(self) -> int | None:
+        """None if the attempt may go ahead, else the seconds until it may (at least 1)."""
+        limiter = _limiter()
+        if not limiter.enabled:
+            return None
+        strategy = limiter.limiter
+        resets = [strategy.get_window_stats(item, *key).reset_time
+                  for item, key in self.limits if not strategy.test(item, *key)]
+        if not resets:
+            return None
+        now = current_app.extensions["bti"].clock().timestamp()
+        return max(math.ceil(max(resets) - now), 1)
+
+    def count_failure(self) -> None:
+        limiter = _limiter()
+        if limiter.enabled:
+            for item, key in self.limits:
+                limiter.limiter.hit(item, *key)
+
+
+
+@dataclass(frozen=True)
+class SecondFactorThrottle(_Counted):
+    """Wrong second-factor codes, counted per user (AUTHN-04). Whoever reaches the code step
+    already has the password, so a wall here locks out nobody but the holder of a leaked
+    password: ``PER_USER_SECOND_FACTOR`` wrong codes, then no code is checked until the window
+    ends. Six digits would otherwise fall to unlimited guessing in hours."""
+
+    @classmethod
+    def for_user(cls, user_id: int) -> SecondFactorThrottle:
+        prefix = current_app.extensions["bti"].settings.ratelimit_prefix
+        return cls(((PER_USER_SECOND_FACTOR, (prefix, "mfa-user", str(user_id))),))
+
+
+@dataclass(frozen=True)
+class LoginThrottle(_Counted):
+    """The limits that apply to one sign-in attempt."""
+
     username: str
     browser: str | None
     tags: tuple[str, ...]
@@ -123,25 +163,6 @@ class LoginThrottle:
     @property
     def known(self) -> bool:
         return self.limits[0][0] is PER_KNOWN_BROWSER
-
-    def wait_seconds(self) -> int | None:
-        """None if the attempt may go ahead, else the seconds until it may (at least 1)."""
-        limiter = _limiter()
-        if not limiter.enabled:
-            return None
-        strategy = limiter.limiter
-        resets = [strategy.get_window_stats(item, *key).reset_time
-                  for item, key in self.limits if not strategy.test(item, *key)]
-        if not resets:
-            return None
-        now = current_app.extensions["bti"].clock().timestamp()
-        return max(math.ceil(max(resets) - now), 1)
-
-    def count_failure(self) -> None:
-        limiter = _limiter()
-        if limiter.enabled:
-            for item, key in self.limits:
-                limiter.limiter.hit(item, *key)
 
     def remember(self, response) -> None:
         """After a successful sign-in: this browser is known for this user from now on."""

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 import socket
 from datetime import UTC
 from datetime import datetime
 
+import pyotp
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
 from bti.domain.log import AuditEvent
+from bti.domain.org import Municipality
+from bti.domain.org import User
 from bti.web import create_app
 from bti.web import throttle
 from bti.web.auth import limiter
@@ -215,3 +219,47 @@ def test_the_refusal_says_how_long_to_wait_in_the_users_language(app, web_world,
             assert math.ceil(int(r.headers["Retry-After"]) / 60) == math.ceil(seconds_left / 60)
     finally:
         ext.clock = real
+
+
+def _at_code_step(app, web_world, address: str) -> tuple[Browser, str]:
+    """A browser past the password, at the second factor (enrolling), and its TOTP secret."""
+    with app.extensions["bti"].session_factory.begin() as s:
+        s.get(Municipality, web_world.municipality_id).mfa_required = True
+    b = browser_at(app, address)
+    assert b.login("laerar1").headers["Location"].endswith("/auth/mfa")
+    page = b.get("/auth/mfa").get_data(as_text=True)
+    return b, re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
+
+
+def test_wrong_second_factor_codes_are_throttled_per_user(app, web_world):
+    """Whoever has the password may not guess the six digits for ever (AUTHN-04): after
+    PER_USER_SECOND_FACTOR wrong codes even the right one is refused, with the wait, until the
+    window ends; from another address too, since the count is the user's."""
+    b, secret = _at_code_step(app, web_world, "10.0.0.70")
+    totp = pyotp.TOTP(secret)
+    now = app.extensions["bti"].clock()
+    right = totp.at(now)
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(throttle.PER_USER_SECOND_FACTOR.amount):
+        r = b.post("/auth/mfa", {"code": wrong})
+        assert r.status_code == 200
+    r = b.post("/auth/mfa", {"code": right})
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) > 0
+    html = r.get_data(as_text=True)
+    assert "For mange feil koder. Prøv igjen om 15 minutter." in html
+    assert '<code class="secret">' in html  # the enrolment is still shown, to try again later
+    assert b.get("/saker/").headers["Location"].endswith("/auth/mfa")  # not signed in
+    other, _ = _at_code_step(app, web_world, "10.0.0.71")
+    assert other.post("/auth/mfa", {"code": right}).status_code == 429
+    user_id = _user_id(app, "laerar1")
+    with app.app_context():  # the window ends
+        limiter.limiter.clear(throttle.PER_USER_SECOND_FACTOR, prefix(app), "mfa-user",
+                              str(user_id))
+    assert b.post("/auth/mfa", {"code": right}).status_code == 302
+    assert b.get("/saker/").status_code == 200
+
+
+def _user_id(app, username: str) -> int:
+    with app.extensions["bti"].session_factory() as s:
+        return s.scalar(select(User.id).where(User.username == username))
