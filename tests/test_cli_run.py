@@ -206,6 +206,19 @@ def test_outside_the_repository_root_nothing_is_made_and_the_problem_is_named(tm
     assert (listed.returncode, listed.stderr) == (0, "no tokens\n"), listed
 
 
+@sqlite_only
+def test_the_web_app_started_elsewhere_names_the_missing_database_and_makes_none(tmp_path):
+    """``flask --app app run`` (or gunicorn) from another folder: one line saying what to do,
+    exit 1, no ./instance/bti.sqlite3 made as a side effect."""
+    flask = Path(sys.executable).parent / "flask"
+    env = user_env(BTI_DEV="1", BTI_WORKFLOWS_DIR=str(ROOT / "workflows"))
+    run = subprocess.run([str(flask), "--app", str(ROOT / "app.py"), "routes"], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    refused(run, f"no database at {tmp_path.resolve() / 'instance' / 'bti.sqlite3'}",
+            "`bti init-db`")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_readme_says_how_to_run_the_cli_and_names_every_demo_user():
     import re
 

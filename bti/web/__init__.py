@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bti.config import ConfigError
 from bti.config import Settings
+from bti.db import DatabaseMissing
 from bti.db import create_schema
 from bti.db import make_engine
 from bti.db import make_session_factory
@@ -30,8 +31,14 @@ class BtiExtension:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = make_engine(settings.database_url, **settings.engine_options())
-        if settings.database_url in ("sqlite://", "sqlite:///:memory:"):
+        memory = settings.database_url in ("sqlite://", "sqlite:///:memory:")
+        try:  # a SQLite file is made by `bti init-db`, never as a side effect of starting
+            self.engine = make_engine(settings.database_url, must_exist=not memory,
+                                      **settings.engine_options())
+        except DatabaseMissing as err:
+            raise ConfigError(f"{err}: create it with `bti init-db` (from the repository root, "
+                              "or set BTI_DATABASE_URL to the database)") from None
+        if memory:
             create_schema(self.engine)
         self.session_factory = make_session_factory(self.engine)
         # an invalid workflow file stops the start here, naming every problem
