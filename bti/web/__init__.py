@@ -111,6 +111,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     def healthz():
         return jsonify(status="ok", workflows=app.extensions["bti"].workflows.ids())
 
+    @app.get("/favicon.ico")
+    @policy.public
+    def favicon():
+        """For a browser on a page that names no icon (a PDF, the JSON API): the SVG."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)
+
     @app.get("/")
     @policy.public
     def index():
