@@ -40,9 +40,9 @@ from sqlalchemy.engine import make_url
 from bti.db import create_schema
 from bti.db import make_engine
 from bti.domain.cases import Case
+from bti.domain.clock import local_date
 from bti.engine.inputs import MAX_INT
 from bti.services import cases
-from bti.services.context import OSLO
 from bti.services.context import Ctx
 from bti.services.context import utcnow
 from bti.services.workflows import WorkflowRegistry
@@ -145,7 +145,7 @@ def _document() -> dict:
     at import, as schemathesis' pytest integration needs it at collection;
     ``test_the_fuzzed_document_is_the_one_the_app_serves`` checks it is the served one."""
     registry = WorkflowRegistry(ROOT / "workflows")
-    return build_spec(list(registry.files.values()), today=utcnow().astimezone(OSLO).date())
+    return build_spec(list(registry.files.values()), today=local_date(utcnow()))
 
 
 schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)

@@ -14,8 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from bti.domain import child
+from bti.domain.clock import local_date
 from bti.engine.payload import build_payload_schema
-from bti.services.context import OSLO
 from bti.web.api import schemas as s
 from bti.web.api.openapi import spec_for
 from tests.engine.test_inputs import TRICKY
@@ -26,7 +26,7 @@ from tests.web.test_api import _open
 
 
 def _today(app):
-    return app.extensions["bti"].clock().astimezone(OSLO).date()
+    return local_date(app.extensions["bti"].clock())
 
 
 def _document(app) -> dict:
@@ -49,7 +49,8 @@ def test_the_birth_years_the_document_states_are_the_ones_the_server_takes(app, 
     doc = _document(app)
     year = _component(doc, "CaseCreate")["properties"]["child_birth_year"]
     first, last = child.birth_year_range(_today(app))
-    assert (year["type"], year["minimum"], year["maximum"]) == ("integer", first, last)
+    assert (year["type"], year["minimum"], year["maximum"]) == (["integer", "null"], first,
+                                                               last)
     assert last - first == child.MAX_AGE_YEARS == 25
     assert (first, last) != (1900, 2100)  # what the document said before
     teacher = api("teacher", web_world)
@@ -58,6 +59,53 @@ def test_the_birth_years_the_document_states_are_the_ones_the_server_takes(app, 
         r = teacher.post("/api/v1/cases", {**NEW_CASE, "child_birth_year": value})
         assert r.status_code == status, (value, r.get_data(as_text=True))
         assert _validator(doc, year).is_valid(value) == (status == 201), value
+
+
+def test_the_due_months_the_document_states_are_the_ones_the_server_takes(app, web_world,
+                                                                          api):
+    """An expected child (pregnancy follow-up): ``child_due`` is one of the months the rule
+    allows today, listed as the ``enum``; before and after them the service's codes."""
+    doc = _document(app)
+    schema = _component(doc, "CaseCreate")
+    due = schema["properties"]["child_due"]
+    months = child.due_months(_today(app))
+    assert due["enum"] == [*months, None]
+    assert len(months) == child.DUE_MONTHS_AHEAD + 1
+    valid = _validator(doc, schema)
+    teacher = api("teacher", web_world)
+    this = _today(app)
+    before = f"{this.year - (this.month == 1)}-{(this.month - 2) % 12 + 1:02d}"
+    body = {k: v for k, v in NEW_CASE.items() if k != "child_birth_year"}
+    for value, status, code in ((months[0], 201, None), (months[-1], 201, None),
+                                (before, 422, "in_past"), ("2999-01", 422, "too_far"),
+                                ("2027-13", 422, "invalid"), ("٢٠٢٧-٠١", 422, "invalid")):
+        r = teacher.post("/api/v1/cases", {**body, "child_due": value})
+        assert r.status_code == status, (value, r.get_data(as_text=True))
+        if code:
+            assert r.get_json()["error"]["fields"] == {"child_due": [code]}, value
+        assert valid.is_valid({**body, "child_due": value}) == (status == 201), value
+
+
+@pytest.mark.parametrize(("child_fields", "errors"), [
+    ({"child_birth_year": 2016}, None),
+    ({"child_birth_year": 2016, "child_due": None}, None),
+    ({"child_birth_year": None, "child_due": "due"}, None),
+    ({"child_birth_year": 2016, "child_due": "due"}, {"child_birth_year": ["birth_or_due"]}),
+    ({}, {"child_birth_year": ["required"]}),
+    ({"child_birth_year": None, "child_due": None}, {"child_birth_year": ["required"]})])
+def test_born_or_expected_exactly_one_as_the_document_says(app, web_world, api, child_fields,
+                                                         errors):
+    doc = _document(app)
+    schema = _component(doc, "CaseCreate")
+    months = child.due_months(_today(app))
+    fields = {k: (months[1] if v == "due" else v) for k, v in child_fields.items()}
+    body = {"child_pseudonym": "KN", "concern": CONCERN, **fields}
+    r = api("teacher", web_world).post("/api/v1/cases", body)
+    if errors is None:
+        assert r.status_code == 201, r.get_data(as_text=True)
+    else:
+        assert _error(r, 422, "invalid")["fields"] == errors
+    assert _validator(doc, schema).is_valid(body) == (errors is None)
 
 
 def test_the_document_is_rebuilt_when_the_day_changes(app, web_world):

@@ -12,11 +12,11 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
+from bti.domain.clock import local_date
 from bti.engine.definition import TransitionDef
 from bti.engine.definition import WorkflowDefinition
 from bti.engine.inputs import MAX_INT
 from bti.engine.payload import build_payload_schema
-from bti.services.context import OSLO
 from bti.web.api import schemas as s
 
 VERSION = "1.0.0"
@@ -229,7 +229,7 @@ def build_spec(definitions: list[WorkflowDefinition], *, today: date) -> dict[st
 def spec_for(app: Flask) -> dict[str, Any]:
     """The document, built once per app and day."""
     ext = app.extensions["bti"]
-    today = ext.clock().astimezone(OSLO).date()
+    today = local_date(ext.clock())
     cached = app.extensions.get(_EXTENSION_KEY)
     if cached is None or cached[0] != today:
         cached = app.extensions[_EXTENSION_KEY] = (
