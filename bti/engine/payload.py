@@ -15,11 +15,15 @@ from marshmallow import fields
 from marshmallow import validate
 
 from bti.engine.definition import FieldDef
+from bti.engine.inputs import ANY_TEXT_PATTERN
+from bti.engine.inputs import MAX_INT
+from bti.engine.inputs import NONBLANK_TEXT_PATTERN
+from bti.engine.inputs import IsoDate
+from bti.engine.inputs import StrictBoolean
+from bti.engine.inputs import WholeNumber
+from bti.engine.inputs import check_text
 
 MAX_LENGTH = {"text": 200, "textarea": 10_000}
-#: The largest id or integer a payload may hold (a PostgreSQL ``integer``): a larger one is
-#: ``invalid`` here instead of an overflow in the database.
-MAX_INT = 2**31 - 1
 ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "report", "catalogue")
 LIST_TYPES = ("units", "measures")
 
@@ -41,26 +45,21 @@ FIELD_ERROR_MESSAGES: dict[str, dict[str, str]] = {
 
 
 class CleanText(fields.String):
-    """Trimmed text; NUL characters are refused (PostgreSQL cannot store them), and an empty
-    string counts as absent."""
+    """Trimmed text (``bti.engine.inputs.check_text``): at most ``max_length`` characters as
+    sent, no NUL (PostgreSQL cannot store it); blank text counts as absent. The document's
+    ``maxLength`` and ``pattern`` say the same."""
 
     def __init__(self, max_length: int, **kwargs: Any) -> None:
-        super().__init__(validate=validate.Length(max=max_length, error="too_long"), **kwargs)
+        pattern = NONBLANK_TEXT_PATTERN if kwargs.get("required") else ANY_TEXT_PATTERN
+        super().__init__(metadata={"maxLength": max_length, "pattern": pattern}, **kwargs)
+        self.max_length = max_length
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("nul")
-        text = text.strip()
-        if not text:
-            if self.required:
-                raise ValidationError("required")
-            return None
-        return text
-
-    def _validate(self, value):
-        if value is not None:  # blank optional text became None: nothing to validate
-            super()._validate(value)
+        error = check_text(text, max_length=self.max_length, required=self.required)
+        if error:
+            raise ValidationError(error)
+        return text.strip() or None
 
 
 def make_field(fdef: FieldDef, required: bool) -> fields.Field:
@@ -71,15 +70,15 @@ def make_field(fdef: FieldDef, required: bool) -> fields.Field:
     if kind in MAX_LENGTH:
         return CleanText(MAX_LENGTH[kind], **opts)
     if kind == "date":
-        return fields.Date(**opts)
+        return IsoDate(**opts)
     if kind == "bool":
-        return fields.Boolean(**opts)
+        return StrictBoolean(**opts)
     if kind in ID_TYPES:
-        return fields.Integer(validate=validate.Range(min=1, max=MAX_INT, error="invalid"), **opts)
+        return WholeNumber(validate=validate.Range(min=1, max=MAX_INT, error="invalid"), **opts)
     if kind in LIST_TYPES:
         return fields.List(
-            fields.Integer(validate=validate.Range(min=1, max=MAX_INT, error="invalid"),
-                           error_messages=dict(_ERRORS)),
+            WholeNumber(validate=validate.Range(min=1, max=MAX_INT, error="invalid"),
+                        error_messages=dict(_ERRORS)),
             validate=validate.Length(min=1, error="empty_list"),
             **opts,
         )

@@ -47,6 +47,7 @@ from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
+from bti.engine.inputs import parse_int
 from bti.services import aggregates
 from bti.services import audit
 from bti.services.context import Ctx
@@ -61,7 +62,8 @@ EFFECTS = ("good", "some", "none", "worse")
 STUCK_KINDS = ("evaluation_overdue", "inactive_30", "inactive_60", "n0_overdue",
                "handover_pending")
 DRILL_LIMIT = 200
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: A month, YYYY-MM, in ASCII digits, of a year ``date`` can step a year back and forth from.
+_MONTH = re.compile(r"[12][0-9]{3}-(0[1-9]|1[0-2])")
 
 
 # --- suppression ---------------------------------------------------------------------------------
@@ -147,22 +149,21 @@ def filters(ctx: Ctx, *, unit: str | int | None = None, start: str | None = None
     errors: dict[str, list[str]] = {}
     unit_id = None
     if unit not in (None, ""):
-        text = str(unit).strip()
-        if not text.isdigit() or len(text) > 12:
-            raise NotFound("unit")
-        unit_id = int(text)
+        unit_id = unit if isinstance(unit, int) else parse_int(str(unit).strip())
+        if unit_id is None:
+            raise InvalidInput({"unit": ["not_a_number"]})
         owner = ctx.session.scalar(select(Unit.municipality_id).where(Unit.id == unit_id))
         if owner != ctx.actor.municipality_id:
             raise NotFound("unit", object_type="unit", object_id=unit_id)
     today = ctx.today()
     end = (end or "").strip() or _month(today)
     if not start or not str(start).strip():
-        y, m = int(end[:4]) if _MONTH.match(end) else today.year, \
-            int(end[5:]) if _MONTH.match(end) else today.month
+        y, m = int(end[:4]) if _MONTH.fullmatch(end) else today.year, \
+            int(end[5:]) if _MONTH.fullmatch(end) else today.month
         start = _month(date(y - 1 + (m == 12), m % 12 + 1, 1))
     start = str(start).strip()
     for name, value in (("from", start), ("to", end)):
-        if not _MONTH.match(value):
+        if not _MONTH.fullmatch(value):
             errors[name] = ["invalid"]
     if not errors and start > end:
         errors["to"] = ["before_start"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,8 @@ TOUCH_EVERY = timedelta(seconds=60)
 #: Roles that never see case content: they sign in with a password alone.
 NO_CASE_CONTENT = frozenset({Role.ADMIN.value})
 TOTP_ISSUER = "bti"
+#: A one-time code: six ASCII digits.
+_TOTP_CODE = re.compile("[0-9]{6}")
 #: A real scrypt hash of a random password: unknown users cost the same time as known ones.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(24))
 
@@ -213,7 +216,7 @@ def totp_uri(secret: str, username: str) -> str:
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step a code belongs to (now ±1 step), or None."""
     code = (code or "").strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not _TOTP_CODE.fullmatch(code):  # six ASCII digits ("²" is a digit to isdigit())
         return None
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // totp.interval

@@ -49,6 +49,7 @@ from bti.engine.definition import FieldDef
 from bti.engine.definition import LevelDef
 from bti.engine.definition import Option
 from bti.engine.definition import StateDef
+from bti.engine.inputs import parse_int
 from bti.services import cases
 from bti.services.cases import CaseAccess
 from bti.services.context import Ctx
@@ -167,6 +168,13 @@ def _one(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _id(text: str) -> int | str:
+    """An id as a number (ASCII digits, ``bti.engine.inputs.parse_int``); anything else stays
+    text, which the engine's schema refuses as ``invalid``."""
+    number = parse_int(text)
+    return text if number is None else number
+
+
 def payload_from_form(fields: list[FormField], form: FormData) -> dict[str, Any]:
     """The payload the engine's schema expects, from posted strings: dates stay ISO strings,
     bools and ids become Python values, lists of ids become lists. Empty optional fields are
@@ -177,7 +185,7 @@ def payload_from_form(fields: list[FormField], form: FormData) -> dict[str, Any]
         if f.type in LIST_TYPES:
             raw = [v.strip() for v in form.getlist(f.name) if isinstance(v, str) and v.strip()]
             if raw:
-                payload[f.name] = [int(v) if v.isdigit() else v for v in raw]
+                payload[f.name] = [_id(v) for v in raw]
             continue
         value = _one(form, f.name)
         if f.type not in ("text", "textarea"):
@@ -190,7 +198,7 @@ def payload_from_form(fields: list[FormField], form: FormData) -> dict[str, Any]
             payload[f.name] = {"true": True, "yes": True, "false": False,
                                "no": False}.get(value.lower(), value)
         elif f.type in ID_TYPES:
-            payload[f.name] = int(value) if value.isdigit() else value
+            payload[f.name] = _id(value)
         else:
             payload[f.name] = value
     return payload

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from bti.domain import child
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
 from bti.domain.cases import Consent
@@ -339,11 +340,11 @@ def open_case(
     if unit is None or unit.municipality_id != actor.municipality_id:
         errors["unit_id"] = ["not_in_municipality"]
     pseudonym = (child_pseudonym or "").strip()
-    if not pseudonym or len(pseudonym) > 60 or "\x00" in pseudonym:
-        errors["child_pseudonym"] = ["invalid"]
-    elif pseudonym.replace(" ", "").isdigit():
-        errors["child_pseudonym"] = ["looks_like_id_number"]  # never a fødselsnummer
+    pseudonym_error = child.pseudonym_error(pseudonym)
+    if pseudonym_error:
+        errors["child_pseudonym"] = [pseudonym_error]
     today = ctx.today()
+    first, last = child.birth_year_range(today)
     expected = child_due_year is not None or child_due_month is not None
     if expected:
         if child_birth_year is not None:
@@ -357,8 +358,7 @@ def open_case(
         child_birth_year = child_due_year
     elif child_birth_year is None:
         errors["child_birth_year"] = ["required"]
-    elif (not isinstance(child_birth_year, int)
-          or not today.year - 25 <= child_birth_year <= today.year):
+    elif not isinstance(child_birth_year, int) or not first <= child_birth_year <= last:
         errors["child_birth_year"] = ["invalid"]
     if errors:
         raise InvalidInput(errors)

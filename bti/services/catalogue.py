@@ -18,6 +18,7 @@ from bti.domain.analytics import AGE_MIN
 from bti.domain.analytics import CATALOGUE_KINDS
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.vocabulary import Role
+from bti.engine.inputs import parse_int
 from bti.services import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
@@ -44,8 +45,7 @@ def _require_keeper(ctx: Ctx) -> None:
 def _int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 3 else None
+    return parse_int(str(value or "").strip(), maximum=999)
 
 
 def parse(form: Any) -> ItemInput:

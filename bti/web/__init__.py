@@ -11,6 +11,7 @@ from flask import redirect
 from flask import url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from bti.config import ConfigError
 from bti.config import Settings
@@ -18,12 +19,24 @@ from bti.db import DatabaseMissing
 from bti.db import create_schema
 from bti.db import make_engine
 from bti.db import make_session_factory
+from bti.engine.inputs import DIGITS_REGEX
+from bti.engine.inputs import MAX_INT
 from bti.services.context import utcnow
 from bti.services.secretbox import SecretBox
 from bti.services.workflows import WorkflowRegistry
 from bti.web import policy
 
 csrf = CSRFProtect()
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: ASCII digits only (werkzeug's ``\\d+`` also takes ``١٢``), at
+    most ``MAX_INT`` (a larger id overflows PostgreSQL's ``integer``); anything else is 404."""
+
+    regex = DIGITS_REGEX
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_INT, signed=False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 class BtiExtension:
@@ -56,6 +69,7 @@ class BtiExtension:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     production = not (settings.dev or settings.testing)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -103,6 +117,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     @policy.public
     def healthz():
         return jsonify(status="ok", workflows=app.extensions["bti"].workflows.ids())
+
+    @app.get("/favicon.ico")
+    @policy.public
+    def favicon():
+        """For a browser on a page that names no icon (a PDF, the JSON API): the SVG."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)
 
     @app.get("/")
     @policy.public

@@ -9,6 +9,7 @@ def error_text(code: str) -> str:
     texts = {
         "required": _("This field is required."),
         "invalid": _("The value is not valid."),
+        "not_a_number": _("Write a whole number with the digits 0 to 9."),
         "too_long": _("The text is too long."),
         "too_short": _("Too short: use at least 15 characters."),
         "too_common": _("Too easy to guess. Choose another."),

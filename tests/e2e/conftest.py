@@ -208,12 +208,19 @@ def page(request, browser, live_server):
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
 
     def on_console(msg):
-        # a browser asks for /favicon.ico by itself; the app has none (a 404, not a page error)
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
+        # every error counts, a missing icon's 404 too (base.html links static/favicon.svg)
+        if msg.type == "error":
             errors.append(f"{msg.text} ({msg.location.get('url', '')})")
 
+    def on_response(response):
+        if response.status >= 400 and response.request.resource_type != "document":
+            errors.append(f"{response.status} for {response.url}")
+
     pg.on("console", on_console)
-    pg.js_errors = errors  # what the page logged as errors (CSP refusals show up here)
+    pg.on("response", on_response)
+    #: what the page logged as errors (CSP refusals show up here) and the page's resources
+    #: that answered 4xx/5xx (a missing icon, style sheet or script)
+    pg.js_errors = errors
     try:
         yield pg
     finally:

@@ -153,3 +153,21 @@ def test_sign_in_with_the_keyboard_only(page, live_server, axe, screenshot):
         page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Du er logget ut.")
     axe(page)
+
+
+def test_every_page_names_an_icon_that_loads(page, sign_in):
+    """No console 404 for the favicon (issue 11): each page links static/favicon.svg, which
+    loads; /favicon.ico, which a browser may ask for by itself, leads to it too."""
+    page.goto("/auth/login")
+    sign_in(page, TEACHER)
+    for url in ("/auth/login", "/saker/", "/saker/ny"):
+        page.goto(url)
+        href = page.locator('link[rel="icon"]').get_attribute("href")
+        assert href == "/static/favicon.svg", url
+        icon = page.request.get(href)
+        assert icon.status == 200
+        assert icon.headers["content-type"].startswith("image/svg+xml")
+    fallback = page.request.get("/favicon.ico")
+    assert fallback.status == 200
+    assert fallback.url.endswith("/static/favicon.svg")
+    assert not page.js_errors, page.js_errors

@@ -167,8 +167,14 @@ def test_filters_are_checked(world, script):
     foreign_unit = w.foreign.unit_id
     with pytest.raises(NotFound):
         analytics.filters(ctx, unit=str(foreign_unit))
-    with pytest.raises(NotFound):
-        analytics.filters(ctx, unit="1; DROP")
+    for bad in ("1; DROP", "²", "١", "9" * 5000, "0001-01"):  # not a number: say so (422)
+        with pytest.raises(InvalidInput) as err:
+            analytics.filters(ctx, unit=bad)
+        assert err.value.fields == {"unit": ["not_a_number"]}
+    for end in ("0000-01", "0001-01", "9999-12", "٢٠٢٦-٠١"):  # years date cannot step from
+        with pytest.raises(InvalidInput) as err:
+            analytics.filters(ctx, end=end)
+        assert err.value.fields == {"to": ["invalid"]}
     for actor in (w.teacher, w.coordinator, w.nurse):
         with pytest.raises(NotFound):
             analytics.filters(script.ctx(actor))

@@ -31,7 +31,7 @@ from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
 from bti.engine.i18n import LANGS
 from bti.engine.i18n import refusal_message
-from bti.engine.payload import MAX_INT
+from bti.engine.inputs import MAX_INT
 from bti.services import access as access_service
 from bti.services import casepage
 from bti.services import cases
@@ -118,7 +118,8 @@ def _query(schema: Schema) -> dict[str, Any]:
 
 
 _MESSAGE_CODES = {"Unknown field.": "unknown", "Missing data for required field.": "required",
-                  "Field may not be null.": "required"}
+                  "Field may not be null.": "required",
+                  **{code: code for code in ("looks_like_id_number", "in_past", "too_far")}}
 
 
 def _codes(messages: Any) -> Any:
@@ -245,7 +246,7 @@ def create_case():
     ctx = get_ctx()
     if not casepage.may_open(ctx, casepage.current_definition(ctx)):
         abort(403)  # the caller's roles may not open cases (as on the concern page)
-    data = _body(s.CaseCreateSchema())
+    data = _body(s.case_create_schema(ctx.today())())
     due = data["child_due"]
     try:
         result = cases.open_case(ctx, unit_id=data["unit_id"],

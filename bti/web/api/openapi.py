@@ -5,24 +5,26 @@ can build them. Built once per app."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
+from bti.domain.clock import local_date
 from bti.engine.definition import TransitionDef
 from bti.engine.definition import WorkflowDefinition
-from bti.engine.payload import MAX_INT
+from bti.engine.inputs import MAX_INT
 from bti.engine.payload import build_payload_schema
 from bti.web.api import schemas as s
 
 VERSION = "1.0.0"
 _EXTENSION_KEY = "bti.openapi"
 
-#: Component name → schema, in the order they appear.
+#: Component name → schema, in the order they appear (after ``CaseCreate``, which depends on the
+#: day: ``schemas.case_create_schema``).
 COMPONENTS = {  # nested ones before the schemas that hold them
-    "CaseCreate": s.CaseCreateSchema,
     "TransitionRequest": s.TransitionRequestSchema,
     "Urgency": s.UrgencySchema,
     "CaseState": s.CaseStateSchema,
@@ -122,7 +124,35 @@ CASE_ID = {"in": "path", "name": "id", "required": True,
            "description": "The case's id."}
 
 
-def build_spec(definitions: list[WorkflowDefinition]) -> dict[str, Any]:
+def _concern_schema(doc: dict[str, Any], definitions: list[WorkflowDefinition]) -> None:
+    """``CaseCreate.concern`` is the opening form of the caller's workflow: a reference to its
+    ``Opening.<workflow>`` component (one reference when every workflow's opening is the same,
+    else any of them)."""
+    schemas = doc["components"]["schemas"]
+    distinct: dict[str, str] = {}
+    for d in sorted(definitions, key=lambda d: d.id):
+        name = f"Opening.{d.id}"
+        distinct.setdefault(repr(schemas[name]), name)
+    refs = [{"$ref": f"#/components/schemas/{name}"} for name in distinct.values()]
+    concern = schemas["CaseCreate"]["properties"]["concern"]
+    description = concern.get("description")
+    concern.clear()
+    concern.update(refs[0] if len(refs) == 1 else {"anyOf": refs})
+    if description:
+        concern["description"] = description
+
+
+def _born_or_expected(doc: dict[str, Any]) -> None:
+    """``CaseCreate``: exactly one of ``schemas.BORN_OR_EXPECTED`` is given and not null (the
+    service's ``required`` and ``birth_or_due``)."""
+    case_create = doc["components"]["schemas"]["CaseCreate"]
+    case_create["oneOf"] = [
+        {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+        for name in s.BORN_OR_EXPECTED]
+
+
+def build_spec(definitions: list[WorkflowDefinition], *, today: date) -> dict[str, Any]:
+    """The document on ``today`` (the birth years a new case may give move with the year)."""
     spec = APISpec(
         title="bti API", version=VERSION, openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
@@ -132,6 +162,7 @@ def build_spec(definitions: list[WorkflowDefinition]) -> dict[str, Any]:
     spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "A personal access token (`bti token create`)."})
+    spec.components.schema("CaseCreate", schema=s.case_create_schema(today))
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema=schema)
     for d in sorted(definitions, key=lambda d: d.id):
@@ -189,12 +220,18 @@ def build_spec(definitions: list[WorkflowDefinition]) -> dict[str, Any]:
                   _responses("200", "AccessLog", "The access log, oldest first."),
                   scope="cases:read", op_id="getAccessLog"),
     })
-    return spec.to_dict()
+    doc = spec.to_dict()
+    _concern_schema(doc, definitions)
+    _born_or_expected(doc)
+    return doc
 
 
 def spec_for(app: Flask) -> dict[str, Any]:
+    """The document, built once per app and day."""
+    ext = app.extensions["bti"]
+    today = local_date(ext.clock())
     cached = app.extensions.get(_EXTENSION_KEY)
-    if cached is None:
-        registry = app.extensions["bti"].workflows
-        cached = app.extensions[_EXTENSION_KEY] = build_spec(list(registry.files.values()))
-    return cached
+    if cached is None or cached[0] != today:
+        cached = app.extensions[_EXTENSION_KEY] = (
+            today, build_spec(list(ext.workflows.files.values()), today=today))
+    return cached[1]

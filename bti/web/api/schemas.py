@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import date
+
 from marshmallow import RAISE
 from marshmallow import Schema
+from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
-from bti.engine.payload import MAX_INT
+from bti.domain import child
+from bti.engine.inputs import MAX_INT
+from bti.engine.inputs import QueryWholeNumber
+from bti.engine.inputs import WholeNumber
 
-#: A due month, ``YYYY-MM``.
-DUE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -27,28 +32,72 @@ def Labels(**kw) -> fields.Dict:  # noqa: N802 - a field factory, named like a f
 
 
 # --- input ----------------------------------------------------------------------------------------
+#
+# Each input field states exactly what the server accepts, through validators apispec turns into
+# the document (``validate.Range`` → minimum/maximum, ``validate.Length`` → min/maxLength,
+# ``validate.Regexp`` → pattern), built from the same constants the services check against.
 
 
-class CaseCreateSchema(Strict):
-    child_pseudonym = fields.String(required=True, validate=validate.Length(min=1, max=60),
-                                    metadata={"description": "A pseudonym or initials; never a "
-                                              "national identity number."})
-    child_birth_year = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                      validate=validate.Range(min=1900, max=2100), metadata={
-                                          "description": "The child's birth year; leave out "
-                                          "for an expected child and give `child_due`."})
-    child_due = fields.String(load_default=None, allow_none=True,
-                              validate=validate.Regexp(DUE_PATTERN), metadata={
-                                  "description": "For a child not yet born (pregnancy "
-                                  "follow-up): the due month, `YYYY-MM`, from this month up to "
-                                  "ten months ahead; instead of `child_birth_year`."})
-    unit_id = fields.Integer(load_default=None, allow_none=True, strict=True,
-                             validate=validate.Range(min=1, max=MAX_INT),
-                             metadata={"description": "The unit (service) the case belongs to; "
-                                       "the caller's own unit when left out."})
-    concern = fields.Dict(keys=fields.String(), required=True, metadata={
-        "description": "The concern form: the fields of the workflow's opening "
-                       "(component `Opening.<workflow>`)."})
+class _Pseudonym(validate.Regexp):
+    """``bti.domain.child``'s rule (its length too), with its error codes; apispec reads the
+    pattern."""
+
+    def __init__(self) -> None:
+        super().__init__(child.pseudonym_pattern())
+
+    def __call__(self, value: str) -> str:
+        error = child.pseudonym_error(value)
+        if error:
+            raise ValidationError(error)
+        return value
+
+
+class _DueMonth(validate.OneOf):
+    """One of the due months ``bti.domain.child`` allows today (apispec writes them as the
+    ``enum``), with the service's error codes (``in_past``, ``too_far``, ``invalid``)."""
+
+    def __init__(self, today: date) -> None:
+        super().__init__(child.due_months(today))
+        self.today = today
+
+    def __call__(self, value: str) -> str:
+        if value not in self.choices:
+            raise ValidationError(child.due_month_error(value, self.today) or "invalid")
+        return value
+
+
+#: Exactly one of these is given (and not null): a child is born or expected, never both.
+BORN_OR_EXPECTED = ("child_birth_year", "child_due")
+
+
+@functools.lru_cache(maxsize=2)
+def case_create_schema(today: date) -> type[Schema]:
+    """The body of ``POST /cases`` on ``today``: the birth years and due months a case may give
+    move with the day (``bti.domain.child``). That exactly one of ``BORN_OR_EXPECTED`` is given
+    is the service's check; the document states it as a ``oneOf`` (``bti.web.api.openapi``)."""
+    first, last = child.birth_year_range(today)
+    return Strict.from_dict({
+        "child_pseudonym": fields.String(required=True, validate=_Pseudonym(), metadata={
+            "minLength": 1, "maxLength": child.PSEUDONYM_MAX_LENGTH,
+            "description": "A pseudonym or initials; never a national identity number (not "
+                           "only digits and spaces), no whitespace at either end."}),
+        "child_birth_year": WholeNumber(
+            load_default=None, allow_none=True, validate=validate.Range(min=first, max=last),
+            metadata={"description": f"This year or one of the {child.MAX_AGE_YEARS} before "
+                      "it; leave out for an expected child and give `child_due`."}),
+        "child_due": fields.String(
+            load_default=None, allow_none=True, validate=_DueMonth(today),
+            metadata={"description": "For a child not yet born (pregnancy follow-up): the due "
+                      f"month, `YYYY-MM`, from this month up to {child.DUE_MONTHS_AHEAD} months "
+                      "ahead; instead of `child_birth_year`."}),
+        "unit_id": WholeNumber(
+            load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_INT),
+            metadata={"description": "The unit (service) the case belongs to; the caller's "
+                      "own unit when left out."}),
+        "concern": fields.Dict(keys=fields.String(), required=True, metadata={
+            "description": "The concern form: the fields of the opening of the caller's "
+                           "municipality's workflow (component `Opening.<workflow>`)."}),
+    }, name="CaseCreate")
 
 
 class TransitionRequestSchema(Strict):
@@ -59,10 +108,9 @@ class TransitionRequestSchema(Strict):
                        "`Payload.<workflow>.<trigger>`). Measures, evaluations, consents, "
                        "handovers and reports are created through the payloads of their "
                        "actions. Unknown fields are refused."})
-    expected_version = fields.Integer(required=True, strict=True,
-                                      validate=validate.Range(min=0, max=MAX_INT), metadata={
-                                          "description": "The case's `version` as you read it; "
-                                          "409 if the case has changed since."})
+    expected_version = WholeNumber(required=True, validate=validate.Range(min=0, max=MAX_INT),
+                                   metadata={"description": "The case's `version` as you read "
+                                             "it; 409 if the case has changed since."})
 
 
 class CaseListQuerySchema(Strict):
@@ -70,11 +118,11 @@ class CaseListQuerySchema(Strict):
 
 
 class LogQuerySchema(Strict):
-    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
-                            metadata={"description": "`next_cursor` of the previous page; "
-                                      "leave out for the first page."})
-    limit = fields.Integer(load_default=DEFAULT_LIMIT,
-                           validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = QueryWholeNumber(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
+                              metadata={"description": "`next_cursor` of the previous page; "
+                                        "leave out for the first page."})
+    limit = QueryWholeNumber(load_default=DEFAULT_LIMIT,
+                             validate=validate.Range(min=1, max=MAX_LIMIT))
 
 
 # --- output ---------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
 
 from flask import Flask
 from flask import request
@@ -42,6 +44,16 @@ def main_menu() -> list[MenuItem]:
     return out
 
 
+def machine_time(value: date | datetime | None) -> str:
+    """A ``<time datetime>`` value: a date as YYYY-MM-DD, a moment to the second with its
+    offset (HTML allows at most three digits of a second's fraction; a stored moment has six)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value.isoformat()
+
+
 def register_blueprints(app: Flask) -> None:
     from bti.web.ui import access
     from bti.web.ui import admin
@@ -57,3 +69,4 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.jinja_env.globals["main_menu"] = main_menu
     app.jinja_env.globals["error_text"] = error_text
+    app.jinja_env.filters["machine_time"] = machine_time

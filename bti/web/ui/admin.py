@@ -11,6 +11,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.engine.inputs import parse_int
 from bti.services import admin
 from bti.services.errors import InvalidInput
 from bti.web import policy
@@ -45,7 +46,7 @@ def _unit_id(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    return int(value) if value.isdigit() else 0  # 0 is no unit: the service refuses it
+    return parse_int(value, minimum=1) or 0  # 0 is no unit: the service refuses it
 
 
 def _render_user(user, errors=None, status=200):

@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.engine.inputs import parse_int
 from bti.services import access as access_service
 from bti.services import review as review_service
 from bti.services.errors import InvalidInput
@@ -136,10 +137,10 @@ def _parse(args) -> tuple[access_service.LogFilter, int, dict[str, list[str]]]:
         raw = (args.get(name) or "").strip()
         if not raw:
             return None
-        if not raw.isdigit() or len(raw) > 12:
-            errors[name] = ["invalid"]
-            return None
-        return int(raw)
+        value = parse_int(raw)
+        if value is None:
+            errors[name] = ["not_a_number"]
+        return value
 
     def day(name: str) -> date | None:
         raw = (args.get(name) or "").strip()
@@ -151,9 +152,9 @@ def _parse(args) -> tuple[access_service.LogFilter, int, dict[str, list[str]]]:
             errors[name] = ["invalid"]
             return None
 
-    user = (args.get("user") or "").strip()
-    if user.isdigit() and len(user) <= 12:
-        values["user_id"] = int(user)
+    user = (args.get("user") or "").strip()  # a user's id or user name
+    if user.isdigit():  # "²" and "١٢" too: a number, in digits we do not read
+        values["user_id"] = number("user")
     elif user:
         if _USERNAME.match(user):
             values["username"] = user

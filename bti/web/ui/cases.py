@@ -25,6 +25,7 @@ from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
+from bti.engine.inputs import parse_int
 from bti.services import casepage
 from bti.services import cases
 from bti.services.errors import Conflict
@@ -130,12 +131,13 @@ def _concern_form(definition, values=None, errors=None, status=200):
 
 
 def _whole_number(text: str) -> int | str | None:
-    """A whole number typed in a form: the int, None when blank, else the text itself, which
-    the service refuses as ``invalid`` (only ASCII digits are a number here)."""
+    """A whole number typed in a form (``parse_int``): the int, None when blank, else the text
+    itself, which the service refuses as ``invalid`` (only ASCII digits are a number here)."""
     text = text.strip()
     if not text:
         return None
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else text
+    number = parse_int(text)
+    return text if number is None else number
 
 
 @bp.route("/ny", methods=["GET", "POST"])
@@ -153,15 +155,21 @@ def new_concern():
     values = casepage.form_values(fields, form)
     for name in ("child_pseudonym", "child_birth_year", "child_due_month", "child_due_year"):
         values[name] = form.get(name, "")
+    numbers = {name: _whole_number(values[name])
+               for name in ("child_birth_year", "child_due_year", "child_due_month")}
     try:
         result = cases.open_case(
             ctx, unit_id=None, child_pseudonym=values["child_pseudonym"],
-            child_birth_year=_whole_number(values["child_birth_year"]),
-            child_due_year=_whole_number(values["child_due_year"]),
-            child_due_month=_whole_number(values["child_due_month"]),
+            child_birth_year=numbers["child_birth_year"],
+            child_due_year=numbers["child_due_year"],
+            child_due_month=numbers["child_due_month"],
             concern=casepage.payload_from_form(fields, form))
     except InvalidInput as err:
-        return _concern_form(definition, values, err.fields, 422)
+        errors = dict(err.fields)
+        for name, number in numbers.items():  # text that is not a number: say so
+            if isinstance(number, str):
+                errors["child_due" if "due" in name else name] = ["not_a_number"]
+        return _concern_form(definition, values, errors, 422)
     except TransitionRefused as err:
         errors = casepage.errors_from_refusal(err)
         if errors.refusals and not errors.fields:
@@ -202,14 +210,14 @@ def show(case_id: int):
 @policy.case
 def fire(case_id: int, trigger: str):
     ctx = get_ctx()
-    version_text = (request.form.get("expected_version") or "").strip()
-    if not version_text.isdigit():
+    version = parse_int((request.form.get("expected_version") or "").strip())
+    if version is None:  # a hidden field: the form is not ours, or broken
         abort(400)
     fields = casepage.action_fields(ctx, case_id, trigger)[1]  # NotFound → 404
     values = casepage.form_values(fields, request.form)
     try:
         result = cases.fire(ctx, case_id, trigger, casepage.payload_from_form(fields, request.form),
-                            expected_version=int(version_text))
+                            expected_version=version)
     except Conflict:
         get_session().rollback()
         return render_template("cases/conflict.html", case_id=case_id, fields=fields,
