@@ -17,6 +17,7 @@ as_root() {
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
+command -v java >/dev/null || missing+=(default-jre-headless)  # runs vnu.jar (Nu HTML Checker)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${missing[*]}"
   as_root apt-get update -qq
@@ -24,11 +25,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f "$NODE_DIR/node_modules/axe-core/axe.min.js" ] \
+    || [ ! -f "$NODE_DIR/node_modules/vnu-jar/build/dist/vnu.jar" ] \
     || ! cmp -s tests/e2e/package-lock.json "$NODE_DIR/package-lock.json"; then
-  echo "install-deps: npm ci axe-core into $NODE_DIR"
+  echo "install-deps: npm ci axe-core and vnu-jar into $NODE_DIR"
   mkdir -p "$NODE_DIR"
   cp tests/e2e/package.json tests/e2e/package-lock.json "$NODE_DIR/"
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "install-deps: $(/usr/bin/chromium --version 2>/dev/null | head -1);" \
-  "axe-core $(node -p "require('./$NODE_DIR/node_modules/axe-core/package.json').version")"
+  "axe-core $(node -p "require('./$NODE_DIR/node_modules/axe-core/package.json').version");" \
+  "vnu-jar $(node -p "require('./$NODE_DIR/node_modules/vnu-jar/package.json').version")"
