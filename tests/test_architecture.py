@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,48 @@ def test_layer_does_not_import_outer_layers(layer):
         if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
     ]
     assert not offenders, "\n".join(offenders)
+
+
+def absolute_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, relative imports resolved against its package, lazy
+    imports inside functions included."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_cli_does_not_import_web():
+    """The command line (bti/cli) runs without the web app: no module in it imports bti.web
+    or any flask package, not even lazily inside a command."""
+    modules = sorted((PACKAGE / "cli").rglob("*.py"))
+    assert len(modules) > 1, "bti/cli is a package of command modules"
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)} imports {name}"
+        for path in modules for name in absolute_imports(path)
+        if name == "bti.web" or name.startswith("bti.web.") or name.split(".")[0].startswith(
+            "flask")
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_cli_start_loads_no_web_module():
+    """What the imports above do not show: ``bti --help`` loads nothing of the web app or
+    Flask through the modules the CLI imports."""
+    script = ("import sys\nfrom bti.cli import main\n"
+              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+              "print(sorted(m for m in sys.modules if m == 'bti.web' or m.startswith('bti.web.')"
+              " or m.split('.')[0].startswith('flask')))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=PACKAGE.parent)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
 
 
 def test_case_state_is_assigned_in_one_place():

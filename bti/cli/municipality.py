@@ -1,0 +1,76 @@
+"""The municipality group: list municipalities and change their settings."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import select
+
+from bti.cli.common import load_registry
+from bti.cli.common import open_engine
+from bti.db import make_session_factory
+
+
+@click.group(help="Municipalities: list them and change their settings.")
+def municipality() -> None:
+    pass
+
+
+@municipality.command("list", help="Every municipality with its workflow and settings.")
+def municipality_list() -> None:
+    from bti.domain.org import Municipality
+
+    with make_session_factory(open_engine())() as session:
+        for m in session.scalars(select(Municipality).order_by(Municipality.slug)):
+            click.echo(f"{m.slug:<20} workflow={m.workflow_id:<16} "
+                       f"mfa={'on' if m.mfa_required else 'off'} "
+                       f"case_retention_days={m.case_retention_days} malform={m.malform}")
+
+
+@municipality.command("set", help="Change a municipality's settings (each change is audited).")
+@click.argument("slug")
+@click.option("--mfa", type=click.Choice(["on", "off"]),
+              help="The second factor (TOTP) for every role that sees case content.")
+@click.option("--retention-days", type=click.IntRange(30, 36500),
+              help="Days a closed, archived case is kept before it is purged.")
+@click.option("--workflow", "workflow_id", help="The workflow new cases start on.")
+@click.option("--malform", type=click.Choice(["nb", "nn"]),
+              help="The municipality's written form: the language its staff see when neither "
+              "they nor their browser choose one.")
+def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
+                     workflow_id: str | None, malform: str | None) -> None:
+    from datetime import UTC
+    from datetime import datetime
+
+    from bti.domain.org import Municipality
+    from bti.services import audit as audit_service
+
+    registry = load_registry() if workflow_id else None
+    if registry is not None and workflow_id not in registry.ids():
+        click.echo(f"unknown workflow {workflow_id!r}; known: {', '.join(registry.ids())}",
+                   err=True)
+        sys.exit(1)
+    with make_session_factory(open_engine()).begin() as session:
+        m = session.scalar(select(Municipality).where(Municipality.slug == slug))
+        if m is None:
+            click.echo(f"no municipality {slug!r}", err=True)
+            sys.exit(1)
+        changed = {}
+        if mfa is not None:
+            m.mfa_required = changed["mfa_required"] = mfa == "on"
+        if retention_days is not None:
+            m.case_retention_days = changed["case_retention_days"] = retention_days
+        if workflow_id is not None:
+            m.workflow_id = changed["workflow_id"] = workflow_id
+        if malform is not None:
+            m.malform = changed["malform"] = malform
+        if not changed:
+            click.echo("nothing to change", err=True)
+            sys.exit(2)
+        audit_service.add_row(session, dict(
+            at=datetime.now(UTC), municipality_id=m.id, actor_id=None, actor_roles="",
+            unit_id=None, case_id=None, action="municipality.settings_changed",
+            object_type="municipality", object_id=m.id, basis="system", outcome="allowed",
+            details=audit_service.canonical_json({**changed, "via": "cli"})))
+    click.echo(f"{slug}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
