@@ -8,7 +8,6 @@ import click
 from sqlalchemy import select
 
 from bti.cli.common import open_engine
-from bti.config import Settings
 from bti.db import make_session_factory
 
 
@@ -23,6 +22,7 @@ def security() -> None:
                   "Exit 1 if a seed cannot be opened with any configured key.")
 def security_rewrap() -> None:
     from bti.config import ConfigError
+    from bti.config import Settings
     from bti.domain.org import User
     from bti.services.secretbox import SecretBox
     from bti.services.secretbox import SecretUnavailable
