@@ -20,8 +20,6 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
-from werkzeug.security import generate_password_hash
 
 from bti.domain.org import Actor
 from bti.domain.org import Municipality
@@ -32,6 +30,8 @@ from bti.domain.vocabulary import Role
 from bti.services import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
+from bti.services.passwords import check_password
+from bti.services.passwords import hash_password
 from bti.services.secretbox import SecretUnavailable
 from bti.services.users import password_problems
 
@@ -45,7 +45,7 @@ TOTP_ISSUER = "bti"
 #: A one-time code: six ASCII digits.
 _TOTP_CODE = re.compile("[0-9]{6}")
 #: A real scrypt hash of a random password: unknown users cost the same time as known ones.
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(24))
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(24))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     """The user if the name and password match an active account, else None. Unknown names,
     wrong passwords and deactivated users take the same path and the same time (AUTHN-03)."""
     user = session.scalar(select(User).where(User.username == (username or "")[:80]))
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = check_password(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not ok or not user.active:
         audit.add_row(session, dict(
             at=now, municipality_id=user.municipality_id if user else None,
@@ -190,12 +190,12 @@ def end_all_sessions(session: Session, user_id: int, *, now: datetime, reason: s
 
 def change_password(ctx: Ctx, *, current: str, new: str) -> None:
     user = ctx.session.get(User, ctx.actor.id)
-    if not check_password_hash(user.password_hash, current or ""):
+    if not check_password(user.password_hash, current or ""):
         raise InvalidInput({"current_password": ["wrong_password"]})
     problems = password_problems(new, username=user.username)
     if problems:
         raise InvalidInput({"new_password": problems})
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     user.password_changed_at = ctx.now()
     user.password_change_required = False
     end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="password_changed")

@@ -1,17 +1,17 @@
-"""Creating users. Passwords are hashed with scrypt (werkzeug); the plain text is never stored
+"""Creating users. Passwords are hashed with scrypt (bti.services.passwords); the plain text is never stored
 or logged."""
 
 from __future__ import annotations
 
 from sqlalchemy import bindparam
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from bti.domain.org import Actor
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.vocabulary import Role
 from bti.services.errors import InvalidInput
+from bti.services.passwords import hash_password
 from bti.services.prepared import Prepared
 
 MIN_PASSWORD = 15
@@ -51,7 +51,7 @@ def create_user(session, *, municipality_id: int, unit_id: int | None, username:
     if errors:
         raise InvalidInput(errors)
     user = User(municipality_id=municipality_id, unit_id=unit_id, username=username,
-                display_name=display_name, password_hash=generate_password_hash(password),
+                display_name=display_name, password_hash=hash_password(password),
                 created_at=now, role_rows=[UserRole(role=r) for r in roles])
     session.add(user)
     session.flush()

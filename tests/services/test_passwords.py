@@ -1,0 +1,29 @@
+"""Password hashes without werkzeug in the services, in werkzeug's format both ways."""
+
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from bti.services.passwords import check_password
+from bti.services.passwords import hash_password
+
+
+def test_a_new_hash_is_salted_scrypt_and_checks():
+    first, second = hash_password("Riktig hest 9"), hash_password("Riktig hest 9")
+    assert first.startswith("scrypt:32768:8:1$") and first != second
+    assert check_password(first, "Riktig hest 9")
+    assert not check_password(first, "Riktig hest 8")
+
+
+def test_hashes_werkzeug_wrote_still_check_and_werkzeug_checks_ours():
+    for method in ("scrypt", "pbkdf2:sha256:1000"):
+        stored = generate_password_hash("gammelt passord", method=method)
+        assert check_password(stored, "gammelt passord")
+        assert not check_password(stored, "nytt passord")
+    assert check_password_hash(hash_password("begge veier"), "begge veier")
+
+
+def test_a_malformed_or_unknown_hash_never_matches():
+    for stored in ("!", "", "scrypt$x", "md5$salt$abc", "scrypt:a:b:c$salt$00",
+                   "pbkdf2:sha256$salt$00"):
+        assert not check_password(stored, "")
+        assert not check_password(stored, "noe")
