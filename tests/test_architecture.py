@@ -1,71 +1,319 @@
-"""The import rule: engine → domain → services → web (architecture §4.4)."""
+"""The architecture, checked (architecture §4.4): which layer may import what, that every layer
+is where the table says, and that a case's state is written in one function only.
+
+The checkers are functions of a package folder, so that each rule is also tested on a small
+synthetic package with a violation (the tests at the end): a checker that stops biting fails."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "bti"
-FORBIDDEN = {
-    "engine": {"flask", "flask_login", "sqlalchemy", "bti.domain", "bti.services", "bti.web",
-               "bti.db"},
-    "domain": {"flask", "flask_login", "bti.services", "bti.web", "bti.db"},
-    "services": {"flask", "flask_login", "bti.web"},
+
+ANY = frozenset({"*"})
+#: The web framework and its parts: only the web layer imports them.
+WEB_FRAMEWORK = ("flask", "flask_*", "werkzeug", "jinja2", "markupsafe", "itsdangerous")
+
+#: layer (a folder ``bti/<layer>/``, or a module ``bti/<layer>.py``) → whether it must exist,
+#: the libraries it may not import, and the parts of bti it may import besides itself
+#: (``bti.<part>``; ANY: all). A new folder is one line here; an optional layer is checked as
+#: soon as it exists.
+#  layer        required  banned libraries               may import from bti
+LAYERS = {
+    "engine":   (True,  (*WEB_FRAMEWORK, "sqlalchemy"), set()),
+    "domain":   (True,  WEB_FRAMEWORK,                  {"engine"}),
+    "services": (True,  WEB_FRAMEWORK,                  {"engine", "domain", "render", "db",
+                                                         "config"}),
+    "web":      (True,  (),                             ANY),
+    "render":   (False, WEB_FRAMEWORK,                  {"engine", "domain"}),
+    "demo":     (False, WEB_FRAMEWORK,                  {"engine", "domain", "services", "render",
+                                                         "db", "config"}),
+    "db":       (False, WEB_FRAMEWORK,                  {"engine", "domain", "config"}),
+    "cli":      (False, WEB_FRAMEWORK,                  {"engine", "domain", "services", "render",
+                                                         "demo", "db", "config", "migrate",
+                                                         "backup", "i18n_tools"}),
 }
 
+#: The one function that writes a case's state (``module:function``).
+STATE_WRITER = "bti.services.cases:fire"
 
-def imported_modules(path: Path) -> set[str]:
-    names = set()
+
+# --- the checkers ---------------------------------------------------------------------------
+
+def layer_files(root: Path, layer: str) -> list[Path]:
+    """The layer's Python files: the folder's, or the one module's; none if it is neither."""
+    folder = root / layer
+    if folder.is_dir():
+        return sorted(folder.rglob("*.py"))
+    module = root / f"{layer}.py"
+    return [module] if module.is_file() else []
+
+
+def _has_code(path: Path) -> bool:
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
+
+
+def missing_layers(root: Path, layers=LAYERS) -> list[str]:
+    """Each required layer that is not a folder with code in it (renamed, moved, emptied)."""
+    return [f"bti/{name}/ is missing or empty" for name, (required, *_) in layers.items()
+            if required and not ((root / name).is_dir()
+                                 and any(_has_code(p) for p in layer_files(root, name)))]
+
+
+def module_name(root: Path, path: Path) -> tuple[str, str]:
+    """The module's absolute name and the package its relative imports start from."""
+    parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+    if parts[-1] == "__init__":
+        parts.pop()
+        return ".".join(parts), ".".join(parts)
+    return ".".join(parts), ".".join(parts[:-1])
+
+
+def imports(root: Path, path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file: relative ones resolved, ``from
+    a import b`` also as ``a.b`` when that is a module of the package, and the constant names
+    given to ``import_module``/``__import__``."""
+    _, package = module_name(root, path)
+    found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                if node.level - 1 >= len(base):
+                    found.append((node.lineno, f"<relative import beyond {root.name}>"))
+                    continue
+                base = base[:len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.append((node.lineno, module))
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                rel = Path(*sub.split(".")[1:]) if sub.split(".")[0] == root.name else None
+                if rel is not None and ((root / rel).is_dir()
+                                        or (root / rel).with_suffix(".py").is_file()):
+                    found.append((node.lineno, sub))
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and _name(node.func) in ("import_module", "__import__")):
+            found.append((node.lineno, node.args[0].value))
+    return found
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layer_does_not_import_outer_layers(layer):
-    offenders = [
-        f"{path.relative_to(PACKAGE.parent)} imports {name}"
-        for path in sorted((PACKAGE / layer).rglob("*.py"))
-        for name in imported_modules(path)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
-    ]
+def _name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def import_violations(root: Path, layers=LAYERS) -> list[str]:
+    """Every import that breaks the table: a part of bti the layer may not import, or a
+    banned library."""
+    offenders = []
+    for layer, (_, banned, may_import) in layers.items():
+        for path in layer_files(root, layer):
+            where = path.relative_to(root.parent)
+            for line, name in imports(root, path):
+                top, _, rest = name.partition(".")
+                if name.startswith("<"):
+                    offenders.append(f"{where}:{line}: {name}")
+                elif top == root.name:
+                    part = rest.split(".")[0]
+                    if part and part != layer and "*" not in may_import and part not in may_import:
+                        offenders.append(f"{where}:{line} imports {name} ({layer} may not)")
+                elif any(fnmatch(top, pattern) for pattern in banned):
+                    offenders.append(f"{where}:{line} imports {name} (banned in {layer})")
+    return offenders
+
+
+CASE_TABLE = "case_record"
+_SETTERS = {"setattr", "__setattr__", "set_committed_value", "set_attribute"}
+
+
+def _is_state_key(node: ast.AST) -> bool:
+    """``"state"``, ``Case.state``, ``table.c.state`` or ``table.c["state"]`` as a key."""
+    if isinstance(node, ast.Constant):
+        return node.value == "state"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "state"
+    if isinstance(node, ast.Subscript):
+        return _is_state_key(node.slice)
+    return False
+
+
+class _StateWrites(ast.NodeVisitor):
+    """The writes of a case's state in one module, each with its enclosing function."""
+
+    def __init__(self, tree: ast.Module):
+        self.scopes: list[str] = []  # the enclosing classes and functions
+        self.classes: list[str] = []
+        self.writes: list[tuple[int, str]] = []
+        self.cases = {"Case"}  # names of the Case class, its table or an alias
+        self.updates: set[str] = set()  # names bound to an UPDATE of the cases
+        self.payloads: set[str] = set()  # names bound to a dict with a state key
+        assigns = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AnnAssign))]
+        for _ in range(3):  # aliases of aliases
+            for node in assigns:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name, value in _pairs(target, node.value):
+                        if self._is_case(value):
+                            self.cases.add(name)
+                        if self._is_update(value):
+                            self.updates.add(name)
+                        if self._is_payload(value):
+                            self.payloads.add(name)
+
+    # what an expression is
+    def _is_case(self, node: ast.AST | None) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.cases
+        if isinstance(node, ast.Attribute):
+            return node.attr in ("__table__", "local_table", "persist_selectable") and (
+                self._is_case(node.value)
+                or isinstance(node.value, ast.Call) and any(map(self._is_case, node.value.args)))
+        if isinstance(node, ast.Call):  # table("case_record", …), aliased(Case)
+            return bool(node.args) and (
+                isinstance(node.args[0], ast.Constant) and node.args[0].value == CASE_TABLE
+                or _name(node.func) == "aliased" and self._is_case(node.args[0]))
+        if isinstance(node, ast.Subscript):  # metadata.tables["case_record"]
+            return isinstance(node.slice, ast.Constant) and node.slice.value == CASE_TABLE
+        return False
+
+    def _is_update(self, node: ast.AST | None) -> bool:
+        """Whether the expression holds an UPDATE of the cases: ``update(Case)``,
+        ``case_table.update()``, ``query(Case)….update(…)``, or a name bound to one."""
+        for sub in ast.walk(node) if node is not None else ():
+            if isinstance(sub, ast.Name) and sub.id in self.updates:
+                return True
+            if isinstance(sub, ast.Call) and _name(sub.func) == "update":
+                if sub.args and self._is_case(sub.args[0]):
+                    return True
+                if isinstance(sub.func, ast.Attribute) and (
+                        self._is_case(sub.func.value)
+                        or any(isinstance(q, ast.Call) and _name(q.func) == "query"
+                               and any(map(self._is_case, q.args))
+                               for q in ast.walk(sub.func.value))):
+                    return True
+        return False
+
+    def _is_payload(self, node: ast.AST | None) -> bool:
+        """Whether the expression holds a dict with a state key (``{"state": …}``,
+        ``dict(state=…)``, a list of them, a name bound to one)."""
+        for sub in ast.walk(node) if node is not None else ():
+            if isinstance(sub, ast.Name) and sub.id in self.payloads:
+                return True
+            if isinstance(sub, ast.Dict) and any(k is not None and _is_state_key(k)
+                                                 for k in sub.keys):
+                return True
+            if isinstance(sub, ast.Call) and _name(sub.func) == "dict" and any(
+                    k.arg == "state" for k in sub.keywords):
+                return True
+        return False
+
+    # where it is
+    def visit_FunctionDef(self, node):
+        self.scopes.append(node.name)
+        self.generic_visit(node)
+        self.scopes.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self.classes.append(node.name)
+        self.visit_FunctionDef(node)
+        self.classes.pop()
+
+    def _write(self, node: ast.AST) -> None:
+        self.writes.append((node.lineno, ".".join(self.scopes) or "<module>"))
+
+    # the writes
+    def visit_Attribute(self, node):
+        if node.attr == "state" and isinstance(node.ctx, (ast.Store, ast.Del)):
+            own = isinstance(node.value, ast.Name) and node.value.id == "self"
+            if not own or (self.classes and self.classes[-1] == "Case"):
+                self._write(node)  # another class's own ``self.state`` is not a case's
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node):  # case.__dict__["state"] = …
+        if (isinstance(node.ctx, ast.Store) and _is_state_key(node.slice)
+                and _name(node.value) == "__dict__"):
+            self._write(node)
+        self.generic_visit(node)
+
+    def visit_Call(self, node):
+        args = [*node.args, *(k.value for k in node.keywords)]
+        name = _name(node.func)
+        if name in _SETTERS and any(isinstance(a, ast.Constant) and a.value == "state"
+                                    for a in node.args):
+            self._write(node)
+        elif (name == "update" and isinstance(node.func, ast.Attribute)
+              and _name(node.func.value) == "__dict__" or self._is_update(node)) and (
+                any(k.arg == "state" for k in node.keywords) or any(map(self._is_payload, args))):
+            self._write(node)  # case.__dict__.update(state=…), an UPDATE given a state
+        self.generic_visit(node)
+
+
+def _pairs(target: ast.AST, value: ast.AST | None):
+    """(name, value) of an assignment, ``a, b = x, y`` pairwise."""
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [None] * len(
+            target.elts)
+        for t, v in zip(target.elts, values, strict=False):
+            yield from _pairs(t, v)
+
+
+def state_writes(root: Path) -> list[str]:
+    """``module:function:line`` of every write of a case's state in the package: an
+    assignment to ``<x>.state``, ``setattr(…, "state", …)`` and its kin, or an UPDATE of the
+    cases (Core or ORM) given a state (``values(state=…)``, a dict with a state key)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if "migrations" in path.relative_to(root).parts:
+            continue
+        visitor = _StateWrites(tree := ast.parse(path.read_text(encoding="utf-8")))
+        visitor.visit(tree)
+        module, _ = module_name(root, path)
+        found += [f"{module}:{function}:{line}" for line, function in sorted(set(visitor.writes))]
+    return found
+
+
+# --- the rules, on bti ------------------------------------------------------------------------
+
+def test_every_layer_is_where_the_table_says():
+    assert not missing_layers(PACKAGE), missing_layers(PACKAGE)
+
+
+def test_no_layer_imports_what_the_table_forbids():
+    offenders = import_violations(PACKAGE)
     assert not offenders, "\n".join(offenders)
 
 
-def absolute_imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, relative imports resolved against its package, lazy
-    imports inside functions included."""
-    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
-            module = ".".join(part for part in (base, node.module or "") if part)
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
+def test_case_state_is_written_in_one_function():
+    writes = state_writes(PACKAGE)
+    elsewhere = [w for w in writes if w.rsplit(":", 1)[0] != STATE_WRITER]
+    assert not elsewhere, "\n".join(elsewhere)
+    assert writes, f"no state write found in {STATE_WRITER}: moved? update STATE_WRITER"
 
 
 def test_cli_does_not_import_web():
     """The command line (bti/cli) runs without the web app: no module in it imports bti.web
-    or any flask package, not even lazily inside a command."""
-    modules = sorted((PACKAGE / "cli").rglob("*.py"))
-    assert len(modules) > 1, "bti/cli is a package of command modules"
-    offenders = [
-        f"{path.relative_to(PACKAGE.parent)} imports {name}"
-        for path in modules for name in absolute_imports(path)
-        if name == "bti.web" or name.startswith("bti.web.") or name.split(".")[0].startswith(
-            "flask")
-    ]
+    or a web-framework library, not even lazily inside a command (the table's cli row)."""
+    assert len(layer_files(PACKAGE, "cli")) > 1, "bti/cli is a package of command modules"
+    offenders = import_violations(PACKAGE, {"cli": LAYERS["cli"]})
     assert not offenders, "\n".join(offenders)
 
 
@@ -81,11 +329,140 @@ def test_cli_start_loads_no_web_module():
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
 
 
-def test_case_state_is_assigned_in_one_place():
-    hits = [f"{p}:{i}" for p in PACKAGE.rglob("*.py")
-            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-            if "case.state =" in line.replace("  ", " ")]
-    assert hits == [f"{PACKAGE / 'services' / 'cases.py'}:{hits[0].rsplit(':', 1)[1]}"], hits
+# --- the checkers bite: each rule on a small package with a violation -------------------------
+
+def _package(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A package ``bti`` in tmp_path: the four required layers with a line of code each, then
+    ``files`` (path → source; ``None`` deletes the path)."""
+    root = tmp_path / "bti"
+    base = {"__init__.py": "", "engine/__init__.py": "X = 1\n", "domain/__init__.py": "X = 1\n",
+            "services/__init__.py": "X = 1\n", "web/__init__.py": "import flask\n"}
+    for rel, text in {**base, **files}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(("path", "source"), [
+    ("services/x.py", "import flask_babel\n"),
+    ("services/x.py", "import flask\n"),
+    ("services/x.py", "from werkzeug.security import check_password_hash\n"),
+    ("domain/x.py", "import jinja2\n"),
+    ("domain/x.py", "from markupsafe import Markup\n"),
+    ("engine/x.py", "from itsdangerous import URLSafeSerializer\n"),
+    ("engine/x.py", "import sqlalchemy\n"),
+    ("services/x.py", "def f():\n    from flask import g\n"),
+    ("services/x.py", "from bti.web import app\n"),
+    ("services/x.py", "from bti import web\n"),
+    ("services/x.py", "from ..web import app\n"),
+    ("services/x.py", "from .. import web\n"),
+    ("services/sub/x.py", "from ...web.ui import page\n"),
+    ("engine/x.py", "from ..domain import models\n"),
+    ("domain/x.py", "from ..services import cases\n"),
+    ("services/x.py", "import importlib\nimportlib.import_module('bti.web.ui')\n"),
+    ("services/x.py", "from .... import far\n"),
+    ("cli.py", "from bti.web import create_app\n"),
+    ("cli.py", "import flask\n"),
+    ("cli/__init__.py", "from ..web import create_app\n"),
+    ("cli/serve.py", "from bti.web.ui import page\n"),
+    ("cli/serve.py", "from flask_login import current_user\n"),
+    ("render/pdf.py", "from bti.web import charts\n"),
+    ("render/pdf.py", "from flask_babel import gettext\n"),
+    ("demo/__init__.py", "from ..web.ui import page\n"),
+    ("db/__init__.py", "import werkzeug\n"),
+])
+def test_the_import_checker_catches(tmp_path, path, source):
+    root = _package(tmp_path, {"web/ui/__init__.py": "X = 1\n", path: source})
+    assert len(import_violations(root)) == 1, import_violations(root)
+
+
+@pytest.mark.parametrize("source", [
+    "import flask\nfrom flask_babel import gettext\nfrom bti.services import cases\n",
+])
+def test_the_import_checker_lets_the_web_layer_use_flask(tmp_path, source):
+    root = _package(tmp_path, {
+        "web/x.py": source, "services/cases.py": "X = 1\n",
+        "services/y.py": "from . import cases\nfrom .cases import X\nfrom ..domain import y\n"
+                         "from bti import __version__\n",
+        "cli.py": "from bti.services import cases\nfrom bti import domain\n"})
+    assert import_violations(root) == []
+
+
+@pytest.mark.parametrize("files", [
+    {"services/__init__.py": None},  # the folder renamed
+    {"services/__init__.py": '"""Only a docstring."""\n'},
+    {"web/__init__.py": ""},
+])
+def test_a_missing_or_empty_layer_is_caught(tmp_path, files):
+    root = _package(tmp_path, {k: v or "" for k, v in files.items()})
+    for rel, text in files.items():
+        if text is None:
+            (root / rel).unlink()
+            (root / rel).parent.rmdir()
+            (root / "usecases").mkdir()
+            (root / "usecases" / "__init__.py").write_text("X = 1\n", encoding="utf-8")
+    assert len(missing_layers(root)) == 1, missing_layers(root)
+    assert missing_layers(_package(tmp_path / "whole", {})) == []
+
+
+_HOME = "services/cases.py"
+_WRITES = [
+    "def f(case):\n    case.state = 'n1'\n",
+    "def f(access):\n    access.case.state = 'n1'\n",
+    "def f(c):\n    c.state, c.level = 'n1', 1\n",
+    "def f(c):\n    setattr(c, 'state', 'n1')\n",
+    "def f(c):\n    object.__setattr__(c, 'state', 'n1')\n",
+    "def f(c):\n    set_committed_value(c, 'state', 'n1')\n",
+    "def f(c):\n    c.__dict__['state'] = 'n1'\n",
+    "def f(s):\n    s.execute(update(Case).where(Case.id == 1).values(state='n1'))\n",
+    "def f(s):\n    s.execute(sa.update(Case).values({'state': 'n1'}))\n",
+    "def f(s):\n    s.execute(update(Case).values({Case.state: 'n1'}))\n",
+    "def f(s):\n    s.execute(update(Case), [{'id': 1, 'state': 'n1'}])\n",
+    "_T = Case.__table__\ndef f(s):\n    s.execute(_T.update().values(state='n1'))\n",
+    "_T = Case.__table__\ndef f(s):\n    s.execute(_T.update().values({_T.c.state: 'n1'}))\n",
+    "_C, _P = Case.__table__, Participant.__table__\n"
+    "def f(s):\n    s.execute(update(_C).values(dict(state='n1')))\n",
+    "case_table = table('case_record', column('state'))\n"
+    "def f(s):\n    s.execute(update(case_table), {'state': 'n1'})\n",
+    "_U = Prepared(Case.__table__.update().where(Case.id == bindparam('b_id')))\n"
+    "def f(s):\n    _U.execute(s, {'b_id': 1, 'state': 'n1'})\n",
+    "def f(s):\n    values = {'state': 'n1'}\n    s.execute(update(Case), values)\n",
+    "def f(s):\n    s.query(Case).filter_by(id=1).update({Case.state: 'n1'})\n",
+    "class Case:\n    def move(self):\n        self.state = 'n1'\n",
+]
+
+
+@pytest.mark.parametrize("source", _WRITES)
+def test_the_state_checker_catches_a_write_elsewhere(tmp_path, source):
+    root = _package(tmp_path, {"services/other.py": source})
+    assert len(state_writes(root)) == 1, state_writes(root)
+
+
+@pytest.mark.parametrize("source", [s for s in _WRITES if "def f(" in s])
+def test_the_state_checker_lets_the_one_function_write(tmp_path, source):
+    root = _package(tmp_path, {_HOME: source.replace("def f(", "def fire(")})
+    writes = state_writes(root)
+    assert len(writes) == 1, writes
+    assert writes[0].rsplit(":", 1)[0] == STATE_WRITER
+    elsewhere = state_writes(_package(tmp_path / "elsewhere", {_HOME: source}))
+    assert [w.rsplit(":", 1)[0] for w in elsewhere] == ["bti.services.cases:f"]
+
+
+def test_the_state_checker_leaves_reads_and_other_states_alone(tmp_path):
+    source = """
+class Machine:
+    def __init__(self, state):
+        self.state = state
+def f(s, case, note):
+    note.status = case.state
+    s.execute(select(Case).where(Case.state == 'n1'))
+    s.execute(update(Case).where(Case.state == 'n1').values(closed_at=None))
+    s.execute(update(Notification).values(state='read'))
+    s.execute(insert(Notification), {'state': 'read'})
+    opened = Case(state='n0_plan')
+    return {'id': case.id, 'state': case.state}
+"""
+    assert state_writes(_package(tmp_path, {"services/other.py": source})) == []
 
 
 def test_every_effect_has_a_handler():

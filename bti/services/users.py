@@ -1,5 +1,5 @@
-"""Creating users. Passwords are hashed with scrypt (bti.services.passwords); the plain text is never stored
-or logged."""
+"""Creating users. Passwords are hashed with scrypt (``bti.services.passwords``); the plain
+text is never stored or logged."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ from bti.services.passwords import hash_password
 
 def test_a_new_hash_is_salted_scrypt_and_checks():
     first, second = hash_password("Riktig hest 9"), hash_password("Riktig hest 9")
-    assert first.startswith("scrypt:32768:8:1$") and first != second
+    assert first.startswith("scrypt:32768:8:1$")
+    assert first != second
     assert check_password(first, "Riktig hest 9")
     assert not check_password(first, "Riktig hest 8")
 
