@@ -38,9 +38,11 @@ def hash_password(password: str) -> str:
 
 def check_password(stored: str, password: str) -> bool:
     """Whether ``password`` matches the ``stored`` hash, in constant time; ``False`` for a
-    hash that is malformed or of an unknown method (``!``: a user who cannot log in)."""
+    value that is no hash (``!``: a user who cannot log in). A hash of an unknown method or
+    with broken parameters is a damaged row, not a wrong password: ``ValueError``, as
+    werkzeug raises."""
     try:
         method, salt, digest = stored.split("$", 2)
-        return hmac.compare_digest(_derive(method, salt, password), digest)
     except ValueError:
         return False
+    return hmac.compare_digest(_derive(method, salt, password), digest)
