@@ -254,6 +254,17 @@ def close_schema_pool() -> None:
         _POOL.pop().close()
 
 
+def redis_up(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    """Whether the Redis the throttle tests use answers on ``host:port``."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def postgres_available(url: str = POSTGRES_URL) -> bool:
     import psycopg
 

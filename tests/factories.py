@@ -51,3 +51,19 @@ def make_user(session: Session, municipality: Municipality, unit: Unit | None,
 
 CONCERN = {"what_seen": "Barnet har vore stille og trøytt i fleire veker.",
            "since": "Januar", "child_said": "Eg søv dårleg."}
+
+
+def to_n1(world, case) -> None:
+    """Walk a fresh case of the ``world`` fixture (bti-standard) to nivå 1 with a plan: started,
+    home informed, the coordinator appointed stafettholder, assessed, decided, escalated."""
+    from bti.services import cases
+
+    w = world
+    cases.fire(w.ctx(w.teacher), case.id, "start")
+    cases.fire(w.ctx(w.teacher), case.id, "inform_home", {"informed_on": TODAY.isoformat()})
+    cases.fire(w.ctx(w.leader), case.id, "appoint_stafettholder",
+               {"stafettholder": w.coordinator.id})
+    cases.fire(w.ctx(w.coordinator), case.id, "assess")
+    cases.fire(w.ctx(w.coordinator), case.id, "decide")
+    cases.fire(w.ctx(w.coordinator), case.id, "escalate", {"reason": "Tiltak trengst."})
+    assert case.state == "n1_plan"

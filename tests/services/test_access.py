@@ -28,6 +28,7 @@ from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY
 from tests.factories import make_user
+from tests.factories import to_n1
 
 REASON = "Mor ringte og seier barnet ikkje har kome heim etter skulen."
 
@@ -36,17 +37,6 @@ def open_case(world, actor=None):
     return cases.open_case(world.ctx(actor or world.teacher), unit_id=None,
                            child_pseudonym="Test B.", child_birth_year=2016,
                            concern=dict(CONCERN)).case
-
-
-def to_n1(world, case):
-    w = world
-    cases.fire(w.ctx(w.teacher), case.id, "start")
-    cases.fire(w.ctx(w.teacher), case.id, "inform_home", {"informed_on": TODAY.isoformat()})
-    cases.fire(w.ctx(w.leader), case.id, "appoint_stafettholder",
-               {"stafettholder": w.coordinator.id})
-    cases.fire(w.ctx(w.coordinator), case.id, "assess")
-    cases.fire(w.ctx(w.coordinator), case.id, "decide")
-    cases.fire(w.ctx(w.coordinator), case.id, "escalate", {"reason": "Tiltak trengst."})
 
 
 def count(session, model) -> int:

@@ -20,6 +20,7 @@ from bti.services.errors import NotFound
 from bti.services.stafettlogg import verify_case
 from tests.factories import CONCERN
 from tests.factories import TODAY
+from tests.factories import to_n1
 
 
 def open_case(world, actor=None, **concern):
@@ -27,17 +28,6 @@ def open_case(world, actor=None, **concern):
                            child_pseudonym="Test B.", child_birth_year=2016,
                            concern={**CONCERN, **concern}).case
 
-
-def to_n1(world, case):
-    w = world
-    cases.fire(w.ctx(w.teacher), case.id, "start")
-    cases.fire(w.ctx(w.teacher), case.id, "inform_home", {"informed_on": TODAY.isoformat()})
-    cases.fire(w.ctx(w.leader), case.id, "appoint_stafettholder",
-               {"stafettholder": w.coordinator.id})
-    cases.fire(w.ctx(w.coordinator), case.id, "assess")
-    cases.fire(w.ctx(w.coordinator), case.id, "decide")
-    cases.fire(w.ctx(w.coordinator), case.id, "escalate", {"reason": "Tiltak trengst."})
-    assert case.state == "n1_plan"
 
 
 def counts(session):

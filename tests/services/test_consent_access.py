@@ -47,6 +47,7 @@ from tests.dbs import require_postgres
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY
+from tests.factories import to_n1
 
 #: The consent holds through EXPIRES (Oslo); it ends at the start of the next day, which in
 #: March (CET, UTC+1) is 23:00 UTC the day before.
@@ -58,17 +59,6 @@ JUST_BEFORE = EXPIRY_MOMENT - timedelta(seconds=1)
 def open_case(world, birth_year=2016, **concern):
     return cases.open_case(world.ctx(world.teacher), unit_id=None, child_pseudonym="Test B.",
                            child_birth_year=birth_year, concern={**CONCERN, **concern}).case
-
-
-def to_n1(world, case):
-    w = world
-    cases.fire(w.ctx(w.teacher), case.id, "start")
-    cases.fire(w.ctx(w.teacher), case.id, "inform_home", {"informed_on": TODAY.isoformat()})
-    cases.fire(w.ctx(w.leader), case.id, "appoint_stafettholder",
-               {"stafettholder": w.coordinator.id})
-    cases.fire(w.ctx(w.coordinator), case.id, "assess")
-    cases.fire(w.ctx(w.coordinator), case.id, "decide")
-    cases.fire(w.ctx(w.coordinator), case.id, "escalate", {"reason": "Tiltak trengst."})
 
 
 def give_consent(world, case, *units, given_by="guardians", expires_on=None, now=None,

@@ -11,7 +11,6 @@ import math
 import os
 import re
 import secrets
-import socket
 from datetime import UTC
 from datetime import datetime
 
@@ -27,6 +26,7 @@ from bti.web import create_app
 from bti.web import throttle
 from bti.web.auth import limiter
 from tests.dbs import app_database
+from tests.dbs import redis_up
 from tests.web.conftest import PASSWORD
 from tests.web.conftest import Browser
 from tests.web.conftest import make_settings
@@ -35,19 +35,11 @@ REDIS = "redis://127.0.0.1:6379"
 WRONG = "feil passord, heilt feil"  # noqa: S105 - made up
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=["memory", "redis"])
 def app(request):
     storage = "memory://"
     if request.param == "redis":
-        if not _redis_up():
+        if not redis_up():
             if os.environ.get("BTI_REQUIRE_REDIS"):
                 pytest.fail("Redis is required (BTI_REQUIRE_REDIS=1) but not reachable")
             pytest.skip("Redis not reachable on 127.0.0.1:6379")

@@ -18,16 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbs import redis_up
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _free_port() -> int:
@@ -38,7 +32,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path):
-    if not _redis_up():
+    if not redis_up():
         if os.environ.get("BTI_REQUIRE_REDIS"):
             pytest.fail("Redis is required (BTI_REQUIRE_REDIS=1) but not reachable")
         pytest.skip("Redis not reachable on 127.0.0.1:6379")
