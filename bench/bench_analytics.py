@@ -6,11 +6,11 @@ Run from the repository root:
     .venv/bin/python bench/bench_analytics.py [--cases 100000] [--runs 40] [--only sqlite|postgres]
 
 It prints figures; it asserts nothing. For each database it builds the national-size demo set
-(``bti.services.demo.make_national``: the demo municipality with 25 units and ``--cases`` cases,
+(``bti.demo.seed.make_national``: the demo municipality with 25 units and ``--cases`` cases,
 about 20 stafettlogg entries each) on a migrated SQLite file in a temporary directory and in a
 dedicated schema of the PostgreSQL database ``--pg-url`` (dropped at the end), prints how long
 that took, runs ``ANALYZE`` (PostgreSQL: ``VACUUM ANALYZE``, as autovacuum would after a bulk
-load), then times each panel of ``bti.services.analytics`` ``--runs`` times (after two
+load), then times each panel of ``bti.services.analytics.dashboard`` ``--runs`` times (after two
 warm-up runs) for the demo leader: all units over the last 12 months, and one unit. It prints
 p50/p95/max per panel and the whole dashboard (every panel and its audit row), against the goal
 p95 <= 100 ms.
@@ -38,16 +38,16 @@ from sqlalchemy import func  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bti.db import make_engine  # noqa: E402
-from bti.db import make_session_factory  # noqa: E402
+from bti.db.engine import make_engine  # noqa: E402
+from bti.db.engine import make_session_factory  # noqa: E402
+from bti.demo.seed import make_national  # noqa: E402
 from bti.domain.analytics import AnalyticsCounter  # noqa: E402
 from bti.domain.log import StafettloggEntry  # noqa: E402
 from bti.domain.org import User  # noqa: E402
 from bti.migrate import upgrade  # noqa: E402
-from bti.services import analytics  # noqa: E402
+from bti.services.analytics import dashboard as analytics  # noqa: E402
 from bti.services.context import Ctx  # noqa: E402
-from bti.services.demo import make_national  # noqa: E402
-from bti.services.workflows import WorkflowRegistry  # noqa: E402
+from bti.services.workflows.registry import WorkflowRegistry  # noqa: E402
 
 GOAL_MS = 100.0
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -65,21 +65,21 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bti.db import make_engine  # noqa: E402
-from bti.db import make_session_factory  # noqa: E402
+from bti.db.engine import make_engine  # noqa: E402
+from bti.db.engine import make_session_factory  # noqa: E402
+from bti.demo.seed import DEMO_SLUG  # noqa: E402
+from bti.demo.seed import make_demo  # noqa: E402
 from bti.domain.cases import Note  # noqa: E402
 from bti.domain.org import Municipality  # noqa: E402
 from bti.domain.org import Unit  # noqa: E402
 from bti.migrate import upgrade  # noqa: E402
-from bti.services import audit  # noqa: E402
-from bti.services import cases  # noqa: E402
+from bti.services.access import audit  # noqa: E402
+from bti.services.accounts.users import create_user  # noqa: E402
+from bti.services.cases import lifecycle as cases  # noqa: E402
+from bti.services.cases.stafettlogg import verify_all  # noqa: E402
 from bti.services.context import Ctx  # noqa: E402
 from bti.services.context import utcnow  # noqa: E402
-from bti.services.demo import DEMO_SLUG  # noqa: E402
-from bti.services.demo import make_demo  # noqa: E402
-from bti.services.stafettlogg import verify_all  # noqa: E402
-from bti.services.users import create_user  # noqa: E402
-from bti.services.workflows import WorkflowRegistry  # noqa: E402
+from bti.services.workflows.registry import WorkflowRegistry  # noqa: E402
 
 NEXT = {"n0_plan": "start", "n0_active": "assess", "n0_evaluation": "decide",
         "n0_decision": "continue"}

@@ -53,9 +53,9 @@ from sqlalchemy import event  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from bti.db import create_schema  # noqa: E402
-from bti.db import make_engine  # noqa: E402
-from bti.db import make_session_factory  # noqa: E402
+from bti.db.engine import create_schema  # noqa: E402
+from bti.db.engine import make_engine  # noqa: E402
+from bti.db.engine import make_session_factory  # noqa: E402
 from bti.domain.cases import Case  # noqa: E402
 from bti.domain.log import AuditEvent  # noqa: E402
 from bti.domain.log import StafettloggEntry  # noqa: E402
@@ -65,11 +65,11 @@ from bti.domain.org import User  # noqa: E402
 from bti.domain.org import UserRole  # noqa: E402
 from bti.domain.vocabulary import GUARDS  # noqa: E402
 from bti.engine import Workflow  # noqa: E402
-from bti.services import cases  # noqa: E402
-from bti.services import stafettlogg  # noqa: E402
+from bti.services.accounts.users import load_actor  # noqa: E402
+from bti.services.cases import lifecycle as cases  # noqa: E402
+from bti.services.cases import stafettlogg  # noqa: E402
 from bti.services.context import Ctx  # noqa: E402
-from bti.services.users import load_actor  # noqa: E402
-from bti.services.workflows import WorkflowRegistry  # noqa: E402
+from bti.services.workflows.registry import WorkflowRegistry  # noqa: E402
 
 WORKFLOWS = ROOT / "workflows"
 WORKFLOW_ID = "bti-standard"
@@ -315,7 +315,8 @@ def bench_floor(floor: Floor, budget_s: float) -> tuple[int, float, Histogram]:
 
 class SAFloor:
     """The floor's two statements (same SQL, same hashing) through a SQLAlchemy ``Session`` on
-    an engine from ``bti.db.make_engine`` (same pragmas, ``BEGIN IMMEDIATE``): what SQLAlchemy
+    an engine from ``bti.db.engine.make_engine`` (same pragmas, ``BEGIN IMMEDIATE``): what
+    SQLAlchemy
     itself adds per transaction before any bti logic runs."""
 
     def __init__(self, path: Path, n_cases: int) -> None:
@@ -692,7 +693,8 @@ def run(args, tmpdir: Path) -> int:
     print(f"  before: {fmt_rate(f1_n, f1_s)}  [{f1_h.summary()}]", flush=True)
     sa_floor = SAFloor(tmpdir / "safloor.sqlite3", args.cases)
     sa1_n, sa1_s, sa1_h = bench_floor(sa_floor, ps)
-    print(f"  the same through a SQLAlchemy Session (bti.db engine): {fmt_rate(sa1_n, sa1_s)}  "
+    print(f"  the same through a SQLAlchemy Session (bti.db.engine engine): "
+          f"{fmt_rate(sa1_n, sa1_s)}  "
           f"[{sa1_h.summary()}]", flush=True)
     stmt_sa, stmt_raw = statement_overhead(tmpdir / "safloor.sqlite3")
     print(f"  one cached SELECT by primary key: {stmt_sa:,.1f} µs through SQLAlchemy, "

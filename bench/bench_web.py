@@ -71,8 +71,8 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session as OrmSession  # noqa: E402
 
 from bti.config import Settings  # noqa: E402
-from bti.db import make_engine  # noqa: E402
-from bti.db import make_session_factory  # noqa: E402
+from bti.db.engine import make_engine  # noqa: E402
+from bti.db.engine import make_session_factory  # noqa: E402
 from bti.domain.cases import Case  # noqa: E402
 from bti.domain.log import AuditEvent  # noqa: E402
 from bti.domain.log import StafettloggEntry  # noqa: E402
@@ -81,14 +81,14 @@ from bti.domain.org import Unit  # noqa: E402
 from bti.domain.org import User  # noqa: E402
 from bti.domain.org import UserRole  # noqa: E402
 from bti.migrate import upgrade  # noqa: E402
-from bti.services import auth as auth_service  # noqa: E402
-from bti.services import casepage  # noqa: E402
-from bti.services import cases  # noqa: E402
-from bti.services import stafettlogg  # noqa: E402
+from bti.services.accounts import auth as auth_service  # noqa: E402
+from bti.services.accounts.users import create_user  # noqa: E402
+from bti.services.cases import casepage  # noqa: E402
+from bti.services.cases import lifecycle as cases  # noqa: E402
+from bti.services.cases import stafettlogg  # noqa: E402
 from bti.services.context import Ctx  # noqa: E402
 from bti.services.context import utcnow  # noqa: E402
-from bti.services.users import create_user  # noqa: E402
-from bti.services.workflows import WorkflowRegistry  # noqa: E402
+from bti.services.workflows.registry import WorkflowRegistry  # noqa: E402
 from bti.web import create_app  # noqa: E402
 from bti.web.ui import cases as cases_ui  # noqa: E402
 

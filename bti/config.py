@@ -49,7 +49,7 @@ class Settings:
     #: File the audit chain heads are appended to (outside the database), if set.
     audit_anchor_file: Path | None = None
     #: Fernet keys (comma-separated, the first encrypts) for secrets stored in the database;
-    #: unset: one key derived from the secret key (``bti.services.secretbox``).
+    #: unset: one key derived from the secret key (``bti.services.accounts.secretbox``).
     data_keys: str | None = None
     #: Requests per personal access token on the JSON API (Flask-Limiter syntax).
     api_rate_limit: str = "300 per minute"
@@ -97,7 +97,7 @@ class Settings:
         )
 
     def engine_options(self) -> dict:
-        """Keyword arguments for ``bti.db.make_engine`` (pool and statement timeout)."""
+        """Keyword arguments for ``bti.db.engine.make_engine`` (pool and statement timeout)."""
         return dict(pool_size=self.db_pool_size, max_overflow=self.db_max_overflow,
                     pool_timeout=self.db_pool_timeout, pool_recycle=self.db_pool_recycle,
                     statement_timeout_ms=self.db_statement_timeout_ms)

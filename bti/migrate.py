@@ -39,7 +39,7 @@ def schema_problem(engine: Engine) -> str | None:
 
     Read from Alembic's version table: none (and no tables) means not migrated; another
     revision than the head means migrate it (or, for a revision these migrations do not know,
-    a newer version of bti migrated it). A schema made by ``bti.db.create_schema`` (tests,
+    a newer version of bti migrated it). A schema made by ``bti.db.engine.create_schema`` (tests,
     in-memory databases) has every table but no version table; it is accepted. Reads only:
     nothing is created. Connection errors are the caller's (``sqlalchemy.exc.DBAPIError``)."""
     from alembic.runtime.migration import MigrationContext

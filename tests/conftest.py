@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.services.context import Ctx
-from bti.services.workflows import WorkflowRegistry
+from bti.services.workflows.registry import WorkflowRegistry
 from tests.dbs import ON_POSTGRES
 from tests.dbs import POSTGRES_URL
 from tests.dbs import SAME_ON_BOTH

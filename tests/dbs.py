@@ -89,7 +89,7 @@ def owner_engine(engine) -> Iterator:
     if engine.dialect.name != "postgresql":
         yield engine
         return
-    from bti.db import make_engine
+    from bti.db.engine import make_engine
 
     owner = make_engine(owner_url(engine.url.render_as_string(hide_password=False)))
     try:
@@ -112,7 +112,7 @@ def ensure_runtime_role(admin) -> str:
 def pg_schema(base_url: str = POSTGRES_URL, *, prefix: str = "bti_test") -> Iterator[str]:
     """A new, empty schema on the PostgreSQL at ``base_url``; yields a URL into it and drops
     the schema (and everything in it) afterwards."""
-    from bti.db import make_engine
+    from bti.db.engine import make_engine
 
     schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base_url)
@@ -152,9 +152,9 @@ class SchemaPool:
     def _make(self) -> None:
         import queue
 
-        from bti.db import create_schema
-        from bti.db import grant_runtime
-        from bti.db import make_engine
+        from bti.db.engine import create_schema
+        from bti.db.engine import grant_runtime
+        from bti.db.engine import make_engine
 
         admin = make_engine(self.base_url)
         try:
@@ -184,7 +184,7 @@ class SchemaPool:
             admin.dispose()
 
     def _drop(self) -> None:
-        from bti.db import make_engine
+        from bti.db.engine import make_engine
 
         admin = make_engine(self.base_url)
         try:

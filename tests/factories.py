@@ -56,7 +56,7 @@ CONCERN = {"what_seen": "Barnet har vore stille og trøytt i fleire veker.",
 def to_n1(world, case) -> None:
     """Walk a fresh case of the ``world`` fixture (bti-standard) to nivå 1 with a plan: started,
     home informed, the coordinator appointed stafettholder, assessed, decided, escalated."""
-    from bti.services import cases
+    from bti.services.cases import lifecycle as cases
 
     w = world
     cases.fire(w.ctx(w.teacher), case.id, "start")

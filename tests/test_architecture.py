@@ -41,7 +41,7 @@ LAYERS = {
 }
 
 #: The one function that writes a case's state (``module:function``).
-STATE_WRITER = "bti.services.cases:fire"
+STATE_WRITER = "bti.services.cases.lifecycle:fire"
 
 
 # --- the checkers ---------------------------------------------------------------------------
@@ -381,7 +381,7 @@ def test_the_import_checker_catches(tmp_path, path, source):
 ])
 def test_the_import_checker_lets_the_web_layer_use_flask(tmp_path, source):
     root = _package(tmp_path, {
-        "web/x.py": source, "services/cases.py": "X = 1\n",
+        "web/x.py": source, "services/cases/lifecycle.py": "X = 1\n",
         "services/y.py": "from . import cases\nfrom .cases import X\nfrom ..domain import y\n"
                          "from bti import __version__\n",
         "cli.py": "from bti.services import cases\nfrom bti import domain\n"})
@@ -405,7 +405,7 @@ def test_a_missing_or_empty_layer_is_caught(tmp_path, files):
     assert missing_layers(_package(tmp_path / "whole", {})) == []
 
 
-_HOME = "services/cases.py"
+_HOME = "services/cases/lifecycle.py"
 _WRITES = [
     "def f(case):\n    case.state = 'n1'\n",
     "def f(access):\n    access.case.state = 'n1'\n",
@@ -445,7 +445,7 @@ def test_the_state_checker_lets_the_one_function_write(tmp_path, source):
     assert len(writes) == 1, writes
     assert writes[0].rsplit(":", 1)[0] == STATE_WRITER
     elsewhere = state_writes(_package(tmp_path / "elsewhere", {_HOME: source}))
-    assert [w.rsplit(":", 1)[0] for w in elsewhere] == ["bti.services.cases:f"]
+    assert [w.rsplit(":", 1)[0] for w in elsewhere] == ["bti.services.cases.lifecycle:f"]
 
 
 def test_the_state_checker_leaves_reads_and_other_states_alone(tmp_path):
@@ -467,14 +467,14 @@ def f(s, case, note):
 
 def test_every_effect_has_a_handler():
     from bti.domain.vocabulary import EFFECTS
-    from bti.services.effects import HANDLERS
+    from bti.services.cases.effects import HANDLERS
 
     assert set(HANDLERS) | {"concern"} == set(EFFECTS)  # the opening concern: open_case
 
 
 def test_every_guard_has_a_fact():
     from bti.domain.vocabulary import GUARDS
-    from bti.services.facts import CaseFacts
+    from bti.services.cases.facts import CaseFacts
 
     assert all(callable(getattr(CaseFacts, f"_{g}", None)) for g in GUARDS)
 

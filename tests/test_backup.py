@@ -17,13 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bti.cli import main
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Case
 from bti.domain.cases import Note
 from bti.domain.log import StafettloggEntry
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
 from tests.conftest import World
 from tests.dbs import pg_schema
 from tests.dbs import sqlite_only

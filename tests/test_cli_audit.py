@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from bti.cli import main
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.log import drop_append_only_ddl
 from bti.domain.org import User
-from bti.services import audit
-from bti.services import cases
+from bti.services.access import audit
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from tests.conftest import World
 from tests.factories import CONCERN
@@ -141,8 +141,8 @@ def test_municipality_set_switches_mfa_and_is_audited(tmp_path, monkeypatch):
     from sqlalchemy import select
 
     from bti.cli import main
-    from bti.db import make_engine
-    from bti.db import make_session_factory
+    from bti.db.engine import make_engine
+    from bti.db.engine import make_session_factory
     from bti.domain.log import AuditEvent
     from bti.domain.org import Municipality
     from bti.migrate import upgrade

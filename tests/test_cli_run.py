@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
 from bti.domain.cases import Measure
@@ -222,7 +222,7 @@ def test_the_web_app_started_elsewhere_names_the_missing_database_and_makes_none
 def test_readme_says_how_to_run_the_cli_and_names_every_demo_user():
     import re
 
-    from bti.services.demo import USERS
+    from bti.demo.seed import USERS
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]

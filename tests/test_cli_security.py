@@ -7,11 +7,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from bti.cli import main
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.org import User
-from bti.services.secretbox import SecretBox
+from bti.services.accounts.secretbox import SecretBox
 from tests.conftest import World
 
 

@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bti.cli import main
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.log import AuditEvent
 from bti.domain.org import ApiToken
-from bti.services import tokens
-from bti.services.auth import token_hash
+from bti.services.accounts import tokens
+from bti.services.accounts.auth import token_hash
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user

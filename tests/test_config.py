@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from bti.config import ConfigError
 from bti.config import Settings
-from bti.db import make_engine
+from bti.db.engine import make_engine
 from tests.dbs import pg_schema
 
 BASE = {"BTI_SECRET_KEY": "a-test-secret-that-is-long-enough",

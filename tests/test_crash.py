@@ -36,20 +36,20 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Case
 from bti.domain.cases import Note
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.migrate import upgrade
-from bti.services import audit
-from bti.services import cases
+from bti.services.access import audit
+from bti.services.accounts.users import create_user
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_all
 from bti.services.context import Ctx
 from bti.services.context import utcnow
-from bti.services.stafettlogg import verify_all
-from bti.services.users import create_user
 from tests.dbs import pg_schema
 from tests.dbs import postgres_run_only
 from tests.dbs import sqlite_only

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bti.db import make_engine
-from bti.db import make_session_factory
-from bti.db import runtime_grants
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
+from bti.db.engine import runtime_grants
 from bti.domain.log import APPEND_ONLY_TABLES
 from bti.domain.models import Base
-from bti.services import cases
-from bti.services import integrity
+from bti.services.access import integrity
+from bti.services.cases import lifecycle as cases
 from tests.conftest import World
 from tests.dbs import as_role
 from tests.dbs import pg_schema

@@ -31,10 +31,10 @@ from bti.engine.schema import StateSchema
 from bti.engine.schema import TeamSchema
 from bti.engine.schema import TransitionSchema
 from bti.engine.schema import WorkflowSchema
-from bti.services.workflow_docs import EFFECT_MEANINGS
-from bti.services.workflow_docs import GUARD_MEANINGS
-from bti.services.workflow_docs import ROLE_MEANINGS
-from bti.services.workflow_docs import generate
+from bti.services.workflows.docs import EFFECT_MEANINGS
+from bti.services.workflows.docs import GUARD_MEANINGS
+from bti.services.workflows.docs import ROLE_MEANINGS
+from bti.services.workflows.docs import generate
 from tests.conftest import ROOT
 from tests.conftest import WORKFLOWS
 

@@ -72,7 +72,7 @@ def test_a_500_is_recorded_in_the_error_log_file_without_personal_data(tmp_path)
     stderr = server.log.read_text(encoding="utf-8")
     record = re.search(r"unhandled error on [\w.]+: ValueError \(request [0-9a-f]+\)", logged)
     assert record, f"no error record in the error log:\n{logged[-2000:]}"
-    assert "bti/services/auth.py" in logged  # the stack frames, to find the fault
+    assert "bti/services/accounts/auth.py" in logged  # the stack frames, to find the fault
     assert "ValueError (request" not in stderr, "the record went to the worker's stderr"
     for secret in (PASSWORD, USERNAME, "ødelagt"):
         assert secret not in logged

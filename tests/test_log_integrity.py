@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
 from bti.domain.log import AuditEvent
@@ -34,10 +34,10 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.log import chain_hash
 from bti.domain.log import drop_append_only_ddl
 from bti.domain.models import Base
-from bti.services import audit
-from bti.services import cases
-from bti.services import integrity
-from bti.services import privacy
+from bti.services.access import audit
+from bti.services.access import integrity
+from bti.services.cases import lifecycle as cases
+from bti.services.privacy import export as privacy
 from tests.conftest import World
 from tests.dbs import owner_engine
 from tests.factories import CONCERN

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bti.db import make_engine
+from bti.db.engine import make_engine
 from bti.domain.models import Base
 from bti.migrate import downgrade
 from bti.migrate import upgrade
@@ -97,12 +97,12 @@ def _seal_scenario(engine) -> None:
     from datetime import UTC
     from datetime import datetime
 
-    from bti.db import make_session_factory
+    from bti.db.engine import make_session_factory
     from bti.domain.cases import GENESIS_HASH
     from bti.domain.log import AuditChainHead
     from bti.domain.log import AuditEvent
     from bti.domain.log import chain_hash
-    from bti.services import audit
+    from bti.services.access import audit
 
     upgrade(engine, "3d7a1c9e5b42")
     row = dict(chain=0, seq=1, at=datetime(2026, 11, 30, 8, 0, tzinfo=UTC), municipality_id=None,
@@ -129,8 +129,8 @@ def test_the_upgrade_seals_the_rows_written_before_it_on_sqlite(tmp_path):
 def _feedback_survives_a_downgrade_and_upgrade(engine, registry):
     """The stages of barnevernet's feedback (06b4bbf296b3) go back to one ``feedback_kind`` per
     report on a downgrade, and come back as rows on the next upgrade."""
-    from bti.db import make_session_factory
-    from bti.services import cases
+    from bti.db.engine import make_session_factory
+    from bti.services.cases import lifecycle as cases
     from tests.conftest import World
     from tests.factories import CONCERN
     from tests.factories import TODAY

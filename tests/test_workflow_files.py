@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bti.demo.seed import make_demo
 from bti.domain.cases import Case
 from bti.domain.vocabulary import vocabulary
 from bti.engine import Workflow
 from bti.engine import load_file
-from bti.services.demo import make_demo
-from bti.services.stafettlogg import verify_all
+from bti.services.cases.stafettlogg import verify_all
 
 FILES = sorted((Path(__file__).parent.parent / "workflows").glob("*.toml"))
 
@@ -50,8 +50,8 @@ def test_a_revision_stored_before_feedback_stages_still_loads_and_records_stages
         path, tmp_path, session):
     """Open cases keep the stored revision they started on: a file written before this change
     still loads with today's vocabulary, and its feedback action records stage after stage."""
-    from bti.services import cases
-    from bti.services.workflows import WorkflowRegistry
+    from bti.services.cases import lifecycle as cases
+    from bti.services.workflows.registry import WorkflowRegistry
     from tests.conftest import World
     from tests.factories import CONCERN
     from tests.factories import TODAY

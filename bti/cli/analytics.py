@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bti.cli.common import load_registry
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="The leaders' analytics: the aggregates kept at write time.")
@@ -24,7 +24,7 @@ def analytics_recompute(slug: str | None) -> None:
     import time
 
     from bti.domain.org import Municipality
-    from bti.services import aggregates
+    from bti.services.analytics import aggregates
 
     registry = load_registry()
     started = time.perf_counter()

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="The audit trail and the stafettlogg chains.")
@@ -30,8 +30,8 @@ _ANCHOR_HELP = ("The anchor file (JSON lines of chain heads, kept outside the da
 def audit_verify(anchor_file: Path | None) -> None:
     from bti.config import ConfigError
     from bti.config import log_keys
-    from bti.services import audit as audit_service
-    from bti.services import integrity
+    from bti.services.access import audit as audit_service
+    from bti.services.access import integrity
 
     anchor = None
     if anchor_file is not None:
@@ -75,7 +75,7 @@ def audit_verify(anchor_file: Path | None) -> None:
 @click.option("--municipality", "slug", help="Only this municipality (its slug).")
 def audit_review(slug: str | None) -> None:
     from bti.domain.org import Municipality
-    from bti.services import review
+    from bti.services.access import review
     from bti.services.context import utcnow
 
     with make_session_factory(open_engine()).begin() as session:
@@ -96,7 +96,7 @@ def audit_review(slug: str | None) -> None:
 @click.option("--file", "anchor_file", type=click.Path(path_type=Path, dir_okay=False),
               envvar="BTI_AUDIT_ANCHOR_FILE", help=_ANCHOR_HELP)
 def audit_anchor(anchor_file: Path | None) -> None:
-    from bti.services import audit as audit_service
+    from bti.services.access import audit as audit_service
     from bti.services.context import utcnow
 
     if anchor_file is None:

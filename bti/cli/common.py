@@ -10,7 +10,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from bti.config import Settings
-from bti.db import make_engine
+from bti.db.engine import make_engine
 from bti.engine import DefinitionError
 
 
@@ -20,7 +20,7 @@ def open_engine(*, create: bool = False):
     without creating anything (a SQLite file is opened read-write only, never created)."""
     from sqlalchemy import exc
 
-    from bti.db import DatabaseMissing
+    from bti.db.engine import DatabaseMissing
     from bti.migrate import schema_problem
 
     url = Settings.database_url_from_env()
@@ -91,7 +91,7 @@ def workflows_dir() -> Path:
 
 
 def load_registry():
-    from bti.services.workflows import WorkflowRegistry
+    from bti.services.workflows.registry import WorkflowRegistry
 
     try:
         return WorkflowRegistry(workflows_dir())

@@ -10,7 +10,7 @@ import click
 from bti.cli.common import load_registry
 from bti.cli.common import open_engine
 from bti.config import Settings
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.command("init-db", help="Migrate the database (BTI_DATABASE_URL) to the newest schema.")
@@ -67,8 +67,8 @@ def db_group() -> None:
                   "as ROLE (docs/deployment.md).")
 @click.argument("role")
 def db_grant_runtime(role: str) -> None:
-    from bti.db import RoleError
-    from bti.db import grant_runtime
+    from bti.db.engine import RoleError
+    from bti.db.engine import grant_runtime
 
     try:
         statements = grant_runtime(open_engine(), role)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bti.cli.common import load_registry
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.command("demo-data", help="Create a fictional municipality with users and cases. Above "
@@ -20,11 +20,11 @@ from bti.db import make_session_factory
 def demo_data(password: str | None, if_empty: bool, cases_count: int) -> None:
     import time
 
+    from bti.demo.seed import BULK_ABOVE
+    from bti.demo.seed import DEMO_SLUG
+    from bti.demo.seed import make_demo
+    from bti.demo.seed import make_national
     from bti.domain.org import Municipality
-    from bti.services.demo import BULK_ABOVE
-    from bti.services.demo import DEMO_SLUG
-    from bti.services.demo import make_demo
-    from bti.services.demo import make_national
     from bti.services.errors import InvalidInput
 
     engine = open_engine()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bti.cli.common import load_registry
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="Municipalities: list them and change their settings.")
@@ -44,7 +44,7 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
     from datetime import datetime
 
     from bti.domain.org import Municipality
-    from bti.services import audit as audit_service
+    from bti.services.access import audit as audit_service
 
     registry = load_registry() if workflow_id else None
     if registry is not None and workflow_id not in registry.ids():

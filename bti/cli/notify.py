@@ -6,7 +6,7 @@ import click
 
 from bti.cli.common import load_registry
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="Scheduled notifications (run them from cron or a systemd timer).")
@@ -16,7 +16,7 @@ def notify() -> None:
 
 @notify.command("consents", help="Warn stafettholders of consents that expire soon (once each).")
 def notify_consents() -> None:
-    from bti.services import inbox
+    from bti.services.cases import inbox
     from bti.services.context import Ctx
 
     registry = load_registry()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="Data-subject export, archiving and purging of closed cases (PRIV-01, "
@@ -40,9 +40,9 @@ def _privacy_now(value: str | None):
               show_default=True)
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 def privacy_export(case_id: int, fmt: str, out: Path) -> None:
-    from bti.services import privacy as privacy_service
     from bti.services.context import utcnow
     from bti.services.errors import NotFound
+    from bti.services.privacy import export as privacy_service
 
     with make_session_factory(open_engine()).begin() as session:
         try:
@@ -63,11 +63,11 @@ def privacy_export(case_id: int, fmt: str, out: Path) -> None:
 @click.option("--dir", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
               required=True)
 def privacy_archive(case_id: int, archive_dir: Path) -> None:
-    from bti.services import privacy as privacy_service
     from bti.services.context import Ctx
     from bti.services.context import utcnow
     from bti.services.errors import InvalidInput
     from bti.services.errors import NotFound
+    from bti.services.privacy import export as privacy_service
 
     with make_session_factory(open_engine()).begin() as session:
         ctx = Ctx(session=session, actor=None, workflows=None, now=utcnow)
@@ -95,8 +95,8 @@ def privacy_archive(case_id: int, archive_dir: Path) -> None:
               "file, outside the database; default: BTI_PURGE_JOURNAL.")
 def privacy_purge(dry_run: bool, now_text: str | None, replay_file: Path | None,
                   journal_file: Path | None) -> None:
-    from bti.services import privacy as privacy_service
     from bti.services.errors import InvalidInput
+    from bti.services.privacy import export as privacy_service
 
     now = _privacy_now(now_text)
     replay = []
@@ -131,7 +131,7 @@ def privacy_purge(dry_run: bool, now_text: str | None, replay_file: Path | None,
                  "before restoring a backup, then run `bti privacy purge --replay FILE`.")
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 def privacy_journal(out: Path) -> None:
-    from bti.services import privacy as privacy_service
+    from bti.services.privacy import export as privacy_service
 
     with make_session_factory(open_engine())() as session:
         entries = privacy_service.journal(session)

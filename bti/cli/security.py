@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="Secrets stored in the database.")
@@ -24,8 +24,8 @@ def security_rewrap() -> None:
     from bti.config import ConfigError
     from bti.config import Settings
     from bti.domain.org import User
-    from bti.services.secretbox import SecretBox
-    from bti.services.secretbox import SecretUnavailable
+    from bti.services.accounts.secretbox import SecretBox
+    from bti.services.accounts.secretbox import SecretUnavailable
 
     try:
         settings = Settings.from_env()

@@ -7,7 +7,7 @@ import sys
 import click
 
 from bti.cli.common import open_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 
 
 @click.group(help="Personal access tokens for the JSON API (/api/v1). Each creation and "
@@ -27,7 +27,7 @@ def token() -> None:
 @click.option("--name", default="api", show_default=True,
               help="What the token is for (no personal data), shown by `bti token list`.")
 def token_create(username: str, scopes: tuple[str, ...], days: int, name: str) -> None:
-    from bti.services import tokens
+    from bti.services.accounts import tokens
     from bti.services.context import utcnow
     from bti.services.errors import InvalidInput
 
@@ -48,7 +48,7 @@ def token_create(username: str, scopes: tuple[str, ...], days: int, name: str) -
                "status, expiry and last use. Never the token itself.")
 @click.argument("username", required=False)
 def token_list(username: str | None) -> None:
-    from bti.services import tokens
+    from bti.services.accounts import tokens
     from bti.services.context import utcnow
 
     now = utcnow()
@@ -66,7 +66,7 @@ def token_list(username: str | None) -> None:
 @token.command("revoke", help="Revoke a token at once (by its id from `bti token list`).")
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
-    from bti.services import tokens
+    from bti.services.accounts import tokens
     from bti.services.context import utcnow
 
     with make_session_factory(open_engine()).begin() as session:

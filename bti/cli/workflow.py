@@ -95,7 +95,7 @@ DOCS_OUTPUT = Path("docs/workflows.md")
 def workflow_docs(lang: str, output: str, check: bool) -> None:
     import difflib
 
-    from bti.services.workflow_docs import generate
+    from bti.services.workflows.docs import generate
 
     try:
         text = generate(workflows_dir(), lang)

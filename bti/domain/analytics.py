@@ -3,8 +3,8 @@ leaders' dashboards read.
 
 ``analytics_counter`` holds counts only (no case ids, no names): one row per municipality, unit,
 month, metric, key and whole days. It is maintained in the same transaction as the event by
-``bti.services.aggregates`` and can be rebuilt from the source tables and the stafettlogg with
-``bti.services.aggregates.recompute``.
+``bti.services.analytics.aggregates`` and can be rebuilt from the source tables and the stafettlogg
+with ``bti.services.analytics.aggregates.recompute``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Rows here are the queryable projection of the case; the stafettlogg (``bti.domain.log``) is the
 append-only record of every event. Both are written in one transaction by
-``bti.services.cases.fire`` and nowhere else.
+``bti.services.cases.lifecycle.fire`` and nowhere else.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint("child_birth_year BETWEEN 1990 AND 2100", name="birth_year"),
         CheckConstraint("child_due_month BETWEEN 1 AND 12", name="due_month"),
-        # the leaders' dashboards (bti.services.analytics): open cases by level and stuck cases
+        # the leaders' dashboards (bti.services.analytics.dashboard): open cases by level and stuck
+        # cases
         Index("ix_case_record_open_state", "municipality_id", "closed_at",
               "workflow_definition_id", "state", "level_entered_at", "unit_id"),
         Index("ix_case_record_open_activity", "municipality_id", "closed_at",
@@ -173,7 +174,7 @@ class Measure(Base):
     __tablename__ = "measure"
 
     __table_args__ = (
-        # the dashboards' overdue evaluations (bti.services.analytics)
+        # the dashboards' overdue evaluations (bti.services.analytics.dashboard)
         Index("ix_measure_active_due", "status", "evaluate_by", "case_id"),
     )
 
@@ -266,7 +267,7 @@ class Handover(Base):
     __tablename__ = "handover"
 
     __table_args__ = (
-        # the dashboards' handovers not answered (bti.services.analytics)
+        # the dashboards' handovers not answered (bti.services.analytics.dashboard)
         Index("ix_handover_status_case", "status", "case_id"),
     )
 

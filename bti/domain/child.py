@@ -2,8 +2,8 @@
 child not yet born, a due month), never a national identity number or a full name (the minimal
 identity, ``Case``).
 
-One home for these rules: ``bti.services.cases.open_case`` applies them, and the API document
-(``bti.web.api``) states them from the same constants, so the two cannot drift apart.
+One home for these rules: ``bti.services.cases.lifecycle.open_case`` applies them, and the API
+document (``bti.web.api``) states them from the same constants, so the two cannot drift apart.
 """
 
 from __future__ import annotations

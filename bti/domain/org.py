@@ -106,7 +106,7 @@ class User(LoginProtocol, Base):
     #: their own before doing anything else.
     password_change_required: Mapped[bool] = mapped_column(default=False)
     #: The TOTP seed once the user has enrolled a second factor, encrypted
-    #: (``bti.services.secretbox``: "f1:" + a Fernet token).
+    #: (``bti.services.accounts.secretbox``: "f1:" + a Fernet token).
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     #: The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int | None]

@@ -1,7 +1,7 @@
 """The words a workflow file may use: roles, guards and effects, with their nb/nn/en texts.
 
 A new guard means an entry here, a function in ``bti.domain.facts`` and a test; a new effect means
-an entry here and a handler in ``bti.services.effects`` (a test checks both registries match).
+an entry here and a handler in ``bti.services.cases.effects`` (a test checks both registries match).
 """
 
 from __future__ import annotations
@@ -290,7 +290,8 @@ def vocabulary() -> Vocabulary:
 
 #: Every action the audit trail records (``audit_event.action``): a closed vocabulary, so that
 #: every row can be shown to a privacy officer in words (``bti/web/ui/audit.py`` labels each)
-#: and a typo cannot create an action nobody searches for. ``bti.services.audit`` refuses others.
+#: and a typo cannot create an action nobody searches for.
+#: ``bti.services.access.audit`` refuses others.
 AUDIT_ACTIONS = frozenset({
     # reads and writes of case data
     "case.opened", "case.viewed", "case.log_viewed", "case.listed", "case.transition",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 from bti.config import Settings
-from bti.db import make_engine
+from bti.db.engine import make_engine
 from bti.domain.models import Base
 
 config = context.config

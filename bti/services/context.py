@@ -15,8 +15,8 @@ from bti.domain.clock import OSLO  # noqa: F401 - kept importable; the home is b
 from bti.domain.clock import local_date
 from bti.domain.org import Actor
 from bti.domain.org import User
-from bti.services.secretbox import SecretBox
-from bti.services.workflows import WorkflowRegistry
+from bti.services.accounts.secretbox import SecretBox
+from bti.services.workflows.registry import WorkflowRegistry
 
 
 def utcnow() -> datetime:
@@ -30,8 +30,8 @@ class Ctx:
     workflows: WorkflowRegistry
     now: Callable[[], datetime] = field(default=utcnow)
     request_id: str | None = None
-    #: Opens and seals secrets stored in the database (``bti.services.secretbox``); only the
-    #: second factor needs it.
+    #: Opens and seals secrets stored in the database (``bti.services.accounts.secretbox``); only
+    #: the second factor needs it.
     secrets: SecretBox | None = None
 
     def __post_init__(self) -> None:

@@ -15,15 +15,15 @@ from werkzeug.routing import IntegerConverter
 
 from bti.config import ConfigError
 from bti.config import Settings
-from bti.db import DatabaseMissing
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import DatabaseMissing
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.engine.inputs import DIGITS_REGEX
 from bti.engine.inputs import MAX_INT
+from bti.services.accounts.secretbox import SecretBox
 from bti.services.context import utcnow
-from bti.services.secretbox import SecretBox
-from bti.services.workflows import WorkflowRegistry
+from bti.services.workflows.registry import WorkflowRegistry
 from bti.web import policy
 
 csrf = CSRFProtect()

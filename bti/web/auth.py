@@ -1,11 +1,11 @@
 """Sign-in, sign-out, the second factor, password change and language choice.
 
-Sessions are kept on the server (``bti.services.auth``); the signed cookie carries only a random
-token. Failed sign-ins are throttled (``bti.web.throttle``) per user and client address, per user
-and per address, or per user and known browser, in the limiter's store, shared by every worker
-when it is Redis (AUTHN-02); nobody can lock another user out of a browser they signed in on
-before. The client address is the socket's unless ``BTI_PROXY_HOPS`` says how many proxies to
-trust, so a forged X-Forwarded-For changes nothing.
+Sessions are kept on the server (``bti.services.accounts.auth``); the signed cookie carries only a
+random token. Failed sign-ins are throttled (``bti.web.throttle``) per user and client address, per
+user and per address, or per user and known browser, in the limiter's store, shared by every worker
+when it is Redis (AUTHN-02); nobody can lock another user out of a browser they signed in on before.
+The client address is the socket's unless ``BTI_PROXY_HOPS`` says how many proxies to trust, so a
+forged X-Forwarded-For changes nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from flask_login import login_user
 from flask_login import logout_user
 
 from bti.domain.org import User
-from bti.services import auth as auth_service
+from bti.services.accounts import auth as auth_service
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx

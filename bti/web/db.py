@@ -21,7 +21,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 
 log = logging.getLogger(__name__)

@@ -25,13 +25,13 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bti.config import Settings
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
+from bti.demo.seed import DEMO_SLUG
+from bti.demo.seed import make_demo
 from bti.domain.org import Municipality
 from bti.migrate import upgrade
-from bti.services.demo import DEMO_SLUG
-from bti.services.demo import make_demo
-from bti.services.workflows import WorkflowRegistry
+from bti.services.workflows.registry import WorkflowRegistry
 from bti.web import create_app
 from tests.dbs import ON_POSTGRES
 from tests.dbs import pg_schema
@@ -94,7 +94,7 @@ class LiveServer:
     url: str
     app: object
     password: str
-    #: demo username → display name and roles (bti.services.demo.USERS)
+    #: demo username → display name and roles (bti.demo.seed.USERS)
     users: dict[str, dict] = field(default_factory=dict)
     database_url: str = ""
 
@@ -354,7 +354,8 @@ CASE_STOPS = ("n0_plan", "n1_plan", "n2_plan", "n2_reported")
 @pytest.fixture
 def case_at(live_server):
     """``case_at("n1_plan", "Selje J3 nb")`` builds a fresh case through the services
-    (``bti.services.cases.open_case`` / ``fire``, exactly what the UI calls) and returns its id.
+    (``bti.services.cases.lifecycle.open_case`` / ``fire``, exactly what the UI calls) and returns
+    its id.
 
     The teacher (laerar) reports the concern at Fjordvik skule; the leader (rektor) appoints
     koordinator as stafettholder; koordinator moves it on. Stops: ``n0_plan`` (just opened),
@@ -368,7 +369,7 @@ def case_at(live_server):
     from bti.domain.cases import Measure
     from bti.domain.org import Unit
     from bti.domain.org import User
-    from bti.services import cases
+    from bti.services.cases import lifecycle as cases
     from bti.services.context import Ctx
     from bti.services.context import utcnow
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from bti.domain.cases import Case
 from bti.domain.org import User
-from bti.services import access
-from bti.services import review
+from bti.services.access import emergency as access
+from bti.services.access import review
+from bti.services.accounts.users import load_actor
 from bti.services.context import Ctx
 from bti.services.context import utcnow
-from bti.services.users import load_actor
 from tests.e2e.test_journeys import LANGS
 from tests.e2e.test_journeys import choose_language
 

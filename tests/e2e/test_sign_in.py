@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-TEACHER = "laerar"  # bti.services.demo: "Lærar Lise Lund", employee at Fjordvik skule
+TEACHER = "laerar"  # bti.demo.seed: "Lærar Lise Lund", employee at Fjordvik skule
 
 #: What each language shows; "Mine saker" and "Logg inn" read the same in nb and nn.
 TEXT = {

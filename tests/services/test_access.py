@@ -17,9 +17,9 @@ from bti.domain.log import AuditEvent
 from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import EMERGENCY
 from bti.engine import TransitionRefused
-from bti.services import access
-from bti.services import audit
-from bti.services import cases
+from bti.services.access import audit
+from bti.services.access import emergency as access
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
@@ -180,7 +180,7 @@ def _case_with_nurse(world):
 
 
 def test_withdrawal_revokes_the_participant_on_the_next_request(world, session, engine):
-    from bti.db import make_session_factory
+    from bti.db.engine import make_session_factory
 
     case, consent = _case_with_nurse(world)
     session.commit()

@@ -12,13 +12,13 @@ from werkzeug.security import check_password_hash
 from bti.domain.log import AuditEvent
 from bti.domain.org import User
 from bti.domain.org import UserSession
-from bti.services import admin
-from bti.services import auth
-from bti.services import cases
+from bti.services.accounts import admin
+from bti.services.accounts import auth
+from bti.services.accounts.users import password_problems
+from bti.services.cases import lifecycle as cases
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-from bti.services.users import password_problems
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
 from tests.factories import make_municipality

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlalchemy import select
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.analytics import AnalyticsCounter
 from bti.domain.cases import Measure
 from bti.engine import TransitionRefused
-from bti.services import aggregates
-from bti.services import catalogue
+from bti.services.analytics import aggregates
+from bti.services.analytics import catalogue
 from tests.conftest import World
 from tests.services.test_analytics import history
 from tests.services.test_inbox import Script

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from bti.domain.cases import Measure
 from bti.domain.log import AuditEvent
 from bti.engine import TransitionRefused
-from bti.services import aggregates
-from bti.services import analytics
-from bti.services import catalogue
+from bti.services.analytics import aggregates
+from bti.services.analytics import catalogue
+from bti.services.analytics import dashboard as analytics
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from tests.services.test_inbox import Script

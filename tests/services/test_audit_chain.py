@@ -18,14 +18,14 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.log import AuditEvent
 from bti.domain.log import chain_hash
 from bti.domain.log import drop_append_only_ddl
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 from tests.dbs import owner_engine
 from tests.factories import FIXED_NOW

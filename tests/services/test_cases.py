@@ -13,11 +13,11 @@ from bti.domain.cases import Participant
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.engine import TransitionRefused
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_case
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-from bti.services.stafettlogg import verify_case
 from tests.factories import CONCERN
 from tests.factories import TODAY
 from tests.factories import to_n1
@@ -222,7 +222,7 @@ def test_a_fresh_session_loads_the_case_from_rows_as_the_orm_does(world, engine,
     transition on them is written and verifies."""
     from sqlalchemy import inspect as sa_inspect
 
-    from bti.db import make_session_factory
+    from bti.db.engine import make_session_factory
     from bti.services.context import Ctx
 
     case = cases.open_case(world.ctx(world.teacher), unit_id=None, child_pseudonym="R.",

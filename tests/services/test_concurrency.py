@@ -9,16 +9,16 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Case
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import User
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_case
 from bti.services.context import Ctx
 from bti.services.errors import Conflict
-from bti.services.stafettlogg import verify_case
 from tests.conftest import World
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW

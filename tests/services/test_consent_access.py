@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Consent
 from bti.domain.cases import Handover
 from bti.domain.cases import Notification
@@ -32,12 +32,12 @@ from bti.engine import TransitionRefused
 from bti.engine.i18n import LANGS
 from bti.engine.i18n import refusal_message
 from bti.migrate import upgrade
-from bti.services import casepage
-from bti.services import cases
-from bti.services import inbox
+from bti.services.cases import casepage
+from bti.services.cases import inbox
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.effects import HANDLERS
 from bti.services.context import OSLO
 from bti.services.context import utcnow
-from bti.services.effects import HANDLERS
 from bti.services.errors import NotFound
 from tests.conftest import ROOT
 from tests.conftest import World

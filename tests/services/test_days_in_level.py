@@ -12,10 +12,10 @@ import pytest
 
 from bti.domain.clock import OSLO
 from bti.domain.clock import local_date
-from bti.services import analytics
-from bti.services import cases
-from bti.services import inbox
-from bti.services import leader
+from bti.services.analytics import dashboard as analytics
+from bti.services.analytics import leader
+from bti.services.cases import inbox
+from bti.services.cases import lifecycle as cases
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
 

@@ -10,9 +10,9 @@ import pytest
 
 from bti.domain.rules import due_month_problem
 from bti.domain.rules import youth_consent_required
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.facts import CaseFacts
 from bti.services.errors import InvalidInput
-from bti.services.facts import CaseFacts
 from tests.factories import CONCERN
 from tests.factories import TODAY  # 2026-03-02
 

@@ -13,11 +13,11 @@ from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.log import StafettloggEntry
 from bti.engine import TransitionRefused
-from bti.services import analytics
-from bti.services import cases
-from bti.services import inbox
-from bti.services.analytics import Filters
-from bti.services.stafettlogg import verify_case
+from bti.services.analytics import dashboard as analytics
+from bti.services.analytics.dashboard import Filters
+from bti.services.cases import inbox
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_case
 from tests.factories import TODAY
 from tests.services.test_inbox import Script
 

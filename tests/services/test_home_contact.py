@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bti.domain.cases import Consent
 from bti.domain.cases import Meeting
 from bti.engine import TransitionRefused
-from bti.services import cases
-from bti.services.workflows import WorkflowRegistry
+from bti.services.cases import lifecycle as cases
+from bti.services.workflows.registry import WorkflowRegistry
 from tests.conftest import WORKFLOWS
 from tests.conftest import World
 from tests.factories import CONCERN

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
-from bti.services import cases
-from bti.services import inbox
+from bti.services.cases import inbox
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
 from tests.factories import CONCERN

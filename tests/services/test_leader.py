@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
-from bti.services import leader
+from bti.services.analytics import leader
 from bti.services.errors import NotFound
 from tests.factories import TODAY
 from tests.factories import make_user

@@ -20,10 +20,10 @@ from bti.domain.cases import Evaluation
 from bti.domain.cases import Measure
 from bti.domain.log import StafettloggEntry
 from bti.engine import TransitionRefused
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import replay_state
+from bti.services.cases.stafettlogg import verify_case
 from bti.services.errors import NotFound
-from bti.services.stafettlogg import replay_state
-from bti.services.stafettlogg import verify_case
 from tests.conftest import World
 from tests.factories import TODAY
 

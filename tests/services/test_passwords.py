@@ -4,8 +4,8 @@ import pytest
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
-from bti.services.passwords import check_password
-from bti.services.passwords import hash_password
+from bti.services.accounts.passwords import check_password
+from bti.services.accounts.passwords import hash_password
 
 
 def test_a_new_hash_is_salted_scrypt_and_checks():

@@ -15,17 +15,17 @@ from sqlalchemy import exc
 from sqlalchemy import select
 from sqlalchemy import update
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
+from bti.db.prepared import Prepared
+from bti.db.prepared import connection
 from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.org import Municipality
 from bti.domain.org import User
-from bti.services.prepared import Prepared
-from bti.services.prepared import connection
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
@@ -202,9 +202,9 @@ def test_sqlite_begin_immediate_is_traced_and_fails_as_sqlalchemy_fails(tmp_path
     sees it and a locked database is still ``sqlalchemy.exc.OperationalError``."""
     import sqlite3
 
-    import bti.db
+    import bti.db.engine
 
-    monkeypatch.setattr(bti.db, "SQLITE_BUSY_TIMEOUT_S", 0)
+    monkeypatch.setattr(bti.db.engine, "SQLITE_BUSY_TIMEOUT_S", 0)
     path = tmp_path / "locked.sqlite3"
     eng = make_engine(f"sqlite:///{path}")
     seen: list[str] = []

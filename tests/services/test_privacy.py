@@ -22,9 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bti.cli import main
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
 from bti.domain.log import AuditEvent
@@ -33,15 +33,15 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.models import Base
 from bti.domain.org import Municipality
 from bti.migrate import upgrade
-from bti.services import access
-from bti.services import audit
-from bti.services import cases
-from bti.services import integrity
-from bti.services import privacy
+from bti.services.access import audit
+from bti.services.access import emergency as access
+from bti.services.access import integrity
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_all
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-from bti.services.stafettlogg import verify_all
+from bti.services.privacy import export as privacy
 from tests.conftest import World
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY

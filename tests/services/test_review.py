@@ -13,17 +13,17 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
-from bti.services import audit
-from bti.services import review
+from bti.services.access import audit
+from bti.services.access import review
+from bti.services.accounts.users import load_actor
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-from bti.services.users import load_actor
 from tests.conftest import World
 from tests.factories import make_user
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from bti.services.secretbox import PREFIX
-from bti.services.secretbox import SecretBox
-from bti.services.secretbox import SecretUnavailable
-from bti.services.secretbox import derive_key
+from bti.services.accounts.secretbox import PREFIX
+from bti.services.accounts.secretbox import SecretBox
+from bti.services.accounts.secretbox import SecretUnavailable
+from bti.services.accounts.secretbox import derive_key
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 

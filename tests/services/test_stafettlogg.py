@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bti.db import make_session_factory
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Case
 from bti.domain.cases import Note
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import drop_append_only_ddl
-from bti.services import cases
-from bti.services.stafettlogg import verify_case
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_case
 from tests.conftest import World
 from tests.dbs import owner_engine
 from tests.factories import CONCERN

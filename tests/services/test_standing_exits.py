@@ -13,8 +13,8 @@ from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import access_basis
 from bti.domain.vocabulary import STANDING_ROLES
 from bti.domain.vocabulary import Relation
-from bti.services import access
-from bti.services import cases
+from bti.services.access import emergency as access
+from bti.services.cases import lifecycle as cases
 from tests.conftest import WORKFLOWS
 from tests.conftest import World
 from tests.factories import CONCERN

@@ -18,18 +18,18 @@ from hypothesis.stateful import rule
 from sqlalchemy import func
 from sqlalchemy import select
 
-from bti.db import create_schema
-from bti.db import make_engine
-from bti.db import make_session_factory
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
 from bti.domain.cases import Consent
 from bti.domain.cases import Measure
 from bti.domain.cases import Participant
 from bti.domain.log import StafettloggEntry
 from bti.engine import TransitionRefused
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_case
 from bti.services.errors import NotFound
-from bti.services.stafettlogg import verify_case
-from bti.services.workflows import WorkflowRegistry
+from bti.services.workflows.registry import WorkflowRegistry
 from tests.conftest import WORKFLOWS
 from tests.conftest import World
 from tests.factories import CONCERN

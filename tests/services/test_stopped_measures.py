@@ -16,8 +16,8 @@ from bti.domain.cases import Measure
 from bti.domain.vocabulary import vocabulary
 from bti.engine import TransitionRefused
 from bti.engine import load_file
-from bti.services import aggregates
-from bti.services import cases
+from bti.services.analytics import aggregates
+from bti.services.cases import lifecycle as cases
 from tests.services.test_inbox import Script
 
 WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows").glob("*.toml"))

@@ -144,7 +144,7 @@ ALL_SCOPES = ("cases:read", "cases:write")
 
 def make_token(app, username: str, scopes=ALL_SCOPES, days: int = 30) -> str:
     """A personal access token for a fixture user, made the way ``bti token create`` makes it."""
-    from bti.services import tokens
+    from bti.services.accounts import tokens
 
     ext = app.extensions["bti"]
     with ext.session_factory.begin() as s:

@@ -14,8 +14,8 @@ from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
 from bti.domain.org import User
-from bti.services import audit
-from bti.services import cases
+from bti.services.access import audit
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from bti.web import policy
 from bti.web.db import get_ctx

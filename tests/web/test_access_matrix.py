@@ -48,7 +48,7 @@ from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
-from bti.services import review
+from bti.services.access import review
 from bti.web import create_app
 from tests.dbs import app_database
 from tests.factories import FIXED_NOW

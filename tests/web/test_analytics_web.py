@@ -28,7 +28,7 @@ def seven_cases(app, world):
     """Seven cases reach nivå 1 (days in nivå 0: 1..7); five start a measure from a catalogue
     item whose name looks like a formula, two from one starting with a tab."""
     def fn(sc, u):
-        from bti.services import catalogue
+        from bti.services.analytics import catalogue
 
         ctx = sc.ctx(u["leader"], -60)
         evil = catalogue.create_item(ctx, catalogue.ItemInput(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bti.domain.log import AuditEvent
 from bti.domain.org import ApiToken
 from bti.domain.org import User
-from bti.services import tokens
+from bti.services.accounts import tokens
 from tests.web.conftest import ApiClient
 from tests.web.conftest import make_token
 from tests.web.test_log_hygiene import captured  # noqa: F401 - the fixture
@@ -380,7 +380,7 @@ def test_refused_api_access_is_audited_as_denied(app, web_world, api):
 
 
 def test_a_failed_audit_write_answers_503_with_the_envelope(app, web_world, api, monkeypatch):
-    from bti.services import audit
+    from bti.services.access import audit
 
     teacher = api("teacher", web_world)
     case = _open(teacher)
@@ -455,7 +455,7 @@ def test_token_hash_is_stored_never_the_token(app, web_world):
 
 
 def test_a_bug_answers_500_with_the_envelope_and_nothing_else(app, web_world, api, monkeypatch):
-    from bti.services import cases as case_service
+    from bti.services.cases import lifecycle as case_service
 
     teacher = api("teacher", web_world)
     case = _open(teacher)
@@ -493,7 +493,7 @@ def test_api_traffic_logs_no_token_and_no_case_data(app, web_world, api,
 
 
 def test_deactivation_revokes_the_users_tokens_for_good(app, web_world, api):
-    from bti.services import admin
+    from bti.services.accounts import admin
     from bti.services.context import Ctx
 
     ext = app.extensions["bti"]

@@ -37,15 +37,15 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bti.db import create_schema
-from bti.db import make_engine
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
 from bti.domain.cases import Case
 from bti.domain.clock import local_date
 from bti.engine.inputs import MAX_INT
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from bti.services.context import utcnow
-from bti.services.workflows import WorkflowRegistry
+from bti.services.workflows.registry import WorkflowRegistry
 from bti.web import create_app
 from bti.web.api.openapi import build_spec
 from tests.factories import CONCERN

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bti.domain.vocabulary import AUDIT_ACTIONS
-from bti.services import audit
+from bti.services.access import audit
 from tests.web.test_access_audit import make_case
 
 BTI = Path(__file__).resolve().parents[2] / "bti"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bti.domain.log import AuditEvent
 from bti.domain.org import User
 from bti.domain.org import UserSession
-from bti.services.auth import end_all_sessions
+from bti.services.accounts.auth import end_all_sessions
 from tests.web.conftest import PASSWORD
 
 

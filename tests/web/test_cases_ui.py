@@ -20,7 +20,7 @@ from bti.domain.cases import Note
 from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.org import User
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 
 WHAT_SEEN = "Barnet sovnar i timane og et lite i matpausa"

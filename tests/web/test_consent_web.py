@@ -15,7 +15,7 @@ from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import Handover
 from bti.domain.org import User
-from bti.services import cases
+from bti.services.cases import lifecycle as cases
 from bti.services.context import OSLO
 from bti.services.context import Ctx
 

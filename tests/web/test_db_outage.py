@@ -27,14 +27,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 
-from bti.db import create_schema
-from bti.db import make_engine
+from bti.db.engine import create_schema
+from bti.db.engine import make_engine
 from bti.domain.cases import Note
-from bti.services import audit
-from bti.services import cases
-from bti.services import inbox
+from bti.services.access import audit
+from bti.services.cases import inbox
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.stafettlogg import verify_all
 from bti.services.context import Ctx
-from bti.services.stafettlogg import verify_all
 from bti.web import create_app
 from bti.web import policy
 from tests.dbs import pg_schema

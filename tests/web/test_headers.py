@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from bti.services import audit
-from bti.services import inbox
+from bti.services.access import audit
+from bti.services.cases import inbox
 from bti.web import create_app
 from tests.web.conftest import PASSWORD
 from tests.web.conftest import Browser

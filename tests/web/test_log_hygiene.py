@@ -19,7 +19,7 @@ from dataclasses import field
 
 import pytest
 
-from bti.services import cases as case_service
+from bti.services.cases import lifecycle as case_service
 from tests.web.conftest import PASSWORD
 from tests.web.conftest import Browser
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from bti.domain.log import AuditEvent
 from bti.domain.org import Municipality
 from bti.domain.org import User
-from bti.services.secretbox import PREFIX
-from bti.services.secretbox import SecretBox
+from bti.services.accounts.secretbox import PREFIX
+from bti.services.accounts.secretbox import SecretBox
 
 
 def _require_mfa(app, world, on=True):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
-from bti.services import review
+from bti.services.access import review
 from tests.web.test_access_audit import REASON
 from tests.web.test_access_audit import make_case
 

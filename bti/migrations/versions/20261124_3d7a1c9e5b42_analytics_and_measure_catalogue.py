@@ -2,7 +2,7 @@
 
 ``measure_catalogue`` is the municipality's list of measures; ``measure.catalogue_id`` links a
 started measure to it. ``analytics_counter`` holds the counts the leaders' dashboards read,
-kept at write time (``bti.services.aggregates``); after this migration run
+kept at write time (``bti.services.analytics.aggregates``); after this migration run
 ``bti analytics recompute`` once to fill it from the existing cases.
 
 Revision ID: 3d7a1c9e5b42

@@ -32,11 +32,11 @@ from bti.engine import TransitionRefused
 from bti.engine.i18n import LANGS
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import MAX_INT
-from bti.services import access as access_service
-from bti.services import casepage
-from bti.services import cases
-from bti.services import inbox
-from bti.services.cases import CaseAccess
+from bti.services.access import emergency as access_service
+from bti.services.cases import casepage
+from bti.services.cases import inbox
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.lifecycle import CaseAccess
 from bti.web import policy
 from bti.web.api import schemas as s
 from bti.web.db import get_ctx

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from flask import request
 
-from bti.services import tokens
-from bti.services.tokens import TokenUser
+from bti.services.accounts import tokens
+from bti.services.accounts.tokens import TokenUser
 from bti.web.db import get_session
 
 

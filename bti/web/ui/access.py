@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from bti.domain.log import canonical_json
 from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.rules import EMERGENCY_REASON_MIN
-from bti.services import access as access_service
+from bti.services.access import emergency as access_service
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx

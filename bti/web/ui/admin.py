@@ -1,5 +1,5 @@
 """User administration pages for the municipality's admin. Thin views over
-``bti.services.admin``; every change is a POST form with a CSRF token."""
+``bti.services.accounts.admin``; every change is a POST form with a CSRF token."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from bti.engine.inputs import parse_int
-from bti.services import admin
+from bti.services.accounts import admin
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx

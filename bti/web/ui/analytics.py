@@ -16,8 +16,8 @@ from flask import abort
 from flask import render_template
 from flask import request
 
-from bti.services import analytics
-from bti.services import analytics_export
+from bti.services.analytics import dashboard as analytics
+from bti.services.analytics import export as analytics_export
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx

@@ -16,8 +16,8 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from bti.engine.inputs import parse_int
-from bti.services import access as access_service
-from bti.services import review as review_service
+from bti.services.access import emergency as access_service
+from bti.services.access import review as review_service
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx
@@ -95,7 +95,7 @@ def basis_labels() -> dict[str, str]:
 
 
 def pattern_labels() -> dict[str, str]:
-    """Why the review job raised an item (``bti.services.review.PATTERNS``)."""
+    """Why the review job raised an item (``bti.services.access.review.PATTERNS``)."""
     return {
         "many_cases": _("Many different cases opened within one hour"),
         "emergency_access": _("Emergency access to a case"),

@@ -1,8 +1,8 @@
 """The teacher's concern journey ("Eg er uroa for eit barn") and the case page.
 
-Views are thin: reads and rules live in ``bti.services.casepage`` and ``bti.services.cases``.
-A case the user may not see answers exactly like a case that does not exist: the services raise
-``NotFound`` and ``bti.web.errors`` renders the one 404 page.
+Views are thin: reads and rules live in ``bti.services.cases.casepage`` and
+``bti.services.cases.lifecycle``. A case the user may not see answers exactly like a case that does
+not exist: the services raise ``NotFound`` and ``bti.web.errors`` renders the one 404 page.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from bti.engine import TransitionRefused
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import parse_int
-from bti.services import casepage
-from bti.services import cases
+from bti.services.cases import casepage
+from bti.services.cases import lifecycle as cases
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.web import policy

@@ -1,5 +1,5 @@
 """The municipality's catalogue of measures (tiltaksoversikt): leaders and admins add, edit,
-deactivate and reactivate items. Thin views over ``bti.services.catalogue``."""
+deactivate and reactivate items. Thin views over ``bti.services.analytics.catalogue``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from bti.domain.analytics import CATALOGUE_KINDS
-from bti.services import catalogue
+from bti.services.analytics import catalogue
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx

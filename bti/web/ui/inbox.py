@@ -13,7 +13,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
-from bti.services import inbox
+from bti.services.cases import inbox
 from bti.web import policy
 from bti.web.db import get_ctx
 

@@ -7,7 +7,7 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 
-from bti.services import leader
+from bti.services.analytics import leader
 from bti.web import policy
 from bti.web.db import get_ctx
 

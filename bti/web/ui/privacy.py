@@ -3,7 +3,7 @@
 ``/personvern/sak/<id>`` — a page that explains innsyn in plain language and links the downloads.
 ``/personvern/sak/<id>/eksport.json`` and ``…/eksport.pdf`` — the export. The case's stafettholder
 and the municipality's privacy officer may use them; everyone else gets 404 (decided in
-``bti.services.privacy``). Every download is audited as ``case.exported`` with its format.
+``bti.services.privacy.export``). Every download is audited as ``case.exported`` with its format.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask import Blueprint
 from flask import Response
 from flask import render_template
 
-from bti.services import privacy as privacy_service
+from bti.services.privacy import export as privacy_service
 from bti.web import policy
 from bti.web.db import get_ctx
 

@@ -2,8 +2,8 @@
 
 Leaders see flow, not content (domain.md §3, "auditing leaders"): the overview shows case
 references and counts unless the leader asks to see the children's names, and then every case
-listed is an audited read. The timeline reads the case through ``bti.services.cases`` (need-to-
-know and the audit trail apply) and shows levels, measures and events, never free text.
+listed is an audited read. The timeline reads the case through ``bti.services.cases.lifecycle``
+(need-to-know and the audit trail apply) and shows levels, measures and events, never free text.
 
 ``build_timeline`` and ``layout`` are pure functions over stafettlogg entries, so they are tested
 without a database.
@@ -29,8 +29,8 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
-from bti.services import audit
-from bti.services import cases as case_service
+from bti.services.access import audit
+from bti.services.cases import lifecycle as case_service
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
 
@@ -386,8 +386,8 @@ class CaseTimeline:
 
 def case_timeline(ctx: Ctx, case_id: int) -> CaseTimeline:
     """One case of the leader's unit as a timeline: an audited read of its stafettlogg through
-    ``bti.services.cases`` (need-to-know applies). A case outside the leader's unit, like a
-    missing one, is ``NotFound``."""
+    ``bti.services.cases.lifecycle`` (need-to-know applies). A case outside the leader's
+    unit, like a missing one, is ``NotFound``."""
     _require_leader(ctx)
     actor = ctx.actor
     row = ctx.session.execute(select(Case.unit_id, Case.municipality_id)

@@ -30,6 +30,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bti.config import log_keys
+from bti.db.prepared import Prepared
+from bti.db.prepared import connection
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
 from bti.domain.log import SEAL_AUDIT
@@ -40,8 +42,6 @@ from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.vocabulary import AUDIT_ACTIONS
 from bti.services.context import Ctx
-from bti.services.prepared import Prepared
-from bti.services.prepared import connection
 
 _PENDING = "bti.audit_pending"
 #: Chain for events that belong to no municipality (for example a failed login as an unknown
@@ -252,7 +252,7 @@ def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None,
     outside the database) a truncated tail or a rewritten chain is found too; with ``keys``
     (default: ``BTI_LOG_KEYS``) a row whose seal is missing or wrong (edited and rehashed, or
     forged). ``visit`` is called with every row of a chain that verified up to that row
-    (``bti.services.integrity`` cross-checks the case logs with them)."""
+    (``bti.services.access.integrity`` cross-checks the case logs with them)."""
     keys = log_keys() if keys is _FROM_ENV else keys
     db_heads = heads(session)
     for chain in sorted(set(db_heads) | set(anchor or {})):

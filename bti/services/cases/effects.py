@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
+from bti.db.prepared import Prepared
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import FEEDBACK_CONCLUDING
 from bti.domain.cases import FEEDBACK_FROM_BARNEVERN
@@ -43,9 +44,8 @@ from bti.domain.vocabulary import Relation
 from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
+from bti.services.cases.facts import CaseFacts
 from bti.services.context import Ctx
-from bti.services.facts import CaseFacts
-from bti.services.prepared import Prepared
 
 
 @dataclass(frozen=True)

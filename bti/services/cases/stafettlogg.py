@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bti.config import log_keys
+from bti.db.prepared import Prepared
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
 from bti.domain.log import SEAL_STAFETTLOGG
@@ -19,7 +20,6 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.services.context import Ctx
-from bti.services.prepared import Prepared
 
 
 def append(
@@ -101,7 +101,7 @@ def verify_case(session: Session, case: Case, keys: LogKeys | None = _FROM_ENV
     break), a truncated tail (the case's head no longer matches) and a state that does not
     follow from replaying the log; with ``keys`` (default: ``BTI_LOG_KEYS``) also an entry whose
     seal is missing or wrong (edited with the chain rehashed after it, or forged). A tail
-    removed together with the case's head is found by ``bti.services.integrity`` against the
+    removed together with the case's head is found by ``bti.services.access.integrity`` against the
     audit trail."""
     entries = session.scalars(
         select(StafettloggEntry).where(StafettloggEntry.case_id == case.id)

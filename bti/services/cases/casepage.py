@@ -1,7 +1,7 @@
 """Read models for the concern form and the case page, and turning posted form strings into
 workflow payloads.
 
-Every read of a case goes through ``bti.services.cases`` (``get_case``, ``list_actions``,
+Every read of a case goes through ``bti.services.cases.lifecycle`` (``get_case``, ``list_actions``,
 ``log_entries``), which check need-to-know, raise ``NotFound`` and write the audit rows. The rows
 read here besides (measures, consents, names) are only read after that check, for the same case.
 No Flask here: the web layer passes the form as any mapping with ``get`` and ``getlist``.
@@ -50,10 +50,10 @@ from bti.engine.definition import LevelDef
 from bti.engine.definition import Option
 from bti.engine.definition import StateDef
 from bti.engine.inputs import parse_int
-from bti.services import cases
-from bti.services.cases import CaseAccess
+from bti.services.cases import lifecycle as cases
+from bti.services.cases.facts import stopped_unevaluated
+from bti.services.cases.lifecycle import CaseAccess
 from bti.services.context import Ctx
-from bti.services.facts import stopped_unevaluated
 
 #: Fields that carry the child's voice; forms show them first, in their own group.
 CHILD_VOICE_FIELDS = ("child_voice_method", "child_said", "child_not_heard_reason")

@@ -10,10 +10,10 @@ show what was suppressed.
 
 Counts that would need the stafettlogg (flows, time in each level, evaluations, catalogue
 measures) are read from ``analytics_counter``, kept at write time by
-``bti.services.aggregates``; the rest (open cases now, stuck cases, reports, handovers) are
-indexed queries on the source tables. Each dashboard view and each export writes one audit row;
-a leader's drill-down into stuck cases lists case numbers of their own unit only, each an
-audited read (``case.listed``).
+``bti.services.analytics.aggregates``; the rest (open cases now, stuck cases, reports, handovers)
+are indexed queries on the source tables. Each dashboard view and each export writes one audit row;
+a leader's drill-down into stuck cases lists case numbers of their own unit only, each an audited
+read (``case.listed``).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from bti.domain.org import Unit
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.engine.inputs import parse_int
-from bti.services import aggregates
-from bti.services import audit
+from bti.services.access import audit
+from bti.services.analytics import aggregates
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound

@@ -33,8 +33,8 @@ from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.domain.org import UserRole
-from bti.services import audit
-from bti.services.auth import token_hash
+from bti.services.access import audit
+from bti.services.accounts.auth import token_hash
 from bti.services.errors import InvalidInput
 
 #: Every scope a token may hold. ``cases:read`` reads cases, their actions, log and access log;

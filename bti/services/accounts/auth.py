@@ -27,13 +27,13 @@ from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.vocabulary import Role
-from bti.services import audit
+from bti.services.access import audit
+from bti.services.accounts.passwords import check_password
+from bti.services.accounts.passwords import hash_password
+from bti.services.accounts.secretbox import SecretUnavailable
+from bti.services.accounts.users import password_problems
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
-from bti.services.passwords import check_password
-from bti.services.passwords import hash_password
-from bti.services.secretbox import SecretUnavailable
-from bti.services.users import password_problems
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)

@@ -105,7 +105,7 @@ from bti.domain.rules import access_basis
 from bti.domain.rules import relations
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound

@@ -38,7 +38,7 @@ from bti.domain.rules import lapsed
 from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
 

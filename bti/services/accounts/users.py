@@ -1,4 +1,4 @@
-"""Creating users. Passwords are hashed with scrypt (``bti.services.passwords``); the plain
+"""Creating users. Passwords are hashed with scrypt (``bti.services.accounts.passwords``); the plain
 text is never stored or logged."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 from sqlalchemy import bindparam
 from sqlalchemy import select
 
+from bti.db.prepared import Prepared
 from bti.domain.org import Actor
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.vocabulary import Role
+from bti.services.accounts.passwords import hash_password
 from bti.services.errors import InvalidInput
-from bti.services.passwords import hash_password
-from bti.services.prepared import Prepared
 
 MIN_PASSWORD = 15
 MAX_PASSWORD = 256

@@ -40,8 +40,8 @@ from bti.domain.cases import Case
 from bti.domain.log import AuditEvent
 from bti.domain.log import CasePurge
 from bti.domain.log import LogKeys
-from bti.services import audit
-from bti.services.stafettlogg import verify_case
+from bti.services.access import audit
+from bti.services.cases.stafettlogg import verify_case
 
 #: Audit actions written in the same transaction as stafettlogg entries; ``details.log_seq`` is
 #: the seq of the (last) entry they account for.

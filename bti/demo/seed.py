@@ -14,17 +14,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bti.demo.bulk import seed_catalogue
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Measure
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
-from bti.services import cases
+from bti.services.accounts.users import create_user
+from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from bti.services.context import utcnow
-from bti.services.demo_bulk import seed_catalogue
-from bti.services.users import create_user
-from bti.services.workflows import WorkflowRegistry
+from bti.services.workflows.registry import WorkflowRegistry
 
 DEMO_SLUG = "demo"
 UNITS = [
@@ -194,7 +194,7 @@ def _walk(session, registry, users, units, pseudonym, birth_year, target, start,
     session.flush()
 
 
-#: Above this many cases the demo is generated in bulk (``bti.services.demo_bulk``).
+#: Above this many cases the demo is generated in bulk (``bti.demo.bulk``).
 BULK_ABOVE = 100
 EXTRA_UNITS = 20
 
@@ -204,7 +204,7 @@ def make_national(session: Session, registry: WorkflowRegistry, *, cases_count: 
     """The demo municipality (its users and 12 cases walked through the services) and a
     national-size set of generated cases across 25 units. Returns the demo users and the rows
     written per table."""
-    from bti.services import demo_bulk
+    from bti.demo import bulk as demo_bulk
 
     made = make_demo(session, registry, password=password, cases_count=12)
     m = session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG))

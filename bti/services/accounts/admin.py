@@ -24,10 +24,10 @@ from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.vocabulary import Role
-from bti.services import audit
-from bti.services import tokens
-from bti.services import users
-from bti.services.auth import end_all_sessions
+from bti.services.access import audit
+from bti.services.accounts import tokens
+from bti.services.accounts import users
+from bti.services.accounts.auth import end_all_sessions
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput

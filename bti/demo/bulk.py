@@ -5,8 +5,8 @@ The cases are written with bulk Core inserts, not through ``fire`` (which would 
 they are what ``fire`` would have written for the standard workflow's paths: every case has its
 concern, participants, measures, evaluations, consents, reports and handovers, and a stafettlogg
 whose hash chain verifies (``bti audit verify``); the case's head, state and dates follow from
-its log. The aggregates are then rebuilt with ``bti.services.aggregates.recompute``. The entries
-are sealed like any others (``BTI_LOG_KEYS``), and each case gets one audit row,
+its log. The aggregates are then rebuilt with ``bti.services.analytics.aggregates.recompute``. The
+entries are sealed like any others (``BTI_LOG_KEYS``), and each case gets one audit row,
 ``case.generated`` with ``log_seq`` (its whole log was written in bulk, by no one through the app),
 so ``bti audit verify`` accounts for every entry. All names and texts are made up; the random
 generator is seeded, so a run is repeatable.
@@ -47,8 +47,8 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.org import Unit
-from bti.services import aggregates
-from bti.services import audit
+from bti.services.access import audit
+from bti.services.analytics import aggregates
 from bti.services.context import utcnow
 
 #: The fictional municipality's catalogue of measures (name, kind, ages).

@@ -42,7 +42,7 @@ from bti.domain.rules import access_basis
 from bti.domain.rules import may_self_authorise
 from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput

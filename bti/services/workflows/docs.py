@@ -41,7 +41,7 @@ ROLE_MEANINGS: dict[str, str] = {
     "may take the standing exits, nothing else.",
 }
 
-#: When each guard holds (``bti.services.facts.CaseFacts``).
+#: When each guard holds (``bti.services.cases.facts.CaseFacts``).
 GUARD_MEANINGS: dict[str, str] = {
     "has_stafettholder": "the case has a stafettholder.",
     "no_stafettholder": "the case has no stafettholder yet.",
@@ -69,7 +69,7 @@ GUARD_MEANINGS: dict[str, str] = {
     "has_active_consent": "the case has at least one current consent.",
 }
 
-#: What each effect records (``bti.services.effects``), beyond the stafettlogg entry.
+#: What each effect records (``bti.services.cases.effects``), beyond the stafettlogg entry.
 EFFECT_MEANINGS: dict[str, str] = {
     "none": "nothing besides the step itself (and its reason, where required).",
     "concern": "the concern that opens a case (the `[opening]` form, not a transition); "
@@ -153,8 +153,9 @@ def vocabulary_markdown(vocab: Vocabulary) -> str:
         "## Vocabulary: roles, guards and effects",
         "",
         "The names a workflow file may use, from `bti/domain/vocabulary.py`. A new role, guard or "
-        "effect is added there (with a fact in `bti/services/facts.py` or a handler in "
-        "`bti/services/effects.py`), and its meaning here in `bti/services/workflow_docs.py`.",
+        "effect is added there (with a fact in `bti/services/cases/facts.py` or a handler in "
+        "`bti/services/cases/effects.py`), and its meaning here in "
+        "`bti/services/workflows/docs.py`.",
         "",
         "### Roles",
         "",

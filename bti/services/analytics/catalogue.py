@@ -1,7 +1,7 @@
 """The municipality's catalogue of measures (tiltaksoversikt), kept by its leaders and admins.
 
 A measure started on a case may be chosen from the catalogue (``measure.catalogue_id``, checked
-by ``bti.services.effects.measure``: same municipality, active). Items are never deleted, only
+by ``bti.services.cases.effects.measure``: same municipality, active). Items are never deleted, only
 deactivated, so the measures that used them keep their link and the dashboards can still count
 them. Every change is audited with ids and field names only.
 """
@@ -19,7 +19,7 @@ from bti.domain.analytics import CATALOGUE_KINDS
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.vocabulary import Role
 from bti.engine.inputs import parse_int
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound

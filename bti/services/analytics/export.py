@@ -1,9 +1,9 @@
 """The dashboard as tables for the yearly status report (tilstandsrapport): CSV, XLSX and PDF.
 
-Built from a ``bti.services.analytics.Dashboard``, so the same suppression applies: a suppressed
-value is written as "<5". Text cells that a spreadsheet could take for a formula (starting with
-= + - @, a tab or a carriage return) are neutralised with a leading apostrophe, in CSV and XLSX
-alike; catalogue names are typed by the municipality, so they are never trusted.
+Built from a ``bti.services.analytics.dashboard.Dashboard``, so the same suppression applies: a
+suppressed value is written as "<5". Text cells that a spreadsheet could take for a formula
+(starting with = + - @, a tab or a carriage return) are neutralised with a leading apostrophe, in
+CSV and XLSX alike; catalogue names are typed by the municipality, so they are never trusted.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bti.services.analytics import EFFECTS
-from bti.services.analytics import STUCK_KINDS
-from bti.services.analytics import Dashboard
+from bti.services.analytics.dashboard import EFFECTS
+from bti.services.analytics.dashboard import STUCK_KINDS
+from bti.services.analytics.dashboard import Dashboard
 
 SUPPRESSED = "<5"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -266,8 +266,8 @@ def to_pdf(board: Dashboard, lang: str) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    from bti.services.privacy import _font_path
-    from bti.services.privacy import latin1
+    from bti.services.privacy.export import _font_path
+    from bti.services.privacy.export import latin1
 
     sans = _font_path()
     pdf = FPDF(format="A4")

@@ -12,7 +12,7 @@ the connection the session already holds, so it runs in the caller's transaction
   UTC on SQLite, aware on PostgreSQL; an aware-less datetime is refused the same way), and result
   columns through the same result processors (datetimes come back aware UTC, booleans as bool);
 * driver errors are raised as SQLAlchemy's exceptions (``sqlalchemy.exc.IntegrityError`` …) with
-  the parameters hidden, as ``bti.db.make_engine`` configures for everything else;
+  the parameters hidden, as ``bti.db.engine.make_engine`` configures for everything else;
 * when anything listens to ``before_cursor_execute``/``after_cursor_execute`` (a statement
   trace, a test counting queries) when the transaction starts, its statements go through
   ``Connection.execute`` instead, so listeners still see every statement.

@@ -1,8 +1,8 @@
 """Write-time aggregates for the leaders' dashboards: every change of ``analytics_counter``.
 
-``on_fire`` is the one hook, called by ``bti.services.cases.fire`` in the same transaction as the
-event. It runs at most one Core statement (one multi-row ``INSERT … ON CONFLICT DO UPDATE`` that
-adds to the counts) and none for a transition that changes no measured fact:
+``on_fire`` is the one hook, called by ``bti.services.cases.lifecycle.fire`` in the same transaction
+as the event. It runs at most one Core statement (one multi-row ``INSERT … ON CONFLICT DO UPDATE``
+that adds to the counts) and none for a transition that changes no measured fact:
 
 - a level change or a close: ``flow`` (key "from>to") and ``stay`` (key: the level left; whole
   days spent at it, bucketed by ``bucket``);
@@ -115,7 +115,7 @@ def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
         cells[(base[0], MEASURE_STARTED, month, base[2],
                str(catalogue) if catalogue is not None else NO_CATALOGUE, 0)] += 1
     elif effect == "evaluation" or (effect == "stop_measure" and payload.get("effect")):
-        # a stop with an effect recorded the measure's evaluation too (bti.services.effects)
+        # a stop with an effect recorded the measure's evaluation too (bti.services.cases.effects)
         voice = "voice" if payload.get("child_said") else "no_voice"
         cells[(base[0], EVALUATION, month, base[2], voice, 0)] += 1
         measured = ((payload.get("measures") or ()) if effect == "evaluation"

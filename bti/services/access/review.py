@@ -47,7 +47,7 @@ from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.vocabulary import Role
-from bti.services import audit
+from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput

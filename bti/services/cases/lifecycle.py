@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from bti.db.prepared import Prepared
 from bti.domain import child
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
@@ -44,17 +45,16 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
-from bti.services import aggregates
-from bti.services import audit
-from bti.services import stafettlogg
+from bti.services.access import audit
+from bti.services.analytics import aggregates
+from bti.services.cases import stafettlogg
+from bti.services.cases.effects import HANDLERS
+from bti.services.cases.effects import end_lapsed
+from bti.services.cases.facts import CaseFacts
 from bti.services.context import Ctx
-from bti.services.effects import HANDLERS
-from bti.services.effects import end_lapsed
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-from bti.services.facts import CaseFacts
-from bti.services.prepared import Prepared
 
 
 @dataclass
