@@ -57,9 +57,15 @@ test-sqlite:
 test-postgres:
 	BTI_TEST_DATABASE=postgres $(BIN)/python -m pytest --timeout=900
 
+# The edit loop: the engine, the domain and the services on SQLite, without the tests marked slow
+# (the Hypothesis state machines, the crash test); `make test` still runs everything.
+test-fast: install
+	BTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "not slow" --timeout=300 \
+	  tests/engine tests/domain tests/services tests/test_architecture.py
+
 # Extract the English strings, update the nb and nn catalogues, compile them (re-run after
 # translating; commit bti/web/translations/).
 translations: install
 	$(BIN)/python -m bti.i18n_tools update
 
-.PHONY: install lock run test test-sqlite test-postgres translations
+.PHONY: install lock run test test-fast test-sqlite test-postgres translations

@@ -169,6 +169,7 @@ def machine_for(workflow_id: str):
     return CaseLifecycle
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workflow_id", sorted(REGISTRY.files))
 def test_workflow_invariants(workflow_id):
     machine_for(workflow_id).TestCase().runTest()
