@@ -12,6 +12,7 @@ from bti.engine import TransitionRefused
 from bti.services.analytics import aggregates
 from bti.services.analytics import catalogue
 from bti.services.analytics import dashboard as analytics
+from bti.services.analytics import suppression
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from tests.services.test_inbox import Script
@@ -232,19 +233,19 @@ def test_an_overdue_evaluation_is_stuck(world, script):
     ([0, 0], [0, 0]),
 ])
 def test_secondary_suppression(parts, shown):
-    assert analytics.sup_group(parts) == shown
+    assert suppression.sup_group(parts) == shown
 
 
 def test_shares_and_percentiles_that_would_reveal_a_small_count_are_suppressed():
-    assert analytics.share(5, 10) == 50.0
-    assert analytics.share(6, 6) == 100.0
-    assert analytics.share(0, 6) == 0.0
-    assert analytics.share(3, 10) is None
-    assert analytics.share(7, 10) is None  # the remainder is 3
-    assert analytics.share(4, 4) is None
-    assert analytics.percentile({3: 4}, 0.5) is None
-    assert analytics.percentile({1: 1, 2: 1, 3: 1, 4: 1, 10: 1}, 0.9) == 10
-    assert analytics.percentile({1: 1, 2: 1, 3: 1, 4: 1, 10: 1}, 0.5) == 3
+    assert suppression.share(5, 10) == 50.0
+    assert suppression.share(6, 6) == 100.0
+    assert suppression.share(0, 6) == 0.0
+    assert suppression.share(3, 10) is None
+    assert suppression.share(7, 10) is None  # the remainder is 3
+    assert suppression.share(4, 4) is None
+    assert suppression.percentile({3: 4}, 0.5) is None
+    assert suppression.percentile({1: 1, 2: 1, 3: 1, 4: 1, 10: 1}, 0.9) == 10
+    assert suppression.percentile({1: 1, 2: 1, 3: 1, 4: 1, 10: 1}, 0.5) == 3
 
 
 # --- the catalogue -----------------------------------------------------------------------------

@@ -18,7 +18,6 @@ read (``case.listed``).
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections import defaultdict
@@ -50,12 +49,14 @@ from bti.domain.vocabulary import Role
 from bti.engine.inputs import parse_int
 from bti.services.access import audit
 from bti.services.analytics import aggregates
+from bti.services.analytics.suppression import percentile
+from bti.services.analytics.suppression import share
+from bti.services.analytics.suppression import sup
+from bti.services.analytics.suppression import sup_group
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 
-#: Counts below this are suppressed.
-SMALL = 5
 VIEWERS = frozenset({Role.LEADER.value, Role.ADMIN.value})
 #: Effects of an evaluation, in the order shown.
 EFFECTS = ("good", "some", "none", "worse")
@@ -64,49 +65,6 @@ STUCK_KINDS = ("evaluation_overdue", "inactive_30", "inactive_60", "n0_overdue",
 DRILL_LIMIT = 200
 #: A month, YYYY-MM, in ASCII digits, of a year ``date`` can step a year back and forth from.
 _MONTH = re.compile(r"[12][0-9]{3}-(0[1-9]|1[0-2])")
-
-
-# --- suppression ---------------------------------------------------------------------------------
-
-
-def sup(n: int) -> int | None:
-    """``n``, or None when it is 1–4."""
-    return None if 0 < n < SMALL else n
-
-
-def sup_group(parts: list[int]) -> list[int | None]:
-    """Suppress the small parts of a row whose total is shown; when that hides exactly one
-    part, hide the next smallest non-zero part too, so it cannot be got by subtraction."""
-    out: list[int | None] = [sup(n) for n in parts]
-    hidden = [i for i, v in enumerate(out) if v is None]
-    if len(hidden) == 1:
-        rest = sorted((n, i) for i, n in enumerate(parts) if out[i] is not None and n > 0)
-        if rest:
-            out[rest[0][1]] = None
-    return out
-
-
-def share(part: int, total: int) -> float | None:
-    """``part`` of ``total`` in per cent (one decimal), or None when it would reveal a count
-    below 5 (the total, the part or the remainder)."""
-    if total < SMALL or 0 < part < SMALL or 0 < total - part < SMALL:
-        return None
-    return round(100 * part / total, 1)
-
-
-def percentile(histogram: Mapping[int, int], p: float) -> int | None:
-    """Nearest-rank percentile (the smallest value with at least ``p`` of the observations at or
-    below it) of {value: count}; None with fewer than 5 observations."""
-    total = sum(histogram.values())
-    if total < SMALL:
-        return None
-    rank = max(math.ceil(p * total), 1)
-    seen = 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= rank:
-            return value
-    return None  # pragma: no cover - unreachable
 
 
 # --- filters -------------------------------------------------------------------------------------
