@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -30,9 +31,11 @@ from sqlalchemy import DDL
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -92,7 +95,8 @@ class StafettloggEntry(Base):
     def content_of(row: Any) -> dict[str, Any]:
         """What the hash covers, from an entry or a dict of column values, in a form that is
         identical on every database."""
-        get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+        get: Callable[[str], Any] = row.get if isinstance(row, dict) else (
+            lambda k: getattr(row, k))
         out = {k: get(k) for k in StafettloggEntry.HASHED}
         out["at"] = out["at"].isoformat(timespec="microseconds")
         return out
@@ -146,7 +150,8 @@ class AuditEvent(Base):
     @staticmethod
     def content_of(row: Any) -> dict[str, Any]:
         """What the hash covers, from an ORM row or a dict of values; identical on every DB."""
-        get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+        get: Callable[[str], Any] = row.get if isinstance(row, dict) else (
+            lambda k: getattr(row, k))
         out = {k: get(k) for k in AuditEvent.HASHED}
         out["at"] = out["at"].astimezone(UTC).isoformat(timespec="microseconds")
         return out
@@ -375,10 +380,12 @@ def drop_append_only_ddl(dialect: str, table: str) -> list[str]:
             f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table}"]
 
 
-def _install_triggers(table_name: str):
-    def _after_create(target, connection, **_kw):
+def _install_triggers(table_name: str) -> Callable[..., None]:
+    def _after_create(target: Table, connection: Connection, **_kw: Any) -> None:
         for sql in append_only_ddl(connection.dialect.name, table_name):
-            connection.execute(DDL(sql.replace("%", "%%")))  # DDL() formats with %
+            # DDL() formats with %; SQLAlchemy leaves its constructor unannotated
+            ddl = DDL(sql.replace("%", "%%"))  # type: ignore[no-untyped-call]
+            connection.execute(ddl)
 
     return _after_create
 

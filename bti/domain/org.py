@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
@@ -62,6 +63,16 @@ class Unit(Base):
         return f"<Unit {self.id}>"
 
 
+class _Account(Protocol):
+    """What ``LoginProtocol`` needs of the class it is mixed into."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
 class LoginProtocol:
     """Flask-Login's four user attributes, by duck typing (the domain never imports Flask).
     Needs ``id`` and ``active``."""
@@ -69,7 +80,7 @@ class LoginProtocol:
     __slots__ = ()
 
     @property
-    def is_active(self) -> bool:
+    def is_active(self: _Account) -> bool:
         return self.active
 
     @property
@@ -80,7 +91,7 @@ class LoginProtocol:
     def is_anonymous(self) -> bool:
         return False
 
-    def get_id(self) -> str:
+    def get_id(self: _Account) -> str:
         return str(self.id)
 
 

@@ -7,6 +7,8 @@ an entry here and a handler in ``bti.services.cases.effects`` (a test checks bot
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from collections.abc import Mapping
 from enum import StrEnum
 
 from bti.engine import EffectSpec
@@ -184,7 +186,9 @@ GUARD_DETAILS: dict[str, dict[str, L]] = {
 }
 
 
-def _e(kind: str, required=None, optional=None, guards=(), when=()) -> EffectSpec:
+def _e(kind: str, required: Mapping[str, str] | None = None,
+       optional: Mapping[str, str] | None = None, guards: Iterable[str] = (),
+       when: Iterable[tuple[str, str]] = ()) -> EffectSpec:
     return EffectSpec(kind=kind, required=required or {}, optional=optional or {},
                       required_guards=tuple(guards), required_when=tuple(when))
 

@@ -81,7 +81,7 @@ def _param(value: Any, lang: str) -> str:
     return str(value)
 
 
-class _Params(dict):
+class _Params(dict[str, str]):
     """A missing parameter renders empty rather than failing the page."""
 
     def __missing__(self, key: str) -> str:

@@ -21,6 +21,7 @@ import re
 import sys
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -160,7 +161,8 @@ class QueryWholeNumber(fields.Integer):
 class StrictBoolean(fields.Boolean):
     """JSON ``true`` or ``false`` only (marshmallow's Boolean also takes ``"yes"``, ``1`` …)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> bool:
         if value is True or value is False:
             return value
         raise self.make_error("invalid", input=value)
@@ -169,7 +171,8 @@ class StrictBoolean(fields.Boolean):
 class IsoDate(fields.Date):
     """A ``YYYY-MM-DD`` date in ASCII digits (``parse_date``)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> date:
         parsed = parse_date(value)
         if parsed is None:
             raise self.make_error("invalid", input=value)

@@ -114,8 +114,13 @@ def _parse(text: str, vocab: Vocabulary) -> tuple[dict[str, Any] | None, list[st
     return loaded, list(dict.fromkeys(problems))
 
 
-def _labels(value: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    return MappingProxyType(dict(value)) if value else None
+def _labels(value: Mapping[str, str]) -> Mapping[str, str]:
+    """A required label (the shape check makes sure it has nb, nn and en), read-only."""
+    return MappingProxyType(dict(value))
+
+
+def _optional_labels(value: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    return _labels(value) if value else None
 
 
 def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
@@ -124,7 +129,7 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             name=name,
             type=f["type"],
             label=_labels(f["label"]),
-            help=_labels(f.get("help")),
+            help=_optional_labels(f.get("help")),
             options=tuple(Option(o["value"], _labels(o["label"])) for o in f["options"]),
         )
         for name, f in d["fields_"].items()
@@ -142,7 +147,7 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             fields=tuple(t["fields_"]),
             optional=tuple(t["optional"]),
             label=_labels(t["label"]),
-            help=_labels(t.get("help")),
+            help=_optional_labels(t.get("help")),
             when=tuple(WhenDef(w["field"], frozenset(w["values"]), w["guard"], w["on_fail"])
                        for w in t["when"]),
         )
@@ -160,7 +165,7 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             fields=tuple(x["fields_"]),
             optional=tuple(x["optional"]),
             label=_labels(x["label"]),
-            help=_labels(x.get("help")),
+            help=_optional_labels(x.get("help")),
             standing=True,
         )
         for x in d["standing_exits"]
@@ -170,7 +175,7 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
         id=d["id"],
         version=d["version"],
         title=_labels(d["title"]),
-        description=_labels(d.get("description")),
+        description=_optional_labels(d.get("description")),
         initial=d["initial"],
         levels=tuple(
             LevelDef(lv["id"], lv["number"], lv["final"], _labels(lv["label"]), lv["colour"])
@@ -178,7 +183,7 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
         ),
         states=tuple(
             StateDef(s["name"], s["level"], s["phase"], s["final"], _labels(s["label"]),
-                     _labels(s.get("help")))
+                     _optional_labels(s.get("help")))
             for s in d["states"]
         ),
         transitions=tuple(transitions),

@@ -146,15 +146,15 @@ def diagram(definition: WorkflowDefinition, lang: str = "nb") -> str:
 
     note = _note_lines(definition, lang)
     lines = ["stateDiagram-v2"]
-    for level in composite_levels:
-        block = block_ids[level.id]
-        lines.append(INDENT + f'state "{_text(pick(level.label, lang))}" as {block}')
+    for lvl in composite_levels:
+        block = block_ids[lvl.id]
+        lines.append(INDENT + f'state "{_text(pick(lvl.label, lang))}" as {block}')
         lines.append(INDENT + f"state {block} {{")
-        for state in states_by_level[level.id]:
+        for state in states_by_level[lvl.id]:
             lines.append(INDENT * 2 + _state_line(state, lang))
             if state.name == definition.initial:
                 lines += [INDENT * 2 + line for line in note]
-        for source, dest, t in inner[level.id]:
+        for source, dest, t in inner[lvl.id]:
             lines.append(INDENT * 2 + f"{source} --> {dest} : {edge_label(t, lang)}")
         lines.append(INDENT + "}")
     # states of final levels (the final states) sit at the top level

@@ -54,7 +54,11 @@ class CleanText(fields.String):
         super().__init__(metadata={"maxLength": max_length, "pattern": pattern}, **kwargs)
         self.max_length = max_length
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    # Blank text loads as None (absent); marshmallow types String as Field[str], and the class
+    # stays a String so that the API document says "string".
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str | None:
         text = super()._deserialize(value, attr, data, **kwargs)
         error = check_text(text, max_length=self.max_length, required=self.required)
         if error:
@@ -62,7 +66,7 @@ class CleanText(fields.String):
         return text.strip() or None
 
 
-def make_field(fdef: FieldDef, required: bool) -> fields.Field:
+def make_field(fdef: FieldDef, required: bool) -> fields.Field[Any]:
     opts: dict[str, Any] = {"required": required, "error_messages": dict(_ERRORS)}
     if not required:
         opts.update(load_default=None, allow_none=True)
@@ -98,7 +102,7 @@ def build_payload_schema(
     optional: tuple[str, ...],
     reason: bool,
 ) -> Schema:
-    declared: dict[str, fields.Field] = {}
+    declared: dict[str, fields.Field[Any]] = {}
     for name in required:
         declared[name] = make_field(field_defs[name], True)
     for name in optional:
@@ -116,7 +120,8 @@ def load_payload(schema: Schema, payload: Mapping[str, Any] | None) -> dict[str,
     if not isinstance(payload, Mapping):
         raise ValidationError({"_schema": ["invalid"]})
     try:
-        return schema.load(dict(payload))
+        loaded: dict[str, Any] = schema.load(dict(payload))
+        return loaded
     except ValidationError as err:
         raise ValidationError(_codes(err.messages)) from None
 

@@ -39,10 +39,11 @@ class LabelsSchema(_Strict):
     en = fields.String(required=True, validate=NONEMPTY)
 
 
-class _Source(fields.Field):
+class _Source(fields.Field[tuple[str, ...]]):
     """A state name or a non-empty list of state names; loads into a tuple."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -54,7 +55,7 @@ def _labels(required: bool = True) -> fields.Nested:
     return fields.Nested(LabelsSchema, required=required)
 
 
-def _names() -> fields.List:
+def _names() -> fields.List[str]:
     return fields.List(fields.String(validate=IDENT), load_default=list)
 
 
@@ -271,7 +272,8 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         elif initial in finals:
             add("initial: the initial state may not be final")
 
-    field_defs = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+    raw_fields = raw.get("fields")
+    field_defs: dict[str, Any] = raw_fields if isinstance(raw_fields, dict) else {}
     for fname, fdef in field_defs.items():
         if not isinstance(fdef, dict):
             continue
@@ -400,8 +402,10 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
                 if src_level != dest_level:
                     if not tr.get("reason"):
                         add(f"{where}.reason: a level change ({src!r} → {dest!r}) needs a reason")
-                    src_no = levels.get(src_level, {}).get("number")
-                    dst = levels.get(dest_level, {})
+                    # a malformed level (a list, say) is the shape check's to report
+                    src_no = levels.get(src_level, {}).get("number") \
+                        if isinstance(src_level, str) else None
+                    dst = levels.get(dest_level, {}) if isinstance(dest_level, str) else {}
                     if (
                         src_no == 0
                         and isinstance(dst.get("number"), int)

@@ -169,6 +169,10 @@ CASES = [
                                                    'roles = []\neffect'),
      "wf.toml: transitions[1].roles: must name at least one role (deny by default)"),
     ("bad TOML", MINIMAL + "\n[[[", "wf.toml: (file): not valid TOML"),
+    # a malformed level on a transition's source was a crash (unhashable list), found by mypy
+    ("state level not a string", MINIMAL.replace('name = "n0_plan"\nlevel = "n0"',
+                                                 'name = "n0_plan"\nlevel = ["n0"]'),
+     "wf.toml: states[0].level: Not a valid string."),
     ("bad consent age", MINIMAL.replace("youth_consent_age = 15", "youth_consent_age = 14"),
      "wf.toml: settings.youth_consent_age: must be 15 or 16"),
 ]
