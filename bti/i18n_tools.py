@@ -150,7 +150,7 @@ class LocaleReport:
 
 
 def _key(message: Message) -> str:
-    mid = message.id[0] if isinstance(message.id, tuple) else message.id
+    mid = message.id if isinstance(message.id, str) else message.id[0]
     return f"{message.context}\x04{mid}" if message.context else mid
 
 
@@ -241,8 +241,9 @@ def problems(template: Catalog | None = None) -> list[str]:
             elif not _translated(m):
                 out.append(f"{locale}: not translated: {key!r}")
             else:
-                ids = m.id if isinstance(m.id, tuple) else (m.id,)
-                strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+                ids = (m.id,) if isinstance(m.id, str) else tuple(m.id)
+                # translated: a string, or a list of them, none empty
+                strings = (m.string or "",) if isinstance(m.string, str | None) else m.string
                 for i, text in enumerate(strings):
                     want = placeholders(ids[min(i, len(ids) - 1)])
                     if placeholders(text) != want:

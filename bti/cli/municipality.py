@@ -56,7 +56,7 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
         if m is None:
             click.echo(f"no municipality {slug!r}", err=True)
             sys.exit(1)
-        changed = {}
+        changed: dict[str, bool | int | str] = {}
         if mfa is not None:
             m.mfa_required = changed["mfa_required"] = mfa == "on"
         if retention_days is not None:

@@ -21,6 +21,5 @@ def notify_consents() -> None:
 
     registry = load_registry()
     with make_session_factory(open_engine()).begin() as session:
-        new = inbox.warn_all_expiring_consents(Ctx(session=session, actor=None,
-                                                   workflows=registry))
+        new = inbox.warn_all_expiring_consents(Ctx.system(session, workflows=registry))
     click.echo(f"{new} new consent warning(s)")

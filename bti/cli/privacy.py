@@ -70,7 +70,7 @@ def privacy_archive(case_id: int, archive_dir: Path) -> None:
     from bti.services.privacy import export as privacy_service
 
     with make_session_factory(open_engine()).begin() as session:
-        ctx = Ctx(session=session, actor=None, workflows=None, now=utcnow)
+        ctx = Ctx.system(session, now=utcnow)
         try:
             row = privacy_service.archive_case(ctx, case_id, archive_dir, via="cli")
         except NotFound:

@@ -36,11 +36,13 @@ def security_rewrap() -> None:
     with make_session_factory(open_engine()).begin() as session:
         for user in session.scalars(select(User).where(User.totp_secret.is_not(None))
                                     .order_by(User.id)):
+            stored = user.totp_secret
+            assert stored is not None  # the query selects the users with a seed
             try:
-                if box.is_current(user.totp_secret):
+                if box.is_current(stored):
                     kept += 1
                     continue
-                user.totp_secret = box.rewrap(user.totp_secret)
+                user.totp_secret = box.rewrap(stored)
                 rewrapped += 1
             except SecretUnavailable:
                 unreadable += 1

@@ -32,6 +32,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 from sqlalchemy import exc
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.orm import Session
 
 _CONNECTION = "bti.prepared_connection"
@@ -120,7 +121,7 @@ class Prepared:
         return plan
 
     def execute(self, session: Session, values: dict[str, Any]
-                ) -> tuple[int, list[tuple[Any, ...]]]:
+                ) -> tuple[int, Sequence[Any]]:
         conn, traced = _connection(session)
         if traced:
             result = conn.execute(self.stmt, values)  # traced: the ordinary path
@@ -128,7 +129,7 @@ class Prepared:
         dialect = conn.dialect
         plan = self._plan(dialect, tuple(sorted(values)))
         params = _bound(plan, values)
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = _cursor(conn)
         try:
             cursor.execute(plan.sql, params)
             rows = cursor.fetchall() if cursor.description is not None else []
@@ -160,16 +161,24 @@ class Prepared:
         dialect = conn.dialect
         plan = self._plan(dialect, tuple(sorted(rows[0])))
         params = [_bound(plan, r) for r in rows]
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = _cursor(conn)
         try:
-            cursor.executemany(plan.sql, params)
+            # one plan: every row's parameters are of the same kind (a sequence, or a mapping)
+            cursor.executemany(plan.sql, params)  # type: ignore[arg-type]
         except dialect.loaded_dbapi.Error as err:
             raise _driver_error(conn, cursor, plan.sql, params, err) from err
         finally:
             _close(cursor)
 
 
-def _driver_error(conn, cursor, sql: str, params: Any, err: Exception) -> exc.DBAPIError:
+def _cursor(conn: Connection) -> DBAPICursor:
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # not while the connection is checked out, as the session's is
+        raise exc.ResourceClosedError("the connection is closed")
+    return dbapi.cursor()
+
+
+def _driver_error(conn, cursor, sql: str, params: Any, err: Exception) -> exc.StatementError:
     """The driver's error as SQLAlchemy raises it (parameters hidden). A lost connection is
     invalidated first, as ``Connection.execute`` does, so the session's rollback does not talk to
     the dead connection and the pool replaces it."""

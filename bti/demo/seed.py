@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.services.accounts.users import create_user
 from bti.services.cases import lifecycle as cases
+from bti.services.cases.lifecycle import FireResult
 from bti.services.context import Ctx
 from bti.services.context import utcnow
 from bti.services.workflows.registry import WorkflowRegistry
@@ -92,7 +94,7 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
 
 def _expected_child(session, registry, nurse: User, health_station: Unit, now) -> None:
     """Pregnancy follow-up at the health station: a case for a child due in five months."""
-    ctx = Ctx(session=session, actor=nurse, workflows=registry, now=lambda: now)
+    ctx = Ctx(session=session, actor=nurse.as_actor(), workflows=registry, now=lambda: now)
     due = ctx.today().replace(day=1) + timedelta(days=5 * 31)
     cases.open_case(ctx, unit_id=health_station.id, child_pseudonym="Termin Tuva",
                     child_birth_year=None, child_due_year=due.year, child_due_month=due.month,
@@ -108,7 +110,7 @@ def _walk(session, registry, users, units, pseudonym, birth_year, target, start,
     def ctx(user: User) -> Ctx:
         clock[0] += timedelta(hours=7)
         t = clock[0]
-        return Ctx(session=session, actor=user, workflows=registry, now=lambda: t)
+        return Ctx(session=session, actor=user.as_actor(), workflows=registry, now=lambda: t)
 
     teacher, coord, nurse = users["laerar"], users["koordinator"], users["helsesjukepleiar"]
     opened = cases.open_case(ctx(teacher), unit_id=units[0].id, child_pseudonym=pseudonym,
@@ -118,29 +120,30 @@ def _walk(session, registry, users, units, pseudonym, birth_year, target, start,
     cid = opened.case.id
     state = lambda: opened.case.state  # noqa: E731
 
-    def fire(user: User, trigger: str, payload=None) -> None:
-        cases.fire(ctx(user), cid, trigger, payload)
+    # Each step returns what it fired, so that a step can be a tuple of several.
+    def fire(user: User, trigger: str, payload: dict[str, Any] | None = None) -> FireResult:
+        return cases.fire(ctx(user), cid, trigger, payload)
 
     def day() -> str:
         return (clock[0]).date().isoformat()
 
-    def measure_cycle(level_note: str) -> None:
-        payload = {
+    def measure_cycle(level_note: str) -> FireResult:
+        payload: dict[str, Any] = {
             "description": f"Fast samtale med kontaktlærar kvar veke ({level_note}).",
             "responsible": coord.id, "start_date": day(),
             "evaluate_by": (clock[0] + timedelta(days=42)).date().isoformat()}
         if catalogue_id is not None:
             payload["catalogue"] = catalogue_id
-        fire(coord, "add_measure", payload)
+        return fire(coord, "add_measure", payload)
 
-    def evaluate_all() -> None:
+    def evaluate_all() -> FireResult:
         ids = [m.id for m in session.scalars(select(Measure).where(
             Measure.case_id == cid, Measure.status == "active"))]
-        fire(coord, "record_evaluation", {
+        return fire(coord, "record_evaluation", {
             "measures": ids, "effect": "some", "child_voice_method": "conversation",
             "child_said": "Det er litt betre no.", "outcome": "adjust"})
 
-    steps: list[tuple[str, Callable[[], None]]] = [
+    steps: list[tuple[str, Callable[[], object]]] = [
         ("n0_active", lambda: fire(teacher, "start")),
         ("n0_evaluation", lambda: (fire(teacher, "inform_home", {"informed_on": day()}),
                                    fire(users["rektor"], "appoint_stafettholder",
@@ -207,7 +210,7 @@ def make_national(session: Session, registry: WorkflowRegistry, *, cases_count: 
     from bti.demo import bulk as demo_bulk
 
     made = make_demo(session, registry, password=password, cases_count=12)
-    m = session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG))
+    m = session.scalars(select(Municipality).where(Municipality.slug == DEMO_SLUG)).one()
     units = list(session.scalars(select(Unit).where(Unit.municipality_id == m.id)
                                  .order_by(Unit.id)))
     by_name = {u.username: u for u in session.scalars(select(User).where(

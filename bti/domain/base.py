@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC
 from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import ClassVar
 
 from sqlalchemy import DateTime
 from sqlalchemy import MetaData
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -45,3 +48,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+    if TYPE_CHECKING:
+        # Every model here is declared with __tablename__, so its table is a Table (SQLAlchemy
+        # types it as the wider FromClause, which has no insert() or update()).
+        __table__: ClassVar[Table]

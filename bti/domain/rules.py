@@ -168,9 +168,10 @@ def expired_unrenewed(case: Case, consents: Iterable[ConsentLike], today: date,
             and c.expires_on < today and not (c.unit_ids - {case.unit_id}) <= covered]
 
 
-def expiry_of(unit_id: int, consents: Iterable[ConsentLike], today: date) -> date | None:
+def expiry_of(unit_id: int | None, consents: Iterable[ConsentLike], today: date) -> date | None:
     """The day a unit's coverage ended through expiry: the latest end among the given,
-    unwithdrawn consents covering it that have expired by ``today`` (None if none did)."""
+    unwithdrawn consents covering it that have expired by ``today`` (None if none did, and for
+    no unit: a participant from outside the services)."""
     ends = [end for c in consents
             if c.status == "given" and c.withdrawn_at is None and unit_id in c.unit_ids
             and (end := consent_ended_on(c)) is not None and end <= today]

@@ -38,6 +38,17 @@ class Ctx:
         if isinstance(self.actor, User):  # tests and the CLI pass an ORM user
             self.actor = self.actor.as_actor()
 
+    @classmethod
+    def system(cls, session: Session, *, actor: Actor | None = None,
+               workflows: WorkflowRegistry | None = None,
+               now: Callable[[], datetime] = utcnow, request_id: str | None = None) -> Ctx:
+        """A context for work no signed-in user does (the CLI, jobs, sign-in and sign-out):
+        ``actor`` and ``workflows`` may be None there, and only the services written for it
+        (the audit record, the archive, the consent warnings) take such a context."""
+        return cls(session=session, actor=actor,  # type: ignore[arg-type]  # None: see above
+                   workflows=workflows,  # type: ignore[arg-type]
+                   now=now, request_id=request_id)
+
     def today(self) -> date:
         """Today's date in Norway (deadlines and consent dates are local dates)."""
         return local_date(self.now())

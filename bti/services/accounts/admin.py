@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -242,8 +243,9 @@ def deactivate_user(ctx: Ctx, user_id: int) -> int:
     ctx.session.flush()
     ended = end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="deactivated")
     revoked = tokens.revoke_all(ctx.session, user.id, now=ctx.now())
+    extra: dict[str, Any] = {"api_tokens_revoked": revoked} if revoked else {}
     audit.record(ctx, "user.deactivated", object_type="user", object_id=user.id,
-                 sessions_ended=ended, **({"api_tokens_revoked": revoked} if revoked else {}))
+                 sessions_ended=ended, **extra)
     return ended
 
 

@@ -14,11 +14,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
+from typing import cast
 
 import pyotp
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from bti.domain.org import Actor
@@ -74,8 +77,7 @@ def token_hash(token: str) -> str:
 
 def _system_ctx(session: Session, now: datetime, actor: Actor | None,
                 request_id: str | None) -> Ctx:
-    return Ctx(session=session, actor=actor, workflows=None, now=lambda: now,
-               request_id=request_id)
+    return Ctx.system(session, actor=actor, now=lambda: now, request_id=request_id)
 
 
 def authenticate(session: Session, username: str, password: str, *, now: datetime,
@@ -185,11 +187,11 @@ def end_all_sessions(session: Session, user_id: int, *, now: datetime, reason: s
         update(UserSession).where(UserSession.user_id == user_id,
                                   UserSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason))
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def change_password(ctx: Ctx, *, current: str, new: str) -> None:
-    user = ctx.session.get(User, ctx.actor.id)
+    user = ctx.session.get_one(User, ctx.actor.id)
     if not check_password(user.password_hash, current or ""):
         raise InvalidInput({"current_password": ["wrong_password"]})
     problems = password_problems(new, username=user.username)
@@ -232,10 +234,12 @@ def verify_totp(ctx: Ctx, code: str, *, enroll_secret: str | None = None) -> boo
 
     The stored seed is encrypted (``ctx.secrets``); one that no configured key opens fails
     closed (the user cannot pass, nor enrol anew, until an administrator resets the factor)."""
-    box = ctx.secrets
+    box, actor = ctx.secrets, ctx.actor
     if box is None:
         raise RuntimeError("verify_totp needs ctx.secrets to open the stored seed")
-    user = ctx.session.get(User, ctx.actor.id)
+    if not isinstance(actor, SessionUser):
+        raise RuntimeError("verify_totp needs the signed-in session (a SessionUser actor)")
+    user = ctx.session.get_one(User, actor.id)
     secret = enroll_secret
     if secret is None and user.totp_secret:
         try:
@@ -245,16 +249,17 @@ def verify_totp(ctx: Ctx, code: str, *, enroll_secret: str | None = None) -> boo
             return False
     now = ctx.now()
     step = _matching_step(secret, code, now) if secret else None
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+    if (step is None or secret is None
+            or (user.totp_last_step is not None and step <= user.totp_last_step)):
         audit.record(ctx, "auth.mfa_failed", outcome="denied")
         return False
     if enroll_secret:
         user.totp_secret = box.seal(enroll_secret)
         audit.record(ctx, "auth.mfa_enrolled", object_type="user", object_id=user.id)
-    elif not box.is_current(user.totp_secret):
+    elif user.totp_secret is None or not box.is_current(user.totp_secret):
         user.totp_secret = box.seal(secret)  # a legacy plaintext seed, or an old key's
     user.totp_last_step = step
-    row = ctx.session.get(UserSession, ctx.actor.session_id)
+    row = ctx.session.get_one(UserSession, actor.session_id)
     row.mfa_at = now
     audit.record(ctx, "auth.mfa_passed")
     return True

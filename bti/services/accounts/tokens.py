@@ -21,10 +21,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
+from typing import cast
 
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from bti.domain.log import canonical_json
@@ -65,7 +68,7 @@ class CreatedToken:
 
 
 def _audit(session: Session, now: datetime, user: User, action: str, token_id: int,
-           **details) -> None:
+           **details: Any) -> None:
     audit.add_row(session, dict(
         at=now, municipality_id=user.municipality_id, actor_id=None, actor_roles="",
         unit_id=None, case_id=None, action=action, object_type="api_token",
@@ -90,7 +93,7 @@ def create_token(session: Session, username: str, *, scopes: tuple[str, ...] | l
     label = (name or "").strip()
     if not label or len(label) > NAME_MAX or "\x00" in label:
         errors["name"] = ["invalid"]
-    if errors:
+    if errors or user is None:
         raise InvalidInput(errors)
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(token_hash=token_hash(token), user_id=user.id, name=label,
@@ -121,7 +124,7 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken 
         return None
     if row.revoked_at is None:
         row.revoked_at = now
-        _audit(session, now, session.get(User, row.user_id), "api_token.revoked", row.id)
+        _audit(session, now, session.get_one(User, row.user_id), "api_token.revoked", row.id)
     return row
 
 
@@ -131,7 +134,7 @@ def revoke_all(session: Session, user_id: int, *, now: datetime) -> int:
     result = session.execute(
         update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now))
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def status(row: ApiToken, now: datetime) -> str:

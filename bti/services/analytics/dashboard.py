@@ -46,6 +46,7 @@ from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
+from bti.engine import WorkflowDefinition
 from bti.engine.inputs import parse_int
 from bti.services.access import audit
 from bti.services.analytics import aggregates
@@ -245,10 +246,10 @@ def _level_order(definitions: Iterable) -> dict[str, tuple[int, Mapping[str, str
     return out
 
 
-def _definitions(ctx: Ctx, f: Filters) -> dict[int, object]:
+def _definitions(ctx: Ctx, f: Filters) -> dict[int, WorkflowDefinition]:
     """Every stored workflow revision (a short table; cases may run on any of them), the
     municipality's current one first, so its level labels win."""
-    m = ctx.session.get(Municipality, f.municipality_id)
+    m = ctx.session.get_one(Municipality, f.municipality_id)
     current = ctx.workflows.current_record_id(ctx.session, m.workflow_id)
     out = {current: ctx.workflows.for_record(ctx.session, current).definition}
     for rid in ctx.session.scalars(select(WorkflowDefinitionRecord.id)
@@ -377,7 +378,8 @@ def stuck(ctx: Ctx, f: Filters) -> Stuck:
     deadline, a handover not yet answered."""
     counts = {kind: 0 for kind in STUCK_KINDS}
     for kind, stmt in _stuck_queries(ctx, f, STUCK_KINDS).items():
-        counts[kind] = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        counts[kind] = ctx.session.scalars(
+            select(func.count()).select_from(stmt.subquery())).one()
     return Stuck({k: sup(v) for k, v in counts.items()})
 
 
@@ -437,7 +439,8 @@ def catalogue_use(ctx: Ctx, f: Filters) -> CatalogueUse:
         .where(MeasureCatalogueItem.municipality_id == f.municipality_id)
         .order_by(MeasureCatalogueItem.name)).all()
     rows = []
-    keyed = [(str(i), i, name, kind, active) for i, name, kind, active in items]
+    keyed: list[tuple[str, int | None, str | None, str | None, bool]] = [
+        (str(i), i, name, kind, active) for i, name, kind, active in items]
     keyed.append((aggregates.NO_CATALOGUE, None, None, None, True))
     for key, cid, name, kind, active in keyed:
         eff = effects.get(key, Counter())
@@ -461,9 +464,9 @@ def handovers(ctx: Ctx, f: Filters) -> Handovers:
         counts[key] += n
         if key == "accepted":
             days[d] += n
-    pending = ctx.session.scalar(
+    pending = ctx.session.scalars(
         select(func.count()).select_from(Handover).join(Case, Case.id == Handover.case_id)
-        .where(*_case_where(f), Handover.status == "proposed"))
+        .where(*_case_where(f), Handover.status == "proposed")).one()
     acc, dec = sup_group([counts["accepted"], counts["declined"]])
     return Handovers(sup(counts["proposed"]), acc, dec, sup(pending), percentile(days, 0.5),
                      percentile(days, 0.9))
@@ -502,8 +505,11 @@ def dashboard(ctx: Ctx, f: Filters, *, action: str = "analytics.viewed", **detai
     require_viewer(ctx)
     units = tuple(ctx.session.execute(select(Unit.id, Unit.name).where(
         Unit.municipality_id == f.municipality_id).order_by(Unit.name)).all())
-    result = Dashboard(f, level_labels(ctx, f), units,
-                       **{name: fn(ctx, f) for name, fn in PANELS.items()},
+    result = Dashboard(f, level_labels(ctx, f), units,  # the panels as in PANELS
+                       open_by_level=open_by_level(ctx, f), flows=flows(ctx, f),
+                       time_in_level=time_in_level(ctx, f), stuck=stuck(ctx, f),
+                       reports=reports(ctx, f), child_voice=child_voice(ctx, f),
+                       catalogue_use=catalogue_use(ctx, f), handovers=handovers(ctx, f),
                        can_drill=_can_drill(ctx))
     audit.record(ctx, action, object_type="municipality", object_id=f.municipality_id,
                  basis="analytics", **f.as_details(), **details)

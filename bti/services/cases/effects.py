@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bti.db.prepared import Prepared
 from bti.domain.analytics import MeasureCatalogueItem
+from bti.domain.base import Base
 from bti.domain.cases import FEEDBACK_CONCLUDING
 from bti.domain.cases import FEEDBACK_FROM_BARNEVERN
 from bti.domain.cases import BarnevernFeedback
@@ -113,25 +114,26 @@ def _add(ctx: Ctx, obj: Any, object_type: str) -> Written:
     return Written(object_type, obj.id)
 
 
-def _insert(ctx: Ctx, cls: type, object_type: str, **values: Any) -> Written:
+def _insert(ctx: Ctx, cls: type[Base], object_type: str, **values: Any) -> Written:
     """Insert a row of a class without relationships straight from its column values, when the
     handler needs no object afterwards (the most frequent effect, a note, builds none)."""
     stmt, columns = _insert_plan(cls)
+    assert stmt is not None, cls  # _insert is for classes without relationships only
     _, [(row_id,)] = stmt.execute(
         ctx.session, {col: values[key] for key, col in columns if key in values})
     return Written(object_type, row_id)
 
 
-_INSERT_PLANS: dict[type, tuple[Prepared | None, tuple[tuple[str, str], ...]]] = {}
+_INSERT_PLANS: dict[type[Base], tuple[Prepared | None, tuple[tuple[str, str], ...]]] = {}
 
 
-def _insert_plan(cls: type) -> tuple[Prepared | None, tuple[tuple[str, str], ...]]:
+def _insert_plan(cls: type[Base]) -> tuple[Prepared | None, tuple[tuple[str, str], ...]]:
     """(``INSERT … RETURNING id`` or None when the class has relationships, (attribute key,
     column key) pairs) for a mapped class, built once."""
     plan = _INSERT_PLANS.get(cls)
     if plan is None:
         mapper = sa_inspect(cls)
-        table = mapper.local_table
+        table = cls.__table__
         columns = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs
                         if not prop.columns[0].primary_key)
         stmt = None if mapper.relationships else Prepared(table.insert().returning(table.c.id))

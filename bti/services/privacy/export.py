@@ -121,7 +121,8 @@ REDACTIONS: dict[str, str] = {}
 #: Export section for each table linked to a case, in the order the PDF shows them. The case
 #: itself is the section "case". A table linked to ``case_record`` that is missing here fails
 #: tests/services/test_privacy.py.
-SECTIONS: dict[str, tuple[str, type]] = {
+# Each model has an integer ``id`` and a case link (``linked_conditions``); no common base says so.
+SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "concern": ("concerns", Concern),
     "goal": ("goals", Goal),
     "measure": ("measures", Measure),
@@ -513,7 +514,7 @@ def archive_case(ctx: Ctx, case_id: int, archive_dir: Path, *, via: str = "cli"
     allowed = case is not None and (actor is None or (
         actor.active and case.municipality_id == actor.municipality_id
         and Role.PRIVACY_OFFICER.value in actor.roles))
-    if not allowed:
+    if not allowed or case is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     if case.closed_at is None:
         raise InvalidInput({"case": ["not_closed"]})
@@ -542,7 +543,7 @@ def archive_case(ctx: Ctx, case_id: int, archive_dir: Path, *, via: str = "cli"
         row.verified_at = now
     session.add(row)
     session.flush()
-    details = dict(object_type="case_archive", sha256=row.sha256, archive_id=row.id,
+    details: dict[str, Any] = dict(object_type="case_archive", sha256=row.sha256, archive_id=row.id,
                    verified=row.verified_at is not None)
     if actor is None:
         _system_audit(session, now, ARCHIVED, case, via=via, **details)
@@ -646,7 +647,7 @@ def purge_due(session: Session, now: datetime, *, via: str = "job", dry_run: boo
         .join(Municipality, Municipality.id == Case.municipality_id)
         .where(Case.closed_at.is_not(None), Case.closed_at <= now).order_by(Case.id)).all()
     for case, days in candidates:
-        if case.closed_at + timedelta(days=days) > now:
+        if case.closed_at is None or case.closed_at + timedelta(days=days) > now:
             continue
         archive, why = _usable_archive(session, case)
         if archive is None:
