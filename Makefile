@@ -42,6 +42,7 @@ test: install
 	@failed=""; \
 	$(BIN)/ruff check bti tests bench || failed="$$failed ruff"; \
 	$(BIN)/bandit -q -r bti -ll || failed="$$failed bandit"; \
+	$(BIN)/mypy || failed="$$failed mypy"; \
 	$(MAKE) --no-print-directory test-sqlite || failed="$$failed sqlite"; \
 	if [ "$${BTI_REQUIRE_POSTGRES:-}" = 1 ] || $(BIN)/python -m tests.dbs; then \
 	  $(MAKE) --no-print-directory test-postgres || failed="$$failed postgres"; \
@@ -63,9 +64,14 @@ test-fast: install
 	BTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "not slow" --timeout=300 \
 	  tests/engine tests/domain tests/services tests/test_architecture.py
 
+# Type-check bti with mypy: strict on bti/engine and bti/domain, mypy's defaults on the rest
+# ([tool.mypy] in pyproject.toml); `make test` runs it too.
+typecheck: install
+	$(BIN)/mypy
+
 # Extract the English strings, update the nb and nn catalogues, compile them (re-run after
 # translating; commit bti/web/translations/).
 translations: install
 	$(BIN)/python -m bti.i18n_tools update
 
-.PHONY: install lock run test test-fast test-sqlite test-postgres translations
+.PHONY: install lock run test test-fast test-sqlite test-postgres translations typecheck

@@ -54,7 +54,7 @@ def make_engine(url: str, *, statement_timeout_ms: int = 0, must_exist: bool = F
         memory = u.database in (None, "", ":memory:")
         if not memory and must_exist:
             u = _existing_sqlite_file(u)
-        elif not memory:
+        elif not memory and u.database:
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             u,
@@ -76,6 +76,7 @@ def _existing_sqlite_file(u: URL) -> URL:
     """``u`` opening its file read-write without creating it (a SQLite URI with ``mode=rw``)."""
     if u.query.get("uri"):  # already a SQLite URI: keep its file name and options
         return u if "mode" in u.query else u.update_query_dict({"mode": "rw"})
+    assert u.database, u  # a file, not memory
     path = Path(u.database).resolve()
     if not path.is_file():
         raise DatabaseMissing(path)
@@ -172,6 +173,8 @@ def grant_runtime(engine: Engine, role: str) -> list[str]:
         raise RoleError("a role name is lower-case letters, digits and '_'")
     with engine.begin() as conn:
         schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        if schema is None:
+            raise RoleError("no current schema: the search_path names no schema that exists")
         found = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles "
                                   "WHERE rolname = :r"), {"r": role}).one_or_none()
         if found is None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from typing import TypeVar
 
 from bti.domain.cases import FEEDBACK_CONCLUDING
 from bti.domain.cases import FEEDBACK_INVESTIGATION_CLOSED
@@ -42,6 +43,7 @@ class ConsentTerms:
 
 #: A consent as the rules read it: the entity, or its terms.
 ConsentLike = Consent | ConsentTerms
+_C = TypeVar("_C", bound=ConsentLike)
 
 
 def youth_consent_required(birth_year: int, today: date, youth_consent_age: int) -> bool:
@@ -158,8 +160,8 @@ def consent_ended_on(consent: ConsentLike) -> date | None:
     return consent.expires_on + timedelta(days=1) if consent.expires_on is not None else None
 
 
-def expired_unrenewed(case: Case, consents: Iterable[ConsentLike], today: date,
-                      covered: frozenset[int]) -> list[ConsentLike]:
+def expired_unrenewed(case: Case, consents: Iterable[_C], today: date,
+                      covered: frozenset[int]) -> list[_C]:
     """Given consents that ran out by expiry (not withdrawn) while the services they opened to
     (besides the case's own unit) are not all covered again by a current consent: the
     stafettholder is told, and who they admitted has lost access."""

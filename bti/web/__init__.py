@@ -87,8 +87,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_DURATION=timedelta(0),
     )
     if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,
-                                x_proto=settings.proxy_hops)
+        # Flask's documented way to wrap the WSGI app; mypy sees a method assigned
+        app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
+                                x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.extensions["bti"] = BtiExtension(settings)
 
     from bti.web import auth

@@ -80,7 +80,7 @@ def policy_for(app: Flask, endpoint: str | None) -> Policy | None:
     if endpoint == "static" or endpoint.endswith(".static"):
         return Policy(PUBLIC)
     view = app.view_functions.get(endpoint)
-    return REGISTRY.get(view)
+    return REGISTRY.get(view) if view is not None else None
 
 
 def init_app(app: Flask) -> None:
@@ -121,7 +121,8 @@ def init_app(app: Flask) -> None:
 def _set_caller(app: Flask, user) -> None:
     """Make ``user`` (or the anonymous user) Flask-Login's ``current_user`` for this request
     without reading or writing the session cookie (what ``login_user`` would do)."""
-    app.login_manager._update_request_context_with_user(user)
+    # Flask-Login (untyped) puts its manager on the app as an attribute Flask does not declare
+    app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
 
 
 def _check_bearer(app: Flask, p: Policy):

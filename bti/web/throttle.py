@@ -151,6 +151,7 @@ class LoginThrottle(_Counted):
         prefix = current_app.extensions["bti"].settings.ratelimit_prefix
         browser, tags = _known_browser()
         tag = _user_tag(username)
+        limits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...]
         if browser is not None and tag in tags:
             limits = ((PER_KNOWN_BROWSER, (prefix, "login-known", tag, browser)),)
         else:

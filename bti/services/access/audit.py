@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from bti.config import log_keys
 from bti.db.prepared import Prepared
 from bti.db.prepared import connection
+from bti.db.upsert import insert_ignoring_conflicts
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
 from bti.domain.log import SEAL_AUDIT
@@ -198,12 +199,8 @@ _INSERT = Prepared(AuditEvent.__table__.insert())
 
 def _ensure_head(conn, chain: int) -> None:
     """Create the chain's head row if it is missing; concurrent creators do not collide."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(AuditChainHead).values(chain=chain, seq=0, hash=GENESIS_HASH)
-                 .on_conflict_do_nothing(index_elements=["chain"]))
+    conn.execute(insert_ignoring_conflicts(conn, AuditChainHead, index_elements=["chain"])
+                 .values(chain=chain, seq=0, hash=GENESIS_HASH))
 
 
 @event.listens_for(Session, "before_commit")

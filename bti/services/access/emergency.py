@@ -308,7 +308,8 @@ def search_log(ctx: Ctx, flt: LogFilter, page: int = 1) -> SearchResult:
         conditions.append(AuditEvent.at >= day_start(flt.date_from))
     if flt.date_to is not None:
         conditions.append(AuditEvent.at < day_start(flt.date_to + timedelta(days=1)))
-    total = ctx.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
+    total = ctx.session.scalars(
+        select(func.count()).select_from(AuditEvent).where(*conditions)).one()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
     stmt = _with_names(select(AuditEvent).where(*conditions)

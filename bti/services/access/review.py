@@ -27,10 +27,12 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import cast
 
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from bti.domain.cases import Notification
@@ -354,7 +356,7 @@ def get_item(ctx: Ctx, item_id: int) -> ItemView:
     events = list(ctx.session.scalars(stmt.order_by(AuditEvent.seq).limit(ROWS_SHOWN + 1)))
     if item.pattern == "off_hours":
         events = [e for e in events if Rules().off_hours(e.at)]
-    reviewer = (ctx.session.get(User, item.reviewed_by_id).display_name
+    reviewer = (ctx.session.get_one(User, item.reviewed_by_id).display_name
                 if item.reviewed_by_id else None)
     audit.record(ctx, "audit.review_viewed", object_type="audit_review", object_id=item.id,
                  basis=scope, subject_user_id=item.subject_user_id, rows=len(events))
@@ -383,7 +385,7 @@ def close_item(ctx: Ctx, item_id: int, *, conclusion: str, comment: str | None) 
         .values(status="closed", conclusion=conclusion, comment=comment,
                 reviewed_by_id=ctx.actor.id, reviewed_at=ctx.now())
         .execution_options(synchronize_session="fetch"))
-    if closed.rowcount != 1:
+    if cast(CursorResult[Any], closed).rowcount != 1:
         raise InvalidInput({"conclusion": ["not_active"]})
     # the comment is free text: it stays on the item, never in the audit row
     audit.record(ctx, "audit.review_closed", object_type="audit_review", object_id=item.id,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -98,7 +99,7 @@ def add(conn: Connection, counts: Counter) -> None:
 
 
 def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
-            left_level_entered_at: datetime, now: datetime, payload: dict,
+            left_level_entered_at: datetime, now: datetime, payload: Mapping[str, Any],
             object_id: int | None) -> None:
     """The aggregates of one fired transition (see the module docstring)."""
     if source_level == dest_level and effect not in _MEASURED:
@@ -202,11 +203,11 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
             .where(*where, StafettloggEntry.object_type == "handover",
                    StafettloggEntry.kind == "handover")
             .execution_options(**stream)):
-        key = _HANDOVER_KEYS.get(trigger)
-        if key is None:
+        answer = _HANDOVER_KEYS.get(trigger)
+        if answer is None:
             continue
-        days = bucket(days_between(proposed_at, trigger_at)) if key == "accepted" else 0
-        cells[(mid, HANDOVER, month_of(trigger_at), uid, key, days)] += 1
+        days = bucket(days_between(proposed_at, trigger_at)) if answer == "accepted" else 0
+        cells[(mid, HANDOVER, month_of(trigger_at), uid, answer, days)] += 1
     return with_totals(cells)
 
 

@@ -69,7 +69,9 @@ def _validate(ctx: Ctx, data: ItemInput, item_id: int | None) -> None:
     for field, value in (("age_from", data.age_from), ("age_to", data.age_to)):
         if value is None or not AGE_MIN <= value <= AGE_MAX:
             errors[field] = ["age_range"]
-    if "age_from" not in errors and "age_to" not in errors and data.age_from > data.age_to:
+    if ("age_from" not in errors and "age_to" not in errors
+            and data.age_from is not None and data.age_to is not None
+            and data.age_from > data.age_to):
         errors["age_to"] = ["age_order"]
     if "name" not in errors:
         clash = ctx.session.scalar(select(MeasureCatalogueItem.id).where(

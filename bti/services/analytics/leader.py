@@ -220,7 +220,8 @@ def _day(value, fallback: date) -> date:
     return fallback
 
 
-def _effects(definition: WorkflowDefinition) -> tuple[dict, dict]:
+def _effects(definition: WorkflowDefinition) -> tuple[
+        tuple[dict[tuple[str, str], str], dict[str, str]], dict[str, Mapping[str, str]]]:
     by_source: dict[tuple[str, str], str] = {}
     by_trigger: dict[str, str] = {}
     labels: dict[str, Mapping[str, str]] = {}
@@ -263,7 +264,8 @@ def build_timeline(case_id: int, entries: Iterable[StafettloggEntry],
             measures[e.object_id] = dict(level=from_level, start=s, evaluate_by=ev, end=None,
                                          status="active")
         elif effect == "stop_measure":
-            m = measures.get(data.get("measure"))
+            measure_id = data.get("measure")
+            m = measures.get(measure_id) if measure_id is not None else None
             if m is not None and m["status"] == "active":
                 m.update(status="stopped", end=day)
         if effect == "evaluation":
@@ -272,7 +274,7 @@ def build_timeline(case_id: int, entries: Iterable[StafettloggEntry],
                 m = measures.get(mid)
                 if m is not None and m["status"] == "active":
                     m.update(status="evaluated", end=on)
-        if effect in MARK_KINDS:
+        if effect is not None and effect in MARK_KINDS:
             on = _day(data.get(_EVENT_DATE_FIELD.get(effect, "")), day)
             marks.append(Mark(MARK_KINDS[effect], on, e.trigger, labels.get(e.trigger, {})))
     end = closed_on or today

@@ -10,6 +10,7 @@ No Flask here: the web layer passes the form as any mapping with ``get`` and ``g
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -63,7 +64,9 @@ LIST_TYPES = ("units", "measures")
 
 
 class FormData(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
+    """What form parsing reads of a submitted form (werkzeug's ``MultiDict`` is one)."""
+
+    def get(self, key: str) -> Any: ...
 
     def getlist(self, key: str) -> list[Any]: ...
 
@@ -73,7 +76,7 @@ class FormData(Protocol):
 
 def current_definition(ctx: Ctx) -> WorkflowDefinition:
     """The workflow new cases in the actor's municipality start on."""
-    municipality = ctx.session.get(Municipality, ctx.actor.municipality_id)
+    municipality = ctx.session.get_one(Municipality, ctx.actor.municipality_id)
     record_id = ctx.workflows.current_record_id(ctx.session, municipality.workflow_id)
     return ctx.workflows.for_record(ctx.session, record_id).definition
 
@@ -279,7 +282,7 @@ def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:
 
 
 def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
-              consents: list[Consent], to_evaluate: list[Measure] = ()) -> list[Deadline]:
+              consents: list[Consent], to_evaluate: Iterable[Measure] = ()) -> list[Deadline]:
     """Every open deadline on the case, soonest first (``to_evaluate``: the measures awaiting
     an evaluation, stopped ones included)."""
     case = access.case
@@ -300,7 +303,8 @@ def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
         BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
         BarnevernReport.feedback_received_on.is_(None),
         BarnevernReport.feedback_expected_by.is_not(None)))
-    found += [(r.feedback_expected_by, "barnevern_feedback") for r in reports]
+    found += [(r.feedback_expected_by, "barnevern_feedback") for r in reports
+              if r.feedback_expected_by is not None]
     found += [(c.expires_on, "consent_expiry") for c in consents
               if c.expires_on is not None and consent_is_current(c, today)]
     found.sort()
@@ -444,9 +448,9 @@ def _unit_names(ctx: Ctx, municipality_id: int) -> dict[int, str]:
         Unit.municipality_id == municipality_id)).all())
 
 
-def _log_value(fdef: FieldDef | None, value: Any, lookups: dict[str, dict[int, str]]) -> Any:
+def _log_value(fdef: FieldDef | None, value: Any, lookups: dict[str, dict[int, Any]]) -> Any:
     kind = fdef.type if fdef else "textarea"
-    if kind == "choice":
+    if kind == "choice" and fdef is not None:
         option = next((o for o in fdef.options if o.value == value), None)
         return option.label if option else str(value)
     if kind == "bool":
@@ -483,14 +487,16 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
             if fdef and fdef.type == "user" and isinstance(value, int):
                 user_ids.add(value)
     names = _names(ctx, case.municipality_id, user_ids)
-    lookups = {"user": names, "unit": _unit_names(ctx, case.municipality_id),
-               "measure": {m.id: m.description for m in all_measures},
-               "report": dict(ctx.session.execute(select(
-                   BarnevernReport.id, BarnevernReport.sent_on).where(
-                       BarnevernReport.case_id == case.id)).all())
-               if any("report" in d for _, d in data) else {}}
+    lookups: dict[str, dict[int, Any]] = {
+        "user": names, "unit": _unit_names(ctx, case.municipality_id),
+        "measure": {m.id: m.description for m in all_measures},
+        "report": dict(ctx.session.execute(select(
+            BarnevernReport.id, BarnevernReport.sent_on).where(
+                BarnevernReport.case_id == case.id)).all())
+        if any("report" in d for _, d in data) else {}}
     items = []
     for e, d in data:
+        label: Mapping[str, str] | None
         if e.trigger == "open":
             label = definition.opening.label
         else:
@@ -557,7 +563,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         unit_name=case.unit.name if case.unit else "",
         level=definition.level(state.level),
         state=state,
-        stafettholder_name=holder.get(case.stafettholder_id),
+        stafettholder_name=holder.get(case.stafettholder_id) if case.stafettholder_id else None,
         next_deadline=open_deadlines[0] if open_deadlines else None,
     )
     return CasePage(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -43,7 +44,7 @@ class CaseFacts(Mapping[str, bool]):
 
     def __init__(self, ctx: Ctx, case: Case, definition: WorkflowDefinition,
                  participants: list[Participant] | None = None, *,
-                 consents: list[ConsentLike] | None = None,
+                 consents: Sequence[ConsentLike] | None = None,
                  lapsed: Iterable[Participant] = ()) -> None:
         self.ctx = ctx
         self.case = case
@@ -88,7 +89,7 @@ class CaseFacts(Mapping[str, bool]):
         return list(self.ctx.session.scalars(stopped_unevaluated(self.case.id)))
 
     @cached_property
-    def consents(self) -> list[ConsentLike]:
+    def consents(self) -> Sequence[ConsentLike]:
         return list(self.ctx.session.scalars(
             select(Consent).where(Consent.case_id == self.case.id, Consent.status == "given")))
 
@@ -154,8 +155,8 @@ class CaseFacts(Mapping[str, bool]):
             return "youth_missing", {"age": str(age)}
         if self.youth_required and youth:
             return "guardians_missing", {}
-        expired = [c.expires_on for c in self.consents
-                   if (end := consent_ended_on(c)) is not None and end <= today]
+        expired = [c.expires_on for c in self.consents if c.expires_on is not None
+                   and (end := consent_ended_on(c)) is not None and end <= today]
         if expired:  # a consent held, and ran out
             return "expired", {"date": max(expired).isoformat()}
         if self.youth_required:

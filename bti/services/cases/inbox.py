@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from datetime import timedelta
+from typing import Any
+from typing import cast
 
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 
+from bti.db.upsert import insert_ignoring_conflicts
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
@@ -87,8 +92,8 @@ class InboxItem:
     relations: tuple[str, ...]  # every relation, strongest first
     basis: str  # the strongest: the audit basis
     level: str
-    level_label: dict
-    state_label: dict
+    level_label: Mapping[str, str]
+    state_label: Mapping[str, str]
     urgencies: tuple[Urgency, ...] = ()
 
     @property
@@ -182,11 +187,12 @@ def classify(
                            r.feedback_expected_by, late, r.id))
     warning_days = deadlines.consent_expiry_warning_days
     for c in consents:
-        if c.case_id == case.id and consent_expiring(c, today, warning_days):
+        if (c.case_id == case.id and c.expires_on is not None
+                and consent_expiring(c, today, warning_days)):
             out.append(Urgency(CONSENT_EXPIRING, c.expires_on, False, c.id))
     if not state.final:
         out += [Urgency(CONSENT_EXPIRED, c.expires_on, True, c.id) for c in expired
-                if c.case_id == case.id]
+                if c.case_id == case.id and c.expires_on is not None]
     if not state.final:
         last = local_date(case.last_activity_at)
         if (today - last).days >= deadlines.inactivity_days:
@@ -316,12 +322,8 @@ def warn_expiring_consents(ctx: Ctx, pairs: Iterable[tuple[Case, Consent]]) -> i
     if not rows:
         return 0
     conn = ctx.session.connection()
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     # count what RETURNING gives back: psycopg reports rowcount -1 for these inserts
-    stmt = insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]) \
+    stmt = insert_ignoring_conflicts(conn, Notification, index_elements=["dedupe_key"]) \
         .returning(Notification.id)
     return len(conn.execute(stmt, rows).all())
 
@@ -345,7 +347,7 @@ def mark_read(ctx: Ctx, notification_id: int | None = None) -> int:
         if own is None:
             raise NotFound(f"notification {notification_id}")
         stmt = stmt.where(Notification.id == notification_id)
-    return ctx.session.execute(stmt).rowcount
+    return cast(CursorResult[Any], ctx.session.execute(stmt)).rowcount
 
 
 def warn_all_expiring_consents(ctx: Ctx) -> int:

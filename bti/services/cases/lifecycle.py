@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import date
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_
@@ -122,7 +124,7 @@ def _given_consents(ctx: Ctx, case_id: int) -> list[ConsentTerms]:
     """The terms of the case's given consents, oldest first."""
     _, rows = _GIVEN_CONSENTS.execute(ctx.session, {"case_id": case_id})
     units: dict[int, set[int]] = {}
-    heads: dict[int, tuple] = {}
+    heads: dict[int, tuple[int, str, str, date | None, date | None, datetime | None]] = {}
     for row in rows:
         heads.setdefault(row[0], row[:6])
         units.setdefault(row[0], set()).add(row[6])
@@ -274,8 +276,8 @@ def case_view(ctx: Ctx, case_id: int, *, kind: str | None = None,
     if limit is not None:
         stmt = stmt.limit(limit)
     entries = list(ctx.session.scalars(stmt))
-    total = len(entries) if limit is None or len(entries) < limit else ctx.session.scalar(
-        select(func.count()).select_from(StafettloggEntry).where(*where))
+    total = len(entries) if limit is None or len(entries) < limit else ctx.session.scalars(
+        select(func.count()).select_from(StafettloggEntry).where(*where)).one()
     audit.record(ctx, "case.viewed", case=case, object_type="case", object_id=case.id,
                  basis=access.basis)
     audit.record(ctx, "case.log_viewed", case=case, object_type="stafettlogg",
@@ -360,9 +362,9 @@ def open_case(
         errors["child_birth_year"] = ["required"]
     elif not isinstance(child_birth_year, int) or not first <= child_birth_year <= last:
         errors["child_birth_year"] = ["invalid"]
-    if errors:
+    if errors or unit is None:
         raise InvalidInput(errors)
-    municipality = ctx.session.get(Municipality, actor.municipality_id)
+    municipality = ctx.session.get_one(Municipality, actor.municipality_id)
     record_id = ctx.workflows.current_record_id(ctx.session, municipality.workflow_id)
     workflow = ctx.workflows.for_record(ctx.session, record_id)
     definition = workflow.definition

@@ -40,7 +40,7 @@ def append(
     row that is never changed; ``Prepared``, on the driver's cursor); the entry returned is a
     transient copy of what was written."""
     at = ctx.now()
-    values = {
+    values: dict[str, Any] = {
         "case_id": case.id,
         "seq": case.log_seq + 1,
         "at": at,

@@ -13,6 +13,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from bti.domain import child
+from bti.domain.rules import DUE_MONTHS_AHEAD
 from bti.engine.inputs import MAX_INT
 from bti.engine.inputs import QueryWholeNumber
 from bti.engine.inputs import WholeNumber
@@ -45,7 +46,8 @@ class _Pseudonym(validate.Regexp):
     def __init__(self) -> None:
         super().__init__(child.pseudonym_pattern())
 
-    def __call__(self, value: str) -> str:
+    # text only (Regexp also takes bytes); a Regexp still, so that apispec writes the pattern
+    def __call__(self, value: str) -> str:  # type: ignore[override]
         error = child.pseudonym_error(value)
         if error:
             raise ValidationError(error)
@@ -88,7 +90,7 @@ def case_create_schema(today: date) -> type[Schema]:
         "child_due": fields.String(
             load_default=None, allow_none=True, validate=_DueMonth(today),
             metadata={"description": "For a child not yet born (pregnancy follow-up): the due "
-                      f"month, `YYYY-MM`, from this month up to {child.DUE_MONTHS_AHEAD} months "
+                      f"month, `YYYY-MM`, from this month up to {DUE_MONTHS_AHEAD} months "
                       "ahead; instead of `child_birth_year`."}),
         "unit_id": WholeNumber(
             load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_INT),

@@ -55,7 +55,7 @@ class BarChart:
     bars: list[HBar] = field(default_factory=list)
 
 
-def bar_chart(items: list[tuple[str, object, str]], *, width: int = 640, left: int = 260,
+def bar_chart(items: list[tuple[str, float | None, str]], *, width: int = 640, left: int = 260,
               bar_h: int = 22, gap: int = 10) -> BarChart:
     """Horizontal bars: (label, value or None, level id). A suppressed value gets a short
     hatched bar; every bar has its value as text."""
