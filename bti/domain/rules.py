@@ -1,5 +1,6 @@
-"""Pure rules over entities: consent coverage, case roles, access basis. No queries here;
-services load the rows and pass them in."""
+"""Pure rules over entities: consent coverage, case roles, access basis, time in a level. No
+queries here; services load the rows and pass them in. Who may do what is
+``bti.domain.policy``."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
+from bti.domain.clock import days_between
+from bti.domain.clock import local_date
 from bti.domain.org import Actor
+from bti.domain.policy import may_self_authorise
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 
@@ -188,15 +192,15 @@ EMERGENCY_REASON_MIN = 20
 EMERGENCY_REASON_MAX = 2000
 
 
-def may_self_authorise(user: Actor) -> bool:
-    """Only employees may use emergency access; an administrator never (AUTHZ-07)."""
-    return (user.active and Role.EMPLOYEE.value in user.roles
-            and Role.ADMIN.value not in user.roles)
-
-
 def emergency_is_current(grant: EmergencyAccess, user: Actor, case: Case, now: datetime) -> bool:
     return (grant.user_id == user.id and grant.case_id == case.id
             and grant.granted_at <= now < grant.expires_at)
+
+
+def led_unit(user: Actor) -> int | None:
+    """The unit whose cases a leader sees as ``unit_leader``: their own (None: no leader, or a
+    leader without a unit). ``bti.services.cases.inbox`` lists them with it."""
+    return user.unit_id if Role.LEADER.value in user.roles else None
 
 
 def relations(user: Actor, case: Case, participants: Iterable[Participant],
@@ -215,7 +219,7 @@ def relations(user: Actor, case: Case, participants: Iterable[Participant],
             out.add(p.relation)
     if case.stafettholder_id == user.id:
         out.add(Relation.STAFETTHOLDER.value)
-    if Role.LEADER.value in user.roles and user.unit_id == case.unit_id:
+    if (unit_id := led_unit(user)) is not None and unit_id == case.unit_id:
         out.add(Relation.UNIT_LEADER.value)
     return frozenset(out)
 
@@ -237,3 +241,20 @@ def access_basis(case_relations: frozenset[str]) -> str | None:
         if basis in case_relations:
             return basis
     return None
+
+
+# --- time in a level ------------------------------------------------------------------------------
+
+
+def days_in_level(entered_at: datetime, until: datetime) -> int:
+    """"Days in level": Oslo calendar days (``bti.domain.clock.days_between``) from the moment
+    the case entered its level until ``until`` (now, or the moment it left the level). The
+    leader's unit overview, the dashboards' time at each level and the timeline's level bands
+    all count with this; a database query that must agree uses ``clock.days_ago_cutoff``."""
+    return days_between(entered_at, until)
+
+
+def level_decision_due(entered_at: datetime, limit_days: int) -> date:
+    """The day the decision at a level is due when the workflow gives it ``limit_days`` from
+    ``entered_at``; overdue from the day after, when ``days_in_level`` exceeds the limit."""
+    return local_date(entered_at) + timedelta(days=limit_days)

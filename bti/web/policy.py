@@ -4,7 +4,9 @@
 ``@policy.signed_in`` — a signed-in user who has passed the second factor where it is required.
 ``@policy.case`` — like ``signed_in``; the view reads a case through a service, which answers
 404 unless the user has a relation to it (need-to-know is decided in services, not here).
-``@policy.roles(*roles)`` — a signed-in user with one of these roles (403 otherwise).
+``@policy.allowed(who.may_…)`` — a signed-in user for whom the predicate of
+``bti.domain.policy`` (imported as ``who``) holds (403 otherwise): the same function the service
+and the menu ask, so a route, its service and its link agree on who may.
 ``@policy.pending_mfa`` — a user who has given the password but still owes the second factor.
 
 ``@policy.api(*scopes)`` — a JSON API route (``/api/``): a personal access token in
@@ -17,8 +19,10 @@ case access is then decided in services exactly as for the pages.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FunctionType
 
 from flask import Flask
 from flask import abort
@@ -28,12 +32,14 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from bti.domain import policy as who
+from bti.domain.org import Actor
 from bti.web.errors import wants_json
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
 CASE = "case"
-ROLES = "roles"
+ALLOWED = "allowed"
 PENDING_MFA = "pending_mfa"
 #: All a user whose password an administrator made may reach before choosing their own.
 PASSWORD_CHANGE_ALLOWED = frozenset({"auth.password", "auth.logout", "auth.language"})
@@ -41,11 +47,16 @@ API = "api"
 API_PREFIX = "/api/"
 
 
+#: A "who may" predicate of ``bti.domain.policy`` over the signed-in user.
+Predicate = Callable[[Actor], bool]
+
+
 @dataclass(frozen=True)
 class Policy:
     kind: str
-    roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
+    #: For ``ALLOWED``: who may reach the route.
+    predicate: Predicate | None = None
 
 
 #: view function → its policy; read by ``check_request`` and by the route-inventory test.
@@ -66,8 +77,36 @@ case = _mark(Policy(CASE))
 pending_mfa = _mark(Policy(PENDING_MFA))
 
 
-def roles(*names: str):
-    return _mark(Policy(ROLES, frozenset(names)))
+def _is_route_predicate(predicate: object) -> bool:
+    """A public function of ``bti.domain.policy`` over the user alone."""
+    if not isinstance(predicate, FunctionType):
+        return False
+    function: FunctionType = predicate
+    if not (function.__module__ == who.__name__ and not function.__name__.startswith("_")
+            and getattr(who, function.__name__, None) is function):
+        return False
+    params = list(inspect.signature(function).parameters.values())
+    return len(params) == 1 and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                   inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def allowed(predicate: Predicate):
+    """A signed-in user for whom ``predicate`` (a function of ``bti.domain.policy`` over the
+    user) holds. Anything else (a lambda, a local function, a role list) is refused when the
+    route is declared: who may reach a route is decided where the service and the menu decide
+    it."""
+    if not _is_route_predicate(predicate):
+        raise TypeError(f"@policy.allowed takes a predicate of {who.__name__} over the user, "
+                        f"not {predicate!r}")
+    return _mark(Policy(ALLOWED, predicate=predicate))
+
+
+def permits(p: Policy, user) -> bool:
+    """Whether ``p`` lets ``user`` (signed in, second factor passed) through; deny by default:
+    only a predicate's ``True`` admits to an ``ALLOWED`` route."""
+    if p.kind == ALLOWED:
+        return p.predicate is not None and p.predicate(user) is True
+    return p.kind in (SIGNED_IN, CASE)
 
 
 def api(*scopes: str):
@@ -113,7 +152,7 @@ def init_app(app: Flask) -> None:
         if (getattr(current_user, "password_change_required", False)
                 and request.endpoint not in PASSWORD_CHANGE_ALLOWED):
             return redirect(url_for("auth.password"))
-        if p.kind == ROLES and p.roles.isdisjoint(current_user.roles):
+        if not permits(p, current_user):
             abort(403)
         return None
 

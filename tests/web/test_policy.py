@@ -4,11 +4,18 @@ anonymous request."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
+from flask import url_for
 
+from bti.domain import policy as who
+from bti.domain.org import Actor
+from bti.domain.org import Municipality
 from bti.web import policy
 from bti.web.policy import policy_for
+from bti.web.ui import menu_entries
+from tests.factories import make_user
 
 
 def _concrete(rule) -> str:
@@ -67,3 +74,87 @@ def test_refused_case_access_is_logged_as_denied(app, web_world, login):
         rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).all()
     assert [(a.actor_id, a.object_id, a.outcome) for a in rows] == [
         (web_world.users["outsider"].id, 987654, "denied")]
+
+
+# --- @policy.allowed: a predicate of bti.domain.policy, the same for route, service and menu ---
+
+
+def _own_predicate(user) -> bool:
+    return True
+
+
+@pytest.mark.parametrize("predicate", [
+    lambda user: True,
+    _own_predicate,  # a function outside bti.domain.policy
+    who.export_basis,  # a predicate of the case too, not of the user alone
+    who._holds_any,  # a private helper
+    "leader",  # a role name
+    None,
+])
+def test_a_route_takes_only_a_user_predicate_of_the_domain_policy(predicate):
+    with pytest.raises(TypeError):
+        policy.allowed(predicate)
+
+
+def test_only_a_predicates_true_lets_a_user_through():
+    user = Actor(id=1, municipality_id=1, unit_id=None, roles=frozenset({"admin"}))
+    assert policy.permits(policy.Policy(policy.ALLOWED, predicate=who.may_administer_users), user)
+    assert not policy.permits(policy.Policy(policy.ALLOWED, predicate=who.may_view_catalogue),
+                              replace(user, roles=frozenset({"employee"})))
+    # deny by default: a truthy answer that is not True, no predicate, a kind it does not know
+    assert not policy.permits(policy.Policy(policy.ALLOWED, predicate=lambda u: 1), user)
+    assert not policy.permits(policy.Policy(policy.ALLOWED), user)
+    assert not policy.permits(policy.Policy("roles"), user)
+    assert policy.permits(policy.Policy(policy.SIGNED_IN), user)
+
+
+def test_no_route_declares_roles_any_more(app):
+    kinds = {policy_for(app, r.endpoint).kind for r in app.url_map.iter_rules()}
+    assert kinds <= {policy.PUBLIC, policy.SIGNED_IN, policy.CASE, policy.ALLOWED,
+                     policy.PENDING_MFA, policy.API}
+    assert not hasattr(policy, "roles")
+
+
+def test_a_menu_link_asks_its_routes_own_predicate(app):
+    with app.test_request_context():
+        entries = menu_entries()
+    assert entries
+    for endpoint, _label, may in entries:
+        p = policy_for(app, endpoint)
+        assert p is not None, endpoint
+        assert p.kind in (policy.SIGNED_IN, policy.ALLOWED), endpoint
+        if p.kind == policy.ALLOWED:
+            assert may is p.predicate, endpoint
+        assert getattr(who, may.__name__) is may
+
+
+#: Who sees which links (in menu order); every link answers 200 for them.
+MENUS = {
+    "teacher": ["inbox.index", "cases.new_concern"],
+    "coordinator": ["inbox.index", "cases.new_concern"],
+    "leader": ["inbox.index", "cases.new_concern", "leader.overview", "analytics.dashboard",
+               "catalogue.index", "audit.search", "audit.reviews"],
+    # a leader without a unit follows nothing up: the page would refuse them (403)
+    "leader_no_unit": ["inbox.index", "cases.new_concern", "leader.overview",
+                       "analytics.dashboard", "catalogue.index", "audit.search"],
+    "admin": ["analytics.dashboard", "catalogue.index", "admin.users"],
+    "privacy": ["audit.search", "audit.reviews"],
+}
+
+
+def test_the_menu_shows_exactly_the_pages_the_user_may_reach(app, web_world, login,
+                                                            password_hash):
+    with app.extensions["bti"].session_factory.begin() as s:
+        m = s.get(Municipality, web_world.municipality_id)
+        web_world.users["leader_no_unit"] = make_user(
+            s, m, None, ("employee", "leader"), username="leiar_utan_eining",
+            password_hash=password_hash)
+    with app.test_request_context():
+        urls = {endpoint: url_for(endpoint) for endpoint, _l, _m in menu_entries()}
+    for name, expected in MENUS.items():
+        b = login(name, web_world)
+        page = b.get("/saker/").get_data(as_text=True)
+        nav = page.split('<ul class="nav">', 1)[1].split("</ul>", 1)[0]
+        assert re.findall(r'href="([^"]+)"', nav) == [urls[e] for e in expected], name
+        for endpoint in expected:
+            assert b.get(urls[endpoint]).status_code == 200, (name, endpoint)

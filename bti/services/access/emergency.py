@@ -34,12 +34,14 @@ from bti.domain.log import canonical_json
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.policy import access_log_scope
+from bti.domain.policy import case_log_basis
+from bti.domain.policy import may_review_user
+from bti.domain.policy import may_self_authorise
 from bti.domain.rules import EMERGENCY
 from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.rules import EMERGENCY_REASON_MAX
 from bti.domain.rules import EMERGENCY_REASON_MIN
-from bti.domain.rules import access_basis
-from bti.domain.rules import may_self_authorise
 from bti.domain.rules import relations
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
@@ -52,10 +54,6 @@ NOTIFICATION_KIND = "emergency_access"
 
 
 # --- emergency access ---------------------------------------------------------------------------
-
-
-def may_request_emergency_access(ctx: Ctx) -> bool:
-    return may_self_authorise(ctx.actor)
 
 
 def _case_in_municipality(ctx: Ctx, case_id: int) -> Case:
@@ -121,7 +119,7 @@ def _unit_leader_ids(ctx: Ctx, case: Case) -> list[int]:
 
 
 def _notify_leaders(ctx: Ctx, case: Case, grant: EmergencyAccess) -> list[int]:
-    ids = [i for i in _unit_leader_ids(ctx, case) if i != ctx.actor.id]
+    ids = [i for i in _unit_leader_ids(ctx, case) if may_review_user(i, ctx.actor.id)]
     for user_id in ids:
         ctx.session.add(Notification(
             user_id=user_id, case_id=case.id, kind=NOTIFICATION_KIND,
@@ -173,17 +171,9 @@ class CaseLog:
     grants: list[GrantRow] = field(default_factory=list)
 
 
-def _case_log_basis(ctx: Ctx, case: Case) -> str | None:
-    actor = ctx.actor
-    if Role.PRIVACY_OFFICER.value in actor.roles:
-        return Role.PRIVACY_OFFICER.value
-    basis = access_basis(relations(actor, case, ()))
-    return basis if basis == "stafettholder" else None
-
-
 def _load_for_case_log(ctx: Ctx, case_id: int) -> tuple[Case, str]:
     case = _case_in_municipality(ctx, case_id)
-    basis = _case_log_basis(ctx, case)
+    basis = case_log_basis(ctx.actor, case.municipality_id, relations(ctx.actor, case, ()))
     if basis is None:
         raise NotFound(f"case {case_id}")
     return case, basis
@@ -272,21 +262,15 @@ class SearchResult:
     scope: str  # "municipality" | "unit"
 
 
-def may_search_log(ctx: Ctx) -> bool:
-    return bool(ctx.actor.roles & {Role.LEADER.value, Role.PRIVACY_OFFICER.value})
-
-
 def search_log(ctx: Ctx, flt: LogFilter, page: int = 1) -> SearchResult:
     """Rows of the actor's municipality matching ``flt``, newest first. A leader sees only rows
     about cases of their own unit; the privacy officer the whole municipality."""
     actor = ctx.actor
-    if not actor.active or not may_search_log(ctx):
+    scope = access_log_scope(actor)
+    if scope is None:
         raise Forbidden("the access log is for leaders and the privacy officer")
     conditions = [AuditEvent.chain == actor.municipality_id]
-    if Role.PRIVACY_OFFICER.value in actor.roles:
-        scope = "municipality"
-    else:
-        scope = "unit"
+    if scope == "unit":
         unit_cases = select(Case.id).where(Case.municipality_id == actor.municipality_id,
                                            Case.unit_id == actor.unit_id)
         conditions.append(AuditEvent.case_id.in_(unit_cases) if actor.unit_id is not None

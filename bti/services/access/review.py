@@ -47,6 +47,9 @@ from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.policy import may_review_item
+from bti.domain.policy import may_review_user
+from bti.domain.policy import review_scope
 from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
@@ -259,11 +262,11 @@ def reviewer_ids(session: Session, municipality_id: int, unit_id: int | None,
     is that unit's only leader), the privacy officers. Never the subject."""
     if unit_id is not None:
         leaders = [u for u in _active_with_role(session, municipality_id, Role.LEADER.value,
-                                                unit_id) if u != subject_id]
+                                                unit_id) if may_review_user(u, subject_id)]
         if leaders:
             return leaders
     return [u for u in _active_with_role(session, municipality_id, Role.PRIVACY_OFFICER.value)
-            if u != subject_id]
+            if may_review_user(u, subject_id)]
 
 
 # --- reading and closing items ---------------------------------------------------------------
@@ -289,17 +292,14 @@ class ItemView:
 
 
 def _scope(ctx: Ctx) -> str:
-    actor = ctx.actor
-    if not actor.active:
-        raise Forbidden("inactive user")
-    if Role.PRIVACY_OFFICER.value in actor.roles:
-        return "municipality"
-    if Role.LEADER.value in actor.roles and actor.unit_id is not None:
-        return "unit"
-    raise Forbidden("review items are for leaders and the privacy officer")
+    scope = review_scope(ctx.actor)
+    if scope is None:
+        raise Forbidden("review items are for leaders and the privacy officer")
+    return scope
 
 
 def _visible(ctx: Ctx, scope: str) -> list:
+    """``bti.domain.policy.may_review_item`` as query conditions (for the list)."""
     actor = ctx.actor
     where = [AuditReviewItem.municipality_id == actor.municipality_id,
              AuditReviewItem.subject_user_id != actor.id]  # nobody reviews themselves
@@ -328,10 +328,10 @@ def list_items(ctx: Ctx, *, status: str = "open") -> list[ItemRow]:
     return rows
 
 
-def _item(ctx: Ctx, item_id: int, scope: str) -> ItemRow:
-    found = ctx.session.execute(_select_rows().where(
-        AuditReviewItem.id == item_id, *_visible(ctx, scope))).first()
-    if found is None:
+def _item(ctx: Ctx, item_id: int) -> ItemRow:
+    found = ctx.session.execute(_select_rows().where(AuditReviewItem.id == item_id)).first()
+    if found is None or not may_review_item(ctx.actor, found[0].municipality_id,
+                                            found[0].unit_id, found[0].subject_user_id):
         raise NotFound(f"review item {item_id}", object_type="audit_review", object_id=item_id)
     return ItemRow(*found)
 
@@ -339,7 +339,7 @@ def _item(ctx: Ctx, item_id: int, scope: str) -> ItemRow:
 def get_item(ctx: Ctx, item_id: int) -> ItemView:
     """One item and the audit rows it was raised from (an audited read)."""
     scope = _scope(ctx)
-    row = _item(ctx, item_id, scope)
+    row = _item(ctx, item_id)
     item = row.item
     stmt = _rows_in(ctx.session, item.municipality_id, item.subject_user_id, item.window_start,
                     item.window_end)
@@ -366,7 +366,7 @@ def get_item(ctx: Ctx, item_id: int) -> ItemView:
 def close_item(ctx: Ctx, item_id: int, *, conclusion: str, comment: str | None) -> None:
     """Close an open item with a conclusion (and optionally a comment). Audited."""
     scope = _scope(ctx)
-    row = _item(ctx, item_id, scope)
+    row = _item(ctx, item_id)
     errors: dict[str, list[str]] = {}
     if conclusion not in CONCLUSIONS:
         errors["conclusion"] = ["not_a_choice"]

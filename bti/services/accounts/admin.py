@@ -24,6 +24,8 @@ from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
+from bti.domain.policy import may_administer_users
+from bti.domain.policy import may_change_account
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
 from bti.services.accounts import tokens
@@ -75,7 +77,7 @@ class CreatedUser:
 
 def _require_admin(ctx: Ctx) -> None:
     actor = ctx.actor
-    if actor is None or not actor.active or Role.ADMIN.value not in actor.roles:
+    if actor is None or not may_administer_users(actor):
         raise Forbidden("user administration needs the admin role")
 
 
@@ -214,7 +216,7 @@ def change_roles(ctx: Ctx, user_id: int, roles: list[str]) -> UserSummary:
     an admin can neither lock themselves out nor grant themselves access to case content."""
     _require_admin(ctx)
     user = _load_user(ctx, user_id)
-    if user.id == ctx.actor.id:
+    if not may_change_account(ctx.actor, user.id):
         raise InvalidInput({"roles": ["self"]})
     chosen = _clean_roles(roles)
     before = set(user.roles)
@@ -235,7 +237,7 @@ def deactivate_user(ctx: Ctx, user_id: int) -> int:
     returns how many sessions were ended. An admin cannot deactivate themselves."""
     _require_admin(ctx)
     user = _load_user(ctx, user_id)
-    if user.id == ctx.actor.id:
+    if not may_change_account(ctx.actor, user.id):
         raise InvalidInput({"user": ["self"]})
     if not user.active:
         return 0

@@ -29,7 +29,7 @@ from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
-from bti.domain.vocabulary import Role
+from bti.domain.policy import may_skip_second_factor
 from bti.services.access import audit
 from bti.services.accounts.passwords import check_password
 from bti.services.accounts.passwords import hash_password
@@ -42,8 +42,6 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 #: Refresh ``last_seen_at`` at most this often (a write per request is not needed).
 TOUCH_EVERY = timedelta(seconds=60)
-#: Roles that never see case content: they sign in with a password alone.
-NO_CASE_CONTENT = frozenset({Role.ADMIN.value})
 TOTP_ISSUER = "bti"
 #: A one-time code: six ASCII digits.
 _TOTP_CODE = re.compile("[0-9]{6}")
@@ -99,7 +97,7 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
 
 
 def mfa_required_for(session: Session, actor: Actor) -> bool:
-    if actor.roles <= NO_CASE_CONTENT:
+    if may_skip_second_factor(actor.roles):
         return False
     return bool(session.scalar(select(Municipality.mfa_required)
                                .where(Municipality.id == actor.municipality_id)))
@@ -152,7 +150,7 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
     roles = frozenset(session.scalars(_ROLES, {"uid": row.user_id}))
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
-    mfa_required = bool(found.mfa_required) and not roles <= NO_CASE_CONTENT
+    mfa_required = bool(found.mfa_required) and not may_skip_second_factor(roles)
     return SessionUser(
         id=row.user_id, municipality_id=found.municipality_id, unit_id=found.unit_id,
         roles=roles, active=True, locale=found.locale,

@@ -45,6 +45,7 @@ from bti.domain.cases import Measure
 from bti.domain.clock import days_between
 from bti.domain.clock import month_of
 from bti.domain.log import StafettloggEntry
+from bti.domain.rules import days_in_level
 
 FLOW = "flow"
 STAY = "stay"
@@ -110,7 +111,7 @@ def on_fire(ctx, case: Case, *, effect: str, source_level: str, dest_level: str,
     if source_level != dest_level:
         cells[(base[0], FLOW, month, base[2], flow_key(source_level, dest_level), 0)] += 1
         cells[(base[0], STAY, month, base[2], source_level,
-               bucket(days_between(left_level_entered_at, now)))] += 1
+               bucket(days_in_level(left_level_entered_at, now)))] += 1
     if effect == "measure":
         catalogue = payload.get("catalogue")
         cells[(base[0], MEASURE_STARTED, month, base[2],
@@ -171,7 +172,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
             dest = definition.state(to_state).level
             cells[(mid, FLOW, month_of(at), uid, flow_key(source, dest), 0)] += 1
             cells[(mid, STAY, month_of(at), uid, source,
-                   bucket(days_between(entered[case_id], at)))] += 1
+                   bucket(days_in_level(entered[case_id], at)))] += 1
         entered[case_id] = at
     for created_at, catalogue_id, mid, uid in session.execute(
             select(Measure.created_at, Measure.catalogue_id, Case.municipality_id, Case.unit_id)

@@ -8,6 +8,7 @@ them. Every change is audited with ids and field names only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +18,14 @@ from bti.domain.analytics import AGE_MAX
 from bti.domain.analytics import AGE_MIN
 from bti.domain.analytics import CATALOGUE_KINDS
 from bti.domain.analytics import MeasureCatalogueItem
-from bti.domain.vocabulary import Role
+from bti.domain.org import Actor
+from bti.domain.policy import may_edit_catalogue
+from bti.domain.policy import may_view_catalogue
 from bti.engine.inputs import parse_int
 from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-
-#: Who may keep the catalogue.
-KEEPERS = frozenset({Role.LEADER.value, Role.ADMIN.value})
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ class ItemInput:
     age_to: int | None
 
 
-def _require_keeper(ctx: Ctx) -> None:
-    if not ctx.actor.active or KEEPERS.isdisjoint(ctx.actor.roles):
+def _require(ctx: Ctx, may: Callable[[Actor], bool]) -> None:
+    """``NotFound`` unless ``may`` (a ``bti.domain.policy`` predicate) holds for the actor."""
+    if not may(ctx.actor):
         raise NotFound("measure catalogue")
 
 
@@ -84,7 +85,7 @@ def _validate(ctx: Ctx, data: ItemInput, item_id: int | None) -> None:
 
 
 def list_items(ctx: Ctx, *, include_inactive: bool = True) -> list[MeasureCatalogueItem]:
-    _require_keeper(ctx)
+    _require(ctx, may_view_catalogue)
     stmt = select(MeasureCatalogueItem).where(
         MeasureCatalogueItem.municipality_id == ctx.actor.municipality_id)
     if not include_inactive:
@@ -95,7 +96,7 @@ def list_items(ctx: Ctx, *, include_inactive: bool = True) -> list[MeasureCatalo
 
 def get_item(ctx: Ctx, item_id: int) -> MeasureCatalogueItem:
     """An item of the actor's municipality; another municipality's answers like none."""
-    _require_keeper(ctx)
+    _require(ctx, may_view_catalogue)
     item = ctx.session.get(MeasureCatalogueItem, item_id)
     if item is None or item.municipality_id != ctx.actor.municipality_id:
         raise NotFound("catalogue item", object_type="measure_catalogue", object_id=item_id)
@@ -103,7 +104,7 @@ def get_item(ctx: Ctx, item_id: int) -> MeasureCatalogueItem:
 
 
 def create_item(ctx: Ctx, data: ItemInput) -> MeasureCatalogueItem:
-    _require_keeper(ctx)
+    _require(ctx, may_edit_catalogue)
     _validate(ctx, data, None)
     now = ctx.now()
     item = MeasureCatalogueItem(
@@ -118,6 +119,7 @@ def create_item(ctx: Ctx, data: ItemInput) -> MeasureCatalogueItem:
 
 
 def update_item(ctx: Ctx, item_id: int, data: ItemInput) -> MeasureCatalogueItem:
+    _require(ctx, may_edit_catalogue)
     item = get_item(ctx, item_id)
     _validate(ctx, data, item.id)
     changed = sorted(k for k in ("name", "description", "kind", "age_from", "age_to")
@@ -134,6 +136,7 @@ def update_item(ctx: Ctx, item_id: int, data: ItemInput) -> MeasureCatalogueItem
 
 def set_active(ctx: Ctx, item_id: int, active: bool) -> MeasureCatalogueItem:
     """Deactivate (no longer offered when a measure starts) or reactivate an item."""
+    _require(ctx, may_edit_catalogue)
     item = get_item(ctx, item_id)
     if item.active != active:
         item.active = active

@@ -44,8 +44,9 @@ from bti.domain.clock import days_ago_cutoff
 from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.policy import may_drill_down
+from bti.domain.policy import may_view_analytics
 from bti.domain.vocabulary import Relation
-from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
 from bti.engine.inputs import parse_int
 from bti.services.access import audit
@@ -58,7 +59,6 @@ from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 
-VIEWERS = frozenset({Role.LEADER.value, Role.ADMIN.value})
 #: Effects of an evaluation, in the order shown.
 EFFECTS = ("good", "some", "none", "worse")
 STUCK_KINDS = ("evaluation_overdue", "inactive_30", "inactive_60", "n0_overdue",
@@ -92,7 +92,7 @@ class Filters:
 
 
 def require_viewer(ctx: Ctx) -> None:
-    if not ctx.actor.active or VIEWERS.isdisjoint(ctx.actor.roles):
+    if not may_view_analytics(ctx.actor):
         raise NotFound("analytics")
 
 
@@ -517,7 +517,7 @@ def dashboard(ctx: Ctx, f: Filters, *, action: str = "analytics.viewed", **detai
 
 
 def _can_drill(ctx: Ctx) -> bool:
-    return Role.LEADER.value in ctx.actor.roles and ctx.actor.unit_id is not None
+    return may_drill_down(ctx.actor)
 
 
 @dataclass(frozen=True)

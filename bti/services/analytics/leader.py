@@ -23,11 +23,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bti.domain.cases import Case
-from bti.domain.clock import days_between
+from bti.domain.clock import day_start
 from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
+from bti.domain.policy import may_use_leader_views
+from bti.domain.policy import may_view_case_timeline
+from bti.domain.rules import days_in_level
 from bti.domain.vocabulary import Relation
-from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.cases import lifecycle as case_service
@@ -72,8 +74,7 @@ class Overview:
 
 
 def _require_leader(ctx: Ctx) -> None:
-    actor = ctx.actor
-    if not actor.active or Role.LEADER.value not in actor.roles:
+    if not may_use_leader_views(ctx.actor):
         raise NotFound("leader view")
 
 
@@ -104,7 +105,7 @@ def unit_overview(ctx: Ctx, *, show_names: bool = False) -> Overview:
             rows.append(OverviewRow(
                 case_id=case.id, level=level.id, level_label=level.label,
                 state_label=state.label, level_entered_at=case.level_entered_at,
-                days_in_level=days_between(case.level_entered_at, now),
+                days_in_level=days_in_level(case.level_entered_at, now),
                 pseudonym=case.child_pseudonym if show_names else None))
             listed.append(case)
     level_counts = tuple(sorted(
@@ -155,7 +156,7 @@ class Band:
 
     @property
     def days(self) -> int:
-        return (self.end - self.start).days
+        return days_in_level(day_start(self.start), day_start(self.end))
 
 
 @dataclass(frozen=True)
@@ -394,7 +395,7 @@ def case_timeline(ctx: Ctx, case_id: int) -> CaseTimeline:
     actor = ctx.actor
     row = ctx.session.execute(select(Case.unit_id, Case.municipality_id)
                               .where(Case.id == case_id)).first()
-    if row is None or row.unit_id != actor.unit_id or row.municipality_id != actor.municipality_id:
+    if row is None or not may_view_case_timeline(actor, row.municipality_id, row.unit_id):
         raise NotFound(f"case {case_id}")
     access, entries = case_service.log_entries(ctx, case_id)
     definition = access.workflow.definition

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
-from datetime import timedelta
 from typing import Any
 from typing import Protocol
 
@@ -28,19 +27,20 @@ from bti.domain.cases import Consent
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.cases import Participant
-from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.policy import CASE_WORK_ROLES
+from bti.domain.policy import may_open_case
 from bti.domain.rules import CONSENT_RELATIONS
 from bti.domain.rules import case_coverage
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
+from bti.domain.rules import level_decision_due
 from bti.domain.vocabulary import LOG_KINDS
 from bti.domain.vocabulary import Relation
-from bti.domain.vocabulary import Role
 from bti.engine import Action
 from bti.engine import Refusal
 from bti.engine import TransitionDef
@@ -82,7 +82,7 @@ def current_definition(ctx: Ctx) -> WorkflowDefinition:
 
 
 def may_open(ctx: Ctx, definition: WorkflowDefinition) -> bool:
-    return not definition.opening.roles.isdisjoint(ctx.actor.roles)
+    return may_open_case(ctx.actor, definition.opening.roles)
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,9 @@ class Colleague:
     unit_name: str | None
 
 
-#: User roles that work on cases (administrators and privacy officers do not).
-CASE_WORK_ROLES = (Role.EMPLOYEE.value, Role.COORDINATOR.value, Role.LEADER.value)
-
-
 def colleagues(ctx: Ctx) -> list[Colleague]:
     """Active users of the actor's municipality who work on cases, with their unit's name."""
-    workers = select(UserRole.user_id).where(UserRole.role.in_(CASE_WORK_ROLES))
+    workers = select(UserRole.user_id).where(UserRole.role.in_(sorted(CASE_WORK_ROLES)))
     rows = ctx.session.execute(
         select(User.id, User.display_name, Unit.name)
         .outerjoin(Unit, Unit.id == User.unit_id)
@@ -278,7 +274,7 @@ def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:
     days = definition.deadlines.level_decision_days.get(state.level)
     if days is None:
         return None
-    return local_date(case.level_entered_at) + timedelta(days=days)
+    return level_decision_due(case.level_entered_at, days)
 
 
 def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],

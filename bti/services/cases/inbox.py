@@ -40,8 +40,9 @@ from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
 from bti.domain.rules import expired_unrenewed
 from bti.domain.rules import lapsed
+from bti.domain.rules import led_unit
+from bti.domain.rules import level_decision_due
 from bti.domain.rules import relations
-from bti.domain.vocabulary import Role
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -175,7 +176,7 @@ def classify(
             # when the case entered them
             since = case.opened_at if state.level == definition.state(definition.initial).level \
                 else case.level_entered_at
-            due = local_date(since) + timedelta(days=days)
+            due = level_decision_due(since, days)
             if due < today:
                 out.append(Urgency(LEVEL_DEADLINE_PASSED, due, True))
     for r in reports:
@@ -220,8 +221,8 @@ def _related_cases(ctx: Ctx, include_closed: bool):
     mine = select(Participant.case_id).where(Participant.user_id == actor.id,
                                              Participant.ended_at.is_(None))
     conditions = [Case.id.in_(mine), Case.stafettholder_id == actor.id]
-    if Role.LEADER.value in actor.roles and actor.unit_id is not None:
-        conditions.append(Case.unit_id == actor.unit_id)
+    if (unit_id := led_unit(actor)) is not None:
+        conditions.append(Case.unit_id == unit_id)
     stmt = select(Case).where(Case.municipality_id == actor.municipality_id, or_(*conditions))
     if not include_closed:
         stmt = stmt.where(Case.closed_at.is_(None))

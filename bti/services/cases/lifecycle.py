@@ -33,6 +33,7 @@ from bti.domain.cases import Participant
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.policy import may_open_case
 from bti.domain.rules import ConsentTerms
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
@@ -368,7 +369,7 @@ def open_case(
     record_id = ctx.workflows.current_record_id(ctx.session, municipality.workflow_id)
     workflow = ctx.workflows.for_record(ctx.session, record_id)
     definition = workflow.definition
-    if definition.opening.roles.isdisjoint(actor.roles):
+    if not may_open_case(actor, definition.opening.roles):
         raise TransitionRefused(definition.initial, "open", [Refusal("role")])
     payload = workflow.load_opening(concern)
 

@@ -101,9 +101,9 @@ from bti.domain.log import canonical_json
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
-from bti.domain.rules import access_basis
+from bti.domain.policy import export_basis
+from bti.domain.policy import may_archive_case
 from bti.domain.rules import relations
-from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -268,14 +268,9 @@ def build_export(session: Session, case: Case, now: datetime) -> dict[str, Any]:
 
 
 def _export_basis(ctx: Ctx, case: Case) -> str | None:
-    """The stafettholder of the case and the privacy officer of its municipality."""
-    actor = ctx.actor
-    if not actor.active or case.municipality_id != actor.municipality_id:
-        return None
-    if Role.PRIVACY_OFFICER.value in actor.roles:
-        return Role.PRIVACY_OFFICER.value
-    basis = access_basis(relations(actor, case, ()))
-    return basis if basis == Relation.STAFETTHOLDER.value else None
+    """The stafettholder of the case and the privacy officer of its municipality
+    (``bti.domain.policy.export_basis``)."""
+    return export_basis(ctx.actor, case.municipality_id, relations(ctx.actor, case, ()))
 
 
 def _load_for_export(ctx: Ctx, case_id: int) -> tuple[Case, str]:
@@ -511,9 +506,8 @@ def archive_case(ctx: Ctx, case_id: int, archive_dir: Path, *, via: str = "cli"
     session = ctx.session
     case = session.get(Case, case_id) if isinstance(case_id, int) else None
     actor = ctx.actor
-    allowed = case is not None and (actor is None or (
-        actor.active and case.municipality_id == actor.municipality_id
-        and Role.PRIVACY_OFFICER.value in actor.roles))
+    allowed = case is not None and (actor is None
+                                    or may_archive_case(actor, case.municipality_id))
     if not allowed or case is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     if case.closed_at is None:

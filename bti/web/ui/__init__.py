@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -12,6 +13,8 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from bti.domain import policy as who
+from bti.domain.org import Actor
 from bti.web.forms import error_text
 
 
@@ -22,26 +25,26 @@ class MenuItem:
     active: bool
 
 
+def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
+    """Every link of the menu: (endpoint, label, who sees it). A link to a route declared with
+    ``@policy.allowed`` names that route's own predicate (tests/web/test_policy.py checks), so
+    the menu shows exactly the pages the user may reach."""
+    return [
+        ("inbox.index", _("My cases"), who.works_on_cases),
+        ("cases.new_concern", _("New concern"), who.works_on_cases),
+        ("leader.overview", _("Unit overview"), who.may_use_leader_views),
+        ("analytics.dashboard", _("Analytics"), who.may_view_analytics),
+        ("catalogue.index", _("Catalogue of measures"), who.may_view_catalogue),
+        ("audit.search", _("Access log"), who.may_search_access_log),
+        ("audit.reviews", _("Log follow-up"), who.may_follow_up_access_log),
+        ("admin.users", _("Users"), who.may_administer_users),
+    ]
+
+
 def main_menu() -> list[MenuItem]:
-    """The menu for the signed-in user's roles (pages they can reach; policies still decide)."""
-    roles = current_user.roles
-    items: list[tuple[str, str]] = []
-    if roles & {"employee", "coordinator", "leader"}:
-        items += [("inbox.index", _("My cases")), ("cases.new_concern", _("New concern"))]
-    if roles & {"leader"}:
-        items.append(("leader.overview", _("Unit overview")))
-    if roles & {"leader", "admin"}:
-        items += [("analytics.dashboard", _("Analytics")),
-                  ("catalogue.index", _("Catalogue of measures"))]
-    if roles & {"leader", "privacy_officer"}:
-        items.append(("audit.search", _("Access log")))
-        items.append(("audit.reviews", _("Log follow-up")))
-    if roles & {"admin"}:
-        items.append(("admin.users", _("Users")))
-    out = []
-    for endpoint, label in items:
-        out.append(MenuItem(url_for(endpoint), label, request.endpoint == endpoint))
-    return out
+    """The menu for the signed-in user: the links whose predicate holds for them."""
+    return [MenuItem(url_for(endpoint), label, request.endpoint == endpoint)
+            for endpoint, label, may in menu_entries() if may(current_user)]
 
 
 def machine_time(value: date | datetime | None) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import Response
-from flask import abort
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -21,6 +20,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.domain import policy as who
 from bti.domain.log import canonical_json
 from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.rules import EMERGENCY_REASON_MIN
@@ -38,11 +38,9 @@ def _case_url(case_id: int) -> str:
 
 
 @bp.route("/sak/<int:case_id>/naud", methods=["GET", "POST"])
-@policy.signed_in
+@policy.allowed(who.may_self_authorise)
 def emergency(case_id: int):
     ctx = get_ctx()
-    if not access_service.may_request_emergency_access(ctx):
-        abort(403)
     errors: dict[str, list[str]] = {}
     reason = ""
     if request.method == "POST":

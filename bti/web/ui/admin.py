@@ -10,7 +10,9 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
+from bti.domain import policy as who
 from bti.engine.inputs import parse_int
 from bti.services.accounts import admin
 from bti.services.errors import InvalidInput
@@ -51,18 +53,19 @@ def _unit_id(value: str | None) -> int | None:
 
 def _render_user(user, errors=None, status=200):
     return render_template("admin/user.html", user=user, role_labels=role_labels(),
+                           may_change=who.may_change_account(current_user, user.id),
                            errors=errors or {}), status
 
 
 @bp.get("/")
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def users():
     return render_template("admin/users.html", users=admin.list_users(get_ctx()),
                            role_labels=role_labels())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def new_user():
     ctx = get_ctx()
     units = admin.list_units(ctx)
@@ -88,13 +91,13 @@ def new_user():
 
 
 @bp.get("/users/<int:user_id>")
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def user(user_id: int):
     return _render_user(admin.get_user(get_ctx(), user_id))
 
 
 @bp.post("/users/<int:user_id>/roles")
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def change_roles(user_id: int):
     ctx = get_ctx()
     try:
@@ -106,7 +109,7 @@ def change_roles(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/deactivate")
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def deactivate(user_id: int):
     ctx = get_ctx()
     try:
@@ -118,7 +121,7 @@ def deactivate(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/reactivate")
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def reactivate(user_id: int):
     admin.reactivate_user(get_ctx(), user_id)
     flash(_("The user is active again."), "info")
@@ -126,7 +129,7 @@ def reactivate(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/mfa-reset")
-@policy.roles("admin")
+@policy.allowed(who.may_administer_users)
 def reset_mfa(user_id: int):
     admin.reset_mfa(get_ctx(), user_id)
     flash(_("The second factor is reset. The user sets up a new one at their next sign-in."),

@@ -16,6 +16,7 @@ from flask import abort
 from flask import render_template
 from flask import request
 
+from bti.domain import policy as who
 from bti.services.analytics import dashboard as analytics
 from bti.services.analytics import export as analytics_export
 from bti.services.errors import InvalidInput
@@ -190,7 +191,7 @@ def short(names: dict[str, str]) -> dict[str, str]:
 
 
 @bp.get("/")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_view_analytics)
 def dashboard():
     ctx = get_ctx()
     try:
@@ -224,14 +225,14 @@ def _units(ctx):
 
 
 @bp.get("/fast/<kind>")
-@policy.roles("leader")
+@policy.allowed(who.may_use_leader_views)
 def stuck(kind: str):
     listed = analytics.stuck_cases(get_ctx(), kind)
     return render_template("analytics/stuck.html", listed=listed)
 
 
 @bp.get("/eksport.<fmt>")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_view_analytics)
 def export(fmt: str):
     if fmt not in ("csv", "xlsx", "pdf"):
         abort(404)

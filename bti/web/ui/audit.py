@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.domain import policy as who
 from bti.engine.inputs import parse_int
 from bti.services.access import emergency as access_service
 from bti.services.access import review as review_service
@@ -175,7 +176,7 @@ def _parse(args) -> tuple[access_service.LogFilter, int, dict[str, list[str]]]:
 
 
 @bp.get("/logg")
-@policy.roles("leader", "privacy_officer")
+@policy.allowed(who.may_search_access_log)
 def search():
     ctx = get_ctx()
     flt, page, errors = _parse(request.args)
@@ -190,7 +191,7 @@ def search():
 
 
 @bp.get("/gjennomgang")
-@policy.roles("leader", "privacy_officer")
+@policy.allowed(who.may_follow_up_access_log)
 def reviews():
     status = request.args.get("status", "open")
     if status not in ("open", "closed"):
@@ -200,7 +201,7 @@ def reviews():
 
 
 @bp.route("/gjennomgang/<int:item_id>", methods=["GET", "POST"])
-@policy.roles("leader", "privacy_officer")
+@policy.allowed(who.may_follow_up_access_log)
 def review(item_id: int):
     ctx = get_ctx()
     errors: dict[str, list[str]] = {}

@@ -11,6 +11,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.domain import policy as who
 from bti.domain.analytics import CATALOGUE_KINDS
 from bti.services.analytics import catalogue
 from bti.services.errors import InvalidInput
@@ -30,7 +31,7 @@ _EMPTY = {"name": "", "description": "", "kind": "", "age_from": "0", "age_to": 
 
 
 @bp.get("/")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_view_catalogue)
 def index():
     return _render_index(dict(_EMPTY), {})
 
@@ -41,7 +42,7 @@ def _render_index(form, errors, status=200):
 
 
 @bp.post("/")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_edit_catalogue)
 def create():
     form = {k: request.form.get(k, "") for k in _EMPTY}
     try:
@@ -58,7 +59,7 @@ def _render_edit(item, form, errors, status=200):
 
 
 @bp.get("/<int:item_id>")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_view_catalogue)
 def edit(item_id: int):
     item = catalogue.get_item(get_ctx(), item_id)
     form = {"name": item.name, "description": item.description, "kind": item.kind,
@@ -67,7 +68,7 @@ def edit(item_id: int):
 
 
 @bp.post("/<int:item_id>")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_edit_catalogue)
 def update(item_id: int):
     ctx = get_ctx()
     form = {k: request.form.get(k, "") for k in _EMPTY}
@@ -80,7 +81,7 @@ def update(item_id: int):
 
 
 @bp.post("/<int:item_id>/aktiv")
-@policy.roles("leader", "admin")
+@policy.allowed(who.may_edit_catalogue)
 def set_active(item_id: int):
     active = request.form.get("active") == "1"
     catalogue.set_active(get_ctx(), item_id, active)

@@ -7,6 +7,7 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 
+from bti.domain import policy as who
 from bti.services.analytics import leader
 from bti.web import policy
 from bti.web.db import get_ctx
@@ -15,7 +16,7 @@ bp = Blueprint("leader", __name__, url_prefix="/leiar")
 
 
 @bp.get("/")
-@policy.roles("leader")
+@policy.allowed(who.may_use_leader_views)
 def overview():
     show_names = request.args.get("namn") == "1"
     result = leader.unit_overview(get_ctx(), show_names=show_names)
@@ -23,7 +24,7 @@ def overview():
 
 
 @bp.get("/sak/<int:case_id>/tidslinje")
-@policy.roles("leader")
+@policy.allowed(who.may_use_leader_views)
 def timeline(case_id: int):
     result = leader.case_timeline(get_ctx(), case_id)
     return render_template("leader/timeline.html", t=result, tl=result.timeline, lay=result.layout)

@@ -1,0 +1,224 @@
+"""Who may …: every access decision of bti as a pure function over plain values.
+
+A predicate reads the actor (``bti.domain.org.Actor``: id, municipality, unit, roles, whether
+active) and, where a case or another user is concerned, plain facts about it: the case's
+municipality and unit, the actor's relations to the case (``bti.domain.rules.relations``), a
+user id. No queries, no framework. The same function answers everywhere:
+
+* services call it before they read or write anything (``Forbidden`` or ``NotFound`` when it
+  says no);
+* routes name it in their declaration, ``@policy.allowed(who.may_view_analytics)``
+  (``bti.web.policy``), checked before the view runs (403 when it says no);
+* the menu shows a link exactly when its route's predicate holds (``bti.web.ui.main_menu``).
+
+Deny by default: every predicate answers False (or None) for an inactive actor, and for every
+role and relation it does not name.
+
+Where the other rules live: which relations a user has to a case, and so which cases they see
+(need-to-know), is ``bti.domain.rules``; what a workflow step asks of the user (its roles and
+relations) and of the case (its guards) is the workflow file with the case's facts
+(``bti.services.cases.facts``); days and dates are ``bti.domain.clock``. A municipality's
+settings are changed by the operator on the command line (``bti municipality set``), outside any
+user's rights, so no predicate here grants them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Literal
+
+from bti.domain.org import Actor
+from bti.domain.vocabulary import Relation
+from bti.domain.vocabulary import Role
+
+EMPLOYEE = Role.EMPLOYEE.value
+COORDINATOR = Role.COORDINATOR.value
+LEADER = Role.LEADER.value
+ADMIN = Role.ADMIN.value
+PRIVACY_OFFICER = Role.PRIVACY_OFFICER.value
+STAFETTHOLDER = Relation.STAFETTHOLDER.value
+
+#: Roles that work on cases (raise concerns, hold the baton, take part); administrators and
+#: privacy officers do not.
+CASE_WORK_ROLES = frozenset({EMPLOYEE, COORDINATOR, LEADER})
+#: Roles that see the municipality's analytics (the dashboard and its exports).
+ANALYTICS_ROLES = frozenset({LEADER, ADMIN})
+#: Roles that keep the municipality's catalogue of measures.
+CATALOGUE_ROLES = frozenset({LEADER, ADMIN})
+#: Roles that search and follow up the access log.
+ACCESS_LOG_ROLES = frozenset({LEADER, PRIVACY_OFFICER})
+#: Roles that never see case content (AUTHZ-07): with no other role, a password alone signs in.
+NO_CASE_CONTENT_ROLES = frozenset({ADMIN})
+
+#: How far an access-log search or the follow-up reaches: the whole municipality (the privacy
+#: officer) or the cases and users of the leader's own unit.
+Scope = Literal["municipality", "unit"]
+
+
+def _holds_any(actor: Actor, roles: Set[str]) -> bool:
+    return actor.active and not roles.isdisjoint(actor.roles)
+
+
+# --- case work -------------------------------------------------------------------------------
+
+
+def works_on_cases(actor: Actor) -> bool:
+    """The inbox ("My cases") and the concern form in the menu: a role that works on cases."""
+    return _holds_any(actor, CASE_WORK_ROLES)
+
+
+def may_open_case(actor: Actor, opening_roles: Set[str]) -> bool:
+    """Open a case (raise a concern): a role the workflow file's opening names."""
+    return _holds_any(actor, opening_roles)
+
+
+def may_skip_second_factor(roles: Set[str]) -> bool:
+    """Sign in with a password alone: a user whose ``roles`` never see case content (an
+    administrator, and nothing else). Everyone else gives a second factor where the
+    municipality requires one."""
+    return roles <= NO_CASE_CONTENT_ROLES
+
+
+# --- analytics and the leader's views --------------------------------------------------------
+
+
+def may_view_analytics(actor: Actor) -> bool:
+    """The municipality's dashboard and its exports (CSV, XLSX, PDF hold the same suppressed
+    numbers): leaders and administrators."""
+    return _holds_any(actor, ANALYTICS_ROLES)
+
+
+def may_use_leader_views(actor: Actor) -> bool:
+    """The leader's own pages: the unit overview, a case's timeline, the case numbers behind
+    the dashboard's stuck counts. What they show is the leader's own unit
+    (``may_drill_down``, ``may_view_case_timeline``)."""
+    return actor.active and LEADER in actor.roles
+
+
+def may_drill_down(actor: Actor) -> bool:
+    """From the dashboard's counts to the case numbers of the leader's own unit: a leader with
+    a unit (the cases they see as ``unit_leader`` anyway)."""
+    return may_use_leader_views(actor) and actor.unit_id is not None
+
+
+def may_view_case_timeline(actor: Actor, case_municipality_id: int, case_unit_id: int) -> bool:
+    """A case's timeline in the leader's views: a case of the leader's own unit."""
+    return (may_use_leader_views(actor) and case_municipality_id == actor.municipality_id
+            and case_unit_id == actor.unit_id)
+
+
+# --- the catalogue of measures ---------------------------------------------------------------
+
+
+def may_view_catalogue(actor: Actor) -> bool:
+    """The municipality's catalogue of measures as its keepers see it (inactive items too)."""
+    return _holds_any(actor, CATALOGUE_ROLES)
+
+
+def may_edit_catalogue(actor: Actor) -> bool:
+    """Add, change, deactivate and reactivate measures of the catalogue."""
+    return _holds_any(actor, CATALOGUE_ROLES)
+
+
+# --- administration --------------------------------------------------------------------------
+
+
+def may_administer_users(actor: Actor) -> bool:
+    """The municipality's staff accounts: list, create, change, reset the second factor."""
+    return actor.active and ADMIN in actor.roles
+
+
+def may_change_account(actor: Actor, user_id: int) -> bool:
+    """Change a user's roles, or deactivate them: an administrator, never on their own account
+    (another administrator must), so an administrator can neither lock themself out nor grant
+    themself access to case content."""
+    return may_administer_users(actor) and user_id != actor.id
+
+
+# --- the access log --------------------------------------------------------------------------
+
+
+def may_search_access_log(actor: Actor) -> bool:
+    """Search the access log: leaders and the privacy officer (``access_log_scope``)."""
+    return _holds_any(actor, ACCESS_LOG_ROLES)
+
+
+def access_log_scope(actor: Actor) -> Scope | None:
+    """The rows a search reaches: the whole municipality for the privacy officer, the cases of
+    their own unit for a leader (none for a leader without a unit); None: no search."""
+    if not may_search_access_log(actor):
+        return None
+    return "municipality" if PRIVACY_OFFICER in actor.roles else "unit"
+
+
+def review_scope(actor: Actor) -> Scope | None:
+    """The follow-up items (AUD-07) the actor reviews: every item of the municipality for the
+    privacy officer, the items about users of their own unit for a leader with a unit; None:
+    no follow-up."""
+    if not actor.active:
+        return None
+    if PRIVACY_OFFICER in actor.roles:
+        return "municipality"
+    if LEADER in actor.roles and actor.unit_id is not None:
+        return "unit"
+    return None
+
+
+def may_follow_up_access_log(actor: Actor) -> bool:
+    """The follow-up pages of the access log (``review_scope``)."""
+    return review_scope(actor) is not None
+
+
+def may_review_user(reviewer_id: int, subject_user_id: int) -> bool:
+    """Nobody follows up their own use of the access log (an item about them, their own
+    emergency access): another leader, or the privacy officer, does."""
+    return reviewer_id != subject_user_id
+
+
+def may_review_item(actor: Actor, item_municipality_id: int, item_unit_id: int | None,
+                    subject_user_id: int) -> bool:
+    """One follow-up item: within the actor's ``review_scope``, and never about themself.
+    (``bti.services.access.review`` lists items with the same conditions as a query.)"""
+    scope = review_scope(actor)
+    return (scope is not None and item_municipality_id == actor.municipality_id
+            and may_review_user(actor.id, subject_user_id)
+            and (scope == "municipality" or item_unit_id == actor.unit_id))
+
+
+# --- a case's documents for the family: its export and its access log ------------------------
+
+
+def export_basis(actor: Actor, case_municipality_id: int, case_relations: Set[str]) -> str | None:
+    """Who may export a case (the family's copy, PRIV-02) and on which basis: the privacy
+    officer of the case's municipality (``privacy_officer``) or the case's stafettholder
+    (``stafettholder``). None for everyone else: the case answers like one that does not exist.
+    ``case_relations`` are the actor's relations to the case."""
+    if not actor.active or case_municipality_id != actor.municipality_id:
+        return None
+    if PRIVACY_OFFICER in actor.roles:
+        return PRIVACY_OFFICER
+    return STAFETTHOLDER if STAFETTHOLDER in case_relations else None
+
+
+def case_log_basis(actor: Actor, case_municipality_id: int,
+                   case_relations: Set[str]) -> str | None:
+    """Who may read a case's access log ("who has seen this case", PRIV-01) and export it for
+    the family, and on which basis: the same people as for the case's export."""
+    return export_basis(actor, case_municipality_id, case_relations)
+
+
+def may_archive_case(actor: Actor, case_municipality_id: int) -> bool:
+    """Write a closed case's archive package: the privacy officer of its municipality (and the
+    operator or a job, who act without a user)."""
+    return (actor.active and PRIVACY_OFFICER in actor.roles
+            and case_municipality_id == actor.municipality_id)
+
+
+# --- emergency access (selvautorisering) -----------------------------------------------------
+
+
+def may_self_authorise(actor: Actor) -> bool:
+    """Take emergency access to a case (AUTHZ-06): an employee, never an administrator
+    (AUTHZ-07). The access is a relation of its own (``bti.domain.rules.relations``), and the
+    unit's leaders follow it up, never the user who took it (``may_review_user``)."""
+    return actor.active and EMPLOYEE in actor.roles and ADMIN not in actor.roles
