@@ -10,10 +10,12 @@ checklist texts (``bti.domain.vocabulary.GUARD_CHECKLIST``): no second copy of t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -26,6 +28,7 @@ from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.clock import days_between
 from bti.domain.clock import local_date
+from bti.domain.log import StafettloggEntry
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.rules import consent_is_current
@@ -39,8 +42,10 @@ from bti.engine import Refusal
 from bti.engine import TransitionDef
 from bti.engine.definition import LevelDef
 from bti.engine.definition import StateDef
+from bti.engine.i18n import fill_title
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
+from bti.engine.schema import placeholders as placeholder_names
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.casepage import Deadline
 from bti.services.cases.casepage import deadlines
@@ -354,3 +359,125 @@ def next_steps(definition, state: str, actions: list[Action],
         out.append(NextStep(t, _direction(definition, t, state), a.allowed,
                             any(r.code == "role" for r in a.refusals), checklist))
     return tuple(out)
+
+
+# --- the stafettlogg as a record: entry titles in the past tense -------------------------------
+
+#: Free text in a title is cut here (the entry itself shows it whole).
+TITLE_TEXT_MAX = 60
+
+
+@dataclass(frozen=True)
+class EntryTitle:
+    """The past-tense title of one stafettlogg entry, from its transition's ``title`` in the
+    workflow file with the entry's payload in words (people, services, catalogue measures and
+    the case's measures by name, options by their label)."""
+
+    template: Labels | None  # None: the entry's transition is not in the file (shown by kind)
+    values: Mapping[str, Mapping[str, str] | str | list[str]]
+
+    def text(self, lang: str) -> str | None:
+        if self.template is None:
+            return None
+        return fill_title(self.template, lang, {
+            k: (pick(v, lang) if isinstance(v, Mapping) else v) for k, v in self.values.items()})
+
+
+def _cut(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= TITLE_TEXT_MAX else text[:TITLE_TEXT_MAX - 1].rstrip() + "…"
+
+
+def entry_titles(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry]
+                 ) -> dict[int, EntryTitle]:
+    """The title of each entry (by ``seq``) of a case already loaded for the actor (``access``):
+    the names its placeholders need are read at once, in at most four statements, whatever the
+    number of entries."""
+    case = access.case
+    workflow = access.workflow
+    definition = workflow.definition
+    wanted: list[tuple[StafettloggEntry, Labels | None, dict[str, Any]]] = []
+    ids: dict[str, set[int]] = {"user": set(), "unit": set(), "measure": set(),
+                                "catalogue": set(), "report": set()}
+    for e in entries:
+        if e.trigger == "open":
+            template = definition.opening.title
+        else:
+            t = workflow.transition(e.trigger, e.from_state) if e.from_state else None
+            template = t.title if t else None
+        data = json.loads(e.data or "{}")
+        used = {n for text in (template or {}).values() for n in placeholder_names(text) or ()}
+        data = {k: v for k, v in data.items() if k in used}
+        wanted.append((e, template, data))
+        for key, value in data.items():
+            fdef = definition.fields.get(key)
+            kind = _ID_KIND.get(fdef.type) if fdef else None
+            if kind is not None:
+                ids[kind] |= {v for v in (value if isinstance(value, list) else [value])
+                              if isinstance(v, int)}
+    names = _lookups(ctx, case, ids)
+    out: dict[int, EntryTitle] = {}
+    for e, template, data in wanted:
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            fdef = definition.fields.get(key)
+            values[key] = _word(fdef, value, names) if key != "reason" else _cut(value)
+        out[e.seq] = EntryTitle(template, values)
+    return out
+
+
+#: Field types whose value is an id (or ids) named by a lookup table.
+_ID_KIND = {"user": "user", "unit": "unit", "units": "unit", "measure": "measure",
+            "measures": "measure", "catalogue": "catalogue", "report": "report"}
+
+
+def _lookups(ctx: Ctx, case, ids: dict[str, set[int]]) -> dict[str, dict[int, str]]:
+    """Names for the ids, each table read only when an id of its kind is wanted, and only
+    within the case's municipality (people, services, catalogue) or the case (measures,
+    reports)."""
+    out: dict[str, dict[int, str]] = {k: {} for k in ids}
+    if ids["user"]:
+        out["user"] = dict(ctx.session.execute(select(User.id, User.display_name).where(
+            User.id.in_(ids["user"]), User.municipality_id == case.municipality_id)).all())
+    if ids["unit"]:
+        out["unit"] = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
+            Unit.id.in_(ids["unit"]), Unit.municipality_id == case.municipality_id)).all())
+    if ids["measure"]:
+        out["measure"] = {i: _cut(d) for i, d in ctx.session.execute(
+            select(Measure.id, Measure.description).where(
+                Measure.id.in_(ids["measure"]), Measure.case_id == case.id)).all()}
+    if ids["catalogue"]:
+        out["catalogue"] = dict(ctx.session.execute(
+            select(MeasureCatalogueItem.id, MeasureCatalogueItem.name).where(
+                MeasureCatalogueItem.id.in_(ids["catalogue"]),
+                MeasureCatalogueItem.municipality_id == case.municipality_id)).all())
+    if ids["report"]:
+        out["report"] = {i: d.isoformat() for i, d in ctx.session.execute(
+            select(BarnevernReport.id, BarnevernReport.sent_on).where(
+                BarnevernReport.id.in_(ids["report"]),
+                BarnevernReport.case_id == case.id)).all()}
+    return out
+
+
+def _word(fdef, value: Any, names: dict[str, dict[int, str]]):
+    """A payload value as words: a name, a list of names, an option's labels (per language),
+    an ISO date (``fill_title`` writes it as dd.mm.yyyy) or cut free text; never ``#7``."""
+    if fdef is None:
+        return _cut(value)
+    kind = _ID_KIND.get(fdef.type)
+    if kind is not None:
+        table = names[kind]
+        if isinstance(value, list):
+            return [table.get(v, "") for v in value if table.get(v)]
+        return table.get(value, "") if isinstance(value, int) else ""
+    if fdef.type == "choice":
+        option = next((o for o in fdef.options if o.value == value), None)
+        return option.label if option else str(value)
+    if fdef.type in ("consent", "handover"):
+        return ""
+    if fdef.type == "bool":
+        return {"nb": "ja", "nn": "ja", "en": "yes"} if value else \
+            {"nb": "nei", "nn": "nei", "en": "no"}
+    if fdef.type in ("text", "textarea"):
+        return _cut(value)
+    return str(value)
