@@ -275,7 +275,7 @@ def test_reads_in_a_bounded_number_of_statements(world, session):
         measure(w, case, days=20 + n, description=f"Meir {n}")
     session.commit()
     assert statements(w.coordinator) == few
-    assert few <= 14, few
+    assert few <= 10, few
 
 
 

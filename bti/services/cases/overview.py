@@ -24,7 +24,6 @@ from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Consent
 from bti.domain.cases import Goal
-from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.clock import days_between
 from bti.domain.clock import local_date
@@ -36,7 +35,6 @@ from bti.domain.rules import rests_on_consent
 from bti.domain.vocabulary import GUARD_CHECKLIST
 from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
-from bti.domain.vocabulary import Relation
 from bti.engine import Action
 from bti.engine import Refusal
 from bti.engine import TransitionDef
@@ -49,7 +47,7 @@ from bti.engine.schema import placeholders as placeholder_names
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.casepage import Deadline
 from bti.services.cases.casepage import deadlines
-from bti.services.cases.facts import stopped_unevaluated
+from bti.services.cases.facts import CaseFacts
 from bti.services.cases.lifecycle import CaseAccess
 from bti.services.context import Ctx
 
@@ -219,15 +217,20 @@ class Overview:
 
 
 def overview(ctx: Ctx, case_id: int) -> Overview:
-    """The cockpit of a case for the actor: one audited read (``case.viewed``); ``NotFound``
-    without need-to-know."""
-    access, actions = cases.actions_view(ctx, case_id)
-    return overview_of(ctx, access, actions)
+    """The cockpit of a case for the actor: one audited read (``case.viewed``, as
+    ``lifecycle.get_case``); ``NotFound`` without need-to-know. The actions are the engine's
+    (``Workflow.actions``, as ``lifecycle.list_actions`` evaluates them), on guards computed
+    from the rows read here, so nothing is read twice."""
+    return _overview(ctx, cases.get_case(ctx, case_id), None)
 
 
 def overview_of(ctx: Ctx, access: CaseAccess, actions: list[Action]) -> Overview:
     """The cockpit from a case already loaded (and audited) with its actions, for a page that
     reads the case once (``lifecycle.case_view``)."""
+    return _overview(ctx, access, actions)
+
+
+def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Overview:
     case = access.case
     definition = access.workflow.definition
     today = ctx.today()
@@ -246,15 +249,17 @@ def overview_of(ctx: Ctx, access: CaseAccess, actions: list[Action]) -> Overview
     current_consents = [c for c in given if consent_is_current(c, today)]
     goals = list(ctx.session.scalars(
         select(Goal).where(Goal.case_id == case.id).order_by(Goal.id)))
-    gone = {p.user_id for p in access.lapsed if p.relation == Relation.HANDOVER_RECIPIENT.value}
-    handover = next((h for h in ctx.session.scalars(
-        select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed"))
-        if h.to_user_id not in gone), None)
     reports = list(ctx.session.scalars(select(BarnevernReport).where(
         BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
         BarnevernReport.concluded_on.is_(None)).order_by(BarnevernReport.sent_on,
                                                          BarnevernReport.id)))
-    unevaluated = ({m.id for m in ctx.session.scalars(stopped_unevaluated(case.id))}
+    facts = CaseFacts(ctx, case, definition, access.participants, consents=given,
+                      lapsed=access.lapsed, measures=all_measures, awaiting_reports=reports)
+    if actions is None and not closed:
+        actions = access.workflow.actions(case.state, roles=cases.case_roles(ctx, access),
+                                          facts=facts)
+    handover = facts.pending_handover  # none when its recipient's consent has lapsed
+    unevaluated = ({m.id for m in facts.stopped_unevaluated}
                    if any(m.status == "stopped" for m in all_measures) else set())
 
     # every name at once: people and services
@@ -309,7 +314,7 @@ def overview_of(ctx: Ctx, access: CaseAccess, actions: list[Action]) -> Overview
         stafettholder_name=people.get(case.stafettholder_id) if case.stafettholder_id else None,
     )
     return Overview(access, where, in_place,
-                    () if closed else next_steps(definition, case.state, actions,
+                    () if closed else next_steps(definition, case.state, actions or [],
                                                  {"unit": units.get(case.unit_id, "")}))
 
 
