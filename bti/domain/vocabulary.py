@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bti.engine import EffectSpec
@@ -183,6 +184,97 @@ GUARD_DETAILS: dict[str, dict[str, L]] = {
             "en": "The consent does not cover {units}.",
         },
     },
+}
+
+
+
+#: The checklist text of each guard on the case page ("what comes next"): the guard phrased as
+#: the condition that holds when it is met ("samtykke som dekker en annen tjeneste enn
+#: {unit}"), and the trigger of the action that meets it, where there is one (None: nothing the
+#: user can do on the case meets it, for example waiting for an answer to a handover).
+#: Parameters: ``{unit}``, the case's own unit. A test checks every guard has all three texts
+#: and that every named trigger exists in every shipped workflow file.
+CHECKLIST_PARAMS = frozenset({"unit"})
+
+
+@dataclass(frozen=True)
+class GuardCheck:
+    text: L
+    action: str | None = None
+
+
+GUARD_CHECKLIST: dict[str, GuardCheck] = {
+    "has_stafettholder": GuardCheck({
+        "nb": "en stafettholder er utnevnt",
+        "nn": "ein stafetthaldar er utnemnd",
+        "en": "a stafettholder is appointed",
+    }, "appoint_stafettholder"),
+    "no_stafettholder": GuardCheck({
+        "nb": "saken har ingen stafettholder ennå (bytte skjer ved overføring)",
+        "nn": "saka har ingen stafetthaldar enno (byte skjer ved overføring)",
+        "en": "the case has no stafettholder yet (a change goes through a handover)",
+    }),
+    "consent_valid": GuardCheck({
+        "nb": "samtykke som dekker en annen tjeneste enn {unit}",
+        "nn": "samtykke som dekkjer ei anna teneste enn {unit}",
+        "en": "consent covering a service other than {unit}",
+    }, "give_consent"),
+    "consent_covers_services": GuardCheck({
+        "nb": "samtykke som dekker alle tjenestene som deltar",
+        "nn": "samtykke som dekkjer alle tenestene som deltek",
+        "en": "consent covering every service taking part",
+    }, "give_consent"),
+    "measures_owned_and_dated": GuardCheck({
+        "nb": "alle aktive tiltak har en ansvarlig og en evalueringsdato",
+        "nn": "alle aktive tiltak har ein ansvarleg og ein evalueringsdato",
+        "en": "every active measure has a responsible person and an evaluation date",
+    }),
+    "has_active_measure": GuardCheck({
+        "nb": "minst ett aktivt tiltak",
+        "nn": "minst eitt aktivt tiltak",
+        "en": "at least one active measure",
+    }, "add_measure"),
+    "measures_evaluated": GuardCheck({
+        "nb": "alle tiltak er evaluert, også de som er avsluttet",
+        "nn": "alle tiltak er evaluerte, også dei som er avslutta",
+        "en": "every measure is evaluated, stopped ones included",
+    }, "record_evaluation"),
+    # meeting it means lifting the flag: never offered as the way forward (domain.md §5.4)
+    "no_violence_flag": GuardCheck({
+        "nb": "saken er ikke merket med mistanke om vold eller overgrep",
+        "nn": "saka er ikkje merkt med mistanke om vald eller overgrep",
+        "en": "the case is not flagged for suspected violence or abuse",
+    }),
+    "violence_flag_set": GuardCheck({
+        "nb": "saken er merket med mistanke om vold eller overgrep",
+        "nn": "saka er merkt med mistanke om vald eller overgrep",
+        "en": "the case is flagged for suspected violence or abuse",
+    }, "flag_violence"),
+    "home_informed": GuardCheck({
+        "nb": "heimen er informert (undringssamtale)",
+        "nn": "heimen er informert (undringssamtale)",
+        "en": "the home is informed (undringssamtale)",
+    }, "inform_home"),
+    "no_pending_handover": GuardCheck({
+        "nb": "ingen overføring venter på svar",
+        "nn": "inga overføring ventar på svar",
+        "en": "no handover is waiting for an answer",
+    }),
+    "is_handover_recipient": GuardCheck({
+        "nb": "du er foreslått som ny stafettholder",
+        "nn": "du er føreslått som ny stafetthaldar",
+        "en": "you are proposed as the new stafettholder",
+    }),
+    "has_report_awaiting_feedback": GuardCheck({
+        "nb": "en bekymringsmelding venter på tilbakemelding fra barnevernet",
+        "nn": "ei bekymringsmelding ventar på tilbakemelding frå barnevernet",
+        "en": "a report awaits feedback from child welfare",
+    }, "report_barnevernet"),
+    "has_active_consent": GuardCheck({
+        "nb": "et gjeldende samtykke",
+        "nn": "eit gjeldande samtykke",
+        "en": "a current consent",
+    }, "give_consent"),
 }
 
 

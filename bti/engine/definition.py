@@ -134,6 +134,11 @@ class TransitionDef:
     help: Mapping[str, str] | None = None
     standing: bool = False  # a standing exit: open in every non-final state, never gated
     when: tuple[WhenDef, ...] = ()  # guards that apply to some values of a field
+    #: The stafettlogg entry's title in the past tense ("{stafettholder} ble stafettholder"),
+    #: its placeholders fields of this transition, resolved from the entry's payload.
+    title: Mapping[str, str] | None = None
+    #: The message after saving, in the past tense ("Tiltaket er lagt til").
+    saved: Mapping[str, str] | None = None
 
     @property
     def internal(self) -> bool:
@@ -146,6 +151,8 @@ class OpeningDef:
     fields: tuple[str, ...]
     optional: tuple[str, ...]
     label: Mapping[str, str]
+    title: Mapping[str, str] | None = None
+    saved: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

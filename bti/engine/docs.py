@@ -150,6 +150,12 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("fields", "list of field names", "no (default none)", "required fields"),
         ("optional", "list of field names", "no (default none)", "optional fields"),
         ("label", "labels", "yes", "the form's title"),
+        ("title", "labels", "yes",
+         "the stafettlogg entry's title, in the past tense (\"Bekymringen ble registrert\"); "
+         "placeholders as for transitions"),
+        ("saved", "labels", "yes",
+         "the message after saving, in the past tense (\"Tiltaket er lagt til\"); "
+         "placeholders as for `title`"),
     ),
     "transitions": (
         ("trigger", "identifier", "yes",
@@ -173,6 +179,13 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
          "required form fields; must include every field the effect requires"),
         ("optional", "list of field names", "no (default none)", "optional form fields"),
         ("label", "labels", "yes", "the button text"),
+        ("title", "labels", "yes",
+         "the stafettlogg entry's title, in the past tense (\"{stafettholder} ble "
+         "stafettholder\"); a `{field}` placeholder must be one of its fields (or `reason`) "
+         "and is filled from the entry: people, services, measures and options by name"),
+        ("saved", "labels", "yes",
+         "the message after saving, in the past tense (\"Tiltaket er lagt til\"); "
+         "placeholders as for `title`"),
         ("help", "labels", "no", "a hint shown with the action"),
         ("when", "array of `{ field, values, guard, on_fail }`", "no (default none)",
          "guards that apply only when the `choice` field `field` (one of the transition's "
@@ -191,6 +204,13 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("fields", "list of field names", "no (default none)", "required form fields"),
         ("optional", "list of field names", "no (default none)", "optional form fields"),
         ("label", "labels", "yes", "the button text"),
+        ("title", "labels", "yes",
+         "the stafettlogg entry's title, in the past tense (\"{stafettholder} ble "
+         "stafettholder\"); a `{field}` placeholder must be one of its fields (or `reason`) "
+         "and is filled from the entry: people, services, measures and options by name"),
+        ("saved", "labels", "yes",
+         "the message after saving, in the past tense (\"Tiltaket er lagt til\"); "
+         "placeholders as for `title`"),
         ("help", "labels", "no", "a hint shown with the action"),
     ),
 }
@@ -382,6 +402,8 @@ label = { nb = "Avsluttet", nn = "Avslutta", en = "Closed" }
 roles = ["employee", "coordinator", "leader"]
 fields = ["what_seen"]
 label = { nb = "Jeg er bekymret", nn = "Eg er uroa", en = "I am worried" }
+title = { nb = "Bekymring registrert", nn = "Uro registrert", en = "Concern recorded" }
+saved = { nb = "Bekymringen er lagret", nn = "Uroa er lagra", en = "The concern is saved" }
 
 [[transitions]]
 trigger = "decide"
@@ -390,6 +412,8 @@ dest = "n0_decision"
 roles = ["reporter", "unit_leader"]
 guards = ["home_informed"]
 label = { nb = "Til beslutning", nn = "Til avgjerd", en = "To the decision" }
+title = { nb = "Gikk til beslutning", nn = "Gjekk til avgjerd", en = "Went to the decision" }
+saved = { nb = "Klar for beslutning", nn = "Klar for avgjerd", en = "Ready for the decision" }
 
 [[transitions]]
 trigger = "escalate"
@@ -399,6 +423,8 @@ roles = ["reporter", "unit_leader"]
 guards = ["has_stafettholder", "home_informed"]
 reason = true
 label = { nb = "Løft til nivå 1", nn = "Løft til nivå 1", en = "Move up to level 1" }
+title = { nb = "Løftet til nivå 1", nn = "Løfta til nivå 1", en = "Raised to level 1" }
+saved = { nb = "Saken er løftet", nn = "Saka er løfta", en = "The case is raised" }
 
 [[transitions]]
 trigger = "close"
@@ -409,6 +435,8 @@ reason = true
 effect = "close"
 optional = ["closing_note"]
 label = { nb = "Avslutt", nn = "Avslutt", en = "Close" }
+title = { nb = "Saken ble avsluttet", nn = "Saka vart avslutta", en = "The case was closed" }
+saved = { nb = "Saken er avsluttet", nn = "Saka er avslutta", en = "The case is closed" }
 
 [[transitions]]
 trigger = "inform_home"
@@ -418,6 +446,8 @@ guards = ["no_violence_flag"]
 effect = "inform_home"
 fields = ["informed_on"]
 label = { nb = "Heimen er informert", nn = "Heimen er informert", en = "The home is informed" }
+title = { nb = "Heimen ble informert", nn = "Heimen vart informert", en = "Home informed" }
+saved = { nb = "Det er lagret", nn = "Det er lagra", en = "It is saved" }
 
 [[transitions]]
 trigger = "appoint_stafettholder"
@@ -427,6 +457,8 @@ guards = ["no_stafettholder"]
 effect = "appoint_stafettholder"
 fields = ["stafettholder"]
 label = { nb = "Utnevn stafettholder", nn = "Utnemn stafetthaldar", en = "Appoint a stafettholder" }
+title = { nb = "{stafettholder} ble valgt", nn = "{stafettholder} vart vald", en = "Appointed" }
+saved = { nb = "Utnevnt", nn = "Utnemnd", en = "Appointed" }
 
 [[standing_exits]]
 trigger = "report_barnevernet"
@@ -435,6 +467,8 @@ roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_re
 effect = "report_barnevernet"
 fields = ["sent_on"]
 label = { nb = "Meld til barnevernet", nn = "Meld til barnevernet", en = "Report to child welfare" }
+title = { nb = "Melding ble sendt", nn = "Melding vart send", en = "Report sent" }
+saved = { nb = "Meldingen er registrert", nn = "Meldinga er registrert", en = "Report recorded" }
 
 [[standing_exits]]
 trigger = "avvergeplikt"
@@ -443,6 +477,8 @@ roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_re
 effect = "avverge"
 fields = ["reported_to", "reported_on"]
 label = { nb = "Avvergeplikt", nn = "Avvergeplikt", en = "Duty to avert" }
+title = { nb = "Varslet {reported_to}", nn = "Varsla {reported_to}", en = "Alerted {reported_to}" }
+saved = { nb = "Varselet er lagret", nn = "Varselet er lagra", en = "The alert is saved" }
 
 [fields.what_seen]
 type = "textarea"

@@ -88,6 +88,14 @@ class _Params(dict[str, str]):
         return ""
 
 
+def fill_title(template: Labels, lang: str, values: Mapping[str, Any]) -> str:
+    """A stafettlogg entry title or a save message (a transition's ``title`` / ``saved``) in
+    ``lang``, its ``{field}`` placeholders filled from ``values`` (words already: names, option
+    labels; a list joins, an ISO date reads as the app writes dates); a missing one is empty."""
+    return pick(template, lang).format_map(
+        _Params({k: _param(v, lang) for k, v in values.items() if v is not None}))
+
+
 def refusal_message(
     refusal: Refusal, lang: str, guard_messages: Mapping[str, Labels] | None = None,
     detail_messages: Mapping[str, Mapping[str, Labels]] | None = None,

@@ -150,6 +150,8 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             help=_optional_labels(t.get("help")),
             when=tuple(WhenDef(w["field"], frozenset(w["values"]), w["guard"], w["on_fail"])
                        for w in t["when"]),
+            title=_labels(t["title"]),
+            saved=_labels(t["saved"]),
         )
         for t in d["transitions"]
     ]
@@ -167,6 +169,8 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             label=_labels(x["label"]),
             help=_optional_labels(x.get("help")),
             standing=True,
+            title=_labels(x["title"]),
+            saved=_labels(x["saved"]),
         )
         for x in d["standing_exits"]
     ]
@@ -201,6 +205,8 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             fields=tuple(d["opening"]["fields_"]),
             optional=tuple(d["opening"]["optional"]),
             label=_labels(d["opening"]["label"]),
+            title=_labels(d["opening"]["title"]),
+            saved=_labels(d["opening"]["saved"]),
         ),
         teams=tuple(TeamDef(t["id"], _labels(t["label"])) for t in d["teams"]),
         source_sha256=sha,

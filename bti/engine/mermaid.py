@@ -230,7 +230,8 @@ def workflow_markdown(definition: WorkflowDefinition, lang: str = "nb") -> str:
     )
     out += ["", "### Transitions", ""]
     out += _table(
-        ["Trigger", "From", "To", "Roles", "Guards", "Reason", "Effect"],
+        ["Trigger", "From", "To", "Roles", "Guards", "Reason", "Effect",
+         f"Stafettlogg entry ({lang})"],
         [
             [
                 f"`{t.trigger}`",
@@ -240,6 +241,7 @@ def workflow_markdown(definition: WorkflowDefinition, lang: str = "nb") -> str:
                 _guards(t),
                 "yes" if t.reason else "no",
                 f"`{t.effect}`",
+                pick(t.title, lang) if t.title else "–",
             ]
             for t in d.transitions
         ],

@@ -6,9 +6,11 @@ the file such as ``transitions[3].dest``), so an author sees the whole list at o
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable
 from collections.abc import Mapping
+from string import Formatter
 from typing import Any
 
 from marshmallow import Schema
@@ -21,7 +23,8 @@ from bti.engine.definition import PHASES
 from bti.engine.definition import WHEN_OUTCOMES
 from bti.engine.definition import Vocabulary
 
-IDENT = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be a lower-case snake_case identifier")
+IDENT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+IDENT = validate.Regexp(IDENT_RE, error="must be a lower-case snake_case identifier")
 WORKFLOW_ID = validate.Regexp(r"^[a-z][a-z0-9-]*$", error="must be lower-case letters, digits, '-'")
 NONEMPTY = validate.Length(min=1, error="must not be empty")
 
@@ -110,6 +113,8 @@ class TransitionSchema(_Strict):
     fields_ = fields.List(fields.String(validate=IDENT), data_key="fields", load_default=list)
     optional = _names()
     label = _labels()
+    title = _labels()  # the stafettlogg entry's title, in the past tense
+    saved = _labels()  # the message after saving, in the past tense
     help = _labels(required=False)
     when = fields.List(fields.Nested(WhenSchema), load_default=list)
 
@@ -123,6 +128,8 @@ class StandingExitSchema(_Strict):
     fields_ = fields.List(fields.String(validate=IDENT), data_key="fields", load_default=list)
     optional = _names()
     label = _labels()
+    title = _labels()
+    saved = _labels()
     help = _labels(required=False)
 
 
@@ -131,6 +138,8 @@ class OpeningSchema(_Strict):
     fields_ = fields.List(fields.String(validate=IDENT), data_key="fields", load_default=list)
     optional = _names()
     label = _labels()
+    title = _labels()
+    saved = _labels()
 
 
 def _days() -> fields.Integer:
@@ -229,6 +238,46 @@ def _strs(value: Any) -> list[str]:
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
+
+
+def placeholders(text: str) -> list[str] | None:
+    """The ``{name}`` placeholders of a title, or None if it is not a valid template."""
+    try:
+        parsed = list(Formatter().parse(text))
+    except ValueError:
+        return None
+    names = [name for _, name, _, _ in parsed if name is not None]
+    # a bare field name: no index, attribute, conversion or format spec
+    if any(not IDENT_RE.match(n) for n in names) or any(
+            spec or conv for _, name, spec, conv in parsed if name is not None):
+        return None
+    return names
+
+
+def check_titles(where: str, item: Mapping[str, Any]) -> list[str]:
+    """The entry title and the saved message: every placeholder names a field of this
+    transition (``reason`` when it takes one), resolved from the entry's payload."""
+    out: list[str] = []
+    allowed = set(_strs(item.get("fields")) + _strs(item.get("optional")))
+    if item.get("reason"):
+        allowed.add("reason")
+    for key in ("title", "saved"):
+        labels = item.get(key)
+        if not isinstance(labels, dict):
+            continue
+        for lang, text in labels.items():
+            if not isinstance(text, str):
+                continue
+            names = placeholders(text)
+            if names is None:
+                out.append(f"{where}.{key}.{lang}: not a valid title (a placeholder is "
+                           "'{field}', a brace is written '{{' or '}}')")
+                continue
+            for name in dict.fromkeys(names):
+                if name not in allowed:
+                    out.append(f"{where}.{key}.{lang}: placeholder {{{name}}} is not a field "
+                               "of this transition")
+    return out
 
 
 def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa: C901
@@ -355,6 +404,7 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
     if isinstance(opening, dict):
         check_roles("opening", opening.get("roles"))
         check_fields("opening", opening, vocab.opening_effect, False)
+        problems.extend(check_titles("opening", opening))
 
     seen: dict[tuple[str, str], str] = {}
     outgoing: dict[str, int] = dict.fromkeys(states, 0)
@@ -376,6 +426,7 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
                 if guard not in _strs(tr.get("guards")):
                     add(f"{where}.guards: effect {effect!r} must be guarded by {guard!r}")
         check_when(where, tr, spec, effect)
+        problems.extend(check_titles(where, tr))
         if dest is None and effect == "none":
             add(f"{where}: a transition without 'dest' must record something ('effect')")
         if isinstance(dest, str) and dest not in states:
@@ -432,6 +483,7 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         if isinstance(effect, str):
             standing_effects.add(effect)
         check_fields(where, ex, effect if isinstance(effect, str) else None, bool(ex.get("reason")))
+        problems.extend(check_titles(where, ex))
         if isinstance(trigger, str):
             for src in states:
                 if src in finals:

@@ -67,6 +67,13 @@ class Action:
     def allowed(self) -> bool:
         return not self.refusals
 
+    @property
+    def guard_checks(self) -> tuple[tuple[str, Refusal | None], ...]:
+        """Each of the transition's guards in file order, with its refusal (None: met): the
+        checklist of the action, from the same evaluation as ``refusals``."""
+        failing = {r.guard: r for r in self.refusals if r.code == "guard"}
+        return tuple((g, failing.get(g)) for g in self.transition.guards)
+
 
 class _Token:
     """Throwaway model: transitions reads and writes ``state`` on it and nothing else."""

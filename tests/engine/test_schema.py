@@ -49,6 +49,8 @@ label = {L}
 roles = ["employee"]
 fields = ["what_seen"]
 label = {L}
+title = {L}
+saved = {L}
 [[transitions]]
 trigger = "close"
 source = "n0_plan"
@@ -56,6 +58,8 @@ dest = "closed"
 roles = ["reporter"]
 reason = true
 label = {L}
+title = {L}
+saved = {L}
 [[transitions]]
 trigger = "add_note"
 source = "n0_plan"
@@ -63,6 +67,8 @@ roles = ["reporter"]
 effect = "note"
 fields = ["text"]
 label = {L}
+title = {L}
+saved = {L}
 [[standing_exits]]
 trigger = "report_barnevernet"
 roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
@@ -70,6 +76,8 @@ roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_re
 effect = "report_barnevernet"
 fields = ["sent_on"]
 label = {L}
+title = {L}
+saved = {L}
 [[standing_exits]]
 trigger = "avvergeplikt"
 roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_recipient",
@@ -77,6 +85,8 @@ roles = ["reporter", "stafettholder", "participant", "unit_leader", "handover_re
 effect = "avverge"
 fields = ["reported_to", "reported_on"]
 label = {L}
+title = {L}
+saved = {L}
 [fields.what_seen]
 type = "textarea"
 label = {L}
@@ -206,6 +216,8 @@ roles = ["reporter"]
 effect = "inform_home"
 fields = ["informed_on"]
 label = {L}
+title = {L}
+saved = {L}
 [fields.informed_on]
 type = "date"
 label = {L}
@@ -227,6 +239,8 @@ roles = ["reporter"]
 effect = "meeting"
 fields = ["meeting_kind", "held_on"]
 label = {L}
+title = {L}
+saved = {L}
 WHEN
 [fields.meeting_kind]
 type = "choice"
@@ -292,3 +306,76 @@ def test_a_warning_when_rule_records_and_warns():
                    facts={"no_violence_flag": False},
                    payload={"meeting_kind": "undringssamtale", "held_on": "2026-03-02"})
     assert [(r.code, r.guard) for r in step.warnings] == [("guard", "no_violence_flag")]
+
+
+# --- stafettlogg entry titles and save messages -------------------------------------------------
+
+NOTE = 'trigger = "add_note"\nsource = "n0_plan"\nroles = ["reporter"]\neffect = "note"\n' \
+       'fields = ["text"]\nlabel = ' + L + '\n'
+
+
+def _note_titles(title: str, saved: str = L) -> str:
+    return MINIMAL.replace(NOTE + f"title = {L}\nsaved = {L}\n",
+                           NOTE + f"title = {title}\nsaved = {saved}\n")
+
+
+def test_the_note_fixture_is_found():
+    assert NOTE + f"title = {L}\nsaved = {L}\n" in MINIMAL
+
+
+def test_a_transition_without_a_title_or_a_save_message_is_refused():
+    text = MINIMAL.replace(NOTE + f"title = {L}\nsaved = {L}\n", NOTE)
+    assert {"wf.toml: transitions[1].title: Missing data for required field.",
+            "wf.toml: transitions[1].saved: Missing data for required field."} <= set(
+        problems(text))
+    exit_text = MINIMAL.replace(
+        f'fields = ["sent_on"]\nlabel = {L}\ntitle = {L}\n', f'fields = ["sent_on"]\nlabel = {L}\n')
+    assert "wf.toml: standing_exits[0].title: Missing data for required field." in problems(
+        exit_text)
+    opening = MINIMAL.replace(f'fields = ["what_seen"]\nlabel = {L}\ntitle = {L}\nsaved = {L}\n',
+                              f'fields = ["what_seen"]\nlabel = {L}\n')
+    assert {"wf.toml: opening.title: Missing data for required field.",
+            "wf.toml: opening.saved: Missing data for required field."} <= set(problems(opening))
+
+
+def test_a_title_needs_all_three_languages():
+    text = _note_titles('{ nb = "Et notat ble skrevet", en = "A note was written" }')
+    assert "wf.toml: transitions[1].title.nn: Missing data for required field." in problems(text)
+
+
+def test_title_placeholders_are_fields_of_the_transition():
+    ok = _note_titles('{ nb = "Notat: {text}", nn = "Notat: {text}", en = "Note: {text}" }')
+    assert problems(ok) == []
+    text = _note_titles('{ nb = "{holder} skreiv", nn = "{text}", en = "{stafettholder}" }',
+                        '{ nb = "Lagret {measure}", nn = "x", en = "x" }')
+    found = problems(text)
+    assert "wf.toml: transitions[1].title.nb: placeholder {holder} is not a field of this " \
+        "transition" in found
+    # a field of the file, but not of this transition
+    assert "wf.toml: transitions[1].title.en: placeholder {stafettholder} is not a field of " \
+        "this transition" in found
+    assert "wf.toml: transitions[1].saved.nb: placeholder {measure} is not a field of this " \
+        "transition" in found
+    assert not any(".title.nn" in p for p in found)
+
+
+def test_reason_is_a_placeholder_only_where_the_transition_takes_one():
+    close = ('trigger = "close"\nsource = "n0_plan"\ndest = "closed"\nroles = ["reporter"]\n'
+             f'reason = true\nlabel = {L}\ntitle = {L}\n')
+    assert close in MINIMAL
+    with_reason = MINIMAL.replace(
+        close, close.replace(f"title = {L}",
+                             'title = { nb = "Avsluttet: {reason}", nn = "x", en = "x" }'))
+    assert problems(with_reason) == []
+    note = _note_titles('{ nb = "Notat: {reason}", nn = "x", en = "x" }')
+    assert "wf.toml: transitions[1].title.nb: placeholder {reason} is not a field of this " \
+        "transition" in problems(note)
+
+
+@pytest.mark.parametrize("bad", ['Notat {', 'Notat }', 'Notat {text!r}', 'Notat {0}',
+                                 'Notat {text.x}'])
+def test_a_title_that_is_not_a_template_is_refused(bad):
+    text = _note_titles('{ nb = "' + bad + '", nn = "x", en = "x" }')
+    found = problems(text)
+    assert any(p.startswith("wf.toml: transitions[1].title.nb: not a valid title") or
+               p.startswith("wf.toml: transitions[1].title.nb: placeholder") for p in found), found

@@ -45,7 +45,9 @@ class CaseFacts(Mapping[str, bool]):
     def __init__(self, ctx: Ctx, case: Case, definition: WorkflowDefinition,
                  participants: list[Participant] | None = None, *,
                  consents: Sequence[ConsentLike] | None = None,
-                 lapsed: Iterable[Participant] = ()) -> None:
+                 lapsed: Iterable[Participant] = (),
+                 measures: list[Measure] | None = None,
+                 awaiting_reports: list[BarnevernReport] | None = None) -> None:
         self.ctx = ctx
         self.case = case
         self.definition = definition
@@ -56,6 +58,10 @@ class CaseFacts(Mapping[str, bool]):
             self.__dict__["participants"] = participants
         if consents is not None:
             self.__dict__["consents"] = consents
+        if measures is not None:  # every measure of the case, already read
+            self.__dict__["active_measures"] = [m for m in measures if m.status == "active"]
+        if awaiting_reports is not None:  # the reports awaiting feedback, already read
+            self.__dict__["awaiting_reports"] = awaiting_reports
 
     def __getitem__(self, name: str) -> bool:
         if name not in GUARDS:
@@ -206,6 +212,8 @@ class CaseFacts(Mapping[str, bool]):
 
     def _has_report_awaiting_feedback(self) -> bool:
         """A report whose concluding feedback has not come (``BarnevernReport``)."""
+        if "awaiting_reports" in self.__dict__:
+            return bool(self.__dict__["awaiting_reports"])
         return self.ctx.session.scalar(
             select(BarnevernReport.id).where(
                 BarnevernReport.case_id == self.case.id, BarnevernReport.kind == "report",

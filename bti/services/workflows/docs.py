@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from bti.domain.vocabulary import GUARD_CHECKLIST
 from bti.domain.vocabulary import GUARDS
 from bti.domain.vocabulary import STANDING_ROLES
 from bti.domain.vocabulary import Relation
@@ -139,8 +140,11 @@ def vocabulary_markdown(vocab: Vocabulary) -> str:
          for name in [*(r.value for r in Role), *(r.value for r in Relation)]],
     )
     guards = table(
-        ["guard", "holds when", "refusal shown to the user (en)"],
-        [[f"`{name}`", GUARD_MEANINGS[name], GUARDS[name]["en"]]
+        ["guard", "holds when", "refusal shown to the user (en)", "case page checklist (en)",
+         "met by"],
+        [[f"`{name}`", GUARD_MEANINGS[name], GUARDS[name]["en"],
+          GUARD_CHECKLIST[name].text["en"],
+          f"`{GUARD_CHECKLIST[name].action}`" if GUARD_CHECKLIST[name].action else "–"]
          for name in GUARDS if name in vocab.guards],
     )
     effects = table(
