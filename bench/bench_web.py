@@ -19,7 +19,13 @@ It prints figures; it asserts nothing (it is a benchmark, not a test). What it m
    where a case page's time goes (the bench wraps a few service functions; no app code changes);
 4. if a goal is missed (or with ``--always-profile``): cProfile of ``--profile`` case pages
    (default 100) in-process, top 25 by cumulative time, restricted to ``bti/`` and the
-   SQLAlchemy session / Flask / Jinja entry points.
+   SQLAlchemy session / Flask / Jinja entry points;
+5. with ``--cpu`` instead of all that: the CPU time per request (``time.process_time``,
+   in-process, SQLite in the same process) of the case page (a small case and the big one) and
+   of an add_note POST, against two floors measured in the same rounds (``GET /healthz`` and a
+   bare ``sqlite3`` transaction); with ``--compare REF`` (a git ref of this repository, or a
+   directory) the same for that code and this checkout, each in child processes of its own,
+   alternating A B B A, and both side by side.
 
 The app runs in production mode (``BTI_SECRET_KEY`` set, ``BTI_DEV`` unset), so the session
 cookie is ``__Host-bti`` with the Secure flag. Over plain http a browser would not send it back;
@@ -61,8 +67,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the package is installed editable; this is for a bare checkout
-    sys.path.insert(0, str(ROOT))
+#: Whose ``bti`` is measured: this checkout, or (``--compare``, in a child process) another one,
+#: put first on the path so it wins over the editable install.
+CODE = Path(os.environ.get("BTI_BENCH_CODE") or ROOT).resolve()
+if str(CODE) not in sys.path or CODE != ROOT:
+    sys.path.insert(0, str(CODE))
 
 import sqlalchemy  # noqa: E402
 from sqlalchemy import event  # noqa: E402
@@ -92,7 +101,7 @@ from bti.services.workflows.registry import WorkflowRegistry  # noqa: E402
 from bti.web import create_app  # noqa: E402
 from bti.web.ui import cases as cases_ui  # noqa: E402
 
-WORKFLOWS = ROOT / "workflows"
+WORKFLOWS = CODE / "workflows"
 WORKFLOW_ID = "bti-standard"
 PASSWORD = "eit oppdikta passord berre for benken"  # noqa: S105 - made up, bench users only
 PAGE_GOAL_MS = 40.0
@@ -810,6 +819,239 @@ def what_if(app, client, big: int, big_entries: int, small: int, small_entries: 
     return lines
 
 
+# --- 5. CPU per request (--cpu), and two checkouts compared in one run (--compare) -------------
+
+
+class SqliteFloor:
+    """The floor of a transition on the database alone: Python's ``sqlite3`` on a file of its
+    own with the app's pragmas, per op ``BEGIN IMMEDIATE``, a versioned ``UPDATE`` of a case row,
+    an ``INSERT`` of a hash-chained log row, ``COMMIT`` (as ``bench_transitions.py``)."""
+
+    def __init__(self, path: Path) -> None:
+        con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
+                       "busy_timeout=30000"):
+            con.execute(f"PRAGMA {pragma}")
+        con.executescript(
+            "CREATE TABLE c (id INTEGER PRIMARY KEY, version INTEGER NOT NULL, seq INTEGER NOT "
+            "NULL, head TEXT NOT NULL, at TEXT NOT NULL);"
+            "CREATE TABLE e (id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES c(id),"
+            " seq INTEGER NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL, prev TEXT NOT NULL,"
+            " hash TEXT NOT NULL, UNIQUE (case_id, seq));"
+            "INSERT INTO c VALUES (1, 1, 0, '" + "0" * 64 + "', '');")
+        self.con, self.version, self.seq, self.head = con, 1, 0, "0" * 64
+
+    def op(self) -> None:
+        import hashlib
+        import json
+
+        at = datetime.now(UTC).isoformat()
+        data = json.dumps({"text": NOTES[self.seq % len(NOTES)]}, sort_keys=True)
+        digest = hashlib.sha256((self.head + at + data).encode()).hexdigest()
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        if con.execute("UPDATE c SET version = ?, seq = ?, head = ?, at = ? WHERE id = 1 AND "
+                       "version = ?", (self.version + 1, self.seq + 1, digest, at,
+                                       self.version)).rowcount != 1:
+            raise RuntimeError("floor: stale version")
+        con.execute("INSERT INTO e (case_id, seq, at, data, prev, hash) VALUES (1, ?, ?, ?, ?, "
+                    "?)", (self.seq + 1, at, data, self.head, digest))
+        con.execute("COMMIT")
+        self.version, self.seq, self.head = self.version + 1, self.seq + 1, digest
+
+
+def cpu_per_op(fn, n: int) -> float:
+    """CPU µs of this process (``time.process_time``: user + system, every thread) per call of
+    ``fn``, over ``n`` calls after a collection."""
+    import gc
+
+    gc.collect()
+    c0 = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - c0) / n * 1e6
+
+
+def median(values: list[float]) -> float:
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def cpu_run(args, tmpdir: Path) -> dict:
+    """CPU per request, in-process (Flask test client, production settings, a migrated SQLite
+    file), for the case page and an add_note POST, against two floors measured in the same
+    rounds: ``GET /healthz`` through the same client (the web stack without the database) and
+    ``SqliteFloor`` (the database work of a transition without SQLAlchemy or bti). Every round
+    measures each kind once, in a rotated order; the figures are the medians of the rounds."""
+    wf_dir = tmpdir / "workflows"
+    wf_dir.mkdir()
+    shutil.copy(WORKFLOWS / f"{WORKFLOW_ID}.toml", wf_dir)
+    url = f"sqlite:///{tmpdir / 'bench-cpu.sqlite3'}"
+    world = World(url, wf_dir, owners=1, colleagues=args.colleagues)
+    reporter_name, reporter_id = world.reporter
+    small = world.open_case(reporter_id, "Lita Sak")
+    world.add_notes(reporter_id, small, args.cpu_small_entries - 1, batch=100)
+    big = world.open_case(reporter_id, "Stor Sak")
+    world.add_notes(reporter_id, big, args.entries - 1, batch=100)
+    note_cases = [world.open_case(reporter_id, f"Barn {j + 1}") for j in range(args.cases)]
+    world.engine.dispose()
+
+    app = create_app(Settings(database_url=url, secret_key=secrets.token_urlsafe(48),
+                              workflows_dir=wf_dir))
+    engine = app.extensions["bti"].engine
+    client = test_client_login(app, reporter_name)
+    html = client.get(f"/saker/{note_cases[0]}").get_data(as_text=True)
+    token = csrf_from(html)
+    versions = {}
+    for cid in note_cases:
+        versions[cid] = version_from(client.get(f"/saker/{cid}").get_data(as_text=True))
+    statuses: Counter[tuple[str, int]] = Counter()
+    posted = [0]
+
+    def page(case_id: int):
+        path = f"/saker/{case_id}"
+
+        def get() -> None:
+            r = client.get(path)
+            r.get_data()
+            statuses[("page", r.status_code)] += 1
+        return get
+
+    def healthz() -> None:
+        r = client.get("/healthz")
+        r.get_data()
+        statuses[("healthz", r.status_code)] += 1
+
+    def post() -> None:
+        cid = note_cases[posted[0] % len(note_cases)]
+        r = client.post(f"/saker/{cid}/handling/add_note", data={
+            "csrf_token": token, "expected_version": str(versions[cid]),
+            "text": note_text(posted[0])})
+        r.get_data()
+        posted[0] += 1
+        statuses[("post", r.status_code)] += 1
+        if r.status_code == 303:
+            versions[cid] += 1
+        else:  # start again from the truth
+            versions[cid] = version_from(client.get(f"/saker/{cid}").get_data(as_text=True))
+
+    floor = SqliteFloor(tmpdir / "floor.sqlite3")
+    n = args.cpu_requests
+    kinds = {
+        "floor_healthz": (healthz, n),
+        "floor_sqlite": (floor.op, n),
+        "page_small": (page(small), n),
+        f"page_{args.entries}": (page(big), max(5, n // 10)),
+        "post_note": (post, n),
+    }
+    for fn, k in kinds.values():  # warm-up: caches, compiled statements, templates
+        for _ in range(max(10, k // 5)):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    names = list(kinds)
+    for r in range(args.cpu_rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn, k = kinds[name]
+            samples[name].append(cpu_per_op(fn, k))
+    statements = {
+        "page_small": len(sql_trace(engine, page(small))),
+        "post_note": len(sql_trace(engine, post)),
+    }
+    import bti
+
+    out = {"code": str(Path(bti.__file__).resolve().parent.parent), "kinds": {},
+           "statements": statements, "statuses": {f"{k} {s}": c for (k, s), c in
+                                                  sorted(statuses.items())},
+           "requests": n, "rounds": args.cpu_rounds}
+    for name, values in samples.items():
+        out["kinds"][name] = {"median": median(values), "min": min(values),
+                              "max": max(values), "n": kinds[name][1]}
+    engine.dispose()
+    return out
+
+
+def print_cpu(result: dict, label: str = "") -> None:
+    kinds = result["kinds"]
+    web_floor = kinds["floor_healthz"]["median"]
+    db_floor = kinds["floor_sqlite"]["median"]
+    print(f"  code measured: {result['code']}{label}")
+    print(f"  {result['rounds']} rounds; each kind once per round, rotated; CPU µs per request "
+          "(time.process_time), median of the rounds (min … max)")
+    for name, st in kinds.items():
+        extra = ""
+        if not name.startswith("floor"):
+            extra = (f"  = {st['median'] / web_floor:5.1f}× healthz, "
+                     f"{st['median'] / db_floor:5.1f}× sqlite3 floor, "
+                     f"{st['median'] - web_floor:8,.0f} µs above healthz")
+        print(f"    {name:<15} {st['median']:8,.0f} µs  ({st['min']:,.0f} … {st['max']:,.0f}; "
+              f"{st['n']} per round){extra}")
+    print(f"  SQL statements: case page {result['statements']['page_small']}, add_note POST "
+          f"{result['statements']['post_note']}; statuses {result['statuses']}")
+
+
+def export_tree(ref: str, dest: Path) -> Path:
+    """A checkout to measure: ``ref`` itself if it is a directory, else ``git archive ref``
+    of this repository unpacked into ``dest`` (nothing in the repository is changed)."""
+    if Path(ref).is_dir():
+        return Path(ref).resolve()
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest.resolve()
+
+
+def compare_run(args, tmpdir: Path) -> int:
+    """``--cpu`` on the ``--compare`` checkout (A) and on this one (B), each in a child process
+    of its own, alternating A B B A … (``--compare-runs`` pairs), then both side by side."""
+    import json
+
+    other = export_tree(args.compare, tmpdir / "compare")
+    trees = {"A": other, "B": CODE}
+    print(f"  A = {args.compare} ({other}); B = this checkout ({CODE})")
+    child_args = ["--entries", str(args.entries), "--cases", str(args.cases),
+                  "--colleagues", str(args.colleagues), "--cpu-rounds", str(args.cpu_rounds),
+                  "--cpu-requests", str(args.cpu_requests),
+                  "--cpu-small-entries", str(args.cpu_small_entries)]
+    results: dict[str, list[dict]] = {"A": [], "B": []}
+    order = []
+    for i in range(args.compare_runs):
+        order += ["A", "B"] if i % 2 == 0 else ["B", "A"]
+    for which in order:
+        out = tmpdir / f"cpu-{which}-{len(results[which])}.json"
+        env = {**os.environ, "BTI_BENCH_CODE": str(trees[which])}
+        cmd = [sys.executable, str(Path(__file__).resolve()), *child_args, "--cpu",
+               "--cpu-json", str(out)]
+        print(f"\n[{which}] {shlex.join(cmd)}  (BTI_BENCH_CODE={trees[which]})", flush=True)
+        subprocess.run(cmd, env=env, check=True, cwd=ROOT)
+        results[which].append(json.loads(out.read_text()))
+    print("\n== CPU per request, A vs B (medians over every round of every run) ==")
+    print(f"  A = {args.compare} ({results['A'][0]['code']})")
+    print(f"  B = this checkout ({results['B'][0]['code']})")
+    names = list(results["A"][0]["kinds"])
+    print(f"    {'':<15} {'A µs':>8} {'B µs':>8} {'B/A':>7}   {'A/healthz':>9} {'B/healthz':>9}"
+          f"   {'A above':>8} {'B above':>8} {'Δ above':>8}")
+    med = {w: {name: median([r["kinds"][name]["median"] for r in results[w]]) for name in names}
+           for w in "AB"}
+    for name in names:
+        a, b = med["A"][name], med["B"][name]
+        line = f"    {name:<15} {a:8,.0f} {b:8,.0f} {(b / a - 1) * 100:+6.1f}%"
+        if not name.startswith("floor"):
+            fa, fb = med["A"]["floor_healthz"], med["B"]["floor_healthz"]
+            above_a, above_b = a - fa, b - fb
+            line += (f"   {a / fa:9.2f} {b / fb:9.2f}   {above_a:8,.0f} {above_b:8,.0f} "
+                     f"{(above_b / above_a - 1) * 100:+7.1f}%")
+        print(line)
+    for w in "AB":
+        st = results[w][0]["statements"]
+        print(f"  SQL statements {w}: case page {st['page_small']}, add_note POST "
+              f"{st['post_note']}")
+    print("  (B/A: CPU per request; 'above': minus the healthz floor of the same run; each run's "
+          "own figures are printed above it)")
+    return 0
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -838,6 +1080,22 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--always-profile", action="store_true",
                     help="profile even when the goals are met")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--cpu", action="store_true",
+                    help="only measure CPU per request in-process (case page, add_note POST) "
+                         "against floors measured in the same rounds; no gunicorn")
+    ap.add_argument("--cpu-rounds", type=int, default=7, help="rounds of --cpu (default 7)")
+    ap.add_argument("--cpu-requests", type=int, default=100,
+                    help="requests per kind and round in --cpu (the big case page a tenth; "
+                         "default 100)")
+    ap.add_argument("--cpu-small-entries", type=int, default=50,
+                    help="stafettlogg entries of the small case page in --cpu (default 50)")
+    ap.add_argument("--cpu-json", type=Path, help=argparse.SUPPRESS)  # --compare's children
+    ap.add_argument("--compare", metavar="REF_OR_DIR",
+                    help="--cpu on another checkout (a git ref of this repository, exported "
+                         "with git archive, or a directory) and on this one, alternating, in "
+                         "one run")
+    ap.add_argument("--compare-runs", type=int, default=2,
+                    help="pairs of child runs with --compare, as A B, B A, … (default 2)")
     args = ap.parse_args(argv[1:])
     args.threads = max(1, args.threads)
     args.cases = max(args.cases, args.threads)
@@ -855,6 +1113,17 @@ def main(argv: list[str]) -> int:
           f"--profile {args.profile}", flush=True)
     servers: list[Gunicorn] = []
     try:
+        if args.compare:
+            return compare_run(args, tmpdir)
+        if args.cpu:
+            print("\n[5] CPU per request, in-process", flush=True)
+            result = cpu_run(args, tmpdir)
+            print_cpu(result)
+            if args.cpu_json:
+                import json
+
+                args.cpu_json.write_text(json.dumps(result))
+            return 0
         return run(args, tmpdir, servers)
     finally:
         for server in servers:  # stopped already unless the run failed half-way

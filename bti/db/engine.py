@@ -9,6 +9,7 @@ connection is replaced without a restart, pool sizes and a ``statement_timeout``
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from pathlib import Path
@@ -26,6 +27,8 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_S = 30
+#: SQLAlchemy's statement log (``echo=True`` or this logger at INFO).
+_SQL_LOG = logging.getLogger("sqlalchemy.engine.Engine")
 
 
 class DatabaseMissing(Exception):
@@ -108,8 +111,9 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # where a statement trace can see it
+        if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute \
+                or conn.engine.echo or _SQL_LOG.isEnabledFor(logging.INFO):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # where a statement trace or log sees it
             return
         # every transaction: straight to the driver, without SQLAlchemy's per-statement work
         try:

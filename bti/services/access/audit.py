@@ -30,8 +30,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bti.config import log_keys
-from bti.db.prepared import Prepared
-from bti.db.prepared import connection
 from bti.db.upsert import insert_ignoring_conflicts
 from bti.domain.cases import GENESIS_HASH
 from bti.domain.cases import Case
@@ -136,7 +134,7 @@ def write_pending(session: Session) -> int:
     for row in rows:
         row["chain"] = row["municipality_id"] or SYSTEM_CHAIN
         by_chain.setdefault(row["chain"], []).append(row)
-    conn = connection(session)
+    conn = session.connection()
     known = _KNOWN_HEADS.get(conn.engine, {})
     moved: dict[int, tuple[int, str]] = {}
     for chain in sorted(by_chain):
@@ -144,11 +142,10 @@ def write_pending(session: Session) -> int:
         head = known.get(chain)
         if head is not None:
             seq, digest = _link(chain_rows, *head)
-            moved_rows, _ = _MOVE_KNOWN_HEAD.execute(session, {
-                "b_chain": chain, "b_old_seq": head[0], "b_old_hash": head[1],
-                "b_seq": seq, "b_hash": digest})
-            if moved_rows == 1:
-                _INSERT.execute_many(session, chain_rows)
+            if conn.execute(_MOVE_KNOWN_HEAD, {
+                    "b_chain": chain, "b_old_seq": head[0], "b_old_hash": head[1],
+                    "b_seq": seq, "b_hash": digest}).rowcount == 1:
+                _insert(conn, chain_rows)
                 moved[chain] = (seq, digest)
                 continue
         head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one_or_none()
@@ -156,7 +153,7 @@ def write_pending(session: Session) -> int:
             _ensure_head(conn, chain)
             head = conn.execute(_HEAD_FOR_UPDATE, {"chain": chain}).one()
         seq, digest = _link(chain_rows, head.seq, head.hash)
-        _INSERT.execute_many(session, chain_rows)
+        _insert(conn, chain_rows)
         conn.execute(_MOVE_HEAD, {"b_chain": chain, "b_seq": seq, "b_hash": digest})
         moved[chain] = (seq, digest)
     session.info[_MOVED] = (conn.engine, moved)
@@ -188,13 +185,23 @@ _HEAD_FOR_UPDATE = (select(AuditChainHead.seq, AuditChainHead.hash)
                     .where(AuditChainHead.chain == bindparam("chain")).with_for_update())
 _MOVE_HEAD = (update(AuditChainHead).where(AuditChainHead.chain == bindparam("b_chain"))
               .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
-#: The two statements of every transaction that audits something: on the driver's cursor.
-_MOVE_KNOWN_HEAD = Prepared(update(AuditChainHead)
-                            .where(AuditChainHead.chain == bindparam("b_chain"),
-                                   AuditChainHead.seq == bindparam("b_old_seq"),
-                                   AuditChainHead.hash == bindparam("b_old_hash"))
-                            .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
-_INSERT = Prepared(AuditEvent.__table__.insert())
+#: The two statements of every transaction that audits something, built once: Core on the
+#: session's connection (SQLAlchemy's compiled cache serves them; logged and traced as usual).
+_MOVE_KNOWN_HEAD = (update(AuditChainHead)
+                    .where(AuditChainHead.chain == bindparam("b_chain"),
+                           AuditChainHead.seq == bindparam("b_old_seq"),
+                           AuditChainHead.hash == bindparam("b_old_hash"))
+                    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash")))
+_INSERT = AuditEvent.__table__.insert()
+
+
+def _insert(conn, rows: list[dict[str, Any]]) -> None:
+    """The rows in order: one ``executemany`` per run of rows with the same columns."""
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i].keys() != rows[start].keys():
+            conn.execute(_INSERT, rows[start:i])
+            start = i
 
 
 def _ensure_head(conn, chain: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy import bindparam
 from sqlalchemy import select
 
-from bti.db.prepared import Prepared
 from bti.domain.org import Actor
 from bti.domain.org import User
 from bti.domain.org import UserRole
@@ -60,8 +59,8 @@ def create_user(session, *, municipality_id: int, unit_id: int | None, username:
 
 _USERS = User.__table__
 _ROLES = UserRole.__table__
-#: On the tables (Core), run on the session's connection: no ORM execution for plain columns.
-_ACTOR_QUERY = Prepared(
+#: On the tables (Core, on the session's connection): plain columns, no ORM objects to build.
+_ACTOR_QUERY = (
     select(_USERS.c.id, _USERS.c.municipality_id, _USERS.c.unit_id, _USERS.c.active,
            _USERS.c.locale, _ROLES.c.role)
     .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
@@ -71,7 +70,7 @@ _ACTOR_QUERY = Prepared(
 
 def load_actor(session, user_id: int) -> Actor | None:
     """The acting user with their roles, in one query; ``None`` if there is no such user."""
-    _, rows = _ACTOR_QUERY.execute(session, {"user_id": user_id})
+    rows = session.connection().execute(_ACTOR_QUERY, {"user_id": user_id}).all()
     if not rows:
         return None
     user_id, municipality_id, unit_id, active, locale, _ = rows[0]

@@ -13,12 +13,9 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
-from bti.db.prepared import Prepared
 from bti.domain.analytics import MeasureCatalogueItem
-from bti.domain.base import Base
 from bti.domain.cases import FEEDBACK_CONCLUDING
 from bti.domain.cases import FEEDBACK_FROM_BARNEVERN
 from bti.domain.cases import BarnevernFeedback
@@ -97,48 +94,11 @@ def _not_future(ctx: Ctx, case: Case, step: Step, field: str, day: date | None) 
 
 
 def _add(ctx: Ctx, obj: Any, object_type: str) -> Written:
-    """Insert ``obj`` now, for its id. Handlers change the case only after this, so the case row
-    is written once per transaction.
-
-    A record without relationships is written with a Core ``INSERT … RETURNING id`` on the
-    session's connection (same transaction, no unit-of-work flush); the object stays transient
-    with its ``id`` set. One with relationships (its child rows cascade) goes through the ORM."""
-    stmt, columns = _insert_plan(type(obj))
-    if stmt is None:
-        ctx.session.add(obj)
-        ctx.session.flush()
-        return Written(object_type, obj.id)
-    values = obj.__dict__
-    _, [(obj.id,)] = stmt.execute(
-        ctx.session, {col: values[key] for key, col in columns if key in values})
+    """Add ``obj`` to the session and flush now, for its id. Handlers change the case only after
+    this, so the case row is written once per transaction (by ``fire``'s flush)."""
+    ctx.session.add(obj)
+    ctx.session.flush()
     return Written(object_type, obj.id)
-
-
-def _insert(ctx: Ctx, cls: type[Base], object_type: str, **values: Any) -> Written:
-    """Insert a row of a class without relationships straight from its column values, when the
-    handler needs no object afterwards (the most frequent effect, a note, builds none)."""
-    stmt, columns = _insert_plan(cls)
-    assert stmt is not None, cls  # _insert is for classes without relationships only
-    _, [(row_id,)] = stmt.execute(
-        ctx.session, {col: values[key] for key, col in columns if key in values})
-    return Written(object_type, row_id)
-
-
-_INSERT_PLANS: dict[type[Base], tuple[Prepared | None, tuple[tuple[str, str], ...]]] = {}
-
-
-def _insert_plan(cls: type[Base]) -> tuple[Prepared | None, tuple[tuple[str, str], ...]]:
-    """(``INSERT … RETURNING id`` or None when the class has relationships, (attribute key,
-    column key) pairs) for a mapped class, built once."""
-    plan = _INSERT_PLANS.get(cls)
-    if plan is None:
-        mapper = sa_inspect(cls)
-        table = cls.__table__
-        columns = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs
-                        if not prop.columns[0].primary_key)
-        stmt = None if mapper.relationships else Prepared(table.insert().returning(table.c.id))
-        plan = _INSERT_PLANS[cls] = (stmt, columns)
-    return plan
 
 
 def _level(case: Case, facts: CaseFacts) -> str:
@@ -327,8 +287,8 @@ def meeting(ctx, case, step, facts) -> Written:
 
 
 def note(ctx, case, step, facts) -> Written:
-    return _insert(ctx, Note, "note", case_id=case.id, text=step.payload["text"],
-                   created_by_id=ctx.actor.id, created_at=ctx.now())
+    return _add(ctx, Note(case_id=case.id, text=step.payload["text"],
+                          created_by_id=ctx.actor.id, created_at=ctx.now()), "note")
 
 
 def _services(ctx, case, step, unit_ids) -> list[int]:
@@ -519,9 +479,10 @@ def barnevern_feedback(ctx, case, step, facts) -> Written:
     problem = feedback_problem(report, recorded, stage, received_on, ctx.today())
     if problem:
         raise _refuse(case, step, **problem)
-    written = _insert(ctx, BarnevernFeedback, "barnevern_feedback", report_id=report.id,
-                      case_id=case.id, stage=stage, received_on=received_on,
-                      notes=p.get("notes"), recorded_by_id=ctx.actor.id, created_at=ctx.now())
+    written = _add(ctx, BarnevernFeedback(
+        report_id=report.id, case_id=case.id, stage=stage, received_on=received_on,
+        notes=p.get("notes"), recorded_by_id=ctx.actor.id, created_at=ctx.now(),
+    ), "barnevern_feedback")
     if stage in FEEDBACK_FROM_BARNEVERN and (report.feedback_received_on is None
                                              or received_on < report.feedback_received_on):
         report.feedback_received_on = received_on

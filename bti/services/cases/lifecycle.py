@@ -16,13 +16,10 @@ from typing import Any
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import func
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
-from bti.db.prepared import Prepared
 from bti.domain import child
 from bti.domain.cases import Case
 from bti.domain.cases import Concern
@@ -93,26 +90,18 @@ class OpenResult:
     entry: StafettloggEntry
 
 
-#: The case and its active participants in one query (one row per participant, or one with
-#: None); only the case row is locked when writing.
+#: The case and its active participants in one ORM query (one row per participant, or one with
+#: None); only the case row is locked when writing. ``populate_existing`` refreshes a case the
+#: session already holds (a session reused across calls) with what the database holds now.
 _CASE_BY_ID = (select(Case, Participant)
                .outerjoin(Participant, and_(Participant.case_id == Case.id,
                                             Participant.ended_at.is_(None)))
                .where(Case.id == bindparam("case_id"))
                .execution_options(populate_existing=True))
 _CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update(of=Case)
-#: The same rows read on the tables (``Prepared``), made into persistent objects by
-#: ``_attach``: the ORM's loading is the largest cost of a transition otherwise.
-_CASES, _PARTICIPANTS = Case.__table__, Participant.__table__
-_CASE_ROWS = (select(_CASES, _PARTICIPANTS)
-              .select_from(_CASES.outerjoin(_PARTICIPANTS, and_(
-                  _PARTICIPANTS.c.case_id == _CASES.c.id, _PARTICIPANTS.c.ended_at.is_(None))))
-              .where(_CASES.c.id == bindparam("case_id")))
-_CASE_ROWS_READ = Prepared(_CASE_ROWS)
-_CASE_ROWS_FOR_UPDATE = Prepared(_CASE_ROWS.with_for_update(of=_CASES))
 _CONSENTS, _CONSENT_SERVICES = Consent.__table__, ConsentService.__table__
 #: The case's given consents with their services (one row per service), on the tables.
-_GIVEN_CONSENTS = Prepared(
+_GIVEN_CONSENTS = (
     select(_CONSENTS.c.id, _CONSENTS.c.status, _CONSENTS.c.given_by, _CONSENTS.c.given_on,
            _CONSENTS.c.expires_on, _CONSENTS.c.withdrawn_at, _CONSENT_SERVICES.c.unit_id)
     .select_from(_CONSENTS.join(_CONSENT_SERVICES,
@@ -123,13 +112,15 @@ _GIVEN_CONSENTS = Prepared(
 
 def _given_consents(ctx: Ctx, case_id: int) -> list[ConsentTerms]:
     """The terms of the case's given consents, oldest first."""
-    _, rows = _GIVEN_CONSENTS.execute(ctx.session, {"case_id": case_id})
+    rows = ctx.session.connection().execute(_GIVEN_CONSENTS, {"case_id": case_id}).all()
     units: dict[int, set[int]] = {}
     heads: dict[int, tuple[int, str, str, date | None, date | None, datetime | None]] = {}
     for row in rows:
-        heads.setdefault(row[0], row[:6])
+        heads.setdefault(row[0], tuple(row[:6]))
         units.setdefault(row[0], set()).add(row[6])
     return [ConsentTerms(*heads[cid], unit_ids=frozenset(units[cid])) for cid in heads]
+
+
 _EMERGENCY_GRANTS = select(EmergencyAccess).where(
     EmergencyAccess.case_id == bindparam("case_id"),
     EmergencyAccess.user_id == bindparam("user_id"), EmergencyAccess.expires_at > bindparam("now"))
@@ -137,51 +128,13 @@ _EMERGENCY_GRANTS = select(EmergencyAccess).where(
 
 def _case_and_participants(ctx: Ctx, case_id: int, for_update: bool
                            ) -> tuple[Case | None, list[Participant]]:
-    """The case (``None`` if there is none) and its active participants, as persistent objects
-    of the session with every column loaded, as ``_CASE_BY_ID`` loads them.
-
-    Read on the tables; the objects are built from the rows unless the session already holds
-    one of them (a session reused across calls), which the ORM query then refreshes instead
-    (``populate_existing``), so an object the caller holds is never replaced."""
-    session = ctx.session
-    params = {"case_id": case_id}
-    _, rows = (_CASE_ROWS_FOR_UPDATE if for_update else _CASE_ROWS_READ).execute(session, params)
+    """The case (``None`` if there is none) and its active participants, loaded by the ORM in
+    one query (the case row locked ``FOR UPDATE`` when writing, where the database has it)."""
+    rows = ctx.session.execute(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID,
+                               {"case_id": case_id}).all()
     if not rows:
         return None, []
-    split = len(_CASE_KEYS)
-    held = session.identity_map
-    if _CASE_IDENTITY((rows[0][0],)) in held or any(
-            r[split] is not None and _PARTICIPANT_IDENTITY((r[split],)) in held for r in rows):
-        loaded = session.execute(_CASE_BY_ID_FOR_UPDATE if for_update else _CASE_BY_ID,
-                                 params).all()
-        return loaded[0][0], [p for _, p in loaded if p is not None]
-    case = _attach(session, _NEW_CASE, zip(_CASE_KEYS, rows[0][:split], strict=True))
-    return case, [_attach(session, _NEW_PARTICIPANT,
-                          zip(_PARTICIPANT_KEYS, r[split:], strict=True))
-                  for r in rows if r[split] is not None]
-
-
-def _attach(session, new_instance, values):
-    """A persistent, clean object from a row's (attribute, value) pairs, as the ORM's loader
-    makes one: values set in its ``__dict__`` (no change events), every attribute marked loaded
-    (``make_transient_to_detached``), then added to the session, which now tracks it."""
-    obj = new_instance()
-    obj.__dict__.update(values)
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
-
-
-def _attribute_keys(table, mapper) -> tuple[str, ...]:
-    return tuple(mapper.get_property_by_column(c).key for c in table.columns)
-
-
-_CASE_KEYS = _attribute_keys(_CASES, sa_inspect(Case))
-_PARTICIPANT_KEYS = _attribute_keys(_PARTICIPANTS, sa_inspect(Participant))
-_NEW_CASE = sa_inspect(Case).class_manager.new_instance
-_NEW_PARTICIPANT = sa_inspect(Participant).class_manager.new_instance
-_CASE_IDENTITY = sa_inspect(Case).identity_key_from_primary_key
-_PARTICIPANT_IDENTITY = sa_inspect(Participant).identity_key_from_primary_key
+    return rows[0][0], [p for _, p in rows if p is not None]
 
 
 def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
@@ -448,41 +401,12 @@ def fire(
     audit.record(ctx, "case.transition", case=case, object_type=written.object_type,
                  object_id=written.object_id, basis=access.basis, trigger=step.trigger,
                  source=step.source, dest=step.dest, log_seq=entry.seq)
-    _write_case(ctx, case)
     try:
-        ctx.session.flush()  # whatever else the effect changed (participants, measures, …)
+        # the case's UPDATE … WHERE id AND version (the mapper's version_id_col: no row means
+        # another writer moved the version on, StaleDataError) with whatever else the effect
+        # changed (participants, measures, …)
+        ctx.session.flush()
     except (StaleDataError, IntegrityError) as err:
         raise Conflict() from err
     return FireResult(case, step, entry)
 
-
-_CASE_TABLE = Case.__table__
-_CASE_MAPPER = sa_inspect(Case)
-#: attribute key → column key of the case's plain columns (not id or version).
-_CASE_COLUMNS = {prop.key: prop.columns[0].key for prop in _CASE_MAPPER.column_attrs
-                 if prop.key not in ("id", "version")}
-_UPDATE_CASE = Prepared(_CASE_TABLE.update().where(
-    _CASE_TABLE.c.id == bindparam("b_id"), _CASE_TABLE.c.version == bindparam("b_version")))
-
-
-def _write_case(ctx: Ctx, case: Case) -> None:
-    """Write the case's changed columns and its next version with one Core ``UPDATE … WHERE id
-    AND version``, then mark them committed on the object, so the unit of work has nothing left
-    to do for the case. No row (another writer moved the version on) is a ``Conflict``; an
-    unexpected change (not a plain column) goes through the ORM's flush instead."""
-    state = sa_inspect(case)
-    changed = state.committed_state
-    if not changed or not changed.keys() <= _CASE_COLUMNS.keys():
-        return
-    current = state.dict
-    values = {_CASE_COLUMNS[key]: current[key] for key in changed}
-    version = case.version + 1
-    values["version"] = version
-    rowcount, _ = _UPDATE_CASE.execute(
-        ctx.session, {"b_id": case.id, "b_version": case.version, **values})
-    if rowcount != 1:
-        raise Conflict()
-    # what the unit of work does after its own UPDATE: everything committed, the case clean
-    # (no longer in the identity map's modified set, so the flush after this skips it)
-    current["version"] = version
-    state._commit_all(current, ctx.session.identity_map)
