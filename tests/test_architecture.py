@@ -31,7 +31,7 @@ LAYERS = {
     "services": (True,  WEB_FRAMEWORK,                  {"engine", "domain", "render", "db",
                                                          "config"}),
     "web":      (True,  (),                             ANY),
-    "render":   (False, WEB_FRAMEWORK,                  {"engine", "domain"}),
+    "render":   (True,  WEB_FRAMEWORK,                  {"engine", "domain"}),
     "demo":     (False, WEB_FRAMEWORK,                  {"engine", "domain", "services", "render",
                                                          "db", "config"}),
     "db":       (False, WEB_FRAMEWORK,                  {"engine", "domain", "config"}),
@@ -317,6 +317,24 @@ def test_cli_does_not_import_web():
     assert not offenders, "\n".join(offenders)
 
 
+def test_render_imports_no_web_framework():
+    """The renderers (bti/render) are Flask-free: words reach them through the caller's
+    translations, so no module in it imports Flask, Flask-Babel or bti.web (the table's render
+    row, on the folder as it is)."""
+    modules = layer_files(PACKAGE, "render")
+    assert {p.name for p in modules} >= {"pdf.py", "xlsx.py", "csvfile.py", "i18n.py"}
+    offenders = import_violations(PACKAGE, {"render": LAYERS["render"]})
+    assert not offenders, "\n".join(offenders)
+    script = ("import sys, importlib\n"
+              f"for m in {sorted(module_name(PACKAGE, p)[0] for p in modules)!r}:\n"
+              "    importlib.import_module(m)\n"
+              "print(sorted(m for m in sys.modules if m == 'bti.web' or m.startswith('bti.web.')"
+              " or m.split('.')[0].startswith(('flask', 'werkzeug', 'jinja2'))))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=PACKAGE.parent)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
 def test_cli_start_loads_no_web_module():
     """What the imports above do not show: ``bti --help`` loads nothing of the web app or
     Flask through the modules the CLI imports."""
@@ -332,11 +350,12 @@ def test_cli_start_loads_no_web_module():
 # --- the checkers bite: each rule on a small package with a violation -------------------------
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A package ``bti`` in tmp_path: the four required layers with a line of code each, then
+    """A package ``bti`` in tmp_path: the required layers with a line of code each, then
     ``files`` (path → source; ``None`` deletes the path)."""
     root = tmp_path / "bti"
     base = {"__init__.py": "", "engine/__init__.py": "X = 1\n", "domain/__init__.py": "X = 1\n",
-            "services/__init__.py": "X = 1\n", "web/__init__.py": "import flask\n"}
+            "services/__init__.py": "X = 1\n", "render/__init__.py": "X = 1\n",
+            "web/__init__.py": "import flask\n"}
     for rel, text in {**base, **files}.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
@@ -392,6 +411,7 @@ def test_the_import_checker_lets_the_web_layer_use_flask(tmp_path, source):
     {"services/__init__.py": None},  # the folder renamed
     {"services/__init__.py": '"""Only a docstring."""\n'},
     {"web/__init__.py": ""},
+    {"render/__init__.py": '"""Only a docstring."""\n'},  # the renderers moved back out
 ])
 def test_a_missing_or_empty_layer_is_caught(tmp_path, files):
     root = _package(tmp_path, {k: v or "" for k, v in files.items()})

@@ -49,8 +49,8 @@ def privacy_export(case_id: int, fmt: str, out: Path) -> None:
             doc = privacy_service.export_case_as_system(session, case_id, utcnow(), fmt)
         except NotFound:
             raise click.ClickException(f"no case {case_id}") from None
-        data = (privacy_service.export_json_bytes(doc) if fmt == "json"
-                else privacy_service.render_pdf(doc))
+        data = (privacy_service.json_bytes(doc) if fmt == "json"
+                else privacy_service.pdf_bytes(doc))
     # written once the audit row is committed: no export without its record
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
@@ -67,12 +67,12 @@ def privacy_archive(case_id: int, archive_dir: Path) -> None:
     from bti.services.context import utcnow
     from bti.services.errors import InvalidInput
     from bti.services.errors import NotFound
-    from bti.services.privacy import export as privacy_service
+    from bti.services.privacy import archive
 
     with make_session_factory(open_engine()).begin() as session:
         ctx = Ctx.system(session, now=utcnow)
         try:
-            row = privacy_service.archive_case(ctx, case_id, archive_dir, via="cli")
+            row = archive.archive_case(ctx, case_id, archive_dir, via="cli")
         except NotFound:
             raise click.ClickException(f"no case {case_id}") from None
         except InvalidInput:
@@ -96,24 +96,23 @@ def privacy_archive(case_id: int, archive_dir: Path) -> None:
 def privacy_purge(dry_run: bool, now_text: str | None, replay_file: Path | None,
                   journal_file: Path | None) -> None:
     from bti.services.errors import InvalidInput
-    from bti.services.privacy import export as privacy_service
+    from bti.services.privacy import purge
 
     now = _privacy_now(now_text)
     replay = []
     if replay_file is not None:
         try:
-            replay = privacy_service.read_journal(replay_file)
+            replay = purge.read_journal(replay_file)
         except InvalidInput as err:
             raise click.ClickException(f"{replay_file}: {err}") from None
     with make_session_factory(open_engine())() as session:
-        report = privacy_service.purge_due(session, now, via="cli", dry_run=dry_run,
-                                           replay=replay)
+        report = purge.purge_due(session, now, via="cli", dry_run=dry_run, replay=replay)
         if dry_run:
             session.rollback()
         else:
             session.commit()
     if journal_file is not None and not dry_run:
-        privacy_service.append_journal(journal_file, report.purged)
+        purge.append_journal(journal_file, report.purged)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} {len(report.purged)} case(s)")
     for t in report.purged:
@@ -131,11 +130,12 @@ def privacy_purge(dry_run: bool, now_text: str | None, replay_file: Path | None,
                  "before restoring a backup, then run `bti privacy purge --replay FILE`.")
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 def privacy_journal(out: Path) -> None:
-    from bti.services.privacy import export as privacy_service
+    from bti.domain.log import canonical_json
+    from bti.services.privacy import purge
 
     with make_session_factory(open_engine())() as session:
-        entries = privacy_service.journal(session)
+        entries = purge.journal(session)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(privacy_service.canonical_json(t) + "\n" for t in entries),
+    out.write_text("".join(canonical_json(t) + "\n" for t in entries),
                    encoding="utf-8")
     click.echo(f"wrote {len(entries)} tombstone(s) to {out}")

@@ -4,7 +4,7 @@
 itself: triggers abort every UPDATE and DELETE on SQLite and PostgreSQL (``append_only_ddl``,
 created by ``bti.db.engine.create_schema`` and by the migrations). One exception, for retention
 (PRIV-02): the stafettlogg entries of a case that has a ``case_purge`` tombstone may be deleted, so
-the purge (``bti.services.privacy.export``) writes the tombstone first and then deletes the case's
+the purge (``bti.services.privacy.purge``) writes the tombstone first and then deletes the case's
 rows in the same transaction. ``audit_event`` stays fully append-only (its own retention purge is
 not built yet). The triggers stop an honest mistake and an attacker without DDL rights; the seals
 and the cross-checks of ``bti.services.access.integrity`` catch the rest.

@@ -41,7 +41,8 @@ def every_table() -> list[str]:
 
 @pytest.mark.parametrize("module", ["bti.domain.base", "bti.domain.cases", "bti.domain.org",
                                     "bti.domain.log", "bti.domain.rules",
-                                    "bti.services.privacy.export"])
+                                    "bti.services.privacy.export",
+                                    "bti.services.privacy.purge"])
 def test_one_import_registers_every_entity(module):
     out = subprocess.run([sys.executable, "-c", PROBE, module], capture_output=True, text=True,
                          check=False, timeout=120)

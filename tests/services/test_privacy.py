@@ -33,6 +33,8 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.models import Base
 from bti.domain.org import Municipality
 from bti.migrate import upgrade
+from bti.render.pdf import font_path
+from bti.render.pdf import latin1
 from bti.services.access import audit
 from bti.services.access import emergency as access
 from bti.services.access import integrity
@@ -41,7 +43,9 @@ from bti.services.cases.stafettlogg import verify_all
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.privacy import archive as privacy_archive
 from bti.services.privacy import export as privacy
+from bti.services.privacy import purge as privacy_purge
 from tests.conftest import World
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY
@@ -180,7 +184,8 @@ def test_export_holds_every_row_linked_to_the_case(world, session, tmp_path):
     w = world
     case_id = rich_case(w)
     other = rich_case(w, "Anna barn")  # rows of another case must not leak in
-    privacy.archive_case(Ctx(session, None, w.registry, lambda: FIXED_NOW), case_id, tmp_path)
+    privacy_archive.archive_case(Ctx(session, None, w.registry, lambda: FIXED_NOW), case_id,
+                                 tmp_path)
     session.commit()
     doc = privacy.export_case(w.ctx(w.coordinator), case_id)
     session.commit()
@@ -260,7 +265,7 @@ def test_redaction_rule_replaces_the_value_and_says_so(world, session, monkeypat
     assert doc["redactions"] == [{"table": "emergency_access", "id": grant["id"],
                                   "column": "reason", "rule": "third party (test rule)"}]
     assert REASON not in json.dumps(doc, ensure_ascii=False)
-    assert REASON not in privacy.render_pdf(doc, font=None).decode("latin-1")
+    assert REASON not in privacy.pdf_bytes(doc, font=None).decode("latin-1")
 
 
 def test_pdf_with_the_unicode_font_and_with_the_core_font_fallback(world, session):
@@ -269,10 +274,10 @@ def test_pdf_with_the_unicode_font_and_with_the_core_font_fallback(world, sessio
     doc = privacy.export_case(w.ctx(w.coordinator), case_id, "pdf")
     doc["notes"][0]["text"] = "Merknad – «Łódź» ✓ æøå ÆØÅ"
     for font in ("default", None):
-        pdf = privacy.render_pdf(doc, font=font)
+        pdf = privacy.pdf_bytes(doc, font=font)
         assert pdf.startswith(b"%PDF-")
         assert pdf.rstrip().endswith(b"%%EOF")
-    assert privacy.latin1("æøå ÆØÅ – Łódź ✓ …") == "æøå ÆØÅ - Lódz ? ..."
+    assert latin1("æøå ÆØÅ – Łódź ✓ …") == "æøå ÆØÅ - Lódz ? ..."
 
 
 def test_export_time_for_a_case_with_1000_log_entries(world, session, capsys):
@@ -285,17 +290,17 @@ def test_export_time_for_a_case_with_1000_log_entries(world, session, capsys):
     assert case.log_seq == 1000
     started = time.perf_counter()
     doc = privacy.export_case_as_system(session, case.id, FIXED_NOW)
-    json_bytes = privacy.export_json_bytes(doc)
+    json_bytes = privacy.json_bytes(doc)
     t_json = time.perf_counter() - started
     started = time.perf_counter()
-    pdf = privacy.render_pdf(doc)
+    pdf = privacy.pdf_bytes(doc)
     t_pdf = time.perf_counter() - started
     assert len(doc["stafettlogg"]) == 1000
     assert len(doc["notes"]) == 999
     with capsys.disabled():
         print(f"\n[PRIV-01 timing] export of a case with 1000 log entries: JSON {t_json:.2f} s "
               f"({len(json_bytes)} bytes), PDF {t_pdf:.2f} s ({len(pdf)} bytes, "
-              f"{'DejaVu' if privacy._font_path() else 'core font'})")
+              f"{'DejaVu' if font_path() else 'core font'})")
 
 
 # --- archive ------------------------------------------------------------------------------------
@@ -309,17 +314,17 @@ def test_archive_writes_a_verified_package_of_a_closed_case_only(world, session,
     w = world
     open_id = plain_case(w, "Open O.", close=False)
     with pytest.raises(InvalidInput):
-        privacy.archive_case(_system(session, w.registry), open_id, tmp_path)
+        privacy_archive.archive_case(_system(session, w.registry), open_id, tmp_path)
     with pytest.raises(NotFound):  # a user who is not the privacy officer
-        privacy.archive_case(w.ctx(w.coordinator), open_id, tmp_path)
+        privacy_archive.archive_case(w.ctx(w.coordinator), open_id, tmp_path)
     case_id = rich_case(w)
-    row = privacy.archive_case(_system(session, w.registry), case_id, tmp_path)
+    row = privacy_archive.archive_case(_system(session, w.registry), case_id, tmp_path)
     session.commit()
     folder = Path(row.path)
     assert sorted(p.name for p in folder.iterdir()) == ["export.json", "export.pdf",
                                                         "manifest.json"]
     assert row.verified_at is not None
-    assert privacy.verify_archive(row) is None
+    assert privacy_archive.verify_archive(row) is None
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["case_id"] == case_id
     assert json.loads((folder / "export.json").read_text())["case"]["child_pseudonym"] \
@@ -327,9 +332,9 @@ def test_archive_writes_a_verified_package_of_a_closed_case_only(world, session,
     ev = session.scalars(select(AuditEvent).where(AuditEvent.action == "case.archived")).one()
     assert (ev.actor_id, ev.case_id, json.loads(ev.details)["via"]) == (None, case_id, "cli")
     (folder / "export.pdf").write_bytes(b"changed")
-    assert privacy.verify_archive(row) == "export.pdf_changed"
+    assert privacy_archive.verify_archive(row) == "export.pdf_changed"
     officer = _privacy_officer(w)  # the privacy officer may archive too
-    assert privacy.archive_case(w.ctx(officer), case_id, tmp_path).verified_at is not None
+    assert privacy_archive.archive_case(w.ctx(officer), case_id, tmp_path).verified_at is not None
 
 
 # --- purge (PRIV-02) and restore (PRIV-05), on both databases -----------------------------------
@@ -366,8 +371,8 @@ class Scenario:
             for case_id, at in ((self.a, FIXED_NOW + timedelta(hours=1)),
                                 (self.b, later + timedelta(hours=1)),
                                 (self.e, FIXED_NOW + timedelta(hours=1))):
-                self.sha[case_id] = privacy.archive_case(_system(s, registry, at), case_id,
-                                                         archive_dir).sha256
+                self.sha[case_id] = privacy_archive.archive_case(
+                    _system(s, registry, at), case_id, archive_dir).sha256
             # activity on E after its archive (an emergency access): the archive is stale
             access.request_emergency_access(w.ctx(w.outsider, FIXED_NOW + timedelta(hours=2)),
                                             self.e, REASON)
@@ -403,9 +408,9 @@ def residual(engine, case_id: int) -> dict[str, int]:
     return out
 
 
-def _purge(engine, now, **kw) -> privacy.PurgeReport:
+def _purge(engine, now, **kw) -> privacy_purge.PurgeReport:
     with make_session_factory(engine)() as s:
-        report = privacy.purge_due(s, now, via="job", **kw)
+        report = privacy_purge.purge_due(s, now, via="job", **kw)
         s.commit()
     return report
 
@@ -543,7 +548,7 @@ def test_restoring_a_backup_does_not_resurrect_a_purged_child(request, registry,
     # 2. purge A; the live database's case_purge table is the journal
     _purge(live, sc.due)
     with make_session_factory(live)() as s:
-        journal = privacy.journal(s)
+        journal = privacy_purge.journal(s)
     assert [t["case_id"] for t in journal] == [sc.a]
     # 3. restore into a fresh database: the child is back
     if dialect == "sqlite":

@@ -12,7 +12,11 @@ from sqlalchemy import select
 
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.log import AuditEvent
+from bti.domain.org import User
 from tests.factories import FIXED_NOW
+from tests.services.test_analytics_export import FOREIGN
+from tests.services.test_analytics_export import WORDS
+from tests.services.test_analytics_export import texts
 from tests.web.test_inbox_leader import audit_rows
 from tests.web.test_inbox_leader import build
 
@@ -165,3 +169,23 @@ def test_catalogue_pages_add_edit_deactivate(app, web_world, login, fixed_clock)
     assert foreign.get(f"/tiltaksoversikt/{item.id}").status_code == 404
     assert foreign.post(f"/tiltaksoversikt/{item.id}/aktiv", {"active": "1"}).status_code == 404
     assert login("teacher", web_world).get("/tiltaksoversikt/").status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
+def test_exports_are_in_the_users_language(app, web_world, login, fixed_clock, lang):
+    """The web passes Flask-Babel's translations for the user's language: the same words as
+    the catalogues loaded without Flask (tests/services/test_analytics_export.py)."""
+    seven_cases(app, web_world)  # every user reads English …
+    with app.extensions["bti"].session_factory.begin() as s:  # … but the leader, now
+        s.get(User, web_world.users["leader"].id).locale = lang
+    leader = login("leader", web_world)
+    absent = ("Fritekst", "Free text", "Selektiv", "Selective")  # no such measure here
+    words = [w for w in WORDS[lang][:-1] if not w.startswith(absent)]
+    for fmt in ("csv", "xlsx", "pdf"):
+        r = leader.get(f"/analyse/eksport.{fmt}")
+        assert r.status_code == 200, fmt
+        found = texts(fmt, r.data)
+        run = " ".join(found)
+        missing = [w for w in words if w not in found and w not in run]
+        assert not missing, (fmt, missing)
+        assert not [w for w in FOREIGN[lang] if w in found], fmt

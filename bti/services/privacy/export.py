@@ -1,7 +1,7 @@
-"""Data-subject rights and retention: the case export (innsyn), the archive package, and the purge
-(PRIV-01, PRIV-02, PRIV-05).
+"""The case export (innsyn, GDPR art. 15, PRIV-01): what it holds, who may have it, and the
+export itself. The archive package is ``archive``, the purge ``purge``.
 
-Export (GDPR art. 15, innsyn)
+Export
     ``export_case`` gives every row linked to the case: the case, its concerns, goals, measures,
     evaluations (and their measure links), meetings, notes, consents (and their services),
     participants (with names and units), handovers, reports to barnevernet, emergency accesses
@@ -10,7 +10,8 @@ Export (GDPR art. 15, innsyn)
     referred to anywhere are listed once under ``people`` with their name and unit. The case's
     stafettholder and the municipality's privacy officer may export; everyone else gets
     ``NotFound`` (the same answer as for a case that does not exist). Every export is audited as
-    ``case.exported`` with its format.
+    ``case.exported`` with its format. ``pdf_bytes`` and ``json_bytes`` write it
+    (``bti.render``).
 
     Redaction: ``REDACTIONS`` maps ``table.column`` to the rule that exempts it from disclosure.
     It is empty: domain.md names no exempt field (the emergency-access reason is disclosed on
@@ -21,56 +22,22 @@ Export (GDPR art. 15, innsyn)
     The access log leaves out the audit row's ``details`` (request ids) and hash columns: they
     describe the log, not the family.
 
-Archive (closing → archive)
-    ``archive_case`` writes the JSON export, a PDF of it and a ``manifest.json`` (SHA-256 of each
-    file) to a new folder under the archive folder, reads them back, and records a
-    ``case_archive`` row with the manifest's SHA-256. The folder is the stand-in for the
-    municipality's archive or the pupil file; a Noark 5 export (for example through KS Fiks Arkiv)
-    and PDF/A are out of scope: the PDF is plain PDF 1.3.
+The foreign-key walk (``linked_conditions``) finds every row linked to a case by walking
+``Base.metadata``; the export reads those rows and the purge deletes them.
 
-Purge (retention)
-    ``purge_due`` purges every closed case whose ``closed_at + case_retention_days`` has passed
-    and which has a verified archive package (files present, hashes matching, newer than the
-    case's last activity). It writes the ``case_purge`` tombstone first (the database triggers
-    then allow deleting that case's stafettlogg entries, and nothing else), deletes every row
-    linked to the case through a foreign key (found by walking ``Base.metadata``, so a new table
-    cannot be forgotten), and audits ``case.purged``. What stays: the case's ``audit_event`` rows
-    (kept for their own period; their purge is not built yet) and the tombstone. The archive
-    folder is not touched: it is the archive.
-
-Restore (PRIV-05: backups do not resurrect purged children)
-    The ``case_purge`` table of the live database is the journal. An operator who restores a
-    backup: (1) before the restore, saves the journal from the live database
-    (``bti privacy journal --out purges.jsonl``; ``bti privacy purge --journal FILE`` also appends
-    every tombstone it writes to FILE outside the database), (2) restores, (3) runs
-    ``bti privacy purge --replay purges.jsonl``: every case named in the journal that the restored
-    database still holds is purged again (rule ``replay``), whatever its retention. A plain
-    ``bti privacy purge`` afterwards also purges the cases that were due by retention.
-
-Actors: a purge or archive run from the command line or a job has no user. Its audit rows have
-``actor_id`` NULL, empty roles and ``details`` ``{"via": "cli"}`` (or ``"job"``), in the case's
-municipality's chain.
+Actors: an export, archive or purge run from the command line or a job has no user. Its audit
+rows have ``actor_id`` NULL, empty roles and ``details`` ``{"via": "cli"}`` (or ``"job"``), in
+the case's municipality's chain (``_system_audit``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
-import textwrap
-import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import date
 from datetime import datetime
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -95,16 +62,14 @@ from bti.domain.cases import Note
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.log import AuditEvent
-from bti.domain.log import CasePurge
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
-from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.policy import export_basis
-from bti.domain.policy import may_archive_case
 from bti.domain.rules import relations
-from bti.domain.vocabulary import Role
+from bti.render import jsonfile
+from bti.render import pdf
 from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
@@ -142,10 +107,8 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
 }
 
-#: Export audit actions.
+#: The export's audit action.
 EXPORTED = "case.exported"
-ARCHIVED = "case.archived"
-PURGED = "case.purged"
 
 
 # --- the foreign-key walk ---------------------------------------------------------------------
@@ -337,361 +300,15 @@ def _system_audit(session: Session, now: datetime, action: str, case_or_ids: Any
         basis="system", outcome="allowed", details=canonical_json({"via": via, **details})))
 
 
-# --- PDF ----------------------------------------------------------------------------------------
-
-#: Unicode TrueType fonts for the PDF (headings; body text, monospaced so that lines can be
-#: wrapped by count, which is fast); without them the PDF uses core fonts and Latin-1 text.
-DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-DEFAULT_MONO_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
-#: Body text: 8 pt monospaced (0.6 em a character) on A4 with 10 mm margins holds 112
-#: characters a line; a little less for safety.
-_BODY_PT = 8
-_BODY_CHARS = 108
-
-_PLAIN = {"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
-          "\u201d": '"', "\u2026": "...", "\u2192": "->", "\u0141": "L", "\u0142": "l",
-          "\u0110": "D", "\u0111": "d", "\u0152": "OE", "\u0153": "oe", "\u20ac": "EUR"}
+# --- written out (bti.render) -------------------------------------------------------------------
 
 
-def latin1(text: str) -> str:
-    """``text`` in Latin-1 for the core PDF fonts: æ, ø, å and other Latin-1 letters stay;
-    others lose their accents (NFKD) or become '?'."""
-    out = []
-    for ch in text:
-        if ord(ch) < 256:
-            out.append(ch)
-            continue
-        if ch in _PLAIN:
-            out.append(_PLAIN[ch])
-            continue
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if ord(c) < 256
-                       and not unicodedata.combining(c))
-        out.append(base or "?")
-    return "".join(out)
+def pdf_bytes(doc: dict[str, Any], font: pdf.Font = "default") -> bytes:
+    """The export as a PDF, readable on paper (``bti.render.pdf.case_export``), its sections in
+    the order of ``SECTIONS``. ``font=None`` forces the core fonts (Latin-1)."""
+    return pdf.case_export(doc, [section for section, _m in SECTIONS.values()], font)
 
 
-def _font_path() -> Path | None:
-    path = Path(os.environ.get("BTI_PDF_FONT", str(DEFAULT_FONT)))
-    return path if path.is_file() else None
-
-
-def _mono_font_path() -> Path | None:
-    path = Path(os.environ.get("BTI_PDF_MONO_FONT", str(DEFAULT_MONO_FONT)))
-    return path if path.is_file() else None
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    lines = []
-    for para in text.splitlines() or [""]:
-        lines += textwrap.wrap(para, width, break_long_words=True, break_on_hyphens=False,
-                               replace_whitespace=True) or [""]
-    return lines
-
-
-def render_pdf(doc: dict[str, Any], font: Path | None | str = "default") -> bytes:
-    """The export as a PDF, readable on paper: every section, every row, every field.
-    ``font=None`` forces the core fonts (Latin-1), as on a machine without DejaVu."""
-    from fpdf import FPDF
-
-    sans = _font_path() if font == "default" else font
-    mono = _mono_font_path() if font == "default" else None
-    pdf = FPDF(format="A4")
-    pdf.set_margins(10, 10, 10)
-    pdf.set_auto_page_break(True, margin=12)
-    pdf.set_creator("bti")
-    pdf.set_title(f"Case {doc['case_id']}: export for the family")
-    if sans is not None:
-        pdf.add_font("sans", "", str(sans))
-        head_family, clean = "sans", (lambda s: s)
-    else:
-        head_family, clean = "helvetica", latin1
-    if mono is not None:
-        pdf.add_font("mono", "", str(mono))
-        body_family = "mono"
-    else:
-        body_family = "courier" if sans is None else "sans"
-    # a proportional body font holds fewer characters a line
-    width = _BODY_CHARS if body_family in ("mono", "courier") else 80
-    pdf.add_page()
-
-    def heading(text: str) -> None:
-        pdf.set_font(head_family, size=12)
-        pdf.ln(2)
-        for line in _wrap(clean(text), 80):
-            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(body_family, size=_BODY_PT)
-
-    def para(text: str) -> None:
-        for line in _wrap(clean(text), width):
-            pdf.cell(0, 3.6, line, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(0.8)
-
-    def fields(row: dict[str, Any]) -> str:
-        return "; ".join(f"{k}: {_text(v)}" for k, v in row.items())
-
-    heading(f"Case {doc['case_id']}: everything stored about the case")
-    para(f"Exported {doc['exported_at']} ({doc['format']} v{doc['version']}).")
-    heading("Case")
-    para(fields(doc["case"]))
-    for section, _model in SECTIONS.values():
-        rows = doc[section]
-        heading(f"{section.replace('_', ' ').capitalize()} ({len(rows)})")
-        for row in rows:
-            para(fields(row))
-    heading(f"Access log: who has seen or changed the case ({len(doc['access_log'])})")
-    for row in doc["access_log"]:
-        para(f"{row['at']}  {row['user'] or 'system'} ({', '.join(row['roles'])}; "
-             f"{row['unit'] or '-'})  {row['action']}  basis: {row['basis'] or '-'}  "
-             f"{row['outcome']}")
-    heading("People named in this export")
-    for uid, p in doc["people"].items():
-        para(f"{uid}: {p['name']} ({p['unit'] or '-'})")
-    if doc["redactions"]:
-        heading("Withheld fields")
-        for r in doc["redactions"]:
-            para(f"{r['table']} {r['id']} {r['column']}: {r['rule']}")
-    return bytes(pdf.output())
-
-
-def _text(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, dict | list):
-        return canonical_json(v)
-    return str(v)
-
-
-def export_json_bytes(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
-
-
-# --- archive ------------------------------------------------------------------------------------
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def verify_archive(archive: CaseArchive) -> str | None:
-    """Why the archive package does not verify, or None when its files match its hashes."""
-    folder = Path(archive.path)
-    try:
-        manifest_bytes = (folder / "manifest.json").read_bytes()
-    except OSError:
-        return "manifest_missing"
-    if _sha256(manifest_bytes) != archive.sha256:
-        return "manifest_changed"
-    manifest = json.loads(manifest_bytes)
-    for name, digest in manifest["files"].items():
-        try:
-            if _sha256((folder / name).read_bytes()) != digest:
-                return f"{name}_changed"
-        except OSError:
-            return f"{name}_missing"
-    return None
-
-
-def archive_case(ctx: Ctx, case_id: int, archive_dir: Path, *, via: str = "cli"
-                 ) -> CaseArchive:
-    """Write the archive package of a CLOSED case and record it. ``ctx.actor`` is None for an
-    operator or a job (audited with ``{"via": via}``), or a privacy officer of the case's
-    municipality. Raises ``NotFound`` or ``InvalidInput`` ({"case": ["not_closed"]})."""
-    session = ctx.session
-    case = session.get(Case, case_id) if isinstance(case_id, int) else None
-    actor = ctx.actor
-    allowed = case is not None and (actor is None
-                                    or may_archive_case(actor, case.municipality_id))
-    if not allowed or case is None:
-        raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
-    if case.closed_at is None:
-        raise InvalidInput({"case": ["not_closed"]})
-    now = ctx.now()
-    doc = build_export(session, case, now)
-    json_bytes = export_json_bytes(doc)
-    pdf_bytes = render_pdf(doc)
-    folder = Path(archive_dir) / (f"case-{case.id}-{now.strftime('%Y%m%dT%H%M%SZ')}-"
-                                  f"{secrets.token_hex(4)}")
-    tmp = folder.with_name(folder.name + ".partial")
-    tmp.mkdir(parents=True)
-    files = {"export.json": json_bytes, "export.pdf": pdf_bytes}
-    for name, data in files.items():
-        _write(tmp / name, data)
-    manifest = canonical_json({
-        "format": "bti-archive", "version": 1, "case_id": case.id,
-        "municipality_id": case.municipality_id, "archived_at": now.isoformat(),
-        "closed_at": case.closed_at.isoformat(), "log_seq": case.log_seq,
-        "log_head": case.log_head,
-        "files": {name: _sha256(data) for name, data in files.items()}}).encode("utf-8")
-    _write(tmp / "manifest.json", manifest)
-    os.replace(tmp, folder)
-    row = CaseArchive(case_id=case.id, archived_at=now, sha256=_sha256(manifest),
-                      path=str(folder.resolve()))
-    if verify_archive(row) is None:  # read back from the disk
-        row.verified_at = now
-    session.add(row)
-    session.flush()
-    details: dict[str, Any] = dict(object_type="case_archive", sha256=row.sha256, archive_id=row.id,
-                   verified=row.verified_at is not None)
-    if actor is None:
-        _system_audit(session, now, ARCHIVED, case, via=via, **details)
-    else:
-        audit.record(ctx, ARCHIVED, case=case, object_id=case.id,
-                     basis=Role.PRIVACY_OFFICER.value, **details)
-    return row
-
-
-# --- purge --------------------------------------------------------------------------------------
-
-
-@dataclass
-class PurgeReport:
-    #: The tombstones written (or, on a dry run, that would be written), as dicts.
-    purged: list[dict[str, Any]] = field(default_factory=list)
-    #: Closed cases past retention that were not purged, case id → why.
-    skipped: dict[int, str] = field(default_factory=dict)
-    #: Journal entries already purged here, or naming a case this database never had.
-    replay_absent: list[int] = field(default_factory=list)
-
-    @property
-    def rows(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t in self.purged:
-            for table, n in t["counts"].items():
-                out[table] = out.get(table, 0) + n
-        return out
-
-
-def tombstone_dict(t: CasePurge) -> dict[str, Any]:
-    return {"case_id": t.case_id, "municipality_id": t.municipality_id,
-            "purged_at": t.purged_at.isoformat(), "rule": t.rule,
-            "archive_sha256": t.archive_sha256, "counts": json.loads(t.counts)}
-
-
-def journal(session: Session) -> list[dict[str, Any]]:
-    """Every tombstone, oldest first: the journal to replay after a restore."""
-    return [tombstone_dict(t) for t in session.scalars(select(CasePurge).order_by(CasePurge.id))]
-
-
-def _usable_archive(session: Session, case: Case) -> tuple[CaseArchive | None, str]:
-    archives = session.scalars(select(CaseArchive).where(CaseArchive.case_id == case.id)
-                               .order_by(CaseArchive.archived_at.desc())).all()
-    if not archives:
-        return None, "not_archived"
-    reason = "archive_unverified"
-    for a in archives:
-        if a.verified_at is None:
-            continue
-        if a.archived_at < case.last_activity_at:
-            reason = "archive_older_than_last_activity"
-            continue
-        problem = verify_archive(a)
-        if problem is None:
-            return a, "ok"
-        reason = f"archive_{problem}"
-    return None, reason
-
-
-def purge_case(session: Session, case: Case, now: datetime, *, rule: str,
-               archive_sha256: str, via: str) -> CasePurge:
-    """Delete every row linked to ``case`` and leave its tombstone (one transaction: the
-    caller commits)."""
-    counts = linked_counts(session, case.id)
-    tomb = CasePurge(case_id=case.id, municipality_id=case.municipality_id, purged_at=now,
-                     rule=rule, archive_sha256=archive_sha256,
-                     counts=canonical_json(counts))
-    session.add(tomb)
-    session.flush()  # first: the stafettlogg's delete trigger looks for it
-    conds = linked_conditions(case.id)
-    for table in reversed(Base.metadata.sorted_tables):  # children before parents
-        if table in conds:
-            session.execute(delete(table).where(conds[table]))
-    session.expunge(case)
-    _system_audit(session, now, PURGED, (tomb.municipality_id, tomb.case_id), via=via,
-                  object_type="case_purge", rule=rule, archive_sha256=archive_sha256,
-                  rows=sum(counts.values()))
-    return tomb
-
-
-def purge_due(session: Session, now: datetime, *, via: str = "job", dry_run: bool = False,
-              replay: Iterable[dict[str, Any]] = ()) -> PurgeReport:
-    """Purge the cases that are due (see the module docstring); with ``replay`` (tombstones from
-    a journal) first purge again every journalled case this database still holds. Never
-    purges a case that is open, not archived (verified), or within its retention period, unless
-    the journal says it was purged already. The caller commits."""
-    report = PurgeReport()
-    for entry in replay:
-        case = session.get(Case, int(entry["case_id"]), with_for_update=not dry_run)
-        already = session.scalar(select(CasePurge.id).where(
-            CasePurge.case_id == int(entry["case_id"])))
-        if case is None or already is not None:
-            report.replay_absent.append(int(entry["case_id"]))
-            continue
-        _purge_one(session, case, now, report, rule="replay",
-                   archive_sha256=str(entry.get("archive_sha256", "")), via=via,
-                   dry_run=dry_run)
-    candidates = session.execute(
-        select(Case, Municipality.case_retention_days)
-        .join(Municipality, Municipality.id == Case.municipality_id)
-        .where(Case.closed_at.is_not(None), Case.closed_at <= now).order_by(Case.id)).all()
-    for case, days in candidates:
-        if case.closed_at is None or case.closed_at + timedelta(days=days) > now:
-            continue
-        archive, why = _usable_archive(session, case)
-        if archive is None:
-            report.skipped[case.id] = why
-            continue
-        if not dry_run:  # lock, and check that nothing changed since it was read
-            session.refresh(case, with_for_update=True)
-            if case.closed_at is None:
-                report.skipped[case.id] = "reopened"
-                continue
-        _purge_one(session, case, now, report, rule="retention", archive_sha256=archive.sha256,
-                   via=via, dry_run=dry_run)
-    return report
-
-
-def _purge_one(session: Session, case: Case, now: datetime, report: PurgeReport, *, rule: str,
-               archive_sha256: str, via: str, dry_run: bool) -> None:
-    if dry_run:
-        report.purged.append({"case_id": case.id, "municipality_id": case.municipality_id,
-                              "purged_at": now.isoformat(), "rule": rule,
-                              "archive_sha256": archive_sha256,
-                              "counts": linked_counts(session, case.id)})
-        return
-    tomb = purge_case(session, case, now, rule=rule, archive_sha256=archive_sha256, via=via)
-    report.purged.append(tombstone_dict(tomb))
-
-
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """Tombstones from a journal file (JSON lines, as ``bti privacy journal`` writes)."""
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            int(entry["case_id"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise InvalidInput({"journal": [f"line {n}: {err}"]}) from None
-        out.append(entry)
-    return out
-
-
-def append_journal(path: Path, tombstones: Iterable[dict[str, Any]]) -> int:
-    """Append tombstones to a journal file outside the database and push them to the disk."""
-    lines = [canonical_json(t) for t in tombstones]
-    if not lines:
-        return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    return len(lines)
+def json_bytes(doc: dict[str, Any]) -> bytes:
+    """The export as JSON (what the family gets and the archive package hashes)."""
+    return jsonfile.document(doc)

@@ -15,6 +15,7 @@ from flask import Response
 from flask import abort
 from flask import render_template
 from flask import request
+from flask_babel import get_translations
 
 from bti.domain import policy as who
 from bti.services.analytics import dashboard as analytics
@@ -238,9 +239,7 @@ def export(fmt: str):
         abort(404)
     ctx = get_ctx()
     board = analytics.dashboard(ctx, _filters(), action="analytics.exported", format=fmt)
-    code = lang()
-    body = {"csv": analytics_export.to_csv, "xlsx": analytics_export.to_xlsx,
-            "pdf": analytics_export.to_pdf}[fmt](board, code)
+    body = analytics_export.render(board, fmt, lang(), get_translations())
     f = board.filters
     name = f"tilstandsrapport-{f.start}-{f.end}.{fmt}"
     return Response(body, mimetype=analytics_export.content_types()[fmt].split(";")[0],

@@ -36,7 +36,7 @@ def export_page(case_id: int):
 @policy.case
 def export_json(case_id: int):
     doc = privacy_service.export_case(get_ctx(), case_id, "json")
-    return _download(privacy_service.export_json_bytes(doc), "application/json",
+    return _download(privacy_service.json_bytes(doc), "application/json",
                      f"case-{case_id}-export.json")
 
 
@@ -44,5 +44,5 @@ def export_json(case_id: int):
 @policy.case
 def export_pdf(case_id: int):
     doc = privacy_service.export_case(get_ctx(), case_id, "pdf")
-    return _download(privacy_service.render_pdf(doc), "application/pdf",
+    return _download(privacy_service.pdf_bytes(doc), "application/pdf",
                      f"case-{case_id}-export.pdf")
