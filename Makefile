@@ -62,7 +62,7 @@ test-postgres:
 # (the Hypothesis state machines, the crash test); `make test` still runs everything.
 test-fast: install
 	BTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -m "not slow" --timeout=300 \
-	  tests/engine tests/domain tests/services tests/test_architecture.py
+	  tests/engine tests/domain tests/render tests/services tests/test_architecture.py
 
 # Type-check bti with mypy: strict on bti/engine and bti/domain, mypy's defaults on the rest
 # ([tool.mypy] in pyproject.toml); `make test` runs it too.
