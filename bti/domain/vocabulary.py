@@ -446,7 +446,3 @@ class AuditAction(StrEnum):
     AUDIT_REVIEWS_LISTED = "audit.reviews_listed"
     AUDIT_REVIEW_VIEWED = "audit.review_viewed"
     AUDIT_REVIEW_CLOSED = "audit.review_closed"
-
-
-#: The actions as plain strings (what ``audit_event.action`` may hold).
-AUDIT_ACTIONS = frozenset(a.value for a in AuditAction)
