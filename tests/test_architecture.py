@@ -7,6 +7,7 @@ synthetic package with a violation (the tests at the end): a checker that stops 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from fnmatch import fnmatch
@@ -509,3 +510,232 @@ def test_local_dates_and_days_have_one_home():
             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
             for pattern in patterns if pattern in line]
     assert not hits, "\n".join(hits)
+
+
+# --- the audit trail: one builder -------------------------------------------------------------
+
+#: The one module that builds audit rows (``record`` for requests, ``record_system`` for work no
+#: signed-in user does, ``record_denied`` for refusals), and its builders.
+AUDIT_HOME = "services/access/audit.py"
+AUDIT_BUILDERS = {"record", "record_system", "record_denied"}
+_AUDIT_MODEL, _AUDIT_TABLE = "AuditEvent", "audit_event"
+_TABLE_OF = {"__table__", "local_table", "persist_selectable"}
+_INSERTS = {"insert", "bulk_insert_mappings", "bulk_save_objects", "add_row", "_add_row"}
+
+
+def _audit_actions() -> frozenset[str]:
+    from bti.domain.vocabulary import AuditAction
+
+    return frozenset(a.value for a in AuditAction)
+
+
+class _AuditRows(ast.NodeVisitor):
+    """The audit rows one module builds by hand, and the builder calls whose action is not an
+    ``AuditAction`` member."""
+
+    def __init__(self, tree: ast.Module, actions: frozenset[str]):
+        self.actions = actions
+        self.problems: list[tuple[int, str]] = []
+        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        self.models = {_AUDIT_MODEL}  # the model's names (``import … as``)
+        self.modules: set[str] = set()  # names bound to bti.services.access.audit
+        self.builders: set[str] = set()  # its builders imported by name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    bound = alias.asname or alias.name
+                    if alias.name == _AUDIT_MODEL:
+                        self.models.add(bound)
+                    elif (node.module or "").endswith("access") and alias.name == "audit":
+                        self.modules.add(bound)
+                    elif (node.module or "").endswith("access.audit") and (
+                            alias.name in AUDIT_BUILDERS):
+                        self.builders.add(bound)
+            elif isinstance(node, ast.Import):
+                self.modules |= {alias.asname for alias in node.names
+                                 if alias.name.endswith("access.audit") and alias.asname}
+        self.tables: set[str] = set()  # names bound to the audit table
+        assigns = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AnnAssign))]
+        for node in assigns:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name, value in _pairs(target, node.value):
+                    if value is not None and self._is_table(value):
+                        self.tables.add(name)
+
+    def _is_model(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id in self.models
+
+    def _is_table(self, node: ast.AST) -> bool:
+        """``AuditEvent.__table__``, ``table("audit_event", …)``, ``tables["audit_event"]``, the
+        model itself, or a name bound to one of them."""
+        if self._is_model(node) or isinstance(node, ast.Name) and node.id in self.tables:
+            return True
+        if isinstance(node, ast.Attribute):
+            return node.attr in _TABLE_OF and self._is_table(node.value)
+        if isinstance(node, ast.Call):
+            return bool(node.args) and isinstance(node.args[0], ast.Constant) and (
+                node.args[0].value == _AUDIT_TABLE)
+        if isinstance(node, ast.Subscript):
+            return isinstance(node.slice, ast.Constant) and node.slice.value == _AUDIT_TABLE
+        return False
+
+    def visit_FunctionDef(self, node):
+        self.functions.append(node)
+        args = [*node.args.posonlyargs, *node.args.args]
+        for arg, default in [*zip(args[len(args) - len(node.args.defaults):], node.args.defaults,
+                                  strict=True),
+                             *zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)]:
+            if arg.arg == "action":
+                self._no_literal(default)
+        self.generic_visit(node)
+        self.functions.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, str) and re.search(
+                rf"insert\s+into\s+\W?{_AUDIT_TABLE}\b", node.value, re.IGNORECASE):
+            self.problems.append((node.lineno, "SQL that inserts audit rows"))
+
+    def visit_Call(self, node):
+        name = _name(node.func)
+        if self._is_model(node.func):
+            self.problems.append((node.lineno, f"{_AUDIT_MODEL}(…) built by hand"))
+        elif name in ("add_row", "_add_row"):
+            self.problems.append((node.lineno, f"{name}(…): use a builder"))
+        elif name in _INSERTS and (
+                any(self._is_table(a) for a in node.args)
+                or isinstance(node.func, ast.Attribute) and self._is_table(node.func.value)):
+            self.problems.append((node.lineno, "an INSERT into the audit table"))
+        if self._is_builder(node):
+            action = (node.args[1] if name != "record_denied" and len(node.args) > 1 else
+                      next((k.value for k in node.keywords if k.arg == "action"), None))
+            if action is None or not self._is_member(action):
+                self.problems.append((node.lineno, f"{name}(…) not given an AuditAction member"))
+        else:
+            for keyword in node.keywords:
+                if keyword.arg == "action":
+                    self._no_literal(keyword.value)
+        self.generic_visit(node)
+
+    def _is_builder(self, node: ast.Call) -> bool:
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id in self.builders
+        return (isinstance(func, ast.Attribute) and func.attr in AUDIT_BUILDERS
+                and isinstance(func.value, ast.Name) and func.value.id in self.modules)
+
+    def _is_member(self, node: ast.AST) -> bool:
+        """``AuditAction.X``, a choice of two, ``AuditAction(value)`` (checked when it runs) or
+        a parameter annotated ``AuditAction``."""
+        if isinstance(node, ast.Call):
+            return _name(node.func) == "AuditAction"
+        if isinstance(node, ast.Attribute):
+            return isinstance(node.value, ast.Name) and node.value.id == "AuditAction"
+        if isinstance(node, ast.IfExp):
+            return self._is_member(node.body) and self._is_member(node.orelse)
+        if isinstance(node, ast.Name) and self.functions:
+            args = self.functions[-1].args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                if arg.arg == node.id and arg.annotation is not None:
+                    note = arg.annotation
+                    return (isinstance(note, ast.Name) and note.id == "AuditAction"
+                            or isinstance(note, ast.Constant) and note.value == "AuditAction")
+        return False
+
+    def _no_literal(self, node: ast.AST | None) -> None:
+        """An action written as a string where it is passed on (``action=``, an ``action``
+        parameter's default): the helpers that hand it to a builder."""
+        for sub in ast.walk(node) if node is not None else ():
+            if isinstance(sub, ast.Constant) and sub.value in self.actions:
+                self.problems.append((sub.lineno, f"the action {sub.value!r} as a string"))
+
+
+def audit_violations(root: Path, actions: frozenset[str] | None = None) -> list[str]:
+    """``path:line: what`` for every audit row built outside ``AUDIT_HOME`` (an ``AuditEvent``
+    object, an INSERT into its table in Core, ORM bulk or SQL text, a call of the row queue)
+    and every builder call, ``action=`` argument or ``action`` default that gives an action as
+    a string, not an ``AuditAction`` member (the vocabulary module, where the values are,
+    excepted)."""
+    actions = _audit_actions() if actions is None else actions
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if "migrations" in rel.parts or rel.as_posix() == "domain/vocabulary.py":
+            continue
+        visitor = _AuditRows(tree := ast.parse(path.read_text(encoding="utf-8")), actions)
+        visitor.visit(tree)
+        home = rel.as_posix() == AUDIT_HOME
+        found += [f"{path.relative_to(root.parent)}:{line}: {what}"
+                  for line, what in sorted(set(visitor.problems))
+                  if not (home and "AuditAction" not in what and "string" not in what)]
+    return found
+
+
+def test_audit_rows_are_built_in_one_module_from_audit_actions():
+    offenders = audit_violations(PACKAGE)
+    assert not offenders, "\n".join(offenders)
+    home = _AuditRows(tree := ast.parse((PACKAGE / AUDIT_HOME).read_text(encoding="utf-8")),
+                      _audit_actions())
+    home.visit(tree)
+    assert home.problems, f"no audit insert found in bti/{AUDIT_HOME}: moved? update AUDIT_HOME"
+
+
+_AUDIT = "from bti.services.access import audit\nfrom bti.domain.log import AuditEvent\n"
+_BY_HAND = [
+    "def f(s):\n    s.add(AuditEvent(action='x'))\n",
+    "from bti.domain.log import AuditEvent as E\ndef f(s):\n    s.add(E(action='x'))\n",
+    "def f(s):\n    s.execute(insert(AuditEvent), [{}])\n",
+    "def f(s):\n    s.execute(sa.insert(AuditEvent.__table__).values(action='x'))\n",
+    "def f(s):\n    s.execute(AuditEvent.__table__.insert(), [{}])\n",
+    "_T = AuditEvent.__table__\ndef f(s):\n    s.execute(_T.insert(), [{}])\n",
+    "_T = table('audit_event', column('action'))\ndef f(s):\n    s.execute(insert(_T))\n",
+    "def f(s):\n    s.execute(insert(Base.metadata.tables['audit_event']))\n",
+    "def f(s):\n    s.bulk_insert_mappings(AuditEvent, [{}])\n",
+    "def f(s):\n    s.execute(text('INSERT INTO audit_event (action) VALUES (:a)'))\n",
+    'def f(s):\n    s.execute(text(\'insert into "audit_event" default values\'))\n',
+    "def f(s):\n    audit._add_row(s, {'action': 'x'})\n",
+    "def f(ctx):\n    audit.record(ctx, 'case.viewed')\n",
+    "def f(ctx):\n    audit.record(ctx, action='case.viewed')\n",
+    "def f(s):\n    audit.record_system(s, ACTION, now=1, municipality_id=None)\n",
+    "def f(ctx, action: str):\n    audit.record(ctx, action)\n",
+    "def f(ctx, a):\n    audit.record(ctx, AuditAction.CASE_VIEWED if a else 'case.listed')\n",
+    "def f(s, actor):\n    audit.record_denied(s, actor=actor, action='access.denied', now=1)\n",
+    "from bti.services.access.audit import record\ndef f(ctx):\n    record(ctx, LISTED)\n",
+    "def f(ctx, action: AuditAction = 'analytics.viewed'):\n    pass\n",
+    "def f(ctx):\n    helper(ctx, action='case.viewed')\n",
+    "def f(ctx, *, action='case.viewed'):\n    pass\n",
+]
+
+
+@pytest.mark.parametrize("source", _BY_HAND)
+def test_the_audit_checker_catches_a_row_built_by_hand(tmp_path, source):
+    root = _package(tmp_path, {"services/other.py": _AUDIT + source})
+    assert len(audit_violations(root)) == 1, audit_violations(root)
+    root = _package(tmp_path / "cli", {"cli/other.py": _AUDIT + source})
+    assert len(audit_violations(root)) == 1, audit_violations(root)
+
+
+def test_the_audit_checker_lets_the_builders_build_and_others_read(tmp_path):
+    home = ("_INSERT = AuditEvent.__table__.insert()\n"
+            "def _add_row(s, values):\n    s.info.setdefault('x', []).append(values)\n"
+            "def write(conn, rows):\n    conn.execute(_INSERT, rows)\n"
+            "def forged(s):\n    s.add(AuditEvent(action='x'))\n")
+    other = """
+from bti.services.access import audit as audit_service
+def f(ctx, s, actor, on, action: AuditAction, other: 'AuditAction'):
+    audit.record(ctx, AuditAction.CASE_VIEWED, case=None)
+    audit.record(ctx, AuditAction.CATALOGUE_ACTIVATED if on else AuditAction.CATALOGUE_DEACTIVATED)
+    audit.record(ctx, action)
+    audit_service.record_system(s, other, now=1, municipality_id=None)
+    audit.record_denied(s, actor=actor, action=AuditAction.ACCESS_DENIED, now=1)
+    s.scalars(select(AuditEvent).where(AuditEvent.action == 'case.viewed'))
+    s.execute(insert(Notification), [{'kind': 'case.viewed.x'}])
+    audit.record(ctx, AuditAction(name))
+    url_for('auth.login', action='x')
+    redirect('auth.login')
+    ctx.workflows.record(ctx, 'not an action')
+"""
+    root = _package(tmp_path, {AUDIT_HOME: _AUDIT + home, "services/other.py": _AUDIT + other})
+    assert audit_violations(root) == []

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bti.cli.common import open_engine
 from bti.db.engine import make_session_factory
+from bti.domain.vocabulary import AuditAction
 
 
 @click.group(help="The audit trail and the stafettlogg chains.")
@@ -104,10 +105,8 @@ def audit_anchor(anchor_file: Path | None) -> None:
     engine = open_engine()
     factory = make_session_factory(engine)
     with factory.begin() as session:  # the export is itself an audited event (system chain)
-        audit_service.add_row(session, dict(
-            at=utcnow(), municipality_id=None, actor_id=None, actor_roles="", unit_id=None,
-            case_id=None, action="audit.anchor_exported", object_type=None, object_id=None,
-            basis=None, outcome="allowed", details="{}"))
+        audit_service.record_system(session, AuditAction.AUDIT_ANCHOR_EXPORTED, now=utcnow(),
+                                    municipality_id=None, basis=None)
     with factory() as session:
         line = audit_service.anchor_line(session, utcnow())
         chains = len(audit_service.heads(session))

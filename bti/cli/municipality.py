@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from bti.cli.common import load_registry
 from bti.cli.common import open_engine
 from bti.db.engine import make_session_factory
+from bti.domain.vocabulary import AuditAction
 
 
 @click.group(help="Municipalities: list them and change their settings.")
@@ -56,7 +58,7 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
         if m is None:
             click.echo(f"no municipality {slug!r}", err=True)
             sys.exit(1)
-        changed: dict[str, bool | int | str] = {}
+        changed: dict[str, Any] = {}  # audit details: any JSON value
         if mfa is not None:
             m.mfa_required = changed["mfa_required"] = mfa == "on"
         if retention_days is not None:
@@ -68,9 +70,8 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
         if not changed:
             click.echo("nothing to change", err=True)
             sys.exit(2)
-        audit_service.add_row(session, dict(
-            at=datetime.now(UTC), municipality_id=m.id, actor_id=None, actor_roles="",
-            unit_id=None, case_id=None, action="municipality.settings_changed",
-            object_type="municipality", object_id=m.id, basis="system", outcome="allowed",
-            details=audit_service.canonical_json({**changed, "via": "cli"})))
+        audit_service.record_system(
+            session, AuditAction.MUNICIPALITY_SETTINGS_CHANGED, now=datetime.now(UTC),
+            municipality_id=m.id, object_type="municipality", object_id=m.id,
+            via="cli", **changed)
     click.echo(f"{slug}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))

@@ -47,6 +47,7 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.domain.org import Unit
+from bti.domain.vocabulary import AuditAction
 from bti.services.access import audit
 from bti.services.analytics import aggregates
 from bti.services.context import utcnow
@@ -112,11 +113,10 @@ def generate(session: Session, registry, *, municipality_id: int, cases: int,
                 counts[model.__tablename__] += len(rows[model])
                 rows[model] = []
         for case_row in generated:  # the audit rows that account for each generated log
-            audit.add_row(session, dict(
-                at=now, municipality_id=municipality_id, actor_id=None, actor_roles="",
-                unit_id=None, case_id=case_row["id"], action="case.generated",
-                object_type="case", object_id=case_row["id"], basis="system", outcome="allowed",
-                details=canonical_json({"via": "demo", "log_seq": case_row["log_seq"]})))
+            audit.record_system(session, AuditAction.CASE_GENERATED, now=now,
+                                municipality_id=municipality_id, case_id=case_row["id"],
+                                object_type="case", object_id=case_row["id"], via="demo",
+                                log_seq=case_row["log_seq"])
         audit.write_pending(session)
 
     span = int(years * 365 * 24 * 3600)

@@ -21,6 +21,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from bti.domain.vocabulary import AuditAction
 from bti.services.access import audit
 from bti.services.context import Ctx
 
@@ -57,9 +58,10 @@ def _write_denials() -> None:
     ext = current_app.extensions["bti"]
     for action, object_type, object_id in denials:
         try:
-            audit.record_denied(ext.session_factory, actor=current_user, action=action,
-                                now=ext.clock(), object_type=object_type,
-                                object_id=object_id, request_id=request_id())
+            audit.record_denied(ext.session_factory, actor=current_user,
+                                action=AuditAction(action), now=ext.clock(),
+                                object_type=object_type, object_id=object_id,
+                                request_id=request_id())
         except Exception as err:  # the refusal stands; the failure to log it is itself logged
             from bti.web.errors import log_failure
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from bti.domain.vocabulary import AuditAction
 from bti.engine import TransitionRefused
 from bti.services.errors import Conflict
 from bti.services.errors import Forbidden
@@ -134,7 +135,7 @@ def refusal_summary(err: TransitionRefused) -> str | None:
     return " ".join(texts) or None
 
 
-def _log_denied(action: str, object_type: str | None, object_id: int | None) -> None:
+def _log_denied(action: AuditAction, object_type: str | None, object_id: int | None) -> None:
     """Note a refused access by a signed-in user; ``bti.web.db`` writes it in a transaction of
     its own once the refused request's transaction has ended."""
     if current_user and current_user.is_authenticated:
@@ -150,7 +151,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
         if err.code == 403:
-            _log_denied("access.forbidden", None, None)
+            _log_denied(AuditAction.ACCESS_FORBIDDEN, None, None)
         if wants_json():
             headers = {k: v for k, v in err.get_headers() if k in ("Allow", "Retry-After")}
             return api_error(err.code or 500, headers=headers)
@@ -158,12 +159,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(err):
-        _log_denied("access.denied", err.object_type, err.object_id)
+        _log_denied(AuditAction.ACCESS_DENIED, err.object_type, err.object_id)
         return render_error(404)
 
     @app.errorhandler(Forbidden)
     def _forbidden(err):
-        _log_denied("access.forbidden", None, None)
+        _log_denied(AuditAction.ACCESS_FORBIDDEN, None, None)
         return render_error(403)
 
     @app.errorhandler(Conflict)

@@ -39,7 +39,7 @@ from bti.domain.log import AuditEvent
 from bti.domain.log import LogKeys
 from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
-from bti.domain.vocabulary import AUDIT_ACTIONS
+from bti.domain.vocabulary import AuditAction
 from bti.services.context import Ctx
 
 _PENDING = "bti.audit_pending"
@@ -50,53 +50,84 @@ SYSTEM_CHAIN = 0
 
 def record(
     ctx: Ctx,
-    action: str,
+    action: AuditAction,
     *,
     case: Case | None = None,
+    case_id: int | None = None,
     object_type: str | None = None,
     object_id: int | None = None,
     basis: str | None = None,
     outcome: str = "allowed",
     **details: Any,
 ) -> None:
-    """Queue one audit row for this transaction."""
+    """Queue one audit row for this transaction: ``action`` done by the context's actor (its
+    roles and unit), in the case's municipality (else the actor's). ``case_id`` names a case
+    without loading it (the row is then in the actor's municipality)."""
     actor = ctx.actor
     if ctx.request_id:
         details["request_id"] = ctx.request_id
     details.update(channel_details(actor))
     municipality_id = case.municipality_id if case is not None else getattr(
         actor, "municipality_id", None)
-    add_row(ctx.session, dict(
+    _add_row(ctx.session, _row(
         at=ctx.now(),
         municipality_id=municipality_id,
         actor_id=actor.id if actor is not None else None,
         actor_roles=",".join(sorted(actor.roles)) if actor is not None else "",
         unit_id=actor.unit_id if actor is not None else None,
-        case_id=case.id if case is not None else None,
+        case_id=case.id if case is not None else case_id,
         action=action,
         object_type=object_type,
         object_id=object_id,
         basis=basis,
         outcome=outcome,
-        details=canonical_json(details),
+        details=details,
     ))
 
 
-def record_denied(session_factory, *, actor, action: str, now, object_type: str | None = None,
-                  object_id: int | None = None, request_id: str | None = None) -> None:
+def record_system(
+    session: Session,
+    action: AuditAction,
+    *,
+    now: datetime,
+    municipality_id: int | None,
+    case_id: int | None = None,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    basis: str | None = "system",
+    outcome: str = "allowed",
+    actor_id: int | None = None,
+    request_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Queue one audit row for work no signed-in user does (the CLI, jobs, the review run, the
+    privacy services, a failed sign-in): no roles and no unit; ``actor_id`` only names whom
+    the event is about when there is one (the user whose sign-in failed).
+    ``municipality_id=None`` puts the row on the system chain."""
+    if request_id:
+        details["request_id"] = request_id
+    _add_row(session, _row(
+        at=now, municipality_id=municipality_id, actor_id=actor_id, actor_roles="",
+        unit_id=None, case_id=case_id, action=action, object_type=object_type,
+        object_id=object_id, basis=basis, outcome=outcome, details=details))
+
+
+def record_denied(session_factory, *, actor, action: AuditAction, now: datetime,
+                  object_type: str | None = None, object_id: int | None = None,
+                  request_id: str | None = None) -> None:
     """Log a refused access in a transaction of its own: the request that was refused rolls
     back, but the attempt must stay on record (ASVS 16.3.2: every authorization decision)."""
-    details = {"request_id": request_id} if request_id else {}
+    details: dict[str, Any] = {"request_id": request_id} if request_id else {}
     details.update(channel_details(actor))
     with session_factory.begin() as session:
-        add_row(session, dict(
+        _add_row(session, _row(
             at=now, municipality_id=getattr(actor, "municipality_id", None),
             actor_id=getattr(actor, "id", None),
             actor_roles=",".join(sorted(getattr(actor, "roles", ()))),
             unit_id=getattr(actor, "unit_id", None),
             case_id=object_id if object_type == "case" else None,
             action=action, object_type=object_type, object_id=object_id, basis=None,
-            outcome="denied", details=canonical_json(details)))
+            outcome="denied", details=details))
 
 
 def channel_details(actor) -> dict[str, Any]:
@@ -106,11 +137,25 @@ def channel_details(actor) -> dict[str, Any]:
     return {"channel": "api", "token_id": token_id} if token_id else {}
 
 
-def add_row(session: Session, values: dict[str, Any]) -> None:
-    """Queue a row given as column values (``record`` is the usual way in)."""
-    if values["action"] not in AUDIT_ACTIONS:
-        raise ValueError(f"unknown audit action {values['action']!r}: add it to "
-                         "bti.domain.vocabulary.AUDIT_ACTIONS and label it in bti/web/ui/audit.py")
+def _row(*, at: datetime, municipality_id: int | None, actor_id: int | None, actor_roles: str,
+         unit_id: int | None, case_id: int | None, action: AuditAction,
+         object_type: str | None, object_id: int | None, basis: str | None, outcome: str,
+         details: dict[str, Any]) -> dict[str, Any]:
+    """The row's column values (every builder's one shape). Refuses an action outside
+    ``AuditAction`` (a plain string that is not one of its values), before anything is queued."""
+    try:
+        value = AuditAction(action).value
+    except ValueError:
+        raise ValueError(f"unknown audit action {action!r}: add it to "
+                         "bti.domain.vocabulary.AuditAction and label it in "
+                         "bti/web/ui/audit.py") from None
+    return dict(at=at, municipality_id=municipality_id, actor_id=actor_id,
+                actor_roles=actor_roles, unit_id=unit_id, case_id=case_id, action=value,
+                object_type=object_type, object_id=object_id, basis=basis, outcome=outcome,
+                details=canonical_json(details))
+
+
+def _add_row(session: Session, values: dict[str, Any]) -> None:
     session.info.setdefault(_PENDING, []).append(values)
 
 

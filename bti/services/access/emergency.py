@@ -43,6 +43,7 @@ from bti.domain.rules import EMERGENCY_DURATION
 from bti.domain.rules import EMERGENCY_REASON_MAX
 from bti.domain.rules import EMERGENCY_REASON_MIN
 from bti.domain.rules import relations
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -95,7 +96,7 @@ def request_emergency_access(ctx: Ctx, case_id: int, reason: str | None) -> Emer
     ctx.session.flush()
     notified = _notify_leaders(ctx, case, grant)
     # the reason is free text: it stays in EmergencyAccess, never in the audit row
-    audit.record(ctx, "case.emergency_access", case=case, object_type="emergency_access",
+    audit.record(ctx, AuditAction.CASE_EMERGENCY_ACCESS, case=case, object_type="emergency_access",
                  object_id=grant.id, basis=EMERGENCY, access_id=grant.id,
                  expires_at=grant.expires_at.isoformat(timespec="seconds"), notified=notified)
     ctx.session.flush()
@@ -208,7 +209,7 @@ def case_access_log(ctx: Ctx, case_id: int) -> CaseLog:
                   select(EmergencyAccess, User.display_name)
                   .join(User, User.id == EmergencyAccess.user_id)
                   .where(EmergencyAccess.case_id == case.id).order_by(EmergencyAccess.id))]
-    audit.record(ctx, "case.access_log_viewed", case=case, object_type="access_log",
+    audit.record(ctx, AuditAction.CASE_ACCESS_LOG_VIEWED, case=case, object_type="access_log",
                  object_id=case.id, basis=basis, rows=len(rows))
     return CaseLog(case, basis, rows, grants)
 
@@ -221,7 +222,7 @@ def export_case_access_log(ctx: Ctx, case_id: int) -> dict[str, Any]:
         AuditEvent.chain == case.municipality_id, AuditEvent.case_id == case.id)
         .order_by(AuditEvent.seq))
     rows = _log_rows(ctx, stmt)
-    audit.record(ctx, "case.access_log_exported", case=case, object_type="access_log",
+    audit.record(ctx, AuditAction.CASE_ACCESS_LOG_EXPORTED, case=case, object_type="access_log",
                  object_id=case.id, basis=basis, rows=len(rows), format="json")
     return {"case_id": case.id, "exported_at": ctx.now().isoformat(timespec="seconds"),
             "entries": [r.as_json() for r in rows]}
@@ -301,7 +302,7 @@ def search_log(ctx: Ctx, flt: LogFilter, page: int = 1) -> SearchResult:
                        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
     rows = _log_rows(ctx, stmt)
     resolved = None if user_id == -1 else user_id
-    audit.record(ctx, "audit.searched", object_type="audit_log", basis=scope,
+    audit.record(ctx, AuditAction.AUDIT_SEARCHED, object_type="audit_log", basis=scope,
                  page=page, total=total, **flt.as_details(resolved))
     return SearchResult(rows, page, pages, total, scope)
 

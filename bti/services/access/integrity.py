@@ -40,13 +40,14 @@ from bti.domain.cases import Case
 from bti.domain.log import AuditEvent
 from bti.domain.log import CasePurge
 from bti.domain.log import LogKeys
+from bti.domain.vocabulary import AuditAction
 from bti.services.access import audit
 from bti.services.cases.stafettlogg import verify_case
 
 #: Audit actions written in the same transaction as stafettlogg entries; ``details.log_seq`` is
 #: the seq of the (last) entry they account for.
-LOGGED_ACTIONS = frozenset({"case.opened", "case.transition", "case.generated"})
-PURGED = "case.purged"
+LOGGED_ACTIONS = frozenset({AuditAction.CASE_OPENED, AuditAction.CASE_TRANSITION,
+                            AuditAction.CASE_GENERATED})
 
 _FROM_ENV: Any = object()
 
@@ -105,7 +106,7 @@ class _Tally:
                     self.top[case_id] = seq
             else:
                 self.legacy[case_id] = self.legacy.get(case_id, 0) + 1
-        elif action == PURGED:
+        elif action == AuditAction.CASE_PURGED:
             d = json.loads(row.details)
             self.purges.setdefault(case_id, []).append(
                 _Purge(row.at, d.get("rule"), d.get("archive_sha256"), d.get("rows")))

@@ -51,6 +51,7 @@ from bti.domain.policy import may_review_item
 from bti.domain.policy import may_review_user
 from bti.domain.policy import review_scope
 from bti.domain.rules import EMERGENCY_DURATION
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -66,9 +67,10 @@ COMMENT_MAX = 2000
 ROWS_SHOWN = 500
 
 #: Opening a case's content (not seeing it in a list).
-CASE_READS = frozenset({"case.viewed", "case.log_viewed", "case.export_page_viewed",
-                        "case.exported", "case.access_log_viewed", "case.emergency_access"})
-EXPORTS = frozenset({"case.exported", "case.access_log_exported"})
+CASE_READS = frozenset({AuditAction.CASE_VIEWED, AuditAction.CASE_LOG_VIEWED,
+                        AuditAction.CASE_EXPORT_PAGE_VIEWED, AuditAction.CASE_EXPORTED,
+                        AuditAction.CASE_ACCESS_LOG_VIEWED, AuditAction.CASE_EMERGENCY_ACCESS})
+EXPORTS = frozenset({AuditAction.CASE_EXPORTED, AuditAction.CASE_ACCESS_LOG_EXPORTED})
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def _rows_in(session: Session, chain: int, actor_id: int, start: datetime, end: 
     stmt = select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.actor_id == actor_id,
                                     AuditEvent.at >= start, AuditEvent.at < end)
     if actions is not None:
-        stmt = stmt.where(AuditEvent.action.in_(sorted(actions)))
+        stmt = stmt.where(AuditEvent.action.in_(sorted(map(str, actions))))
     if like is not None:
         stmt = stmt.where(AuditEvent.action.like(like))
     if case_id is not None:
@@ -137,7 +139,7 @@ def _count(session: Session, item_key: tuple, rules: Rules) -> tuple[int, dict[s
         n = session.scalar(stmt) or 0
         return n, {"exports": n}
     if pattern == "repeated_denials":
-        stmt = _rows_in(session, chain, actor_id, start, end, {"access.denied"}
+        stmt = _rows_in(session, chain, actor_id, start, end, {AuditAction.ACCESS_DENIED}
                         ).with_only_columns(func.count())
         n = session.scalar(stmt) or 0
         return n, {"denials": n}
@@ -188,11 +190,11 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
                 keys[(chain, actor_id, "many_cases", *_hour(at), None)] = None
             if action in EXPORTS:
                 keys[(chain, actor_id, "mass_export", *_day(at), None)] = None
-            if action == "access.denied":
+            if action == AuditAction.ACCESS_DENIED:
                 keys[(chain, actor_id, "repeated_denials", *_hour(at), None)] = None
             if action.startswith("case.") and rules.off_hours(at):
                 keys[(chain, actor_id, "off_hours", *_day(at), None)] = None
-            if action == "case.emergency_access":
+            if action == AuditAction.CASE_EMERGENCY_ACCESS:
                 keys[(chain, actor_id, "emergency_access", at, at + EMERGENCY_DURATION,
                       case_id)] = None
         if keys:
@@ -214,11 +216,9 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
                 session.add(AuditReviewMark(chain=chain, seq=top, run_at=now))
             else:
                 mark.seq, mark.run_at = top, now
-        audit.add_row(session, dict(
-            at=now, municipality_id=chain, actor_id=None, actor_roles="", unit_id=None,
-            case_id=None, action="audit.review_run", object_type="audit_log", object_id=None,
-            basis="system", outcome="allowed",
-            details=canonical_json({"from_seq": last, "to_seq": top, "items": run.items})))
+        audit.record_system(session, AuditAction.AUDIT_REVIEW_RUN, now=now,
+                            municipality_id=chain, object_type="audit_log",
+                            from_seq=last, to_seq=top, items=run.items)
     session.flush()
     return run
 
@@ -323,7 +323,7 @@ def list_items(ctx: Ctx, *, status: str = "open") -> list[ItemRow]:
             .order_by(AuditReviewItem.window_start.desc(), AuditReviewItem.id.desc())
             .limit(200))
     rows = [ItemRow(i, name, unit) for i, name, unit in ctx.session.execute(stmt)]
-    audit.record(ctx, "audit.reviews_listed", object_type="audit_review", basis=scope,
+    audit.record(ctx, AuditAction.AUDIT_REVIEWS_LISTED, object_type="audit_review", basis=scope,
                  status=status, items=len(rows))
     return rows
 
@@ -348,7 +348,7 @@ def get_item(ctx: Ctx, item_id: int) -> ItemView:
     elif item.pattern == "mass_export":
         stmt = stmt.where(AuditEvent.action.in_(sorted(EXPORTS)))
     elif item.pattern == "repeated_denials":
-        stmt = stmt.where(AuditEvent.action == "access.denied")
+        stmt = stmt.where(AuditEvent.action == AuditAction.ACCESS_DENIED.value)
     elif item.pattern == "off_hours":
         stmt = stmt.where(AuditEvent.action.like("case.%"))
     elif item.pattern == "emergency_access" and row.details.get("case_id") is not None:
@@ -358,8 +358,9 @@ def get_item(ctx: Ctx, item_id: int) -> ItemView:
         events = [e for e in events if Rules().off_hours(e.at)]
     reviewer = (ctx.session.get_one(User, item.reviewed_by_id).display_name
                 if item.reviewed_by_id else None)
-    audit.record(ctx, "audit.review_viewed", object_type="audit_review", object_id=item.id,
-                 basis=scope, subject_user_id=item.subject_user_id, rows=len(events))
+    audit.record(ctx, AuditAction.AUDIT_REVIEW_VIEWED, object_type="audit_review",
+                 object_id=item.id, basis=scope, subject_user_id=item.subject_user_id,
+                 rows=len(events))
     return ItemView(row, events[:ROWS_SHOWN], len(events) > ROWS_SHOWN, reviewer)
 
 
@@ -388,6 +389,7 @@ def close_item(ctx: Ctx, item_id: int, *, conclusion: str, comment: str | None) 
     if cast(CursorResult[Any], closed).rowcount != 1:
         raise InvalidInput({"conclusion": ["not_active"]})
     # the comment is free text: it stays on the item, never in the audit row
-    audit.record(ctx, "audit.review_closed", object_type="audit_review", object_id=item.id,
-                 basis=scope, conclusion=conclusion, commented=comment is not None)
+    audit.record(ctx, AuditAction.AUDIT_REVIEW_CLOSED, object_type="audit_review",
+                 object_id=item.id, basis=scope, conclusion=conclusion,
+                 commented=comment is not None)
     ctx.session.flush()

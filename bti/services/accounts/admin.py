@@ -26,6 +26,7 @@ from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.policy import may_administer_users
 from bti.domain.policy import may_change_account
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
 from bti.services.accounts import tokens
@@ -121,7 +122,7 @@ def list_users(ctx: Ctx) -> list[UserSummary]:
     """Every user of the admin's municipality."""
     _require_admin(ctx)
     result = _summaries(ctx)
-    audit.record(ctx, "user.listed", object_type="user", count=len(result))
+    audit.record(ctx, AuditAction.USER_LISTED, object_type="user", count=len(result))
     return result
 
 
@@ -205,7 +206,7 @@ def create_user(ctx: Ctx, *, username: str, display_name: str, unit_id: int | No
                              unit_id=unit_id, username=username, display_name=display_name,
                              password=password, roles=chosen, now=ctx.now())
     user.password_change_required = True  # the admin has seen this password
-    audit.record(ctx, "user.created", object_type="user", object_id=user.id, roles=chosen,
+    audit.record(ctx, AuditAction.USER_CREATED, object_type="user", object_id=user.id, roles=chosen,
                  unit_id=unit_id)
     ctx.session.flush()
     return CreatedUser(get_user(ctx, user.id), password)
@@ -226,7 +227,7 @@ def change_roles(ctx: Ctx, user_id: int, roles: list[str]) -> UserSummary:
     if added or removed:
         user.role_rows = [row for row in user.role_rows if row.role in chosen]
         user.role_rows.extend(UserRole(role=r) for r in added)
-        audit.record(ctx, "user.roles_changed", object_type="user", object_id=user.id,
+        audit.record(ctx, AuditAction.USER_ROLES_CHANGED, object_type="user", object_id=user.id,
                      added=added, removed=removed)
         ctx.session.flush()
     return get_user(ctx, user.id)
@@ -246,7 +247,7 @@ def deactivate_user(ctx: Ctx, user_id: int) -> int:
     ended = end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="deactivated")
     revoked = tokens.revoke_all(ctx.session, user.id, now=ctx.now())
     extra: dict[str, Any] = {"api_tokens_revoked": revoked} if revoked else {}
-    audit.record(ctx, "user.deactivated", object_type="user", object_id=user.id,
+    audit.record(ctx, AuditAction.USER_DEACTIVATED, object_type="user", object_id=user.id,
                  sessions_ended=ended, **extra)
     return ended
 
@@ -257,7 +258,7 @@ def reactivate_user(ctx: Ctx, user_id: int) -> None:
     if user.active:
         return
     user.active = True
-    audit.record(ctx, "user.reactivated", object_type="user", object_id=user.id)
+    audit.record(ctx, AuditAction.USER_REACTIVATED, object_type="user", object_id=user.id)
     ctx.session.flush()
 
 
@@ -270,6 +271,6 @@ def reset_mfa(ctx: Ctx, user_id: int) -> int:
     user.totp_last_step = None
     ctx.session.flush()
     ended = end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="mfa_reset")
-    audit.record(ctx, "user.mfa_reset", object_type="user", object_id=user.id,
+    audit.record(ctx, AuditAction.USER_MFA_RESET, object_type="user", object_id=user.id,
                  sessions_ended=ended)
     return ended

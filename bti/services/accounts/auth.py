@@ -30,6 +30,7 @@ from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.policy import may_skip_second_factor
+from bti.domain.vocabulary import AuditAction
 from bti.services.access import audit
 from bti.services.accounts.passwords import check_password
 from bti.services.accounts.passwords import hash_password
@@ -85,13 +86,11 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     user = session.scalar(select(User).where(User.username == (username or "")[:80]))
     ok = check_password(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not ok or not user.active:
-        audit.add_row(session, dict(
-            at=now, municipality_id=user.municipality_id if user else None,
-            actor_id=user.id if user else None, actor_roles="", unit_id=None, case_id=None,
-            action="auth.login_failed", object_type=None, object_id=None, basis=None,
-            outcome="denied", details=audit.canonical_json(
-                {"reason": "inactive" if user and ok else "bad_credentials",
-                 **({"request_id": request_id} if request_id else {})})))
+        audit.record_system(
+            session, AuditAction.AUTH_LOGIN_FAILED, now=now,
+            municipality_id=user.municipality_id if user else None,
+            actor_id=user.id if user else None, basis=None, outcome="denied",
+            request_id=request_id, reason="inactive" if user and ok else "bad_credentials")
         return None
     return user.as_actor()
 
@@ -109,7 +108,7 @@ def start_session(session: Session, actor: Actor, *, now: datetime,
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=token_hash(token), user_id=actor.id, created_at=now,
                             last_seen_at=now))
-    audit.record(_system_ctx(session, now, actor, request_id), "auth.login")
+    audit.record(_system_ctx(session, now, actor, request_id), AuditAction.AUTH_LOGIN)
     session.flush()
     return token
 
@@ -175,7 +174,7 @@ def end_session(session: Session, token: str | None, *, now: datetime, actor: Ac
         # signing out ends every session of the user, on every device (a forgotten session on
         # a shared computer in the staff room is the risk this closes)
         ended = end_all_sessions(session, row.user_id, now=now, reason="logout")
-        audit.record(_system_ctx(session, now, actor, request_id), "auth.logout",
+        audit.record(_system_ctx(session, now, actor, request_id), AuditAction.AUTH_LOGOUT,
                      sessions_ended=ended)
 
 
@@ -199,7 +198,7 @@ def change_password(ctx: Ctx, *, current: str, new: str) -> None:
     user.password_changed_at = ctx.now()
     user.password_change_required = False
     end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="password_changed")
-    audit.record(ctx, "user.password_changed", object_type="user", object_id=user.id)
+    audit.record(ctx, AuditAction.USER_PASSWORD_CHANGED, object_type="user", object_id=user.id)
 
 
 # --- TOTP (RFC 6238) ------------------------------------------------------------------------
@@ -243,21 +242,22 @@ def verify_totp(ctx: Ctx, code: str, *, enroll_secret: str | None = None) -> boo
         try:
             secret = box.open(user.totp_secret)
         except SecretUnavailable:
-            audit.record(ctx, "auth.mfa_failed", outcome="denied", reason="seed_unreadable")
+            audit.record(ctx, AuditAction.AUTH_MFA_FAILED, outcome="denied",
+                         reason="seed_unreadable")
             return False
     now = ctx.now()
     step = _matching_step(secret, code, now) if secret else None
     if (step is None or secret is None
             or (user.totp_last_step is not None and step <= user.totp_last_step)):
-        audit.record(ctx, "auth.mfa_failed", outcome="denied")
+        audit.record(ctx, AuditAction.AUTH_MFA_FAILED, outcome="denied")
         return False
     if enroll_secret:
         user.totp_secret = box.seal(enroll_secret)
-        audit.record(ctx, "auth.mfa_enrolled", object_type="user", object_id=user.id)
+        audit.record(ctx, AuditAction.AUTH_MFA_ENROLLED, object_type="user", object_id=user.id)
     elif user.totp_secret is None or not box.is_current(user.totp_secret):
         user.totp_secret = box.seal(secret)  # a legacy plaintext seed, or an old key's
     user.totp_last_step = step
     row = ctx.session.get_one(UserSession, actor.session_id)
     row.mfa_at = now
-    audit.record(ctx, "auth.mfa_passed")
+    audit.record(ctx, AuditAction.AUTH_MFA_PASSED)
     return True

@@ -30,12 +30,12 @@ from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from bti.domain.log import canonical_json
 from bti.domain.org import Actor
 from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.vocabulary import AuditAction
 from bti.services.access import audit
 from bti.services.accounts.auth import token_hash
 from bti.services.errors import InvalidInput
@@ -67,13 +67,11 @@ class CreatedToken:
     token: str  # shown once; never stored
 
 
-def _audit(session: Session, now: datetime, user: User, action: str, token_id: int,
+def _audit(session: Session, now: datetime, user: User, action: AuditAction, token_id: int,
            **details: Any) -> None:
-    audit.add_row(session, dict(
-        at=now, municipality_id=user.municipality_id, actor_id=None, actor_roles="",
-        unit_id=None, case_id=None, action=action, object_type="api_token",
-        object_id=token_id, basis="system", outcome="allowed",
-        details=canonical_json({"user_id": user.id, **details, "via": "cli"})))
+    audit.record_system(session, action, now=now, municipality_id=user.municipality_id,
+                        object_type="api_token", object_id=token_id,
+                        **{"user_id": user.id, **details, "via": "cli"})
 
 
 def create_token(session: Session, username: str, *, scopes: tuple[str, ...] | list[str],
@@ -103,7 +101,7 @@ def create_token(session: Session, username: str, *, scopes: tuple[str, ...] | l
     session.flush()
     mfa = bool(session.scalar(select(Municipality.mfa_required)
                               .where(Municipality.id == user.municipality_id)))
-    _audit(session, now, user, "api_token.created", row.id, scopes=row.scopes, days=days,
+    _audit(session, now, user, AuditAction.API_TOKEN_CREATED, row.id, scopes=row.scopes, days=days,
            mfa_required=mfa)
     return CreatedToken(row, token)
 
@@ -124,7 +122,8 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken 
         return None
     if row.revoked_at is None:
         row.revoked_at = now
-        _audit(session, now, session.get_one(User, row.user_id), "api_token.revoked", row.id)
+        _audit(session, now, session.get_one(User, row.user_id), AuditAction.API_TOKEN_REVOKED,
+               row.id)
     return row
 
 

@@ -21,6 +21,7 @@ from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.org import Actor
 from bti.domain.policy import may_edit_catalogue
 from bti.domain.policy import may_view_catalogue
+from bti.domain.vocabulary import AuditAction
 from bti.engine.inputs import parse_int
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -113,8 +114,8 @@ def create_item(ctx: Ctx, data: ItemInput) -> MeasureCatalogueItem:
         created_at=now, updated_at=now)
     ctx.session.add(item)
     ctx.session.flush()
-    audit.record(ctx, "catalogue.created", object_type="measure_catalogue", object_id=item.id,
-                 basis="catalogue_keeper", kind=item.kind)
+    audit.record(ctx, AuditAction.CATALOGUE_CREATED, object_type="measure_catalogue",
+                 object_id=item.id, basis="catalogue_keeper", kind=item.kind)
     return item
 
 
@@ -129,7 +130,7 @@ def update_item(ctx: Ctx, item_id: int, data: ItemInput) -> MeasureCatalogueItem
     if changed:
         item.updated_at = ctx.now()
         ctx.session.flush()
-        audit.record(ctx, "catalogue.updated", object_type="measure_catalogue",
+        audit.record(ctx, AuditAction.CATALOGUE_UPDATED, object_type="measure_catalogue",
                      object_id=item.id, basis="catalogue_keeper", fields=changed)
     return item
 
@@ -142,7 +143,8 @@ def set_active(ctx: Ctx, item_id: int, active: bool) -> MeasureCatalogueItem:
         item.active = active
         item.updated_at = ctx.now()
         ctx.session.flush()
-        audit.record(ctx, "catalogue.activated" if active else "catalogue.deactivated",
+        audit.record(ctx, (AuditAction.CATALOGUE_ACTIVATED if active
+                      else AuditAction.CATALOGUE_DEACTIVATED),
                      object_type="measure_catalogue", object_id=item.id,
                      basis="catalogue_keeper")
     return item

@@ -46,6 +46,7 @@ from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.policy import may_drill_down
 from bti.domain.policy import may_view_analytics
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
 from bti.engine.inputs import parse_int
@@ -500,7 +501,8 @@ class Dashboard:
     can_drill: bool
 
 
-def dashboard(ctx: Ctx, f: Filters, *, action: str = "analytics.viewed", **details) -> Dashboard:
+def dashboard(ctx: Ctx, f: Filters, *, action: AuditAction = AuditAction.ANALYTICS_VIEWED,
+              **details) -> Dashboard:
     """Every panel for ``f``; one audit row (``action``, with the filters)."""
     require_viewer(ctx)
     units = tuple(ctx.session.execute(select(Unit.id, Unit.name).where(
@@ -543,14 +545,10 @@ def stuck_cases(ctx: Ctx, kind: str) -> StuckList:
                                        .limit(DRILL_LIMIT + 1)))
     truncated = len(ids) > DRILL_LIMIT
     ids = ids[:DRILL_LIMIT]
-    audit.record(ctx, "analytics.stuck_listed", object_type="unit", object_id=ctx.actor.unit_id,
-                 basis=Relation.UNIT_LEADER.value, kind=kind, cases=len(ids))
+    audit.record(ctx, AuditAction.ANALYTICS_STUCK_LISTED, object_type="unit",
+                 object_id=ctx.actor.unit_id, basis=Relation.UNIT_LEADER.value, kind=kind,
+                 cases=len(ids))
     for cid in ids:
-        audit.add_row(ctx.session, dict(
-            at=ctx.now(), municipality_id=ctx.actor.municipality_id, actor_id=ctx.actor.id,
-            actor_roles=",".join(sorted(ctx.actor.roles)), unit_id=ctx.actor.unit_id,
-            case_id=cid, action="case.listed", object_type="case", object_id=cid,
-            basis=Relation.UNIT_LEADER.value, outcome="allowed",
-            details=audit.canonical_json({"via": "analytics", **(
-                {"request_id": ctx.request_id} if ctx.request_id else {})})))
+        audit.record(ctx, AuditAction.CASE_LISTED, case_id=cid, object_type="case",
+                     object_id=cid, basis=Relation.UNIT_LEADER.value, via="analytics")
     return StuckList(kind, tuple(ids), truncated)

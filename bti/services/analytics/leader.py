@@ -29,6 +29,7 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.policy import may_use_leader_views
 from bti.domain.policy import may_view_case_timeline
 from bti.domain.rules import days_in_level
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
@@ -111,12 +112,12 @@ def unit_overview(ctx: Ctx, *, show_names: bool = False) -> Overview:
     level_counts = tuple(sorted(
         (LevelCount(lv, n, label, c) for lv, (n, label, c) in counts.items()),
         key=lambda lc: (lc.number if lc.number is not None else 99, lc.level)))
-    audit.record(ctx, "unit.overview_viewed", object_type="unit", object_id=actor.unit_id,
+    audit.record(ctx, AuditAction.UNIT_OVERVIEW_VIEWED, object_type="unit", object_id=actor.unit_id,
                  basis=Relation.UNIT_LEADER.value, names_shown=show_names, cases=len(rows))
     if show_names:
         for case in listed:
-            audit.record(ctx, "case.listed", case=case, object_type="case", object_id=case.id,
-                         basis=Relation.UNIT_LEADER.value)
+            audit.record(ctx, AuditAction.CASE_LISTED, case=case, object_type="case",
+                         object_id=case.id, basis=Relation.UNIT_LEADER.value)
     return Overview(actor.unit_id, level_counts, tuple(rows), show_names)
 
 

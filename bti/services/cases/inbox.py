@@ -43,6 +43,7 @@ from bti.domain.rules import lapsed
 from bti.domain.rules import led_unit
 from bti.domain.rules import level_decision_due
 from bti.domain.rules import relations
+from bti.domain.vocabulary import AuditAction
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -291,7 +292,7 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
                                definition.level(state.level).label, state.label, urgencies))
     items.sort(key=lambda i: i.sort_key)
     for item in items:
-        audit.record(ctx, "case.listed", case=item.case, object_type="case",
+        audit.record(ctx, AuditAction.CASE_LISTED, case=item.case, object_type="case",
                      object_id=item.case.id, basis=item.basis)
     warn_expiring_consents(ctx, warn)
     return Inbox(items, unread_notifications(ctx))

@@ -39,6 +39,7 @@ from bti.domain.rules import lapsed
 from bti.domain.rules import relations
 from bti.domain.rules import rests_on_consent
 from bti.domain.vocabulary import EFFECTS
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import Action
 from bti.engine import Refusal
@@ -185,7 +186,7 @@ def case_roles(ctx: Ctx, access: CaseAccess) -> frozenset[str]:
 def get_case(ctx: Ctx, case_id: int) -> CaseAccess:
     """An audited read of a case."""
     access = _load(ctx, case_id)
-    audit.record(ctx, "case.viewed", case=access.case, object_type="case",
+    audit.record(ctx, AuditAction.CASE_VIEWED, case=access.case, object_type="case",
                  object_id=access.case.id, basis=access.basis)
     return access
 
@@ -232,9 +233,9 @@ def case_view(ctx: Ctx, case_id: int, *, kind: str | None = None,
     entries = list(ctx.session.scalars(stmt))
     total = len(entries) if limit is None or len(entries) < limit else ctx.session.scalars(
         select(func.count()).select_from(StafettloggEntry).where(*where)).one()
-    audit.record(ctx, "case.viewed", case=case, object_type="case", object_id=case.id,
+    audit.record(ctx, AuditAction.CASE_VIEWED, case=case, object_type="case", object_id=case.id,
                  basis=access.basis)
-    audit.record(ctx, "case.log_viewed", case=case, object_type="stafettlogg",
+    audit.record(ctx, AuditAction.CASE_LOG_VIEWED, case=case, object_type="stafettlogg",
                  object_id=case.id, basis=access.basis)
     return CaseView(access, actions, entries, total)
 
@@ -245,7 +246,7 @@ def log_entries(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[StafettloggEnt
     entries = list(ctx.session.scalars(
         select(StafettloggEntry).where(StafettloggEntry.case_id == case_id)
         .order_by(StafettloggEntry.seq)))
-    audit.record(ctx, "case.log_viewed", case=access.case, object_type="stafettlogg",
+    audit.record(ctx, AuditAction.CASE_LOG_VIEWED, case=access.case, object_type="stafettlogg",
                  object_id=access.case.id, basis=access.basis)
     return access, entries
 
@@ -261,7 +262,7 @@ def log_page(ctx: Ctx, case_id: int, *, after: int | None = None, limit: int = 5
         .order_by(StafettloggEntry.seq).limit(limit + 1)))
     more = len(entries) > limit
     entries = entries[:limit]
-    audit.record(ctx, "case.log_viewed", case=access.case, object_type="stafettlogg",
+    audit.record(ctx, AuditAction.CASE_LOG_VIEWED, case=access.case, object_type="stafettlogg",
                  object_id=access.case.id, basis=access.basis)
     return access, entries, (entries[-1].seq if more and entries else None)
 
@@ -269,7 +270,7 @@ def log_page(ctx: Ctx, case_id: int, *, after: int | None = None, limit: int = 5
 def actions_view(ctx: Ctx, case_id: int) -> tuple[CaseAccess, list[Action]]:
     """``list_actions`` as a read of the case (it shows its state and version): audited."""
     access, actions = list_actions(ctx, case_id)
-    audit.record(ctx, "case.viewed", case=access.case, object_type="case",
+    audit.record(ctx, AuditAction.CASE_VIEWED, case=access.case, object_type="case",
                  object_id=access.case.id, basis=access.basis)
     return access, actions
 
@@ -349,7 +350,7 @@ def open_case(
     entry = stafettlogg.append(
         ctx, case, kind="concern", trigger="open", from_state=None, to_state=case.state,
         data=payload, object_type="concern", object_id=row.id)
-    audit.record(ctx, "case.opened", case=case, object_type="case", object_id=case.id,
+    audit.record(ctx, AuditAction.CASE_OPENED, case=case, object_type="case", object_id=case.id,
                  basis=Relation.REPORTER.value, state=case.state,
                  workflow=definition.id, revision=record_id, log_seq=entry.seq)
     ctx.session.flush()
@@ -398,7 +399,7 @@ def fire(
     entry = stafettlogg.append(
         ctx, case, kind=kind, trigger=step.trigger, from_state=step.source, to_state=step.dest,
         data=dict(step.payload), object_type=written.object_type, object_id=written.object_id)
-    audit.record(ctx, "case.transition", case=case, object_type=written.object_type,
+    audit.record(ctx, AuditAction.CASE_TRANSITION, case=case, object_type=written.object_type,
                  object_id=written.object_id, basis=access.basis, trigger=step.trigger,
                  source=step.source, dest=step.dest, log_seq=entry.seq)
     try:

@@ -24,6 +24,7 @@ from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
 from bti.domain.log import canonical_json
 from bti.domain.policy import may_archive_case
+from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Role
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -33,9 +34,6 @@ from bti.services.privacy.export import _system_audit
 from bti.services.privacy.export import build_export
 from bti.services.privacy.export import json_bytes
 from bti.services.privacy.export import pdf_bytes
-
-#: The archive's audit action.
-ARCHIVED = "case.archived"
 
 
 def _sha256(data: bytes) -> str:
@@ -110,8 +108,8 @@ def archive_case(ctx: Ctx, case_id: int, archive_dir: Path, *, via: str = "cli"
     details: dict[str, Any] = dict(object_type="case_archive", sha256=row.sha256,
                                    archive_id=row.id, verified=row.verified_at is not None)
     if actor is None:
-        _system_audit(session, now, ARCHIVED, case, via=via, **details)
+        _system_audit(session, now, AuditAction.CASE_ARCHIVED, case, via=via, **details)
     else:
-        audit.record(ctx, ARCHIVED, case=case, object_id=case.id,
+        audit.record(ctx, AuditAction.CASE_ARCHIVED, case=case, object_id=case.id,
                      basis=Role.PRIVACY_OFFICER.value, **details)
     return row

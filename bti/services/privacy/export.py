@@ -63,11 +63,11 @@ from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
-from bti.domain.log import canonical_json
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.policy import export_basis
 from bti.domain.rules import relations
+from bti.domain.vocabulary import AuditAction
 from bti.render import jsonfile
 from bti.render import pdf
 from bti.services.access import audit
@@ -106,9 +106,6 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "case_archive": ("archives", CaseArchive),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
 }
-
-#: The export's audit action.
-EXPORTED = "case.exported"
 
 
 # --- the foreign-key walk ---------------------------------------------------------------------
@@ -253,7 +250,7 @@ def may_export(ctx: Ctx, case_id: int) -> Case:
 def export_page(ctx: Ctx, case_id: int) -> Case:
     """The export page: the case (id and pseudonym) for an actor who may export it (audited)."""
     case, basis = _load_for_export(ctx, case_id)
-    audit.record(ctx, "case.export_page_viewed", case=case, object_type="case",
+    audit.record(ctx, AuditAction.CASE_EXPORT_PAGE_VIEWED, case=case, object_type="case",
                  object_id=case.id, basis=basis)
     return case
 
@@ -265,8 +262,8 @@ def export_case(ctx: Ctx, case_id: int, fmt: str = "json") -> dict[str, Any]:
         raise InvalidInput({"format": ["not_allowed"]})
     case, basis = _load_for_export(ctx, case_id)
     doc = build_export(ctx.session, case, ctx.now())
-    audit.record(ctx, EXPORTED, case=case, object_type="case_export", object_id=case.id,
-                 basis=basis, format=fmt, rows=_row_total(doc))
+    audit.record(ctx, AuditAction.CASE_EXPORTED, case=case, object_type="case_export",
+                 object_id=case.id, basis=basis, format=fmt, rows=_row_total(doc))
     return doc
 
 
@@ -280,7 +277,7 @@ def export_case_as_system(session: Session, case_id: int, now: datetime, fmt: st
     if case is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     doc = build_export(session, case, now)
-    _system_audit(session, now, EXPORTED, case, via=via, object_type="case_export",
+    _system_audit(session, now, AuditAction.CASE_EXPORTED, case, via=via, object_type="case_export",
                   format=fmt, rows=_row_total(doc))
     return doc
 
@@ -289,15 +286,14 @@ def _row_total(doc: dict[str, Any]) -> int:
     return 1 + sum(len(doc[section]) for section, _m in SECTIONS.values())
 
 
-def _system_audit(session: Session, now: datetime, action: str, case_or_ids: Any, *, via: str,
-                  object_type: str | None = None, **details: Any) -> None:
+def _system_audit(session: Session, now: datetime, action: AuditAction, case_or_ids: Any, *,
+                  via: str, object_type: str | None = None, **details: Any) -> None:
     municipality_id, case_id = (
         (case_or_ids.municipality_id, case_or_ids.id) if isinstance(case_or_ids, Case)
         else case_or_ids)
-    audit.add_row(session, dict(
-        at=now, municipality_id=municipality_id, actor_id=None, actor_roles="", unit_id=None,
-        case_id=case_id, action=action, object_type=object_type, object_id=case_id,
-        basis="system", outcome="allowed", details=canonical_json({"via": via, **details})))
+    audit.record_system(session, action, now=now, municipality_id=municipality_id,
+                        case_id=case_id, object_type=object_type, object_id=case_id, via=via,
+                        **details)
 
 
 # --- written out (bti.render) -------------------------------------------------------------------

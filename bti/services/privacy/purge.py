@@ -46,14 +46,12 @@ from bti.domain.cases import CaseArchive
 from bti.domain.log import CasePurge
 from bti.domain.log import canonical_json
 from bti.domain.org import Municipality
+from bti.domain.vocabulary import AuditAction
 from bti.services.errors import InvalidInput
 from bti.services.privacy.archive import verify_archive
 from bti.services.privacy.export import _system_audit
 from bti.services.privacy.export import linked_conditions
 from bti.services.privacy.export import linked_counts
-
-#: The purge's audit action.
-PURGED = "case.purged"
 
 
 @dataclass
@@ -119,8 +117,8 @@ def purge_case(session: Session, case: Case, now: datetime, *, rule: str,
         if table in conds:
             session.execute(delete(table).where(conds[table]))
     session.expunge(case)
-    _system_audit(session, now, PURGED, (tomb.municipality_id, tomb.case_id), via=via,
-                  object_type="case_purge", rule=rule, archive_sha256=archive_sha256,
+    _system_audit(session, now, AuditAction.CASE_PURGED, (tomb.municipality_id, tomb.case_id),
+                  via=via, object_type="case_purge", rule=rule, archive_sha256=archive_sha256,
                   rows=sum(counts.values()))
     return tomb
 

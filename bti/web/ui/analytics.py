@@ -18,6 +18,7 @@ from flask import request
 from flask_babel import get_translations
 
 from bti.domain import policy as who
+from bti.domain.vocabulary import AuditAction
 from bti.services.analytics import dashboard as analytics
 from bti.services.analytics import export as analytics_export
 from bti.services.errors import InvalidInput
@@ -238,7 +239,7 @@ def export(fmt: str):
     if fmt not in ("csv", "xlsx", "pdf"):
         abort(404)
     ctx = get_ctx()
-    board = analytics.dashboard(ctx, _filters(), action="analytics.exported", format=fmt)
+    board = analytics.dashboard(ctx, _filters(), action=AuditAction.ANALYTICS_EXPORTED, format=fmt)
     body = analytics_export.render(board, fmt, lang(), get_translations())
     f = board.filters
     name = f"tilstandsrapport-{f.start}-{f.end}.{fmt}"

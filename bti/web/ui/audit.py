@@ -27,7 +27,7 @@ bp = Blueprint("audit", __name__, url_prefix="/tilgang")
 
 
 def action_labels() -> dict[str, str]:
-    """Every audit action (``bti.domain.vocabulary.AUDIT_ACTIONS``) in words."""
+    """Every audit action (``bti.domain.vocabulary.AuditAction``) in words."""
     return {
         "case.opened": _("Registered a new concern"),
         "case.viewed": _("Opened the case"),
