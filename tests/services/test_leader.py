@@ -12,6 +12,7 @@ from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.services.analytics import leader
 from bti.services.errors import NotFound
+from bti.web import charts
 from tests.factories import TODAY
 from tests.factories import make_user
 from tests.services.test_inbox import Script
@@ -70,7 +71,7 @@ def test_timeline_bands_bars_and_marks_from_the_log(world, session, script):
     assert [k for k, _ in tl.table_rows()] == [
         "level", "level", "measure", "event", "event", "event", "level", "measure"]
 
-    lay = leader.layout(tl, width=960)
+    lay = charts.layout(tl, width=960)
     assert lay.bands[0].x == lay.left
     assert lay.bars[1].x + lay.bars[1].width == lay.right
     assert all(b.width >= 4 for b in lay.bands + lay.bars)

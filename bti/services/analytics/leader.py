@@ -5,8 +5,8 @@ references and counts unless the leader asks to see the children's names, and th
 listed is an audited read. The timeline reads the case through ``bti.services.cases.lifecycle``
 (need-to-know and the audit trail apply) and shows levels, measures and events, never free text.
 
-``build_timeline`` and ``layout`` are pure functions over stafettlogg entries, so they are tested
-without a database.
+``build_timeline`` is a pure function over stafettlogg entries, so it is tested without a
+database; the SVG geometry of the timeline is the web layer's (``bti.web.charts.layout``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import json
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import date
 from datetime import datetime
-from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -292,95 +290,12 @@ def build_timeline(case_id: int, entries: Iterable[StafettloggEntry],
                     tuple(sorted(marks, key=lambda mk: mk.on)))
 
 
-@dataclass(frozen=True)
-class Tick:
-    x: float
-    on: date
-
-
-@dataclass(frozen=True)
-class Box:
-    x: float
-    width: float
-    item: object
-
-
-@dataclass(frozen=True)
-class Point:
-    x: float
-    item: object
-
-
-@dataclass
-class Layout:
-    """SVG geometry for a timeline (the template draws it)."""
-
-    width: int
-    height: int
-    left: int
-    right: float
-    axis_y: int
-    band_y: int
-    band_h: int
-    event_y: int
-    bar_y0: int
-    bar_h: int
-    row_h: int
-    ticks: list[Tick] = field(default_factory=list)
-    bands: list[Box] = field(default_factory=list)
-    bars: list[Box] = field(default_factory=list)
-    marks: list[Point] = field(default_factory=list)
-
-
-def _ticks(start: date, end: date) -> list[date]:
-    span = (end - start).days
-    if span <= 35:
-        return [start + timedelta(days=d) for d in range(0, span + 1, 7)]
-    months = []
-    y, m = start.year, start.month
-    while True:
-        m += 1
-        if m > 12:
-            y, m = y + 1, 1
-        d = date(y, m, 1)
-        if d > end:
-            break
-        months.append(d)
-    step = max(1, -(-len(months) // 10))  # at most about ten labels
-    return months[::step]
-
-
-def layout(timeline: Timeline, *, width: int = 960) -> Layout:
-    left, pad = 180, 24
-    right = width - pad
-    row_h, bar_h = 30, 18
-    axis_y, band_y, band_h, event_y = 24, 40, 34, 104
-    bar_y0 = 140
-    height = bar_y0 + row_h * max(len(timeline.bars), 1) + 16
-    span = max((timeline.end - timeline.start).days, 1)
-
-    def x(day: date) -> float:
-        return round(left + (day - timeline.start).days / span * (right - left), 1)
-
-    def box(a: date, b: date, item) -> Box:
-        x0 = x(a)
-        return Box(x0, max(round(x(b) - x0, 1), 4.0), item)
-
-    out = Layout(width, height, left, right, axis_y, band_y, band_h, event_y, bar_y0, bar_h, row_h)
-    out.ticks = [Tick(x(d), d) for d in _ticks(timeline.start, timeline.end)]
-    out.bands = [box(b.start, b.end, b) for b in timeline.bands]
-    out.bars = [box(b.start, b.end, b) for b in timeline.bars]
-    out.marks = [Point(x(m.on), m) for m in timeline.marks]
-    return out
-
-
 # --- timeline (service) -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class CaseTimeline:
     timeline: Timeline
-    layout: Layout
     case_id: int
     level_label: Mapping[str, str]
     state_label: Mapping[str, str]
@@ -401,5 +316,5 @@ def case_timeline(ctx: Ctx, case_id: int) -> CaseTimeline:
     definition = access.workflow.definition
     timeline = build_timeline(case_id, entries, definition, ctx.today())
     state = definition.state(access.case.state)
-    return CaseTimeline(timeline, layout(timeline), case_id,
+    return CaseTimeline(timeline, case_id,
                         definition.level(state.level).label, state.label, state.final)
