@@ -37,6 +37,11 @@ class BarChart:
     bar_h: int
     bars: list[HBar] = field(default_factory=list)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw: no bar, or every one zero (a suppressed bar is something)."""
+        return not any(b.value is None or b.value for b in self.bars)
+
 
 def bar_chart(items: list[tuple[str, float | None, str]], *, width: int = 640, left: int = 260,
               bar_h: int = 22, gap: int = 10) -> BarChart:
@@ -79,6 +84,10 @@ class FlowChart:
     node_h: int
     nodes: list[Node] = field(default_factory=list)
     arcs: list[Arc] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.arcs
 
 
 def flow_chart(flows: Flows, labels: dict[str, str], *, width: int = 880) -> FlowChart:
@@ -128,6 +137,11 @@ class LineChart:
     months: list[tuple[float, str]] = field(default_factory=list)
     ticks: list[tuple[float, int]] = field(default_factory=list)
     series: list[Series] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """No line has a point (no month, or every month suppressed)."""
+        return not any(s.points for s in self.series)
 
 
 MARKERS = ("circle", "square", "diamond", "triangle")

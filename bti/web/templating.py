@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_decimal
+from babel.numbers import format_percent
 from flask import Flask
+from flask_babel import gettext as _
 
 
 def machine_time(value: date | datetime | None) -> str:
@@ -28,6 +32,32 @@ def machine_time(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+def suppressed() -> str:
+    """What a suppressed small count reads as (never "<5", which looks like a number)."""
+    return _("fewer than 5")
+
+
+def num(value: int | float | Decimal | None, suppressed_text: str | None = None) -> str:
+    """A figure in the page's language (Babel: decimal comma and a thin space between
+    thousands in nb and nn); a suppressed one (None) in words."""
+    if value is None:
+        return suppressed_text or suppressed()
+    from bti.web.i18n import lang
+
+    return format_decimal(value, locale=lang())
+
+
+def pct(value: int | float | None) -> str:
+    """A share in per cent (``12.5`` for 12.5 %) in the page's language: "12,5 %" in nb and
+    nn, "12.5%" in English; a suppressed one in words."""
+    if value is None:
+        return suppressed()
+    from bti.web.i18n import lang
+
+    # through the decimal text, so 33.3 stays 33.3 and is not 33.299999…
+    return format_percent(Decimal(str(value)) / 100, locale=lang(), decimal_quantization=False)
+
+
 def filters() -> dict[str, Callable[..., Any]]:
     from bti.web import i18n
 
@@ -36,6 +66,8 @@ def filters() -> dict[str, Callable[..., Any]]:
         "d": i18n.fmt_date,
         "dt": i18n.fmt_datetime,
         "machine_time": machine_time,
+        "num": num,
+        "pct": pct,
     }
 
 

@@ -14,6 +14,7 @@ from flask import abort
 from flask import render_template
 from flask import request
 from flask_babel import get_translations
+from flask_babel import gettext as _
 
 from bti.domain import policy as who
 from bti.services.analytics import dashboard as analytics
@@ -26,8 +27,6 @@ from bti.web.i18n import lang
 
 bp = Blueprint("analytics", __name__, url_prefix="/analyse")
 
-SUPPRESSED = analytics_export.SUPPRESSED
-
 
 def _filters():
     args = request.args
@@ -39,6 +38,17 @@ def _level_texts(board: analytics.Dashboard) -> dict[str, str]:
     from bti.web.i18n import label
 
     return {lv: label(v[1]) or lv for lv, v in board.levels.items()}
+
+
+def stuck_texts() -> dict[str, str]:
+    """Each kind of stuck case in words (the dashboard's table and the drill-down's heading)."""
+    return {
+        "evaluation_overdue": _("Evaluation overdue (a measure past its evaluation date)"),
+        "inactive_30": _("No activity for 30 days"),
+        "inactive_60": _("No activity for 60 days"),
+        "n0_overdue": _("Level 0 past its decision deadline"),
+        "handover_pending": _("Handover not yet accepted"),
+    }
 
 
 def short(names: dict[str, str]) -> dict[str, str]:
@@ -70,7 +80,7 @@ def dashboard():
         units=board.units, names=names, open_chart=open_chart, time_chart=time_chart,
         flow_chart=charts.flow_chart(board.flows, brief),
         trend_chart=charts.line_chart(board.time_in_level, brief),
-        stuck_kinds=analytics.STUCK_KINDS, effects=analytics.EFFECTS,
+        stuck_kinds=analytics.STUCK_KINDS, stuck_texts=stuck_texts(), effects=analytics.EFFECTS,
         query=request.query_string.decode("ascii", "replace"))
 
 
@@ -87,7 +97,8 @@ def _units(ctx):
 @policy.allowed(who.may_use_leader_views)
 def stuck(kind: str):
     listed = analytics.stuck_cases(get_ctx(), kind)
-    return render_template("analytics/stuck.html", listed=listed)
+    return render_template("analytics/stuck.html", listed=listed,
+                           category=stuck_texts()[listed.kind])
 
 
 @bp.get("/eksport.<fmt>")
