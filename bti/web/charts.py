@@ -175,6 +175,11 @@ def line_chart(trend: TimeInLevel, labels: dict[str, str], *,
 # --- the case timeline -------------------------------------------------------------------------
 
 
+#: The shortest stretch the timeline's axis spans: a case of a few days stays readable (a
+#: three-day case is a tenth of the width, not the whole of it nor a smear).
+MIN_SPAN_DAYS = 28
+
+
 @dataclass(frozen=True)
 class Tick:
     x: float
@@ -186,6 +191,7 @@ class Box:
     x: float
     width: float
     item: object
+    row: int = 0  # a measure's row (its bar and its overdue stretch share it)
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,8 @@ class Point:
 
 @dataclass
 class Layout:
-    """SVG geometry for a timeline (the template draws it)."""
+    """SVG geometry for a timeline (the template draws it), lanes from the top: the axis, the
+    levels, the stafettholder, the events, the deadlines, then one row per measure."""
 
     width: int
     height: int
@@ -205,14 +212,24 @@ class Layout:
     axis_y: int
     band_y: int
     band_h: int
+    holder_y: int
+    holder_h: int
     event_y: int
+    deadline_y: int
     bar_y0: int
     bar_h: int
     row_h: int
+    axis_end: date
+    #: The x of today, None when today is outside the axis (a case closed long ago).
+    today_x: float | None = None
     ticks: list[Tick] = field(default_factory=list)
     bands: list[Box] = field(default_factory=list)
+    holders: list[Box] = field(default_factory=list)
     bars: list[Box] = field(default_factory=list)
+    #: A running measure past its evaluation date: from that date to today, on its row.
+    overdue: list[Box] = field(default_factory=list)
     marks: list[Point] = field(default_factory=list)
+    deadlines: list[Point] = field(default_factory=list)
 
 
 def _ticks(start: date, end: date) -> list[date]:
@@ -237,21 +254,31 @@ def layout(timeline: Timeline, *, width: int = 960) -> Layout:
     left, pad = 180, 24
     right = width - pad
     row_h, bar_h = 30, 18
-    axis_y, band_y, band_h, event_y = 24, 40, 34, 104
-    bar_y0 = 140
-    height = bar_y0 + row_h * max(len(timeline.bars), 1) + 16
-    span = max((timeline.end - timeline.start).days, 1)
+    axis_y, band_y, band_h = 24, 40, 34
+    holder_y, holder_h = 84, 22
+    event_y, deadline_y = 132, 164
+    bar_y0 = 190
+    height = bar_y0 + row_h * max(len(timeline.bars), 1) + 30  # room for the today label
+    span = max((timeline.end - timeline.start).days, MIN_SPAN_DAYS)
+    axis_end = timeline.start + timedelta(days=span)
 
     def x(day: date) -> float:
         return round(left + (day - timeline.start).days / span * (right - left), 1)
 
-    def box(a: date, b: date, item) -> Box:
+    def box(a: date, b: date, item, row: int = 0) -> Box:
         x0 = x(a)
-        return Box(x0, max(round(x(b) - x0, 1), 4.0), item)
+        return Box(x0, max(round(x(b) - x0, 1), 4.0), item, row)
 
-    out = Layout(width, height, left, right, axis_y, band_y, band_h, event_y, bar_y0, bar_h, row_h)
-    out.ticks = [Tick(x(d), d) for d in _ticks(timeline.start, timeline.end)]
+    out = Layout(width, height, left, right, axis_y, band_y, band_h, holder_y, holder_h,
+                 event_y, deadline_y, bar_y0, bar_h, row_h, axis_end)
+    if timeline.start <= timeline.today <= axis_end:
+        out.today_x = x(timeline.today)
+    out.ticks = [Tick(x(d), d) for d in _ticks(timeline.start, axis_end)]
     out.bands = [box(b.start, b.end, b) for b in timeline.bands]
-    out.bars = [box(b.start, b.end, b) for b in timeline.bars]
+    out.holders = [box(max(h.start, timeline.start), h.end, h) for h in timeline.holders]
+    out.bars = [box(b.start, b.end, b, i) for i, b in enumerate(timeline.bars)]
+    out.overdue = [box(b.evaluate_by, min(timeline.today, axis_end), b, i)
+                   for i, b in enumerate(timeline.bars) if b.overdue_days]
     out.marks = [Point(x(m.on), m) for m in timeline.marks]
+    out.deadlines = [Point(x(d.on), d) for d in timeline.deadlines]
     return out
