@@ -257,7 +257,7 @@ def test_the_stuck_list_names_its_category_holder_and_days_overdue(app, web_worl
     table = html[html.index('<table class="table an-table an-stuck">'):]
     table = table[:table.index("</table>")]
     heads = [h.split(">", 1)[1].split("<", 1)[0] for h in table.split('<th scope="col"')[1:]]
-    assert heads == ["Case", "Stafettholder", "Overdue since", "Days overdue"]
+    assert heads == ["Case", "Stafettholder", "Deadline", "Days overdue"]
     assert table.count("<tr>") == len(ids) + 1
     assert table.count(f"<td>{holder}</td>") == len(ids)
     assert table.count('<td class="num">20</td>') == len(ids)
