@@ -292,6 +292,56 @@ def state_writes(root: Path) -> list[str]:
     return found
 
 
+#: What registers a Jinja global, filter, test or context processor: Flask's decorators and
+#: methods (on the app or a blueprint) and any use of ``jinja_env``.
+_TEMPLATE_HOOKS = {"template_global", "template_filter", "template_test", "context_processor",
+                   "add_template_global", "add_template_filter", "add_template_test",
+                   "app_template_global", "app_template_filter", "app_template_test",
+                   "app_context_processor"}
+TEMPLATING = "web/templating.py"
+
+
+def template_registrations(root: Path) -> list[str]:
+    """``path:line: what`` of every place under bti/web that registers something for the
+    templates: a ``jinja_env`` attribute, or a call (or decorator) of a Flask template hook."""
+    found = []
+    for path in layer_files(root, "web"):
+        where = path.relative_to(root.parent)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "jinja_env":
+                found.append(f"{where}:{node.lineno}: jinja_env")
+            elif isinstance(node, ast.Attribute) and node.attr in _TEMPLATE_HOOKS:
+                found.append(f"{where}:{node.lineno}: {node.attr}")
+    return found
+
+
+#: Names of geometry: a class called so, or a field of a class called so, is chart geometry.
+_GEOMETRY_CLASSES = {"Layout", "Tick", "Box", "Point"}
+_GEOMETRY_FIELDS = {"x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "width", "height"}
+_SVG_WORDS = ("viewBox", "<svg", "<path", "<rect", "<polyline")
+
+
+def svg_geometry(root: Path, layer: str = "services") -> list[str]:
+    """``path:line: what`` of chart geometry in a layer: a class named like geometry
+    (``Layout``, ``Tick``, ``Box``, ``Point``, ``…Chart``), a class field holding a
+    coordinate or a size (``x``, ``y``, ``width`` …), or SVG markup in a string."""
+    found = []
+    for path in layer_files(root, layer):
+        where = path.relative_to(root.parent)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                if node.name in _GEOMETRY_CLASSES or node.name.endswith("Chart"):
+                    found.append(f"{where}:{node.lineno}: class {node.name}")
+                for item in node.body:
+                    if (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+                            and item.target.id in _GEOMETRY_FIELDS):
+                        found.append(f"{where}:{item.lineno}: {node.name}.{item.target.id}")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and any(
+                    w in node.value for w in _SVG_WORDS):
+                found.append(f"{where}:{node.lineno}: SVG markup")
+    return found
+
+
 # --- the rules, on bti ------------------------------------------------------------------------
 
 def test_every_layer_is_where_the_table_says():
@@ -346,6 +396,21 @@ def test_cli_start_loads_no_web_module():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, cwd=PACKAGE.parent)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
+def test_only_templating_registers_template_helpers():
+    """Every Jinja global, filter and context processor is registered by
+    ``bti.web.templating.init_app``: no blueprint or other web module registers its own."""
+    found = template_registrations(PACKAGE)
+    elsewhere = [f for f in found if not f.startswith(f"bti/{TEMPLATING}:")]
+    assert not elsewhere, "\n".join(elsewhere)
+    assert any(f.startswith(f"bti/{TEMPLATING}:") for f in found), "templating registers nothing"
+
+
+def test_services_hold_no_chart_geometry():
+    """The services decide what a chart shows; where it goes is ``bti/web/charts.py``."""
+    assert not svg_geometry(PACKAGE), "\n".join(svg_geometry(PACKAGE))
+    assert svg_geometry(PACKAGE, "web"), "bti/web/charts.py holds the geometry"
 
 
 # --- the checkers bite: each rule on a small package with a violation -------------------------
@@ -424,6 +489,37 @@ def test_a_missing_or_empty_layer_is_caught(tmp_path, files):
             (root / "usecases" / "__init__.py").write_text("X = 1\n", encoding="utf-8")
     assert len(missing_layers(root)) == 1, missing_layers(root)
     assert missing_layers(_package(tmp_path / "whole", {})) == []
+
+
+@pytest.mark.parametrize("source", [
+    "def init_app(app):\n    app.jinja_env.globals['x'] = 1\n",
+    "def init_app(app):\n    app.jinja_env.filters.update(x=str)\n",
+    "@bp.app_template_global('x')\ndef x():\n    return 1\n",
+    "@bp.context_processor\ndef helpers():\n    return {}\n",
+    "def init_app(app):\n    app.add_template_filter(str, 'x')\n",
+    "@bp.record_once\ndef f(state):\n    state.app.jinja_env.globals.update(x=1)\n",
+])
+def test_the_template_checker_catches(tmp_path, source):
+    root = _package(tmp_path, {"web/ui/cases.py": source, TEMPLATING: source})
+    found = template_registrations(root)
+    assert [f for f in found if f.startswith("bti/web/ui/cases.py:")], found
+    assert not [f for f in found if not f.startswith(("bti/web/ui/cases.py:",
+                                                      f"bti/{TEMPLATING}:"))]
+
+
+@pytest.mark.parametrize("source", [
+    "class Layout:\n    pass\n",
+    "class BarChart:\n    pass\n",
+    "class Band:\n    width: float\n",
+    "class Mark:\n    x: float\n",
+    "SVG = '<svg viewBox=\"0 0 10 10\"></svg>'\n",
+])
+def test_the_geometry_checker_catches(tmp_path, source):
+    root = _package(tmp_path, {"services/analytics/leader.py": source})
+    assert len(svg_geometry(root)) == 1, svg_geometry(root)
+    clean = _package(tmp_path / "clean", {
+        "services/analytics/leader.py": "class Band:\n    start: int\n    days: int\n"})
+    assert svg_geometry(clean) == []
 
 
 _HOME = "services/cases/lifecycle.py"

@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from bti.web import errors
     from bti.web import i18n
     from bti.web import security
+    from bti.web import templating
     from bti.web.ui import register_blueprints
 
     csrf.init_app(app)
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     register_blueprints(app)
+    templating.init_app(app)
     from bti.web import api
 
     api.init_app(app)

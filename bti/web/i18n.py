@@ -113,8 +113,3 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", OSLO.key)
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters["label"] = label
-    app.jinja_env.filters["d"] = fmt_date
-    app.jinja_env.filters["dt"] = fmt_datetime
-    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
-    app.jinja_env.globals["current_lang"] = lang

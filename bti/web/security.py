@@ -37,8 +37,6 @@ def content_security_policy(nonce: str) -> str:
 
 
 def init_app(app: Flask, *, hsts: bool) -> None:
-    app.jinja_env.globals["csp_nonce"] = csp_nonce
-
     @app.after_request
     def _headers(response):
         h = response.headers

@@ -12,6 +12,7 @@ from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.services.analytics import leader
 from bti.services.errors import NotFound
+from bti.web import charts
 from tests.factories import TODAY
 from tests.factories import make_user
 from tests.services.test_inbox import Script
@@ -68,9 +69,13 @@ def test_timeline_bands_bars_and_marks_from_the_log(world, session, script):
     assert tl.marks[0].label["en"]  # the workflow's own label, in every language
     assert (tl.start, tl.end, tl.closed_on) == (day(-60), day(20), None)
     assert [k for k, _ in tl.table_rows()] == [
-        "level", "level", "measure", "event", "event", "event", "level", "measure"]
+        "level", "level", "measure", "event", "event", "event", "level", "measure", "deadline"]
+    assert tl.today == TODAY
+    # the running measure's evaluation is the one open deadline (nivå 2 has no decision limit)
+    assert tl.deadlines == (leader.Deadline("measure_evaluation", day(20), False, 2),)
+    assert tl.overdue == ()
 
-    lay = leader.layout(tl, width=960)
+    lay = charts.layout(tl, width=960)
     assert lay.bands[0].x == lay.left
     assert lay.bars[1].x + lay.bars[1].width == lay.right
     assert all(b.width >= 4 for b in lay.bands + lay.bars)
@@ -78,6 +83,53 @@ def test_timeline_bands_bars_and_marks_from_the_log(world, session, script):
     assert lay.ticks
     assert all(lay.left <= t.x <= lay.right for t in lay.ticks)
     assert lay.height > lay.bar_y0 + lay.row_h
+    assert lay.today_x == round(lay.left + 60 / 80 * (lay.right - lay.left), 1)
+    assert [p.x for p in lay.deadlines] == [lay.right]
+
+
+def test_a_short_case_keeps_a_readable_scale_and_marks_what_is_overdue(world, session, script):
+    """Three days old, with a measure already past its evaluation date: the axis spans
+    ``MIN_SPAN_DAYS``, not three days; today is a line, the overdue stretch a box of its own,
+    and the evaluation date a deadline passed."""
+    w = world
+    case = script.open(w.teacher, day=-3, pseudonym="Kort K.")
+    script.to_n1(case, w.teacher, w.leader, w.coordinator, day=-3)
+    m = script.measure(w.coordinator, case, start=-3, evaluate_by=-1)
+    entries = list(session.scalars(select(StafettloggEntry).where(
+        StafettloggEntry.case_id == case.id).order_by(StafettloggEntry.seq)))
+    definition = w.registry.for_record(session, case.workflow_definition_id).definition
+    holder = leader.Holder("Hanne H.", day(-3), TODAY, True)
+    tl = leader.build_timeline(case.id, entries, definition, TODAY, [holder])
+    assert [(b.measure_id, b.status, b.overdue_days) for b in tl.bars] == [(m, "active", 1)]
+    assert tl.overdue == tl.bars
+    assert [(d.kind, d.on, d.overdue) for d in tl.deadlines] == [
+        ("measure_evaluation", day(-1), True)]
+    assert tl.holders == (holder,)
+    assert [k for k, _ in tl.table_rows()].count("holder") == 1
+
+    lay = charts.layout(tl, width=960)
+    assert (lay.axis_end - tl.start).days == charts.MIN_SPAN_DAYS
+    per_day = (lay.right - lay.left) / charts.MIN_SPAN_DAYS
+    assert lay.today_x == round(lay.left + 3 * per_day, 1)
+    assert lay.bands[-1].width == round(3 * per_day, 1)  # three days of 28, not the whole width
+    assert [(round(b.x), round(b.width)) for b in lay.overdue] == [
+        (round(lay.left + 2 * per_day), round(per_day))]
+    assert lay.overdue[0].row == lay.bars[0].row == 0
+    assert lay.holders[0].x == lay.left
+    assert [round(p.x) for p in lay.deadlines] == [round(lay.left + 2 * per_day)]
+    assert [t.on for t in lay.ticks] == [day(-3 + 7 * n) for n in range(5)]
+
+
+def test_a_case_at_level_0_has_its_decision_deadline(world, session, script):
+    w = world
+    case = script.open(w.teacher, day=-20, pseudonym="Frist F.")
+    entries = list(session.scalars(select(StafettloggEntry).where(
+        StafettloggEntry.case_id == case.id)))
+    definition = w.registry.for_record(session, case.workflow_definition_id).definition
+    tl = leader.build_timeline(case.id, entries, definition, TODAY)
+    limit = definition.deadlines.level_decision_days["n0"]
+    assert [(d.kind, d.on, d.overdue) for d in tl.deadlines] == [
+        ("level_decision", day(-20 + limit), -20 + limit < 0)]
 
 
 def test_a_closed_case_ends_its_last_band_and_stopped_measures_end_early(world, session,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bti.domain.analytics import MeasureCatalogueItem
+from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.org import User
 from tests.factories import FIXED_NOW
@@ -59,7 +61,8 @@ def test_leaders_and_admins_see_the_dashboard_others_do_not(app, web_world, logi
     html = page.get_data(as_text=True)
     assert 'role="img"' in html
     assert "<title id=\"flow-title\">" in html
-    assert "&lt;5" in html  # flows from nivå 1 are absent, but the total of nivå 0 is 7 …
+    assert "fewer than 5" in html  # flows from nivå 1 are absent, but the total of nivå 0 is 7 …
+    assert "&lt;5" not in html  # never a "<5" that reads like a number
     assert ">7<" in html
     assert "Web 1" not in html  # no names
     assert login("admin", web_world).get("/analyse/").status_code == 200
@@ -114,7 +117,7 @@ def test_csv_export_is_suppressed_neutralised_and_audited(app, web_world, login,
     evil_row = next(row for row in rows if row and row[0] == "'" + EVIL)
     assert evil_row[2:4] == ["5", "0"]  # started 5, evaluated 0
     tab_row = next(row for row in rows if row and row[0] == "'\t@SUM(1)")
-    assert tab_row[2] == "<5"  # started 2: suppressed
+    assert tab_row[2] == "fewer than 5"  # started 2: suppressed, in words
     assert audit_rows(app, "analytics.exported", web_world.users["leader"].id)
 
 
@@ -126,7 +129,8 @@ def test_xlsx_opens_and_is_neutralised(app, web_world, login, fixed_clock):
     values = [c.value for row in wb.active.iter_rows() for c in row if c.value is not None]
     assert "'" + EVIL in values
     assert not any(isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t")) for v in values)
-    assert "<5" in values
+    assert "fewer than 5" in values
+    assert "<5" not in values
     assert 7 in values  # numbers stay numbers (the total of open cases)
     formulas = [c for row in wb.active.iter_rows() for c in row if c.data_type == "f"]
     assert formulas == []
@@ -189,3 +193,73 @@ def test_exports_are_in_the_users_language(app, web_world, login, fixed_clock, l
         missing = [w for w in words if w not in found and w not in run]
         assert not missing, (fmt, missing)
         assert not [w for w in FOREIGN[lang] if w in found], fmt
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("nb", ("12,5\xa0%", "33,3\xa0%", "1\xa0234,5", "7", "færre enn 5")),
+    ("nn", ("12,5\xa0%", "33,3\xa0%", "1\xa0234,5", "7", "færre enn 5")),
+    ("en", ("12.5%", "33.3%", "1,234.5", "7", "fewer than 5")),
+])
+def test_figures_are_formatted_for_the_language(app, lang, expected):
+    """One filter for figures (``num``) and one for shares (``pct``), through Babel: a
+    decimal comma and a space before the per cent sign in Norwegian; a suppressed figure in
+    words, never "<5"."""
+    from flask import render_template_string
+
+    with app.test_request_context("/", headers={"Accept-Language": lang}):
+        text = render_template_string(
+            "{{ 12.5|pct }}|{{ 33.3|pct }}|{{ 1234.5|num }}|{{ 7|num }}|{{ none|num }}"
+            "|{{ none|pct }}")
+    assert text.split("|") == [*expected, expected[-1]]
+
+
+def test_the_dashboard_says_fewer_than_5_in_norwegian(app, web_world, login, fixed_clock):
+    seven_cases(app, web_world)
+    with app.extensions["bti"].session_factory.begin() as s:
+        s.get(User, web_world.users["leader"].id).locale = "nb"
+    html = login("leader", web_world).get("/analyse/").get_data(as_text=True)
+    assert "færre enn 5" in html
+    assert "&lt;5" not in html
+
+
+def test_a_suppressed_bar_is_labelled_in_words(app):
+    from flask import render_template_string
+
+    from bti.web import charts
+
+    chart = charts.bar_chart([("Nivå 1", None, "n1"), ("Nivå 2", 7, "n2")])
+    source = '{% from "analytics/_charts.html" import hbars %}{{ hbars("x", c, "T", "D") }}'
+    with app.test_request_context("/", headers={"Accept-Language": "nb"}):
+        svg = render_template_string(source, c=chart)
+    assert ">færre enn 5</text>" in svg
+    assert ">7</text>" in svg
+    assert "&lt;5" not in svg
+
+
+def test_a_chart_without_data_says_so(app, web_world, login, fixed_clock):
+    """No case at all: every chart says there is nothing to show, none draws empty axes."""
+    html = login("leader", web_world).get("/analyse/").get_data(as_text=True)
+    assert html.count('<p class="an-no-data">Ingen data å vise i dette diagrammet.</p>') == 3
+    assert 'class="an-svg"' not in html
+    seven_cases(app, web_world)
+    html = login("leader", web_world).get("/analyse/").get_data(as_text=True)
+    assert 'class="an-svg"' in html  # the open cases' bars, now there are some
+
+
+def test_the_stuck_list_names_its_category_holder_and_days_overdue(app, web_world, login,
+                                                                    fixed_clock):
+    ids = seven_cases(app, web_world)  # every measure was to be evaluated on day -20
+    with app.extensions["bti"].session_factory() as s:
+        holder = s.get(User, web_world.users["coordinator"].id).display_name
+    html = login("leader", web_world).get("/analyse/fast/evaluation_overdue").get_data(
+        as_text=True)
+    assert "Evaluation overdue (a measure past its evaluation date)" in html
+    table = html[html.index('<table class="table an-table an-stuck">'):]
+    table = table[:table.index("</table>")]
+    heads = [h.split(">", 1)[1].split("<", 1)[0] for h in table.split('<th scope="col"')[1:]]
+    assert heads == ["Case", "Stafettholder", "Deadline", "Days overdue"]
+    assert table.count("<tr>") == len(ids) + 1
+    assert table.count(f"<td>{holder}</td>") == len(ids)
+    assert table.count('<td class="num">20</td>') == len(ids)
+    due = local_date(FIXED_NOW) - timedelta(days=20)
+    assert table.count(f'<time datetime="{due.isoformat()}">') == len(ids)

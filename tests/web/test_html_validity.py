@@ -91,6 +91,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("dashboard with errors", leader, "/analyse/?fra=2026-13&eining=%C2%B2"),
                 ("unit overview", leader, "/leiar/"),
                 ("timeline", leader, f"/leiar/sak/{case_id}/tidslinje"),
+                ("stuck cases", leader, "/analyse/fast/evaluation_overdue"),
                 ("access log", leader, f"/tilgang/logg?case={case_id}"),
                 ("catalogue", leader, "/tiltaksoversikt/"),
                 ("not found", leader, "/saker/99999")):

@@ -185,6 +185,10 @@ def test_timeline_renders_svg_and_table_for_the_leader_only(app, web_world, logi
     assert "tl-mark-meeting" in svg
     assert ">Level 1<" in svg
     assert ">Measure 1<" in svg
+    assert 'class="tl-today"' in svg  # today's line, labelled
+    assert ">Today<" in svg
+    assert ">Stafettholder<" in svg  # the holder lane
+    assert ">Deadlines<" in svg
     table = html[html.index('<table class="table tl-table">'):]
     assert "<caption>" in table
     assert 'scope="col"' in table

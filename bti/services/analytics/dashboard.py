@@ -41,11 +41,14 @@ from bti.domain.cases import Case
 from bti.domain.cases import Handover
 from bti.domain.cases import Measure
 from bti.domain.clock import days_ago_cutoff
+from bti.domain.clock import local_date
 from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.org import User
 from bti.domain.policy import may_drill_down
 from bti.domain.policy import may_view_analytics
+from bti.domain.rules import level_decision_due
 from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
@@ -523,10 +526,53 @@ def _can_drill(ctx: Ctx) -> bool:
 
 
 @dataclass(frozen=True)
+class StuckCase:
+    case_id: int
+    #: The day the case became stuck this way: the evaluation date passed, the last activity
+    #: plus the 30 or 60 days, nivå 0's decision deadline, the day the handover was proposed.
+    due: date
+    #: Local calendar days since ``due`` (``bti.domain.clock``), as the inbox counts them.
+    days_overdue: int
+    #: The stafettholder's name (a colleague's, never the child's), None when there is none.
+    holder: str | None
+
+
+@dataclass(frozen=True)
 class StuckList:
     kind: str
-    case_ids: tuple[int, ...]
+    cases: tuple[StuckCase, ...]
     truncated: bool
+
+    @property
+    def case_ids(self) -> tuple[int, ...]:
+        return tuple(c.case_id for c in self.cases)
+
+
+def _stuck_since(ctx: Ctx, kind: str, ids: list[int]) -> dict[int, date]:
+    """case id → the day each listed case became stuck in ``kind``."""
+    if not ids:
+        return {}
+    if kind == "evaluation_overdue":
+        return dict(ctx.session.execute(
+            select(Measure.case_id, func.min(Measure.evaluate_by))
+            .where(Measure.case_id.in_(ids), Measure.status == "active",
+                   Measure.evaluate_by < ctx.today())
+            .group_by(Measure.case_id)).all())
+    if kind == "handover_pending":
+        return {cid: local_date(at) for cid, at in ctx.session.execute(
+            select(Handover.case_id, func.min(Handover.proposed_at))
+            .where(Handover.case_id.in_(ids), Handover.status == "proposed")
+            .group_by(Handover.case_id))}
+    rows = ctx.session.execute(select(Case.id, Case.workflow_definition_id, Case.last_activity_at,
+                                      Case.level_entered_at).where(Case.id.in_(ids))).all()
+    if kind in ("inactive_30", "inactive_60"):
+        days = 30 if kind == "inactive_30" else 60
+        return {r.id: local_date(r.last_activity_at) + timedelta(days=days) for r in rows}
+    limits = {wd: ctx.workflows.for_record(ctx.session, wd).definition.deadlines
+              .level_decision_days.get("n0") or 0
+              for wd in {r.workflow_definition_id for r in rows}}
+    return {r.id: level_decision_due(r.level_entered_at, limits[r.workflow_definition_id])
+            for r in rows}
 
 
 def stuck_cases(ctx: Ctx, kind: str) -> StuckList:
@@ -545,10 +591,18 @@ def stuck_cases(ctx: Ctx, kind: str) -> StuckList:
                                        .limit(DRILL_LIMIT + 1)))
     truncated = len(ids) > DRILL_LIMIT
     ids = ids[:DRILL_LIMIT]
+    since = _stuck_since(ctx, kind, ids)
+    holders = dict(ctx.session.execute(
+        select(Case.id, User.display_name).join(User, User.id == Case.stafettholder_id)
+        .where(Case.id.in_(ids))).all()) if ids else {}
+    today = ctx.today()
+    cases = sorted((StuckCase(cid, since.get(cid, today), (today - since.get(cid, today)).days,
+                              holders.get(cid)) for cid in ids),
+                   key=lambda c: (-c.days_overdue, c.case_id))
     audit.record(ctx, AuditAction.ANALYTICS_STUCK_LISTED, object_type="unit",
                  object_id=ctx.actor.unit_id, basis=Relation.UNIT_LEADER.value, kind=kind,
                  cases=len(ids))
     for cid in ids:
         audit.record(ctx, AuditAction.CASE_LISTED, case_id=cid, object_type="case",
                      object_id=cid, basis=Relation.UNIT_LEADER.value, via="analytics")
-    return StuckList(kind, tuple(ids), truncated)
+    return StuckList(kind, tuple(cases), truncated)

@@ -2,9 +2,10 @@
 
 Built from a ``bti.services.analytics.dashboard.Dashboard`` (whose ``dashboard`` call checked
 the access and wrote the audit row), so the same suppression applies: a suppressed value is
-written as "<5". This module decides what the report says; ``bti.render`` writes it (and
-neutralises text cells a spreadsheet could take for a formula: catalogue names are typed by
-the municipality, so they are never trusted).
+written in words ("fewer than 5", through the translator), never as "<5", which a reader or a
+spreadsheet could take for a number. This module decides what the report says; ``bti.render``
+writes it (and neutralises text cells a spreadsheet could take for a formula: catalogue names
+are typed by the municipality, so they are never trusted).
 
 Words: the labels are English message ids translated by the ``Translator`` the caller passes
 (Flask-Babel's for the user's language on the web, ``bti.render.i18n.translations(lang)``
@@ -28,8 +29,6 @@ from bti.services.analytics.dashboard import EFFECTS
 from bti.services.analytics.dashboard import STUCK_KINDS
 from bti.services.analytics.dashboard import Dashboard
 
-SUPPRESSED = "<5"
-
 
 def labels(tr: Translator) -> dict[str, str]:
     """The report's words, by key, in the language of ``tr``."""
@@ -39,7 +38,9 @@ def labels(tr: Translator) -> dict[str, str]:
         "period": _("Period"),
         "unit": _("Unit"),
         "all_units": _("All units"),
-        "rule": _("Counts below 5 are hidden (<5), also where they could be worked out."),
+        "rule": _("Counts below 5 are written as 'fewer than 5', also where they could be worked "
+                  "out."),
+        "suppressed": _("fewer than 5"),
         "open": _("Open cases by level now"),
         "flows": tr.pgettext("status report", "Flows between levels"),
         "time": _("Time at each level (days)"),
@@ -101,14 +102,17 @@ def labels(tr: Translator) -> dict[str, str]:
     }
 
 
-def shown(value: Any) -> Any:
-    """A suppressed value as "<5"; numbers stay numbers."""
-    return SUPPRESSED if value is None else value
+def shown(value: Any, words: Mapping[str, str]) -> Any:
+    """A suppressed value in words (``words`` are the ``labels``); numbers stay numbers."""
+    return words["suppressed"] if value is None else value
 
 
 def sections(board: Dashboard, lang: str, words: Mapping[str, str]) -> list[Section]:
     """The report's tables; ``words`` are its ``labels``."""
     t = words.__getitem__
+
+    def show(value: Any) -> Any:
+        return shown(value, words)
 
     def level(lv: str) -> str:
         label = board.levels.get(lv, (99, {}))[1]
@@ -116,39 +120,39 @@ def sections(board: Dashboard, lang: str, words: Mapping[str, str]) -> list[Sect
 
     ob = board.open_by_level
     out = [Section(t("open"), (t("level"), t("cases")),
-                   tuple((level(r.level), shown(r.count)) for r in ob.rows)
-                   + ((t("total"), shown(ob.total)),))]
+                   tuple((level(r.level), show(r.count)) for r in ob.rows)
+                   + ((t("total"), show(ob.total)),))]
     out.append(Section(t("flows"), (t("from"), t("to"), t("cases")),
-                       tuple((level(x.source), level(x.dest), shown(x.count))
+                       tuple((level(x.source), level(x.dest), show(x.count))
                              for x in board.flows.flows)))
     ti = board.time_in_level
     out.append(Section(t("time"), (t("level"), t("stays"), t("median"), t("p90")),
-                       tuple((level(x.level), shown(x.count), shown(x.p50), shown(x.p90))
+                       tuple((level(x.level), show(x.count), show(x.p50), show(x.p90))
                              for x in ti.levels)))
     out.append(Section(t("trend"), (t("month"), t("level"), t("stays"), t("median")),
-                       tuple((p.month, level(p.level), shown(p.count), shown(p.p50))
+                       tuple((p.month, level(p.level), show(p.count), show(p.p50))
                              for p in ti.trend)))
     out.append(Section(t("stuck"), (t("what"), t("cases")),
-                       tuple((t(k), shown(board.stuck.counts.get(k))) for k in STUCK_KINDS)))
+                       tuple((t(k), show(board.stuck.counts.get(k))) for k in STUCK_KINDS)))
     r = board.reports
     out.append(Section(t("reports"), (t("what"), t("value")), tuple(
-        (t(k), shown(getattr(r, k))) for k in ("sent", "feedback_received", "overdue",
+        (t(k), show(getattr(r, k))) for k in ("sent", "feedback_received", "overdue",
                                                "days_p50", "days_p90", "investigated",
                                                "concluded", "awaiting", "avverge"))))
     v = board.child_voice
     out.append(Section(t("voice"), (t("what"), t("value")), tuple(
-        (t(k), shown(getattr(v, k))) for k in ("evaluations", "with_voice", "without_voice",
+        (t(k), show(getattr(v, k))) for k in ("evaluations", "with_voice", "without_voice",
                                                "share"))))
     out.append(Section(t("catalogue"), (t("measure"), t("kind"), t("started"), t("evaluated"),
                                         *(t(e) for e in EFFECTS), t("effective_share")),
                        tuple((row.name if row.catalogue_id is not None else t("free_text"),
-                              t(row.kind) if row.kind else "", shown(row.started),
-                              shown(row.evaluated), *(shown(row.effects[e]) for e in EFFECTS),
-                              shown(row.effective_share))
+                              t(row.kind) if row.kind else "", show(row.started),
+                              show(row.evaluated), *(show(row.effects[e]) for e in EFFECTS),
+                              show(row.effective_share))
                              for row in board.catalogue_use.rows)))
     h = board.handovers
     out.append(Section(t("handovers"), (t("what"), t("value")), tuple(
-        (t(label), shown(getattr(h, k))) for k, label in (
+        (t(label), show(getattr(h, k))) for k, label in (
             ("proposed", "proposed"), ("accepted", "accepted"), ("declined", "declined"),
             ("pending", "pending"), ("days_p50", "accept_p50"), ("days_p90", "accept_p90")))))
     return out

@@ -5,8 +5,8 @@ references and counts unless the leader asks to see the children's names, and th
 listed is an audited read. The timeline reads the case through ``bti.services.cases.lifecycle``
 (need-to-know and the audit trail apply) and shows levels, measures and events, never free text.
 
-``build_timeline`` and ``layout`` are pure functions over stafettlogg entries, so they are tested
-without a database.
+``build_timeline`` is a pure function over stafettlogg entries, so it is tested without a
+database; the SVG geometry of the timeline is the web layer's (``bti.web.charts.layout``).
 """
 
 from __future__ import annotations
@@ -15,20 +15,21 @@ import json
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import date
 from datetime import datetime
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from bti.domain.cases import Case
+from bti.domain.cases import Participant
 from bti.domain.clock import day_start
 from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
+from bti.domain.org import User
 from bti.domain.policy import may_use_leader_views
 from bti.domain.policy import may_view_case_timeline
 from bti.domain.rules import days_in_level
+from bti.domain.rules import level_decision_due
 from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
@@ -172,6 +173,8 @@ class Bar:
     evaluate_by: date
     end: date
     status: str  # active | evaluated | stopped
+    #: Local days past the evaluation date of a measure still running (0: not overdue).
+    overdue_days: int = 0
 
     @property
     def days(self) -> int:
@@ -187,6 +190,30 @@ class Mark:
 
 
 @dataclass(frozen=True)
+class Holder:
+    """A stretch of time one colleague held the baton (the stafettholder)."""
+
+    name: str
+    start: date
+    end: date
+    current: bool
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A date something is due: the decision at the current level (when the workflow gives
+    one) or the evaluation of a running measure."""
+
+    kind: str  # level_decision | measure_evaluation
+    on: date
+    overdue: bool
+    measure_number: int | None = None
+
+
+Row = Band | Bar | Mark | Holder | Deadline
+
+
+@dataclass(frozen=True)
 class Timeline:
     case_id: int
     start: date
@@ -195,13 +222,24 @@ class Timeline:
     bands: tuple[Band, ...]
     bars: tuple[Bar, ...]
     marks: tuple[Mark, ...]
+    today: date
+    holders: tuple[Holder, ...] = ()
+    deadlines: tuple[Deadline, ...] = ()
 
-    def table_rows(self) -> list[tuple[str, Band | Bar | Mark]]:
-        """Every band, bar and mark as ("level" | "measure" | "event", item), by start date."""
-        rows: list[tuple[date, int, str, Band | Bar | Mark]] = [
+    @property
+    def overdue(self) -> tuple[Bar, ...]:
+        """The running measures past their evaluation date."""
+        return tuple(b for b in self.bars if b.overdue_days)
+
+    def table_rows(self) -> list[tuple[str, Row]]:
+        """Every band, holder, bar, mark and deadline as ("level" | "holder" | "measure" |
+        "event" | "deadline", item), by date."""
+        rows: list[tuple[date, int, str, Row]] = [
             *((b.start, 0, "level", b) for b in self.bands),
-            *((b.start, 1, "measure", b) for b in self.bars),
-            *((m.on, 2, "event", m) for m in self.marks)]
+            *((h.start, 1, "holder", h) for h in self.holders),
+            *((b.start, 2, "measure", b) for b in self.bars),
+            *((m.on, 3, "event", m) for m in self.marks),
+            *((d.on, 4, "deadline", d) for d in self.deadlines)]
         return [(kind, item) for _, _, kind, item in sorted(rows, key=lambda r: r[:2])]
 
 
@@ -236,9 +274,12 @@ def _effects(definition: WorkflowDefinition) -> tuple[
 
 
 def build_timeline(case_id: int, entries: Iterable[StafettloggEntry],
-                   definition: WorkflowDefinition, today: date) -> Timeline:
+                   definition: WorkflowDefinition, today: date,
+                   holders: Iterable[Holder] = ()) -> Timeline:
     """Levels as bands, measures as bars and events as marks, from a case's stafettlogg
-    (oldest first). A level band starts at the entry that moved the case into the level."""
+    (oldest first). A level band starts at the entry that moved the case into the level.
+    An open case also gets its deadlines: the decision at the current level (the workflow's
+    ``level_decision_days``) and each running measure's evaluation date."""
     (by_source, by_trigger), labels = _effects(definition)
     bands: list[Band] = []
     current: tuple[str, date] | None = None
@@ -285,94 +326,24 @@ def build_timeline(case_id: int, entries: Iterable[StafettloggEntry],
         bands.append(Band(lv.id, lv.number, lv.label, current[1], max(end, current[1]), True))
     bars = tuple(
         Bar(mid, n, m["level"].id, m["level"].label, m["start"], m["evaluate_by"],
-            max(m["end"] or m["evaluate_by"], m["start"]), m["status"])
+            max(m["end"] or m["evaluate_by"], m["start"]), m["status"],
+            max((today - m["evaluate_by"]).days, 0) if m["status"] == "active" else 0)
         for n, (mid, m) in enumerate(measures.items(), 1))
+    deadlines: list[Deadline] = []
+    if closed_on is None and current is not None:
+        limit = definition.deadlines.level_decision_days.get(current[0])
+        if limit is not None:
+            due = level_decision_due(day_start(current[1]), limit)
+            deadlines.append(Deadline("level_decision", due, today > due))
+    if closed_on is None:
+        deadlines += [Deadline("measure_evaluation", b.evaluate_by, b.evaluate_by < today,
+                               b.number) for b in bars if b.status == "active"]
     start = start or today
-    latest = max([end, *(b.end for b in bars), *(mk.on for mk in marks)])
+    latest = max([end, *(b.end for b in bars), *(mk.on for mk in marks),
+                  *(d.on for d in deadlines)])
     return Timeline(case_id, start, latest, closed_on, tuple(bands), bars,
-                    tuple(sorted(marks, key=lambda mk: mk.on)))
-
-
-@dataclass(frozen=True)
-class Tick:
-    x: float
-    on: date
-
-
-@dataclass(frozen=True)
-class Box:
-    x: float
-    width: float
-    item: object
-
-
-@dataclass(frozen=True)
-class Point:
-    x: float
-    item: object
-
-
-@dataclass
-class Layout:
-    """SVG geometry for a timeline (the template draws it)."""
-
-    width: int
-    height: int
-    left: int
-    right: float
-    axis_y: int
-    band_y: int
-    band_h: int
-    event_y: int
-    bar_y0: int
-    bar_h: int
-    row_h: int
-    ticks: list[Tick] = field(default_factory=list)
-    bands: list[Box] = field(default_factory=list)
-    bars: list[Box] = field(default_factory=list)
-    marks: list[Point] = field(default_factory=list)
-
-
-def _ticks(start: date, end: date) -> list[date]:
-    span = (end - start).days
-    if span <= 35:
-        return [start + timedelta(days=d) for d in range(0, span + 1, 7)]
-    months = []
-    y, m = start.year, start.month
-    while True:
-        m += 1
-        if m > 12:
-            y, m = y + 1, 1
-        d = date(y, m, 1)
-        if d > end:
-            break
-        months.append(d)
-    step = max(1, -(-len(months) // 10))  # at most about ten labels
-    return months[::step]
-
-
-def layout(timeline: Timeline, *, width: int = 960) -> Layout:
-    left, pad = 180, 24
-    right = width - pad
-    row_h, bar_h = 30, 18
-    axis_y, band_y, band_h, event_y = 24, 40, 34, 104
-    bar_y0 = 140
-    height = bar_y0 + row_h * max(len(timeline.bars), 1) + 16
-    span = max((timeline.end - timeline.start).days, 1)
-
-    def x(day: date) -> float:
-        return round(left + (day - timeline.start).days / span * (right - left), 1)
-
-    def box(a: date, b: date, item) -> Box:
-        x0 = x(a)
-        return Box(x0, max(round(x(b) - x0, 1), 4.0), item)
-
-    out = Layout(width, height, left, right, axis_y, band_y, band_h, event_y, bar_y0, bar_h, row_h)
-    out.ticks = [Tick(x(d), d) for d in _ticks(timeline.start, timeline.end)]
-    out.bands = [box(b.start, b.end, b) for b in timeline.bands]
-    out.bars = [box(b.start, b.end, b) for b in timeline.bars]
-    out.marks = [Point(x(m.on), m) for m in timeline.marks]
-    return out
+                    tuple(sorted(marks, key=lambda mk: mk.on)), today,
+                    tuple(holders), tuple(sorted(deadlines, key=lambda d: d.on)))
 
 
 # --- timeline (service) -------------------------------------------------------------------------
@@ -381,7 +352,6 @@ def layout(timeline: Timeline, *, width: int = 960) -> Layout:
 @dataclass(frozen=True)
 class CaseTimeline:
     timeline: Timeline
-    layout: Layout
     case_id: int
     level_label: Mapping[str, str]
     state_label: Mapping[str, str]
@@ -400,7 +370,17 @@ def case_timeline(ctx: Ctx, case_id: int) -> CaseTimeline:
         raise NotFound(f"case {case_id}")
     access, entries = case_service.log_entries(ctx, case_id)
     definition = access.workflow.definition
-    timeline = build_timeline(case_id, entries, definition, ctx.today())
+    today = ctx.today()
+    held = ctx.session.execute(
+        select(User.display_name, Participant.added_at, Participant.ended_at)
+        .join(User, User.id == Participant.user_id)
+        .where(Participant.case_id == case_id,
+               Participant.relation == Relation.STAFETTHOLDER.value)
+        .order_by(Participant.added_at, Participant.id)).all()
+    until = local_date(access.case.closed_at) if access.case.closed_at else today
+    holders = [Holder(name, local_date(added), local_date(ended) if ended else until,
+                      ended is None) for name, added, ended in held]
+    timeline = build_timeline(case_id, entries, definition, today, holders)
     state = definition.state(access.case.state)
-    return CaseTimeline(timeline, layout(timeline), case_id,
+    return CaseTimeline(timeline, case_id,
                         definition.level(state.level).label, state.label, state.final)

@@ -1,11 +1,9 @@
-"""HTML blueprints, one module per feature, and the template helpers they share."""
+"""HTML blueprints, one module per feature, and the menu they share."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from datetime import datetime
 
 from flask import Flask
 from flask import request
@@ -15,7 +13,6 @@ from flask_login import current_user
 
 from bti.domain import policy as who
 from bti.domain.org import Actor
-from bti.web.forms import error_text
 
 
 @dataclass(frozen=True)
@@ -47,16 +44,6 @@ def main_menu() -> list[MenuItem]:
             for endpoint, label, may in menu_entries() if may(current_user)]
 
 
-def machine_time(value: date | datetime | None) -> str:
-    """A ``<time datetime>`` value: a date as YYYY-MM-DD, a moment to the second with its
-    offset (HTML allows at most three digits of a second's fraction; a stored moment has six)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return value.isoformat()
-
-
 def register_blueprints(app: Flask) -> None:
     from bti.web.ui import access
     from bti.web.ui import admin
@@ -70,6 +57,3 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (inbox, cases, leader, audit, access, admin, privacy, catalogue, analytics):
         app.register_blueprint(module.bp)
-    app.jinja_env.globals["main_menu"] = main_menu
-    app.jinja_env.globals["error_text"] = error_text
-    app.jinja_env.filters["machine_time"] = machine_time

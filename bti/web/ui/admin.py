@@ -23,7 +23,6 @@ from bti.web.forms import error_text
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.app_template_global("role_labels")
 def role_labels() -> dict[str, str]:
     return {
         "employee": _("Employee"),
@@ -34,7 +33,6 @@ def role_labels() -> dict[str, str]:
     }
 
 
-@bp.app_template_global("admin_error_text")
 def admin_error_text(code: str) -> str:
     """Error codes only user administration has; the rest as everywhere else."""
     texts = {

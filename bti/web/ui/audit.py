@@ -117,7 +117,6 @@ def outcome_labels() -> dict[str, str]:
     return {"allowed": _("Allowed"), "denied": _("Refused")}
 
 
-@bp.app_template_global("audit_label")
 def audit_label(kind: str, code: str | None) -> str:
     """An audit code in words in the current language; an unknown code is shown as it is."""
     if not code:

@@ -95,15 +95,6 @@ def default_values(action_form, today):
     return casepage.default_values(action_form.fields, today)
 
 
-@bp.record_once
-def _template_helpers(state) -> None:
-    """Globals, so that macros imported without context see them too."""
-    state.app.jinja_env.globals.update(
-        field_error=field_error, refusal_text=refusal_text, caution_text=caution_text,
-        kind_labels=kind_labels,
-        deadline_labels=deadline_labels, default_values=default_values)
-
-
 def _commit_reads() -> bool:
     """Keep the audit rows of what a 4xx page shows (the request hook commits only < 400).
     False when they could not be stored: then nothing may be shown."""

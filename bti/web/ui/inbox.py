@@ -28,11 +28,6 @@ def case_url(case_id: int) -> str:
         return url_for("inbox.index") + str(case_id)
 
 
-@bp.context_processor
-def _helpers():
-    return {"case_url": case_url, "URGENCY_ORDER": inbox.URGENCY_ORDER}
-
-
 @bp.get("/")
 @policy.signed_in
 def index():

@@ -9,6 +9,7 @@ from flask import request
 
 from bti.domain import policy as who
 from bti.services.analytics import leader
+from bti.web import charts
 from bti.web import policy
 from bti.web.db import get_ctx
 
@@ -27,4 +28,5 @@ def overview():
 @policy.allowed(who.may_use_leader_views)
 def timeline(case_id: int):
     result = leader.case_timeline(get_ctx(), case_id)
-    return render_template("leader/timeline.html", t=result, tl=result.timeline, lay=result.layout)
+    return render_template("leader/timeline.html", t=result, tl=result.timeline,
+                           lay=charts.layout(result.timeline))

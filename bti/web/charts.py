@@ -1,0 +1,284 @@
+"""SVG chart geometry: where each bar, arc, line, band and mark goes, in the viewBox's units.
+
+Pure functions over the services' (already suppressed) figures and the case timeline; the
+templates draw what these return (``analytics/_charts.html``, ``analytics/dashboard.html``,
+``leader/timeline.html``). No Flask here, and no data is read: the services decide what a chart
+shows, this module only where it goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import timedelta
+
+from bti.services.analytics.dashboard import Flows
+from bti.services.analytics.dashboard import TimeInLevel
+from bti.services.analytics.leader import Timeline
+
+# --- the dashboard's charts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HBar:
+    y: float
+    width: float
+    label: str
+    value: object  # int, float or None (suppressed)
+    level: str = ""
+
+
+@dataclass
+class BarChart:
+    width: int
+    height: int
+    left: int
+    bar_h: int
+    bars: list[HBar] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw: no bar, or every one zero (a suppressed bar is something)."""
+        return not any(b.value is None or b.value for b in self.bars)
+
+
+def bar_chart(items: list[tuple[str, float | None, str]], *, width: int = 640, left: int = 260,
+              bar_h: int = 22, gap: int = 10) -> BarChart:
+    """Horizontal bars: (label, value or None, level id). A suppressed value gets a short
+    hatched bar; every bar has its value as text."""
+    numbers = [v for _, v, _ in items if isinstance(v, int | float)]
+    top = max(numbers or [1]) or 1
+    span = width - left - 70
+    chart = BarChart(width, 16 + len(items) * (bar_h + gap), left, bar_h)
+    for i, (label, value, level) in enumerate(items):
+        w = 12.0 if value is None else max(round(span * value / top, 1), 2.0 if value else 0.0)
+        chart.bars.append(HBar(8 + i * (bar_h + gap), w, label, value, level))
+    return chart
+
+
+@dataclass(frozen=True)
+class Node:
+    level: str
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Arc:
+    source: str
+    dest: str
+    path: str
+    width: float
+    label_x: float
+    label_y: float
+    value: object
+    up: bool  # towards a higher level (or closing): drawn above the nodes
+
+
+@dataclass
+class FlowChart:
+    width: int
+    height: int
+    node_y: float
+    node_h: int
+    nodes: list[Node] = field(default_factory=list)
+    arcs: list[Arc] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.arcs
+
+
+def flow_chart(flows: Flows, labels: dict[str, str], *, width: int = 880) -> FlowChart:
+    """A Sankey-like arc diagram: the levels in a row, each flow an arc whose thickness is its
+    count; flows up a level (and to closed) above the row, flows down below it."""
+    levels = list(flows.levels)
+    n = max(len(levels), 1)
+    step = (width - 120) / max(n - 1, 1)
+    xs = {lv: 60 + i * step for i, lv in enumerate(levels)}
+    numbers = [f.count for f in flows.flows if f.count is not None]
+    top = max(numbers or [1]) or 1
+    arcs_above = [f for f in flows.flows if levels.index(f.dest) > levels.index(f.source)]
+    rise = max((abs(levels.index(f.dest) - levels.index(f.source)) for f in flows.flows),
+               default=1)
+    mid = 40 + 48 * rise + 30
+    chart = FlowChart(width, int(mid * 2 + 20), mid, 36)
+    chart.nodes = [Node(lv, xs[lv], labels.get(lv, lv)) for lv in levels]
+    for f in flows.flows:
+        up = f in arcs_above
+        x1, x2 = xs[f.source], xs[f.dest]
+        distance = abs(levels.index(f.dest) - levels.index(f.source))
+        h = 40 + 48 * distance
+        y = mid - 18 if up else mid + 18
+        cy = y - h if up else y + h
+        path = f"M {x1:.1f} {y:.1f} C {x1:.1f} {cy:.1f}, {x2:.1f} {cy:.1f}, {x2:.1f} {y:.1f}"
+        width_px = 2.0 if f.count is None else round(2 + 16 * f.count / top, 1)
+        ly = y - 0.75 * h - 6 if up else y + 0.75 * h + 14  # the curve's midpoint, beside it
+        chart.arcs.append(Arc(f.source, f.dest, path, width_px, round((x1 + x2) / 2, 1),
+                              round(ly, 1), f.count, up))
+    return chart
+
+
+@dataclass(frozen=True)
+class Series:
+    level: str
+    label: str
+    marker: str  # circle | square | diamond | triangle
+    points: tuple[tuple[float, float, object, str], ...]  # x, y, value, month
+
+
+@dataclass
+class LineChart:
+    width: int
+    height: int
+    left: int
+    bottom: int
+    months: list[tuple[float, str]] = field(default_factory=list)
+    ticks: list[tuple[float, int]] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """No line has a point (no month, or every month suppressed)."""
+        return not any(s.points for s in self.series)
+
+
+MARKERS = ("circle", "square", "diamond", "triangle")
+
+
+def line_chart(trend: TimeInLevel, labels: dict[str, str], *,
+               width: int = 880, height: int = 300) -> LineChart:
+    """Median days at each level, by the month the level was left; one line per level, each
+    with its own marker shape and a text label; suppressed months leave a gap."""
+    left, bottom, top_pad = 60, height - 40, 20
+    months = list(trend.months)
+    values = [p.p50 for p in trend.trend if p.p50 is not None]
+    top = max(values or [1]) or 1
+    step = (width - left - 140) / max(len(months) - 1, 1)
+    mx = {m: left + i * step for i, m in enumerate(months)}
+
+    def y(v: float) -> float:
+        return round(bottom - (bottom - top_pad) * v / top, 1)
+
+    chart = LineChart(width, height, left, bottom)
+    chart.months = [(round(mx[m], 1), m) for m in months]
+    chart.ticks = [(y(v), int(v)) for v in sorted({0, top // 2, top})]
+    levels = [lt.level for lt in trend.levels]
+    for i, lv in enumerate(levels):
+        pts = tuple((round(mx[p.month], 1), y(p.p50), p.p50, p.month)
+                    for p in trend.trend if p.level == lv and p.p50 is not None)
+        chart.series.append(Series(lv, labels.get(lv, lv), MARKERS[i % len(MARKERS)], pts))
+    return chart
+
+
+# --- the case timeline -------------------------------------------------------------------------
+
+
+#: The shortest stretch the timeline's axis spans: a case of a few days stays readable (a
+#: three-day case is a tenth of the width, not the whole of it nor a smear).
+MIN_SPAN_DAYS = 28
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    on: date
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    width: float
+    item: object
+    row: int = 0  # a measure's row (its bar and its overdue stretch share it)
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    item: object
+
+
+@dataclass
+class Layout:
+    """SVG geometry for a timeline (the template draws it), lanes from the top: the axis, the
+    levels, the stafettholder, the events, the deadlines, then one row per measure."""
+
+    width: int
+    height: int
+    left: int
+    right: float
+    axis_y: int
+    band_y: int
+    band_h: int
+    holder_y: int
+    holder_h: int
+    event_y: int
+    deadline_y: int
+    bar_y0: int
+    bar_h: int
+    row_h: int
+    axis_end: date
+    #: The x of today, None when today is outside the axis (a case closed long ago).
+    today_x: float | None = None
+    ticks: list[Tick] = field(default_factory=list)
+    bands: list[Box] = field(default_factory=list)
+    holders: list[Box] = field(default_factory=list)
+    bars: list[Box] = field(default_factory=list)
+    #: A running measure past its evaluation date: from that date to today, on its row.
+    overdue: list[Box] = field(default_factory=list)
+    marks: list[Point] = field(default_factory=list)
+    deadlines: list[Point] = field(default_factory=list)
+
+
+def _ticks(start: date, end: date) -> list[date]:
+    span = (end - start).days
+    if span <= 35:
+        return [start + timedelta(days=d) for d in range(0, span + 1, 7)]
+    months = []
+    y, m = start.year, start.month
+    while True:
+        m += 1
+        if m > 12:
+            y, m = y + 1, 1
+        d = date(y, m, 1)
+        if d > end:
+            break
+        months.append(d)
+    step = max(1, -(-len(months) // 10))  # at most about ten labels
+    return months[::step]
+
+
+def layout(timeline: Timeline, *, width: int = 960) -> Layout:
+    left, pad = 180, 24
+    right = width - pad
+    row_h, bar_h = 30, 18
+    axis_y, band_y, band_h = 24, 40, 34
+    holder_y, holder_h = 84, 22
+    event_y, deadline_y = 132, 164
+    bar_y0 = 190
+    height = bar_y0 + row_h * max(len(timeline.bars), 1) + 30  # room for the today label
+    span = max((timeline.end - timeline.start).days, MIN_SPAN_DAYS)
+    axis_end = timeline.start + timedelta(days=span)
+
+    def x(day: date) -> float:
+        return round(left + (day - timeline.start).days / span * (right - left), 1)
+
+    def box(a: date, b: date, item, row: int = 0) -> Box:
+        x0 = x(a)
+        return Box(x0, max(round(x(b) - x0, 1), 4.0), item, row)
+
+    out = Layout(width, height, left, right, axis_y, band_y, band_h, holder_y, holder_h,
+                 event_y, deadline_y, bar_y0, bar_h, row_h, axis_end)
+    if timeline.start <= timeline.today <= axis_end:
+        out.today_x = x(timeline.today)
+    out.ticks = [Tick(x(d), d) for d in _ticks(timeline.start, axis_end)]
+    out.bands = [box(b.start, b.end, b) for b in timeline.bands]
+    out.holders = [box(max(h.start, timeline.start), h.end, h) for h in timeline.holders]
+    out.bars = [box(b.start, b.end, b, i) for i, b in enumerate(timeline.bars)]
+    out.overdue = [box(b.evaluate_by, min(timeline.today, axis_end), b, i)
+                   for i, b in enumerate(timeline.bars) if b.overdue_days]
+    out.marks = [Point(x(m.on), m) for m in timeline.marks]
+    out.deadlines = [Point(x(d.on), d) for d in timeline.deadlines]
+    return out
