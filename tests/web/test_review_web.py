@@ -40,7 +40,7 @@ def test_leader_follows_up_an_emergency_access(app, web_world, login):
 
     bad = leader.post(f"/tilgang/gjennomgang/{item_id}", {"conclusion": ""})
     assert bad.status_code == 422
-    assert 'id="conclusion-error"' in bad.get_data(as_text=True)
+    assert 'id="f-conclusion-error"' in bad.get_data(as_text=True)
     r = leader.post(f"/tilgang/gjennomgang/{item_id}",
                     {"conclusion": "legitimate", "comment": "Avklart med den tilsette."})
     assert r.status_code == 303

@@ -10,4 +10,13 @@ document.addEventListener("DOMContentLoaded", function () {
       if (dirty) { e.preventDefault(); e.returnValue = ""; }
     });
   });
+  // The main menu folds behind its button on a narrow screen (app.css, .js-menu).
+  var toggle = document.querySelector(".menu-toggle");
+  if (toggle) {
+    document.documentElement.classList.add("js-menu");
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") === "true";
+      toggle.setAttribute("aria-expanded", open ? "false" : "true");
+    });
+  }
 });
