@@ -30,6 +30,7 @@ from bti.services.cases import casepage
 from bti.services.cases import lifecycle as cases
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
+from bti.web import forms
 from bti.web import policy
 from bti.web.db import get_ctx
 from bti.web.db import get_session
@@ -92,7 +93,7 @@ def deadline_labels() -> dict[str, str]:
 
 
 def default_values(action_form, today):
-    return casepage.default_values(action_form.fields, today)
+    return forms.default_values(action_form.fields, today)
 
 
 @bp.record_once
@@ -152,7 +153,7 @@ def new_concern():
 
     form = request.form
     fields = casepage.opening_fields(definition)
-    values = casepage.form_values(fields, form)
+    values = forms.form_values(fields, form)
     for name in ("child_pseudonym", "child_birth_year", "child_due_month", "child_due_year"):
         values[name] = form.get(name, "")
     numbers = {name: _whole_number(values[name])
@@ -163,7 +164,7 @@ def new_concern():
             child_birth_year=numbers["child_birth_year"],
             child_due_year=numbers["child_due_year"],
             child_due_month=numbers["child_due_month"],
-            concern=casepage.payload_from_form(fields, form))
+            concern=forms.payload_from_form(fields, form))
     except InvalidInput as err:
         errors = dict(err.fields)
         for name, number in numbers.items():  # text that is not a number: say so
@@ -171,7 +172,7 @@ def new_concern():
                 errors["child_due" if "due" in name else name] = ["not_a_number"]
         return _concern_form(definition, values, errors, 422)
     except TransitionRefused as err:
-        errors = casepage.errors_from_refusal(err)
+        errors = forms.errors_from_refusal(err)
         if errors.refusals and not errors.fields:
             abort(403)
         return _concern_form(definition, values, errors.fields, 422)
@@ -197,7 +198,7 @@ def _render_case(case_id: int, *, active: str | None = None, values=None, errors
     return render_template(
         "cases/show.html", page=page, case=page.access.case,
         definition=page.access.workflow.definition, active=active,
-        active_values=values or {}, active_errors=errors or casepage.FormErrors()), status
+        active_values=values or {}, active_errors=errors or forms.FormErrors()), status
 
 
 @bp.get("/<int:case_id>")
@@ -214,9 +215,9 @@ def fire(case_id: int, trigger: str):
     if version is None:  # a hidden field: the form is not ours, or broken
         abort(400)
     fields = casepage.action_fields(ctx, case_id, trigger)[1]  # NotFound → 404
-    values = casepage.form_values(fields, request.form)
+    values = forms.form_values(fields, request.form)
     try:
-        result = cases.fire(ctx, case_id, trigger, casepage.payload_from_form(fields, request.form),
+        result = cases.fire(ctx, case_id, trigger, forms.payload_from_form(fields, request.form),
                             expected_version=version)
     except Conflict:
         get_session().rollback()
@@ -225,8 +226,8 @@ def fire(case_id: int, trigger: str):
                                colleagues=casepage.colleagues(ctx), units=casepage.units(ctx)), 409
     except (TransitionRefused, InvalidInput) as err:
         get_session().rollback()  # nothing of the refused action is kept
-        errors = (casepage.errors_from_refusal(err) if isinstance(err, TransitionRefused)
-                  else casepage.FormErrors(dict(err.fields)))
+        errors = (forms.errors_from_refusal(err) if isinstance(err, TransitionRefused)
+                  else forms.FormErrors(dict(err.fields)))
         response = _render_case(case_id, active=trigger, values=values, errors=errors,
                                 status=422)
         if not _commit_reads():
