@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
+from bti.engine.i18n import fill_title
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import parse_int
@@ -96,12 +97,32 @@ def default_values(action_form, today):
     return forms.default_values(action_form.fields, today)
 
 
+def trigger_label(definition, trigger: str) -> str:
+    """The label of a workflow action by its trigger (a checklist's link to what meets it)."""
+    t = next((t for t in definition.transitions if t.trigger == trigger), None)
+    return pick(t.label, lang()) if t else trigger
+
+
+def given_by_labels() -> dict[str, str]:
+    return {"guardians": _("Guardians"), "youth": _("The youth"),
+            "guardians_and_youth": _("Guardians and the youth")}
+
+
+def guard_text(item) -> str:
+    return item.text(lang())
+
+
+def check_why(item) -> str | None:
+    return item.why(lang())
+
+
 @bp.record_once
 def _template_helpers(state) -> None:
     """Globals, so that macros imported without context see them too."""
     state.app.jinja_env.globals.update(
         field_error=field_error, refusal_text=refusal_text, caution_text=caution_text,
-        kind_labels=kind_labels,
+        kind_labels=kind_labels, guard_text=guard_text, check_why=check_why,
+        trigger_label=trigger_label, given_by_labels=given_by_labels,
         deadline_labels=deadline_labels, default_values=default_values)
 
 
@@ -190,21 +211,33 @@ def receipt(case_id: int):
 # --- the case page ---------------------------------------------------------------------------
 
 
-def _render_case(case_id: int, *, active: str | None = None, values=None, errors=None,
-                 status: int = 200):
-    kind = request.args.get("kind") or None
-    page = casepage.case_page(get_ctx(), case_id, kind=kind,
-                              show_all=request.args.get("alle") == "1")
-    return render_template(
-        "cases/show.html", page=page, case=page.access.case,
-        definition=page.access.workflow.definition, active=active,
-        active_values=values or {}, active_errors=errors or forms.FormErrors()), status
-
-
 @bp.get("/<int:case_id>")
 @policy.case
 def show(case_id: int):
-    return _render_case(case_id)
+    page = casepage.case_page(get_ctx(), case_id, kind=request.args.get("kind") or None,
+                              shown=casepage.shown_entries(request.args.get("shown")))
+    return render_template("cases/show.html", page=page, case=page.access.case,
+                           definition=page.access.workflow.definition,
+                           more=min(page.shown + casepage.LOG_PAGE, casepage.LOG_MAX))
+
+
+def _render_action(case_id: int, trigger: str, *, values=None, errors=None,
+                   status: int = 200):
+    """One action's form alone, with the case header. 404 when the workflow has no such action
+    here (or the case is not the user's to see), 403 when the user may not take it now."""
+    page = casepage.action_page(get_ctx(), case_id, trigger, refused_too=errors is not None)
+    form = page.form
+    return render_template(
+        "cases/action.html", page=page, case=page.access.case, af=form,
+        definition=page.access.workflow.definition,
+        values=values if values is not None else forms.default_values(form.fields, page.today),
+        errors=errors or forms.FormErrors()), status
+
+
+@bp.get("/<int:case_id>/handling/<trigger>")
+@policy.case
+def action(case_id: int, trigger: str):
+    return _render_action(case_id, trigger)
 
 
 @bp.post("/<int:case_id>/handling/<trigger>")
@@ -228,12 +261,13 @@ def fire(case_id: int, trigger: str):
         get_session().rollback()  # nothing of the refused action is kept
         errors = (forms.errors_from_refusal(err) if isinstance(err, TransitionRefused)
                   else forms.FormErrors(dict(err.fields)))
-        response = _render_case(case_id, active=trigger, values=values, errors=errors,
-                                status=422)
+        response = _render_action(case_id, trigger, values=values, errors=errors, status=422)
         if not _commit_reads():
             abort(503)
         return response
-    flash(_("Saved: %(action)s", action=pick(result.step.transition.label, lang())), "info")
+    t = result.step.transition
+    flash(fill_title(t.saved, lang(), {}) if t.saved
+          else _("Saved: %(action)s", action=pick(t.label, lang())), "info")
     for warning in result.step.warnings:
         flash(_("Note: %(warning)s", warning=refusal_text(warning)), "warning")
     return redirect(url_for("cases.show", case_id=case_id), 303)
