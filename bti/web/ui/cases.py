@@ -224,14 +224,19 @@ def show(case_id: int):
 def _render_action(case_id: int, trigger: str, *, values=None, errors=None,
                    status: int = 200):
     """One action's form alone, with the case header. 404 when the workflow has no such action
-    here (or the case is not the user's to see), 403 when the user may not take it now."""
-    page = casepage.action_page(get_ctx(), case_id, trigger, refused_too=errors is not None)
+    here (or the case is not the user's to see); 403, saying why, when the user may not take
+    it now."""
+    page = casepage.action_page(get_ctx(), case_id, trigger, refused_too=True)
     form = page.form
-    return render_template(
-        "cases/action.html", page=page, case=page.access.case, af=form,
+    refused = not form.action.allowed and errors is None
+    response = render_template(
+        "cases/action.html", page=page, case=page.access.case, af=form, refused=refused,
         definition=page.access.workflow.definition,
         values=values if values is not None else forms.default_values(form.fields, page.today),
-        errors=errors or forms.FormErrors()), status
+        errors=errors or forms.FormErrors()), 403 if refused else status
+    if response[1] >= 400 and not _commit_reads():  # the page shows the case: keep its audit
+        abort(503)
+    return response
 
 
 @bp.get("/<int:case_id>/handling/<trigger>")
@@ -261,10 +266,7 @@ def fire(case_id: int, trigger: str):
         get_session().rollback()  # nothing of the refused action is kept
         errors = (forms.errors_from_refusal(err) if isinstance(err, TransitionRefused)
                   else forms.FormErrors(dict(err.fields)))
-        response = _render_action(case_id, trigger, values=values, errors=errors, status=422)
-        if not _commit_reads():
-            abort(503)
-        return response
+        return _render_action(case_id, trigger, values=values, errors=errors, status=422)
     t = result.step.transition
     flash(fill_title(t.saved, lang(), {}) if t.saved
           else _("Saved: %(action)s", action=pick(t.label, lang())), "info")
