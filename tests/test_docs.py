@@ -23,6 +23,7 @@ from bti.engine.docs import source_plan
 from bti.engine.mermaid import diagram
 from bti.engine.schema import DeadlinesSchema
 from bti.engine.schema import FieldSchema
+from bti.engine.schema import GuidanceSchema
 from bti.engine.schema import LevelSchema
 from bti.engine.schema import OpeningSchema
 from bti.engine.schema import SettingsSchema
@@ -109,7 +110,7 @@ def _schema_keys(schema_cls) -> set[str]:
     ("top", WorkflowSchema), ("settings", SettingsSchema), ("deadlines", DeadlinesSchema),
     ("teams", TeamSchema), ("fields", FieldSchema), ("levels", LevelSchema),
     ("states", StateSchema), ("opening", OpeningSchema), ("transitions", TransitionSchema),
-    ("standing_exits", StandingExitSchema),
+    ("standing_exits", StandingExitSchema), ("guidance", GuidanceSchema),
 ])
 def test_format_section_documents_exactly_the_keys_the_schema_accepts(section, schema_cls):
     documented = [row[0] for row in FORMAT_KEYS[section]]

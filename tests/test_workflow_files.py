@@ -24,6 +24,26 @@ def test_workflow_file_loads(path):
     assert definition.id == path.stem
 
 
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_every_file_guides_the_undringssamtale_consent_and_the_home(path):
+    """Guidance at the moment it matters (issue 13): on the meeting form what an
+    undringssamtale is, on the consent form what consent is for (with the file's own youth
+    consent age), informing the home; and the undringssamtale with the home present informs
+    it, so it is recorded once."""
+    definition = load_file(path, vocabulary())
+    on = {trigger: {g.id for g in definition.guidance if trigger in g.on}
+          for trigger in ("record_meeting", "give_consent", "inform_home")}
+    assert {"undringssamtale", "inform_home"} <= on["record_meeting"]
+    assert "consent" in on["give_consent"]
+    assert "inform_home" in on["inform_home"]
+    [consent] = [g for g in definition.guidance if g.id == "consent"]
+    age = str(definition.settings.youth_consent_age)
+    assert all(age in consent.text[lang] for lang in ("nb", "nn", "en"))
+    [meeting] = [t for t in definition.transitions if t.trigger == "record_meeting"]
+    assert meeting.home_informed_by is not None
+    assert meeting.home_informed_by.values == frozenset({"undringssamtale"})
+
+
 def test_standard_path_walked_end_to_end_through_the_services(session, registry):
     users = make_demo(session, registry, password="x" * 16, cases_count=12)
     assert {u.username for u in users} >= {"laerar", "koordinator", "rektor"}

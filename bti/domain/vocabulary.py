@@ -280,9 +280,10 @@ GUARD_CHECKLIST: dict[str, GuardCheck] = {
 
 def _e(kind: str, required: Mapping[str, str] | None = None,
        optional: Mapping[str, str] | None = None, guards: Iterable[str] = (),
-       when: Iterable[tuple[str, str]] = ()) -> EffectSpec:
+       when: Iterable[tuple[str, str]] = (), informs_home: bool = False) -> EffectSpec:
     return EffectSpec(kind=kind, required=required or {}, optional=optional or {},
-                      required_guards=tuple(guards), required_when=tuple(when))
+                      required_guards=tuple(guards), required_when=tuple(when),
+                      may_inform_home=informs_home)
 
 
 #: Contact with the home under the violence flag: as ``inform_home`` is guarded by
@@ -333,8 +334,10 @@ EFFECTS: dict[str, EffectSpec] = {
         "meeting",
         {"meeting_kind": "choice", "held_on": "date"},
         {"attendees": "textarea", "minutes": "textarea", "next_meeting_on": "date",
-         "team": "choice", "child_voice_method": "choice", "child_said": "textarea"},
-        when=_HOME_MEETING,
+         "team": "choice", "child_voice_method": "choice", "child_said": "textarea",
+         "home_present": "bool"},
+        # a meeting with the home (the undringssamtale) may say the home is informed
+        when=_HOME_MEETING, informs_home=True,
     ),
     "note": _e("note", {"text": "textarea"}),
     "consent_given": _e(

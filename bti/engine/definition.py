@@ -51,6 +51,9 @@ class EffectSpec:
     optional: Mapping[str, str] = field(default_factory=dict)
     required_guards: tuple[str, ...] = ()
     required_when: tuple[tuple[str, str], ...] = ()
+    #: A transition with this effect may say that it informs the home
+    #: (``home_informed_by``): a meeting of a given kind with the home present.
+    may_inform_home: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,20 @@ class WhenDef:
 
 
 @dataclass(frozen=True)
+class HomeInformedBy:
+    """A recording that also says the home is informed, so one act is recorded once: the
+    choice ``field`` takes one of ``values`` (a meeting of kind undringssamtale) and the bool
+    field ``present`` is true (the home took part)."""
+
+    field: str
+    values: frozenset[str]
+    present: str
+
+    def met(self, payload: Mapping[str, object]) -> bool:
+        return payload.get(self.field) in self.values and payload.get(self.present) is True
+
+
+@dataclass(frozen=True)
 class TransitionDef:
     trigger: str
     sources: tuple[str, ...]
@@ -139,6 +156,8 @@ class TransitionDef:
     title: Mapping[str, str] | None = None
     #: The message after saving, in the past tense ("Tiltaket er lagt til").
     saved: Mapping[str, str] | None = None
+    #: When recording this also informs the home (``[transitions.home_informed_by]``).
+    home_informed_by: HomeInformedBy | None = None
 
     @property
     def internal(self) -> bool:
@@ -153,6 +172,18 @@ class OpeningDef:
     label: Mapping[str, str]
     title: Mapping[str, str] | None = None
     saved: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class GuidanceDef:
+    """A guidance panel the workflow file gives, shown on the forms of the transitions ``on``
+    (what an undringssamtale is, what consent is for): the municipality's own words, its
+    ``{youth_consent_age}`` filled in from the settings."""
+
+    id: str
+    on: tuple[str, ...]
+    title: Mapping[str, str]
+    text: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -196,6 +227,7 @@ class WorkflowDefinition:
     opening: OpeningDef
     teams: tuple[TeamDef, ...] = ()
     description: Mapping[str, str] | None = None
+    guidance: tuple[GuidanceDef, ...] = ()
     source_sha256: str = ""
     source: str = field(default="", repr=False, compare=False)
 

@@ -91,6 +91,9 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("standing_exits", "array of tables",
          "no (default none), but the vocabulary requires some",
          "see [`[[standing_exits]]`](#standing_exits)"),
+        ("guidance", "table of tables", "no (default none)",
+         "guidance panels shown on the forms that need them, see "
+         "[`[guidance.NAME]`](#guidancename)"),
     ),
     "settings": (
         ("youth_consent_age", "integer, `15` or `16`", "yes",
@@ -192,6 +195,13 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
          "fields) takes one of `values`: if `guard` fails, `on_fail = \"refuse\"` refuses the "
          "action and `\"warn\"` records it and warns the user (the form warns beforehand). "
          "Some effects require one (see the vocabulary)"),
+        ("home_informed_by", "`{ field, values, present }`", "no (default none)",
+         "recording this also records that the home is informed (so one act is recorded "
+         "once): when the `choice` field `field` takes one of `values` and the `bool` field "
+         "`present` is true, the case's \"home informed\" date becomes the meeting's "
+         "`held_on` (unless it is ahead), which meets the guard `home_informed`. Both fields "
+         "must be fields of the transition, and only an effect the vocabulary allows may say "
+         "it (`meeting`: an undringssamtale with the home present)"),
     ),
     "standing_exits": (
         ("trigger", "identifier", "yes",
@@ -212,6 +222,14 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
          "the message after saving, in the past tense (\"Tiltaket er lagt til\"); "
          "placeholders as for `title`"),
         ("help", "labels", "no", "a hint shown with the action"),
+    ),
+    "guidance": (
+        ("on", "list of triggers", "yes, at least one",
+         "the transitions or standing exits whose form shows the panel"),
+        ("title", "labels", "yes", "the panel's heading"),
+        ("text", "labels", "yes",
+         "the guidance, in the municipality's own words; `{youth_consent_age}` is filled in "
+         "from `[settings]` (no other placeholder)"),
     ),
 }
 
@@ -296,6 +314,14 @@ Duties that are open at every step and never gated: the report to barnevernet
 internal transition from every non-final state (marked `standing`).
 
 {{keys:standing_exits}}
+
+### `[guidance.NAME]`
+
+Guidance at the moment it matters: a panel shown on the form of each action named in `on`,
+for example what an undringssamtale is (on the meeting form), what consent is for, that it is
+voluntary and from which age the youth consents (on the consent form), and informing the home.
+
+{{keys:guidance}}
 
 ### Rules across the file
 

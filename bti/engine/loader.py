@@ -12,6 +12,8 @@ from typing import Any
 
 from bti.engine.definition import Deadlines
 from bti.engine.definition import FieldDef
+from bti.engine.definition import GuidanceDef
+from bti.engine.definition import HomeInformedBy
 from bti.engine.definition import LevelDef
 from bti.engine.definition import OpeningDef
 from bti.engine.definition import Option
@@ -123,6 +125,11 @@ def _optional_labels(value: Mapping[str, str] | None) -> Mapping[str, str] | Non
     return _labels(value) if value else None
 
 
+def _filled(labels: Mapping[str, str], settings: Mapping[str, Any]) -> Mapping[str, str]:
+    """A guidance text with its ``{youth_consent_age}`` filled in (the check allows no other)."""
+    return _labels({lang: text.format(**settings) for lang, text in labels.items()})
+
+
 def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
     fields = {
         name: FieldDef(
@@ -152,6 +159,9 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
                        for w in t["when"]),
             title=_labels(t["title"]),
             saved=_labels(t["saved"]),
+            home_informed_by=None if t["home_informed_by"] is None else HomeInformedBy(
+                t["home_informed_by"]["field"], frozenset(t["home_informed_by"]["values"]),
+                t["home_informed_by"]["present"]),
         )
         for t in d["transitions"]
     ]
@@ -209,6 +219,10 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             saved=_labels(d["opening"]["saved"]),
         ),
         teams=tuple(TeamDef(t["id"], _labels(t["label"])) for t in d["teams"]),
+        guidance=tuple(
+            GuidanceDef(gid, tuple(g["on"]), _filled(g["title"], d["settings"]),
+                        _filled(g["text"], d["settings"]))
+            for gid, g in d["guidance"].items()),
         source_sha256=sha,
         source=text,
     )

@@ -98,6 +98,22 @@ class WhenSchema(_Strict):
     on_fail = fields.String(required=True, validate=validate.OneOf(WHEN_OUTCOMES))
 
 
+class HomeInformedBySchema(_Strict):
+    field = fields.String(required=True, validate=IDENT)
+    values = fields.List(fields.String(validate=IDENT), required=True, validate=NONEMPTY)
+    present = fields.String(required=True, validate=IDENT)
+
+
+#: The placeholders a guidance text may use, filled from ``[settings]``.
+GUIDANCE_PLACEHOLDERS = ("youth_consent_age",)
+
+
+class GuidanceSchema(_Strict):
+    on = fields.List(fields.String(validate=IDENT), required=True, validate=NONEMPTY)
+    title = _labels()
+    text = _labels()
+
+
 class TransitionSchema(_Strict):
     trigger = fields.String(required=True, validate=IDENT)
     source = _Source(required=True)
@@ -117,6 +133,7 @@ class TransitionSchema(_Strict):
     saved = _labels()  # the message after saving, in the past tense
     help = _labels(required=False)
     when = fields.List(fields.Nested(WhenSchema), load_default=list)
+    home_informed_by = fields.Nested(HomeInformedBySchema, load_default=None)
 
 
 class StandingExitSchema(_Strict):
@@ -189,6 +206,8 @@ class WorkflowSchema(_Strict):
     opening = fields.Nested(OpeningSchema, required=True)
     transitions = fields.List(fields.Nested(TransitionSchema), required=True, validate=NONEMPTY)
     standing_exits = fields.List(fields.Nested(StandingExitSchema), load_default=list)
+    guidance = fields.Dict(keys=fields.String(validate=IDENT),
+                           values=fields.Nested(GuidanceSchema), load_default=dict)
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[str]:
@@ -367,6 +386,36 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
                 add(f"{where}.when: effect {effect!r} needs a rule for {guard!r} on field "
                     f"{fname!r} (which values, and on_fail = \"refuse\" or \"warn\")")
 
+    def check_home_informed_by(where: str, tr: Mapping[str, Any], spec: Any, effect: Any) -> None:
+        """``home_informed_by``: an effect that may inform the home, a listed choice field with
+        those options, and a listed bool field saying the home was present."""
+        rule = tr.get("home_informed_by")
+        if not isinstance(rule, dict):
+            return
+        at = f"{where}.home_informed_by"
+        if spec is not None and not spec.may_inform_home:
+            add(f"{at}: effect {effect!r} cannot inform the home")
+        listed = set(_strs(tr.get("fields")) + _strs(tr.get("optional")))
+        fname, present = rule.get("field"), rule.get("present")
+        if isinstance(fname, str):
+            fdef = field_defs.get(fname)
+            if fname not in listed:
+                add(f"{at}.field: {fname!r} is not a field of this transition")
+            elif not isinstance(fdef, dict) or fdef.get("type") != "choice":
+                add(f"{at}.field: {fname!r} is not a choice field")
+            else:
+                options = {o.get("value") for o in fdef.get("options") or ()
+                           if isinstance(o, dict)}
+                for value in _strs(rule.get("values")):
+                    if value not in options:
+                        add(f"{at}.values: {value!r} is not an option of {fname!r}")
+        if isinstance(present, str):
+            pdef = field_defs.get(present)
+            if present not in listed:
+                add(f"{at}.present: {present!r} is not a field of this transition")
+            elif not isinstance(pdef, dict) or pdef.get("type") != "bool":
+                add(f"{at}.present: {present!r} is not a bool field")
+
     def check_fields(where: str, item: Mapping[str, Any], effect: str | None, reason: bool) -> None:
         listed = _strs(item.get("fields")) + _strs(item.get("optional"))
         for fname in listed:
@@ -426,6 +475,7 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
                 if guard not in _strs(tr.get("guards")):
                     add(f"{where}.guards: effect {effect!r} must be guarded by {guard!r}")
         check_when(where, tr, spec, effect)
+        check_home_informed_by(where, tr, spec, effect)
         problems.extend(check_titles(where, tr))
         if dest is None and effect == "none":
             add(f"{where}: a transition without 'dest' must record something ('effect')")
@@ -504,6 +554,30 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         for name in states:
             if name not in reached:
                 add(f"states.{name}: unreachable from the initial state {initial!r}")
+
+    triggers = {t.get("trigger") for _, t in _items(raw, "transitions")}
+    triggers |= {x.get("trigger") for _, x in _items(raw, "standing_exits")}
+    guidance = raw.get("guidance")
+    for gid, panel in (guidance.items() if isinstance(guidance, dict) else ()):
+        if not isinstance(panel, dict):
+            continue
+        for trigger in _strs(panel.get("on")):
+            if trigger not in triggers:
+                add(f"guidance.{gid}.on: unknown transition {trigger!r}")
+        for part in ("title", "text"):
+            labels = panel.get(part)
+            for lang, text in (labels.items() if isinstance(labels, dict) else ()):
+                if not isinstance(text, str):
+                    continue
+                names = placeholders(text)
+                if names is None:
+                    add(f"guidance.{gid}.{part}.{lang}: not a valid text (a placeholder is "
+                        "'{youth_consent_age}', a brace is written '{{' or '}}')")
+                    continue
+                for name in dict.fromkeys(names):
+                    if name not in GUIDANCE_PLACEHOLDERS:
+                        add(f"guidance.{gid}.{part}.{lang}: unknown placeholder {{{name}}} "
+                            f"(known: {', '.join(GUIDANCE_PLACEHOLDERS)})")
 
     deadlines = raw.get("deadlines")
     if isinstance(deadlines, dict) and isinstance(deadlines.get("level_decision_days"), dict):

@@ -1,8 +1,129 @@
-"""Field error codes (from services, the engine and marshmallow) as text in the user's language."""
+"""Posted forms: turning the strings of a submitted workflow form into the payload the engine's
+schema expects, what the user typed to show again, and field error codes (from services, the
+engine and marshmallow) as text in the user's language. Which fields a form has is the
+services' (``bti.services.cases.casepage``: ``transition_fields``, ``opening_fields``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from typing import Any
+from typing import Protocol
+
 from flask_babel import gettext as _
+
+from bti.engine import Refusal
+from bti.engine import TransitionRefused
+from bti.engine.inputs import parse_int
+from bti.services.cases.casepage import ID_TYPES
+from bti.services.cases.casepage import LIST_TYPES
+from bti.services.cases.casepage import REASON
+from bti.services.cases.casepage import FormField
+
+
+class FormData(Protocol):
+    """What form parsing reads of a submitted form (werkzeug's ``MultiDict`` is one)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def getlist(self, key: str) -> list[Any]: ...
+
+
+def _one(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _id(text: str) -> int | str:
+    """An id as a number (ASCII digits, ``bti.engine.inputs.parse_int``); anything else stays
+    text, which the engine's schema refuses as ``invalid``."""
+    number = parse_int(text)
+    return text if number is None else number
+
+
+def payload_from_form(fields: list[FormField], form: FormData) -> dict[str, Any]:
+    """The payload the engine's schema expects, from posted strings: dates stay ISO strings,
+    bools and ids become Python values, lists of ids become lists. Empty optional fields are
+    left out; an empty required field is sent empty so the schema answers ``required``.
+    Anything the form does not declare is ignored."""
+    payload: dict[str, Any] = {}
+    for f in fields:
+        if f.type in LIST_TYPES:
+            raw = [v.strip() for v in form.getlist(f.name) if isinstance(v, str) and v.strip()]
+            if raw:
+                payload[f.name] = [_id(v) for v in raw]
+            continue
+        value = _one(form, f.name)
+        if f.type not in ("text", "textarea"):
+            value = value.strip()
+        if not value.strip():
+            if f.required and f.type in ("text", "textarea"):
+                payload[f.name] = value
+            continue
+        if f.type == "bool":
+            payload[f.name] = {"true": True, "yes": True, "false": False,
+                               "no": False}.get(value.lower(), value)
+        elif f.type in ID_TYPES:
+            payload[f.name] = _id(value)
+        else:
+            payload[f.name] = value
+    return payload
+
+
+def form_values(fields: list[FormField], form: FormData) -> dict[str, Any]:
+    """What the user typed, to show it again: a string per field, a list for list fields."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.type in LIST_TYPES:
+            out[f.name] = [v for v in form.getlist(f.name) if isinstance(v, str)]
+        else:
+            out[f.name] = _one(form, f.name)
+    return out
+
+
+def default_values(fields: list[FormField], today: date) -> dict[str, Any]:
+    """Sensible starting values: the date something happened (``*_on``) defaults to today."""
+    return {f.name: today.isoformat() for f in fields
+            if f.type == "date" and f.required and f.name.endswith("_on")}
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    """A refused or invalid submission: error codes per field, and refusals for the whole form."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    refusals: tuple[Refusal, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.refusals)
+
+
+def _flat_codes(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [c for v in value.values() for c in _flat_codes(v)]
+    if isinstance(value, list | tuple):
+        return [c for v in value for c in _flat_codes(v)]
+    return ["invalid"]
+
+
+def errors_from_refusal(err: TransitionRefused) -> FormErrors:
+    fields: dict[str, list[str]] = {}
+    other: list[Refusal] = []
+    for r in err.refusals:
+        if r.code == "invalid_payload" and r.fields:
+            for name, codes in r.fields.items():
+                fields.setdefault(name, []).extend(dict.fromkeys(_flat_codes(codes)))
+        elif r.code == "reason_required":
+            fields.setdefault(REASON, []).append("required")
+        else:
+            other.append(r)
+    return FormErrors(fields, tuple(other))
+
+
+# --- error texts ------------------------------------------------------------------------------
 
 
 def error_text(code: str) -> str:

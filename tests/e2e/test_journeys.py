@@ -53,8 +53,8 @@ TEXT = {
         "duty": "Opplysningsplikten din til barnevernet",
         "record_done": "Registrer det du har gjort",
         "violence_note": "Mistanke om vold eller overgrep.",
-        "summary": "Sammendrag", "actions": "Dette kan du gjøre nå", "log": "Stafettlogg",
-        "saved": "Lagret: {}", "entries": "{} oppføringer, nyeste først.",
+        "summary": "Hvor saken står", "actions": "Neste steg", "log": "Stafettlogg",
+        "entries": "{} oppføringer, nyeste først.",
         "reason": "Begrunnelse", "level": "Nivå", "stafettholder": "Stafettholder",
         "voice": "Barnets stemme", "waiting": "Overføring venter på svaret ditt",
         "show": "Vis", "filter": "Filtrer", "reports": "Meldinger til barnevernet og politiet",
@@ -76,8 +76,8 @@ TEXT = {
         "duty": "Opplysningsplikta di til barnevernet",
         "record_done": "Registrer det du har gjort",
         "violence_note": "Mistanke om vald eller overgrep.",
-        "summary": "Samandrag", "actions": "Dette kan du gjere no", "log": "Stafettlogg",
-        "saved": "Lagra: {}", "entries": "{} oppføringar, nyaste først.",
+        "summary": "Kvar saka står", "actions": "Neste steg", "log": "Stafettlogg",
+        "entries": "{} oppføringar, nyaste først.",
         "reason": "Grunngjeving", "level": "Nivå", "stafettholder": "Stafetthaldar",
         "voice": "Barnet si stemme", "waiting": "Overføring ventar på svaret ditt",
         "show": "Vis", "filter": "Filtrer", "reports": "Meldingar til barnevernet og politiet",
@@ -104,6 +104,15 @@ def action_label(trigger: str, source: str, lang: str) -> str:
         if t["trigger"] == trigger:
             return t["label"][lang]
     raise KeyError((trigger, source))
+
+
+def saved_message(trigger: str, source: str, lang: str) -> str:
+    """The workflow file's message after ``trigger`` is saved (its ``saved``)."""
+    for t in WORKFLOW["transitions"]:
+        sources = [t["source"]] if isinstance(t["source"], str) else t["source"]
+        if t["trigger"] == trigger and source in sources:
+            return t["saved"][lang]
+    return next(t["saved"][lang] for t in WORKFLOW["standing_exits"] if t["trigger"] == trigger)
 
 
 def field_label(name: str, lang: str) -> str:
@@ -178,12 +187,19 @@ def open_case(page, pseudonym: str) -> None:
 
 
 def fact(page, lang: str, term: str):
-    """The value (dd) of one fact in the case header (the summary's dl)."""
+    """The value (dd) of one fact in "Where we are" (its dl)."""
     return page.get_by_role("region", name=TEXT[lang]["summary"]).locator(
         f"xpath=.//dt[normalize-space()='{TEXT[lang][term]}']/following-sibling::dd[1]")
 
 
 def log_titles(page, lang: str) -> list[str]:
+    """What each stafettlogg entry records, newest first: the action's label (the entry's
+    past-tense title is its heading; ``log_headings``)."""
+    log = page.get_by_role("region", name=TEXT[lang]["log"])
+    return [s.strip() for s in log.locator(".log-what").all_inner_texts()]
+
+
+def log_headings(page, lang: str) -> list[str]:
     log = page.get_by_role("region", name=TEXT[lang]["log"])
     return [s.strip() for s in log.get_by_role("heading", level=3).all_inner_texts()]
 
@@ -194,23 +210,27 @@ def log_times(page, lang: str) -> list[str]:
 
 
 def act(page, axe, trigger: str, source: str, lang: str, fill=None) -> str:
-    """Open the action form ``trigger`` (a <details> under "What you can do now"), let ``fill``
-    fill it, check the open form with axe, send it, and wait for the case page's "Saved"."""
+    """From the case page, follow the link to the action ``trigger`` (the next step or one of
+    the other actions) to its own page, let ``fill`` fill the form, check the page with axe,
+    send it, and wait for the case page with the workflow's saved message."""
     label = action_label(trigger, source, lang)
-    form = page.locator(f"details#action-{trigger}")
-    expect(form.locator("summary")).to_have_text(exactly(label))
-    form.locator("summary").click()
-    expect(form).to_have_attribute("open", "")
+    link = page.locator(f'main a[href$="/handling/{trigger}"]').first
+    expect(link).to_have_text(exactly(label))
+    with page.expect_navigation():
+        link.click()
+    expect(page).to_have_url(re.compile(rf"/saker/\d+/handling/{trigger}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(exactly(label))
+    form = page.locator(f"section#action-{trigger}")
     if fill:
         fill(form)
-    axe(page, include=f"#action-{trigger}")
+    axe(page)
     with page.expect_navigation():
         form.get_by_role("button", name=label, exact=True).click()
     errors = page.get_by_role("alert")
     assert not errors.count(), f"{trigger} was refused: {errors.all_inner_texts()}"
     expect(page).to_have_url(re.compile(r"/saker/\d+$"))
-    expect(page.get_by_role("status").filter(has_text=TEXT[lang]["saved"].format(label))) \
-        .to_be_visible()
+    expect(page.get_by_role("status").filter(
+        has_text=exactly(saved_message(trigger, source, lang)))).to_be_visible()
     return label
 
 
@@ -362,7 +382,8 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
     press_and_wait(page)
 
     expect(page).to_have_url(re.compile(r"/saker/\d+$"))
-    expect(page.get_by_role("status").filter(has_text=t["saved"].format(label))).to_be_visible()
+    expect(page.get_by_role("status").filter(
+        has_text=exactly(saved_message("report_barnevernet", "n0_plan", lang)))).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_contain_text(second)
     expect(page.get_by_role("note")).to_contain_text(t["violence_note"])
     assert log_titles(page, lang) == [label, opening_label(lang)]
@@ -410,6 +431,9 @@ def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check,
                     lambda f: f.get_by_label(field_label("stafettholder", lang))
                     .select_option(label=f"{NAMES[COORDINATOR]} ({SCHOOL})")))
     expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[COORDINATOR])
+    appointed = next(t for t in WORKFLOW["transitions"] if t["trigger"] == "appoint_stafettholder")
+    assert log_headings(page, lang)[0] == appointed["title"][lang].format(
+        stafettholder=NAMES[COORDINATOR])  # a record, by name
     check(page, j, "appointed", lang)
     sign_out(page, check, j, lang, "signed-out-rektor")
 

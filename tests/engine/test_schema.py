@@ -379,3 +379,103 @@ def test_a_title_that_is_not_a_template_is_refused(bad):
     found = problems(text)
     assert any(p.startswith("wf.toml: transitions[1].title.nb: not a valid title") or
                p.startswith("wf.toml: transitions[1].title.nb: placeholder") for p in found), found
+
+
+# --- a meeting that informs the home (home_informed_by) -----------------------------------------
+
+HOME_BY = ('home_informed_by = { field = "meeting_kind", values = ["undringssamtale"], '
+           'present = "home_present" }')
+MEETING_HOME = MEETING.replace("WHEN", WHEN_REFUSE + "\n" + HOME_BY).replace(
+    'fields = ["meeting_kind", "held_on"]',
+    'fields = ["meeting_kind", "held_on"]\noptional = ["home_present"]') + f"""
+[fields.home_present]
+type = "bool"
+label = {L}
+"""
+
+
+def test_a_meeting_may_say_it_informs_the_home():
+    assert problems(MEETING_HOME) == []
+    wf = load_text(MEETING_HOME, "wf.toml", vocabulary())
+    [meeting] = [t for t in wf.transitions if t.trigger == "record_meeting"]
+    rule = meeting.home_informed_by
+    assert (rule.field, rule.values, rule.present) == (
+        "meeting_kind", frozenset({"undringssamtale"}), "home_present")
+    assert rule.met({"meeting_kind": "undringssamtale", "home_present": True})
+    assert not rule.met({"meeting_kind": "undringssamtale", "home_present": False})
+    assert not rule.met({"meeting_kind": "undringssamtale"})
+    assert not rule.met({"meeting_kind": "cooperation", "home_present": True})
+    [note] = [t for t in wf.transitions if t.trigger == "add_note"]
+    assert note.home_informed_by is None
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (('values = ["undringssamtale"], present', 'values = ["tea"], present'),
+     "transitions[2].home_informed_by.values: 'tea' is not an option of 'meeting_kind'"),
+    (('present = "home_present"', 'present = "held_on"'),
+     "transitions[2].home_informed_by.present: 'held_on' is not a bool field"),
+    (('optional = ["home_present"]', 'optional = []'),
+     "transitions[2].home_informed_by.present: 'home_present' is not a field of this "
+     "transition"),
+    (('home_informed_by = { field = "meeting_kind"', 'home_informed_by = { field = "held_on"'),
+     "transitions[2].home_informed_by.field: 'held_on' is not a choice field"),
+    (('home_informed_by = { field = "meeting_kind", values = ["undringssamtale"], ',
+      'home_informed_by = { field = "meeting_kind", '),
+     "transitions[2].home_informed_by.values: Missing data for required field."),
+])
+def test_home_informed_by_is_checked(change, expected):
+    text = MEETING_HOME.replace(*change)
+    assert text != MEETING_HOME
+    found = problems(text)
+    assert f"wf.toml: {expected}" in found, found
+
+
+def test_only_an_effect_that_may_inform_the_home_says_so():
+    text = MINIMAL.replace('fields = ["text"]\n', 'fields = ["text"]\n' + HOME_BY.replace(
+        '"meeting_kind"', '"text"') + "\n", 1)
+    assert "wf.toml: transitions[1].home_informed_by: effect 'note' cannot inform the home" \
+        in problems(text)
+
+
+# --- guidance panels ----------------------------------------------------------------------------
+
+GUIDANCE = MINIMAL + """
+[guidance.consent]
+on = ["add_note", "report_barnevernet"]
+title = { nb = "Om samtykke", nn = "Om samtykke", en = "About consent" }
+[guidance.consent.text]
+nb = "Fra {youth_consent_age} år."
+nn = "Frå {youth_consent_age} år."
+en = "From {youth_consent_age}."
+"""
+
+
+def test_guidance_loads_with_the_settings_filled_in():
+    assert problems(GUIDANCE) == []
+    wf = load_text(GUIDANCE, "wf.toml", vocabulary())
+    [panel] = wf.guidance
+    assert (panel.id, panel.on) == ("consent", ("add_note", "report_barnevernet"))
+    assert dict(panel.text) == {"nb": "Fra 15 år.", "nn": "Frå 15 år.", "en": "From 15."}
+    assert load_text(MINIMAL, "wf.toml", vocabulary()).guidance == ()
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (('on = ["add_note", "report_barnevernet"]', 'on = ["add_note", "dance"]'),
+     "guidance.consent.on: unknown transition 'dance'"),
+    (('on = ["add_note", "report_barnevernet"]', 'on = []'),
+     "guidance.consent.value.on: must not be empty"),
+    (('"Fra {youth_consent_age} år."', '"Fra {age} år."'),
+     "guidance.consent.text.nb: unknown placeholder {age} (known: youth_consent_age)"),
+    (('"Fra {youth_consent_age} år."', '"Fra {youth_consent_age!r} år."'),
+     "guidance.consent.text.nb: not a valid text"),
+    ((', en = "About consent" }', ' }'),
+     "guidance.consent.value.title.en: Missing data for required"),
+    (('[guidance.consent]', '[guidance.Consent]'),
+     "guidance.Consent.key: must be a lower-case snake_case identifier"),
+])
+def test_guidance_is_checked(change, expected):
+    text = GUIDANCE.replace(*change)
+    assert text != GUIDANCE
+    found = problems(text)
+    assert any(p.startswith(f"wf.toml: {expected}") for p in found), found
+

@@ -113,3 +113,61 @@ def test_refuse_or_warn_is_the_workflow_files_choice(tmp_path, session):
         cases.fire(w.ctx(w.teacher), case.id, "give_consent", consent("guardians_and_youth", w))
     assert [r.guard for r in err.value.refusals] == ["no_violence_flag"]
     assert count(session, Consent) == 0
+
+
+# --- the undringssamtale with the home present informs the home: one act, recorded once ---------
+
+
+def _decide_refusals(world, case_id):
+    _, actions = cases.list_actions(world.ctx(world.teacher), case_id)
+    decide = next(a for a in actions if a.transition.trigger == "decide")
+    return [r.guard for r in decide.refusals]
+
+
+def test_an_undringssamtale_with_the_home_present_informs_the_home(world, session):
+    w = world
+    case = open_case(w, violence=False)
+    t = w.ctx(w.teacher)
+    cases.fire(t, case.id, "start")
+    cases.fire(t, case.id, "assess")
+    assert "home_informed" in _decide_refusals(w, case.id)
+    # the home not there, or a meeting of another kind: the home is not informed by it
+    cases.fire(t, case.id, "record_meeting", {**meeting("undringssamtale"), "home_present": False})
+    cases.fire(t, case.id, "record_meeting", {**meeting("cooperation"), "home_present": True})
+    assert "home_informed" in _decide_refusals(w, case.id)
+    session.refresh(case)
+    assert case.home_informed_on is None
+    # the undringssamtale with the home: the guard is met, nothing else to record
+    cases.fire(t, case.id, "record_meeting", {**meeting("undringssamtale"), "home_present": True})
+    session.refresh(case)
+    assert case.home_informed_on == TODAY
+    assert "home_informed" not in _decide_refusals(w, case.id)
+    cases.fire(t, case.id, "decide")
+
+
+def test_an_undringssamtale_dated_ahead_informs_nobody_yet(world, session):
+    from datetime import timedelta
+
+    w = world
+    case = open_case(w, violence=False)
+    ahead = (TODAY + timedelta(days=3)).isoformat()
+    cases.fire(w.ctx(w.teacher), case.id, "record_meeting",
+               {"meeting_kind": "undringssamtale", "held_on": ahead, "home_present": True})
+    session.refresh(case)
+    assert case.home_informed_on is None
+
+
+def test_a_workflow_without_the_rule_needs_the_home_informed_on_its_own(session, tmp_path):
+    """``home_informed_by`` is the workflow's to say: without it, the meeting records only the
+    meeting."""
+    for path in WORKFLOWS.glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        text = "\n".join(line for line in text.splitlines()
+                         if not line.startswith("home_informed_by = "))
+        (tmp_path / path.name).write_text(text, encoding="utf-8")
+    w = World(session, WorkflowRegistry(tmp_path), "bti-standard")
+    case = open_case(w, violence=False)
+    cases.fire(w.ctx(w.teacher), case.id, "record_meeting",
+               {**meeting("undringssamtale"), "home_present": True})
+    session.refresh(case)
+    assert case.home_informed_on is None

@@ -269,8 +269,10 @@ def build_world(app) -> dict[str, Any]:
 
 
 def _version(html: str, trigger: str) -> str:
-    form = html[html.index(f'/handling/{trigger}"'):]
-    return re.search(r'name="expected_version" value="(\d+)"', form).group(1)
+    """The case's version: from the action's own form, else from the case page."""
+    m = (re.search(r'name="expected_version" value="(\d+)"', html)
+         or re.search(r'data-case-version="(\d+)"', html))
+    return m.group(1)
 
 
 def web_fire(b: Browser, case_id: int, trigger: str, data: dict | None = None) -> None:

@@ -137,7 +137,7 @@ def test_the_stop_form_offers_the_evaluation_and_a_stopped_measure_is_still_eval
     case_id = n0_case
     first, second = _n1_active_with_measures(app, web_world, case_id)
     b = login("coordinator", web_world)
-    html = b.get(f"/saker/{case_id}").get_data(as_text=True)
+    html = b.get(f"/saker/{case_id}/handling/stop_measure").get_data(as_text=True)
     block = _action(html, "stop_measure")
     assert "child-voice" in block
     assert 'name="effect"' in block
@@ -156,7 +156,14 @@ def test_the_stop_form_offers_the_evaluation_and_a_stopped_measure_is_still_eval
     assert r.status_code == 303
     _fire(app, web_world.users["coordinator"], case_id, "evaluate")
     html = b.get(f"/saker/{case_id}").get_data(as_text=True)
-    assert "Alle tiltak må være evaluert først" in _action(html, "decide")
+    step = html[html.index('id="next-decide"'):]
+    step = step[:step.index("</div>")]
+    # the next step's checklist says what is missing, and links to what meets it
+    assert "☐" in step
+    assert "alle tiltak er evaluert, også de som er avsluttet" in step
+    assert f'href="/saker/{case_id}/handling/record_evaluation"' in step
+    assert f'href="/saker/{case_id}/handling/decide"' not in step
+    html = b.get(f"/saker/{case_id}/handling/record_evaluation").get_data(as_text=True)
     block = _action(html, "record_evaluation")
     assert f'value="{second}"' in block
     assert "ikke evaluert ennå" in block
@@ -167,7 +174,8 @@ def test_the_stop_form_offers_the_evaluation_and_a_stopped_measure_is_still_eval
         "child_said": "Det var greitt.", "outcome": "stop"})
     assert r.status_code == 303, r.get_data(as_text=True)[-1500:]
     html = b.get(f"/saker/{case_id}").get_data(as_text=True)
-    assert 'class="action action-refused" id="action-decide"' not in html
+    step = html[html.index('id="next-decide"'):]
+    assert f'class="button" href="/saker/{case_id}/handling/decide"' in step[:step.index("</div>")]
     with app.extensions["bti"].session_factory() as s:
         outcomes = sorted(e.outcome for e in s.scalars(select(Evaluation).where(
             Evaluation.case_id == case_id)))
@@ -189,7 +197,7 @@ def test_feedback_is_recorded_stage_by_stage_on_the_case_page(app, web_world, lo
         "expected_version": _version(html, "report_barnevernet"),
         "sent_on": today.isoformat()})
     assert r.status_code == 303
-    html = b.get(f"/saker/{case_id}").get_data(as_text=True)
+    html = b.get(f"/saker/{case_id}/handling/record_barnevern_feedback").get_data(as_text=True)
     block = _action(html, "record_barnevern_feedback")
     sent = today.strftime("%d.%m.%Y")
     assert f"selected>Melding sendt {sent}</option>" in block  # the one report, chosen

@@ -111,10 +111,9 @@ def pg_app(postgres_url):
 
 
 def _version(html: str) -> int | None:
-    i = html.find('/handling/add_note"')
-    if i < 0:
+    if '/handling/add_note"' not in html:
         return None
-    m = re.search(r'name="expected_version" value="(\d+)"', html[i:])
+    m = re.search(r'data-case-version="(\d+)"', html)
     return int(m.group(1)) if m else None
 
 

@@ -84,7 +84,10 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
         for name, b, url in (
                 ("case page", coordinator, f"/saker/{case_id}"),
                 ("case page, one entry", coordinator, f"/saker/{case_id}?kind=note"),
-                ("case page, all entries", coordinator, f"/saker/{case_id}?alle=1"),
+                ("case page, more entries", coordinator, f"/saker/{case_id}?shown=100"),
+                ("action page", coordinator, f"/saker/{case_id}/handling/record_meeting"),
+                ("action page, consent", coordinator, f"/saker/{case_id}/handling/give_consent"),
+                ("action page, refused", coordinator, f"/saker/{case_id}/handling/decide"),
                 ("inbox", coordinator, "/saker/"),
                 ("new concern", coordinator, "/saker/ny"),
                 ("dashboard", leader, "/analyse/"),
@@ -96,7 +99,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("catalogue", leader, "/tiltaksoversikt/"),
                 ("not found", leader, "/saker/99999")):
             r = b.get(url)
-            assert r.status_code in (200, 404, 422), (name, r.status_code)
+            assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
     return pages
 

@@ -110,8 +110,10 @@ class Recorder:
 
 
 def _version(html: str, trigger: str) -> str:
-    form = html[html.index(f'/handling/{trigger}"'):]
-    return re.search(r'name="expected_version" value="(\d+)"', form).group(1)
+    """The case's version: from the action's own form, else from the case page."""
+    m = (re.search(r'name="expected_version" value="(\d+)"', html)
+         or re.search(r'data-case-version="(\d+)"', html))
+    return m.group(1)
 
 
 def _sign_in(rec: Recorder, username: str, password: str = PASSWORD):

@@ -1,10 +1,9 @@
-"""Read models for the concern form and the case page, and turning posted form strings into
-workflow payloads.
+"""Read models for the concern form and the case page, and which fields a workflow form has
+(turning posted strings into payloads is the web's: ``bti.web.forms``).
 
 Every read of a case goes through ``bti.services.cases.lifecycle`` (``get_case``, ``list_actions``,
 ``log_entries``), which check need-to-know, raise ``NotFound`` and write the audit rows. The rows
 read here besides (measures, consents, names) are only read after that check, for the same case.
-No Flask here: the web layer passes the form as any mapping with ``get`` and ``getlist``.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
+from typing import TYPE_CHECKING
 from typing import Any
-from typing import Protocol
 
 from sqlalchemy import select
 
@@ -39,14 +38,13 @@ from bti.domain.rules import case_coverage
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
 from bti.domain.rules import level_decision_due
+from bti.domain.vocabulary import EFFECTS
 from bti.domain.vocabulary import LOG_KINDS
-from bti.domain.vocabulary import Relation
 from bti.engine import Action
-from bti.engine import Refusal
 from bti.engine import TransitionDef
-from bti.engine import TransitionRefused
 from bti.engine import WorkflowDefinition
 from bti.engine.definition import FieldDef
+from bti.engine.definition import GuidanceDef
 from bti.engine.definition import LevelDef
 from bti.engine.definition import Option
 from bti.engine.definition import StateDef
@@ -55,20 +53,18 @@ from bti.services.cases import lifecycle as cases
 from bti.services.cases.facts import stopped_unevaluated
 from bti.services.cases.lifecycle import CaseAccess
 from bti.services.context import Ctx
+from bti.services.errors import Forbidden
+from bti.services.errors import NotFound
+
+if TYPE_CHECKING:
+    from bti.services.cases.overview import EntryTitle
+    from bti.services.cases.overview import Overview
 
 #: Fields that carry the child's voice; forms show them first, in their own group.
 CHILD_VOICE_FIELDS = ("child_voice_method", "child_said", "child_not_heard_reason")
 #: Field types whose value is one id / a list of ids.
 ID_TYPES = ("int", "user", "unit", "measure", "consent", "handover", "report", "catalogue")
 LIST_TYPES = ("units", "measures")
-
-
-class FormData(Protocol):
-    """What form parsing reads of a submitted form (werkzeug's ``MultiDict`` is one)."""
-
-    def get(self, key: str) -> Any: ...
-
-    def getlist(self, key: str) -> list[Any]: ...
 
 
 # --- the municipality's workflow and its people ----------------------------------------------
@@ -162,99 +158,6 @@ def opening_fields(definition: WorkflowDefinition) -> list[FormField]:
             + [_form_field(definition.fields[n], False) for n in o.optional])
 
 
-def _one(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _id(text: str) -> int | str:
-    """An id as a number (ASCII digits, ``bti.engine.inputs.parse_int``); anything else stays
-    text, which the engine's schema refuses as ``invalid``."""
-    number = parse_int(text)
-    return text if number is None else number
-
-
-def payload_from_form(fields: list[FormField], form: FormData) -> dict[str, Any]:
-    """The payload the engine's schema expects, from posted strings: dates stay ISO strings,
-    bools and ids become Python values, lists of ids become lists. Empty optional fields are
-    left out; an empty required field is sent empty so the schema answers ``required``.
-    Anything the form does not declare is ignored."""
-    payload: dict[str, Any] = {}
-    for f in fields:
-        if f.type in LIST_TYPES:
-            raw = [v.strip() for v in form.getlist(f.name) if isinstance(v, str) and v.strip()]
-            if raw:
-                payload[f.name] = [_id(v) for v in raw]
-            continue
-        value = _one(form, f.name)
-        if f.type not in ("text", "textarea"):
-            value = value.strip()
-        if not value.strip():
-            if f.required and f.type in ("text", "textarea"):
-                payload[f.name] = value
-            continue
-        if f.type == "bool":
-            payload[f.name] = {"true": True, "yes": True, "false": False,
-                               "no": False}.get(value.lower(), value)
-        elif f.type in ID_TYPES:
-            payload[f.name] = _id(value)
-        else:
-            payload[f.name] = value
-    return payload
-
-
-def form_values(fields: list[FormField], form: FormData) -> dict[str, Any]:
-    """What the user typed, to show it again: a string per field, a list for list fields."""
-    out: dict[str, Any] = {}
-    for f in fields:
-        if f.type in LIST_TYPES:
-            out[f.name] = [v for v in form.getlist(f.name) if isinstance(v, str)]
-        else:
-            out[f.name] = _one(form, f.name)
-    return out
-
-
-def default_values(fields: list[FormField], today: date) -> dict[str, Any]:
-    """Sensible starting values: the date something happened (``*_on``) defaults to today."""
-    return {f.name: today.isoformat() for f in fields
-            if f.type == "date" and f.required and f.name.endswith("_on")}
-
-
-@dataclass(frozen=True)
-class FormErrors:
-    """A refused or invalid submission: error codes per field, and refusals for the whole form."""
-
-    fields: dict[str, list[str]] = field(default_factory=dict)
-    refusals: tuple[Refusal, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.fields or self.refusals)
-
-
-def _flat_codes(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [c for v in value.values() for c in _flat_codes(v)]
-    if isinstance(value, list | tuple):
-        return [c for v in value for c in _flat_codes(v)]
-    return ["invalid"]
-
-
-def errors_from_refusal(err: TransitionRefused) -> FormErrors:
-    fields: dict[str, list[str]] = {}
-    other: list[Refusal] = []
-    for r in err.refusals:
-        if r.code == "invalid_payload" and r.fields:
-            for name, codes in r.fields.items():
-                fields.setdefault(name, []).extend(dict.fromkeys(_flat_codes(codes)))
-        elif r.code == "reason_required":
-            fields.setdefault(REASON, []).append("required")
-        else:
-            other.append(r)
-    return FormErrors(fields, tuple(other))
-
-
 # --- deadlines --------------------------------------------------------------------------------
 
 
@@ -331,8 +234,13 @@ class LogField:
 class LogItem:
     entry: StafettloggEntry
     actor_name: str
-    label: Mapping[str, str] | None
+    label: Mapping[str, str] | None  # the transition's label (what was done)
     fields: list[LogField]
+    #: The past-tense title ("Kari Kvam ble stafettholder"); None: shown by its label.
+    title: EntryTitle | None = None
+
+    def heading(self, lang: str) -> str | None:
+        return self.title.text(lang) if self.title is not None else None
 
 
 @dataclass(frozen=True)
@@ -395,14 +303,53 @@ class ExpiredConsent:
 
 
 @dataclass(frozen=True)
+class OtherActions:
+    """The actions besides the next step that this user may take now, grouped for the case
+    page: ``record`` (notes, meetings, evaluations, the flag), ``plan`` (measures, goals,
+    consents, the home informed), ``people`` (stafettholder, participants, handovers) and
+    ``duties`` (the reports to barnevernet and the police, always reachable)."""
+
+    record: list[ActionForm]
+    plan: list[ActionForm]
+    people: list[ActionForm]
+    duties: list[ActionForm]
+
+    def groups(self) -> list[tuple[str, list[ActionForm]]]:
+        return [(name, forms) for name, forms in (
+            ("duties", self.duties), ("record", self.record), ("plan", self.plan),
+            ("people", self.people)) if forms]
+
+
+#: Which group of "other actions" an effect's log kind belongs to (``EffectSpec.kind``).
+ACTION_GROUP = {"note": "record", "meeting": "record", "evaluation": "record",
+                "flag": "record", "measure": "plan", "goal": "plan", "consent": "plan",
+                "home": "plan", "stafettholder": "people", "participant": "people",
+                "handover": "people", "report": "duties", "referral": "record"}
+
+
+def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> OtherActions:
+    """The internal and standing actions this actor may take now (refused ones are left out:
+    the checklist of the next step says what is missing, and links to what meets it)."""
+    out = OtherActions([], [], [], [])
+    for a in actions:
+        t = a.transition
+        if not (t.internal or t.standing) or not a.allowed:
+            continue
+        spec = EFFECTS.get(t.effect)
+        group = "duties" if t.standing else ACTION_GROUP.get(spec.kind if spec else "", "record")
+        getattr(out, group).append(ActionForm(a, transition_fields(definition, t)))
+    return out
+
+
+@dataclass(frozen=True)
 class CasePage:
     access: CaseAccess
     header: Header
-    deadlines: list[Deadline]
-    groups: ActionGroups
-    options: FormOptions
+    overview: Overview
+    others: OtherActions
     log: list[LogItem]  # newest first, filtered by ``kind``
     total_entries: int  # of that kind; ``log`` may show only the newest of them
+    shown: int  # how many entries the page asked for ("show more" asks for more)
     kind: str | None
     kinds: tuple[str, ...]
     closed: bool
@@ -456,41 +403,59 @@ def _log_value(fdef: FieldDef | None, value: Any, lookups: dict[str, dict[int, A
             return date.fromisoformat(str(value))
         except ValueError:
             return str(value)
-    if kind in ("user", "unit", "measure"):
-        table = lookups["unit" if kind == "unit" else kind]
-        return table.get(value, f"#{value}") if isinstance(value, int) else str(value)
-    if kind == "report":  # the date the report was sent names it
-        return lookups["report"].get(value, f"#{value}") if isinstance(value, int) \
-            else str(value)
     if kind in LIST_TYPES:
         table = lookups["unit" if kind == "units" else "measure"]
-        return [table.get(v, f"#{v}") if isinstance(v, int) else str(v)
-                for v in (value if isinstance(value, list) else [value])]
+        return [table[v] for v in (value if isinstance(value, list) else [value])
+                if isinstance(v, int) and v in table]
+    if kind in _LOOKUP:  # a name (or, for a report, the date it was sent); never "#7"
+        return lookups[_LOOKUP[kind]].get(value) if isinstance(value, int) else None
     if kind in ID_TYPES:
-        return f"#{value}"
+        return None
     return str(value)
+
+
+#: Field types named by a lookup table in the log (the table's name).
+_LOOKUP = {"user": "user", "unit": "unit", "measure": "measure", "report": "report",
+           "catalogue": "catalogue", "consent": "consent", "handover": "handover"}
+
+
+def _form_order(definition: WorkflowDefinition, trigger: str, from_state: str | None,
+                access: CaseAccess) -> dict[str, int]:
+    """Field name → its place in the entry's form (the child's voice first, the reason last)."""
+    if trigger == "open":
+        names = [f.name for f in opening_fields(definition)]
+    else:
+        t = access.workflow.transition(trigger, from_state) if from_state else None
+        names = [f.name for f in transition_fields(definition, t)] if t else []
+    return {n: i for i, n in enumerate(names)}
 
 
 def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
                all_measures: list[Measure]) -> list[LogItem]:
+    """The entries as a record: the past-tense title of each (``overview.entry_titles``),
+    then its fields in the form's order with people, services, measures and the catalogue by
+    name. The names are read at once, one statement per kind of name wanted."""
+    from bti.services.cases.overview import entry_titles
+
     case = access.case
     definition = access.workflow.definition
     data = [(e, json.loads(e.data or "{}")) for e in entries]
-    user_ids = {e.actor_id for e in entries}
+    wanted: dict[str, set[int]] = {k: set() for k in set(_LOOKUP.values())}
+    wanted["user"] |= {e.actor_id for e in entries}
     for _, d in data:
         for key, value in d.items():
             fdef = definition.fields.get(key)
-            if fdef and fdef.type == "user" and isinstance(value, int):
-                user_ids.add(value)
-    names = _names(ctx, case.municipality_id, user_ids)
-    lookups: dict[str, dict[int, Any]] = {
-        "user": names, "unit": _unit_names(ctx, case.municipality_id),
-        "measure": {m.id: m.description for m in all_measures},
-        "report": dict(ctx.session.execute(select(
-            BarnevernReport.id, BarnevernReport.sent_on).where(
-                BarnevernReport.case_id == case.id)).all())
-        if any("report" in d for _, d in data) else {}}
+            kind = fdef.type if fdef else None
+            table = _LOOKUP.get(kind) if kind else None
+            if kind in LIST_TYPES:
+                table = "unit" if kind == "units" else "measure"
+            if table and table != "measure":
+                wanted[table] |= {v for v in (value if isinstance(value, list) else [value])
+                                  if isinstance(v, int)}
+    lookups = _name_tables(ctx, case, wanted, all_measures)
+    titles = entry_titles(ctx, access, entries, names=lookups)
     items = []
+    orders: dict[tuple[str, str | None], dict[str, int]] = {}
     for e, d in data:
         label: Mapping[str, str] | None
         if e.trigger == "open":
@@ -498,86 +463,113 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
         else:
             t = access.workflow.transition(e.trigger, e.from_state) if e.from_state else None
             label = t.label if t else None
+        order = orders.get((e.trigger, e.from_state))
+        if order is None:
+            order = orders[(e.trigger, e.from_state)] = _form_order(
+                definition, e.trigger, e.from_state, access)
         shown = []
-        for key, value in d.items():
+        for key in sorted(d, key=lambda k: (k == REASON, order.get(k, len(order)))):
+            value = d[key]
             if value is None or value == "" or value == []:
                 continue
             if key == REASON:
                 shown.append(LogField(None, REASON, str(value)))
                 continue
             fdef = definition.fields.get(key)
+            shown_value = _log_value(fdef, value, lookups)
+            if shown_value is None or shown_value == []:
+                continue  # an id nothing names (gone, or not this case's): left out
             shown.append(LogField(fdef.label if fdef else {"nb": key, "nn": key, "en": key},
-                                  fdef.type if fdef else "textarea",
-                                  _log_value(fdef, value, lookups)))
-        # the reason last, after the recorded fields
-        shown.sort(key=lambda f: f.type == REASON)
-        items.append(LogItem(e, names.get(e.actor_id, f"#{e.actor_id}"), label, shown))
+                                  fdef.type if fdef else "textarea", shown_value))
+        items.append(LogItem(e, lookups["user"].get(e.actor_id, ""), label, shown,
+                             titles.get(e.seq)))
     return items
 
 
-#: Stafettlogg entries shown on the case page before "show all".
+def _name_tables(ctx: Ctx, case: Case, wanted: dict[str, set[int]],
+                 all_measures: list[Measure]) -> dict[str, dict[int, Any]]:
+    """Names for the ids the log shows, each table read only when an id of its kind is
+    wanted: people, services and the catalogue of the case's municipality, reports,
+    consents and handovers of the case; the case's measures are already read."""
+    out: dict[str, dict[int, Any]] = {k: {} for k in wanted}
+    out["measure"] = {m.id: m.description for m in all_measures}
+    if wanted["user"]:
+        out["user"] = _names(ctx, case.municipality_id, wanted["user"])
+    if wanted["unit"]:
+        out["unit"] = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
+            Unit.id.in_(wanted["unit"]), Unit.municipality_id == case.municipality_id)).all())
+    if wanted["catalogue"]:
+        out["catalogue"] = dict(ctx.session.execute(
+            select(MeasureCatalogueItem.id, MeasureCatalogueItem.name).where(
+                MeasureCatalogueItem.id.in_(wanted["catalogue"]),
+                MeasureCatalogueItem.municipality_id == case.municipality_id)).all())
+    if wanted["report"]:
+        out["report"] = dict(ctx.session.execute(select(
+            BarnevernReport.id, BarnevernReport.sent_on).where(
+                BarnevernReport.id.in_(wanted["report"]),
+                BarnevernReport.case_id == case.id)).all())
+    if wanted["consent"]:
+        out["consent"] = dict(ctx.session.execute(select(Consent.id, Consent.given_on).where(
+            Consent.id.in_(wanted["consent"]), Consent.case_id == case.id)).all())
+    if wanted["handover"]:
+        rows = ctx.session.execute(select(Handover.id, User.display_name)
+                                   .join(User, User.id == Handover.to_user_id).where(
+            Handover.id.in_(wanted["handover"]), Handover.case_id == case.id)).all()
+        out["handover"] = dict(rows)
+    return out
+
+
+#: Stafettlogg entries shown on the case page before "show more", and the most one page shows.
 LOG_PAGE = 50
+LOG_MAX = 5000
+
+
+def shown_entries(text: str | None) -> int:
+    """How many entries a ``?shown=`` asks for: a whole number, at least ``LOG_PAGE`` and at
+    most ``LOG_MAX``; anything else is the first page."""
+    number = parse_int((text or "").strip())
+    return LOG_PAGE if number is None else max(LOG_PAGE, min(number, LOG_MAX))
 
 
 def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
-              show_all: bool = False) -> CasePage:
+              shown: int = LOG_PAGE) -> CasePage:
     """Everything the case page shows. Two audited reads: the case (``case.viewed``) and its
     stafettlogg (``case.log_viewed``). ``NotFound`` when there is no case or no access. The
-    stafettlogg shows the newest ``LOG_PAGE`` entries unless ``show_all``."""
+    stafettlogg shows the newest ``shown`` entries."""
+    from bti.services.cases.overview import overview_of
+
     kind = kind if kind in LOG_KINDS else None
-    view = cases.case_view(ctx, case_id, kind=kind, limit=None if show_all else LOG_PAGE)
-    access, actions, chosen = view.access, view.actions, view.entries
+    shown = max(1, min(shown, LOG_MAX))
+    view = cases.case_view(ctx, case_id, kind=kind, limit=shown, with_actions=False)
+    access, chosen = view.access, view.entries
     case = access.case
     definition = access.workflow.definition
     today = ctx.today()
-
-    all_measures = list(ctx.session.scalars(
-        select(Measure).where(Measure.case_id == case.id).order_by(Measure.evaluate_by,
-                                                                   Measure.id)))
-    given = list(ctx.session.scalars(
-        select(Consent).where(Consent.case_id == case.id, Consent.status == "given")
-        .order_by(Consent.id)))
-    consents = [c for c in given if consent_is_current(c, today)]
-    gone_recipients = {p.user_id for p in access.lapsed
-                       if p.relation == Relation.HANDOVER_RECIPIENT.value}
-    handovers = [h for h in ctx.session.scalars(
-        select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed"))
-        if h.to_user_id not in gone_recipients]
-    unevaluated = {m.id for m in ctx.session.scalars(stopped_unevaluated(case.id))}
-    to_evaluate = [m for m in all_measures if m.status == "active" or m.id in unevaluated]
-    reports = list(ctx.session.scalars(select(BarnevernReport).where(
-        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
-        BarnevernReport.concluded_on.is_(None)).order_by(BarnevernReport.sent_on,
-                                                         BarnevernReport.id)))
-    open_deadlines = deadlines(ctx, access, all_measures, consents, to_evaluate)
-
+    cockpit = overview_of(ctx, access)
+    all_measures = list(cockpit.measures)
     state = definition.state(case.state)
-    holder = _names(ctx, case.municipality_id, {case.stafettholder_id}) \
-        if case.stafettholder_id else {}
+    where = cockpit.where
     header = Header(
         case=case,
         unit_name=case.unit.name if case.unit else "",
-        level=definition.level(state.level),
+        level=where.level,
         state=state,
-        stafettholder_name=holder.get(case.stafettholder_id) if case.stafettholder_id else None,
-        next_deadline=open_deadlines[0] if open_deadlines else None,
+        stafettholder_name=cockpit.in_place.stafettholder_name,
+        next_deadline=where.next_deadline,
     )
     return CasePage(
         access=access,
         header=header,
-        deadlines=open_deadlines,
-        groups=group_actions(definition, actions),
-        options=FormOptions(colleagues(ctx), units(ctx),
-                            [m for m in all_measures if m.status == "active"], consents,
-                            handovers, _catalogue(ctx, case.municipality_id), to_evaluate,
-                            reports),
+        overview=cockpit,
+        others=other_actions(definition, list(cockpit.actions)),
         log=_log_items(ctx, access, chosen, all_measures),
         total_entries=view.total_entries,
+        shown=shown,
         kind=kind,
         kinds=LOG_KINDS,
         closed=state.final,
         today=today,
-        expired_consents=expired_consents(ctx, access, given, today),
+        expired_consents=expired_consents(ctx, access, list(cockpit.given), today),
     )
 
 
@@ -657,3 +649,77 @@ def action_fields(ctx: Ctx, case_id: int, trigger: str) -> tuple[CaseAccess, lis
         if a.transition.trigger == trigger:
             return access, transition_fields(definition, a.transition)
     return access, []
+
+
+# --- one action on its own page ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionPage:
+    """One action's form alone, with the case's header and the guidance the workflow file
+    gives for it (``[guidance]``, in the municipality's own words)."""
+
+    access: CaseAccess
+    header: Header
+    form: ActionForm
+    options: FormOptions
+    guidance: tuple[GuidanceDef, ...]
+    today: date
+
+
+def form_options(ctx: Ctx, case: Case, fields: list[FormField]) -> FormOptions:
+    """The choices a form's fields offer, each read only when a field of its type asks."""
+    types = {f.type for f in fields}
+    today = ctx.today()
+    measures: list[Measure] = []
+    to_evaluate: list[Measure] = []
+    if types & {"measure", "measures"}:
+        measures = list(ctx.session.scalars(
+            select(Measure).where(Measure.case_id == case.id, Measure.status == "active")
+            .order_by(Measure.evaluate_by, Measure.id)))
+        if "measures" in types:
+            unevaluated = list(ctx.session.scalars(stopped_unevaluated(case.id)))
+            to_evaluate = sorted([*measures, *unevaluated],
+                                 key=lambda m: (m.evaluate_by, m.id))
+    consents = [c for c in ctx.session.scalars(
+        select(Consent).where(Consent.case_id == case.id, Consent.status == "given")
+        .order_by(Consent.id)) if consent_is_current(c, today)] if "consent" in types else []
+    handovers = list(ctx.session.scalars(
+        select(Handover).where(Handover.case_id == case.id, Handover.status == "proposed"))) \
+        if "handover" in types else []
+    reports = list(ctx.session.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
+        BarnevernReport.concluded_on.is_(None)).order_by(
+            BarnevernReport.sent_on, BarnevernReport.id))) if "report" in types else []
+    return FormOptions(
+        colleagues(ctx) if "user" in types else [],
+        units(ctx) if types & {"unit", "units"} else [],
+        measures, consents, handovers,
+        _catalogue(ctx, case.municipality_id) if "catalogue" in types else [],
+        to_evaluate, reports)
+
+
+def action_page(ctx: Ctx, case_id: int, trigger: str, *, refused_too: bool = False
+                ) -> ActionPage:
+    """The page of one action: an audited read of the case (it shows its state and version).
+    ``NotFound`` without access, or when the workflow has no such action in the case's state;
+    ``Forbidden`` when this actor may not take it now (``refused_too``: shown anyway, to say
+    why a submission was refused)."""
+    access, actions = cases.actions_view(ctx, case_id)
+    action = next((a for a in actions if a.transition.trigger == trigger), None)
+    if action is None:
+        raise NotFound(object_type="action", object_id=case_id)
+    if not action.allowed and not refused_too:
+        raise Forbidden("the action is not open to you now")
+    case = access.case
+    definition = access.workflow.definition
+    state = definition.state(case.state)
+    fields = transition_fields(definition, action.transition)
+    holder = _names(ctx, case.municipality_id, {case.stafettholder_id}) \
+        if case.stafettholder_id else {}
+    header = Header(case, case.unit.name if case.unit else "", definition.level(state.level),
+                    state, holder.get(case.stafettholder_id) if case.stafettholder_id else None,
+                    None)
+    return ActionPage(access, header, ActionForm(action, fields),
+                      form_options(ctx, case, fields),
+                      tuple(g for g in definition.guidance if trigger in g.on), ctx.today())

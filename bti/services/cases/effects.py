@@ -43,6 +43,7 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.services.cases.facts import CaseFacts
+from bti.services.cases.facts import meeting_informs_home
 from bti.services.context import Ctx
 
 
@@ -277,13 +278,18 @@ def meeting(ctx, case, step, facts) -> Written:
     p = step.payload
     if p.get("next_meeting_on") and p["next_meeting_on"] < p["held_on"]:
         raise _refuse(case, step, next_meeting_on="before_start")
-    return _add(ctx, Meeting(
+    written = _add(ctx, Meeting(
         case_id=case.id, kind=p["meeting_kind"], held_on=p["held_on"],
         attendees=p.get("attendees"), minutes=p.get("minutes"),
         next_meeting_on=p.get("next_meeting_on"), team=p.get("team"),
         child_voice_method=p.get("child_voice_method"), child_said=p.get("child_said"),
         created_by_id=ctx.actor.id, created_at=ctx.now(),
     ), "meeting")
+    informed_on = meeting_informs_home(step.transition, p, ctx.today())
+    if informed_on is not None and (case.home_informed_on is None
+                                    or informed_on < case.home_informed_on):
+        case.home_informed_on = informed_on  # one act, recorded once
+    return written
 
 
 def note(ctx, case, step, facts) -> Written:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +27,7 @@ from bti.domain.rules import covered_units
 from bti.domain.rules import youth_consent_required
 from bti.domain.vocabulary import GUARDS
 from bti.domain.vocabulary import Relation
+from bti.engine import TransitionDef
 from bti.engine import WorkflowDefinition
 from bti.services.context import Ctx
 
@@ -35,6 +37,19 @@ def stopped_unevaluated(case_id: int):
     evaluated = select(EvaluationMeasure.id).where(EvaluationMeasure.measure_id == Measure.id)
     return select(Measure).where(Measure.case_id == case_id, Measure.status == "stopped",
                                  ~evaluated.exists())
+
+
+def meeting_informs_home(t: TransitionDef, payload: Mapping[str, Any],
+                         today: date) -> date | None:
+    """The day a recorded meeting informed the home, when the workflow says a meeting of its
+    kind with the home present does (``home_informed_by``, the undringssamtale), so the guard
+    ``home_informed`` is met by the meeting itself; None otherwise (and for a meeting dated
+    ahead: a planned one has informed nobody yet)."""
+    rule = t.home_informed_by
+    if rule is None or not rule.met(payload):
+        return None
+    held = payload.get("held_on")
+    return held if isinstance(held, date) and held <= today else None
 
 
 class CaseFacts(Mapping[str, bool]):
@@ -201,6 +216,9 @@ class CaseFacts(Mapping[str, bool]):
         return self.case.violence_flag
 
     def _home_informed(self) -> bool:
+        """Recorded as such (``inform_home``), or by a meeting the workflow counts as informing
+        the home (``meeting_informs_home``, which sets the same date); under the violence flag
+        the home is not to be informed, so nothing waits for it."""
         return self.case.home_informed_on is not None or self.case.violence_flag
 
     def _no_pending_handover(self) -> bool:

@@ -213,14 +213,15 @@ class CaseView:
 
 
 def case_view(ctx: Ctx, case_id: int, *, kind: str | None = None,
-              limit: int | None = None) -> CaseView:
+              limit: int | None = None, with_actions: bool = True) -> CaseView:
     """The case, its actions and its stafettlogg (newest first, optionally of one ``kind`` and at
     most ``limit`` entries) from a single access check. Two audited reads, as ``get_case`` and
-    ``log_entries`` record them."""
+    ``log_entries`` record them. ``with_actions`` False: the caller evaluates the actions on
+    facts of its own (``overview.overview_of``), so nothing is read twice."""
     access = _load(ctx, case_id)
     case = access.case
     actions: list[Action] = []
-    if not access.workflow.definition.state(case.state).final:
+    if with_actions and not access.workflow.definition.state(case.state).final:
         facts = case_facts(ctx, access)
         actions = access.workflow.actions(case.state, roles=case_roles(ctx, access),
                                           facts=facts)

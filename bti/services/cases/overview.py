@@ -214,6 +214,12 @@ class Overview:
     where: Where
     in_place: InPlace
     next_steps: tuple[NextStep, ...]
+    #: Every action on the current state for the actor (none on a closed case), allowed or not.
+    actions: tuple[Action, ...] = ()
+    #: The case's given consents, current or not (read once here, for whoever needs them).
+    given: tuple[Consent, ...] = ()
+    #: Every measure of the case, whatever its status.
+    measures: tuple[Measure, ...] = ()
 
 
 def overview(ctx: Ctx, case_id: int) -> Overview:
@@ -224,9 +230,9 @@ def overview(ctx: Ctx, case_id: int) -> Overview:
     return _overview(ctx, cases.get_case(ctx, case_id), None)
 
 
-def overview_of(ctx: Ctx, access: CaseAccess, actions: list[Action]) -> Overview:
-    """The cockpit from a case already loaded (and audited) with its actions, for a page that
-    reads the case once (``lifecycle.case_view``)."""
+def overview_of(ctx: Ctx, access: CaseAccess, actions: list[Action] | None = None) -> Overview:
+    """The cockpit from a case already loaded (and audited), for a page that reads the case
+    once (``lifecycle.case_view``); ``actions`` None: evaluated here, on the facts read here."""
     return _overview(ctx, access, actions)
 
 
@@ -317,7 +323,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     )
     return Overview(access, where, in_place,
                     () if closed else next_steps(definition, case.state, actions or [],
-                                                 {"unit": units.get(case.unit_id, "")}))
+                                                 {"unit": units.get(case.unit_id, "")}),
+                    tuple(actions or ()), tuple(given), tuple(all_measures))
 
 
 def _where(definition, state_name: str, days: int, deadline: Deadline | None,
@@ -395,11 +402,13 @@ def _cut(text: str) -> str:
     return text if len(text) <= TITLE_TEXT_MAX else text[:TITLE_TEXT_MAX - 1].rstrip() + "…"
 
 
-def entry_titles(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry]
+def entry_titles(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry], *,
+                 names: Mapping[str, Mapping[int, Any]] | None = None
                  ) -> dict[int, EntryTitle]:
     """The title of each entry (by ``seq``) of a case already loaded for the actor (``access``):
     the names its placeholders need are read at once, in at most four statements, whatever the
-    number of entries."""
+    number of entries. ``names``: tables of names the caller has read already (``user``,
+    ``unit``, ``measure``, ``catalogue``, ``report`` by id), then nothing is read here."""
     case = access.case
     workflow = access.workflow
     definition = workflow.definition
@@ -422,13 +431,19 @@ def entry_titles(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry]
             if kind is not None:
                 ids[kind] |= {v for v in (value if isinstance(value, list) else [value])
                               if isinstance(v, int)}
-    names = _lookups(ctx, case, ids)
+    tables = _lookups(ctx, case, ids) if names is None else {
+        "user": {i: str(v) for i, v in names.get("user", {}).items()},
+        "unit": {i: str(v) for i, v in names.get("unit", {}).items()},
+        "measure": {i: _cut(v) for i, v in names.get("measure", {}).items()},
+        "catalogue": {i: str(v) for i, v in names.get("catalogue", {}).items()},
+        "report": {i: v.isoformat() if isinstance(v, date) else str(v)
+                   for i, v in names.get("report", {}).items()}}
     out: dict[int, EntryTitle] = {}
     for e, template, data in wanted:
         values: dict[str, Any] = {}
         for key, value in data.items():
             fdef = definition.fields.get(key)
-            values[key] = _word(fdef, value, names) if key != "reason" else _cut(value)
+            values[key] = _word(fdef, value, tables) if key != "reason" else _cut(value)
         out[e.seq] = EntryTitle(template, values)
     return out
 

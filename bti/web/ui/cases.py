@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
+from bti.engine.i18n import fill_title
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import parse_int
@@ -30,6 +31,7 @@ from bti.services.cases import casepage
 from bti.services.cases import lifecycle as cases
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
+from bti.web import forms
 from bti.web import policy
 from bti.web.db import get_ctx
 from bti.web.db import get_session
@@ -92,7 +94,26 @@ def deadline_labels() -> dict[str, str]:
 
 
 def default_values(action_form, today):
-    return casepage.default_values(action_form.fields, today)
+    return forms.default_values(action_form.fields, today)
+
+
+def trigger_label(definition, trigger: str) -> str:
+    """The label of a workflow action by its trigger (a checklist's link to what meets it)."""
+    t = next((t for t in definition.transitions if t.trigger == trigger), None)
+    return pick(t.label, lang()) if t else trigger
+
+
+def given_by_labels() -> dict[str, str]:
+    return {"guardians": _("Guardians"), "youth": _("The youth"),
+            "guardians_and_youth": _("Guardians and the youth")}
+
+
+def guard_text(item) -> str:
+    return item.text(lang())
+
+
+def check_why(item) -> str | None:
+    return item.why(lang())
 
 
 def _commit_reads() -> bool:
@@ -143,7 +164,7 @@ def new_concern():
 
     form = request.form
     fields = casepage.opening_fields(definition)
-    values = casepage.form_values(fields, form)
+    values = forms.form_values(fields, form)
     for name in ("child_pseudonym", "child_birth_year", "child_due_month", "child_due_year"):
         values[name] = form.get(name, "")
     numbers = {name: _whole_number(values[name])
@@ -154,7 +175,7 @@ def new_concern():
             child_birth_year=numbers["child_birth_year"],
             child_due_year=numbers["child_due_year"],
             child_due_month=numbers["child_due_month"],
-            concern=casepage.payload_from_form(fields, form))
+            concern=forms.payload_from_form(fields, form))
     except InvalidInput as err:
         errors = dict(err.fields)
         for name, number in numbers.items():  # text that is not a number: say so
@@ -162,7 +183,7 @@ def new_concern():
                 errors["child_due" if "due" in name else name] = ["not_a_number"]
         return _concern_form(definition, values, errors, 422)
     except TransitionRefused as err:
-        errors = casepage.errors_from_refusal(err)
+        errors = forms.errors_from_refusal(err)
         if errors.refusals and not errors.fields:
             abort(403)
         return _concern_form(definition, values, errors.fields, 422)
@@ -180,21 +201,38 @@ def receipt(case_id: int):
 # --- the case page ---------------------------------------------------------------------------
 
 
-def _render_case(case_id: int, *, active: str | None = None, values=None, errors=None,
-                 status: int = 200):
-    kind = request.args.get("kind") or None
-    page = casepage.case_page(get_ctx(), case_id, kind=kind,
-                              show_all=request.args.get("alle") == "1")
-    return render_template(
-        "cases/show.html", page=page, case=page.access.case,
-        definition=page.access.workflow.definition, active=active,
-        active_values=values or {}, active_errors=errors or casepage.FormErrors()), status
-
-
 @bp.get("/<int:case_id>")
 @policy.case
 def show(case_id: int):
-    return _render_case(case_id)
+    page = casepage.case_page(get_ctx(), case_id, kind=request.args.get("kind") or None,
+                              shown=casepage.shown_entries(request.args.get("shown")))
+    return render_template("cases/show.html", page=page, case=page.access.case,
+                           definition=page.access.workflow.definition,
+                           more=min(page.shown + casepage.LOG_PAGE, casepage.LOG_MAX))
+
+
+def _render_action(case_id: int, trigger: str, *, values=None, errors=None,
+                   status: int = 200):
+    """One action's form alone, with the case header. 404 when the workflow has no such action
+    here (or the case is not the user's to see); 403, saying why, when the user may not take
+    it now."""
+    page = casepage.action_page(get_ctx(), case_id, trigger, refused_too=True)
+    form = page.form
+    refused = not form.action.allowed and errors is None
+    response = render_template(
+        "cases/action.html", page=page, case=page.access.case, af=form, refused=refused,
+        definition=page.access.workflow.definition,
+        values=values if values is not None else forms.default_values(form.fields, page.today),
+        errors=errors or forms.FormErrors()), 403 if refused else status
+    if response[1] >= 400 and not _commit_reads():  # the page shows the case: keep its audit
+        abort(503)
+    return response
+
+
+@bp.get("/<int:case_id>/handling/<trigger>")
+@policy.case
+def action(case_id: int, trigger: str):
+    return _render_action(case_id, trigger)
 
 
 @bp.post("/<int:case_id>/handling/<trigger>")
@@ -205,9 +243,9 @@ def fire(case_id: int, trigger: str):
     if version is None:  # a hidden field: the form is not ours, or broken
         abort(400)
     fields = casepage.action_fields(ctx, case_id, trigger)[1]  # NotFound → 404
-    values = casepage.form_values(fields, request.form)
+    values = forms.form_values(fields, request.form)
     try:
-        result = cases.fire(ctx, case_id, trigger, casepage.payload_from_form(fields, request.form),
+        result = cases.fire(ctx, case_id, trigger, forms.payload_from_form(fields, request.form),
                             expected_version=version)
     except Conflict:
         get_session().rollback()
@@ -216,14 +254,12 @@ def fire(case_id: int, trigger: str):
                                colleagues=casepage.colleagues(ctx), units=casepage.units(ctx)), 409
     except (TransitionRefused, InvalidInput) as err:
         get_session().rollback()  # nothing of the refused action is kept
-        errors = (casepage.errors_from_refusal(err) if isinstance(err, TransitionRefused)
-                  else casepage.FormErrors(dict(err.fields)))
-        response = _render_case(case_id, active=trigger, values=values, errors=errors,
-                                status=422)
-        if not _commit_reads():
-            abort(503)
-        return response
-    flash(_("Saved: %(action)s", action=pick(result.step.transition.label, lang())), "info")
+        errors = (forms.errors_from_refusal(err) if isinstance(err, TransitionRefused)
+                  else forms.FormErrors(dict(err.fields)))
+        return _render_action(case_id, trigger, values=values, errors=errors, status=422)
+    t = result.step.transition
+    flash(fill_title(t.saved, lang(), {}) if t.saved
+          else _("Saved: %(action)s", action=pick(t.label, lang())), "info")
     for warning in result.step.warnings:
         flash(_("Note: %(warning)s", warning=refusal_text(warning)), "warning")
     return redirect(url_for("cases.show", case_id=case_id), 303)
