@@ -1,6 +1,9 @@
 // Progressive enhancement only: every page works without this file.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
+  // An error summary takes the focus, so a screen reader reads it and Tab goes to its links.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
   // Warn before leaving a form with unsaved text (the server keeps nothing until it is sent).
   document.querySelectorAll("form[data-warn-unsaved]").forEach(function (form) {
     var dirty = false;

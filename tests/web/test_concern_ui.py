@@ -1,0 +1,133 @@
+"""The concern form through the real app: the error summary, messages said for each field,
+the violence question, a likely duplicate and a full name confirmed before saving, and a
+fødselsnummer refused in the form and in every action. All names and numbers are made up."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func
+from sqlalchemy import select
+
+from bti.domain.cases import Case
+from bti.domain.cases import Note
+
+WHAT_SEEN = "Barnet sovnar i timane og et lite i matpausa"
+FNR = "01019012480"  # made up, valid check digits
+
+
+def _english(b) -> None:
+    b.get("/saker/")
+    assert b.post("/auth/language", {"lang": "en", "next": "/saker/"}).status_code == 302
+
+
+def _form(**overrides) -> dict[str, str]:
+    data = {"child_pseudonym": "KN", "child_birth_year": "2016", "what_seen": WHAT_SEEN,
+            "violence_suspected": "false"}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _count(app, model=Case) -> int:
+    with app.extensions["bti"].session_factory() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def _summary(html: str) -> list[tuple[str, str]]:
+    """The error summary's links: (target, text)."""
+    start = html.index('class="error-summary"')
+    block = html[start:html.index("</div>", start)]
+    return re.findall(r'<a href="#([^"]+)">([^<]+)</a>', block)
+
+
+def test_every_error_is_in_the_summary_linked_to_its_field(app, web_world, login):
+    b = login("teacher", web_world)
+    _english(b)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form(child_pseudonym="", child_birth_year="", what_seen="",
+                                  violence_suspected=None))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    links = _summary(html)
+    assert links == [
+        ("f-child_pseudonym", "Write the child&#39;s initials or a pseudonym."),
+        ("f-child_birth_year", "Write the child&#39;s birth year, or give the due month for "
+                               "a child not yet born."),
+        ("f-what_seen", "Fill in “What have you seen or heard?”."),
+        ("f-violence_suspected", "Answer whether you suspect violence, sexual abuse or "
+                                 "serious neglect."),
+    ]
+    for target, _text in links:  # every link has its field
+        assert f'id="{target}"' in html
+    assert 'role="alert" tabindex="-1"' in html
+    assert "The value is not valid" not in html
+    assert "<title>Error: " in html
+    assert _count(app) == 0
+
+
+def test_a_due_month_error_links_to_the_month(app, web_world, login):
+    b = login("teacher", web_world)
+    _english(b)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form(child_birth_year="", child_due_month="3",
+                                  child_due_year="neste år"))
+    assert _summary(r.get_data(as_text=True)) == [
+        ("f-child_due_month", "Choose the due month and write the due year with four digits.")]
+
+
+def test_a_national_id_is_refused_in_the_pseudonym_and_the_texts(app, web_world, login):
+    b = login("teacher", web_world)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form(child_pseudonym=FNR, who_knows=f"Mor ({FNR[:6]} {FNR[6:]})"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    targets = [t for t, _ in _summary(html)]
+    assert targets == ["f-child_pseudonym", "f-who_knows"]
+    assert "Ikke skriv fødselsnummer" in html
+    assert _count(app) == 0
+
+
+def test_a_likely_duplicate_is_confirmed_before_it_is_saved(app, web_world, login):
+    b = login("teacher", web_world)
+    _english(b)
+    b.get("/saker/ny")
+    assert b.post("/saker/ny", _form()).status_code == 303
+    with app.extensions["bti"].session_factory() as s:
+        first = s.scalars(select(Case)).one()
+        number, opened = first.id, first.opened_at
+    r = b.post("/saker/ny", _form(child_pseudonym="kn"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert (f"There is already an open case for kn (born 2016) in your unit: case {number}, "
+            f"opened {opened.strftime('%d.%m.%Y')}.") in html
+    assert 'name="confirmed" value="1"' in html
+    assert f'value="{WHAT_SEEN}"' in html or WHAT_SEEN in html  # what was typed is kept
+    assert _count(app) == 1
+    assert b.post("/saker/ny", _form(child_pseudonym="kn", confirmed="1")).status_code == 303
+    assert _count(app) == 2
+
+
+def test_a_full_name_is_warned_about_and_may_be_kept(app, web_world, login):
+    b = login("teacher", web_world)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form(child_pseudonym="Kari Nordmann"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "ser ut som et fullt navn" in html
+    assert _count(app) == 0
+    r = b.post("/saker/ny", _form(child_pseudonym="Kari Nordmann", confirmed="1"))
+    assert r.status_code == 303
+
+
+def test_a_national_id_is_refused_in_an_action_on_the_case(app, web_world, login):
+    b = login("teacher", web_world)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form())
+    case_id = int(re.search(r"/saker/(\d+)/", r.headers["Location"]).group(1))
+    html = b.get(f"/saker/{case_id}").get_data(as_text=True)
+    version = re.search(r'name="expected_version" value="(\d+)"', html).group(1)
+    r = b.post(f"/saker/{case_id}/handling/add_note",
+               {"expected_version": version, "text": f"Fødselsnummer {FNR}"})
+    assert r.status_code == 422
+    assert "Ikke skriv fødselsnummer" in r.get_data(as_text=True)
+    assert _count(app, Note) == 0
