@@ -27,6 +27,7 @@ from bti.engine import TransitionRefused
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import parse_int
+from bti.services.cases import audience
 from bti.services.cases import casepage
 from bti.services.cases import lifecycle as cases
 from bti.services.errors import Conflict
@@ -101,12 +102,21 @@ def default_values(action_form, today):
     return casepage.default_values(action_form.fields, today)
 
 
+def barnevern_contacts() -> audience.BarnevernContacts:
+    """The municipality's child welfare contacts, read once per request (the report form and
+    the urgent page show them)."""
+    found = g.get("barnevern_contacts")
+    if found is None:
+        g.barnevern_contacts = found = audience.barnevern_contacts(get_ctx())
+    return found
+
+
 @bp.record_once
 def _template_helpers(state) -> None:
     """Globals, so that macros imported without context see them too."""
     state.app.jinja_env.globals.update(
         field_error=field_error, refusal_text=refusal_text, caution_text=caution_text,
-        kind_labels=kind_labels,
+        kind_labels=kind_labels, barnevern_contacts=barnevern_contacts,
         deadline_labels=deadline_labels, default_values=default_values)
 
 
@@ -262,9 +272,13 @@ def new_concern():
 @bp.get("/<int:case_id>/kvittering")
 @policy.case
 def receipt(case_id: int):
-    page = casepage.receipt(get_ctx(), case_id)
+    ctx = get_ctx()
+    page = casepage.receipt(ctx, case_id)
+    appoint = page.groups.find("appoint_stafettholder")
     return render_template("cases/receipt.html", page=page, case=page.access.case,
-                           definition=page.access.workflow.definition)
+                           definition=page.access.workflow.definition,
+                           viewers=audience.who_can_see(ctx, page.access),
+                           appoint=appoint if appoint and appoint.action.allowed else None)
 
 
 # --- the case page ---------------------------------------------------------------------------
