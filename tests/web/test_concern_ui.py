@@ -131,3 +131,83 @@ def test_a_national_id_is_refused_in_an_action_on_the_case(app, web_world, login
     assert r.status_code == 422
     assert "Ikke skriv fødselsnummer" in r.get_data(as_text=True)
     assert _count(app, Note) == 0
+
+
+def _set_contacts(app, **values) -> None:
+    from bti.domain.org import Municipality
+
+    with app.extensions["bti"].session_factory.begin() as s:
+        for m in s.scalars(select(Municipality)):
+            for k, v in values.items():
+                setattr(m, k, v)
+
+
+def test_the_receipt_says_who_sees_the_case_and_offers_the_stafettholder(app, web_world,
+                                                                          login):
+    b = login("teacher", web_world)
+    _english(b)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form())
+    html = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Who can see the case now" in html
+    teacher, leader = web_world.users["teacher"], web_world.users["leader"]
+    assert f"{teacher.display_name} (Nordvik skule) – raised the concern" in html
+    assert f"{leader.display_name} (Nordvik skule) – leader of the unit" in html
+    assert web_world.users["coordinator"].display_name not in html
+    case_id = int(re.search(r"/saker/(\d+)/", r.headers["Location"]).group(1))
+    assert f'href="/saker/{case_id}#action-appoint_stafettholder"' in html
+
+
+def test_the_urgent_page_and_the_report_form_give_child_welfares_contacts(app, web_world,
+                                                                         login):
+    _set_contacts(app, barnevern_phone="00 00 00 01", barnevern_email="bv@example.invalid",
+                  barnevernvakt_phone="00 00 00 02")
+    b = login("teacher", web_world)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form(violence_suspected="true"))
+    html = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Registrer at bekymringsmelding er sendt" in html
+    assert "Send bekymringsmelding" not in html
+    assert 'href="tel:00000001">00 00 00 01</a>' in html
+    assert 'href="tel:00000002">00 00 00 02</a>' in html
+    assert "bv@example.invalid" in html
+    assert "Appen sender ikke meldingen" in html
+    case_id = int(re.search(r"/saker/(\d+)/", r.headers["Location"]).group(1))
+    page = b.get(f"/saker/{case_id}").get_data(as_text=True)
+    form = page[page.index('id="action-report_barnevernet"'):]
+    assert "00 00 00 02" in form[:form.index("</form>")]
+
+
+def test_without_contacts_the_urgent_page_says_to_ask(app, web_world, login):
+    b = login("teacher", web_world)
+    b.get("/saker/ny")
+    r = b.post("/saker/ny", _form(violence_suspected="true"))
+    html = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert "har ikke lagt inn kontaktopplysningene" in html
+
+
+def test_mine_saker_and_the_unit_overview_pin_an_unreported_violence_case(app, web_world,
+                                                                        login):
+    b = login("teacher", web_world)
+    _english(b)
+    b.get("/saker/ny")
+    first = b.post("/saker/ny", _form(child_pseudonym="AB"))
+    b.post("/saker/ny", _form(child_pseudonym="CD", violence_suspected="true"))
+    b.post("/saker/ny", _form(child_pseudonym="AB", confirmed="1"))
+    html = b.get("/saker/").get_data(as_text=True)
+    urgent = html[html.index('id="urgent-heading"'):html.index("</section>",
+                                                               html.index('id="urgent-heading"'))]
+    assert "CD" in urgent
+    assert "Suspected violence or abuse: no report" in urgent
+    ids = [int(i) for i in re.findall(r"Case (\d+), opened \d\d\.\d\d\.\d{4}", html)]
+    assert len(ids) == 3  # two cases for "AB", told apart by number and date
+    first_id = int(re.search(r"/saker/(\d+)/", first.headers["Location"]).group(1))
+    assert first_id in ids
+
+    lb = login("leader", web_world)
+    _english(lb)
+    html = lb.get("/leiar/").get_data(as_text=True)
+    rows = re.findall(r'<th scope="row">Case (\d+)(<br><span class="badge badge-overdue">)?',
+                      html)
+    assert rows[0][1]  # the violence case first, marked
+    assert "Violence or abuse: not yet reported" in html
