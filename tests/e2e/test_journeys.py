@@ -391,7 +391,9 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
     expect(log.get_by_role("listitem").first).to_contain_text(
         option_label("grounds", "violence_abuse", lang))
     check(page, "journey1", "reported", lang)
-    assert not page.js_errors, page.js_errors
+    # the console reports the empty form's 422 (the answer meant); nothing else
+    others = [e for e in page.js_errors if "status of 422" not in e or "/saker/ny" not in e]
+    assert not others, page.js_errors
 
 
 # -- journey 2: nivå 0 → nivå 1 → nivå 2, clicked through ---------------------------------------
