@@ -65,3 +65,17 @@ def test_an_unknown_malform_or_municipality_is_refused_and_nothing_changes(env):
     assert missing.returncode == 1
     assert "no municipality 'finst-ikkje'" in missing.stderr
     assert bti(env, "municipality", "list").stdout == before
+
+
+def test_the_child_welfare_contacts_are_set_listed_and_cleared(env):
+    assert "barnevern_phone=00 00 00 01" in bti(env, "municipality", "list").stdout  # demo
+    changed = bti(env, "municipality", "set", "demo", "--barnevern-phone", "00 11 22 33",
+                  "--barnevernvakt-phone", "")
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.strip() == "demo: barnevern_phone=00 11 22 33, barnevernvakt_phone="
+    with sqlite3.connect(env["_DB"]) as conn:
+        assert conn.execute("SELECT barnevern_phone, barnevernvakt_phone FROM municipality "
+                            "WHERE slug = 'demo'").fetchone() == ("00 11 22 33", None)
+    too_long = bti(env, "municipality", "set", "demo", "--barnevern-phone", "1" * 41)
+    assert too_long.returncode == 1
+    assert "at most 40" in too_long.stderr

@@ -191,3 +191,36 @@ def test_feedback_stages_migrate_both_ways_on_postgres(pg_owner_engine, registry
             conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
     upgrade(pg_owner_engine)
     _feedback_survives_a_downgrade_and_upgrade(pg_owner_engine, registry)
+
+
+def _contacts_survive_a_downgrade_and_upgrade(engine):
+    """The municipality's child welfare contacts: added empty, dropped by the downgrade (the
+    municipality's rows stay), empty again after the next upgrade."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO municipality (slug, name, workflow_id, mfa_required, "
+                          "case_retention_days, malform, barnevern_phone) VALUES ('k', 'K', "
+                          "'bti-standard', true, 3650, 'nb', '00 00 00 01')"))
+    downgrade(engine, "4781b22d94e6")
+    columns = {c["name"] for c in inspect(engine).get_columns("municipality")}
+    assert not columns & {"barnevern_phone", "barnevern_email", "barnevernvakt_phone"}
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT slug, barnevern_phone, barnevernvakt_phone "
+                                 "FROM municipality")).all() == [("k", None, None)]
+    assert _diff(engine) == []
+
+
+def test_contacts_migrate_both_ways_on_sqlite(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/c.sqlite3")
+    upgrade(engine)
+    _contacts_survive_a_downgrade_and_upgrade(engine)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_contacts_migrate_both_ways_on_postgres(pg_owner_engine):
+    with pg_owner_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f'DROP TABLE "{table.name}" CASCADE'))
+    upgrade(pg_owner_engine)
+    _contacts_survive_a_downgrade_and_upgrade(pg_owner_engine)

@@ -27,7 +27,10 @@ def municipality_list() -> None:
         for m in session.scalars(select(Municipality).order_by(Municipality.slug)):
             click.echo(f"{m.slug:<20} workflow={m.workflow_id:<16} "
                        f"mfa={'on' if m.mfa_required else 'off'} "
-                       f"case_retention_days={m.case_retention_days} malform={m.malform}")
+                       f"case_retention_days={m.case_retention_days} malform={m.malform} "
+                       f"barnevern_phone={m.barnevern_phone or '-'} "
+                       f"barnevern_email={m.barnevern_email or '-'} "
+                       f"barnevernvakt_phone={m.barnevernvakt_phone or '-'}")
 
 
 @municipality.command("set", help="Change a municipality's settings (each change is audited).")
@@ -40,8 +43,14 @@ def municipality_list() -> None:
 @click.option("--malform", type=click.Choice(["nb", "nn"]),
               help="The municipality's written form: the language its staff see when neither "
               "they nor their browser choose one.")
+@click.option("--barnevern-phone", help="The child welfare service's phone number.")
+@click.option("--barnevern-email", help="The child welfare service's e-mail address.")
+@click.option("--barnevernvakt-phone",
+              help="The child welfare emergency service's phone number (outside office hours).")
 def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
-                     workflow_id: str | None, malform: str | None) -> None:
+                     workflow_id: str | None, malform: str | None,
+                     barnevern_phone: str | None = None, barnevern_email: str | None = None,
+                     barnevernvakt_phone: str | None = None) -> None:
     from datetime import UTC
     from datetime import datetime
 
@@ -67,6 +76,18 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
             m.workflow_id = changed["workflow_id"] = workflow_id
         if malform is not None:
             m.malform = changed["malform"] = malform
+        contacts = {"barnevern_phone": (barnevern_phone, 40),
+                    "barnevern_email": (barnevern_email, 200),
+                    "barnevernvakt_phone": (barnevernvakt_phone, 40)}
+        for name, (value, length) in contacts.items():
+            if value is None:
+                continue
+            text = value.strip()
+            if len(text) > length or "\x00" in text:
+                click.echo(f"--{name.replace('_', '-')}: at most {length} characters", err=True)
+                sys.exit(1)
+            setattr(m, name, text or None)  # an empty value clears it
+            changed[name] = text
         if not changed:
             click.echo("nothing to change", err=True)
             sys.exit(2)

@@ -64,7 +64,10 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
     # real municipalities keep the default (on). The demo writes nynorsk (its units and staff
     # are named so): a browser that asks for no language of ours gets nynorsk.
     m = Municipality(slug=DEMO_SLUG, name="Demo kommune", workflow_id=workflow_id,
-                     mfa_required=False, malform="nn")
+                     mfa_required=False, malform="nn",
+                     # made-up numbers and address (never a real service's)
+                     barnevern_phone="00 00 00 01", barnevern_email="barnevern@demo.invalid",
+                     barnevernvakt_phone="00 00 00 02")
     session.add(m)
     session.flush()
     units = [Unit(municipality_id=m.id, name=n, kind=k) for n, k in UNITS]

@@ -42,6 +42,12 @@ class Municipality(Base):
     #: The municipality's own written form (målform), ``nb`` or ``nn``: the language its staff
     #: see when neither they nor their browser ask for one (``bti.web.i18n``).
     malform: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
+    #: Where a report of concern goes, shown on the urgent page and the report form (the app
+    #: records that a report was sent; it sends nothing): the child welfare service's phone and
+    #: e-mail, and the child welfare emergency service (barnevernvakt) outside office hours.
+    barnevern_phone: Mapped[str | None] = mapped_column(String(40))
+    barnevern_email: Mapped[str | None] = mapped_column(String(200))
+    barnevernvakt_phone: Mapped[str | None] = mapped_column(String(40))
 
     def __repr__(self) -> str:
         return f"<Municipality {self.id}>"

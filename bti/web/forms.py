@@ -146,6 +146,9 @@ def error_text(code: str) -> str:
         "already_stafettholder": _("The person is already the stafettholder."),
         "looks_like_id_number": _(
             "Do not use a national identity number. Use a pseudonym or initials."),
+        "contains_id_number": _(
+            "Do not write a national identity number (fødselsnummer or D-number) here. "
+            "Remove the number: the case must not hold it."),
         "not_a_choice": _("Choose one of the options."),
         "too_far": _("The date is too far ahead."),
         "before_start": _("The date cannot be before the start date."),

@@ -96,6 +96,7 @@ def globals_() -> dict[str, Any]:
         "check_why": cases.check_why,
         "trigger_label": cases.trigger_label,
         "given_by_labels": cases.given_by_labels,
+        "barnevern_contacts": cases.barnevern_contacts,
         "role_labels": admin.role_labels,
         "admin_error_text": admin.admin_error_text,
         "audit_label": audit.audit_label,

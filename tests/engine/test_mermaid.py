@@ -200,7 +200,7 @@ def test_standing_exits_note_on_the_initial_state(definition):
         for t, line in zip(standing, body[1:], strict=True):
             assert line.split(" · ")[1] == t.label[lang].replace(":", " -")
     text = diagram(definition, "en")
-    assert "report_barnevernet · Report a concern to child welfare" in text
+    assert "report_barnevernet · Record that a report of concern was sent" in text
     assert "avvergeplikt · Duty to avert - alert the police or child welfare" in text
     assert "every state before the case is closed" in text
 

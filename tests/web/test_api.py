@@ -189,6 +189,14 @@ def test_open_read_act_and_page_the_log(app, web_world, api):
     assert [c["id"] for c in listed] == [case["id"]]
 
 
+def test_a_concern_with_a_national_id_is_422_and_nothing_is_saved(app, web_world, api):
+    teacher = api("teacher", web_world)
+    body = {**NEW_CASE, "concern": {**CONCERN, "who_knows": "Mor, D-nr 41019012393"}}
+    err = _error(teacher.post("/api/v1/cases", body), 422, "invalid")
+    assert err["fields"] == {"concern": {"who_knows": ["contains_id_number"]}}
+    assert teacher.get("/api/v1/cases").get_json()["items"] == []
+
+
 def test_stale_version_is_409_and_nothing_is_written(app, web_world, api):
     teacher = api("teacher", web_world)
     case = _open(teacher)
@@ -216,6 +224,9 @@ def test_stale_version_is_409_and_nothing_is_written(app, web_world, api):
      {"payload": {"text": ["required"]}}),
     ({"trigger": "no_such_action", "payload": {}, "expected_version": 1},
      {"trigger": ["unknown_trigger"]}),
+    # a fødselsnummer (made up, valid check digits) in any free text
+    ({"trigger": "add_note", "payload": {"text": "Fnr 010190 12480"}, "expected_version": 1},
+     {"payload": {"text": ["contains_id_number"]}}),
 ])
 def test_invalid_transition_input_is_422_naming_the_fields(app, web_world, api, body, fields):
     teacher = api("teacher", web_world)

@@ -71,13 +71,13 @@ def test_a_due_month_out_of_range_or_with_a_birth_year_comes_back_in_the_form(ap
     r = b.post("/saker/ny", _concern(child_due_month=str(month), child_due_year=str(year)))
     html = r.get_data(as_text=True)
     assert r.status_code == 422
-    assert 'id="c-child_due-error"' in html
-    assert "Datoen er for langt fram i tid." in html
+    assert 'id="f-child_due-error"' in html
+    assert "Terminmåneden kan være høyst ti måneder fram." in html
     assert f'value="{year}"' in html  # what was typed is kept
     year, month = _months_ahead(_today(app), -1)
     r = b.post("/saker/ny", _concern(child_due_month=str(month), child_due_year=str(year)))
     assert r.status_code == 422
-    assert "Datoen kan ikke være tilbake i tid." in r.get_data(as_text=True)
+    assert "Terminmåneden er passert." in r.get_data(as_text=True)
     r = b.post("/saker/ny", _concern(child_birth_year="2020", child_due_month="5",
                                      child_due_year=str(_today(app).year + 1)))
     assert r.status_code == 422

@@ -40,7 +40,8 @@ def _fire(app, user, case_id, trigger, payload=None):
 
 def _open(b, **overrides) -> int:
     data = {"child_pseudonym": "KN", "child_birth_year": "2016", "what_seen": WHAT_SEEN,
-            "since": "Etter haustferien", "violence_suspected": "false"}
+            "since": "Etter haustferien", "violence_suspected": "false",
+            "confirmed": "1"}  # a second case for "KN" (born 2016) is meant
     data.update(overrides)
     b.get("/saker/ny")
     r = b.post("/saker/ny", data)
@@ -159,7 +160,7 @@ def test_concern_form_errors_keep_what_was_typed(app, web_world, login):
                              "what_seen": WHAT_SEEN, "child_said": "Mamma er sliten"})
     html = r.get_data(as_text=True)
     assert r.status_code == 422
-    assert 'id="c-child_pseudonym-error"' in html
+    assert 'id="f-child_pseudonym-error"' in html
     assert WHAT_SEEN in html
     assert "Mamma er sliten" in html
     assert 'value="010116 12345"' in html
@@ -170,12 +171,12 @@ def test_concern_form_errors_keep_what_was_typed(app, web_world, login):
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert 'value="Sidan jul"' in html
-    assert 'id="c-what_seen-error"' in html
+    assert 'id="f-what_seen-error"' in html
 
     r = b.post("/saker/ny", {"child_pseudonym": "KN", "child_birth_year": "to tusen",
                              "what_seen": WHAT_SEEN})
     assert r.status_code == 422
-    assert 'id="c-child_birth_year-error"' in r.get_data(as_text=True)
+    assert 'id="f-child_birth_year-error"' in r.get_data(as_text=True)
     with app.extensions["bti"].session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0
 

@@ -101,6 +101,19 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
+        # the concern form with its error summary, its confirmation step, the urgent page
+        concern = {"child_pseudonym": "Kari Nordmann", "child_birth_year": "2016",
+                   "what_seen": "Barnet var stille", "violence_suspected": "true"}
+        r = coordinator.post("/saker/ny", {"child_pseudonym": "", "what_seen": ""})
+        assert r.status_code == 422
+        pages[f"new concern with errors ({lang})"] = r.get_data(as_text=True)
+        r = coordinator.post("/saker/ny", concern)
+        assert r.status_code == 200
+        pages[f"new concern to confirm ({lang})"] = r.get_data(as_text=True)
+        r = coordinator.post("/saker/ny", {**concern, "confirmed": "1"})
+        assert r.status_code == 303
+        pages[f"urgent page ({lang})"] = coordinator.get(r.headers["Location"]).get_data(
+            as_text=True)
     return pages
 
 

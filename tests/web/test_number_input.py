@@ -45,6 +45,9 @@ BAD_NUMBERS = {
 }
 
 NOT_A_NUMBER = "Write a whole number with the digits 0 to 9."
+#: The concern form says what to write in each of its number fields (issue 13 §2).
+BIRTH_YEAR_DIGITS = "Write the birth year with four digits, for example 2016."
+DUE_DIGITS = "Choose the due month and write the due year with four digits."
 INVALID = "The value is not valid."
 BAD_REQUEST = "The request could not be understood"
 CHECK_FORM = "Check the form"
@@ -93,13 +96,13 @@ def _case_form(b, case_id, trigger) -> str:
 INPUTS = [
     ("concern.child_birth_year", "coordinator", "POST", "/saker/ny",
      {"child_pseudonym": "KN", "what_seen": WHAT_SEEN, "violence_suspected": "false"},
-     422, NOT_A_NUMBER),
+     422, BIRTH_YEAR_DIGITS),
     ("concern.child_due_year", "coordinator", "POST", "/saker/ny",
      {"child_pseudonym": "KN", "what_seen": WHAT_SEEN, "child_due_month": "5"},
-     422, NOT_A_NUMBER),
+     422, DUE_DIGITS),
     ("concern.child_due_month", "coordinator", "POST", "/saker/ny",
      {"child_pseudonym": "KN", "what_seen": WHAT_SEEN, "child_due_year": "2027"},
-     422, NOT_A_NUMBER),
+     422, DUE_DIGITS),
     ("action.expected_version", "coordinator", "POST", "/saker/{case}/handling/add_note",
      {"text": "Eit kort notat"}, 400, BAD_REQUEST),
     ("action.stafettholder", "coordinator", "POST",
@@ -202,7 +205,8 @@ def test_child_birth_year_superscript_is_422_and_no_case(app, web_world, login):
                              "what_seen": WHAT_SEEN})
     html = r.get_data(as_text=True)
     assert r.status_code == 422
-    assert re.search(r'id="c-child_birth_year-error"><li>' + re.escape(nb(NOT_A_NUMBER)), html)
+    said = nb(BIRTH_YEAR_DIGITS)
+    assert re.search(r'id="f-child_birth_year-error"><li>' + re.escape(said), html)
     assert 'value="²"' in html  # what the user typed comes back
     assert _written(app) == before
 

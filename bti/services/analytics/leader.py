@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from datetime import datetime
 
@@ -35,6 +36,7 @@ from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.cases import lifecycle as case_service
+from bti.services.cases.inbox import reported_cases
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
 
@@ -61,6 +63,11 @@ class OverviewRow:
     days_in_level: int
     #: The child's pseudonym, only when the leader asked to see names (an audited read).
     pseudonym: str | None = None
+    #: When the case was opened (told apart from another case for the same pseudonym).
+    opened_at: datetime | None = None
+    #: Flagged for violence or abuse with no report recorded yet: listed first
+    #: (``bti.services.cases.inbox.violence_pinned``).
+    pinned: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,8 +115,12 @@ def unit_overview(ctx: Ctx, *, show_names: bool = False) -> Overview:
                 case_id=case.id, level=level.id, level_label=level.label,
                 state_label=state.label, level_entered_at=case.level_entered_at,
                 days_in_level=days_in_level(case.level_entered_at, now),
-                pseudonym=case.child_pseudonym if show_names else None))
+                pseudonym=case.child_pseudonym if show_names else None,
+                opened_at=case.opened_at, pinned=case.violence_flag))
             listed.append(case)
+        reported = reported_cases(ctx, [r.case_id for r in rows if r.pinned])
+        rows = [replace(r, pinned=r.pinned and r.case_id not in reported) for r in rows]
+        rows.sort(key=lambda r: not r.pinned)  # stable: otherwise longest at the level first
     level_counts = tuple(sorted(
         (LevelCount(lv, n, label, c) for lv, (n, label, c) in counts.items()),
         key=lambda lc: (lc.number if lc.number is not None else 99, lc.level)))

@@ -53,6 +53,9 @@ from bti.services.errors import NotFound
 EVALUATION_DUE_DAYS = 7
 
 #: Urgency kinds, most urgent first (the order rows and reasons are sorted by).
+#: Suspected violence or abuse with no report to barnevernet or the police recorded yet: pinned
+#: at the top for the reporter and the unit's leader until one is (``violence_pinned``).
+VIOLENCE_UNREPORTED = "violence_unreported"
 HANDOVER_WAITING = "handover_waiting"  # a handover waits for MY acceptance
 EVALUATION_OVERDUE = "evaluation_overdue"
 LEVEL_DEADLINE_PASSED = "level_deadline_passed"  # e.g. no decision within 14 days at nivå 0
@@ -62,8 +65,9 @@ CONSENT_EXPIRING = "consent_expiring"
 EVALUATION_DUE = "evaluation_due"
 FEEDBACK_AWAITED = "feedback_awaited"
 INACTIVE = "inactive"
-URGENCY_ORDER = (HANDOVER_WAITING, EVALUATION_OVERDUE, LEVEL_DEADLINE_PASSED, FEEDBACK_OVERDUE,
-                 CONSENT_EXPIRED, CONSENT_EXPIRING, EVALUATION_DUE, FEEDBACK_AWAITED, INACTIVE)
+URGENCY_ORDER = (VIOLENCE_UNREPORTED, HANDOVER_WAITING, EVALUATION_OVERDUE,
+                 LEVEL_DEADLINE_PASSED, FEEDBACK_OVERDUE, CONSENT_EXPIRED, CONSENT_EXPIRING,
+                 EVALUATION_DUE, FEEDBACK_AWAITED, INACTIVE)
 _RANK = {k: i for i, k in enumerate(URGENCY_ORDER)}
 
 #: Notification kind and dedupe key for an expiring consent (one warning per consent).
@@ -209,6 +213,27 @@ def consent_expiring(consent: Consent, today: date, warning_days: int) -> bool:
             and today <= consent.expires_on <= today + timedelta(days=warning_days))
 
 
+#: The relations a violence flag without a report is pinned for.
+PINNED_FOR = frozenset({"reporter", "unit_leader"})
+
+
+def violence_pinned(case: Case, relations: Iterable[str], reported: bool) -> bool:
+    """A case flagged for violence or abuse stays at the top of the reporter's and the unit
+    leader's lists until a report to barnevernet or the police (avvergeplikt) is recorded."""
+    return (case.violence_flag and case.closed_at is None and not reported
+            and not PINNED_FOR.isdisjoint(relations))
+
+
+def reported_cases(ctx: Ctx, case_ids: Iterable[int]) -> frozenset[int]:
+    """The cases among ``case_ids`` with any report to barnevernet or the police recorded
+    (no query for none)."""
+    ids = list(case_ids)
+    if not ids:
+        return frozenset()
+    return frozenset(ctx.session.scalars(select(BarnevernReport.case_id).where(
+        BarnevernReport.case_id.in_(ids)).distinct()))
+
+
 def ordered_relations(rels: Iterable[str]) -> tuple[str, ...]:
     order = {b: i for i, b in enumerate(BASIS_ORDER)}
     return tuple(sorted(rels, key=lambda r: (order.get(r, len(order)), r)))
@@ -266,6 +291,7 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
     consents = _by_case(s.scalars(select(Consent).where(
         Consent.case_id.in_(ids), Consent.status == "given",
         Consent.withdrawn_at.is_(None)))) if ids else {}
+    reported = reported_cases(ctx, [c.id for c in cases if c.violence_flag])
 
     items: list[InboxItem] = []
     warn: list[tuple[Case, Consent]] = []
@@ -284,6 +310,9 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
             case, definition, today, actor_id=actor.id, measures=measures.get(case.id, ()),
             handovers=handovers.get(case.id, ()), reports=reports.get(case.id, ()),
             consents=given, expired=expired_unrenewed(case, given, today, covered))
+        if violence_pinned(case, rels, case.id in reported):
+            urgencies = (Urgency(VIOLENCE_UNREPORTED, local_date(case.opened_at), True),
+                         *urgencies)
         if case.stafettholder_id is not None:
             warn += [(case, c) for c in consents.get(case.id, ())
                      if consent_expiring(c, today,

@@ -7,6 +7,7 @@ the stafettlogg entry and the audit row, flushed together; the caller commits or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -27,6 +28,8 @@ from bti.domain.cases import Consent
 from bti.domain.cases import ConsentService
 from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
+from bti.domain.identity import contains_national_id
+from bti.domain.identity import looks_like_full_name
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
@@ -46,6 +49,7 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
+from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.analytics import aggregates
 from bti.services.cases import stafettlogg
@@ -56,6 +60,13 @@ from bti.services.context import Ctx
 from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.errors import ServiceError
+
+#: The field error of a text that holds a fødselsnummer or D-number.
+ID_NUMBER = "contains_id_number"
+#: The warning of a pseudonym that reads like a full name.
+FULL_NAME = "looks_like_full_name"
+_TEXT_TYPES = ("text", "textarea")
 
 
 @dataclass
@@ -89,6 +100,80 @@ class FireResult:
 class OpenResult:
     case: Case
     entry: StafettloggEntry
+    #: What the reporter was warned about (``FULL_NAME``), if anything.
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SimilarCase:
+    """An open case in the same unit for a child with the same pseudonym and birth year: a
+    likely duplicate, told apart by its number and the date it was opened."""
+
+    id: int
+    opened_at: datetime
+
+
+class ConfirmationNeeded(ServiceError):
+    """The concern is valid, but the reporter must confirm before it is saved: a likely
+    duplicate exists, or the pseudonym reads like a full name. Nothing was written."""
+
+    code = "confirmation_needed"
+
+    def __init__(self, similar: list[SimilarCase], warnings: tuple[str, ...]) -> None:
+        super().__init__("confirm: " + ", ".join([*(f"case {c.id}" for c in similar),
+                                                   *warnings]))
+        self.similar = similar
+        self.warnings = warnings
+
+
+def _merge(into: dict[str, list[str]], extra: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    for name, codes in extra.items():
+        known = into.setdefault(name, [])
+        known.extend(c for c in codes if c not in known)
+    return into
+
+
+def id_number_errors(payload: Any, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """``ID_NUMBER`` for each text field among ``names`` whose value holds a fødselsnummer."""
+    if not isinstance(payload, Mapping):
+        return {}
+    return {n: [ID_NUMBER] for n in names
+            if isinstance(payload.get(n), str) and contains_national_id(payload[n])}
+
+
+def _text_fields(definition: WorkflowDefinition, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if definition.fields[n].type in _TEXT_TYPES)
+
+
+def _refused(err: TransitionRefused | None, state: str, trigger: str,
+             extra: dict[str, list[str]]) -> TransitionRefused:
+    """``err`` with ``extra`` field errors added to its payload refusal (or a new refusal)."""
+    refusals = list(err.refusals) if err is not None else []
+    for i, r in enumerate(refusals):
+        if r.code == "invalid_payload":
+            merged = _merge({k: list(v) if isinstance(v, list) else [v]
+                             for k, v in r.fields.items()}, extra)
+            refusals[i] = Refusal("invalid_payload", fields=merged)
+            break
+    else:
+        if extra:
+            refusals.append(Refusal("invalid_payload", fields=dict(extra)))
+    return TransitionRefused(state, trigger, refusals)
+
+
+def similar_open_cases(ctx: Ctx, unit_id: int, pseudonym: str, birth_year: int
+                       ) -> list[SimilarCase]:
+    """Open cases of the unit for the same pseudonym (case and spacing aside) and birth year,
+    oldest first."""
+    wanted = " ".join(pseudonym.split()).casefold()
+    rows = ctx.session.execute(
+        select(Case.id, Case.opened_at, Case.child_pseudonym)
+        .where(Case.municipality_id == ctx.actor.municipality_id, Case.unit_id == unit_id,
+               Case.closed_at.is_(None), Case.child_birth_year == birth_year,
+               func.lower(Case.child_pseudonym) == pseudonym.strip().lower())
+        .order_by(Case.opened_at, Case.id))
+    return [SimilarCase(r[0], r[1]) for r in rows
+            if " ".join(r[2].split()).casefold() == wanted]
 
 
 #: The case and its active participants in one ORM query (one row per participant, or one with
@@ -285,12 +370,21 @@ def open_case(
     concern: dict[str, Any] | None,
     child_due_year: int | None = None,
     child_due_month: int | None = None,
+    require_answers: bool = False,
+    confirmed: bool = True,
 ) -> OpenResult:
     """A new nivå 0 case from a concern, on the municipality's current workflow version.
 
     The child is born (``child_birth_year``, within the last 25 years) or expected
     (``child_due_year`` and ``child_due_month``, from this month to ``DUE_MONTHS_AHEAD``
-    months ahead), never both; an expected child's birth year is stored as the due year."""
+    months ahead), never both; an expected child's birth year is stored as the due year.
+
+    Every problem is found in one pass: the child's fields and the concern's (a fødselsnummer
+    in any text is refused) come back together, in ``InvalidInput`` (with the concern's field
+    errors merged in) or, when only the concern is wrong, ``TransitionRefused``. The form
+    (``require_answers``) must answer every yes/no question (the violence question). Unless
+    ``confirmed``, a likely duplicate or a pseudonym that reads like a full name raises
+    ``ConfirmationNeeded`` before anything is written."""
     actor = ctx.actor
     unit_id = unit_id or actor.unit_id
     errors: dict[str, list[str]] = {}
@@ -301,6 +395,8 @@ def open_case(
     pseudonym_error = child.pseudonym_error(pseudonym)
     if pseudonym_error:
         errors["child_pseudonym"] = [pseudonym_error]
+    elif contains_national_id(pseudonym):
+        errors["child_pseudonym"] = [ID_NUMBER]
     today = ctx.today()
     first, last = child.birth_year_range(today)
     expected = child_due_year is not None or child_due_month is not None
@@ -318,15 +414,42 @@ def open_case(
         errors["child_birth_year"] = ["required"]
     elif not isinstance(child_birth_year, int) or not first <= child_birth_year <= last:
         errors["child_birth_year"] = ["invalid"]
-    if errors or unit is None:
-        raise InvalidInput(errors)
     municipality = ctx.session.get_one(Municipality, actor.municipality_id)
     record_id = ctx.workflows.current_record_id(ctx.session, municipality.workflow_id)
     workflow = ctx.workflows.for_record(ctx.session, record_id)
     definition = workflow.definition
-    if not may_open_case(actor, definition.opening.roles):
+    opening = definition.opening
+    # the concern's own fields, checked in the same pass: one answer names every problem
+    payload: dict[str, Any] = {}
+    refused: TransitionRefused | None = None
+    try:
+        payload = workflow.load_opening(concern)
+    except TransitionRefused as err:
+        refused = err
+    extra = id_number_errors(concern, _text_fields(definition, opening.fields + opening.optional))
+    if require_answers:
+        extra.update({n: ["required"] for n in opening.optional
+                      if definition.fields[n].type == "bool"
+                      and (not isinstance(concern, Mapping) or concern.get(n) is None)})
+    if refused is not None or extra:
+        refused = _refused(refused, definition.initial, "open", extra)
+    if errors or unit is None:
+        if refused is not None:
+            for r in refused.refusals:
+                if r.code == "invalid_payload":
+                    _merge(errors, {k: list(v) if isinstance(v, list) else [v]
+                                    for k, v in r.fields.items()})
+        raise InvalidInput(errors)
+    if not may_open_case(actor, opening.roles):
         raise TransitionRefused(definition.initial, "open", [Refusal("role")])
-    payload = workflow.load_opening(concern)
+    if refused is not None:
+        raise refused
+    assert child_birth_year is not None  # checked above
+    warnings = (FULL_NAME,) if looks_like_full_name(pseudonym) else ()
+    if not confirmed:
+        similar = similar_open_cases(ctx, unit.id, pseudonym, child_birth_year)
+        if similar or warnings:
+            raise ConfirmationNeeded(similar, warnings)
 
     now = ctx.now()
     violence = bool(payload.get("violence_suspected"))
@@ -355,7 +478,27 @@ def open_case(
                  basis=Relation.REPORTER.value, state=case.state,
                  workflow=definition.id, revision=record_id, log_seq=entry.seq)
     ctx.session.flush()
-    return OpenResult(case, entry)
+    return OpenResult(case, entry, warnings)
+
+
+def _fire_checked(workflow: Workflow, state: str, trigger: str, *, roles: frozenset[str],
+                  facts: Mapping[str, bool], payload: dict[str, Any] | None) -> Step:
+    """``workflow.fire``, with every free-text field also refused if it holds a fødselsnummer,
+    in the same refusal as the engine's own field errors."""
+    t = workflow.transition(trigger, state)
+    extra: dict[str, list[str]] = {}
+    if t is not None:
+        names = _text_fields(workflow.definition, t.fields + t.optional)
+        extra = id_number_errors(payload, names + (("reason",) if t.reason else ()))
+    try:
+        step = workflow.fire(state, trigger, roles=roles, facts=facts, payload=payload)
+    except TransitionRefused as err:
+        if not extra:
+            raise
+        raise _refused(err, state, trigger, extra) from None
+    if extra:
+        raise _refused(None, state, trigger, extra)
+    return step
 
 
 def fire(
@@ -378,8 +521,8 @@ def fire(
     facts = case_facts(ctx, access)
     if access.lapsed:  # written down with the first change after the expiry
         end_lapsed(ctx, case, facts, access.lapsed)
-    step = workflow.fire(case.state, trigger, roles=case_roles(ctx, access), facts=facts,
-                         payload=payload)
+    step = _fire_checked(workflow, case.state, trigger, roles=case_roles(ctx, access),
+                         facts=facts, payload=payload)
     written = HANDLERS[step.transition.effect](ctx, case, step, facts)
 
     now = ctx.now()

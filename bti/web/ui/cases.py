@@ -20,6 +20,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from bti.domain.child import birth_year_range
 from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
@@ -27,6 +28,7 @@ from bti.engine.i18n import fill_title
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import parse_int
+from bti.services.cases import audience
 from bti.services.cases import casepage
 from bti.services.cases import lifecycle as cases
 from bti.services.errors import Conflict
@@ -43,8 +45,13 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("cases", __name__, url_prefix="/saker")
 
+class Said(str):
+    """A field error already said in words (a message made for one field), which
+    ``field_error`` shows as it is."""
+
+
 def field_error(code: str) -> str:
-    return error_text(code)
+    return code if isinstance(code, Said) else error_text(code)
 
 
 def refusal_text(refusal) -> str:
@@ -116,6 +123,15 @@ def check_why(item) -> str | None:
     return item.why(lang())
 
 
+def barnevern_contacts() -> audience.BarnevernContacts:
+    """The municipality's child welfare contacts, read once per request (the report form and
+    the urgent page show them)."""
+    found = g.get("barnevern_contacts")
+    if found is None:
+        g.barnevern_contacts = found = audience.barnevern_contacts(get_ctx())
+    return found
+
+
 def _commit_reads() -> bool:
     """Keep the audit rows of what a 4xx page shows (the request hook commits only < 400).
     False when they could not be stored: then nothing may be shown."""
@@ -130,16 +146,88 @@ def _commit_reads() -> bool:
 
 # --- the concern form ----------------------------------------------------------------------
 
+#: Where the error summary links each field to (``#f-<name>``): the due month's errors belong to
+#: its month list.
+_ANCHOR = {"child_due": "child_due_month"}
 
-def _concern_form(definition, values=None, errors=None, status=200):
+
+def concern_message(name: str, code: str, label: str | None, *, blank: bool) -> str:
+    """What to do about one error of the concern form, said for that field."""
+    if name == "child_pseudonym":
+        if code in ("looks_like_id_number", "contains_id_number"):
+            return _("Do not write a national identity number (fødselsnummer). Write the "
+                     "child's initials or a pseudonym.")
+        if blank or code == "required":
+            return _("Write the child's initials or a pseudonym.")
+        return _("Write the initials or a pseudonym with at most 60 characters, without "
+                 "spaces at the start or the end.")
+    if name == "child_birth_year":
+        if code == "required":
+            return _("Write the child's birth year, or give the due month for a child not "
+                     "yet born.")
+        if code == "not_a_number":
+            return _("Write the birth year with four digits, for example 2016.")
+        if code == "invalid":
+            first, last = birth_year_range(get_ctx().today())
+            return _("Write a birth year from %(first)s to %(last)s.", first=first, last=last)
+    if name == "child_due":
+        if code in ("invalid", "not_a_number"):
+            return _("Choose the due month and write the due year with four digits.")
+        if code == "in_past":
+            return _("The due month has passed. For a child already born, write the birth "
+                     "year instead.")
+        if code == "too_far":
+            return _("The due month can be at most ten months ahead.")
+    if code == "contains_id_number":
+        return _("Do not write a national identity number (fødselsnummer or D-number) here. "
+                 "Remove the number: the case must not hold it.")
+    if name == "violence_suspected" and code == "required":
+        return _("Answer whether you suspect violence, sexual abuse or serious neglect.")
+    if code == "required" and label:
+        return _("Fill in “%(field)s”.", field=label)
+    return error_text(code)
+
+
+def concern_messages(definition, errors: dict, values: dict) -> tuple[dict, dict]:
+    """The concern form's errors in words: per field for the form (``Said`` codes that
+    ``field_error`` shows as they are), and per link target for the error summary."""
+    labels = {f.name: pick(f.label, lang()) for f in casepage.opening_fields(definition)
+              if f.label is not None}
+    inline: dict[str, list[str]] = {}
+    summary: dict[str, list[str]] = {}
+    for name, codes in errors.items():
+        if name == "unit_id":
+            continue  # said on its own, above the summary
+        blank = not str(values.get(name) or "").strip()
+        texts = list(dict.fromkeys(
+            concern_message(name, c, labels.get(name), blank=blank) for c in codes))
+        inline[name] = [Said(t) for t in texts]
+        summary[_ANCHOR.get(name, name)] = texts
+    return inline, summary
+
+
+def _summary_labels(definition) -> dict[str, str]:
+    """The concern form's fields in the form's order (the error summary lists them so)."""
+    out = {"child_pseudonym": _("The child's initials or a pseudonym"),
+           "child_birth_year": _("Birth year"), "child_due_month": _("Due month")}
+    fields = casepage.opening_fields(definition)
+    for f in [f for f in fields if f.type != "bool"] + [f for f in fields if f.type == "bool"]:
+        out[f.name] = pick(f.label, lang()) if f.label is not None else f.name
+    return out
+
+
+def _concern_form(definition, values=None, errors=None, status=200, confirm=None):
     fields = casepage.opening_fields(definition)
     months = get_month_names("wide", context="stand-alone", locale=lang())
+    values = values or {}
+    inline, summary = concern_messages(definition, errors or {}, values)
     return render_template(
         "cases/new.html", definition=definition,
         text_fields=[f for f in fields if f.type != "bool"],
         safety_fields=[f for f in fields if f.type == "bool"],
         months=[(n, months[n]) for n in range(1, 13)],
-        values=values or {}, errors=errors or {}), status
+        values=values, errors=inline, unit_missing=bool((errors or {}).get("unit_id")),
+        summary=summary, summary_labels=_summary_labels(definition), confirm=confirm), status
 
 
 def _whole_number(text: str) -> int | str | None:
@@ -175,7 +263,8 @@ def new_concern():
             child_birth_year=numbers["child_birth_year"],
             child_due_year=numbers["child_due_year"],
             child_due_month=numbers["child_due_month"],
-            concern=forms.payload_from_form(fields, form))
+            concern=forms.payload_from_form(fields, form),
+            require_answers=True, confirmed=form.get("confirmed") == "1")
     except InvalidInput as err:
         errors = dict(err.fields)
         for name, number in numbers.items():  # text that is not a number: say so
@@ -187,15 +276,21 @@ def new_concern():
         if errors.refusals and not errors.fields:
             abort(403)
         return _concern_form(definition, values, errors.fields, 422)
+    except cases.ConfirmationNeeded as err:
+        return _concern_form(definition, values, status=200, confirm=err)
     return redirect(url_for("cases.receipt", case_id=result.case.id), 303)
 
 
 @bp.get("/<int:case_id>/kvittering")
 @policy.case
 def receipt(case_id: int):
-    page = casepage.receipt(get_ctx(), case_id)
+    ctx = get_ctx()
+    page = casepage.receipt(ctx, case_id)
+    appoint = page.groups.find("appoint_stafettholder")
     return render_template("cases/receipt.html", page=page, case=page.access.case,
-                           definition=page.access.workflow.definition)
+                           definition=page.access.workflow.definition,
+                           viewers=audience.who_can_see(ctx, page.access),
+                           appoint=appoint if appoint and appoint.action.allowed else None)
 
 
 # --- the case page ---------------------------------------------------------------------------
