@@ -8,7 +8,9 @@ Run from the repository root:
 It prints figures; it asserts nothing (it is a benchmark, not a test). What it measures:
 
 1. the case page (``GET /saker/<id>``) of a case with ``--entries`` stafettlogg entries (default
-   1,000), as the case's reporter: (a) in-process with Flask's test client, (b) over HTTP through
+   1,000), as the case's reporter, with the newest 50 entries (the page's default) and in-process
+   also with every entry shown (``?shown=N``), its HTML size and element count (goal ≤ 1,500
+   elements): (a) in-process with Flask's test client, (b) over HTTP through
    gunicorn (``gunicorn -w 2 -b 127.0.0.1:PORT app:app``). Goal: p95 ≤ 40 ms;
 2. a transition over HTTP through gunicorn: ``POST /saker/<id>/handling/add_note`` (an internal
    transition) with the CSRF token and the right ``expected_version``, spread over ``--cases``
@@ -63,6 +65,7 @@ import time
 from collections import Counter
 from datetime import UTC
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -104,6 +107,7 @@ from bti.web.ui import cases as cases_ui  # noqa: E402
 WORKFLOWS = CODE / "workflows"
 WORKFLOW_ID = "bti-standard"
 PASSWORD = "eit oppdikta passord berre for benken"  # noqa: S105 - made up, bench users only
+DOM_GOAL = 1_500  # elements of the case page (issue 13)
 PAGE_GOAL_MS = 40.0
 POST_GOAL_MS = 20.0
 CONCERN = {"what_seen": "Barnet verkar trøytt og trekkjer seg unna leik i friminutta.",
@@ -187,12 +191,47 @@ def csrf_from(html: str) -> str | None:
 
 
 def version_from(html: str, trigger: str = "add_note") -> int | None:
-    """The ``expected_version`` of ``trigger``'s form on a case page."""
+    """The case's version on a case page: its ``data-case-version`` (the cockpit page, whose
+    action forms are on pages of their own), else the ``expected_version`` of ``trigger``'s form
+    (the page before it, measured by ``--compare``)."""
+    m = re.search(r'data-case-version="(\d+)"', html)
+    if m:
+        return int(m.group(1))
     i = html.find(f'/handling/{trigger}"')
     if i < 0:
         return None
     m = re.search(r'name="expected_version" value="(\d+)"', html[i:])
     return int(m.group(1)) if m else None
+
+
+def all_entries_path(case_id: int, entries: int) -> str:
+    """The case page with every entry shown: ``?shown=N`` on the cockpit page, ``?alle=1`` on
+    the page before it (each ignores the other's parameter)."""
+    return f"/saker/{case_id}?alle=1&shown={entries}"
+
+
+class _Nodes(HTMLParser):
+    """Counts the elements of a page (every start tag, void elements included): its DOM size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.count += 1
+
+
+def dom_nodes(html: str) -> int:
+    parser = _Nodes()
+    parser.feed(html)
+    parser.close()
+    return parser.count
+
+
+def page_facts(html: str) -> dict[str, int]:
+    """The size of a case page: bytes, elements and stafettlogg entries shown."""
+    return {"bytes": len(html.encode()), "nodes": dom_nodes(html),
+            "entries": html.count('class="log-entry')}
 
 
 def note_text(i: int) -> str:
@@ -429,8 +468,8 @@ def test_client_login(app, username: str):
     return client
 
 
-def bench_page_inprocess(client, case_id: int, n: int, warmup: int):
-    path = f"/saker/{case_id}"
+def bench_page_inprocess(client, case_id: int, n: int, warmup: int, path: str | None = None):
+    path = path or f"/saker/{case_id}"
     statuses: Counter[int] = Counter()
     for _ in range(warmup):
         r = client.get(path)
@@ -446,8 +485,9 @@ def bench_page_inprocess(client, case_id: int, n: int, warmup: int):
     return lat, statuses, body
 
 
-def bench_page_http(client: HttpClient, case_id: int, n: int, warmup: int):
-    path = f"/saker/{case_id}"
+def bench_page_http(client: HttpClient, case_id: int, n: int, warmup: int,
+                    path: str | None = None):
+    path = path or f"/saker/{case_id}"
     statuses: Counter[int] = Counter()
     body = b""
     for _ in range(warmup):
@@ -909,8 +949,8 @@ def cpu_run(args, tmpdir: Path) -> dict:
     statuses: Counter[tuple[str, int]] = Counter()
     posted = [0]
 
-    def page(case_id: int):
-        path = f"/saker/{case_id}"
+    def page(case_id: int, path: str | None = None):
+        path = path or f"/saker/{case_id}"
 
         def get() -> None:
             r = client.get(path)
@@ -943,7 +983,15 @@ def cpu_run(args, tmpdir: Path) -> dict:
         "floor_sqlite": (floor.op, n),
         "page_small": (page(small), n),
         f"page_{args.entries}": (page(big), max(5, n // 10)),
+        f"page_{args.entries}_all": (page(big, all_entries_path(big, args.entries)),
+                                     max(5, n // 20)),
         "post_note": (post, n),
+    }
+    html_facts = {
+        "page_small": page_facts(client.get(f"/saker/{small}").get_data(as_text=True)),
+        f"page_{args.entries}": page_facts(client.get(f"/saker/{big}").get_data(as_text=True)),
+        f"page_{args.entries}_all": page_facts(client.get(
+            all_entries_path(big, args.entries)).get_data(as_text=True)),
     }
     for fn, k in kinds.values():  # warm-up: caches, compiled statements, templates
         for _ in range(max(10, k // 5)):
@@ -961,7 +1009,7 @@ def cpu_run(args, tmpdir: Path) -> dict:
     import bti
 
     out = {"code": str(Path(bti.__file__).resolve().parent.parent), "kinds": {},
-           "statements": statements, "statuses": {f"{k} {s}": c for (k, s), c in
+           "statements": statements, "html": html_facts, "statuses": {f"{k} {s}": c for (k, s), c in
                                                   sorted(statuses.items())},
            "requests": n, "rounds": args.cpu_rounds}
     for name, values in samples.items():
@@ -988,6 +1036,9 @@ def print_cpu(result: dict, label: str = "") -> None:
               f"{st['n']} per round){extra}")
     print(f"  SQL statements: case page {result['statements']['page_small']}, add_note POST "
           f"{result['statements']['post_note']}; statuses {result['statuses']}")
+    for name, facts in result.get("html", {}).items():
+        print(f"  {name:<15} HTML {facts['bytes']:9,} bytes, {facts['nodes']:6,} elements, "
+              f"{facts['entries']:5,} log entries shown")
 
 
 def export_tree(ref: str, dest: Path) -> Path:
@@ -1047,6 +1098,13 @@ def compare_run(args, tmpdir: Path) -> int:
         st = results[w][0]["statements"]
         print(f"  SQL statements {w}: case page {st['page_small']}, add_note POST "
               f"{st['post_note']}")
+    for name in results["B"][0].get("html", {}):
+        fa = results["A"][0].get("html", {}).get(name)
+        fb = results["B"][0]["html"][name]
+        a_text = (f"{fa['bytes']:9,} B {fa['nodes']:6,} el {fa['entries']:5,} entries"
+                  if fa else "(not measured)")
+        print(f"  {name:<15} A {a_text}   B {fb['bytes']:9,} B {fb['nodes']:6,} el "
+              f"{fb['entries']:5,} entries")
     print("  (B/A: CPU per request; 'above': minus the healthz floor of the same run; each run's "
           "own figures are printed above it)")
     return 0
@@ -1190,7 +1248,16 @@ def run(args, tmpdir: Path, servers: list[Gunicorn]) -> int:
     print(f"  {fmt_summary(page_in)}")
     print(f"  statuses {dict(statuses)}; page {len(body) / 1024:,.0f} KiB with {shown:,} log "
           f"entries shown; warm-up 10 requests")
+    print(f"  DOM: {dom_nodes(body.decode()):,} elements (goal ≤ {DOM_GOAL:,})")
     print(f"  {verdict(page_in['p95'], PAGE_GOAL_MS)}", flush=True)
+    all_path = all_entries_path(big, n_entries)
+    lat, statuses, body = bench_page_inprocess(client, big, max(20, args.page_requests // 5),
+                                               warmup=3, path=all_path)
+    page_all = summary(lat)
+    facts = page_facts(body.decode())
+    print(f"  with every entry shown ({all_path}): {fmt_summary(page_all)}")
+    print(f"  statuses {dict(statuses)}; page {facts['bytes'] / 1024:,.0f} KiB, "
+          f"{facts['nodes']:,} elements, {facts['entries']:,} log entries shown")
     app_engine.dispose()
 
     # --- gunicorn

@@ -14,14 +14,14 @@ from bti.domain.cases import Case
 from bti.domain.log import StafettloggEntry
 from bti.engine import TransitionRefused
 from bti.services.cases import lifecycle as cases
-from bti.services.cases.casepage import errors_from_refusal
 from bti.services.errors import InvalidInput
+from bti.web.forms import errors_from_refusal
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY
 
-FNR = "01019012480"  # made up, valid check digits
-DNR = "41019012393"  # a made-up D-number
+FNR = "01819010001"  # synthetic (month + 80, Tenor): belongs to nobody
+DNR = "41819010186"  # a synthetic D-number
 
 
 def _open(world, actor=None, *, pseudonym="KN", birth_year=2016, **kw):
