@@ -25,8 +25,10 @@ COMMAND = "bti workflow docs"
 
 #: What each field type of a ``[fields.NAME]`` table accepts in a form (``bti.engine.payload``).
 FIELD_TYPE_MEANINGS: dict[str, str] = {
-    "text": "one line of text, at most 200 characters (trimmed; blank counts as absent)",
-    "textarea": "free text, at most 10,000 characters (trimmed; blank counts as absent)",
+    "text": "one line of text, at most 200 characters (trimmed; blank counts as absent; "
+            "a national identity number is refused)",
+    "textarea": "free text, at most 10,000 characters (trimmed; blank counts as absent; "
+                "a national identity number is refused)",
     "date": "an ISO date, `YYYY-MM-DD`",
     "bool": "`true` or `false`",
     "int": "a whole number, at least 1",

@@ -10,6 +10,9 @@ exactly what is accepted.
 - **Text** is trimmed of the whitespace ``str.strip()`` removes; NUL is refused (PostgreSQL
   cannot store it). ``WHITESPACE`` is that set, spelled out, because ``\\s`` means something else
   in ECMA-262 (the regex dialect of JSON Schema) than in Python.
+- **Text never holds a national identity number** (fødselsnummer, D-, H- or synthetic
+  number: eleven digits, grouped or not, with valid mod-11 check digits); a case is about a
+  child named by a pseudonym.
 - **Dates** are ``YYYY-MM-DD`` in ASCII digits (RFC 3339 ``full-date``, JSON Schema's
   ``format: date``), not the other forms ``date.fromisoformat`` also takes.
 """
@@ -179,13 +182,64 @@ class IsoDate(fields.Date):
         return parsed
 
 
+#: Eleven digits, written together or grouped with single spaces, dots or hyphens (``010190
+#: 12345``, ``010190-12345``), not part of a longer run of digits.
+_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ .\-\u00a0]?[0-9]){10}(?![0-9])")
+_WEIGHTS_1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+_WEIGHTS_2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def _check_digit(digits: list[int], weights: tuple[int, ...]) -> int | None:
+    rest = 11 - sum(d * w for d, w in zip(digits, weights, strict=False)) % 11
+    if rest == 11:
+        return 0
+    return None if rest == 10 else rest
+
+
+def is_national_id(number: str) -> bool:
+    """True for eleven ASCII digits that are a valid fødselsnummer, D-number (day + 40),
+    H-number (month + 40) or synthetic test number (month + 80, Skatteetaten's Tenor; the tests
+    use only these, which belong to nobody): a plausible date and both mod-11 check digits
+    right."""
+    if len(number) != 11 or not number.isascii() or not number.isdigit():
+        return False
+    digits = [int(c) for c in number]
+    day, month = int(number[0:2]), int(number[2:4])
+    if day > 40:
+        day -= 40  # D-number
+    if month > 80:
+        month -= 80  # a synthetic test number (Tenor)
+    elif month > 40:
+        month -= 40  # H-number
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return False
+    return (_check_digit(digits[:9], _WEIGHTS_1) == digits[9]
+            and _check_digit(digits[:10], _WEIGHTS_2) == digits[10])
+
+
+def contains_national_id(text: str) -> bool:
+    """True when ``text`` holds a fødselsnummer or D-number anywhere, grouped or not."""
+    if not isinstance(text, str):
+        return False
+    for found in _CANDIDATE.finditer(text):
+        if is_national_id(re.sub(r"[^0-9]", "", found.group())):
+            return True
+    return False
+
+
+#: The error code of a text that holds a national identity number.
+ID_NUMBER = "contains_id_number"
+
+
 def check_text(text: str, *, max_length: int, required: bool) -> str | None:
-    """The error code of a text field (``too_long``, ``nul``, ``required``) or None. The length
-    is of the text as sent; blank text counts as absent."""
+    """The error code of a text field (``too_long``, ``nul``, ``contains_id_number``,
+    ``required``) or None. The length is of the text as sent; blank text counts as absent."""
     if len(text) > max_length:
         return "too_long"
     if "\x00" in text:
         return "nul"
+    if contains_national_id(text):
+        return ID_NUMBER
     if required and not text.strip():
         return "required"
     return None
@@ -194,6 +248,7 @@ def check_text(text: str, *, max_length: int, required: bool) -> str | None:
 __all__ = [
     "ANY_TEXT_PATTERN",
     "DIGITS_REGEX",
+    "ID_NUMBER",
     "END",
     "MAX_DIGITS",
     "MAX_INT",
@@ -207,7 +262,9 @@ __all__ = [
     "char_class",
     "chars_where",
     "check_text",
+    "contains_national_id",
     "digit_chars",
+    "is_national_id",
     "json_int",
     "not_only",
     "parse_date",

@@ -39,6 +39,10 @@ FIELD_ERROR_MESSAGES: dict[str, dict[str, str]] = {
                     "en": "The value is not one of the choices."},
     "unknown": {"nb": "Ukjent felt.", "nn": "Ukjent felt.", "en": "Unknown field."},
     "empty_list": {"nb": "Velg minst ett.", "nn": "Vel minst eitt.", "en": "Choose at least one."},
+    "contains_id_number": {
+        "nb": "Ikke skriv fødselsnummer eller D-nummer her. Bruk et pseudonym eller initialer.",
+        "nn": "Ikkje skriv fødselsnummer eller D-nummer her. Bruk eit pseudonym eller initialar.",
+        "en": "Do not write a national identity number here. Use a pseudonym or initials."},
     "nul": {"nb": "Teksten inneholder ugyldige tegn.", "nn": "Teksten inneheld ugyldige teikn.",
             "en": "The text contains invalid characters."},
 }

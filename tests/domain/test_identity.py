@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bti.domain.identity import contains_national_id
-from bti.domain.identity import is_national_id
 from bti.domain.identity import looks_like_full_name
+from bti.engine.inputs import check_text
+from bti.engine.inputs import contains_national_id
+from bti.engine.inputs import is_national_id
 
 # Synthetic test numbers (month + 80, as Skatteetaten's Tenor makes them: they belong to
 # nobody), with valid check digits: a fødselsnummer (1 Jan 1990) and a D-number (day + 40).
@@ -69,6 +70,11 @@ def test_found_anywhere_in_a_text_grouped_or_not(text):
 ])
 def test_not_found_in_ordinary_text(text):
     assert not contains_national_id(text)
+
+
+def test_every_text_input_refuses_it():
+    assert check_text(f"Mor sa {FNR}", max_length=200, required=False) == "contains_id_number"
+    assert check_text("Ring 22 33 44 55", max_length=200, required=False) is None
 
 
 @pytest.mark.parametrize("pseudonym", ["Kari Nordmann", "Anne-Lise Berg", "Ola Nils Hansen",

@@ -28,7 +28,6 @@ from bti.domain.cases import Consent
 from bti.domain.cases import ConsentService
 from bti.domain.cases import EmergencyAccess
 from bti.domain.cases import Participant
-from bti.domain.identity import contains_national_id
 from bti.domain.identity import looks_like_full_name
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
@@ -49,7 +48,8 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
-from bti.engine import WorkflowDefinition
+from bti.engine.inputs import ID_NUMBER
+from bti.engine.inputs import contains_national_id
 from bti.services.access import audit
 from bti.services.analytics import aggregates
 from bti.services.cases import stafettlogg
@@ -62,11 +62,8 @@ from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from bti.services.errors import ServiceError
 
-#: The field error of a text that holds a fødselsnummer or D-number.
-ID_NUMBER = "contains_id_number"
 #: The warning of a pseudonym that reads like a full name.
 FULL_NAME = "looks_like_full_name"
-_TEXT_TYPES = ("text", "textarea")
 
 
 @dataclass
@@ -131,18 +128,6 @@ def _merge(into: dict[str, list[str]], extra: Mapping[str, list[str]]) -> dict[s
         known = into.setdefault(name, [])
         known.extend(c for c in codes if c not in known)
     return into
-
-
-def id_number_errors(payload: Any, names: tuple[str, ...]) -> dict[str, list[str]]:
-    """``ID_NUMBER`` for each text field among ``names`` whose value holds a fødselsnummer."""
-    if not isinstance(payload, Mapping):
-        return {}
-    return {n: [ID_NUMBER] for n in names
-            if isinstance(payload.get(n), str) and contains_national_id(payload[n])}
-
-
-def _text_fields(definition: WorkflowDefinition, names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(n for n in names if definition.fields[n].type in _TEXT_TYPES)
 
 
 def _refused(err: TransitionRefused | None, state: str, trigger: str,
@@ -426,7 +411,7 @@ def open_case(
         payload = workflow.load_opening(concern)
     except TransitionRefused as err:
         refused = err
-    extra = id_number_errors(concern, _text_fields(definition, opening.fields + opening.optional))
+    extra: dict[str, list[str]] = {}
     if require_answers:
         extra.update({n: ["required"] for n in opening.optional
                       if definition.fields[n].type == "bool"
@@ -481,26 +466,6 @@ def open_case(
     return OpenResult(case, entry, warnings)
 
 
-def _fire_checked(workflow: Workflow, state: str, trigger: str, *, roles: frozenset[str],
-                  facts: Mapping[str, bool], payload: dict[str, Any] | None) -> Step:
-    """``workflow.fire``, with every free-text field also refused if it holds a fødselsnummer,
-    in the same refusal as the engine's own field errors."""
-    t = workflow.transition(trigger, state)
-    extra: dict[str, list[str]] = {}
-    if t is not None:
-        names = _text_fields(workflow.definition, t.fields + t.optional)
-        extra = id_number_errors(payload, names + (("reason",) if t.reason else ()))
-    try:
-        step = workflow.fire(state, trigger, roles=roles, facts=facts, payload=payload)
-    except TransitionRefused as err:
-        if not extra:
-            raise
-        raise _refused(err, state, trigger, extra) from None
-    if extra:
-        raise _refused(None, state, trigger, extra)
-    return step
-
-
 def fire(
     ctx: Ctx,
     case_id: int,
@@ -521,8 +486,8 @@ def fire(
     facts = case_facts(ctx, access)
     if access.lapsed:  # written down with the first change after the expiry
         end_lapsed(ctx, case, facts, access.lapsed)
-    step = _fire_checked(workflow, case.state, trigger, roles=case_roles(ctx, access),
-                         facts=facts, payload=payload)
+    step = workflow.fire(case.state, trigger, roles=case_roles(ctx, access), facts=facts,
+                         payload=payload)
     written = HANDLERS[step.transition.effect](ctx, case, step, facts)
 
     now = ctx.now()
