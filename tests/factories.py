@@ -39,8 +39,10 @@ def make_unit(session: Session, municipality: Municipality, kind: str = "school"
 def make_user(session: Session, municipality: Municipality, unit: Unit | None,
               roles=("employee",), **kw) -> User:
     n = next(_seq)
+    username = kw.pop("username", f"user{n}")
+    kw.setdefault("email", f"{username}@bti-test.invalid")  # a made-up address (RFC 2606)
     u = User(municipality_id=municipality.id, unit_id=unit.id if unit else None,
-             username=kw.pop("username", f"user{n}"), display_name=kw.pop("display_name",
+             username=username, display_name=kw.pop("display_name",
                                                                           f"Tilsett {n}"),
              password_hash=kw.pop("password_hash", "!"), active=kw.pop("active", True),
              created_at=FIXED_NOW, role_rows=[UserRole(role=r) for r in roles], **kw)

@@ -9,7 +9,8 @@ module is added to ``ENTITY_MODULES`` (tests/domain/test_model_registry.py check
 from importlib import import_module
 
 #: Every module that defines entities on ``bti.domain.base.Base``.
-ENTITY_MODULES = ("bti.domain.org", "bti.domain.cases", "bti.domain.log", "bti.domain.analytics")
+ENTITY_MODULES = ("bti.domain.org", "bti.domain.cases", "bti.domain.log", "bti.domain.analytics",
+                  "bti.domain.notifications")
 
 for _name in ENTITY_MODULES:
     import_module(_name)

@@ -28,6 +28,9 @@ from bti.domain.log import AuditReviewMark
 from bti.domain.log import CasePurge
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
+from bti.domain.notifications import CalendarFeed
+from bti.domain.notifications import NotificationDelivery
+from bti.domain.notifications import NotificationPreference
 from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
@@ -38,7 +41,8 @@ from bti.domain.org import UserSession
 __all__ = [
     "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
-    "BarnevernFeedback", "BarnevernReport", "Base", "Case", "CaseArchive", "CasePurge",
+    "BarnevernFeedback", "BarnevernReport", "Base", "CalendarFeed", "NotificationDelivery",
+    "NotificationPreference", "Case", "CaseArchive", "CasePurge",
     "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",

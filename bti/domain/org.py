@@ -113,6 +113,8 @@ class User(LoginProtocol, Base):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
+    #: Where e-mail notifications go (``bti.services.notify``); None: in the app only.
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)
     #: The language the user chose (nb, nn, en); None until they choose one, and then the
     #: browser's language or the municipality's målform applies (``bti.web.i18n``).

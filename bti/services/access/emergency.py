@@ -27,10 +27,8 @@ from sqlalchemy import select
 
 from bti.domain.cases import Case
 from bti.domain.cases import EmergencyAccess
-from bti.domain.cases import Notification
 from bti.domain.clock import day_start
 from bti.domain.log import AuditEvent
-from bti.domain.log import canonical_json
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
@@ -50,8 +48,10 @@ from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.notify.events import Event
+from bti.services.notify.outbox import emit
 
-NOTIFICATION_KIND = "emergency_access"
+NOTIFICATION_KIND = Event.EMERGENCY_ACCESS.value
 
 
 # --- emergency access ---------------------------------------------------------------------------
@@ -121,13 +121,9 @@ def _unit_leader_ids(ctx: Ctx, case: Case) -> list[int]:
 
 def _notify_leaders(ctx: Ctx, case: Case, grant: EmergencyAccess) -> list[int]:
     ids = [i for i in _unit_leader_ids(ctx, case) if may_review_user(i, ctx.actor.id)]
-    for user_id in ids:
-        ctx.session.add(Notification(
-            user_id=user_id, case_id=case.id, kind=NOTIFICATION_KIND,
-            dedupe_key=f"{NOTIFICATION_KIND}:{grant.id}:{user_id}",
-            details=canonical_json({"access_id": grant.id, "user_id": ctx.actor.id,
-                                    "expires_at": grant.expires_at}),
-            created_at=grant.granted_at))
+    emit(ctx, Event.EMERGENCY_ACCESS, ids, key=grant.id, case_id=case.id,
+         details={"access_id": grant.id, "user_id": ctx.actor.id,
+                  "expires_at": grant.expires_at})
     return ids
 
 

@@ -63,6 +63,7 @@ from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
+from bti.domain.notifications import NotificationDelivery
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.policy import export_basis
@@ -103,6 +104,7 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "barnevern_feedback": ("barnevern_feedback", BarnevernFeedback),
     "emergency_access": ("emergency_accesses", EmergencyAccess),
     "notification": ("notifications", Notification),
+    "notification_delivery": ("notification_deliveries", NotificationDelivery),
     "case_archive": ("archives", CaseArchive),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
 }
