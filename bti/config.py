@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from bti.domain.log import LogKeys
@@ -13,6 +18,10 @@ from bti.domain.log import LogKeys
 DEFAULT_DATABASE_URL = "sqlite:///instance/bti.sqlite3"
 #: The keys that seal the stafettlogg and the audit trail (``bti.domain.log.LogKeys``).
 LOG_KEYS_ENV = "BTI_LOG_KEYS"
+#: The OpenID providers staff may sign in through, per municipality (JSON, docs/security.md).
+OIDC_PROVIDERS_ENV = "BTI_OIDC_PROVIDERS"
+#: The installation's key for the HMAC of a provider's subject identifier.
+IDENTITY_HMAC_KEY_ENV = "BTI_IDENTITY_HMAC_KEY"
 
 
 class ConfigError(Exception):
@@ -30,6 +39,96 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """One municipality's OpenID provider (Feide, Entra ID, ID-porten...): discovered from
+    ``issuer``'s ``/.well-known/openid-configuration``. The client secret comes from the
+    environment only, never from the database or the repository."""
+
+    #: The municipality's slug; the provider serves that municipality's users only.
+    municipality: str
+    #: Shown on the sign-in button ("Logg inn med <name>").
+    name: str
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False, default="")
+    #: The ``acr`` levels the municipality accepts (requested as ``acr_values``, and the ID
+    #: token's ``acr`` must be one of them); empty: any level, and the second factor (TOTP) is
+    #: then still owed where the municipality requires one.
+    acr_values: tuple[str, ...] = ()
+    #: The ID token claim whose value, on a person's first sign-in, must equal a staff user's
+    #: user name in the municipality to link the two (afterwards the subject alone is used).
+    link_claim: str = "preferred_username"
+    scope: str = "openid profile email"
+
+    @property
+    def metadata_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+def _secret_env_name(slug: str) -> str:
+    return "BTI_OIDC_" + re.sub(r"[^A-Z0-9]", "_", slug.upper()) + "_CLIENT_SECRET"
+
+
+def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProvider, ...]:
+    raw = env.get(OIDC_PROVIDERS_ENV, "").strip()
+    if not raw:
+        return ()
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise ConfigError(f"{OIDC_PROVIDERS_ENV} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{OIDC_PROVIDERS_ENV} must be a JSON object: municipality slug -> "
+                          "{name, issuer, client_id, acr_values, link_claim}")
+    out = []
+    for slug, conf in data.items():
+        if not isinstance(conf, dict):
+            raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] must be an object")
+        missing = [k for k in ("name", "issuer", "client_id") if not conf.get(k)]
+        if missing:
+            raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] lacks {', '.join(missing)}")
+        secret = env.get(_secret_env_name(slug), "") or str(conf.get("client_secret", ""))
+        if not secret:
+            raise ConfigError(f"{_secret_env_name(slug)} is not set (the client secret of "
+                              f"{slug!r}'s OpenID provider)")
+        acr = conf.get("acr_values", [])
+        if isinstance(acr, str):
+            acr = acr.split()
+        out.append(OidcProvider(
+            municipality=slug, name=str(conf["name"]), issuer=str(conf["issuer"]),
+            client_id=str(conf["client_id"]), client_secret=secret,
+            acr_values=tuple(str(v) for v in acr),
+            link_claim=str(conf.get("link_claim", "preferred_username")),
+            scope=str(conf.get("scope", "openid profile email"))))
+    return tuple(out)
+
+
+def _identity_hmac_key(env: Mapping[str, str], *, dev: bool, secret: str,
+                       providers: tuple[OidcProvider, ...]) -> bytes | None:
+    raw = env.get(IDENTITY_HMAC_KEY_ENV, "").strip()
+    if raw:
+        if len(raw) < 32:
+            raise ConfigError(f"{IDENTITY_HMAC_KEY_ENV} must be at least 32 characters")
+        return raw.encode()
+    if not providers:
+        return None
+    if not dev:
+        raise ConfigError(
+            f"{IDENTITY_HMAC_KEY_ENV} is not set. With {OIDC_PROVIDERS_ENV} configured it holds "
+            "the installation's key for the HMAC of the providers' person identifiers (never "
+            "stored in clear); keep it outside the database and never change it (people would "
+            "not be recognised): for example "
+            f"{IDENTITY_HMAC_KEY_ENV}=$(python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+            "BTI_DEV=1 derives one from the secret key.")
+    return derive_identity_key(secret)
+
+
+def derive_identity_key(secret: str) -> bytes:
+    """A development key derived from the secret key (BTI_DEV=1, and the tests)."""
+    return hmac.new(secret.encode(), b"bti identity hmac", hashlib.sha256).hexdigest().encode()
 
 
 @dataclass(frozen=True)
@@ -62,6 +161,18 @@ class Settings:
     db_pool_recycle: int = 1800
     #: Longest a single SQL statement may run (PostgreSQL ``statement_timeout``), in ms; 0: none.
     db_statement_timeout_ms: int = 30_000
+    #: The OpenID providers staff sign in through, one per municipality at most.
+    oidc_providers: tuple[OidcProvider, ...] = ()
+    #: The key of the HMAC over a provider's subject identifier (``BTI_IDENTITY_HMAC_KEY``);
+    #: None when no provider is configured (derived from the secret key then, if needed).
+    identity_hmac_key: bytes | None = field(default=None, repr=False)
+
+    def identity_key(self) -> bytes:
+        return self.identity_hmac_key or derive_identity_key(self.secret_key)
+
+    def oidc_provider(self, municipality_slug: str) -> OidcProvider | None:
+        return next((p for p in self.oidc_providers if p.municipality == municipality_slug),
+                    None)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +188,7 @@ class Settings:
                     "or set BTI_DEV=1 for a throwaway key on a development machine."
                 )
             secret = secrets.token_urlsafe(48)  # per process: sessions end on restart
+        providers = _oidc_providers(env)
         return cls(
             database_url=env.get("BTI_DATABASE_URL", DEFAULT_DATABASE_URL),
             secret_key=secret,
@@ -94,6 +206,9 @@ class Settings:
             db_pool_timeout=float(_int(env, "BTI_DB_POOL_TIMEOUT", 10, minimum=1)),
             db_pool_recycle=_int(env, "BTI_DB_POOL_RECYCLE", 1800, minimum=-1),
             db_statement_timeout_ms=_int(env, "BTI_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
+            oidc_providers=providers,
+            identity_hmac_key=_identity_hmac_key(env, dev=dev, secret=secret,
+                                                 providers=providers),
         )
 
     def engine_options(self) -> dict:

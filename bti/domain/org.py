@@ -222,3 +222,29 @@ class UserRole(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(40))
+
+
+class ExternalIdentity(Base):
+    """A person as an OpenID provider knows them (``bti.services.accounts.oidc``), recognised
+    the next time they sign in. The provider's subject identifier is never stored: only its
+    HMAC under the installation's key (``BTI_IDENTITY_HMAC_KEY``), so a national identity number
+    a provider may use as subject cannot be read out of the database. ``user_id`` links the
+    identity to a staff account; it is empty for an identity not (yet) linked to one (a family
+    member, in a later slice, is linked to cases instead)."""
+
+    __tablename__ = "external_identity"
+    __table_args__ = (UniqueConstraint("provider", "subject_hmac"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    #: The provider's issuer URL (stable per provider).
+    provider: Mapped[str] = mapped_column(String(300))
+    #: HMAC-SHA256 (hex) of the issuer and the subject under the installation's key.
+    subject_hmac: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<ExternalIdentity {self.id}>"

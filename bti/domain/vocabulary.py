@@ -420,6 +420,8 @@ class AuditAction(StrEnum):
     AUTH_MFA_ENROLLED = "auth.mfa_enrolled"
     AUTH_MFA_FAILED = "auth.mfa_failed"
     AUTH_MFA_PASSED = "auth.mfa_passed"
+    AUTH_OIDC_FAILED = "auth.oidc_failed"
+    AUTH_IDENTITY_LINKED = "auth.identity_linked"
 
     # administration
     USER_CREATED = "user.created"

@@ -35,6 +35,7 @@ from flask_login import logout_user
 from bti.domain.org import User
 from bti.services.accounts import auth as auth_service
 from bti.services.errors import InvalidInput
+from bti.web import oidc
 from bti.web import policy
 from bti.web.db import get_ctx
 from bti.web.db import get_session
@@ -130,11 +131,16 @@ def logout():
     auth_service.end_session(get_session(), cookie.get("sid"), now=_now(), actor=current_user,
                              request_id=request_id())
     lang = current_lang()
+    provider = cookie.get(oidc.COOKIE_KEY)
     logout_user()
     cookie.clear()
     # the sign-in page stays in the language the user had; only shown, never saved as the
     # next user's choice (bti.web.i18n)
     cookie["signed_out_lang"] = lang
+    # signed in through the municipality's provider: its session ends too (RP-initiated)
+    to_provider = oidc.provider_logout(provider)
+    if to_provider is not None:
+        return to_provider
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -213,3 +219,4 @@ def init_app(app: Flask) -> None:
     app.config["RATELIMIT_KEY_PREFIX"] = app.extensions["bti"].settings.ratelimit_prefix
     limiter.init_app(app)
     app.register_blueprint(bp)
+    oidc.init_app(app)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the browser tests (tests/e2e) need, on a Debian machine: Debian's Chromium at
-# /usr/bin/chromium (apt, as root) and axe-core from the npm registry, pinned by
+# /usr/bin/chromium (apt, as root) and axe-core, vnu-jar and oidc-provider (the OpenID provider
+# tests/web/test_oidc.py signs in through) from the npm registry, pinned by
 # tests/e2e/package-lock.json, in .venv/e2e-node (git-ignored). Idempotent: a second run with
 # both present does nothing. Playwright never downloads a browser.
 set -euo pipefail
@@ -26,12 +27,14 @@ fi
 
 if [ ! -f "$NODE_DIR/node_modules/axe-core/axe.min.js" ] \
     || [ ! -f "$NODE_DIR/node_modules/vnu-jar/build/dist/vnu.jar" ] \
+    || [ ! -f "$NODE_DIR/node_modules/oidc-provider/lib/index.js" ] \
     || ! cmp -s tests/e2e/package-lock.json "$NODE_DIR/package-lock.json"; then
-  echo "install-deps: npm ci axe-core and vnu-jar into $NODE_DIR"
+  echo "install-deps: npm ci axe-core, vnu-jar and oidc-provider into $NODE_DIR"
   mkdir -p "$NODE_DIR"
   cp tests/e2e/package.json tests/e2e/package-lock.json "$NODE_DIR/"
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "install-deps: $(/usr/bin/chromium --version 2>/dev/null | head -1);" \
   "axe-core $(node -p "require('./$NODE_DIR/node_modules/axe-core/package.json').version");" \
-  "vnu-jar $(node -p "require('./$NODE_DIR/node_modules/vnu-jar/package.json').version")"
+  "vnu-jar $(node -p "require('./$NODE_DIR/node_modules/vnu-jar/package.json').version");" \
+  "oidc-provider $(node -p "require('./$NODE_DIR/node_modules/oidc-provider/package.json').version")"

@@ -103,12 +103,23 @@ def mfa_required_for(session: Session, actor: Actor) -> bool:
 
 
 def start_session(session: Session, actor: Actor, *, now: datetime,
-                  request_id: str | None = None) -> str:
-    """A new server-side session; returns the token for the cookie (never stored)."""
+                  request_id: str | None = None, provider: str | None = None,
+                  second_factor_by_acr: bool = False) -> str:
+    """A new server-side session; returns the token for the cookie (never stored).
+
+    ``provider``: signed in through that OpenID provider (issuer). ``second_factor_by_acr``: the
+    provider's ID token carried an ``acr`` level the municipality accepts, which stands for the
+    second factor (the session starts with it passed, audited as such)."""
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=token_hash(token), user_id=actor.id, created_at=now,
-                            last_seen_at=now))
-    audit.record(_system_ctx(session, now, actor, request_id), AuditAction.AUTH_LOGIN)
+                            last_seen_at=now, mfa_at=now if second_factor_by_acr else None))
+    ctx = _system_ctx(session, now, actor, request_id)
+    if provider is None:
+        audit.record(ctx, AuditAction.AUTH_LOGIN)
+    else:
+        audit.record(ctx, AuditAction.AUTH_LOGIN, method="oidc", provider=provider)
+    if second_factor_by_acr:
+        audit.record(ctx, AuditAction.AUTH_MFA_PASSED, method="acr")
     session.flush()
     return token
 

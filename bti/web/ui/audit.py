@@ -51,6 +51,8 @@ def action_labels() -> dict[str, str]:
         "auth.mfa_enrolled": _("Set up two-step verification"),
         "auth.mfa_failed": _("Failed two-step verification"),
         "auth.mfa_passed": _("Passed two-step verification"),
+        "auth.oidc_failed": _("Failed sign-in through an identity provider"),
+        "auth.identity_linked": _("Linked an identity provider's sign-in to the account"),
         "user.created": _("Created a user"),
         "user.deactivated": _("Deactivated a user"),
         "user.reactivated": _("Reactivated a user"),
