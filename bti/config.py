@@ -121,7 +121,8 @@ def _identity_hmac_key(env: Mapping[str, str], *, dev: bool, secret: str,
             "the installation's key for the HMAC of the providers' person identifiers (never "
             "stored in clear); keep it outside the database and never change it (people would "
             "not be recognised): for example "
-            f"{IDENTITY_HMAC_KEY_ENV}=$(python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+            f"{IDENTITY_HMAC_KEY_ENV}="
+            "$(python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
             "BTI_DEV=1 derives one from the secret key.")
     return derive_identity_key(secret)
 

@@ -219,5 +219,4 @@ def init_app(app: Flask) -> None:
                            "token_endpoint_auth_method": "client_secret_basic",
                            "default_timeout": PROVIDER_TIMEOUT})
     app.extensions["bti_oidc"] = oauth
-    app.jinja_env.globals["oidc_providers"] = providers
     app.register_blueprint(bp)

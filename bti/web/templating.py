@@ -73,6 +73,7 @@ def filters() -> dict[str, Callable[..., Any]]:
 
 def globals_() -> dict[str, Any]:
     from bti.web import i18n
+    from bti.web import oidc
     from bti.web import security
     from bti.web import ui
     from bti.web.forms import error_text
@@ -100,6 +101,7 @@ def globals_() -> dict[str, Any]:
         "role_labels": admin.role_labels,
         "admin_error_text": admin.admin_error_text,
         "audit_label": audit.audit_label,
+        "oidc_providers": oidc.providers,
     }
 
 

@@ -1,7 +1,8 @@
 """Staff sign-in through a municipality's OpenID provider, against a real provider: the certified
-``oidc-provider`` package from npm (tests/oidc/provider.mjs, installed by tests/e2e/install-deps.sh),
-started on loopback for each test. The provider side is driven like a browser would: ``requests``
-follows its redirects and fills in its login form; the app is the Flask test client. Nothing of
+``oidc-provider`` package from npm (tests/oidc/provider.mjs, installed by
+tests/e2e/install-deps.sh), started on loopback for each test. The provider side is driven like
+a browser would: ``requests`` follows its redirects and fills in its login form; the app is the
+Flask test client. Nothing of
 the protocol is mocked. Skipped only when node or the package is missing and ``BTI_REQUIRE_OIDC``
 is unset (CI sets it). All names are made up."""
 
@@ -127,8 +128,11 @@ def authorize(b: Browser, idp: requests.Session, login: str = SUBJECT, acr: str 
     assert r.status_code == 302, r.get_data(as_text=True)[:300]
     url = r.headers["Location"]
     q = parse_qs(urlsplit(url).query)
-    assert q["code_challenge_method"] == ["S256"] and q["code_challenge"]
-    assert q["state"] and q["nonce"] and q["acr_values"] == ["substantial high"]
+    assert q["code_challenge_method"] == ["S256"]
+    assert q["code_challenge"]
+    assert q["state"]
+    assert q["nonce"]
+    assert q["acr_values"] == ["substantial high"]
     page = _follow(idp, url)
     if page.status_code in (302, 303):  # the provider still had a session: straight back
         return _to_app(page, url)
@@ -169,17 +173,20 @@ def test_the_sign_in_page_offers_the_provider(b):
 
 def test_a_full_sign_in_links_the_account_and_passes_the_second_factor(app, b, idp, provider):
     r = b.get(authorize(b, idp))
-    assert r.status_code == 302 and r.headers["Location"].endswith("/saker/")
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/saker/")
     assert b.get("/saker/").status_code == 200  # no TOTP asked: the acr level stands for it
     with app.extensions["bti"].session_factory() as s:
         row = s.scalars(select(UserSession)).one()
-        assert row.mfa_at is not None and row.ended_at is None
+        assert row.mfa_at is not None
+        assert row.ended_at is None
         identity = s.scalars(select(ExternalIdentity)).one()
         assert identity.subject_hmac == subject_hmac(KEY, provider.issuer, SUBJECT)
         assert identity.user_id == row.user_id
         actions = [e.action for e in s.scalars(select(AuditEvent))]
         assert actions.count("auth.identity_linked") == 1
-        assert "auth.login" in actions and "auth.mfa_passed" in actions
+        assert "auth.login" in actions
+        assert "auth.mfa_passed" in actions
     # the next time, the same person is recognised by the subject's HMAC: no new row
     b2 = Browser(app.test_client())
     assert b2.get(authorize(b2, requests.Session())).status_code == 302
@@ -195,7 +202,8 @@ def test_the_subject_is_stored_only_as_its_hmac(app, b, idp):
     meta.reflect(engine)
     with engine.connect() as conn:
         dump = repr([conn.execute(t.select()).all() for t in meta.sorted_tables])
-    assert "subj-7f3a9c51" not in dump and SUBJECT not in dump
+    assert "subj-7f3a9c51" not in dump
+    assert SUBJECT not in dump
     assert subject_hmac(KEY, app.extensions["bti"].settings.oidc_providers[0].issuer,
                         SUBJECT) in dump
 
@@ -206,7 +214,8 @@ def test_a_wrong_state_signs_nobody_in(app, b, idp):
     r = b.get(wrong)
     assert r.status_code == 400
     assert "Du er ikke logget inn" in r.get_data(as_text=True)
-    assert sessions(app) == 0 and failures(app) == ["state"]
+    assert sessions(app) == 0
+    assert failures(app) == ["state"]
     assert b.get("/saker/").status_code == 302  # to the sign-in page
 
 
@@ -218,7 +227,8 @@ def test_a_replayed_code_is_refused(app, b, idp):
     assert b.get(path).status_code == 302
     r = other.get(path)
     assert r.status_code == 400, r.get_data(as_text=True)[:300]
-    assert sessions(app) == 1 and failures(app) == ["code"]
+    assert sessions(app) == 1
+    assert failures(app) == ["code"]
 
 
 def test_an_expired_id_token_is_refused(app, b, idp):
@@ -226,7 +236,8 @@ def test_an_expired_id_token_is_refused(app, b, idp):
     app.extensions["bti"].clock = lambda: utcnow() + timedelta(hours=2)  # past its exp
     r = b.get(path)
     assert r.status_code == 400
-    assert sessions(app) == 0 and failures(app) == ["token"]
+    assert sessions(app) == 0
+    assert failures(app) == ["token"]
 
 
 def test_a_wrongly_signed_id_token_is_refused(app, b, idp, provider):
@@ -234,14 +245,16 @@ def test_a_wrongly_signed_id_token_is_refused(app, b, idp, provider):
     provider.publish_wrong_key()  # the token's signature no longer matches the issuer's keys
     r = b.get(path)
     assert r.status_code == 400
-    assert sessions(app) == 0 and failures(app) == ["token"]
+    assert sessions(app) == 0
+    assert failures(app) == ["token"]
 
 
 def test_too_low_an_acr_is_refused(app, b, idp):
     r = b.get(authorize(b, idp, acr="low"))
     assert r.status_code == 403
     assert "lavere sikkerhetsnivå" in r.get_data(as_text=True)
-    assert sessions(app) == 0 and failures(app) == ["acr"]
+    assert sessions(app) == 0
+    assert failures(app) == ["acr"]
     with app.extensions["bti"].session_factory() as s:
         assert s.scalar(select(func.count()).select_from(ExternalIdentity)) == 0
 
@@ -250,7 +263,8 @@ def test_an_unknown_person_gets_no_account_linked(app, b, idp):
     r = b.get(authorize(b, idp, login="ukjend@subj-0c1d2e3f"))
     assert r.status_code == 403
     assert "Ingen konto" in r.get_data(as_text=True)
-    assert sessions(app) == 0 and failures(app) == ["no_account"]
+    assert sessions(app) == 0
+    assert failures(app) == ["no_account"]
     with app.extensions["bti"].session_factory() as s:
         assert s.scalar(select(func.count()).select_from(ExternalIdentity)) == 0
 
@@ -261,7 +275,8 @@ def test_a_provider_that_is_down_at_the_start(app, b, provider):
     r = b.post(f"/auth/oidc/{SLUG}/start")
     assert r.status_code == 503
     assert "svarer ikke" in r.get_data(as_text=True)
-    assert sessions(app) == 0 and failures(app) == ["provider_down"]
+    assert sessions(app) == 0
+    assert failures(app) == ["provider_down"]
 
 
 def test_a_provider_that_goes_down_before_the_code_is_redeemed(app, b, idp, provider):
@@ -269,7 +284,8 @@ def test_a_provider_that_goes_down_before_the_code_is_redeemed(app, b, idp, prov
     provider.stop()
     r = b.get(path)
     assert r.status_code == 503
-    assert sessions(app) == 0 and failures(app) == ["provider_down"]
+    assert sessions(app) == 0
+    assert failures(app) == ["provider_down"]
     assert b.get("/saker/").status_code == 302
 
 
@@ -285,7 +301,8 @@ def test_sign_out_ends_the_local_session_and_the_providers(app, b, idp, provider
     assert q["post_logout_redirect_uri"] == [f"{APP}/auth/oidc/{SLUG}/signed-out"]
     with app.extensions["bti"].session_factory() as s:
         row = s.scalars(select(UserSession)).one()
-        assert row.ended_at is not None and row.end_reason == "logout"
+        assert row.ended_at is not None
+        assert row.end_reason == "logout"
     # the provider asks to confirm, then sends the browser back to the app
     page = idp.get(end, timeout=10)
     action = re.search(r'action="([^"]+)"', page.text).group(1)
@@ -295,7 +312,8 @@ def test_sign_out_ends_the_local_session_and_the_providers(app, b, idp, provider
     back = urljoin(end, r.headers["Location"])
     assert back.startswith(f"{APP}/auth/oidc/{SLUG}/signed-out")
     r = b.get(back[len(APP):])
-    assert r.status_code == 302 and r.headers["Location"].endswith("/auth/login")
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/auth/login")
     # the provider's session is gone: the next sign-in asks for the login form again
     b.get("/auth/login")
     start = b.post(f"/auth/oidc/{SLUG}/start").headers["Location"]
