@@ -76,3 +76,53 @@ def test_postgres_gets_the_pool_and_the_statement_timeout(postgres_url):
                     == url.rsplit("%3D", 1)[-1]
         finally:
             eng.dispose()
+
+
+# --- OpenID providers and the identity HMAC key ----------------------------------------------
+
+_PROVIDERS = ('{"fjordvik": {"name": "Feide", "issuer": "https://idp.example.test", '
+              '"client_id": "bti", "acr_values": "substantial high"}}')
+_HMAC_KEY = "h" * 40
+
+
+def test_an_oidc_provider_takes_its_secret_from_its_own_variable():
+    s = Settings.from_env({**BASE, "BTI_OIDC_PROVIDERS": _PROVIDERS,
+                           "BTI_OIDC_FJORDVIK_CLIENT_SECRET": "s" * 30,
+                           "BTI_IDENTITY_HMAC_KEY": _HMAC_KEY})
+    p = s.oidc_provider("fjordvik")
+    assert p is not None
+    assert (p.name, p.client_id, p.client_secret) == ("Feide", "bti", "s" * 30)
+    assert p.acr_values == ("substantial", "high")
+    assert p.metadata_url == "https://idp.example.test/.well-known/openid-configuration"
+    assert "s" * 30 not in repr(s)  # the secret is never in a repr (nor in a log line)
+    assert s.identity_key() == _HMAC_KEY.encode()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"BTI_IDENTITY_HMAC_KEY": _HMAC_KEY}, "BTI_OIDC_FJORDVIK_CLIENT_SECRET is not set"),
+    ({"BTI_OIDC_FJORDVIK_CLIENT_SECRET": "s" * 30}, "BTI_IDENTITY_HMAC_KEY is not set"),
+    ({"BTI_OIDC_FJORDVIK_CLIENT_SECRET": "s" * 30, "BTI_IDENTITY_HMAC_KEY": "short"},
+     "at least 32 characters"),
+])
+def test_an_oidc_provider_needs_its_secret_and_the_hmac_key(extra, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**BASE, "BTI_OIDC_PROVIDERS": _PROVIDERS, **extra})
+
+
+def test_development_derives_the_hmac_key_and_no_provider_needs_none():
+    assert Settings.from_env(BASE).identity_hmac_key is None
+    dev = Settings.from_env({**BASE, "BTI_DEV": "1", "BTI_OIDC_PROVIDERS": _PROVIDERS,
+                             "BTI_OIDC_FJORDVIK_CLIENT_SECRET": "s" * 30})
+    assert dev.identity_hmac_key == dev.identity_key()
+    assert len(dev.identity_key()) == 64
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("not json", "not valid JSON"),
+    ("[]", "must be a JSON object"),
+    ('{"fjordvik": {"name": "Feide"}}', "lacks issuer, client_id"),
+])
+def test_a_malformed_provider_list_is_named(value, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**BASE, "BTI_OIDC_PROVIDERS": value,
+                           "BTI_IDENTITY_HMAC_KEY": _HMAC_KEY})
