@@ -30,6 +30,7 @@ from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import session as cookie
 from flask import url_for
 from flask_babel import gettext as _
@@ -120,6 +121,8 @@ def callback(slug: str):
     provider = _provider(slug)
     client = _oauth().create_client(slug)
     now = _now()
+    if request.args.get("iss", provider.issuer) != provider.issuer:
+        return _failure(slug, provider, "token", 400)  # an answer from another issuer (RFC 9207)
     try:
         token = client.authorize_access_token(
             claims_cls=_claims_checked_at(int(now.timestamp())), leeway=LEEWAY,

@@ -319,3 +319,31 @@ def test_sign_out_ends_the_local_session_and_the_providers(app, b, idp, provider
     start = b.post(f"/auth/oidc/{SLUG}/start").headers["Location"]
     assert _follow(idp, start).status_code == 200
     assert b.get("/saker/").status_code == 302
+
+
+def test_the_sign_in_and_error_pages_are_valid_html(app, b, idp, provider, tmp_path):
+    from tests.web.test_html_validity import _vnu
+    from tests.web.test_html_validity import check
+
+    jar = _vnu()
+    pages = {"sign-in with a provider": b.get("/auth/login").get_data(as_text=True)}
+    r = b.get(authorize(b, idp, acr="low"))
+    pages["too low an acr"] = r.get_data(as_text=True)
+    b.post("/auth/language", {"lang": "nn", "next": "/auth/login"})
+    path = authorize(b, idp)
+    provider.stop()
+    r = b.get(path)
+    assert r.status_code == 503
+    pages["provider down (nn)"] = r.get_data(as_text=True)
+    assert "svarar ikkje" in pages["provider down (nn)"]
+    errors = check(jar, pages, tmp_path)
+    assert errors == [], "\n".join(errors)
+
+
+def test_an_answer_naming_another_issuer_is_refused(app, b, idp):
+    path = authorize(b, idp)
+    assert "iss=" in path
+    r = b.get(re.sub(r"iss=[^&]+", "iss=http%3A%2F%2F127.0.0.1%3A1", path))
+    assert r.status_code == 400
+    assert sessions(app) == 0
+    assert failures(app) == ["token"]
