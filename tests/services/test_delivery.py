@@ -298,6 +298,17 @@ def test_an_inactive_user_or_one_without_address_fails_without_a_mail(
     assert len(smtp.inbox.messages) == 1
 
 
+def test_an_address_that_would_inject_a_header_fails_without_a_mail(factory, registry, w, smtp):
+    notify(factory, registry, w, Event.PARTICIPANT_ADDED, [w.nurse.id, w.teacher.id], key=8)
+    with factory.begin() as s:
+        s.get(User, w.nurse.id).email = "helse@bti-test.invalid\nBcc: ute@bti-test.invalid"
+    counts = run(factory, smtp, FIXED_NOW)
+    assert (counts.sent, counts.retried, counts.failed) == (1, 0, 1)
+    by_user = {r.user_id: (r.status, r.last_error) for r in rows(factory)}
+    assert by_user[w.nurse.id] == ("failed", "bad_address")
+    assert [to for to, _ in smtp.inbox.messages] == [["kari@bti-test.invalid"]]
+
+
 def test_smtp_without_starttls_sends_nothing_in_clear(factory, registry, w, smtp):
     notify(factory, registry, w, Event.PARTICIPANT_ADDED, [w.nurse.id], key=5)
     counts = run(factory, smtp, FIXED_NOW, security="starttls")  # the server offers no STARTTLS

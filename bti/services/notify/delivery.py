@@ -21,7 +21,8 @@ Failures. A refused or failed send counts an attempt, records the error's class 
 only (``last_error``, never message content) and retries after ``BACKOFF`` (1, 5, 15, 60, 240
 minutes); after ``MAX_ATTEMPTS`` the row is ``failed``. A permanent refusal of the recipient
 (SMTP 5xx) fails the row at once. A user who was deactivated or has no e-mail address any more
-fails with ``inactive`` / ``no_address``, without contacting the server. The in-app notice
+fails with ``inactive`` / ``no_address``, without contacting the server, and an address no mail
+can carry with ``bad_address``. The in-app notice
 (``Notification``) always stands.
 
 Digest. Rows in mode ``digest`` go out once a day: from ``digest_hour`` (Oslo time) every row
@@ -385,7 +386,17 @@ def deliver_due(session_factory: sessionmaker[Session], smtp: MailSettings, now:
                     counts.add(_record(session_factory, mail, worker_id, now, error=down))
                     continue
             try:
-                server.send_message(build_message(smtp, mail, now))
+                message = build_message(smtp, mail, now)
+            except (ValueError, TypeError):  # an address no header can hold (a line break …)
+                counts.add(_record(session_factory, mail, worker_id, now, permanent=True,
+                                   error="bad_address"))
+                continue
+            try:
+                server.send_message(message)
+            except UnicodeEncodeError:  # a non-ASCII address and a server without SMTPUTF8
+                counts.add(_record(session_factory, mail, worker_id, now, permanent=True,
+                                   error="bad_address"))
+                continue
             except (smtplib.SMTPException, OSError) as err:
                 counts.add(_record(session_factory, mail, worker_id, now, error=error_code(err),
                                    permanent=_permanent(err)))
