@@ -68,6 +68,7 @@ from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.render.i18n import translations
 from bti.services.notify import texts
+from bti.services.notify.texts import N_
 
 #: Minutes before the 2nd, 3rd … attempt; the attempt after the last of them is the final one.
 BACKOFF = (1, 5, 15, 60, 240)
@@ -79,10 +80,6 @@ NOTIFICATION_PATH = "/varsler/{id}"
 #: The languages a mail can be in (as the web UI: bti.web.i18n.LANGUAGES).
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT_LANGUAGE = "nb"
-
-
-def N_(message: str) -> str:
-    return message
 
 
 SUBJECT_DIGEST = N_("BTI: your notifications of the day")
