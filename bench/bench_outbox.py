@@ -231,6 +231,19 @@ def main(argv: list[str]) -> int:
         for _ in range(300):  # warm-up of both paths
             runs.plain()
             runs.with_outbox()
+        with sf.begin() as session:  # emit alone, in one open transaction (rolled back)
+            ctx = Ctx(session, load_actor(session, world.teacher_id), world.registry)
+            for i in range(200):
+                emit(ctx, Event.PARTICIPANT_ADDED, recipients, key=f"alone-w{i}",
+                     case_id=case_ids[0])
+            c0 = time.process_time()
+            for i in range(2000):
+                emit(ctx, Event.PARTICIPANT_ADDED, recipients, key=f"alone-{i}",
+                     case_id=case_ids[0])
+            alone = (time.process_time() - c0) / 2000 * 1e6
+            session.rollback()
+        print(f"\n[0] outbox.emit alone (to {args.recipients} users, no commit): "
+              f"{alone:,.0f} µs CPU each")
         half = time.perf_counter() + args.seconds / 2
         a_wall, b_wall, a_cpu, b_cpu = [], [], [], []
         while time.perf_counter() < half or len(a_wall) < 4:

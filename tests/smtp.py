@@ -64,14 +64,18 @@ class Inbox:
 class Server:
     """aiosmtpd on 127.0.0.1, stoppable and restartable on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, **controller: object) -> None:
+        """``controller``: aiosmtpd options (``tls_context``, ``require_starttls``,
+        ``ssl_context`` for TLS from the first byte, ``authenticator`` …)."""
+        self.options = controller
         self.inbox = Inbox()
         self.port = free_port()
         self.controller: Controller | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port,
+                                     **self.options)
         self.controller.start()
 
     def stop(self) -> None:

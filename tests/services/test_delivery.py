@@ -317,6 +317,76 @@ def test_smtp_without_starttls_sends_nothing_in_clear(factory, registry, w, smtp
     assert smtp.inbox.messages == []
 
 
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 (made up here), and a server TLS context holding it."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = FIXED_NOW.replace(year=2020)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now.replace(year=2100))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return cert_file, context
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_starttls_and_tls_with_a_verified_certificate_and_a_login(
+        factory, registry, w, tmp_path, monkeypatch, security):
+    from aiosmtpd.smtp import AuthResult
+
+    cert_file, context = self_signed(tmp_path)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password, bool(session.ssl)))
+        ok = (auth_data.login, auth_data.password) == (b"bti@kommune.invalid", b"p@ss:ord")
+        return AuthResult(success=ok)
+
+    tls = ({"tls_context": context, "require_starttls": True, "auth_required": True}
+           if security == "starttls"
+           # aiosmtpd offers AUTH only after its own STARTTLS unless told the line is TLS
+           else {"ssl_context": context, "auth_require_tls": False})
+    server = Server(authenticator=authenticator, **tls)
+    server.start()
+    try:
+        notify(factory, registry, w, Event.PARTICIPANT_ADDED, [w.nurse.id], key=11)
+        # not trusted yet: the certificate is refused, nothing is sent, the row waits
+        refused = run(factory, server, FIXED_NOW, security=security)
+        assert (refused.sent, refused.retried) == (0, 1)
+        assert rows(factory)[0].last_error == "SSLCertVerificationError"
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the system's trust store here
+        url = (f"{'smtps' if security == 'tls' else 'smtp'}://bti%40kommune.invalid:p%40ss%3Aord"
+               f"@127.0.0.1:{server.port}")
+        settings = MailSettings.from_env({**MAIL_ENV, "BTI_SMTP_URL": url,
+                                          "BTI_BASE_URL": "https://bti.kommune.invalid"})
+        counts = deliver_due(factory, settings, FIXED_NOW + timedelta(minutes=1), worker_id="t")
+        assert (counts.sent, counts.retried) == (1, 0), rows(factory)[0].last_error
+        # the URL's user and password, URL-decoded; under STARTTLS after the handshake (aiosmtpd
+        # does not mark a connection that was TLS from the first byte, refused above unverified)
+        assert logins == [(b"bti@kommune.invalid", b"p@ss:ord", security == "starttls")]
+        assert len(server.inbox.messages) == 1
+    finally:
+        server.stop()
+
+
 def test_the_daily_digest_is_one_mail_per_user_from_the_digest_hour(factory, registry, w, smtp):
     # consent_expiring is a digest event by default; created 10:00 Oslo time on 2 March
     notify(factory, registry, w, Event.CONSENT_EXPIRING, [w.coordinator.id, w.nurse.id], key=1)
