@@ -749,7 +749,8 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     assert {r.endpoint for r in app.url_map.iter_rules()
             if {"GET", "POST"} <= r.methods} == {
         "auth.login", "auth.mfa", "auth.password", "cases.new_concern", "access.emergency",
-        "admin.new_user", "admin.municipality", "audit.review"}, "a new GET+POST route: add it to this test"
+        "admin.new_user", "admin.municipality", "audit.review",
+    }, "a new GET+POST route: add it to this test"
     users = web_world.users
     case_id = _open_case_through_web(login("teacher", web_world))
     if endpoint == "auth.login":

@@ -83,7 +83,7 @@ def set_contacts(ctx: Ctx, values: Mapping[str, str | None]) -> dict[str, Any]:
     _require_admin(ctx)
     cleaned = clean_contacts(values)
     m = ctx.session.get_one(Municipality, ctx.actor.municipality_id)
-    changed = {k: v for k, v in cleaned.items() if getattr(m, k) != v}
+    changed: dict[str, Any] = {k: v for k, v in cleaned.items() if getattr(m, k) != v}
     for name, value in changed.items():
         setattr(m, name, value)
     if changed:
