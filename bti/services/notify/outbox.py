@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -36,15 +37,33 @@ def modes_for(ctx: Ctx, event: Event, user_ids: Iterable[int]) -> dict[int, str]
     return {i: chosen.get(i, default) for i in ids}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One occurrence of an event for ``emit_many``: whom, its dedupe key, its case, its ids."""
+
+    user_ids: Iterable[int]
+    key: str | int
+    case_id: int | None = None
+    details: Mapping[str, Any] | None = None
+
+
 def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
          case_id: int | None = None, details: Mapping[str, Any] | None = None) -> list[int]:
     """Notify ``user_ids`` (inactive users and the actor themself are left out) of ``event``,
     once per ``key`` and user: a second emit with the same key adds nothing, also under a
     concurrent request. ``details`` holds ids and dates only, never names or free text.
     Returns the ids of the users newly notified."""
-    ids = set(user_ids)
-    if ctx.actor.id is not None:
-        ids.discard(ctx.actor.id)
+    return sorted(u for u, _ in emit_many(ctx, event, [Notice(user_ids, key, case_id, details)]))
+
+
+def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[int, str]]:
+    """``emit`` for many occurrences of one event at once, in a fixed number of statements
+    however many there are (a scheduled scan, a listing). Returns (user id, dedupe key) of each
+    notice newly written."""
+    actor_id = getattr(ctx.actor, "id", None)  # a job's context has no actor
+    wanted = [(n, {i for i in n.user_ids if i is not None and i != actor_id})
+              for n in notices]
+    ids = set().union(*(u for _, u in wanted)) if wanted else set()
     if not ids:
         return []
     users = dict(ctx.session.execute(
@@ -53,20 +72,25 @@ def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
     if not users:
         return []
     now = ctx.now()
-    body = canonical_json(dict(details or {}))
-    rows = [dict(user_id=i, case_id=case_id, kind=event.value,
-                 dedupe_key=dedupe_key(event, key, i), details=body, created_at=now,
-                 read_at=None) for i in sorted(users)]
+    rows: dict[str, dict[str, Any]] = {}
+    for notice, recipients in wanted:
+        body = canonical_json(dict(notice.details or {}))
+        for i in sorted(recipients & users.keys()):
+            k = dedupe_key(event, notice.key, i)
+            rows.setdefault(k, dict(user_id=i, case_id=notice.case_id, kind=event.value,
+                                    dedupe_key=k, details=body, created_at=now, read_at=None))
+    if not rows:
+        return []
     conn = ctx.session.connection()
     stmt = insert_ignoring_conflicts(conn, Notification, index_elements=["dedupe_key"]) \
-        .returning(Notification.id, Notification.user_id)
-    created = conn.execute(stmt, rows).all()
+        .returning(Notification.id, Notification.user_id, Notification.dedupe_key)
+    created = conn.execute(stmt, list(rows.values())).all()
     if not created:
         return []
-    modes = modes_for(ctx, event, [u for _, u in created])
+    modes = modes_for(ctx, event, {u for _, u, _ in created})
     deliveries = [dict(notification_id=n, user_id=u, channel="email", mode=modes[u],
                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
-                  for n, u in created if modes[u] != "app" and users.get(u)]
+                  for n, u, _ in created if modes[u] != "app" and users.get(u)]
     if deliveries:
         conn.execute(NotificationDelivery.__table__.insert(), deliveries)
-    return sorted(u for _, u in created)
+    return sorted((u, k) for _, u, k in created)
