@@ -348,17 +348,17 @@ def warn_expiring_consents(ctx: Ctx, pairs: Iterable[tuple[Case, Consent]]) -> i
     skipped (unique ``dedupe_key``, safe against a concurrent request; a warning written before
     the outbox, under its old key, counts too). Whoever's listing finds it, the holder is
     warned, themself included. Returns how many were new."""
-    pairs = [(case, consent) for case, consent in pairs if case.stafettholder_id is not None]
-    if not pairs:
+    held = [(case, case.stafettholder_id, consent) for case, consent in pairs
+            if case.stafettholder_id is not None]
+    if not held:
         return 0
-    keys = {consent_dedupe_key(consent.id, case.stafettholder_id): consent.id
-            for case, consent in pairs}
-    keys.update({legacy_consent_key(consent.id): consent.id for _, consent in pairs})
+    keys = {consent_dedupe_key(consent.id, holder): consent.id for _, holder, consent in held}
+    keys.update({legacy_consent_key(consent.id): consent.id for _, _, consent in held})
     warned = {keys[k] for k in ctx.session.scalars(select(Notification.dedupe_key).where(
         Notification.dedupe_key.in_(sorted(keys))))}
-    notices = [Notice([case.stafettholder_id], consent.id, case.id,
+    notices = [Notice([holder], consent.id, case.id,
                       {"consent_id": consent.id, "expires_on": consent.expires_on})
-               for case, consent in pairs if consent.id not in warned]
+               for case, holder, consent in held if consent.id not in warned]
     if not notices:
         return 0
     job = Ctx.system(ctx.session, workflows=ctx.workflows, now=ctx.now)
