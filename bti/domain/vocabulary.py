@@ -429,6 +429,7 @@ class AuditAction(StrEnum):
     USER_MFA_RESET = "user.mfa_reset"
     USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 # nosec B105 - a name
     USER_ROLES_CHANGED = "user.roles_changed"
+    USER_EMAIL_CHANGED = "user.email_changed"
     MUNICIPALITY_SETTINGS_CHANGED = "municipality.settings_changed"
     API_TOKEN_CREATED = "api_token.created"  # noqa: S105 # nosec B105 - a name
     API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 # nosec B105 - a name

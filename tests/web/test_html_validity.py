@@ -90,6 +90,8 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("action page, consent", coordinator, f"/saker/{case_id}/handling/give_consent"),
                 ("action page, refused", coordinator, f"/saker/{case_id}/handling/decide"),
                 ("inbox", coordinator, "/saker/"),
+                ("notifications", coordinator, "/varsler/"),
+                ("notification settings", coordinator, "/varsler/innstillinger"),
                 ("new concern", coordinator, "/saker/ny"),
                 ("dashboard", leader, "/analyse/"),
                 ("dashboard with errors", leader, "/analyse/?fra=2026-13&eining=%C2%B2"),

@@ -59,6 +59,7 @@ class UserSummary:
     active: bool
     mfa_enrolled: bool
     last_sign_in: datetime | None
+    email: str | None = None  # where their notifications are e-mailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,8 @@ def _summaries(ctx: Ctx, *conditions) -> list[UserSummary]:
                     .group_by(UserSession.user_id).subquery())
     rows = ctx.session.execute(
         select(User.id, User.username, User.display_name, User.unit_id, Unit.name.label("unit"),
-               User.active, User.totp_secret.is_not(None).label("mfa"), last_sign_in.c.at)
+               User.active, User.totp_secret.is_not(None).label("mfa"), last_sign_in.c.at,
+               User.email)
         .outerjoin(Unit, Unit.id == User.unit_id)
         .outerjoin(last_sign_in, last_sign_in.c.user_id == User.id)
         .where(User.municipality_id == municipality_id, *conditions)
@@ -114,7 +116,7 @@ def _summaries(ctx: Ctx, *conditions) -> list[UserSummary]:
                         unit_id=r.unit_id, unit_name=r.unit, roles=tuple(sorted(
                             roles.get(r.id, ()), key=lambda x: order.get(x, len(order)))),
                         active=bool(r.active), mfa_enrolled=bool(r.mfa),
-                        last_sign_in=r.at)
+                        last_sign_in=r.at, email=r.email)
             for r in rows]
 
 
@@ -229,6 +231,21 @@ def change_roles(ctx: Ctx, user_id: int, roles: list[str]) -> UserSummary:
         user.role_rows.extend(UserRole(role=r) for r in added)
         audit.record(ctx, AuditAction.USER_ROLES_CHANGED, object_type="user", object_id=user.id,
                      added=added, removed=removed)
+        ctx.session.flush()
+    return get_user(ctx, user.id)
+
+
+def set_email(ctx: Ctx, user_id: int, email: str | None) -> UserSummary:
+    """Set (or, empty, clear) the address a user's notifications are e-mailed to. The audit row
+    says that it changed, never the address."""
+    from bti.services.notify.notices import check_email
+
+    _require_admin(ctx)
+    user = _load_user(ctx, user_id)
+    address = check_email(email)
+    if address != user.email:
+        user.email = address
+        audit.record(ctx, AuditAction.USER_EMAIL_CHANGED, object_type="user", object_id=user.id)
         ctx.session.flush()
     return get_user(ctx, user.id)
 

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 
-from bti.db.upsert import insert_ignoring_conflicts
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
@@ -34,7 +33,6 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.clock import local_date
-from bti.domain.log import canonical_json
 from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
@@ -48,6 +46,10 @@ from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
+from bti.services.notify.events import Event
+from bti.services.notify.outbox import Notice
+from bti.services.notify.outbox import dedupe_key
+from bti.services.notify.outbox import emit_many
 
 #: An evaluation date this close (in days) is "due".
 EVALUATION_DUE_DAYS = 7
@@ -71,10 +73,15 @@ URGENCY_ORDER = (VIOLENCE_UNREPORTED, HANDOVER_WAITING, EVALUATION_OVERDUE,
 _RANK = {k: i for i, k in enumerate(URGENCY_ORDER)}
 
 #: Notification kind and dedupe key for an expiring consent (one warning per consent).
-CONSENT_NOTIFICATION = "consent_expiring"
+CONSENT_NOTIFICATION = Event.CONSENT_EXPIRING.value
 
 
-def consent_dedupe_key(consent_id: int) -> str:
+def consent_dedupe_key(consent_id: int, user_id: int) -> str:
+    return dedupe_key(Event.CONSENT_EXPIRING, consent_id, user_id)
+
+
+def legacy_consent_key(consent_id: int) -> str:
+    """The key a consent warning had before the outbox (one per consent, no user)."""
     return f"consent_expiring:{consent_id}"
 
 
@@ -336,27 +343,26 @@ def my_cases(ctx: Ctx, *, include_closed: bool = False) -> list[InboxItem]:
 
 
 def warn_expiring_consents(ctx: Ctx, pairs: Iterable[tuple[Case, Consent]]) -> int:
-    """One notification per expiring consent to the case's stafettholder; a consent already
-    warned about is skipped (unique ``dedupe_key``, safe against a concurrent request).
-    Returns how many were new."""
-    rows = [dict(user_id=case.stafettholder_id, case_id=case.id, kind=CONSENT_NOTIFICATION,
-                 dedupe_key=consent_dedupe_key(consent.id),
-                 details=canonical_json({"consent_id": consent.id,
-                                         "expires_on": consent.expires_on}),
-                 created_at=ctx.now(), read_at=None)
-            for case, consent in pairs if case.stafettholder_id is not None]
-    if not rows:
+    """One notification per expiring consent to the case's stafettholder, through the outbox
+    (``CONSENT_EXPIRING``, so also by e-mail as they chose); a consent already warned about is
+    skipped (unique ``dedupe_key``, safe against a concurrent request; a warning written before
+    the outbox, under its old key, counts too). Whoever's listing finds it, the holder is
+    warned, themself included. Returns how many were new."""
+    held = [(case, case.stafettholder_id, consent) for case, consent in pairs
+            if case.stafettholder_id is not None]
+    if not held:
         return 0
-    existing = set(ctx.session.scalars(select(Notification.dedupe_key).where(
-        Notification.dedupe_key.in_([r["dedupe_key"] for r in rows]))))
-    rows = [r for r in rows if r["dedupe_key"] not in existing]
-    if not rows:
+    keys = {consent_dedupe_key(consent.id, holder): consent.id for _, holder, consent in held}
+    keys.update({legacy_consent_key(consent.id): consent.id for _, _, consent in held})
+    warned = {keys[k] for k in ctx.session.scalars(select(Notification.dedupe_key).where(
+        Notification.dedupe_key.in_(sorted(keys))))}
+    notices = [Notice([holder], consent.id, case.id,
+                      {"consent_id": consent.id, "expires_on": consent.expires_on})
+               for case, holder, consent in held if consent.id not in warned]
+    if not notices:
         return 0
-    conn = ctx.session.connection()
-    # count what RETURNING gives back: psycopg reports rowcount -1 for these inserts
-    stmt = insert_ignoring_conflicts(conn, Notification, index_elements=["dedupe_key"]) \
-        .returning(Notification.id)
-    return len(conn.execute(stmt, rows).all())
+    job = Ctx.system(ctx.session, workflows=ctx.workflows, now=ctx.now)
+    return len(emit_many(job, Event.CONSENT_EXPIRING, notices))
 
 
 def unread_notifications(ctx: Ctx) -> list[Notification]:
@@ -382,9 +388,10 @@ def mark_read(ctx: Ctx, notification_id: int | None = None) -> int:
 
 
 def warn_all_expiring_consents(ctx: Ctx) -> int:
-    """The scheduled job (``bti notify consents``): warn the stafettholder of every open case
-    whose consent expires within its workflow's warning period, whether or not anyone opens a
-    list. Idempotent: one notification per consent. Returns how many were new."""
+    """The scheduled job (``bti notify consents``, part of ``bti notify scan``): warn the
+    stafettholder of every open case whose consent expires within its workflow's warning
+    period, whether or not anyone opens a list. Idempotent: one notification per consent.
+    Returns how many were new."""
     today = ctx.today()
     horizon = 60  # days; each workflow's own warning period is applied below
     rows = ctx.session.execute(

@@ -58,6 +58,7 @@ def action_labels() -> dict[str, str]:
         "user.mfa_reset": _("Reset a user's two-step verification"),
         "user.password_changed": _("Changed a password"),
         "user.roles_changed": _("Changed a user's roles"),
+        "user.email_changed": _("Changed a user's e-mail address"),
         "municipality.settings_changed": _("Changed the municipality's settings"),
         "api_token.created": _("Created an API token"),
         "api_token.revoked": _("Revoked an API token"),
