@@ -124,6 +124,13 @@ def test_notifications_are_deduplicated_listed_opened_and_marked_read(app, web_w
     other.get("/varsler/")
     assert other.post(f"/varsler/{nid}").status_code == 404
     assert other.post(f"/varsler/{nid}/lest").status_code == 404
+    assert other.get(f"/varsler/{nid}").status_code == 404
+    # an e-mail's link (GET) shows the notice in the list and changes nothing
+    r = b.get(f"/varsler/{nid}")
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith(f"/varsler/#notification-{nid}")
+    with ext.session_factory() as s:
+        assert s.get(Notification, nid).read_at is None
     r = b.post(f"/varsler/{nid}")
     assert r.status_code == 302
     assert r.headers["Location"].endswith(f"/saker/{ids['consent']}")

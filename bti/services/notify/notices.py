@@ -56,6 +56,14 @@ def unread_count(ctx: Ctx) -> int:
         Notification.user_id == ctx.actor.id, Notification.read_at.is_(None))) or 0
 
 
+def get_notification(ctx: Ctx, notification_id: int) -> Notification:
+    """One of the actor's notifications, unchanged (``NotFound`` if it is not theirs)."""
+    n = ctx.session.get(Notification, notification_id)
+    if n is None or n.user_id != ctx.actor.id:
+        raise NotFound(f"notification {notification_id}")
+    return n
+
+
 def open_notification(ctx: Ctx, notification_id: int) -> Notification:
     """One of the actor's notifications, marked read (``NotFound`` if it is not theirs)."""
     n = ctx.session.get(Notification, notification_id)

@@ -74,6 +74,15 @@ def index():
                            unread=sum(1 for i in items if i["unread"]))
 
 
+@bp.get("/<int:notification_id>")
+@policy.signed_in
+def show(notification_id: int):
+    """Where an e-mail's link leads: the notice in the list, to open from there (a GET changes
+    nothing, so it does not mark it read)."""
+    notices.get_notification(get_ctx(), notification_id)  # 404 unless it is the user's
+    return redirect(url_for("notifications.index", _anchor=f"notification-{notification_id}"))
+
+
 @bp.post("/<int:notification_id>")
 @policy.signed_in
 def open_(notification_id: int):
