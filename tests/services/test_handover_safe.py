@@ -81,12 +81,15 @@ def test_the_proposer_withdraws_and_the_recipient_is_told_and_loses_the_case(wor
     assert recipients_of(session, Event.HANDOVER_PROPOSED) == [w.colleague.id]
     cases.get_case(w.ctx(w.colleague), case.id)  # may read it to decide
     r = cases.fire(w.ctx(w.coordinator), case.id, "withdraw_handover")
-    assert r.entry.kind == "handover" and r.entry.object_id == h_id
+    assert r.entry.kind == "handover"
+    assert r.entry.object_id == h_id
     h = session.get(Handover, h_id)
-    assert h.status == "withdrawn" and h.decided_at is not None
+    assert h.status == "withdrawn"
+    assert h.decided_at is not None
     assert case.stafettholder_id == w.coordinator.id
     [n] = notices(session, Event.HANDOVER_WITHDRAWN)
-    assert n.user_id == w.colleague.id and n.case_id == case.id
+    assert n.user_id == w.colleague.id
+    assert n.case_id == case.id
     assert json.loads(n.details) == {"handover_id": h_id}
     with pytest.raises(NotFound):  # the relation to answer ended with the proposal
         cases.get_case(w.ctx(w.colleague), case.id)
@@ -139,11 +142,14 @@ def test_the_pick_list_leaves_out_the_holder_the_inactive_and_who_could_not_acce
                      active=False)
     page = casepage.action_page(w.ctx(w.coordinator), case.id, "propose_handover")
     offered = {c.id for c in page.options.colleagues}
-    assert w.colleague.id in offered and w.leader.id in offered and w.teacher.id in offered
+    assert w.colleague.id in offered
+    assert w.leader.id in offered
+    assert w.teacher.id in offered
     assert w.coordinator.id not in offered  # the holder
     assert gone.id not in offered  # inactive
     assert w.nurse.id not in offered  # Helsestasjonen: no consent covers it
-    assert w.foreign.id not in offered and w.admin.id not in offered
+    assert w.foreign.id not in offered
+    assert w.admin.id not in offered
     # refused on the server too, with a reason the form shows by the field
     for who, code in ((w.coordinator, "already_stafettholder"), (gone, "inactive_user")):
         with pytest.raises(TransitionRefused) as err:
@@ -165,7 +171,9 @@ def test_the_pick_list_leaves_out_the_holder_the_inactive_and_who_could_not_acce
 def test_without_staying_on_the_holder_loses_the_case(world, session, n1):
     w, case = world, n1
     page = casepage.action_page(w.ctx(w.coordinator), case.id, "propose_handover")
-    assert page.actor_is_holder and page.holder.loses_access and page.holder.may_stay
+    assert page.actor_is_holder
+    assert page.holder.loses_access
+    assert page.holder.may_stay
     assert "holder_stays" in [f.name for f in page.form.fields]
     _propose(w, w.coordinator, case, w.colleague)
     cases.fire(w.ctx(w.colleague), case.id, "accept_handover")
@@ -184,7 +192,8 @@ def test_the_holder_who_stays_on_becomes_a_participant(world, session, n1):
     [row] = session.scalars(select(Participant).where(
         Participant.case_id == case.id, Participant.user_id == w.coordinator.id,
         Participant.ended_at.is_(None))).all()
-    assert row.relation == "participant" and row.unit_id == w.school.id
+    assert row.relation == "participant"
+    assert row.unit_id == w.school.id
 
 
 def test_staying_on_needs_a_consent_covering_the_holders_service(world, session, n1):
@@ -199,7 +208,8 @@ def test_staying_on_needs_a_consent_covering_the_holders_service(world, session,
     consent = session.scalars(select(Consent).where(Consent.case_id == case.id)).one()
     cases.fire(w.ctx(w.leader), case.id, "withdraw_consent", {"consent": consent.id})
     page = casepage.action_page(w.ctx(w.nurse), case.id, "propose_handover")
-    assert page.holder.loses_access and not page.holder.may_stay
+    assert page.holder.loses_access
+    assert not page.holder.may_stay
     assert "holder_stays" not in [f.name for f in page.form.fields]  # not offered
     with pytest.raises(TransitionRefused) as err:  # and refused
         _propose(w, w.nurse, case, w.coordinator, holder_stays=True)
@@ -221,7 +231,8 @@ def test_a_holder_who_leads_the_unit_keeps_access_anyway(world, session, n1):
     _propose(w, w.coordinator, case, w.leader)
     cases.fire(w.ctx(w.leader), case.id, "accept_handover")
     page = casepage.action_page(w.ctx(w.leader), case.id, "propose_handover")
-    assert page.holder.keeps == ("unit_leader",) and not page.holder.loses_access
+    assert page.holder.keeps == ("unit_leader",)
+    assert not page.holder.loses_access
 
 
 # --- notices of proposal, acceptance and decline ---------------------------------------------
@@ -233,7 +244,8 @@ def test_propose_and_accept_notify_exactly_the_recipient_then_the_proposer(world
     assert recipients_of(session, Event.HANDOVER_PROPOSED) == [w.colleague.id]
     cases.fire(w.ctx(w.colleague), case.id, "accept_handover")
     [n] = notices(session, Event.HANDOVER_ACCEPTED)
-    assert n.user_id == w.leader.id and json.loads(n.details) == {"handover_id": h_id}
+    assert n.user_id == w.leader.id
+    assert json.loads(n.details) == {"handover_id": h_id}
     assert notices(session, Event.HANDOVER_DECLINED) == []
 
 
@@ -244,12 +256,14 @@ def test_decline_notifies_the_proposer_and_its_reason_stays_in_the_case(world, s
     cases.fire(w.ctx(w.colleague), case.id, "decline_handover", {"reason": reason})
     assert session.get(Handover, h_id).decline_reason == reason
     [n] = notices(session, Event.HANDOVER_DECLINED)
-    assert n.user_id == w.coordinator.id and n.case_id == case.id
+    assert n.user_id == w.coordinator.id
+    assert n.case_id == case.id
     assert json.loads(n.details) == {"handover_id": h_id}
     everything = [n.details for n in session.scalars(select(Notification))]
     everything += [repr({c.key: getattr(d, c.key) for c in NotificationDelivery.__mapper__.columns})
                    for d in session.scalars(select(NotificationDelivery))]
-    assert everything and not any("kapasitet" in text for text in everything)
+    assert everything
+    assert not any("kapasitet" in text for text in everything)
     # the proposer reads it in the case
     entries = session.scalars(select(StafettloggEntry).where(
         StafettloggEntry.case_id == case.id, StafettloggEntry.trigger == "decline_handover"))
@@ -299,7 +313,8 @@ def test_the_debrief_is_recorded_in_every_workflow(session, registry, workflow_i
         a = next(a for a in actions if a.transition.trigger == "record_debrief")
         return a.allowed
 
-    assert offered(w.leader) and not offered(w.teacher)
+    assert offered(w.leader)
+    assert not offered(w.teacher)
     with pytest.raises(TransitionRefused) as err:  # two wait: the leader names the report
         cases.fire(w.ctx(w.leader), case.id, "record_debrief")
     assert err.value.refusals[0].fields == {"debrief_report": ["required"]}
