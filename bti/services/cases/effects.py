@@ -410,13 +410,14 @@ def handover_proposed(ctx, case, step, facts) -> Written:
         case_id=case.id, user_id=user.id, unit_id=user.unit_id,
         relation=Relation.HANDOVER_RECIPIENT.value, added_by_id=ctx.actor.id, added_at=ctx.now(),
     ))
-    written = _add(ctx, Handover(
+    h = Handover(
         case_id=case.id, from_user_id=case.stafettholder_id, to_user_id=user.id,
         proposed_by_id=ctx.actor.id, holder_stays=stays,
         status="proposed", reason=step.payload["reason"], proposed_at=ctx.now(),
-    ), "handover")
-    emit(ctx, Event.HANDOVER_PROPOSED, [user.id], key=written.object_id, case_id=case.id,
-         details={"handover_id": written.object_id})
+    )
+    written = _add(ctx, h, "handover")
+    emit(ctx, Event.HANDOVER_PROPOSED, [user.id], key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
     return written
 
 
@@ -499,15 +500,15 @@ def report_barnevernet(ctx, case, step, facts) -> Written:
     p = step.payload
     _not_future(ctx, case, step, "sent_on", p["sent_on"])
     days = facts.definition.deadlines.barnevern_feedback_days
-    written = _add(ctx, BarnevernReport(
+    report = BarnevernReport(
         case_id=case.id, kind="report", sent_on=p["sent_on"], sent_by_id=ctx.actor.id,
         reported_to="barnevern", grounds=p.get("grounds"), notes=p.get("notes"),
         feedback_expected_by=p["sent_on"] + timedelta(days=days), created_at=ctx.now(),
-    ), "barnevern_report")
+    )
+    written = _add(ctx, report, "barnevern_report")
     # the nearest leader offers the reporter a debrief (record_debrief)
-    emit(ctx, Event.BARNEVERN_REPORTED, nearest_leader_ids(ctx, case),
-         key=written.object_id, case_id=case.id,
-         details={"report_id": written.object_id, "user_id": ctx.actor.id})
+    emit(ctx, Event.BARNEVERN_REPORTED, nearest_leader_ids(ctx, case), key=report.id,
+         case_id=case.id, details={"report_id": report.id, "user_id": ctx.actor.id})
     return written
 
 
