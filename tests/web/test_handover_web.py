@@ -162,3 +162,28 @@ def test_a_report_reaches_the_leader_who_records_the_debrief(app, web_world, log
             BarnevernReport.case_id == case_id)).one()
         assert report.debrief_recorded_by_id == u["leader"].id
     assert link not in leader.get(f"/saker/{case_id}").get_data(as_text=True)
+
+
+def test_withdraw_and_debrief_through_the_api(app, web_world, api):
+    from tests.web.test_api import Journey
+
+    _clock(app, NOW)
+    u = web_world.users
+    case_id = _n1_case(app, web_world)
+    j = Journey(case_id, web_world)
+    coordinator, leader = api("coordinator", web_world), api("leader", web_world)
+    j.act(coordinator, "propose_handover", {"to_user": u["teacher"].id,
+                                            "reason": "Læraren tek over saka."})
+    actions = leader.get(f"/api/v1/cases/{case_id}/actions").get_json()
+    withdraw = next(a for a in actions["actions"] if a["trigger"] == "withdraw_handover")
+    assert not withdraw["allowed"]
+    assert [r["guard"] for r in withdraw["refusals"]] == ["may_withdraw_handover"]
+    r = leader.post(f"/api/v1/cases/{case_id}/transitions", {
+        "trigger": "withdraw_handover", "payload": {}, "expected_version": actions["version"]})
+    assert r.status_code == 422
+    done = j.act(coordinator, "withdraw_handover")
+    assert done["entry"]["kind"] == "handover"
+    assert _handover(app, case_id).status == "withdrawn"
+    j.act(coordinator, "report_barnevernet", {"sent_on": TODAY.isoformat()})
+    done = j.act(leader, "record_debrief")
+    assert done["entry"]["object_type"] == "barnevern_report"
