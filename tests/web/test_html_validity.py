@@ -97,10 +97,17 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("stuck cases", leader, "/analyse/fast/evaluation_overdue"),
                 ("access log", leader, f"/tilgang/logg?case={case_id}"),
                 ("catalogue", leader, "/tiltaksoversikt/"),
-                ("not found", leader, "/saker/99999")):
+                ("not found", leader, "/saker/99999"),
+                ("settings", coordinator, "/innstillinger")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
+        # the settings page showing the calendar address once, then with the feed on
+        r = coordinator.post("/innstillinger/kalender")
+        assert r.status_code == 200
+        pages[f"settings, calendar address ({lang})"] = r.get_data(as_text=True)
+        pages[f"settings, calendar on ({lang})"] = coordinator.get("/innstillinger").get_data(
+            as_text=True)
         # the concern form with its error summary, its confirmation step, the urgent page
         concern = {"child_pseudonym": "Kari Nordmann", "child_birth_year": "2016",
                    "what_seen": "Barnet var stille", "violence_suspected": "true"}
