@@ -136,4 +136,5 @@ def test_the_settings_page_needs_a_sign_in(app, web_world):
     anon = app.test_client()
     assert anon.get("/innstillinger").status_code in (302, 401)
     assert anon.post("/innstillinger/kalender").status_code in (302, 400, 401)
-    assert app.extensions["bti"].session_factory().scalar(select(CalendarFeed.id)) is None
+    with app.extensions["bti"].session_factory() as s:
+        assert s.scalar(select(CalendarFeed.id)) is None
