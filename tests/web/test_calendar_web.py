@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from bti.domain.notifications import CalendarFeed
 from bti.domain.org import User
 from bti.services.cases import lifecycle as cases
 from bti.web.throttle import PER_ADDRESS_FEED_MISSES
+from bti.web.throttle import PER_FEED_READS
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY
@@ -89,6 +91,10 @@ def test_switch_on_shows_the_address_once_and_the_feed_answers(app, web_world, l
             AuditEvent.action == "calendar_feed.read")))
         assert [(r.case_id, r.actor_id, r.basis) for r in rows] == \
             [(case_id, web_world.users["coordinator"].id, "stafettholder")]
+        feed_id = s.scalar(select(CalendarFeed.id))
+        details = json.loads(rows[0].details)
+        assert (details["channel"], details["feed_id"]) == \
+            ("calendar", feed_id)
         assert s.scalar(select(CalendarFeed.last_used_at)) == FIXED_NOW
 
 
@@ -130,6 +136,24 @@ def test_unknown_addresses_are_404_then_throttled(app, web_world):
     r = anon.get("/kalender/bti_cal_not-a-real-token-0123456789.ics")
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_a_live_feed_is_served_to_an_address_over_its_misses(app, web_world, login):
+    b = login("coordinator", web_world)
+    url = switch_on(b)
+    anon = app.test_client()
+    for _ in range(PER_ADDRESS_FEED_MISSES.amount + 1):
+        anon.get("/kalender/bti_cal_revoked-long-ago-0123456789.ics")
+    assert anon.get(path_of(url)).status_code == 200
+
+
+def test_reads_of_one_feed_are_throttled(app, web_world, login):
+    b = login("coordinator", web_world)
+    url = switch_on(b)
+    anon = app.test_client()
+    for _ in range(PER_FEED_READS.amount):
+        assert anon.get(path_of(url)).status_code == 200
+    assert anon.get(path_of(url)).status_code == 429
 
 
 def test_the_settings_page_needs_a_sign_in(app, web_world):

@@ -49,6 +49,7 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from icalendar import Calendar
 from icalendar import Event as VEvent
@@ -362,13 +363,15 @@ def render_feed(events: Iterable[CalendarEvent], *, host: str,
 
 
 def feed_ics(ctx: Ctx, *, host: str, lang: str | None = None, t: Translator | None = None,
-             case_url: Callable[[int], str] | None = None) -> bytes:
+             case_url: Callable[[int], str] | None = None, feed_id: int | None = None) -> bytes:
     """The actor's feed as ICS, in ``t`` or ``lang`` (else the actor's language, else nb);
-    each case in it is an audited read."""
+    each case in it is an audited read (marked ``channel: calendar`` with the feed's id)."""
     events, cases = feed_events(ctx)
+    via: dict[str, Any] = {"channel": "calendar", "feed_id": feed_id} if feed_id is not None \
+        else {}
     for v in cases:
         audit.record(ctx, AuditAction.CALENDAR_FEED_READ, case=v.case, object_type="case",
-                     object_id=v.case.id, basis=v.basis)
+                     object_id=v.case.id, basis=v.basis, **via)
     gettext = t.gettext if t is not None else translations(
         lang or ctx.actor.locale or "nb").gettext
     return render_feed(events, host=host, gettext=gettext, case_url=case_url)

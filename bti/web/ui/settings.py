@@ -4,11 +4,14 @@ password change; and the feed itself (``/kalender/<token>.ics``), which asks for
 The feed's address is shown once, in the answer to switching it on (never on a later visit:
 only its hash is stored). The feed route looks the token up by its hash
 (``bti.services.notify.calendar.resolve``) and answers an unknown, revoked or deactivated
-user's address alike with 404; addresses that answered 404 are throttled per client address,
-reads of one feed per feed (``bti.web.throttle``). Each read is audited per case.
+user's address alike with 404; unknown addresses are throttled per client address (429 once
+over the limit; a live feed is still served there), reads of one feed per feed
+(``bti.web.throttle``). Each read is audited per case.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Response
@@ -72,12 +75,12 @@ def _too_many(wait: int) -> Response:
 @bp.get("/kalender/<token>.ics")
 @policy.public
 def feed(token: str):
-    misses = FeedMissThrottle.for_request()
-    if (wait := misses.wait_seconds()) is not None:
-        return _too_many(wait)
     session = get_session()
     found = calendar.resolve(session, token, now=current_app.extensions["bti"].clock())
     if found is None:
+        misses = FeedMissThrottle.for_request()
+        if (wait := misses.wait_seconds()) is not None:
+            return _too_many(wait)
         misses.count_failure()
         abort(404)
     row, user = found
@@ -88,6 +91,7 @@ def feed(token: str):
     lang = user.locale if user.locale in LANGUAGES else session.scalar(
         select(Municipality.malform).where(Municipality.id == user.municipality_id))
     body = calendar.feed_ics(
-        get_ctx(actor=user.as_actor()), host=request.host.split(":")[0], lang=lang or "nb",
+        get_ctx(actor=user.as_actor()), host=urlsplit(request.host_url).hostname or "bti",
+        lang=lang or "nb", feed_id=row.id,
         case_url=lambda case_id: url_for("cases.show", case_id=case_id, _external=True))
     return Response(body, mimetype="text/calendar", headers=FEED_HEADERS)
