@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from bti.domain.log import LogKeys
@@ -142,3 +143,112 @@ def log_keys(env: Mapping[str, str] | None = None) -> LogKeys | None:
         raise ConfigError(f"{LOG_KEYS_ENV}: {err}") from None
     _PARSED[raw] = keys
     return keys
+
+
+# --- e-mail (``bti notify send``; the app itself never sends mail) -------------------------------
+
+#: Hosts a plain-text SMTP connection (``?tls=none``) is allowed to: this machine only.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how ``bti notify send`` delivers e-mail, from ``BTI_SMTP_URL`` and friends.
+
+    ``BTI_SMTP_URL`` is ``smtp://[user:password@]host[:port]`` (STARTTLS, required: a server
+    that does not offer it gets no mail; port 587 by default), ``smtps://…`` (TLS from the first
+    byte, port 465), or ``smtp://host:port?tls=none`` for a server on this machine only (a local
+    relay, the tests). The user name and password are URL-decoded (``%40`` for ``@``); they are
+    never logged or shown (``repr`` leaves them out)."""
+
+    host: str
+    port: int
+    #: "starttls", "tls" or "none".
+    security: str
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    mail_from: str = ""
+    reply_to: str | None = None
+    #: The app's public address, for the links in the mails (no trailing slash).
+    base_url: str = ""
+    #: The hour (Oslo time, 0–23) from which the daily digest goes out.
+    digest_hour: int = 7
+    #: Seconds an SMTP connection or command may take.
+    timeout: float = 20.0
+
+    @property
+    def server(self) -> str:
+        """Scheme, host and port only (for messages): never the user name or password."""
+        scheme = "smtps" if self.security == "tls" else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MailSettings:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+        from urllib.parse import parse_qs
+        from urllib.parse import unquote
+        from urllib.parse import urlsplit
+
+        env = os.environ if env is None else env
+        raw = env.get("BTI_SMTP_URL", "").strip()
+        if not raw:
+            raise ConfigError("BTI_SMTP_URL is not set: the mail server, for example "
+                              "smtp://bti%40example.no:PASSWORD@smtp.example.no:587 (STARTTLS) "
+                              "or smtps://smtp.example.no:465 (docs/deployment.md)")
+        try:
+            url = urlsplit(raw)
+            port_given = url.port
+        except ValueError:
+            raise ConfigError("BTI_SMTP_URL is not a valid URL (check the port)") from None
+        if url.scheme not in ("smtp", "smtps"):
+            raise ConfigError(f"BTI_SMTP_URL must start with smtp:// (STARTTLS) or smtps:// "
+                              f"(TLS), not {url.scheme + '://' if url.scheme else 'nothing'}")
+        host = url.hostname or ""
+        if not host:
+            raise ConfigError("BTI_SMTP_URL names no host (smtp://host:port)")
+        query = parse_qs(url.query, keep_blank_values=True)
+        unknown = sorted(set(query) - {"tls"})
+        if unknown:
+            raise ConfigError(f"BTI_SMTP_URL: unknown parameter {unknown[0]!r} (only tls=none)")
+        security = "tls" if url.scheme == "smtps" else "starttls"
+        if "tls" in query:
+            if query["tls"] != ["none"] or url.scheme != "smtp":
+                raise ConfigError("BTI_SMTP_URL: the only tls parameter is smtp://…?tls=none")
+            if host not in LOOPBACK_HOSTS:
+                raise ConfigError("BTI_SMTP_URL: tls=none (no encryption) is allowed to a server "
+                                  f"on this machine only ({', '.join(LOOPBACK_HOSTS)})")
+            security = "none"
+        port = port_given or (465 if security == "tls" else 587)
+        username = unquote(url.username) if url.username else None
+        password = unquote(url.password) if url.password is not None else None
+
+        mail_from = env.get("BTI_MAIL_FROM", "").strip()
+        if not mail_from:
+            raise ConfigError("BTI_MAIL_FROM is not set: the sender address of the mails, for "
+                              "example BTI <bti@kommune.no>")
+        reply_to = env.get("BTI_MAIL_REPLY_TO", "").strip() or None
+        for name, value in (("BTI_MAIL_FROM", mail_from), ("BTI_MAIL_REPLY_TO", reply_to)):
+            if value is None:
+                continue
+            addr = parseaddr(value)[1]
+            try:
+                Address(addr_spec=addr)
+            except (ValueError, IndexError):
+                addr = ""
+            if "@" not in addr:
+                raise ConfigError(f"{name} is not an e-mail address: {value!r}")
+        base_url = env.get("BTI_BASE_URL", "").strip().rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ConfigError("BTI_BASE_URL must be the app's address for the links in the "
+                              "mails, for example https://bti.kommune.no")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ConfigError("BTI_BASE_URL must start with https:// (http:// only for "
+                              "this machine)")
+        digest_hour = _int(env, "BTI_DIGEST_HOUR", 7, minimum=0)
+        if digest_hour > 23:
+            raise ConfigError(f"BTI_DIGEST_HOUR must be an hour 0–23, not {digest_hour}")
+        return cls(host=host, port=port, security=security, username=username,
+                   password=password, mail_from=mail_from, reply_to=reply_to,
+                   base_url=base_url, digest_hour=digest_hour)

@@ -79,3 +79,11 @@ def test_the_child_welfare_contacts_are_set_listed_and_cleared(env):
     too_long = bti(env, "municipality", "set", "demo", "--barnevern-phone", "1" * 41)
     assert too_long.returncode == 1
     assert "at most 40" in too_long.stderr
+    not_a_phone = bti(env, "municipality", "set", "demo", "--barnevern-phone", "ring meg",
+                      "--barnevern-email", "barnevern.demo.invalid")
+    assert not_a_phone.returncode == 1
+    assert "--barnevern-phone: not a phone number" in not_a_phone.stderr
+    assert "--barnevern-email: not an e-mail address" in not_a_phone.stderr
+    with sqlite3.connect(env["_DB"]) as conn:  # nothing half-written
+        assert conn.execute("SELECT barnevern_phone FROM municipality "
+                            "WHERE slug = 'demo'").fetchone() == ("00 11 22 33",)

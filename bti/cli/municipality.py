@@ -76,18 +76,26 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
             m.workflow_id = changed["workflow_id"] = workflow_id
         if malform is not None:
             m.malform = changed["malform"] = malform
-        contacts = {"barnevern_phone": (barnevern_phone, 40),
-                    "barnevern_email": (barnevern_email, 200),
-                    "barnevernvakt_phone": (barnevernvakt_phone, 40)}
-        for name, (value, length) in contacts.items():
-            if value is None:
-                continue
-            text = value.strip()
-            if len(text) > length or "\x00" in text:
-                click.echo(f"--{name.replace('_', '-')}: at most {length} characters", err=True)
-                sys.exit(1)
-            setattr(m, name, text or None)  # an empty value clears it
-            changed[name] = text
+        from bti.services.accounts.municipality import CONTACT_FIELDS
+        from bti.services.accounts.municipality import clean_contacts
+        from bti.services.errors import InvalidInput
+
+        given = {"barnevern_phone": barnevern_phone, "barnevern_email": barnevern_email,
+                 "barnevernvakt_phone": barnevernvakt_phone}
+        try:
+            contacts = clean_contacts({k: v for k, v in given.items() if v is not None})
+        except InvalidInput as err:
+            for name, codes in err.fields.items():
+                length = CONTACT_FIELDS[name][1]
+                texts = {"too_long": f"at most {length} characters",
+                         "not_a_phone": "not a phone number (digits, spaces, +, -, parentheses)",
+                         "not_an_email": "not an e-mail address", "nul": "invalid character"}
+                click.echo(f"--{name.replace('_', '-')}: "
+                           + ", ".join(texts.get(c, c) for c in codes), err=True)
+            sys.exit(1)
+        for name, value in contacts.items():
+            setattr(m, name, value)  # an empty value clears it
+            changed[name] = value or ""
         if not changed:
             click.echo("nothing to change", err=True)
             sys.exit(2)

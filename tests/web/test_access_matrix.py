@@ -740,6 +740,7 @@ def _open_case_through_web(b: Browser) -> int:
     "cases.new_concern",
     "access.emergency",
     "admin.new_user",
+    "admin.municipality",
     "audit.review",
 ])
 def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
@@ -748,7 +749,8 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     assert {r.endpoint for r in app.url_map.iter_rules()
             if {"GET", "POST"} <= r.methods} == {
         "auth.login", "auth.mfa", "auth.password", "cases.new_concern", "access.emergency",
-        "admin.new_user", "audit.review"}, "a new GET+POST route: add it to this test"
+        "admin.new_user", "admin.municipality", "audit.review",
+    }, "a new GET+POST route: add it to this test"
     users = web_world.users
     case_id = _open_case_through_web(login("teacher", web_world))
     if endpoint == "auth.login":
@@ -777,6 +779,9 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
                 AuditReviewItem.pattern == "emergency_access")).one()
         b, url, body = login("leader", web_world), f"/tilgang/gjennomgang/{item}", {
             "conclusion": "legitimate"}
+    elif endpoint == "admin.municipality":
+        b, url, body = login("admin", web_world), "/admin/municipality", {
+            "barnevern_phone": "00 00 00 99", "barnevern_email": "", "barnevernvakt_phone": ""}
     else:
         b, url, body = login("admin", web_world), "/admin/users/new", {
             "username": "headbrukar", "display_name": "Head Brukar",

@@ -192,3 +192,78 @@ def test_admin_of_one_municipality_gets_404_for_another(app, web_world, login):
         user = s.get(User, foreign)
         assert user.active
         assert user.roles == {"employee", "leader"}
+
+
+# --- the municipality's child welfare contacts ----------------------------------------------
+
+
+def _contacts(app, municipality_id):
+    from bti.domain.org import Municipality
+
+    with _db(app)() as s:
+        m = s.get(Municipality, municipality_id)
+        return m.barnevern_phone, m.barnevern_email, m.barnevernvakt_phone
+
+
+def test_the_admin_keeps_child_welfares_contacts_and_staff_see_them(app, web_world, login):
+    b = login("admin", web_world)
+    page = b.get("/admin/municipality").get_data(as_text=True)
+    assert 'href="/admin/municipality"' in page  # in the menu
+    assert 'id="f-barnevern_phone"' in page
+    assert 'inputmode="tel"' in page
+    r = b.post("/admin/municipality", {"barnevern_phone": " +47 00 00 00 11 ",
+                                       "barnevern_email": "barnevern@bti-test.invalid",
+                                       "barnevernvakt_phone": "(00) 00-00-12"})
+    assert r.status_code == 302
+    assert _contacts(app, web_world.municipality_id) == (
+        "+47 00 00 00 11", "barnevern@bti-test.invalid", "(00) 00-00-12")
+    assert "Kontaktopplysningene er lagret" in b.get("/admin/municipality").get_data(as_text=True)
+    with _db(app)() as s:
+        row = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "municipality.settings_changed")).one()
+        assert row.municipality_id == web_world.municipality_id
+        assert "+47 00 00 00 11" in row.details
+        assert '"via":"web"' in row.details.replace(" ", "")
+    teacher = login("teacher", web_world)
+    teacher.get("/saker/ny")
+    r = teacher.post("/saker/ny", {"child_pseudonym": "QZ", "child_birth_year": "2016",
+                                   "what_seen": "Barnet sovnar i timane",
+                                   "violence_suspected": "true"})
+    urgent = teacher.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'href="tel:+4700000011">+47 00 00 00 11</a>' in urgent
+    # an empty field clears it; nothing else changes
+    assert b.post("/admin/municipality", {"barnevern_phone": "+47 00 00 00 11",
+                                          "barnevern_email": "barnevern@bti-test.invalid",
+                                          "barnevernvakt_phone": ""}).status_code == 302
+    assert _contacts(app, web_world.municipality_id)[2] is None
+
+
+def test_bad_contacts_are_refused_field_by_field_and_nothing_is_saved(app, web_world, login):
+    b = login("admin", web_world)
+    before = _contacts(app, web_world.municipality_id)
+    b.get("/admin/municipality")
+    r = b.post("/admin/municipality", {"barnevern_phone": "ring meg",
+                                       "barnevern_email": "barnevern.bti-test.invalid",
+                                       "barnevernvakt_phone": "1" * 41})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert 'class="error-summary"' in html
+    for target in ("#f-barnevern_phone", "#f-barnevern_email", "#f-barnevernvakt_phone"):
+        assert f'href="{target}"' in html
+    assert "Skriv et telefonnummer" in html
+    assert "Skriv en e-postadresse" in html
+    assert 'value="ring meg"' in html  # what was typed is kept
+    assert _contacts(app, web_world.municipality_id) == before
+    assert "municipality.settings_changed" not in _actions(app)
+
+
+def test_the_contacts_of_another_municipality_are_untouched(app, web_world, login):
+    foreign = web_world.users["foreign"].municipality_id
+    before = _contacts(app, foreign)
+    b = login("admin", web_world)
+    b.get("/admin/municipality")
+    assert b.post("/admin/municipality", {"barnevern_phone": "00 00 00 13",
+                                          "barnevern_email": "",
+                                          "barnevernvakt_phone": ""}).status_code == 302
+    assert _contacts(app, web_world.municipality_id)[0] == "00 00 00 13"
+    assert _contacts(app, foreign) == before

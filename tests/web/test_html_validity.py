@@ -71,6 +71,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
     pages["login"] = sign_in.get_data(as_text=True)
     coordinator = login("coordinator", web_world)
     leader = login("leader", web_world)
+    admin = login("admin", web_world)
     case_id = case_ids[0]
     html = coordinator.get(f"/saker/{case_id}").get_data(as_text=True)
     r = coordinator.post(f"/saker/{case_id}/handling/add_note",
@@ -78,7 +79,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                           "text": "Samtale med kontaktlærar <5 min. & vel gjennomført"})
     assert r.status_code == 303, r.get_data(as_text=True)[-800:]
     for lang in ("en", "nb"):
-        for b in (coordinator, leader):
+        for b in (coordinator, leader, admin):
             b.get("/saker/")
             assert b.post("/auth/language", {"lang": lang, "next": "/saker/"}).status_code == 302
         for name, b, url in (
@@ -98,10 +99,16 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("access log", leader, f"/tilgang/logg?case={case_id}"),
                 ("catalogue", leader, "/tiltaksoversikt/"),
                 ("not found", leader, "/saker/99999"),
+                ("municipality settings", admin, "/admin/municipality"),
                 ("settings", coordinator, "/innstillinger")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
+        admin.get("/admin/municipality")
+        r = admin.post("/admin/municipality", {"barnevern_phone": "ring meg",
+                                               "barnevern_email": "nei"})
+        assert r.status_code == 422
+        pages[f"municipality settings with errors ({lang})"] = r.get_data(as_text=True)
         # the settings page showing the calendar address once, then with the feed on
         r = coordinator.post("/innstillinger/kalender")
         assert r.status_code == 200

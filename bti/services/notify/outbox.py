@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from bti.db.upsert import insert_ignoring_conflicts
@@ -36,6 +38,28 @@ def modes_for(ctx: Ctx, event: Event, user_ids: Iterable[int]) -> dict[int, str]
     return {i: chosen.get(i, default) for i in ids}
 
 
+#: The statements of ``emit``, built once: building a statement costs more than running it
+#: (bench/bench_outbox.py), and a transition that notifies should cost little more than one
+#: that does not.
+_RECIPIENTS = (
+    select(User.id, User.email, NotificationPreference.mode)
+    .outerjoin(NotificationPreference, and_(NotificationPreference.user_id == User.id,
+                                            NotificationPreference.event == bindparam("event")))
+    .where(User.id.in_(bindparam("ids", expanding=True)), User.active.is_(True))
+)
+_DELIVERIES = NotificationDelivery.__table__.insert()
+_NOTIFICATIONS: dict[str, Any] = {}
+
+
+def _insert_notifications(conn):
+    stmt = _NOTIFICATIONS.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _NOTIFICATIONS[conn.dialect.name] = insert_ignoring_conflicts(
+            conn, Notification, index_elements=["dedupe_key"]).returning(
+            Notification.id, Notification.user_id)
+    return stmt
+
+
 def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
          case_id: int | None = None, details: Mapping[str, Any] | None = None) -> list[int]:
     """Notify ``user_ids`` (inactive users and the actor themself are left out) of ``event``,
@@ -47,26 +71,24 @@ def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
         ids.discard(ctx.actor.id)
     if not ids:
         return []
-    users = dict(ctx.session.execute(
-        select(User.id, User.email).where(User.id.in_(sorted(ids)), User.active.is_(True)))
-        .all())
-    if not users:
+    ctx.session.flush()  # what the caller changed in this session counts (as autoflush would)
+    conn = ctx.session.connection()
+    found = conn.execute(_RECIPIENTS, {"ids": sorted(ids), "event": event.value}).all()
+    if not found:
         return []
+    default = EVENTS[event].default_mode
+    users = {i: (email, mode or default) for i, email, mode in found}
     now = ctx.now()
     body = canonical_json(dict(details or {}))
     rows = [dict(user_id=i, case_id=case_id, kind=event.value,
                  dedupe_key=dedupe_key(event, key, i), details=body, created_at=now,
                  read_at=None) for i in sorted(users)]
-    conn = ctx.session.connection()
-    stmt = insert_ignoring_conflicts(conn, Notification, index_elements=["dedupe_key"]) \
-        .returning(Notification.id, Notification.user_id)
-    created = conn.execute(stmt, rows).all()
+    created = conn.execute(_insert_notifications(conn), rows).all()
     if not created:
         return []
-    modes = modes_for(ctx, event, [u for _, u in created])
-    deliveries = [dict(notification_id=n, user_id=u, channel="email", mode=modes[u],
+    deliveries = [dict(notification_id=n, user_id=u, channel="email", mode=users[u][1],
                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
-                  for n, u in created if modes[u] != "app" and users.get(u)]
+                  for n, u in created if users[u][1] != "app" and users[u][0]]
     if deliveries:
-        conn.execute(NotificationDelivery.__table__.insert(), deliveries)
+        conn.execute(_DELIVERIES, deliveries)
     return sorted(u for _, u in created)

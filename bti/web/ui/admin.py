@@ -15,6 +15,7 @@ from flask_login import current_user
 from bti.domain import policy as who
 from bti.engine.inputs import parse_int
 from bti.services.accounts import admin
+from bti.services.accounts import municipality as municipality_settings
 from bti.services.errors import InvalidInput
 from bti.web import policy
 from bti.web.db import get_ctx
@@ -133,3 +134,45 @@ def reset_mfa(user_id: int):
     flash(_("The second factor is reset. The user sets up a new one at their next sign-in."),
           "info")
     return redirect(url_for("admin.user", user_id=user_id))
+
+
+def _contact_labels() -> dict[str, str]:
+    return {"barnevern_phone": _("Child welfare (barnevernet), phone"),
+            "barnevern_email": _("Child welfare (barnevernet), e-mail"),
+            "barnevernvakt_phone": _("Child welfare emergency service (barnevernvakt), phone")}
+
+
+def contact_error_text(code: str) -> str:
+    texts = {
+        "not_a_phone": _("Write a phone number: digits, and if you like spaces, +, - or "
+                         "parentheses."),
+        "not_an_email": _("Write an e-mail address, like barnevern@kommune.no."),
+    }
+    return texts.get(code) or error_text(code)
+
+
+@bp.route("/municipality", methods=["GET", "POST"])
+@policy.allowed(who.may_administer_users)
+def municipality():
+    """The municipality's child welfare contacts, shown to staff on the urgent page and the
+    report form."""
+    ctx = get_ctx()
+    current = municipality_settings.contacts(ctx)
+    form = {name: getattr(current, name) or "" for name in municipality_settings.CONTACT_FIELDS}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {name: request.form.get(name, "")
+                for name in municipality_settings.CONTACT_FIELDS}
+        try:
+            changed = municipality_settings.set_contacts(ctx, form)
+        except InvalidInput as err:
+            errors = err.fields
+        else:
+            flash(_("The contact details are saved.") if changed
+                  else _("Nothing was changed."), "info")
+            return redirect(url_for("admin.municipality"))
+    return render_template("admin/municipality.html", form=form, errors=errors,
+                           labels=_contact_labels(), messages=contact_error_text,
+                           summary={name: [contact_error_text(c) for c in codes]
+                                    for name, codes in errors.items()}
+                           ), (422 if errors else 200)

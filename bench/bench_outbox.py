@@ -1,0 +1,273 @@
+#!/usr/bin/env python
+"""Benchmark: what the notification outbox adds to a transition, and what sending costs.
+
+Run from the repository root:
+
+    .venv/bin/python bench/bench_outbox.py [--seconds N] [--recipients N]
+
+It prints figures; it asserts nothing. On a SQLite file with the app's pragmas (as
+bench/bench_transitions.py), in the same run and interleaved (A, B, A, B … in rounds, so drift
+of the machine hits both alike):
+
+1. A: one transaction per ``add_note`` transition (session, actor load, ``cases.fire``, commit),
+   and the same for state changes (the repeatable nivå 0 loop of bench_transitions.py);
+2. B: the same transactions, each plus ``outbox.emit`` of one event to ``--recipients`` users (each
+   with an e-mail address): the in-app ``notification`` rows and their ``notification_delivery``
+   rows written in the transition's transaction;
+3. the ratio B/A against the goal "≤ 10 % more";
+4. the sender: ``deliver_due`` mailing the outbox through aiosmtpd on 127.0.0.1 (rows/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (ROOT, ROOT / "bench"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from bench_transitions import N0_LOOP  # noqa: E402
+from bench_transitions import NOTE  # noqa: E402
+from bench_transitions import WORKFLOW_ID  # noqa: E402
+from bench_transitions import WORKFLOWS  # noqa: E402
+from bench_transitions import World  # noqa: E402
+from bench_transitions import machine_facts  # noqa: E402
+from sqlalchemy import func  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from bti.db.engine import create_schema  # noqa: E402
+from bti.db.engine import make_engine  # noqa: E402
+from bti.db.engine import make_session_factory  # noqa: E402
+from bti.domain.notifications import NotificationDelivery  # noqa: E402
+from bti.domain.org import Municipality  # noqa: E402
+from bti.domain.org import Unit  # noqa: E402
+from bti.domain.org import User  # noqa: E402
+from bti.domain.org import UserRole  # noqa: E402
+from bti.services.accounts.users import load_actor  # noqa: E402
+from bti.services.cases import lifecycle as cases  # noqa: E402
+from bti.services.context import Ctx  # noqa: E402
+from bti.services.notify.events import Event  # noqa: E402
+from bti.services.notify.outbox import emit  # noqa: E402
+from bti.services.workflows.registry import WorkflowRegistry  # noqa: E402
+
+GOAL = 0.10
+
+
+def add_recipients(world: World, n: int) -> list[int]:
+    """``n`` users with a (made-up) e-mail address in the bench's school."""
+    now = datetime.now(UTC)
+    with world.sf.begin() as s:
+        m = s.scalar(select(Municipality))
+        unit = s.get(Unit, world.unit_id)
+        users = [User(municipality_id=m.id, unit_id=unit.id, username=f"bench-mottakar{i}",
+                      display_name=f"Bench mottakar {i}", password_hash="!", active=True,
+                      email=f"mottakar{i}@bench.invalid", created_at=now,
+                      role_rows=[UserRole(role="employee")]) for i in range(n)]
+        s.add_all(users)
+        s.flush()
+        return [u.id for u in users]
+
+
+class Runs:
+    def __init__(self, world: World, case_ids: list[int], recipients: list[int]) -> None:
+        self.world = world
+        self.case_ids = case_ids
+        self.recipients = recipients
+        self.i = 0
+
+    def plain(self) -> None:
+        w = self.world
+        self.i += 1
+        with w.sf.begin() as session:
+            actor = load_actor(session, w.teacher_id)
+            cases.fire(Ctx(session, actor, w.registry), self.case_ids[self.i % len(self.case_ids)],
+                       "add_note", NOTE)
+
+    def with_outbox(self) -> None:
+        w = self.world
+        self.i += 1
+        case_id = self.case_ids[self.i % len(self.case_ids)]
+        with w.sf.begin() as session:
+            actor = load_actor(session, w.teacher_id)
+            ctx = Ctx(session, actor, w.registry)
+            cases.fire(ctx, case_id, "add_note", NOTE)
+            emit(ctx, Event.PARTICIPANT_ADDED, self.recipients, key=f"bench-{self.i}",
+                 case_id=case_id)
+
+
+    def loop(self, case_ids: list[int], *, outbox: bool) -> int:
+        """One nivå 0 loop (continue → start → assess → decide) on every case, one transaction
+        per state change, each with an emit when ``outbox``. Returns the transactions done."""
+        w = self.world
+        n = 0
+        for trigger, payload in N0_LOOP:
+            for case_id in case_ids:
+                self.i += 1
+                with w.sf.begin() as session:
+                    actor = load_actor(session, w.coord_id)
+                    ctx = Ctx(session, actor, w.registry)
+                    cases.fire(ctx, case_id, trigger, payload)
+                    if outbox:
+                        emit(ctx, Event.PARTICIPANT_ADDED, self.recipients,
+                             key=f"bench-{self.i}", case_id=case_id)
+                n += 1
+        return n
+
+
+def timed_loop(runs: Runs, case_ids: list[int], outbox: bool) -> tuple[float, float]:
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    n = runs.loop(case_ids, outbox=outbox)
+    return (time.perf_counter() - t0) / n * 1e6, (time.process_time() - c0) / n * 1e6
+
+
+def report(label_a: str, label_b: str, a_wall, b_wall, a_cpu, b_cpu) -> float:
+    a, b = statistics.median(a_wall), statistics.median(b_wall)
+    ac, bc = statistics.median(a_cpu), statistics.median(b_cpu)
+    print(f"  A {label_a}: {a:,.0f} µs wall, {ac:,.0f} µs CPU (median of {len(a_wall)} rounds; "
+          f"wall spread {min(a_wall):,.0f}–{max(a_wall):,.0f})")
+    print(f"  B {label_b}: {b:,.0f} µs wall, {bc:,.0f} µs CPU (wall spread "
+          f"{min(b_wall):,.0f}–{max(b_wall):,.0f})")
+    ratio = b / a - 1
+    print(f"  outbox cost: +{b - a:,.0f} µs = {ratio * 100:+.1f} % wall, "
+          f"{(bc / ac - 1) * 100:+.1f} % CPU (+{bc - ac:,.0f} µs)  (goal ≤ {GOAL * 100:.0f} %: "
+          f"{'met' if ratio <= GOAL else 'NOT met'})")
+    return ratio
+
+
+def timed(fn, n: int) -> tuple[float, float]:
+    """Wall and CPU µs per call over ``n`` calls."""
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6, (time.process_time() - c0) / n * 1e6
+
+
+def bench_sender(sf, n_rows: int) -> str:
+    """``deliver_due`` through aiosmtpd on loopback: rows mailed per second."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:  # a production install without the dev dependencies
+        return "skipped (aiosmtpd is not installed: pip install -r requirements/dev.lock)"
+    import socket
+
+    from bti.config import MailSettings
+    from bti.services.notify.delivery import deliver_due
+
+    class Count:
+        n = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Count.n += 1
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = MailSettings(host="127.0.0.1", port=port, security="none",
+                                mail_from="BTI <bti@bench.invalid>",
+                                base_url="https://bti.bench.invalid")
+        with sf() as s:
+            pending = s.scalar(select(func.count()).select_from(NotificationDelivery)
+                               .where(NotificationDelivery.status == "pending"))
+        t0 = time.perf_counter()
+        sent = 0
+        while sent < min(n_rows, pending):
+            got = deliver_due(sf, settings, datetime.now(UTC), worker_id="bench", batch=50)
+            if not got.sent:
+                break
+            sent += got.sent
+        elapsed = time.perf_counter() - t0
+    finally:
+        controller.stop()
+    return (f"{sent:,} mails in {elapsed:.2f} s: {sent / elapsed:,.0f}/s "
+            f"({elapsed / sent * 1e3:,.2f} ms each; server received {Count.n:,})"
+            if sent else "nothing sent")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=20.0,
+                    help="total measuring time, shared by the two variants (default 20)")
+    ap.add_argument("--recipients", type=int, default=2,
+                    help="users notified per transition in variant B (default 2)")
+    ap.add_argument("--cases", type=int, default=100, help="cases for add_note (default 100)")
+    ap.add_argument("--loop-cases", type=int, default=25,
+                    help="cases cycled through the nivå 0 loop (default 25)")
+    ap.add_argument("--round", type=int, default=200, help="transactions per round (default 200)")
+    ap.add_argument("--send", type=int, default=2000,
+                    help="mails the sender run sends at the end (0: skip; default 2000)")
+    args = ap.parse_args(argv[1:])
+    os.environ.setdefault("BTI_LOG_KEYS", "bench:" + "k" * 40)
+    tmpdir = Path(tempfile.mkdtemp(prefix="bti-bench-outbox-"))
+    print("== bench_outbox ==")
+    for line in machine_facts(argv, tmpdir):
+        print("  " + line)
+    try:
+        wf_dir = tmpdir / "workflows"
+        wf_dir.mkdir()
+        shutil.copy(WORKFLOWS / f"{WORKFLOW_ID}.toml", wf_dir)
+        engine = make_engine(f"sqlite:///{tmpdir / 'bench.sqlite3'}")
+        create_schema(engine)
+        sf = make_session_factory(engine)
+        world = World(sf, WorkflowRegistry(wf_dir))
+        recipients = add_recipients(world, args.recipients)
+        case_ids, _ = world.open_cases(args.cases)
+        runs = Runs(world, case_ids, recipients)
+        for _ in range(300):  # warm-up of both paths
+            runs.plain()
+            runs.with_outbox()
+        half = time.perf_counter() + args.seconds / 2
+        a_wall, b_wall, a_cpu, b_cpu = [], [], [], []
+        while time.perf_counter() < half or len(a_wall) < 4:
+            for fn, wall, cpu in ((runs.plain, a_wall, a_cpu), (runs.with_outbox, b_wall, b_cpu)):
+                x, y = timed(fn, args.round)
+                wall.append(x)
+                cpu.append(y)
+        print(f"\n[1] add_note, {args.round} + {args.round} transactions per round, interleaved")
+        report("add_note transaction           ", f"add_note + emit to {args.recipients} users   ",
+               a_wall, b_wall, a_cpu, b_cpu)
+
+        loop_cases, _ = world.open_cases(args.loop_cases)
+        for cid in loop_cases:
+            world.to_n0_decision(cid)
+        runs.loop(loop_cases, outbox=False)  # warm-up
+        runs.loop(loop_cases, outbox=True)
+        deadline = time.perf_counter() + args.seconds / 2
+        a_wall, b_wall, a_cpu, b_cpu = [], [], [], []
+        while time.perf_counter() < deadline or len(a_wall) < 4:
+            for outbox, wall, cpu in ((False, a_wall, a_cpu), (True, b_wall, b_cpu)):
+                x, y = timed_loop(runs, loop_cases, outbox)
+                wall.append(x)
+                cpu.append(y)
+        print(f"\n[2] state changes (the nivå 0 loop on {len(loop_cases)} cases), a whole loop "
+              f"per round, interleaved")
+        report("state change                   ", f"state change + emit to {args.recipients} users",
+               a_wall, b_wall, a_cpu, b_cpu)
+        with sf() as s:
+            rows = s.scalar(select(func.count()).select_from(NotificationDelivery))
+        print(f"\n  {rows:,} delivery rows written")
+        if args.send:
+            print(f"\n  sender: {bench_sender(sf, args.send)}")
+        engine.dispose()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
