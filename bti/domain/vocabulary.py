@@ -463,6 +463,11 @@ class AuditAction(StrEnum):
     MUNICIPALITY_SETTINGS_CHANGED = "municipality.settings_changed"
     API_TOKEN_CREATED = "api_token.created"  # noqa: S105 # nosec B105 - a name
     API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 # nosec B105 - a name
+    # a user's private calendar feed (bti.services.notify.calendar); a read of it is a read
+    # of the case data in it (dates and the case number), one row per case
+    CALENDAR_FEED_ENABLED = "calendar_feed.enabled"
+    CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
+    CALENDAR_FEED_READ = "calendar_feed.read"
 
     # analytics and the catalogue of measures
     ANALYTICS_VIEWED = "analytics.viewed"

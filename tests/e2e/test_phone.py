@@ -15,6 +15,8 @@ measures, consent and participants) and the leader's unit overview.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -177,6 +179,13 @@ def test_journey_pages_fit_a_phone(phone, live_server, case_at, axe, tmp_path):
     assert table.locator("tbody td[data-label]").count() > 0
     visit(pg, f"/saker/{cid}", "case-page", "Rogn 390")
     visit(pg, f"/saker/{cid}/handling/add_note", "action-page")  # an action on its own page
+    # the settings page, and the calendar address shown once after switching the feed on
+    visit(pg, "/innstillinger", "settings", "Innstillinger")
+    pg.get_by_role("button", name="Slå på kalenderstrømmen").click()
+    expect(pg.get_by_label("Kalenderadresse")).to_have_value(
+        re.compile(r"/kalender/bti_cal_[A-Za-z0-9_-]+\.ics$"))
+    _check_layout(pg, "settings-calendar-address")
+    axe(pg)
 
     pg = phone()
     _sign_in(pg, live_server, LEADER)

@@ -36,6 +36,7 @@ from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.notify import calendar
 
 ROLE_VALUES = tuple(r.value for r in Role)
 #: Characters of a generated password: no look-alikes (0/O, 1/l/I), lower case only, so it can
@@ -264,6 +265,8 @@ def deactivate_user(ctx: Ctx, user_id: int) -> int:
     ended = end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="deactivated")
     revoked = tokens.revoke_all(ctx.session, user.id, now=ctx.now())
     extra: dict[str, Any] = {"api_tokens_revoked": revoked} if revoked else {}
+    if calendar.revoke_all(ctx.session, user.id, now=ctx.now()):
+        extra["calendar_feed_revoked"] = True
     audit.record(ctx, AuditAction.USER_DEACTIVATED, object_type="user", object_id=user.id,
                  sessions_ended=ended, **extra)
     return ended

@@ -181,16 +181,9 @@ def classify(
         elif m.evaluate_by <= today + timedelta(days=EVALUATION_DUE_DAYS):
             out.append(Urgency(EVALUATION_DUE, m.evaluate_by, False, m.id))
     state = definition.state(case.state)
-    if not state.final:
-        days = deadlines.level_decision_days.get(state.level)
-        if days is not None:
-            # nivå 0 runs from when the concern arose (the case opened); later levels from
-            # when the case entered them
-            since = case.opened_at if state.level == definition.state(definition.initial).level \
-                else case.level_entered_at
-            due = level_decision_due(since, days)
-            if due < today:
-                out.append(Urgency(LEVEL_DEADLINE_PASSED, due, True))
+    due = level_due(case, definition)
+    if due is not None and due < today:
+        out.append(Urgency(LEVEL_DEADLINE_PASSED, due, True))
     for r in reports:
         if (r.case_id != case.id or r.kind != "report" or r.feedback_received_on is not None
                 or r.feedback_expected_by is None):
@@ -211,6 +204,21 @@ def classify(
         if (today - last).days >= deadlines.inactivity_days:
             out.append(Urgency(INACTIVE, last, True))
     return tuple(sorted(out, key=lambda u: u.sort_key))
+
+
+def level_due(case: Case, definition: WorkflowDefinition) -> date | None:
+    """When the decision at the case's current level is due, if the workflow sets a limit
+    there (nivå 0's 14 days) and the case is not closed. Nivå 0 runs from when the concern
+    arose (the case opened); a later level from when the case entered it."""
+    state = definition.state(case.state)
+    if state.final:
+        return None
+    days = definition.deadlines.level_decision_days.get(state.level)
+    if days is None:
+        return None
+    since = case.opened_at if state.level == definition.state(definition.initial).level \
+        else case.level_entered_at
+    return level_decision_due(since, days)
 
 
 def consent_expiring(consent: Consent, today: date, warning_days: int) -> bool:

@@ -56,7 +56,8 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import leader
     from bti.web.ui import notifications
     from bti.web.ui import privacy
+    from bti.web.ui import settings
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
-                   catalogue, analytics):
+                   catalogue, analytics, settings):
         app.register_blueprint(module.bp)
