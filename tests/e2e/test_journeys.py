@@ -755,6 +755,11 @@ def test_journey5_leader_sees_the_overview_and_timeline(page, sign_in, case_at, 
     expect(page.get_by_role("heading", level=2, name=t["as_table"])).to_be_visible()
     table = page.get_by_role("table", name=t["table"].format(cid))
     expect(table).to_be_visible()
+    # wider than a phone, the table scrolls in its own region (reachable with Tab), never the page
+    scroller = page.get_by_role("region", name=t["table"].format(cid))
+    expect(scroller.get_by_role("table")).to_have_count(1)
+    expect(scroller).to_have_attribute("tabindex", "0")
+    expect(scroller).to_have_css("overflow-x", "auto")
     kinds = [k.strip() for k in table.get_by_role("rowheader").all_inner_texts()]
     assert kinds.count(t["level"]) == 3, kinds  # nivå 0, 1 and 2
     for kind in (t["measure"], t["evaluation"], t["consent"], t["child_welfare"]):
