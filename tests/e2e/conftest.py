@@ -365,14 +365,26 @@ def _vnu_jar() -> Path | None:
     return jar
 
 
+_HTML_SUMMARY = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if line := config.stash.get(_HTML_SUMMARY, ""):
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
-def html_pages() -> HtmlPages:
+def html_pages(pytestconfig) -> HtmlPages:
     """Collects the HTML of every page the journeys reach; at the session's end the Nu HTML
     Checker runs once over all of it and any error fails the session (an error in the teardown
     of the last browser test, listing page and message)."""
     pages = HtmlPages(_vnu_jar())
     yield pages
     errors = pages.errors()
+    if pages.jar is not None:
+        pytestconfig.stash[_HTML_SUMMARY] = (
+            f"Nu HTML Checker: {len(pages.pages)} distinct pages from the browser tests, "
+            f"{len(errors)} error(s)")
     if errors:
         pytest.fail(f"Nu HTML Checker: {len(errors)} error(s) on the {len(pages.pages)} pages "
                     "the browser tests reached:\n" + "\n".join(errors), pytrace=False)
