@@ -4,13 +4,17 @@ Every value can be set from the environment, so one file serves every instance b
 balancer (docs/deployment.md). The app itself reads its own settings (``BTI_*``, bti/config.py).
 
 The access log holds no query strings and no personal data: method, path (case ids are
-pseudonymous numbers; no search terms, which travel in query strings), status, size, duration.
+pseudonymous numbers; no search terms, which travel in query strings; a calendar feed's secret
+token is left out), status, size, duration.
 No client address, no user agent, no referrer: the audit trail in the database records who read
 what; the access log is for operations.
 """
 
 import multiprocessing
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 
 def _int(name: str, default: int) -> int:
@@ -51,6 +55,24 @@ errorlog = os.environ.get("BTI_ERROR_LOG", "-")
 loglevel = os.environ.get("BTI_LOG_LEVEL", "info")
 # %(U)s is the path without the query string; %(M)s the duration in ms
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+#: A calendar feed's path is its credential (bti/web/ui/settings.py): logged without the token.
+_FEED_TOKEN = re.compile(r"/kalender/[^/ ?]*\.ics")
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with a calendar feed's secret token left out of the access log (the
+    path atom, and the request line for a format that uses it)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "r"):
+            if key in atoms:
+                atoms[key] = _FEED_TOKEN.sub("/kalender/<token>.ics", atoms[key])
+        return atoms
+
+
+logger_class = RedactingLogger
 proc_name = "bti"
 
 

@@ -76,3 +76,28 @@ def test_a_500_is_recorded_in_the_error_log_file_without_personal_data(tmp_path)
     assert "ValueError (request" not in stderr, "the record went to the worker's stderr"
     for secret in (PASSWORD, USERNAME, "ødelagt"):
         assert secret not in logged
+
+
+@sqlite_only
+@pytest.mark.timeout(180)
+def test_a_calendar_feed_token_stays_out_of_the_access_log(tmp_path):
+    db = tmp_path / "bti.sqlite3"
+    url = f"sqlite:///{db}"
+    env = {"BTI_DATABASE_URL": url, "BTI_WORKFLOWS_DIR": str(ROOT / "workflows")}
+    subprocess.run([str(BIN / "bti"), "init-db"], env={**os.environ, **env}, cwd=tmp_path,
+                   check=True, capture_output=True)
+    server = Server(url, tmp_path)
+    access_log = tmp_path / "access.log"
+    server.env.update(BTI_ERROR_LOG=str(tmp_path / "error.log"), BTI_ACCESS_LOG=str(access_log))
+    secret = "bti_cal_secret-feed-token-0123456789abcdefghijkl"
+    server.start()
+    try:
+        status, _, _ = _request(server.port, "GET", f"/kalender/{secret}.ics")
+        assert status == 404
+        assert _request(server.port, "GET", "/healthz")[0] == 200
+    finally:
+        server.stop()
+    logged = access_log.read_text(encoding="utf-8")
+    assert '"GET /kalender/<token>.ics" 404' in logged, logged
+    assert "/healthz" in logged
+    assert secret not in logged

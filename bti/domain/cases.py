@@ -16,6 +16,7 @@ from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -262,7 +263,8 @@ class Note(Base):
 
 
 class Handover(Base):
-    """Overføring av stafettpinnen: proposed, then accepted or declined by the new holder."""
+    """Overføring av stafettpinnen: proposed, then accepted or declined by the new holder, or
+    withdrawn by its proposer or the stafettholder (cancelled: the recipient lost access)."""
 
     __tablename__ = "handover"
 
@@ -275,8 +277,13 @@ class Handover(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
     from_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     to_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # proposed | accepted | declined
+    # proposed | accepted | declined | withdrawn | cancelled
+    status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text)
+    #: Who proposed it (the stafettholder or a leader); None on rows from before it was kept.
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The holder chose to stay on as a participant once the handover is accepted.
+    holder_stays: Mapped[bool] = mapped_column(default=False, server_default=false())
     decline_reason: Mapped[str | None] = mapped_column(Text)
     proposed_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
@@ -331,6 +338,9 @@ class BarnevernReport(Base):
     feedback_received_on: Mapped[date | None]
     concluded_on: Mapped[date | None]
     created_at: Mapped[datetime]
+    #: The nearest leader recorded that the reporter was offered a debrief (the fact only).
+    debrief_recorded_at: Mapped[datetime | None]
+    debrief_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class BarnevernFeedback(Base):

@@ -117,6 +117,14 @@ GUARDS: dict[str, L] = {
         "nn": "Berre den som er føreslått som ny stafetthaldar kan svare på overføringa.",
         "en": "Only the proposed new stafettholder can answer the handover.",
     },
+    "may_withdraw_handover": {
+        "nb": "Bare den som foreslo overføringen, eller stafettholderen, kan trekke den tilbake, "
+        "og bare mens den venter på svar.",
+        "nn": "Berre den som føreslo overføringa, eller stafetthaldaren, kan trekkje ho tilbake, "
+        "og berre medan ho ventar på svar.",
+        "en": "Only the one who proposed the handover, or the stafettholder, can withdraw it, and "
+        "only while it waits for an answer.",
+    },
     "has_report_awaiting_feedback": {
         "nb": "Ingen bekymringsmelding venter på tilbakemelding fra barnevernet: alle er "
         "henlagt eller ferdig undersøkt.",
@@ -129,6 +137,11 @@ GUARDS: dict[str, L] = {
         "nb": "Det finnes ikke noe gjeldende samtykke å trekke tilbake.",
         "nn": "Det finst ikkje noko gjeldande samtykke å trekkje tilbake.",
         "en": "There is no current consent to withdraw.",
+    },
+    "has_report_without_debrief": {
+        "nb": "Ingen bekymringsmelding venter på at en debrief er tilbudt den som meldte.",
+        "nn": "Inga bekymringsmelding ventar på at ein debrief er tilboden den som melde.",
+        "en": "No report is waiting for a debrief to be offered to the reporter.",
     },
 }
 
@@ -265,6 +278,11 @@ GUARD_CHECKLIST: dict[str, GuardCheck] = {
         "nn": "du er føreslått som ny stafetthaldar",
         "en": "you are proposed as the new stafettholder",
     }),
+    "may_withdraw_handover": GuardCheck({
+        "nb": "du foreslo overføringen eller er stafettholder, og den venter på svar",
+        "nn": "du føreslo overføringa eller er stafetthaldar, og ho ventar på svar",
+        "en": "you proposed the handover or hold the baton, and it waits for an answer",
+    }),
     "has_report_awaiting_feedback": GuardCheck({
         "nb": "en bekymringsmelding venter på tilbakemelding fra barnevernet",
         "nn": "ei bekymringsmelding ventar på tilbakemelding frå barnevernet",
@@ -275,6 +293,11 @@ GUARD_CHECKLIST: dict[str, GuardCheck] = {
         "nn": "eit gjeldande samtykke",
         "en": "a current consent",
     }, "give_consent"),
+    "has_report_without_debrief": GuardCheck({
+        "nb": "en bekymringsmelding der den som meldte ennå ikke er tilbudt debrief",
+        "nn": "ei bekymringsmelding der den som melde enno ikkje er tilboden debrief",
+        "en": "a report whose reporter has not yet been offered a debrief",
+    }),
 }
 
 
@@ -349,10 +372,13 @@ EFFECTS: dict[str, EffectSpec] = {
     "consent_withdrawn": _e("consent", {"consent": "consent"}, {"notes": "textarea"}),
     "consent_refused": _e("consent", {"given_by": "choice", "services": "units"},
                           {"notes": "textarea"}),
-    "handover_proposed": _e("handover", {"to_user": "user", "reason": "textarea"}, {},
-                            guards=("no_pending_handover",)),
+    # ``holder_stays``: the stafettholder stays on as a participant once it is accepted (only
+    # where their service may take part: ``bti.services.cases.handover``)
+    "handover_proposed": _e("handover", {"to_user": "user", "reason": "textarea"},
+                            {"holder_stays": "bool"}, guards=("no_pending_handover",)),
     "handover_accepted": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
+    "handover_withdrawn": _e("handover", {}, {}, guards=("may_withdraw_handover",)),
     "report_barnevernet": _e("report", {"sent_on": "date"}, {"grounds": "choice",
                                                             "notes": "textarea"}),
     # one stage of barnevernet's feedback (``feedback_kind``, bti.domain.cases.FEEDBACK_STAGES)
@@ -360,6 +386,10 @@ EFFECTS: dict[str, EffectSpec] = {
     "barnevern_feedback": _e("report", {"received_on": "date", "feedback_kind": "choice"},
                              {"report": "report", "notes": "textarea"},
                              guards=("has_report_awaiting_feedback",)),
+    # the nearest leader offered the reporter a debrief: the fact only, on ``debrief_report``
+    # (may be left out while only one report waits for it), never what was said
+    "debrief_offered": _e("report", {}, {"debrief_report": "report"},
+                          guards=("has_report_without_debrief",)),
     "avverge": _e("report", {"reported_to": "choice", "reported_on": "date"},
                   {"notes": "textarea"}),
     "referral": _e("referral", {"referred_to": "choice"}, {"notes": "textarea"}),
@@ -431,9 +461,15 @@ class AuditAction(StrEnum):
     USER_MFA_RESET = "user.mfa_reset"
     USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 # nosec B105 - a name
     USER_ROLES_CHANGED = "user.roles_changed"
+    USER_EMAIL_CHANGED = "user.email_changed"
     MUNICIPALITY_SETTINGS_CHANGED = "municipality.settings_changed"
     API_TOKEN_CREATED = "api_token.created"  # noqa: S105 # nosec B105 - a name
     API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 # nosec B105 - a name
+    # a user's private calendar feed (bti.services.notify.calendar); a read of it is a read
+    # of the case data in it (dates and the case number), one row per case
+    CALENDAR_FEED_ENABLED = "calendar_feed.enabled"
+    CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
+    CALENDAR_FEED_READ = "calendar_feed.read"
 
     # analytics and the catalogue of measures
     ANALYTICS_VIEWED = "analytics.viewed"

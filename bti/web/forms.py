@@ -144,6 +144,10 @@ def error_text(code: str) -> str:
         "not_in_service": _("The person does not work in the chosen service."),
         "already_participant": _("The person already takes part."),
         "already_stafettholder": _("The person is already the stafettholder."),
+        "holder_only": _("Only the stafettholder can choose to stay on as a participant."),
+        "stay_not_covered": _("You cannot stay on as a participant: no current consent covers "
+                              "your service."),
+        "debrief_recorded": _("A debrief is already recorded for this report."),
         "looks_like_id_number": _(
             "Do not use a national identity number. Use a pseudonym or initials."),
         "contains_id_number": _(

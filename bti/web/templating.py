@@ -108,8 +108,10 @@ def globals_() -> dict[str, Any]:
 def _inbox_helpers() -> dict[str, Any]:
     from bti.services.cases import inbox as inbox_service
     from bti.web.ui.inbox import case_url
+    from bti.web.ui.notifications import unread_badge
 
-    return {"case_url": case_url, "URGENCY_ORDER": inbox_service.URGENCY_ORDER}
+    return {"case_url": case_url, "URGENCY_ORDER": inbox_service.URGENCY_ORDER,
+            "unread_badge": unread_badge}
 
 
 def init_app(app: Flask) -> None:

@@ -41,6 +41,13 @@ PER_USER = parse("100 per hour")
 PER_ADDRESS = parse("100 per hour")
 PER_KNOWN_BROWSER = parse("10 per 15 minutes")
 PER_USER_SECOND_FACTOR = parse("5 per 15 minutes")
+#: The calendar feed (``bti.web.ui.settings``): unknown or revoked feed addresses asked for, per
+#: client address (a scanner is answered 429 instead of 404); reads of one feed (a calendar
+#: client polls every few minutes to hours, so this is far above any client's pace). A live
+#: feed is never refused for its address's misses: a calendar service fetches the feeds of
+#: many users, some of them revoked long ago, from the same few addresses.
+PER_ADDRESS_FEED_MISSES = parse("60 per hour")
+PER_FEED_READS = parse("60 per hour")
 #: How long a browser stays known after its last successful sign-in, and how many users it
 #: remembers (the latest first).
 KNOWN_FOR_DAYS = 180
@@ -135,6 +142,29 @@ class SecondFactorThrottle(_Counted):
     def for_user(cls, user_id: int) -> SecondFactorThrottle:
         prefix = current_app.extensions["bti"].settings.ratelimit_prefix
         return cls(((PER_USER_SECOND_FACTOR, (prefix, "mfa-user", str(user_id))),))
+
+
+@dataclass(frozen=True)
+class FeedMissThrottle(_Counted):
+    """Feed addresses that answered 404, counted per client address (an IPv6 address by its
+    /64): over ``PER_ADDRESS_FEED_MISSES``, an unknown address is answered 429 until the window
+    ends (a live one is still served)."""
+
+    @classmethod
+    def for_request(cls) -> FeedMissThrottle:
+        prefix = current_app.extensions["bti"].settings.ratelimit_prefix
+        address = client_network(get_remote_address())
+        return cls(((PER_ADDRESS_FEED_MISSES, (prefix, "feed-miss-addr", address)),))
+
+
+@dataclass(frozen=True)
+class FeedReadThrottle(_Counted):
+    """Reads of one feed (``count_failure`` counts a read here), ``PER_FEED_READS``."""
+
+    @classmethod
+    def for_feed(cls, feed_id: int) -> FeedReadThrottle:
+        prefix = current_app.extensions["bti"].settings.ratelimit_prefix
+        return cls(((PER_FEED_READS, (prefix, "feed-reads", str(feed_id))),))
 
 
 @dataclass(frozen=True)

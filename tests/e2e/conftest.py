@@ -11,10 +11,13 @@ Playwright never downloads a browser here: it launches /usr/bin/chromium.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from dataclasses import field
@@ -42,6 +45,12 @@ HERE = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("BTI_CHROMIUM", "/usr/bin/chromium"))
 REQUIRED = os.environ.get("BTI_REQUIRE_E2E", "") not in ("", "0")
 ARTIFACTS = Path(os.environ.get("BTI_E2E_ARTIFACTS", ROOT / "test-artifacts" / "e2e"))
+VNU_REQUIRED = os.environ.get("BTI_REQUIRE_VNU", "") not in ("", "0")
+VNU_CANDIDATES = [Path(p) for p in (os.environ.get("BTI_VNU_JAR"),) if p] + [
+    ROOT / ".venv" / d / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+    for d in ("e2e-node", "vnu")]
+#: The page width of a journey unless the test parametrizes ``viewport_width`` (390: a phone).
+DESKTOP_WIDTH = 1280
 AXE_CANDIDATES = [
     Path(p) for p in (os.environ.get("BTI_AXE_JS"),) if p
 ] + [ROOT / ".venv" / "e2e-node" / "node_modules" / "axe-core" / "axe.min.js"]
@@ -197,13 +206,23 @@ def browser():
 
 
 @pytest.fixture
-def page(request, browser, live_server):
+def viewport_width() -> int:
+    """The width of ``page``'s viewport: 1280 px, unless a test parametrizes it
+    (``@pytest.mark.parametrize("viewport_width", [390])``: a phone, 844 px high)."""
+    return DESKTOP_WIDTH
+
+
+@pytest.fixture
+def page(request, browser, live_server, viewport_width, html_pages):
     """A fresh browser context (no cookies) and page; relative URLs go to the live server.
-    A failing test leaves a screenshot: test-artifacts/e2e/<test>-FAILED.png."""
+    The HTML of every document the page loads goes to ``html_pages`` (the Nu HTML Checker at
+    the session's end). A failing test leaves a screenshot: test-artifacts/e2e/<test>-FAILED.png."""
+    height = 900 if viewport_width >= 800 else 844
     context = browser.new_context(base_url=live_server.url, locale="nb-NO",
-                                  viewport={"width": 1280, "height": 900})
+                                  viewport={"width": viewport_width, "height": height})
     context.set_default_timeout(TIMEOUT_S * 1000)
     pg = context.new_page()
+    pg.on("requestfinished", lambda req: html_pages.add(request.node.name, req))
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -269,6 +288,141 @@ def sign_in(live_server):
     return do
 
 
+# -- valid HTML: every document the journeys load, checked in one run at the session's end ------
+
+#: What differs between two loads of the same page: the CSRF token and the script's nonce.
+_VOLATILE = re.compile(r'(?<=name="csrf_token" value=")[^"]*|(?<=nonce=")[^"]*')
+
+
+class HtmlPages:
+    """The HTML of each document a ``page`` loaded (main frame, 2xx or an error page), once per
+    distinct body. ``check()`` runs the Nu HTML Checker once over all of them."""
+
+    def __init__(self, jar: Path | None) -> None:
+        self.jar = jar
+        self.pages: dict[str, str] = {}
+        self._seen: set[str] = set()
+
+    def add(self, test: str, req) -> None:
+        if self.jar is None or req.resource_type != "document" or req.frame.parent_frame:
+            return
+        response = req.response()
+        if response is None or response.status >= 300 and response.status < 400:
+            return
+        if "text/html" not in (response.headers.get("content-type") or ""):
+            return
+        try:
+            body = response.text()
+        except Exception:  # the page navigated on before the body was read
+            return
+        # the same page again, but for its CSRF token and script nonce, is checked once
+        digest = hashlib.sha256(_VOLATILE.sub("", body).encode()).hexdigest()
+        if digest in self._seen:
+            return
+        self._seen.add(digest)
+        path = re.sub(r"^https?://[^/]+", "", response.url)
+        self.pages[f"{test}: {req.method} {path} ({response.status})"] = body
+
+    def errors(self) -> list[str]:
+        """Every error vnu finds, as ``<test>: <method> <path> (<status>):<line>: message``."""
+        if self.jar is None or not self.pages:
+            return []
+        with tempfile.TemporaryDirectory(prefix="bti-vnu-") as tmp:
+            names = {}
+            for i, (name, html) in enumerate(self.pages.items()):
+                path = Path(tmp) / f"page-{i:04d}.html"
+                path.write_text(html, encoding="utf-8")
+                names[path.resolve().as_uri()] = name
+            import subprocess
+
+            run = subprocess.run(  # noqa: S603 - our own jar and files
+                ["java", "-jar", str(self.jar), "--errors-only", "--format", "json",
+                 "--exit-zero-always", tmp], capture_output=True, text=True, timeout=600,
+                check=True)
+            messages = json.loads(run.stderr or run.stdout)["messages"]
+
+        def page_of(url: str | None) -> str:
+            url = url or ""
+            return names.get(url) or names.get(url.replace("file:/", "file:///", 1)) or url
+
+        return [f"{page_of(m.get('url'))}:{m.get('lastLine')}: {m.get('message')}"
+                f" [{(m.get('extract') or '').strip()[:100]}]"
+                for m in messages if m.get("type") in ("error", "non-document-error")]
+
+
+def _vnu_jar() -> Path | None:
+    jar = next((p for p in VNU_CANDIDATES if p.is_file()), None)
+    if jar is None or shutil.which("java") is None:
+        message = ("the Nu HTML Checker is missing (vnu.jar: BTI_VNU_JAR or "
+                   "tests/e2e/install-deps.sh; Java 17+)")
+        if VNU_REQUIRED:
+            pytest.fail(f"BTI_REQUIRE_VNU is set but {message}")
+        import warnings
+
+        warnings.warn(f"{message}: the journeys' pages are not checked for valid HTML",
+                      stacklevel=1)
+        return None
+    return jar
+
+
+_HTML_SUMMARY = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if line := config.stash.get(_HTML_SUMMARY, ""):
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def html_pages(pytestconfig) -> HtmlPages:
+    """Collects the HTML of every page the journeys reach; at the session's end the Nu HTML
+    Checker runs once over all of it and any error fails the session (an error in the teardown
+    of the last browser test, listing page and message)."""
+    pages = HtmlPages(_vnu_jar())
+    yield pages
+    errors = pages.errors()
+    if pages.jar is not None:
+        pytestconfig.stash[_HTML_SUMMARY] = (
+            f"Nu HTML Checker: {len(pages.pages)} distinct pages from the browser tests, "
+            f"{len(errors)} error(s)")
+    if errors:
+        pytest.fail(f"Nu HTML Checker: {len(errors)} error(s) on the {len(pages.pages)} pages "
+                    "the browser tests reached:\n" + "\n".join(errors), pytrace=False)
+
+
+# -- layout: nothing wider than the window ------------------------------------------------------
+
+FITS_JS = """() => {
+  const root = document.documentElement, width = root.clientWidth;
+  const clipped = el => {
+    for (let n = el.parentElement; n && n !== document.body; n = n.parentElement) {
+      if (getComputedStyle(n).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const wide = [...document.querySelectorAll('main, main *')].filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && (r.right > width + 1 || r.left < -1) && !clipped(e);
+  }).slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+      + (typeof e.className === 'string' && e.className.trim()
+         ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+      + ' [' + Math.round(e.getBoundingClientRect().left) + '–'
+      + Math.round(e.getBoundingClientRect().right) + ' px]');
+  return {scroll: root.scrollWidth, width: width, wide: wide};
+}"""
+
+
+def assert_fits(pg) -> None:
+    """The page does not scroll sideways (the document is no wider than the window), and no
+    element of the main content sticks out of the window, unless it sits in a scrolling region
+    (a wide table in ``div.table-scroll``)."""
+    r = pg.evaluate(FITS_JS)
+    where = (f"{pg.url} is wider than the {r['width']} px window "
+             f"(scrollWidth {r['scroll']} px); sticking out: {r['wide']}")
+    assert r["scroll"] <= r["width"], where
+    assert not r["wide"], where
+
+
 # -- accessibility ---------------------------------------------------------------------------
 
 def _axe_source() -> str:
@@ -322,15 +476,19 @@ def axe(axe_source):
 
 
 @pytest.fixture
-def check(axe, screenshot_as):
-    """``check(page, "journey2", "nivaa2", "nn")``: the page is in ``lang``, axe finds no
-    WCAG 2.1 A/AA violation, and the page is saved as journey2-nivaa2-nn.png."""
+def check(axe, screenshot_as, viewport_width):
+    """``check(page, "journey2", "nivaa2", "nn")``: the page is in ``lang``, it fits the window
+    (``assert_fits``), axe finds no WCAG 2.1 A/AA violation, and the page is saved as
+    journey2-nivaa2-nn.png (journey2-nivaa2-nn-390px.png in a 390 px run)."""
+    suffix = "" if viewport_width == DESKTOP_WIDTH else f"-{viewport_width}px"
+
     def run(page, journey: str, step: str, lang: str) -> None:
         from playwright.sync_api import expect
 
         expect(page.locator("html")).to_have_attribute("lang", lang)
+        assert_fits(page)
         axe(page)
-        screenshot_as(page, f"{journey}-{step}-{lang}")
+        screenshot_as(page, f"{journey}-{step}-{lang}{suffix}")
 
     return run
 

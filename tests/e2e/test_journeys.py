@@ -30,10 +30,15 @@ import pytest
 from playwright.sync_api import expect
 
 from bti.domain.clock import local_date
+from tests.e2e.conftest import assert_fits
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = tomllib.loads((ROOT / "workflows" / "bti-standard.toml").read_text(encoding="utf-8"))
 LANGS = ["nb", "nn"]
+#: The three main journeys (1, 2 and 5) also run at a phone's width, in bokmål.
+PHONE = 390
+LANGS_AND_PHONE = [pytest.param("nb", 1280, id="nb"), pytest.param("nn", 1280, id="nn"),
+                   pytest.param("nb", PHONE, id=f"nb-{PHONE}px")]
 
 TEACHER, COORDINATOR, LEADER = "laerar", "koordinator", "rektor"
 NAMES = {TEACHER: "Lærar Lise Lund", COORDINATOR: "Koordinator Kari Kvam",
@@ -44,7 +49,7 @@ SCHOOL = "Fjordvik skule"
 TEXT = {
     "nb": {
         "user": "Brukernavn", "password": "Passord", "sign_in": "Logg inn", "sign_out": "Logg ut",
-        "change": "Bytt", "menu": "Hovedmeny", "inbox": "Mine saker",
+        "change": "Bytt", "menu": "Hovedmeny", "menu_button": "Meny", "inbox": "Mine saker",
         "new_concern": "Ny bekymring", "pseudonym": "Initialene til barnet eller et pseudonym",
         "birth_year": "Fødselsår", "record_concern": "Registrer bekymringen", "yes": "Ja",
         "pseudonym_error": "Skriv initialene eller et pseudonym.",
@@ -56,6 +61,9 @@ TEXT = {
         "record_done": "Registrer det du har gjort",
         "violence_note": "Mistanke om vold eller overgrep.",
         "summary": "Hvor saken står", "actions": "Neste steg", "log": "Stafettlogg",
+        "in_place": "Dette er på plass nå", "others": "Andre handlinger",
+        "measures": "Tiltak", "consents": "Samtykker", "who": "Hvem er med",
+        "met": "Oppfylt:", "not_met": "Ikke oppfylt:", "record": "Registrer",
         "entries": "{} oppføringer, nyeste først.",
         "reason": "Begrunnelse", "level": "Nivå", "stafettholder": "Stafettholder",
         "voice": "Barnets stemme", "waiting": "Overføring venter på svaret ditt",
@@ -69,7 +77,7 @@ TEXT = {
     },
     "nn": {
         "user": "Brukarnamn", "password": "Passord", "sign_in": "Logg inn", "sign_out": "Logg ut",
-        "change": "Byt", "menu": "Hovudmeny", "inbox": "Mine saker",
+        "change": "Byt", "menu": "Hovudmeny", "menu_button": "Meny", "inbox": "Mine saker",
         "new_concern": "Ny uro", "pseudonym": "Initialane til barnet eller eit pseudonym",
         "birth_year": "Fødselsår", "record_concern": "Registrer uroa", "yes": "Ja",
         "pseudonym_error": "Skriv initialane eller eit pseudonym.",
@@ -81,6 +89,9 @@ TEXT = {
         "record_done": "Registrer det du har gjort",
         "violence_note": "Mistanke om vald eller overgrep.",
         "summary": "Kvar saka står", "actions": "Neste steg", "log": "Stafettlogg",
+        "in_place": "Dette er på plass no", "others": "Andre handlingar",
+        "measures": "Tiltak", "consents": "Samtykke", "who": "Kven er med",
+        "met": "Oppfylt:", "not_met": "Ikkje oppfylt:", "record": "Registrer",
         "entries": "{} oppføringar, nyaste først.",
         "reason": "Grunngjeving", "level": "Nivå", "stafettholder": "Stafetthaldar",
         "voice": "Barnet si stemme", "waiting": "Overføring ventar på svaret ditt",
@@ -136,6 +147,11 @@ def opening_label(lang: str) -> str:
     return WORKFLOW["opening"]["label"][lang]
 
 
+def tag(viewport_width: int) -> str:
+    """What sets a phone run's pseudonyms apart from the desktop run's (no likely duplicate)."""
+    return "" if viewport_width != PHONE else " m"
+
+
 def oslo_today():
     return local_date(datetime.now(UTC))
 
@@ -161,6 +177,16 @@ def choose_language(page, lang: str) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile(r"^(Bytt|Byt|Change)$")).click()
     expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def menu_link(page, lang: str, name: str):
+    """A link of the main menu, the menu opened first when it is folded (a phone)."""
+    nav = page.get_by_role("navigation", name=TEXT[lang]["menu"])
+    toggle = nav.get_by_role("button", name=TEXT[lang]["menu_button"])
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+    return nav.get_by_role("link", name=name)
 
 
 def enter(page, sign_in, check, journey: str, username: str, lang: str) -> None:
@@ -196,6 +222,17 @@ def fact(page, lang: str, term: str):
         f"xpath=.//dt[normalize-space()='{TEXT[lang][term]}']/following-sibling::dd[1]")
 
 
+def region(page, lang: str, name: str):
+    """One of the case page's panels: "summary" (where we are), "in_place", "actions" (what
+    comes next), "others" (other actions), "log"."""
+    return page.get_by_role("region", name=TEXT[lang][name], exact=True)
+
+
+def current_step(page, lang: str):
+    """The stepper's current level (aria-current="step")."""
+    return region(page, lang, "summary").locator('.stepper [aria-current="step"]')
+
+
 def log_titles(page, lang: str) -> list[str]:
     """What each stafettlogg entry records, newest first: the action's label (the entry's
     past-tense title is its heading; ``log_headings``)."""
@@ -213,20 +250,25 @@ def log_times(page, lang: str) -> list[str]:
     return log.locator("time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
 
 
-def act(page, axe, trigger: str, source: str, lang: str, fill=None) -> str:
-    """From the case page, follow the link to the action ``trigger`` (the next step or one of
-    the other actions) to its own page, let ``fill`` fill the form, check the page with axe,
-    send it, and wait for the case page with the workflow's saved message."""
+def act(page, axe, trigger: str, source: str, lang: str, fill=None, *,
+        panel: str | None = None) -> str:
+    """From the case page, follow the link to the action ``trigger`` in ``panel`` ("actions":
+    the next step's button or its checklist; "others": the grouped other actions; either when
+    None) to its own page, let ``fill`` fill the form, check the page (it fits the window,
+    axe), send it, and wait for the case page with the workflow's saved message."""
     label = action_label(trigger, source, lang)
-    link = page.locator(f'main a[href$="/handling/{trigger}"]').first
-    expect(link).to_have_text(exactly(label))
+    panels = [panel] if panel else ["actions", "others"]
+    links = [region(page, lang, p).locator(f'a[href$="/handling/{trigger}"]') for p in panels]
+    link = links[0] if len(links) == 1 else links[0].or_(links[1])
+    expect(link.first).to_have_text(exactly(label))
     with page.expect_navigation():
-        link.click()
+        link.first.click()
     expect(page).to_have_url(re.compile(rf"/saker/\d+/handling/{trigger}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(exactly(label))
     form = page.locator(f"section#action-{trigger}")
     if fill:
         fill(form)
+    assert_fits(page)
     axe(page)
     with page.expect_navigation():
         form.get_by_role("button", name=label, exact=True).click()
@@ -235,6 +277,7 @@ def act(page, axe, trigger: str, source: str, lang: str, fill=None) -> str:
     expect(page).to_have_url(re.compile(r"/saker/\d+$"))
     expect(page.get_by_role("status").filter(
         has_text=exactly(saved_message(trigger, source, lang)))).to_be_visible()
+    assert_fits(page)
     return label
 
 
@@ -272,14 +315,25 @@ def press_and_wait(page, key: str = "Enter") -> None:
         page.keyboard.press(key)
 
 
+def tab_to_menu_link(page, lang: str, name: str) -> None:
+    """Tab to a link of the main menu; on a phone, Tab to the folded menu's button and open it
+    with Enter first."""
+    nav = page.get_by_role("navigation", name=TEXT[lang]["menu"])
+    toggle = nav.get_by_role("button", name=TEXT[lang]["menu_button"])
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        tab_to(page, toggle)
+        page.keyboard.press("Enter")
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+    tab_to(page, nav.get_by_role("link", name=name))
+
+
 def keyboard_concern(page, check, lang: str, pseudonym: str, *, violence: bool,
                      step: str) -> None:
     """From any signed-in page: the menu's "New concern", the form filled and sent with the
     keyboard alone."""
     t = TEXT[lang]
     kb = page.keyboard
-    nav = page.get_by_role("navigation", name=t["menu"])
-    tab_to(page, nav.get_by_role("link", name=t["new_concern"]))
+    tab_to_menu_link(page, lang, t["new_concern"])
     press_and_wait(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(opening_label(lang))
     check(page, "journey1", f"{step}-form", lang)
@@ -316,8 +370,9 @@ def keyboard_concern(page, check, lang: str, pseudonym: str, *, violence: bool,
 
 # -- journey 1: the teacher's concern, with the keyboard alone ------------------------------------
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, check, lang):
+@pytest.mark.parametrize(("lang", "viewport_width"), LANGS_AND_PHONE)
+def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, check, lang,
+                                                          viewport_width):
     t = TEXT[lang]
     kb = page.keyboard
     page.goto("/auth/login")
@@ -345,8 +400,7 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
     check(page, "journey1", "inbox", lang)
 
     # the form sent empty: the error summary takes the focus; its first link, the field
-    tab_to(page, page.get_by_role("navigation", name=t["menu"]).get_by_role(
-        "link", name=t["new_concern"]))
+    tab_to_menu_link(page, lang, t["new_concern"])
     press_and_wait(page)
     tab_to(page, page.get_by_role("button", name=t["record_concern"], exact=True))
     press_and_wait(page)
@@ -361,7 +415,7 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
     expect(page.get_by_label(t["pseudonym"])).to_be_focused()
 
     # a concern without violence: the receipt with the next steps and the deadline
-    first = f"Rogn J1 {lang}"
+    first = f"Rogn J1 {lang}{tag(viewport_width)}"
     keyboard_concern(page, check, lang, first, violence=False, step="concern")
     expect(page).to_have_url(re.compile(r"/saker/\d+/kvittering$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(t["recorded"])
@@ -377,7 +431,7 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
     check(page, "journey1", "receipt", lang)
 
     # a concern with suspected violence: the urgent page, and the report recorded there
-    second = f"Selje J1 {lang}"
+    second = f"Selje J1 {lang}{tag(viewport_width)}"
     keyboard_concern(page, check, lang, second, violence=True, step="violence")
     expect(page).to_have_url(re.compile(r"/saker/\d+/kvittering$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(t["urgent"])
@@ -412,6 +466,25 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
     expect(log.get_by_role("listitem").first).to_contain_text(
         option_label("grounds", "violence_abuse", lang))
     check(page, "journey1", "reported", lang)
+
+    # from the case page to an action's own page and its form sent, by keyboard alone:
+    # Tab to "Write a note" among the other actions, Enter, type, Tab to the button, Space
+    note = action_label("add_note", "n0_plan", lang)
+    tab_to(page, region(page, lang, "others").get_by_role("link", name=note, exact=True))
+    press_and_wait(page)
+    expect(page).to_have_url(re.compile(r"/saker/\d+/handling/add_note$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(exactly(note))
+    check(page, "journey1", "note-form", lang)
+    form = page.locator("section#action-add_note")
+    tab_to(page, form.get_by_role("textbox", name=field_label("text", lang)))
+    kb.type("Ringde barnevernsvakta; dei tek kontakt.")
+    tab_to(page, form.get_by_role("button", name=note, exact=True))
+    press_and_wait(page, "Space")
+    expect(page).to_have_url(re.compile(r"/saker/\d+$"))
+    expect(page.get_by_role("status").filter(
+        has_text=exactly(saved_message("add_note", "n0_plan", lang)))).to_be_visible()
+    assert log_titles(page, lang) == [note, label, opening_label(lang)]
+    check(page, "journey1", "note-saved", lang)
     # the console reports the empty form's 422 (the answer meant); nothing else
     others = [e for e in page.js_errors if "status of 422" not in e or "/saker/ny" not in e]
     assert not others, page.js_errors
@@ -419,17 +492,17 @@ def test_journey1_teacher_logs_concerns_with_the_keyboard(page, live_server, che
 
 # -- journey 2: nivå 0 → nivå 1 → nivå 2, clicked through ---------------------------------------
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check, lang):
+@pytest.mark.parametrize(("lang", "viewport_width"), LANGS_AND_PHONE)
+def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check, lang,
+                                                       viewport_width):
     j = "journey2"
     t = TEXT[lang]
     today = oslo_today()
-    pseudonym = f"Osp J2 {lang}"
+    pseudonym = f"Osp J2 {lang}{tag(viewport_width)}"
 
     # the teacher records the concern (the mouse's turn at journey 1's form)
     enter(page, sign_in, check, j, TEACHER, lang)
-    page.get_by_role("navigation", name=t["menu"]).get_by_role(
-        "link", name=t["new_concern"]).click()
+    menu_link(page, lang, t["new_concern"]).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(opening_label(lang))
     page.get_by_label(t["pseudonym"]).fill(pseudonym)
     page.get_by_label(t["birth_year"]).fill(str(today.year - 9))
@@ -449,6 +522,10 @@ def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check,
     open_case(page, pseudonym)
     expect(page).to_have_url(re.compile(rf"/saker/{cid}$"))
     expect(fact(page, lang, "level")).to_have_text(level_label("n0", lang))
+    # the stepper: the workflow's numbered levels (nivå 0–3), nivå 0 the current one
+    stepper = region(page, lang, "summary").locator(".stepper > li")
+    expect(stepper).to_have_count(len([v for v in WORKFLOW["levels"] if "number" in v]))
+    expect(current_step(page, lang)).to_contain_text(level_label("n0", lang))
     check(page, j, "leader-case", lang)
     done.append(act(page, axe, "appoint_stafettholder", "n0_plan", lang,
                     lambda f: f.get_by_label(field_label("stafettholder", lang))
@@ -463,6 +540,8 @@ def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check,
     # the stafettholder: inform the home and go through the phases of nivå 0
     enter(page, sign_in, check, j, COORDINATOR, lang)
     open_case(page, pseudonym)
+    expect(region(page, lang, "in_place").get_by_role("heading", name=t["measures"])) \
+        .to_be_visible()
     check(page, j, "coordinator-case", lang)
 
     def home(f):
@@ -474,12 +553,22 @@ def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check,
     for trigger, source, step in (("start", "n0_plan", "n0-active"),
                                   ("assess", "n0_active", "n0-evaluation"),
                                   ("decide", "n0_evaluation", "n0-decision")):
-        done.append(act(page, axe, trigger, source, lang))
+        # a forward step: the primary action of "What comes next"
+        done.append(act(page, axe, trigger, source, lang, panel="actions"))
         expect(fact(page, lang, "level")).to_have_text(level_label("n0", lang))
         check(page, j, step, lang)
     done.append(act(page, axe, "escalate", "n0_decision", lang,
                     lambda f: reason(f, lang, "Heimen og skulen vil prøve tiltak i klassen.")))
     expect(fact(page, lang, "level")).to_have_text(level_label("n1", lang))
+    expect(current_step(page, lang)).to_contain_text(level_label("n1", lang))
+    # what comes next: "start" waits for a measure; the checklist says so in words, with a
+    # link to the action that meets it, and there is no button for "start" yet
+    nxt = region(page, lang, "actions").locator("#next-start")
+    unmet = nxt.locator(".checklist li", has_text=t["not_met"])
+    expect(unmet.first).to_be_visible()
+    expect(unmet.locator('a[href$="/handling/add_measure"]').first).to_have_text(
+        exactly(action_label("add_measure", "n1_plan", lang)))
+    expect(nxt.locator('a.button[href$="/handling/start"]')).to_have_count(0)
     check(page, j, "level1", lang)
 
     # nivå 1: a measure with a responsible and an evaluation date
@@ -494,7 +583,16 @@ def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check,
             (today + timedelta(days=42)).isoformat())
         f.get_by_label(field_label("setting", lang)).select_option("school")
 
-    done.append(act(page, axe, "add_measure", "n1_plan", lang, add_measure))
+    done.append(act(page, axe, "add_measure", "n1_plan", lang, add_measure, panel="actions"))
+    nxt = region(page, lang, "actions").locator("#next-start")
+    expect(nxt.locator(".checklist li", has_text=t["not_met"])).to_have_count(0)
+    expect(nxt.locator('a.button[href$="/handling/start"]')).to_be_visible()
+    # what is in place now: the measure, its responsible and its evaluation date
+    in_place = region(page, lang, "in_place")
+    expect(in_place.get_by_role("listitem").filter(has_text=measure)).to_contain_text(
+        NAMES[COORDINATOR])
+    expect(in_place.get_by_role("listitem").filter(has_text=measure)).to_contain_text(
+        no_date(today + timedelta(days=42)))
     check(page, j, "measure-added", lang)
     done.append(act(page, axe, "start", "n1_plan", lang))
     check(page, j, "level1-active", lang)
@@ -533,11 +631,15 @@ def test_journey2_coordinator_takes_a_case_to_level_2(page, sign_in, axe, check,
             (today + timedelta(days=365)).isoformat())
 
     done.append(act(page, axe, "give_consent", "n1_decision", lang, consent))
+    expect(region(page, lang, "in_place").get_by_role("listitem").filter(
+        has_text="Helsestasjonen")).to_contain_text(
+        no_date(today + timedelta(days=365)))
     check(page, j, "consent-given", lang)
     done.append(act(page, axe, "escalate", "n1_decision", lang,
                     lambda f: reason(f, lang, "Helsestasjonen bør inn i samarbeidet.")))
 
     expect(fact(page, lang, "level")).to_have_text(level_label("n2", lang))
+    expect(current_step(page, lang)).to_contain_text(level_label("n2", lang))
     expect(fact(page, lang, "stafettholder")).to_have_text(NAMES[COORDINATOR])
     # the stafettlogg: every step, newest first
     assert log_titles(page, lang) == done[::-1]
@@ -628,15 +730,15 @@ def test_journey4_report_to_barnevernet_from_level_2(page, sign_in, case_at, axe
 
 # -- journey 5: the leader's overview and a case's timeline ----------------------------------------
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_journey5_leader_sees_the_overview_and_timeline(page, sign_in, case_at, check, lang):
+@pytest.mark.parametrize(("lang", "viewport_width"), LANGS_AND_PHONE)
+def test_journey5_leader_sees_the_overview_and_timeline(page, sign_in, case_at, check, lang,
+                                                        viewport_width):
     j = "journey5"
     t = TEXT[lang]
-    cid = case_at("n2_reported", f"Alm J5 {lang}")
+    cid = case_at("n2_reported", f"Alm J5 {lang}{tag(viewport_width)}")
 
     enter(page, sign_in, check, j, LEADER, lang)
-    nav = page.get_by_role("navigation", name=t["menu"])
-    nav.get_by_role("link", name=t["overview"]).click()
+    menu_link(page, lang, t["overview"]).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(t["overview"])
     expect(page.get_by_role("heading", level=2, name=t["by_level"])).to_be_visible()
     row = page.get_by_role("row").filter(
@@ -653,6 +755,11 @@ def test_journey5_leader_sees_the_overview_and_timeline(page, sign_in, case_at, 
     expect(page.get_by_role("heading", level=2, name=t["as_table"])).to_be_visible()
     table = page.get_by_role("table", name=t["table"].format(cid))
     expect(table).to_be_visible()
+    # wider than a phone, the table scrolls in its own region (reachable with Tab), never the page
+    scroller = page.get_by_role("region", name=t["table"].format(cid))
+    expect(scroller.get_by_role("table")).to_have_count(1)
+    expect(scroller).to_have_attribute("tabindex", "0")
+    expect(scroller).to_have_css("overflow-x", "auto")
     kinds = [k.strip() for k in table.get_by_role("rowheader").all_inner_texts()]
     assert kinds.count(t["level"]) == 3, kinds  # nivå 0, 1 and 2
     for kind in (t["measure"], t["evaluation"], t["consent"], t["child_welfare"]):

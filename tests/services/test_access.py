@@ -105,7 +105,8 @@ def test_emergency_grants_one_case_for_24_hours_logged_and_notified(world, sessi
     assert details["access_id"] == grant.id
     assert all("Mor ringte" not in r.details for r in rows)  # the reason is not in the log
 
-    notes = session.scalars(select(Notification)).all()
+    notes = session.scalars(select(Notification).where(
+        Notification.kind == "emergency_access")).all()
     assert [(n.user_id, n.case_id, n.kind) for n in notes] == [
         (w.leader.id, case.id, "emergency_access")]
     assert str(grant.id) in notes[0].dedupe_key
@@ -116,7 +117,8 @@ def test_emergency_grants_one_case_for_24_hours_logged_and_notified(world, sessi
     g2 = access.request_emergency_access(w.ctx(w.outsider), case.id, REASON)
     session.commit()
     assert g2.id != grant.id
-    assert count(session, Notification) == 2
+    assert session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "emergency_access")) == 2
 
 
 def test_emergency_ends_after_24_hours(world, session):

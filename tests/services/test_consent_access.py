@@ -163,7 +163,8 @@ def test_the_stafettholder_is_warned_before_and_told_after(world, session):
     item = next(i for i in inbox.my_inbox(before).items if i.case.id == case.id)
     assert [u.kind for u in item.urgencies] == ["consent_expiring"]
     session.commit()
-    notes = session.scalars(select(Notification).where(Notification.case_id == case.id)).all()
+    notes = session.scalars(select(Notification).where(
+        Notification.case_id == case.id, Notification.kind == "consent_expiring")).all()
     assert [(n.user_id, n.kind) for n in notes] == [(w.coordinator.id, "consent_expiring")]
     # after: the inbox and the case page say it expired and who lost access (from the rows)
     after = w.ctx(w.coordinator, now=EXPIRY_MOMENT)
@@ -231,7 +232,8 @@ def test_bti_notify_consents_warns_each_stafettholder_once_in_a_subprocess(
     assert [(r.returncode, r.stdout.strip()) for r in runs] == [
         (0, "1 new consent warning(s)"), (0, "0 new consent warning(s)")], runs[0].stderr
     with make_session_factory(engine)() as s:
-        rows = s.scalars(select(Notification)).all()
+        rows = s.scalars(select(Notification).where(
+            Notification.kind == "consent_expiring")).all()
         assert [(n.user_id, n.case_id, n.kind) for n in rows] == [
             (holder, case.id, "consent_expiring")]
 

@@ -21,6 +21,7 @@ from bti.db.engine import make_engine
 from bti.db.engine import make_session_factory
 from bti.domain.cases import Notification
 from bti.domain.notifications import NotificationDelivery
+from bti.domain.notifications import NotificationPreference
 from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.services.cases import lifecycle as cases
@@ -137,6 +138,10 @@ def test_each_notice_is_mailed_once_in_the_recipients_language_without_the_child
         nn_town.malform = "nn"
         s.get(User, w.teacher.id).locale = "nb"
         s.get(User, w.nurse.id).locale = "en"
+        # the new concern's notice to the unit's leader stays in the app: only the
+        # appointments below are mailed
+        s.add(NotificationPreference(user_id=w.leader.id, event=Event.CONCERN_NEW.value,
+                                     mode="app"))
         ctx = Ctx(session=s, actor=s.get(User, w.teacher.id), workflows=registry,
                   now=lambda: FIXED_NOW)
         case_id = cases.open_case(ctx, unit_id=w.school.id, child_pseudonym=PSEUDONYM,

@@ -192,22 +192,28 @@ def test_expiring_consent_warns_the_stafettholder_once(world, session, script):
     inbox.my_inbox(script.ctx(w.teacher))  # anyone's listing warns the holder
     inbox.my_inbox(script.ctx(w.coordinator))
     box = inbox.my_inbox(script.ctx(w.coordinator, 1))
-    rows = session.scalars(select(Notification)).all()
+    rows = session.scalars(select(Notification).where(
+        Notification.kind == inbox.CONSENT_NOTIFICATION)).all()
     assert [(n.user_id, n.case_id, n.dedupe_key) for n in rows] == [
-        (w.coordinator.id, case.id, inbox.consent_dedupe_key(near))]
+        (w.coordinator.id, case.id, inbox.consent_dedupe_key(near, w.coordinator.id))]
     assert f'"consent_id":{near},' in rows[0].details
     assert f'"consent_id":{far},' not in rows[0].details
-    assert [n.id for n in box.notifications] == [rows[0].id]
-    assert inbox.unread_notifications(script.ctx(w.teacher)) == []
+    consent_notes = [n.id for n in box.notifications if n.kind == inbox.CONSENT_NOTIFICATION]
+    assert consent_notes == [rows[0].id]
+    assert [n for n in inbox.unread_notifications(script.ctx(w.teacher))
+            if n.kind == inbox.CONSENT_NOTIFICATION] == []
     # someone else cannot mark it read; the owner can, and it is not created again
     with pytest.raises(NotFound):
         inbox.mark_read(script.ctx(w.teacher), rows[0].id)
     assert inbox.mark_read(script.ctx(w.coordinator), rows[0].id) == 1
-    assert inbox.my_inbox(script.ctx(w.coordinator, 2)).notifications == []
-    assert session.scalar(select(func.count()).select_from(Notification)) == 1
+    assert [n for n in inbox.my_inbox(script.ctx(w.coordinator, 2)).notifications
+            if n.kind == inbox.CONSENT_NOTIFICATION] == []
+    assert session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == inbox.CONSENT_NOTIFICATION)) == 1
     # the second consent enters its window later: a second, separate warning
     inbox.my_inbox(script.ctx(w.coordinator, 50))
-    assert session.scalar(select(func.count()).select_from(Notification)) == 2
+    assert session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == inbox.CONSENT_NOTIFICATION)) == 2
 
 
 def test_the_number_of_queries_does_not_grow_with_the_cases(world, session, engine, script):
@@ -251,6 +257,7 @@ def test_the_scheduled_job_warns_once_per_expiring_consent(world, session, scrip
     job = script.ctx(None)
     assert inbox.warn_all_expiring_consents(job) == 1
     assert inbox.warn_all_expiring_consents(job) == 0
-    rows = session.scalars(select(Notification)).all()
+    rows = session.scalars(select(Notification).where(
+        Notification.kind == inbox.CONSENT_NOTIFICATION)).all()
     assert [(n.user_id, n.case_id, n.dedupe_key) for n in rows] == [
-        (w.coordinator.id, case.id, inbox.consent_dedupe_key(near))]
+        (w.coordinator.id, case.id, inbox.consent_dedupe_key(near, w.coordinator.id))]

@@ -540,9 +540,10 @@ def test_report_to_barnevernet_is_open_mid_path_to_everyone_on_the_case(session,
     assert r.entry.kind == "report"
     assert r.step.internal
     walk.fire(w.teacher, "report_barnevernet", {"sent_on": DAY}, state="n2_active")
-    if workflow_id == "vestre-slidre":  # the leader offers the reporter a debrief (tiltak 4 b)
-        walk.fire(w.leader, "record_debrief", {"text": "Debrief med melder er gjennomført."},
-                  state="n2_active")
+    # the leader offers each reporter a debrief (every workflow; Vestre Slidre's tiltak 4 b)
+    walk.fire(w.leader, "record_debrief", {"debrief_report": r.entry.object_id},
+              state="n2_active")
+    walk.fire(w.leader, "record_debrief", state="n2_active")  # the one left
     # two reports await feedback: the feedback names the one it answers
     walk.fire(w.coordinator, "record_barnevern_feedback",
               {"received_on": DAY, "feedback_kind": "receipt_confirmed",

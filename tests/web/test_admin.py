@@ -267,3 +267,26 @@ def test_the_contacts_of_another_municipality_are_untouched(app, web_world, logi
                                           "barnevernvakt_phone": ""}).status_code == 302
     assert _contacts(app, web_world.municipality_id)[0] == "00 00 00 13"
     assert _contacts(app, foreign) == before
+
+
+def test_admin_sets_a_users_notification_email(app, web_world, login):
+    target = web_world.users["teacher"].id
+    with _db(app).begin() as s:
+        s.get(User, web_world.users["admin"].id).locale = "nb"
+    b = login("admin", web_world)
+    html = b.get(f"/admin/users/{target}").get_data(as_text=True)
+    assert "E-post for varsler" in html
+    r = b.post(f"/admin/users/{target}/email", data={"email": "ikkje@"})
+    assert r.status_code == 422
+    assert "Skriv en e-postadresse" in r.get_data(as_text=True)
+    r = b.post(f"/admin/users/{target}/email", data={"email": "kari@kommune.example"})
+    assert r.status_code == 302
+    with _db(app)() as s:
+        assert s.get(User, target).email == "kari@kommune.example"
+        row = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "user.email_changed")).one()
+    assert row.object_id == target
+    assert "kari@" not in (row.details or "")  # the address is not in the log
+    assert b.post(f"/admin/users/{target}/email", data={"email": ""}).status_code == 302
+    with _db(app)() as s:
+        assert s.get(User, target).email is None

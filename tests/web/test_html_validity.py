@@ -90,6 +90,8 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("action page, consent", coordinator, f"/saker/{case_id}/handling/give_consent"),
                 ("action page, refused", coordinator, f"/saker/{case_id}/handling/decide"),
                 ("inbox", coordinator, "/saker/"),
+                ("notifications", coordinator, "/varsler/"),
+                ("notification settings", coordinator, "/varsler/innstillinger"),
                 ("new concern", coordinator, "/saker/ny"),
                 ("dashboard", leader, "/analyse/"),
                 ("dashboard with errors", leader, "/analyse/?fra=2026-13&eining=%C2%B2"),
@@ -99,7 +101,8 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("access log", leader, f"/tilgang/logg?case={case_id}"),
                 ("catalogue", leader, "/tiltaksoversikt/"),
                 ("not found", leader, "/saker/99999"),
-                ("municipality settings", admin, "/admin/municipality")):
+                ("municipality settings", admin, "/admin/municipality"),
+                ("settings", coordinator, "/innstillinger")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
@@ -108,6 +111,12 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                                                "barnevern_email": "nei"})
         assert r.status_code == 422
         pages[f"municipality settings with errors ({lang})"] = r.get_data(as_text=True)
+        # the settings page showing the calendar address once, then with the feed on
+        r = coordinator.post("/innstillinger/kalender")
+        assert r.status_code == 200
+        pages[f"settings, calendar address ({lang})"] = r.get_data(as_text=True)
+        pages[f"settings, calendar on ({lang})"] = coordinator.get("/innstillinger").get_data(
+            as_text=True)
         # the concern form with its error summary, its confirmation step, the urgent page
         concern = {"child_pseudonym": "Kari Nordmann", "child_birth_year": "2016",
                    "what_seen": "Barnet var stille", "violence_suspected": "true"}

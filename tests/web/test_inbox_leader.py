@@ -86,40 +86,98 @@ def test_inbox_shows_urgent_items_in_order_with_reasons(app, web_world, login, f
         (ids["consent"], "stafettholder"), (ids["calm"], "reporter")])
 
 
-def test_notifications_are_deduplicated_and_marking_read_needs_csrf(app, web_world, login,
-                                                                    fixed_clock):
+def test_notifications_are_deduplicated_listed_opened_and_marked_read(app, web_world, login,
+                                                                       fixed_clock):
+    """The one list (/varsler), the unread count in every page's header, opening a notice
+    (marked read, off to its case), marking read (CSRF), and nobody else's notice (404)."""
     ids = coordinator_cases(app, web_world)
+    coordinator = web_world.users["coordinator"].id
+    with app.extensions["bti"].session_factory.begin() as s:
+        s.get(User, coordinator).locale = "nb"
     b = login("coordinator", web_world)
     first = b.get("/saker/").get_data(as_text=True)
     b.get("/saker/")
     ext = app.extensions["bti"]
     with ext.session_factory() as s:
-        notes = s.scalars(select(Notification)).all()
-    assert [(n.user_id, n.case_id, n.kind) for n in notes] == [
-        (web_world.users["coordinator"].id, ids["consent"], "consent_expiring")]
+        notes = s.scalars(select(Notification).where(
+            Notification.kind == "consent_expiring")).all()
+        unread = s.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == coordinator, Notification.read_at.is_(None)))
+    assert [(n.user_id, n.case_id) for n in notes] == [(coordinator, ids["consent"])]
     nid = notes[0].id
-    assert "A consent in the case" in first
-    assert "Siri S." in first
-    assert f'action="/saker/varsel/{nid}/lest"' in first
+    # the header of every page: "Varsler (N uleste)", one link
+    assert f'Varsler <span class="badge">({unread} uleste)</span></a>' in first
+    html = b.get("/varsler/").get_data(as_text=True)
+    assert "<h1>Varsler</h1>" in html
+    assert "Et samtykke utløper snart" in html
+    assert f"Sak {ids['consent']}" in html
+    assert "Siri S." not in html  # the list names no child
+    assert f'action="/varsler/{nid}"' in html
+    # newest first: the warning (written on the listing) before the appointment
+    assert html.index(f'id="notification-{nid}"') < html.index("Du er utnevnt til stafettholder")
 
-    r = b.post(f"/saker/varsel/{nid}/lest", csrf=False)
-    assert r.status_code == 400
+    assert b.post(f"/varsler/{nid}/lest", csrf=False).status_code == 400
     with ext.session_factory() as s:
         assert s.get(Notification, nid).read_at is None
-    # another user cannot mark it read: 404, like a notification that does not exist
+    # another user can neither open nor mark it: 404, like a notification that does not exist
     other = login("teacher", web_world)
-    other.get("/saker/")
-    assert other.post(f"/saker/varsel/{nid}/lest").status_code == 404
-    r = b.post(f"/saker/varsel/{nid}/lest")
+    other.get("/varsler/")
+    assert other.post(f"/varsler/{nid}").status_code == 404
+    assert other.post(f"/varsler/{nid}/lest").status_code == 404
+    assert other.get(f"/varsler/{nid}").status_code == 404
+    # an e-mail's link (GET) shows the notice in the list and changes nothing
+    r = b.get(f"/varsler/{nid}")
     assert r.status_code == 302
-    assert r.headers["Location"].endswith("/saker/")
+    assert r.headers["Location"].endswith(f"/varsler/#notification-{nid}")
+    with ext.session_factory() as s:
+        assert s.get(Notification, nid).read_at is None
+    r = b.post(f"/varsler/{nid}")
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith(f"/saker/{ids['consent']}")
     with ext.session_factory() as s:
         assert s.get(Notification, nid).read_at is not None
-    html = b.get("/saker/").get_data(as_text=True)
-    assert "A consent in the case" not in html
-    assert "The notification is marked as read." in html
+    html = b.get("/varsler/").get_data(as_text=True)
+    assert f"({unread - 1} ulest" in html
+    r = b.post("/varsler/lest")
+    assert r.status_code == 302
+    html = b.get("/varsler/").get_data(as_text=True)
+    assert 'class="badge">(' not in html  # nothing unread: no count
     with ext.session_factory() as s:
-        assert s.scalar(select(func.count()).select_from(Notification)) == 1
+        assert s.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == coordinator, Notification.read_at.is_(None))) == 0
+        assert s.scalar(select(func.count()).select_from(Notification).where(
+            Notification.kind == "consent_expiring")) == 1
+
+
+def test_notification_settings_are_saved_and_checked(app, web_world, login):
+    from bti.domain.notifications import NotificationPreference
+
+    with app.extensions["bti"].session_factory.begin() as s:
+        s.get(User, web_world.users["coordinator"].id).locale = "nb"
+    b = login("coordinator", web_world)
+    html = b.get("/varsler/innstillinger").get_data(as_text=True)
+    assert "<h1>Varslingsinnstillinger</h1>" in html
+    assert "E-postadresse" in html
+    assert 'id="f-mode-appointed-now" name="mode-appointed" value="now" checked' in html
+    r = b.post("/varsler/innstillinger", data={"email": "ikkje ei adresse",
+                                               "mode-appointed": "app"})
+    assert r.status_code == 422
+    assert "Skriv en e-postadresse" in r.get_data(as_text=True)
+    r = b.post("/varsler/innstillinger", data={"email": " ola@kommune.example ",
+                                               "mode-appointed": "app",
+                                               "mode-consent_expiring": "now",
+                                               "mode-concern_new": "now"})
+    assert r.status_code == 302
+    uid = web_world.users["coordinator"].id
+    with app.extensions["bti"].session_factory() as s:
+        assert s.get(User, uid).email == "ola@kommune.example"
+        prefs = dict(s.execute(select(NotificationPreference.event, NotificationPreference.mode)
+                               .where(NotificationPreference.user_id == uid)).all())
+    assert prefs == {"appointed": "app", "consent_expiring": "now"}  # defaults are not stored
+    html = b.get("/varsler/innstillinger").get_data(as_text=True)
+    assert 'name="mode-appointed" value="app" checked' in html
+    assert 'value="ola@kommune.example"' in html
+    assert b.post("/varsler/innstillinger", data={"mode-appointed": "often"}).status_code == 422
 
 
 def leader_cases(app, world):

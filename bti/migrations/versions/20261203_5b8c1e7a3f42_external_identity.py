@@ -5,7 +5,7 @@ and an HMAC of its subject identifier (never the identifier itself), and the sta
 linked to, if any. New table only.
 
 Revision ID: 5b8c1e7a3f42
-Revises: 9d2e4f1a7b30
+Revises: b6f1c3e8a925
 Create Date: 2026-12-03 09:30:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision = '5b8c1e7a3f42'
-down_revision = '9d2e4f1a7b30'
+down_revision = 'b6f1c3e8a925'
 branch_labels = None
 depends_on = None
 

@@ -103,20 +103,29 @@ def request_emergency_access(ctx: Ctx, case_id: int, reason: str | None) -> Emer
     return grant
 
 
-def _unit_leader_ids(ctx: Ctx, case: Case) -> list[int]:
-    leaders = list(ctx.session.scalars(
-        select(User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(User.unit_id == case.unit_id, User.municipality_id == case.municipality_id,
-               User.active.is_(True), UserRole.role == Role.LEADER.value)
+def _users_with_role(ctx: Ctx, case: Case, role: Role, *, in_unit: bool) -> list[int]:
+    """Active users of the case's municipality holding ``role`` (``in_unit``: of its unit)."""
+    where = [User.municipality_id == case.municipality_id, User.active.is_(True),
+             UserRole.role == role.value]
+    if in_unit:
+        where.append(User.unit_id == case.unit_id)
+    return list(ctx.session.scalars(
+        select(User.id).join(UserRole, UserRole.user_id == User.id).where(*where)
         .order_by(User.id)))
+
+
+def nearest_leader_ids(ctx: Ctx, case: Case) -> list[int]:
+    """The case's nearest leaders: the leaders of its unit, else the municipality's leaders."""
+    return (_users_with_role(ctx, case, Role.LEADER, in_unit=True)
+            or _users_with_role(ctx, case, Role.LEADER, in_unit=False))
+
+
+def _unit_leader_ids(ctx: Ctx, case: Case) -> list[int]:
+    leaders = _users_with_role(ctx, case, Role.LEADER, in_unit=True)
     if leaders:
         return leaders
     # a unit without a leader: the privacy officer follows up instead
-    return list(ctx.session.scalars(
-        select(User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(User.municipality_id == case.municipality_id, User.active.is_(True),
-               UserRole.role == Role.PRIVACY_OFFICER.value)
-        .order_by(User.id)))
+    return _users_with_role(ctx, case, Role.PRIVACY_OFFICER, in_unit=False)
 
 
 def _notify_leaders(ctx: Ctx, case: Case, grant: EmergencyAccess) -> list[int]:

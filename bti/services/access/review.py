@@ -35,7 +35,6 @@ from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from bti.domain.cases import Notification
 from bti.domain.clock import day_start
 from bti.domain.clock import local
 from bti.domain.clock import local_date
@@ -58,10 +57,12 @@ from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.notify.events import Event
+from bti.services.notify.outbox import emit
 
 PATTERNS = ("many_cases", "emergency_access", "off_hours", "mass_export", "repeated_denials")
 CONCLUSIONS = ("legitimate", "followed_up")
-NOTIFICATION_KIND = "audit_review"
+NOTIFICATION_KIND = Event.AUDIT_REVIEW.value
 COMMENT_MAX = 2000
 #: Rows shown with an item at most (the pattern's rows, oldest first).
 ROWS_SHOWN = 500
@@ -237,13 +238,11 @@ def _raise_item(session: Session, key: tuple, rules: Rules, now: datetime,
     session.add(item)
     session.flush()
     run.items[pattern] += 1
-    for user_id in reviewer_ids(session, chain, unit_id, actor_id):
-        session.add(Notification(
-            user_id=user_id, case_id=None, kind=NOTIFICATION_KIND,
-            dedupe_key=f"{NOTIFICATION_KIND}:{item.id}:{user_id}",
-            details=canonical_json({"item_id": item.id, "pattern": pattern}),
-            created_at=now))
-        run.notifications += 1
+    # through the outbox (key ``audit_review:{item}:{user}``): the in-app notice and its e-mail
+    job = Ctx.system(session, now=lambda: now)
+    run.notifications += len(emit(job, Event.AUDIT_REVIEW,
+                                  reviewer_ids(session, chain, unit_id, actor_id), key=item.id,
+                                  details={"item_id": item.id, "pattern": pattern}))
 
 
 def _active_with_role(session: Session, municipality_id: int, role: str,

@@ -36,6 +36,7 @@ from bti.services.context import Ctx
 from bti.services.errors import Forbidden
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.notify import calendar
 
 ROLE_VALUES = tuple(r.value for r in Role)
 #: Characters of a generated password: no look-alikes (0/O, 1/l/I), lower case only, so it can
@@ -59,6 +60,7 @@ class UserSummary:
     active: bool
     mfa_enrolled: bool
     last_sign_in: datetime | None
+    email: str | None = None  # where their notifications are e-mailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,8 @@ def _summaries(ctx: Ctx, *conditions) -> list[UserSummary]:
                     .group_by(UserSession.user_id).subquery())
     rows = ctx.session.execute(
         select(User.id, User.username, User.display_name, User.unit_id, Unit.name.label("unit"),
-               User.active, User.totp_secret.is_not(None).label("mfa"), last_sign_in.c.at)
+               User.active, User.totp_secret.is_not(None).label("mfa"), last_sign_in.c.at,
+               User.email)
         .outerjoin(Unit, Unit.id == User.unit_id)
         .outerjoin(last_sign_in, last_sign_in.c.user_id == User.id)
         .where(User.municipality_id == municipality_id, *conditions)
@@ -114,7 +117,7 @@ def _summaries(ctx: Ctx, *conditions) -> list[UserSummary]:
                         unit_id=r.unit_id, unit_name=r.unit, roles=tuple(sorted(
                             roles.get(r.id, ()), key=lambda x: order.get(x, len(order)))),
                         active=bool(r.active), mfa_enrolled=bool(r.mfa),
-                        last_sign_in=r.at)
+                        last_sign_in=r.at, email=r.email)
             for r in rows]
 
 
@@ -233,6 +236,21 @@ def change_roles(ctx: Ctx, user_id: int, roles: list[str]) -> UserSummary:
     return get_user(ctx, user.id)
 
 
+def set_email(ctx: Ctx, user_id: int, email: str | None) -> UserSummary:
+    """Set (or, empty, clear) the address a user's notifications are e-mailed to. The audit row
+    says that it changed, never the address."""
+    from bti.services.notify.notices import check_email
+
+    _require_admin(ctx)
+    user = _load_user(ctx, user_id)
+    address = check_email(email)
+    if address != user.email:
+        user.email = address
+        audit.record(ctx, AuditAction.USER_EMAIL_CHANGED, object_type="user", object_id=user.id)
+        ctx.session.flush()
+    return get_user(ctx, user.id)
+
+
 def deactivate_user(ctx: Ctx, user_id: int) -> int:
     """Deactivate a user, end every open session and revoke every API token at once (SESS-02);
     returns how many sessions were ended. An admin cannot deactivate themselves."""
@@ -247,6 +265,8 @@ def deactivate_user(ctx: Ctx, user_id: int) -> int:
     ended = end_all_sessions(ctx.session, user.id, now=ctx.now(), reason="deactivated")
     revoked = tokens.revoke_all(ctx.session, user.id, now=ctx.now())
     extra: dict[str, Any] = {"api_tokens_revoked": revoked} if revoked else {}
+    if calendar.revoke_all(ctx.session, user.id, now=ctx.now()):
+        extra["calendar_feed_revoked"] = True
     audit.record(ctx, AuditAction.USER_DEACTIVATED, object_type="user", object_id=user.id,
                  sessions_ended=ended, **extra)
     return ended

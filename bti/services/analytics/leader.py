@@ -142,6 +142,7 @@ MARK_KINDS: Mapping[str, str] = {
     "handover_proposed": "handover",
     "handover_accepted": "handover",
     "handover_declined": "handover",
+    "handover_withdrawn": "handover",
     "report_barnevernet": "report",
     "barnevern_feedback": "report",
     "avverge": "report",

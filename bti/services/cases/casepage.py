@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 from typing import Any
@@ -49,8 +50,11 @@ from bti.engine.definition import LevelDef
 from bti.engine.definition import Option
 from bti.engine.definition import StateDef
 from bti.engine.inputs import parse_int
+from bti.services.cases import handover as handovers
 from bti.services.cases import lifecycle as cases
+from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import stopped_unevaluated
+from bti.services.cases.handover import HolderAfter
 from bti.services.cases.lifecycle import CaseAccess
 from bti.services.context import Ctx
 from bti.services.errors import Forbidden
@@ -665,6 +669,10 @@ class ActionPage:
     options: FormOptions
     guidance: tuple[GuidanceDef, ...]
     today: date
+    #: On the proposal of a handover: what acceptance does to the holder's own access.
+    holder: HolderAfter | None = None
+    #: The actor is the stafettholder (their own access is at stake, their own choice).
+    actor_is_holder: bool = False
 
 
 def form_options(ctx: Ctx, case: Case, fields: list[FormField]) -> FormOptions:
@@ -720,6 +728,22 @@ def action_page(ctx: Ctx, case_id: int, trigger: str, *, refused_too: bool = Fal
     header = Header(case, case.unit.name if case.unit else "", definition.level(state.level),
                     state, holder.get(case.stafettholder_id) if case.stafettholder_id else None,
                     None)
-    return ActionPage(access, header, ActionForm(action, fields),
-                      form_options(ctx, case, fields),
-                      tuple(g for g in definition.guidance if trigger in g.on), ctx.today())
+    options = form_options(ctx, case, fields)
+    after = None
+    effect = action.transition.effect
+    if effect in ("handover_proposed", "debrief_offered"):
+        facts = CaseFacts(ctx, case, definition, access.participants, lapsed=access.lapsed)
+        if effect == "handover_proposed":
+            # only who could accept: not the holder, an active colleague whose service may
+            # hold the case (effects.handover_proposed refuses the others too)
+            options = replace(options, colleagues=[
+                Colleague(r.id, r.name, r.unit_name)
+                for r in handovers.recipients(ctx, case, facts)])
+            after = handovers.holder_after(ctx, case, facts)
+            if after is None or not after.may_stay or ctx.actor.id != case.stafettholder_id:
+                fields = [f for f in fields if f.name != "holder_stays"]
+        else:
+            options = replace(options, reports=facts.reports_without_debrief)
+    return ActionPage(access, header, ActionForm(action, fields), options,
+                      tuple(g for g in definition.guidance if trigger in g.on), ctx.today(),
+                      after, ctx.actor.id == case.stafettholder_id)

@@ -42,9 +42,14 @@ from bti.domain.vocabulary import Relation
 from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
+from bti.services.access.emergency import nearest_leader_ids
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import meeting_informs_home
+from bti.services.cases.handover import holder_after
+from bti.services.cases.handover import may_hold
 from bti.services.context import Ctx
+from bti.services.notify.events import Event
+from bti.services.notify.outbox import emit
 
 
 @dataclass(frozen=True)
@@ -388,20 +393,32 @@ def handover_proposed(ctx, case, step, facts) -> Written:
     user = _colleague(ctx, case, step, "to_user", step.payload["to_user"])
     if user.id == case.stafettholder_id:
         raise _refuse(case, step, to_user="already_stafettholder")
-    if user.unit_id != case.unit_id and user.unit_id not in facts.covered:
+    if not may_hold(case, facts, user.unit_id):
         # the new holder's service gets the case: only within what the consent covers
         if user.unit_id is None:
             raise _refuse_guard(case, step, "consent_covers_services")
         raise _not_covered(case, step, facts, user.unit_id)
+    stays = bool(step.payload.get("holder_stays"))
+    if stays:  # the holder's own choice, where their service may take part
+        if ctx.actor.id != case.stafettholder_id:
+            raise _refuse(case, step, holder_stays="holder_only")
+        after = holder_after(ctx, case, facts)
+        if after is None or not after.may_stay:
+            raise _refuse(case, step, holder_stays="stay_not_covered")
     # the proposed holder needs to see the case to decide: a relation until they answer
     ctx.session.add(Participant(
         case_id=case.id, user_id=user.id, unit_id=user.unit_id,
         relation=Relation.HANDOVER_RECIPIENT.value, added_by_id=ctx.actor.id, added_at=ctx.now(),
     ))
-    return _add(ctx, Handover(
+    h = Handover(
         case_id=case.id, from_user_id=case.stafettholder_id, to_user_id=user.id,
+        proposed_by_id=ctx.actor.id, holder_stays=stays,
         status="proposed", reason=step.payload["reason"], proposed_at=ctx.now(),
-    ), "handover")
+    )
+    written = _add(ctx, h, "handover")
+    emit(ctx, Event.HANDOVER_PROPOSED, [user.id], key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
+    return written
 
 
 def _end_recipient_relation(facts: CaseFacts, user_id: int, now) -> None:
@@ -411,14 +428,26 @@ def _end_recipient_relation(facts: CaseFacts, user_id: int, now) -> None:
             part.end_reason = "handover_answered"
 
 
+def _proposer(h: Handover) -> list[int]:
+    """Who is told the answer: the one who proposed it (the holder then, on older rows)."""
+    who = h.proposed_by_id or h.from_user_id
+    return [who] if who is not None else []
+
+
 def handover_accepted(ctx, case, step, facts) -> Written:
     h = facts.pending_handover
     new_holder = ctx.session.get(User, h.to_user_id)
-    if new_holder.unit_id != case.unit_id and new_holder.unit_id not in facts.covered:
+    if not may_hold(case, facts, new_holder.unit_id):
         # as when it was proposed: the consent must still cover the new holder's service
         if new_holder.unit_id is None:
             raise _refuse_guard(case, step, "consent_covers_services")
         raise _not_covered(case, step, facts, new_holder.unit_id)
+    # the former holder stays on as a participant if they chose so, and may still
+    stays = None
+    if h.holder_stays and h.from_user_id == case.stafettholder_id:
+        after = holder_after(ctx, case, facts)
+        if after is not None and after.may_stay:
+            stays = ctx.session.get(User, after.holder_id)
     now = ctx.now()
     h.status = "accepted"
     h.decided_at = now
@@ -432,6 +461,13 @@ def handover_accepted(ctx, case, step, facts) -> Written:
         case_id=case.id, user_id=h.to_user_id, unit_id=new_holder.unit_id,
         relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=now,
     ))
+    if stays is not None:
+        ctx.session.add(Participant(
+            case_id=case.id, user_id=stays.id, unit_id=stays.unit_id,
+            relation=Relation.PARTICIPANT.value, added_by_id=ctx.actor.id, added_at=now,
+        ))
+    emit(ctx, Event.HANDOVER_ACCEPTED, _proposer(h), key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
     return Written("handover", h.id)
 
 
@@ -441,6 +477,22 @@ def handover_declined(ctx, case, step, facts) -> Written:
     h.decided_at = ctx.now()
     _end_recipient_relation(facts, h.to_user_id, h.decided_at)
     h.decline_reason = step.payload.get("reason")
+    # the reason is free text: it stays in the case (the notice links to the handover)
+    emit(ctx, Event.HANDOVER_DECLINED, _proposer(h), key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
+    return Written("handover", h.id)
+
+
+def handover_withdrawn(ctx, case, step, facts) -> Written:
+    """The proposer (or the stafettholder) takes back a proposal still waiting: the recipient's
+    relation ends with it, and they are told."""
+    h = facts.pending_handover
+    h.status = "withdrawn"
+    h.decided_at = ctx.now()
+    _end_recipient_relation(facts, h.to_user_id, h.decided_at)
+    facts.__dict__.pop("pending_handover", None)
+    emit(ctx, Event.HANDOVER_WITHDRAWN, [h.to_user_id], key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
     return Written("handover", h.id)
 
 
@@ -448,11 +500,37 @@ def report_barnevernet(ctx, case, step, facts) -> Written:
     p = step.payload
     _not_future(ctx, case, step, "sent_on", p["sent_on"])
     days = facts.definition.deadlines.barnevern_feedback_days
-    return _add(ctx, BarnevernReport(
+    report = BarnevernReport(
         case_id=case.id, kind="report", sent_on=p["sent_on"], sent_by_id=ctx.actor.id,
         reported_to="barnevern", grounds=p.get("grounds"), notes=p.get("notes"),
         feedback_expected_by=p["sent_on"] + timedelta(days=days), created_at=ctx.now(),
-    ), "barnevern_report")
+    )
+    written = _add(ctx, report, "barnevern_report")
+    # the nearest leader offers the reporter a debrief (record_debrief)
+    emit(ctx, Event.BARNEVERN_REPORTED, nearest_leader_ids(ctx, case), key=report.id,
+         case_id=case.id, details={"report_id": report.id, "user_id": ctx.actor.id})
+    return written
+
+
+def debrief_offered(ctx, case, step, facts) -> Written:
+    """The nearest leader records that the reporter was offered a debrief: the fact and who
+    recorded it, never what was said."""
+    waiting = facts.reports_without_debrief
+    report_id = step.payload.get("debrief_report")
+    if report_id is not None:
+        report = ctx.session.get(BarnevernReport, report_id)
+        if report is None or report.case_id != case.id or report.kind != "report":
+            raise _refuse(case, step, debrief_report="not_on_case")
+        if report.debrief_recorded_at is not None:
+            raise _refuse(case, step, debrief_report="debrief_recorded")
+    elif len(waiting) == 1:
+        report = waiting[0]
+    else:
+        raise _refuse(case, step, debrief_report="required" if waiting else "not_on_case")
+    report.debrief_recorded_at = ctx.now()
+    report.debrief_recorded_by_id = ctx.actor.id
+    facts.__dict__.pop("reports_without_debrief", None)
+    return Written("barnevern_report", report.id)
 
 
 def _awaiting_report(ctx, case, step) -> BarnevernReport:
@@ -533,6 +611,8 @@ HANDLERS: dict[str, Callable[[Ctx, Case, Step, CaseFacts], Written]] = {
     "handover_proposed": handover_proposed,
     "handover_accepted": handover_accepted,
     "handover_declined": handover_declined,
+    "handover_withdrawn": handover_withdrawn,
+    "debrief_offered": debrief_offered,
     "report_barnevernet": report_barnevernet,
     "barnevern_feedback": barnevern_feedback,
     "avverge": avverge,

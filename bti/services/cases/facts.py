@@ -228,6 +228,24 @@ class CaseFacts(Mapping[str, bool]):
         h = self.pending_handover
         return h is not None and h.to_user_id == self.ctx.actor.id
 
+    def _may_withdraw_handover(self) -> bool:
+        """A handover waits, and the actor proposed it or holds the baton."""
+        h = self.pending_handover
+        return h is not None and self.ctx.actor.id in (h.proposed_by_id or h.from_user_id,
+                                                       self.case.stafettholder_id)
+
+    @cached_property
+    def reports_without_debrief(self) -> list[BarnevernReport]:
+        """Reports of concern whose reporter has not been recorded as offered a debrief."""
+        return list(self.ctx.session.scalars(
+            select(BarnevernReport).where(
+                BarnevernReport.case_id == self.case.id, BarnevernReport.kind == "report",
+                BarnevernReport.debrief_recorded_at.is_(None))
+            .order_by(BarnevernReport.sent_on, BarnevernReport.id)))
+
+    def _has_report_without_debrief(self) -> bool:
+        return bool(self.reports_without_debrief)
+
     def _has_report_awaiting_feedback(self) -> bool:
         """A report whose concluding feedback has not come (``BarnevernReport``)."""
         if "awaiting_reports" in self.__dict__:

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 
-from bti.db.upsert import insert_ignoring_conflicts
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
@@ -34,7 +33,6 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.clock import local_date
-from bti.domain.log import canonical_json
 from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
@@ -48,6 +46,10 @@ from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
+from bti.services.notify.events import Event
+from bti.services.notify.outbox import Notice
+from bti.services.notify.outbox import dedupe_key
+from bti.services.notify.outbox import emit_many
 
 #: An evaluation date this close (in days) is "due".
 EVALUATION_DUE_DAYS = 7
@@ -71,10 +73,15 @@ URGENCY_ORDER = (VIOLENCE_UNREPORTED, HANDOVER_WAITING, EVALUATION_OVERDUE,
 _RANK = {k: i for i, k in enumerate(URGENCY_ORDER)}
 
 #: Notification kind and dedupe key for an expiring consent (one warning per consent).
-CONSENT_NOTIFICATION = "consent_expiring"
+CONSENT_NOTIFICATION = Event.CONSENT_EXPIRING.value
 
 
-def consent_dedupe_key(consent_id: int) -> str:
+def consent_dedupe_key(consent_id: int, user_id: int) -> str:
+    return dedupe_key(Event.CONSENT_EXPIRING, consent_id, user_id)
+
+
+def legacy_consent_key(consent_id: int) -> str:
+    """The key a consent warning had before the outbox (one per consent, no user)."""
     return f"consent_expiring:{consent_id}"
 
 
@@ -174,16 +181,9 @@ def classify(
         elif m.evaluate_by <= today + timedelta(days=EVALUATION_DUE_DAYS):
             out.append(Urgency(EVALUATION_DUE, m.evaluate_by, False, m.id))
     state = definition.state(case.state)
-    if not state.final:
-        days = deadlines.level_decision_days.get(state.level)
-        if days is not None:
-            # nivå 0 runs from when the concern arose (the case opened); later levels from
-            # when the case entered them
-            since = case.opened_at if state.level == definition.state(definition.initial).level \
-                else case.level_entered_at
-            due = level_decision_due(since, days)
-            if due < today:
-                out.append(Urgency(LEVEL_DEADLINE_PASSED, due, True))
+    due = level_due(case, definition)
+    if due is not None and due < today:
+        out.append(Urgency(LEVEL_DEADLINE_PASSED, due, True))
     for r in reports:
         if (r.case_id != case.id or r.kind != "report" or r.feedback_received_on is not None
                 or r.feedback_expected_by is None):
@@ -204,6 +204,21 @@ def classify(
         if (today - last).days >= deadlines.inactivity_days:
             out.append(Urgency(INACTIVE, last, True))
     return tuple(sorted(out, key=lambda u: u.sort_key))
+
+
+def level_due(case: Case, definition: WorkflowDefinition) -> date | None:
+    """When the decision at the case's current level is due, if the workflow sets a limit
+    there (nivå 0's 14 days) and the case is not closed. Nivå 0 runs from when the concern
+    arose (the case opened); a later level from when the case entered it."""
+    state = definition.state(case.state)
+    if state.final:
+        return None
+    days = definition.deadlines.level_decision_days.get(state.level)
+    if days is None:
+        return None
+    since = case.opened_at if state.level == definition.state(definition.initial).level \
+        else case.level_entered_at
+    return level_decision_due(since, days)
 
 
 def consent_expiring(consent: Consent, today: date, warning_days: int) -> bool:
@@ -336,27 +351,26 @@ def my_cases(ctx: Ctx, *, include_closed: bool = False) -> list[InboxItem]:
 
 
 def warn_expiring_consents(ctx: Ctx, pairs: Iterable[tuple[Case, Consent]]) -> int:
-    """One notification per expiring consent to the case's stafettholder; a consent already
-    warned about is skipped (unique ``dedupe_key``, safe against a concurrent request).
-    Returns how many were new."""
-    rows = [dict(user_id=case.stafettholder_id, case_id=case.id, kind=CONSENT_NOTIFICATION,
-                 dedupe_key=consent_dedupe_key(consent.id),
-                 details=canonical_json({"consent_id": consent.id,
-                                         "expires_on": consent.expires_on}),
-                 created_at=ctx.now(), read_at=None)
-            for case, consent in pairs if case.stafettholder_id is not None]
-    if not rows:
+    """One notification per expiring consent to the case's stafettholder, through the outbox
+    (``CONSENT_EXPIRING``, so also by e-mail as they chose); a consent already warned about is
+    skipped (unique ``dedupe_key``, safe against a concurrent request; a warning written before
+    the outbox, under its old key, counts too). Whoever's listing finds it, the holder is
+    warned, themself included. Returns how many were new."""
+    held = [(case, case.stafettholder_id, consent) for case, consent in pairs
+            if case.stafettholder_id is not None]
+    if not held:
         return 0
-    existing = set(ctx.session.scalars(select(Notification.dedupe_key).where(
-        Notification.dedupe_key.in_([r["dedupe_key"] for r in rows]))))
-    rows = [r for r in rows if r["dedupe_key"] not in existing]
-    if not rows:
+    keys = {consent_dedupe_key(consent.id, holder): consent.id for _, holder, consent in held}
+    keys.update({legacy_consent_key(consent.id): consent.id for _, _, consent in held})
+    warned = {keys[k] for k in ctx.session.scalars(select(Notification.dedupe_key).where(
+        Notification.dedupe_key.in_(sorted(keys))))}
+    notices = [Notice([holder], consent.id, case.id,
+                      {"consent_id": consent.id, "expires_on": consent.expires_on})
+               for case, holder, consent in held if consent.id not in warned]
+    if not notices:
         return 0
-    conn = ctx.session.connection()
-    # count what RETURNING gives back: psycopg reports rowcount -1 for these inserts
-    stmt = insert_ignoring_conflicts(conn, Notification, index_elements=["dedupe_key"]) \
-        .returning(Notification.id)
-    return len(conn.execute(stmt, rows).all())
+    job = Ctx.system(ctx.session, workflows=ctx.workflows, now=ctx.now)
+    return len(emit_many(job, Event.CONSENT_EXPIRING, notices))
 
 
 def unread_notifications(ctx: Ctx) -> list[Notification]:
@@ -382,9 +396,10 @@ def mark_read(ctx: Ctx, notification_id: int | None = None) -> int:
 
 
 def warn_all_expiring_consents(ctx: Ctx) -> int:
-    """The scheduled job (``bti notify consents``): warn the stafettholder of every open case
-    whose consent expires within its workflow's warning period, whether or not anyone opens a
-    list. Idempotent: one notification per consent. Returns how many were new."""
+    """The scheduled job (``bti notify consents``, part of ``bti notify scan``): warn the
+    stafettholder of every open case whose consent expires within its workflow's warning
+    period, whether or not anyone opens a list. Idempotent: one notification per consent.
+    Returns how many were new."""
     today = ctx.today()
     horizon = 60  # days; each workflow's own warning period is applied below
     rows = ctx.session.execute(

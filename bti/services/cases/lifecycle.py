@@ -61,6 +61,7 @@ from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from bti.services.errors import ServiceError
+from bti.services.notify import wiring as notify
 
 #: The warning of a pseudonym that reads like a full name.
 FULL_NAME = "looks_like_full_name"
@@ -463,6 +464,7 @@ def open_case(
                  basis=Relation.REPORTER.value, state=case.state,
                  workflow=definition.id, revision=record_id, log_seq=entry.seq)
     ctx.session.flush()
+    notify.case_opened(ctx, case)
     return OpenResult(case, entry, warnings)
 
 
@@ -518,5 +520,6 @@ def fire(
         ctx.session.flush()
     except (StaleDataError, IntegrityError) as err:
         raise Conflict() from err
+    notify.after_fire(ctx, case, step, written.object_id)
     return FireResult(case, step, entry)
 

@@ -221,6 +221,10 @@ class Overview:
     #: Every measure of the case, whatever its status.
     measures: tuple[Measure, ...] = ()
 
+    def allows(self, trigger: str) -> bool:
+        """Whether the actor may take ``trigger`` now (for links beside what it acts on)."""
+        return any(a.transition.trigger == trigger and a.allowed for a in self.actions)
+
 
 def overview(ctx: Ctx, case_id: int) -> Overview:
     """The cockpit of a case for the actor: one audited read (``case.viewed``, as

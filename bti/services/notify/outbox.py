@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import select
@@ -38,9 +40,19 @@ def modes_for(ctx: Ctx, event: Event, user_ids: Iterable[int]) -> dict[int, str]
     return {i: chosen.get(i, default) for i in ids}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One occurrence of an event for ``emit_many``: whom, its dedupe key, its case, its ids."""
+
+    user_ids: Iterable[int]
+    key: str | int
+    case_id: int | None = None
+    details: Mapping[str, Any] | None = None
+
+
 #: The statements of ``emit``, built once: building a statement costs more than running it
 #: (bench/bench_outbox.py), and a transition that notifies should cost little more than one
-#: that does not.
+#: that does not. Recipients and their choice for the event come in one query.
 _RECIPIENTS = (
     select(User.id, User.email, NotificationPreference.mode)
     .outerjoin(NotificationPreference, and_(NotificationPreference.user_id == User.id,
@@ -51,12 +63,12 @@ _DELIVERIES = NotificationDelivery.__table__.insert()
 _NOTIFICATIONS: dict[str, Any] = {}
 
 
-def _insert_notifications(conn):
+def _insert_notifications(conn: Connection) -> Any:
     stmt = _NOTIFICATIONS.get(conn.dialect.name)
     if stmt is None:
         stmt = _NOTIFICATIONS[conn.dialect.name] = insert_ignoring_conflicts(
             conn, Notification, index_elements=["dedupe_key"]).returning(
-            Notification.id, Notification.user_id)
+            Notification.id, Notification.user_id, Notification.dedupe_key)
     return stmt
 
 
@@ -66,9 +78,17 @@ def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
     once per ``key`` and user: a second emit with the same key adds nothing, also under a
     concurrent request. ``details`` holds ids and dates only, never names or free text.
     Returns the ids of the users newly notified."""
-    ids = set(user_ids)
-    if ctx.actor.id is not None:
-        ids.discard(ctx.actor.id)
+    return sorted(u for u, _ in emit_many(ctx, event, [Notice(user_ids, key, case_id, details)]))
+
+
+def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[int, str]]:
+    """``emit`` for many occurrences of one event at once, in a fixed number of statements
+    however many there are (a scheduled scan, a listing). Returns (user id, dedupe key) of each
+    notice newly written."""
+    actor_id = getattr(ctx.actor, "id", None)  # a job's context has no actor
+    wanted = [(n, {i for i in n.user_ids if i is not None and i != actor_id})
+              for n in notices]
+    ids: set[int] = set().union(*(u for _, u in wanted)) if wanted else set()
     if not ids:
         return []
     ctx.session.flush()  # what the caller changed in this session counts (as autoflush would)
@@ -79,16 +99,21 @@ def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
     default = EVENTS[event].default_mode
     users = {i: (email, mode or default) for i, email, mode in found}
     now = ctx.now()
-    body = canonical_json(dict(details or {}))
-    rows = [dict(user_id=i, case_id=case_id, kind=event.value,
-                 dedupe_key=dedupe_key(event, key, i), details=body, created_at=now,
-                 read_at=None) for i in sorted(users)]
-    created = conn.execute(_insert_notifications(conn), rows).all()
+    rows: dict[str, dict[str, Any]] = {}
+    for notice, recipients in wanted:
+        body = canonical_json(dict(notice.details or {}))
+        for i in sorted(recipients & users.keys()):
+            k = dedupe_key(event, notice.key, i)
+            rows.setdefault(k, dict(user_id=i, case_id=notice.case_id, kind=event.value,
+                                    dedupe_key=k, details=body, created_at=now, read_at=None))
+    if not rows:
+        return []
+    created = conn.execute(_insert_notifications(conn), list(rows.values())).all()
     if not created:
         return []
     deliveries = [dict(notification_id=n, user_id=u, channel="email", mode=users[u][1],
                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
-                  for n, u in created if users[u][1] != "app" and users[u][0]]
+                  for n, u, _ in created if users[u][1] != "app" and users[u][0]]
     if deliveries:
         conn.execute(_DELIVERIES, deliveries)
-    return sorted(u for _, u in created)
+    return sorted((u, k) for _, u, k in created)

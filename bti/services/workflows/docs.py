@@ -68,6 +68,10 @@ GUARD_MEANINGS: dict[str, str] = {
     "first stage from barnevernet, the report is also unanswered, overdue after "
     "`barnevern_feedback_days`.)",
     "has_active_consent": "the case has at least one current consent.",
+    "may_withdraw_handover": "a handover is waiting for an answer, and the actor proposed it "
+    "or is the stafettholder.",
+    "has_report_without_debrief": "a report to barnevernet on the case has no debrief "
+    "recorded yet (`record_debrief`).",
 }
 
 #: What each effect records (``bti.services.cases.effects``), beyond the stafettlogg entry.
@@ -103,12 +107,23 @@ EFFECT_MEANINGS: dict[str, str] = {
     "access at once, and a handover to a service it no longer covers is cancelled.",
     "consent_refused": "a refusal to consent, for the listed services.",
     "handover_proposed": "proposes a new stafettholder with the transition's `reason` (so use "
-    "`reason = true`); the recipient may see the case until they answer.",
+    "`reason = true`): not the holder, and only someone whose service may hold the case; the "
+    "recipient may see the case until they answer, and is notified. `holder_stays`: the "
+    "holder stays on as a participant after acceptance (only where their service may take "
+    "part).",
     "handover_accepted": "the recipient becomes the stafettholder (their service still covered "
-    "by a current consent, as when it was proposed); the old holder's relation ends.",
-    "handover_declined": "the recipient declines; the stafettholder stays.",
+    "by a current consent, as when it was proposed); the old holder's relation ends (they "
+    "become a participant if they chose `holder_stays`); the proposer is notified.",
+    "handover_declined": "the recipient declines; the stafettholder stays; the proposer is "
+    "notified (the reason stays in the case).",
+    "handover_withdrawn": "the proposer or the stafettholder withdraws a waiting handover; the "
+    "recipient's relation ends and they are notified.",
     "report_barnevernet": "a report to barnevernet; feedback is expected "
-    "`barnevern_feedback_days` after `sent_on`.",
+    "`barnevern_feedback_days` after `sent_on`; the nearest leaders (the unit's, else the "
+    "municipality's) are notified.",
+    "debrief_offered": "the nearest leader records that the reporter was offered a debrief "
+    "(the fact only); `debrief_report` names the report, which may be left out while only one "
+    "waits for a debrief.",
     "barnevern_feedback": "one stage of barnevernet's feedback on a report (`feedback_kind`: "
     "`receipt_confirmed`, `investigation_opened`, `no_investigation`, "
     "`investigation_closed`, or `none_received` when nothing came by the deadline), dated "

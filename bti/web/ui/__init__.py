@@ -54,7 +54,10 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import catalogue
     from bti.web.ui import inbox
     from bti.web.ui import leader
+    from bti.web.ui import notifications
     from bti.web.ui import privacy
+    from bti.web.ui import settings
 
-    for module in (inbox, cases, leader, audit, access, admin, privacy, catalogue, analytics):
+    for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
+                   catalogue, analytics, settings):
         app.register_blueprint(module.bp)

@@ -39,6 +39,7 @@ def admin_error_text(code: str) -> str:
     texts = {
         "taken": _("That user name is taken. Choose another."),
         "self": _("You cannot do this to your own account. Ask another administrator."),
+        "invalid_email": _("Write an e-mail address, like navn@kommune.no."),
     }
     return texts.get(code) or error_text(code)
 
@@ -104,6 +105,18 @@ def change_roles(user_id: int):
     except InvalidInput as err:
         return _render_user(admin.get_user(ctx, user_id), err.fields, 422)
     flash(_("The roles are saved."), "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/email")
+@policy.allowed(who.may_administer_users)
+def change_email(user_id: int):
+    ctx = get_ctx()
+    try:
+        admin.set_email(ctx, user_id, request.form.get("email", ""))
+    except InvalidInput as err:
+        return _render_user(admin.get_user(ctx, user_id), err.fields, 422)
+    flash(_("The e-mail address is saved."), "info")
     return redirect(url_for("admin.user", user_id=user_id))
 
 

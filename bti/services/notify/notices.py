@@ -1,0 +1,134 @@
+"""A user's own notifications (the list in the app, its unread count, opening one) and their
+delivery settings (e-mail address and, per event, now / daily digest / app only).
+
+A notice names no child: its kind, its date and the case number; opening it goes to the case
+page, which checks access and audits the read itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+
+from bti.domain.cases import Notification
+from bti.domain.notifications import DELIVERY_MODES
+from bti.domain.notifications import NotificationPreference
+from bti.domain.org import User
+from bti.services.cases import inbox
+from bti.services.context import Ctx
+from bti.services.errors import InvalidInput
+from bti.services.errors import NotFound
+from bti.services.notify.events import EVENTS
+from bti.services.notify.events import Event
+
+#: How many notifications the list shows (newest first).
+LIST_LIMIT = 200
+
+#: A plain check of an e-mail address: one @, a dot in the domain, no spaces (the mail server
+#: has the last word).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def details_of(n: Notification) -> dict[str, Any]:
+    try:
+        value = json.loads(n.details or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def list_notifications(ctx: Ctx, *, limit: int = LIST_LIMIT) -> list[Notification]:
+    """The actor's notifications, newest first."""
+    return list(ctx.session.scalars(
+        select(Notification).where(Notification.user_id == ctx.actor.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def unread_count(ctx: Ctx) -> int:
+    """How many of the actor's notifications are unread: one COUNT query."""
+    return ctx.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == ctx.actor.id, Notification.read_at.is_(None))) or 0
+
+
+def get_notification(ctx: Ctx, notification_id: int) -> Notification:
+    """One of the actor's notifications, unchanged (``NotFound`` if it is not theirs)."""
+    n = ctx.session.get(Notification, notification_id)
+    if n is None or n.user_id != ctx.actor.id:
+        raise NotFound(f"notification {notification_id}")
+    return n
+
+
+def open_notification(ctx: Ctx, notification_id: int) -> Notification:
+    """One of the actor's notifications, marked read (``NotFound`` if it is not theirs)."""
+    n = ctx.session.get(Notification, notification_id)
+    if n is None or n.user_id != ctx.actor.id:
+        raise NotFound(f"notification {notification_id}")
+    if n.read_at is None:
+        inbox.mark_read(ctx, n.id)
+    return n
+
+
+def mark_all_read(ctx: Ctx) -> int:
+    return inbox.mark_read(ctx)
+
+
+@dataclass(frozen=True)
+class Settings:
+    email: str | None
+    modes: dict[Event, str]  # every event: the user's choice, else its default
+
+
+def get_settings(ctx: Ctx, user_id: int | None = None) -> Settings:
+    uid = ctx.actor.id if user_id is None else user_id
+    user = ctx.session.get_one(User, uid)
+    chosen = dict(ctx.session.execute(
+        select(NotificationPreference.event, NotificationPreference.mode)
+        .where(NotificationPreference.user_id == uid)).all())
+    return Settings(user.email, {e: chosen.get(e.value, spec.default_mode)
+                                 for e, spec in EVENTS.items()})
+
+
+def check_email(value: str | None) -> str | None:
+    """The address stripped (None for empty); ``InvalidInput`` if it is not an address."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) > 254:
+        raise InvalidInput({"email": ["too_long"]})
+    if not EMAIL.match(text):
+        raise InvalidInput({"email": ["invalid_email"]})
+    return text
+
+
+def save_settings(ctx: Ctx, *, email: str | None, modes: Mapping[str, str]) -> Settings:
+    """Save the actor's address and a mode per event (a missing event keeps its default), in
+    the caller's transaction; every problem named at once, nothing written on one."""
+    errors: dict[str, list[str]] = {}
+    try:
+        address = check_email(email)
+    except InvalidInput as err:
+        errors.update(err.fields)
+        address = None
+    known = {e.value for e in Event}
+    for name, mode in modes.items():
+        if name not in known:
+            errors.setdefault(name, []).append("unknown")
+        elif mode not in DELIVERY_MODES:
+            errors.setdefault(name, []).append("not_a_choice")
+    if errors:
+        raise InvalidInput(errors)
+    uid = ctx.actor.id
+    ctx.session.get_one(User, uid).email = address
+    ctx.session.execute(delete(NotificationPreference).where(
+        NotificationPreference.user_id == uid))
+    ctx.session.add_all(NotificationPreference(user_id=uid, event=name, mode=mode)
+                        for name, mode in sorted(modes.items())
+                        if mode != EVENTS[Event(name)].default_mode)
+    ctx.session.flush()
+    return get_settings(ctx)
