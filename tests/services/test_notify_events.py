@@ -39,8 +39,9 @@ from tests.factories import make_user
 from tests.services.test_consent_access import _migrated  # noqa: F401 - used by migrated
 from tests.services.test_consent_access import migrated  # noqa: F401 - a fixture
 
-#: Events whose notices other code writes (handovers, the report to barnevernet, team agendas),
-#: with their own tests; everything else is in ``SCENARIOS``.
+#: Events whose notices other code writes, with their own tests: the handovers and the report
+#: to barnevernet in tests/services/test_handover_safe.py; team agendas wait for teams (issue
+#: 15) and are written by nothing yet. Everything else is in ``SCENARIOS``.
 WIRED_ELSEWHERE = {Event.HANDOVER_PROPOSED, Event.HANDOVER_ACCEPTED, Event.HANDOVER_DECLINED,
                    Event.HANDOVER_WITHDRAWN, Event.BARNEVERN_REPORTED, Event.TEAM_AGENDA}
 
