@@ -199,7 +199,9 @@ def enter(page, sign_in, check, journey: str, username: str, lang: str) -> None:
     check(page, journey, f"sign-in-{username}", lang)
     sign_in(page, username)
     expect(page.get_by_role("heading", level=1)).to_have_text(t["inbox"])
-    expect(page.get_by_role("banner").get_by_text(NAMES[username], exact=True)).to_be_visible()
+    # the header names the user; the name links to their settings
+    expect(page.get_by_role("banner").get_by_role("link", name=re.compile(
+        rf"^{re.escape(NAMES[username])} – Innstilling(er|ar)$"))).to_be_visible()
     check(page, journey, f"inbox-{username}", lang)
 
 

@@ -48,7 +48,9 @@ def test_teacher_signs_in_and_out(page, live_server, axe, screenshot, lang):
 
     expect(page).to_have_url(re.compile(r"/saker/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(t["inbox"])
-    expect(page.locator(".who")).to_have_text(live_server.users[TEACHER]["display_name"])
+    name = live_server.users[TEACHER]["display_name"]
+    expect(page.get_by_role("banner").get_by_role("link", name=re.compile(
+        rf"^{re.escape(name)} – Innstilling(er|ar)$"))).to_have_attribute("href", "/innstillinger")
     nav = page.get_by_role("navigation", name=re.compile("Hovedmeny|Hovudmeny"))
     expect(nav.get_by_role("link", name=t["inbox"])).to_have_attribute("aria-current", "page")
     if page.locator("html").get_attribute("lang") != lang:

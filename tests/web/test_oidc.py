@@ -65,14 +65,19 @@ class Provider:
              CLIENT_SECRET, f"{APP}/auth/oidc/{SLUG}/callback",
              f"{APP}/auth/oidc/{SLUG}/signed-out"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the provider listens (or exits)
-        assert line.startswith("listening "), f"the test provider did not start: {line!r}"
+        if not line.startswith("listening "):
+            self.stop()
+            pytest.fail(f"the test provider did not start: {line!r}")
         self.issuer = line.split()[1]
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()  # else an unclosed pipe warns (an error in this suite)
 
     def publish_wrong_key(self):
         requests.post(f"{self.issuer}/__test/jwks", json={"mode": "wrong"},
