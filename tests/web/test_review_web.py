@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import select
 
+from bti.domain.cases import Notification
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.services.access import review
@@ -25,9 +26,16 @@ def test_leader_follows_up_an_emergency_access(app, web_world, login):
             AuditReviewItem.pattern == "emergency_access")).one()
 
     leader = login("leader", web_world)
-    inbox = leader.get("/saker/").get_data(as_text=True)
-    assert f'href="/tilgang/gjennomgang/{item_id}"' in inbox
-    assert "Gjennomgangen av tilgangsloggen fant noe å se på" in inbox
+    # the leader's notification leads to the item
+    notices = leader.get("/varsler/").get_data(as_text=True)
+    assert "Et tilgangsmønster må gjennomgås" in notices
+    with app.extensions["bti"].session_factory() as s:
+        nid = s.scalars(select(Notification.id).where(
+            Notification.kind == "audit_review",
+            Notification.user_id == web_world.users["leader"].id)).one()
+    opened = leader.post(f"/varsler/{nid}")
+    assert opened.status_code == 302
+    assert opened.headers["Location"].endswith(f"/tilgang/gjennomgang/{item_id}")
     listing = leader.get("/tilgang/gjennomgang").get_data(as_text=True)
     assert "Nødtilgang til en sak" in listing
     assert web_world.users["outsider"].display_name in listing
