@@ -38,7 +38,6 @@ from bti.domain.rules import CONSENT_RELATIONS
 from bti.domain.rules import case_coverage
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
-from bti.domain.rules import level_decision_due
 from bti.domain.vocabulary import EFFECTS
 from bti.domain.vocabulary import LOG_KINDS
 from bti.engine import Action
@@ -51,6 +50,7 @@ from bti.engine.definition import Option
 from bti.engine.definition import StateDef
 from bti.engine.inputs import parse_int
 from bti.services.cases import handover as handovers
+from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import stopped_unevaluated
@@ -174,14 +174,10 @@ class Deadline:
 
 
 def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:
-    """When the decision at the case's current level is due, if the workflow sets a limit."""
-    state = definition.state(case.state)
-    if state.final:
-        return None
-    days = definition.deadlines.level_decision_days.get(state.level)
-    if days is None:
-        return None
-    return level_decision_due(case.level_entered_at, days)
+    """When the decision at the case's current level is due, if the workflow sets a limit: the
+    inbox's rule (``inbox.level_due``), so the cockpit, the lists, the scan and the calendar
+    name one date."""
+    return inbox.level_due(case, definition)
 
 
 def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
