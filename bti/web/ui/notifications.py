@@ -59,6 +59,8 @@ def unread_badge() -> int | None:
     """The header's unread count for a signed-in user (one COUNT query per page), else None."""
     if not (current_user.is_authenticated and getattr(current_user, "mfa_satisfied", False)):
         return None
+    if g.get("error_page"):  # an error page (a lost database among them) reads nothing
+        return None
     if "unread_notifications" not in g:
         g.unread_notifications = notices.unread_count(get_ctx())
     return g.unread_notifications
