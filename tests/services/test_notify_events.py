@@ -130,6 +130,15 @@ def _participant(r: Run):
     return case
 
 
+def _meeting(r: Run):
+    """The reporter records a meeting planning the next one: the stafettholder and the
+    participant are invited (the reporter, who recorded it, is not)."""
+    case = _participant(r)
+    r.fire(r.w.teacher, case, "record_meeting", {
+        "meeting_kind": "cooperation", "held_on": r.date(0), "next_meeting_on": r.date(14)})
+    return case
+
+
 def _consent_expiring(r: Run):
     case = r.n1()
     r.consent(case, day=0, expires=10)
@@ -205,6 +214,7 @@ SCENARIOS = [
              frozenset({"teacher", "coordinator"})),
     Scenario(Event.EMERGENCY_ACCESS, _emergency, frozenset({"leader"})),
     Scenario(Event.AUDIT_REVIEW, _audit_review, frozenset({"officer"})),
+    Scenario(Event.MEETING_INVITATION, _meeting, frozenset({"coordinator", "nurse"})),
 ]
 
 #: The preferences every scenario runs with: one recipient wants none of the events by e-mail,

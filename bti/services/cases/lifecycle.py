@@ -520,6 +520,6 @@ def fire(
         ctx.session.flush()
     except (StaleDataError, IntegrityError) as err:
         raise Conflict() from err
-    notify.after_fire(ctx, case, step, written.object_id)
+    notify.after_fire(ctx, case, step, written.object_id, closed=kind == "close")
     return FireResult(case, step, entry)
 

@@ -32,9 +32,13 @@ What it holds
     calendar server polling at night is not taken for a person reading cases out of hours.
 
 The invitation
-    ``meeting_invitation`` builds an ICS (``METHOD:REQUEST``) for a meeting's next date, to be
-    attached to the participants' e-mail by the delivery layer (``text/calendar;
-    method=REQUEST``): it names the case number only, like the feed.
+    ``invitation_ics`` builds the ICS of a meeting invitation (``METHOD:REQUEST``) or its
+    cancellation (``METHOD:CANCEL``), with the feed's UID for the case's meeting and the case's
+    version as ``SEQUENCE``; ``bti.services.notify.delivery`` builds it at send time from a
+    ``meeting_invitation`` notice (``bti.services.notify.wiring`` writes those when a recorded
+    meeting plans, moves or cancels the next one) and attaches it to the participant's e-mail
+    (``text/calendar; method=…`` and ``invite.ics``). ``meeting_invitation`` builds it from a
+    recorded meeting. It names the case number only, like the feed.
 """
 
 from __future__ import annotations
@@ -383,30 +387,53 @@ def feed_ics(ctx: Ctx, *, host: str, lang: str | None = None, t: Translator | No
 def meeting_invitation(session: Session, meeting_id: int, *, host: str,
                        attendees: Iterable[str] = (), organizer: str | None = None,
                        lang: str = "nb", now: datetime | None = None) -> bytes:
-    """An invitation (``METHOD:REQUEST``) to a meeting's next date, for the delivery layer to
-    attach to the participants' e-mail (``attendees``: their addresses; ``organizer``: the
-    sender's). Its UID is the feed's (``bti-meeting-<case id>``), so a calendar that has both
-    shows one event, and a later meeting's invitation moves it (``SEQUENCE`` is the case's
-    version, as in the feed). ``NotFound`` when the meeting has no next date.
+    """An invitation (``METHOD:REQUEST``) to a meeting's next date (``attendees``: the
+    participants' addresses; ``organizer``: the sender's). Its UID is the feed's
+    (``bti-meeting-<case id>``), so a calendar that has both shows one event, and a later
+    meeting's invitation moves it (``SEQUENCE`` is the case's version, as in the feed).
+    ``NotFound`` when the meeting has no next date.
 
     Not an access decision: the caller sends it only to the case's participants."""
     mt = session.get(Meeting, meeting_id)
     if mt is None or mt.next_meeting_on is None:
         raise NotFound(f"meeting {meeting_id}")
     case = session.get_one(Case, mt.case_id)
-    cal = _calendar(method="REQUEST")
-    event = CalendarEvent(MEETING, mt.case_id, mt.case_id, mt.next_meeting_on, case.version,
-                          _utc(case.last_activity_at))
-    stamp = _utc(now) if now is not None else event.modified
-    ev = _vevent(translations(lang).gettext, event, host, stamp, None)
+    modified = _utc(case.last_activity_at)
+    return invitation_ics(case_id=mt.case_id, on=mt.next_meeting_on, sequence=case.version,
+                          host=host, gettext=translations(lang).gettext,
+                          stamp=_utc(now) if now is not None else modified,
+                          modified=modified, attendees=attendees, organizer=organizer)
+
+
+#: iTIP methods of an invitation: a new or moved meeting, and a cancelled one (RFC 5546).
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
+
+
+def invitation_ics(*, case_id: int, on: date, sequence: int, host: str,
+                   gettext: Callable[[str], str], stamp: datetime,
+                   modified: datetime | None = None, method: str = REQUEST,
+                   attendees: Iterable[str] = (), organizer: str | None = None,
+                   url: str | None = None) -> bytes:
+    """The ICS of a meeting invitation (``REQUEST``) or its cancellation (``CANCEL``, with
+    ``STATUS:CANCELLED``) for the case's meeting on ``on``: one all-day event with the feed's
+    UID (``bti-meeting-<case id>@<host>``), ``SEQUENCE`` ``sequence`` (the case's version, so
+    each change is newer than the last), naming only "BTI" and the case number."""
+    if method not in (REQUEST, CANCEL):
+        raise ValueError(f"unknown method {method!r}")
+    cal = _calendar(method=method)
+    event = CalendarEvent(MEETING, case_id, case_id, on, sequence, _utc(modified or stamp))
+    ev = _vevent(gettext, event, host, _utc(stamp), url)
     if organizer:
         ev.add("organizer", vCalAddress(f"mailto:{organizer}"))
     for address in attendees:
         who = vCalAddress(f"mailto:{address}")
         who.params["ROLE"] = "REQ-PARTICIPANT"
         who.params["PARTSTAT"] = "NEEDS-ACTION"
-        who.params["RSVP"] = "TRUE"
+        who.params["RSVP"] = "TRUE" if method == REQUEST else "FALSE"
         ev.add("attendee", who, encode=False)
     ev["transp"] = "OPAQUE"
+    if method == CANCEL:
+        ev.add("status", "CANCELLED")
     cal.add_component(ev)
     return cal.to_ical()

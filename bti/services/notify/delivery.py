@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import smtplib
 import ssl
 import time
@@ -45,11 +46,14 @@ from contextlib import contextmanager
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from email.utils import parseaddr
+from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_
 from sqlalchemy import or_
@@ -67,7 +71,9 @@ from bti.domain.org import MALFORMS
 from bti.domain.org import Municipality
 from bti.domain.org import User
 from bti.render.i18n import translations
+from bti.services.notify import calendar
 from bti.services.notify import texts
+from bti.services.notify.events import Event
 from bti.services.notify.texts import N_
 
 #: Minutes before the 2nd, 3rd … attempt; the attempt after the last of them is the final one.
@@ -81,6 +87,10 @@ NOTIFICATION_PATH = "/varsler/{id}"
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT_LANGUAGE = "nb"
 
+
+#: Kinds that are never listed in a digest: a digest user gets each at the digest hour, in a
+#: mail of its own (a calendar client reads one invitation per message).
+OWN_MAIL = frozenset({Event.MEETING_INVITATION.value})
 
 SUBJECT_DIGEST = N_("BTI: your notifications of the day")
 INTRO_ONE = N_("You have a new notification in BTI:")
@@ -152,6 +162,15 @@ class Row:
     email: str | None
     active: bool
     lang: str
+    case_id: int | None = None
+    details: str = "{}"
+
+    def details_dict(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.details or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 def _due(now: datetime):
@@ -194,14 +213,15 @@ def claim(session: Session, now: datetime, *, worker_id: str, batch: int,
         return []
     rows = session.execute(
         select(d.id, d.notification_id, Notification.kind, d.attempts, d.mode, d.created_at,
-               User.id, User.email, User.active, User.locale, Municipality.malform)
+               User.id, User.email, User.active, User.locale, Municipality.malform,
+               Notification.case_id, Notification.details)
         .join(Notification, Notification.id == d.notification_id)
         .join(User, User.id == d.user_id)
         .join(Municipality, Municipality.id == User.municipality_id)
         .where(d.id.in_(claimed)).order_by(d.id)).all()
     return [Row(id=r[0], notification_id=r[1], kind=r[2], attempts=r[3], mode=r[4],
                 created_at=r[5], user_id=r[6], email=r[7], active=bool(r[8]),
-                lang=language_of(r[9], r[10])) for r in rows]
+                lang=language_of(r[9], r[10]), case_id=r[11], details=r[12]) for r in rows]
 
 
 # --- recording results ------------------------------------------------------------------------
@@ -271,8 +291,9 @@ def message_id(settings: MailSettings, rows: list[Row]) -> str:
 def build_message(settings: MailSettings, rows: list[Row], now: datetime) -> EmailMessage:
     """One mail to one user: one notice (mode now) or their digest. Plain text and HTML."""
     t = translations(rows[0].lang)
-    items = [(texts.title(r.kind, lang=r.lang), link(settings, r.notification_id)) for r in rows]
-    digest = rows[0].mode == "digest"
+    items = [(texts.title(r.kind, lang=r.lang, details=r.details_dict()),
+              link(settings, r.notification_id)) for r in rows]
+    digest = rows[0].mode == "digest" and rows[0].kind not in OWN_MAIL
     subject = t.gettext(SUBJECT_DIGEST) if digest else f"BTI: {items[0][0]}"
     intro = t.gettext(INTRO_DIGEST if digest else INTRO_ONE)
     footer = t.gettext(FOOTER)
@@ -300,8 +321,47 @@ def build_message(settings: MailSettings, rows: list[Row], now: datetime) -> Ema
         f"<title>{html.escape(subject)}</title></head><body>"
         f"<p>{html.escape(intro)}</p><ul>{entries}</ul>"
         f"<p><small>{html.escape(footer)}</small></p></body></html>\n", subtype="html")
+    if len(rows) == 1 and rows[0].kind == Event.MEETING_INVITATION.value:
+        _attach_invitation(msg, settings, rows[0], now)
     msg["Content-Language"] = rows[0].lang  # after the parts: set_content drops Content-*
     return msg
+
+
+def invitation(settings: MailSettings, row: Row, now: datetime) -> tuple[str, bytes] | None:
+    """The iTIP method and ICS of a meeting invitation, built now from the notice's details
+    (the case number, the date, the change and the case's version at the time): the feed's
+    UID, ``SEQUENCE`` the case's version, the recipient the one attendee, the sender the
+    organiser; the summary names only "BTI" and the case number, and links to the notice.
+    None when the details do not describe a meeting (the mail goes without it)."""
+    d = row.details_dict()
+    case_id = d.get("case_id", row.case_id)
+    if not isinstance(case_id, int) or not isinstance(d.get("sequence"), int):
+        return None
+    try:
+        on = date.fromisoformat(str(d.get("on")))
+    except ValueError:
+        return None
+    method = calendar.CANCEL if d.get("change") == "cancelled" else calendar.REQUEST
+    host = urlsplit(settings.base_url).hostname or "bti"
+    ics = calendar.invitation_ics(
+        case_id=case_id, on=on, sequence=d["sequence"], host=host, method=method,
+        gettext=translations(row.lang).gettext, stamp=now, modified=row.created_at,
+        attendees=[str(row.email)], organizer=parseaddr(settings.mail_from)[1] or None,
+        url=link(settings, row.notification_id))
+    return method, ics
+
+
+def _attach_invitation(msg: EmailMessage, settings: MailSettings, row: Row,
+                       now: datetime) -> None:
+    """The invitation as calendar clients look for it: a ``text/calendar; method=…``
+    alternative beside the text and HTML, and the same ICS as an ``invite.ics`` attachment."""
+    built = invitation(settings, row, now)
+    if built is None:
+        return
+    method, ics = built
+    text = ics.decode()
+    msg.add_alternative(text, subtype="calendar", params={"method": method})
+    msg.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
 
 
 # --- SMTP -------------------------------------------------------------------------------------
@@ -349,7 +409,7 @@ def deliver_due(session_factory: sessionmaker[Session], smtp: MailSettings, now:
     mails: list[list[Row]] = []
     digests: dict[int, list[Row]] = {}
     for row in rows:
-        if row.mode == "digest":
+        if row.mode == "digest" and row.kind not in OWN_MAIL:
             digests.setdefault(row.user_id, []).append(row)
         else:
             mails.append([row])

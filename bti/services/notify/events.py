@@ -27,6 +27,7 @@ class Event(StrEnum):
     TEAM_AGENDA = "team_agenda"
     EMERGENCY_ACCESS = "emergency_access"
     AUDIT_REVIEW = "audit_review"
+    MEETING_INVITATION = "meeting_invitation"
 
 
 @dataclass(frozen=True)
@@ -56,4 +57,7 @@ EVENTS: dict[Event, EventSpec] = {
     Event.TEAM_AGENDA: EventSpec("digest", "the team's members"),
     Event.EMERGENCY_ACCESS: EventSpec("now", "the leaders of the case's unit"),
     Event.AUDIT_REVIEW: EventSpec("now", "the reviewers (leader, privacy officer)"),
+    #: A calendar invitation (ICS): a digest user gets it at the digest hour, but as a mail of
+    #: its own (a calendar reads one invitation per message), not inside the digest's list.
+    Event.MEETING_INVITATION: EventSpec("now", "the stafettholder and the case's participants"),
 }

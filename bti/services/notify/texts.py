@@ -4,6 +4,9 @@ UI catalogues (``bti.render.i18n``), so the app list and the e-mail say the same
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from bti.render.i18n import Translator
 from bti.render.i18n import translations
 from bti.services.notify.events import Event
@@ -32,10 +35,22 @@ TITLES: dict[Event, str] = {
     Event.TEAM_AGENDA: N_("A case is on your team's agenda"),
     Event.EMERGENCY_ACCESS: N_("Emergency access to a case in your unit"),
     Event.AUDIT_REVIEW: N_("An access pattern needs review"),
+    Event.MEETING_INVITATION: N_("You are invited to a meeting in a case"),
+}
+
+#: An event's title for a particular ``change`` in its details (a moved or cancelled meeting).
+CHANGES: dict[tuple[Event, str], str] = {
+    (Event.MEETING_INVITATION, "moved"): N_("A meeting in a case was moved"),
+    (Event.MEETING_INVITATION, "cancelled"): N_("A meeting in a case was cancelled"),
 }
 
 
-def title(event: Event | str, t: Translator | None = None, *, lang: str = "nb") -> str:
-    """The event's title in the language of ``t`` (a request's translations), else ``lang``."""
-    message = TITLES[Event(event)]
+def title(event: Event | str, t: Translator | None = None, *, lang: str = "nb",
+          details: Mapping[str, Any] | None = None) -> str:
+    """The event's title in the language of ``t`` (a request's translations), else ``lang``;
+    ``details`` (the notice's) may name a change with a title of its own."""
+    kind = Event(event)
+    change = (details or {}).get("change")
+    message = CHANGES.get((kind, change), TITLES[kind]) if isinstance(change, str) \
+        else TITLES[kind]
     return (t or translations(lang)).gettext(message)

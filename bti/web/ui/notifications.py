@@ -50,7 +50,7 @@ def target_of(n) -> str:
 
 def title_of(n) -> str:
     try:
-        return texts.title(n.kind, lang=i18n.lang())
+        return texts.title(n.kind, lang=i18n.lang(), details=notices.details_of(n))
     except ValueError:
         return _("A notification")
 
