@@ -470,6 +470,11 @@ class AuditAction(StrEnum):
     CALENDAR_FEED_ENABLED = "calendar_feed.enabled"
     CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
     CALENDAR_FEED_READ = "calendar_feed.read"
+    # a user's own notifications through the API (bti.services.notify.notices): the list names
+    # case numbers, so it is recorded like a list of cases
+    NOTIFICATION_LISTED = "notification.listed"
+    NOTIFICATION_READ = "notification.read"
+    NOTIFICATION_SETTINGS_CHANGED = "notification.settings_changed"
 
     # analytics and the catalogue of measures
     ANALYTICS_VIEWED = "analytics.viewed"

@@ -426,7 +426,7 @@ class Runner:
             data = {k: world.fill(v, actor) if isinstance(v, str) else v
                     for k, v in row.data.items()}
             r = b.client.open(url, method=method, headers=headers,
-                              json=data if method == "POST" else None)
+                              json=data if method in ("POST", "PATCH") else None)
         elif method == "POST":
             data = {k: world.fill(v, actor) if isinstance(v, str) else v
                     for k, v in row.data.items()}

@@ -41,8 +41,10 @@ from bti.services.accounts.auth import token_hash
 from bti.services.errors import InvalidInput
 
 #: Every scope a token may hold. ``cases:read`` reads cases, their actions, log and access log;
-#: ``cases:write`` opens cases and fires transitions.
-SCOPES = ("cases:read", "cases:write")
+#: ``cases:write`` opens cases and fires transitions; ``notifications:read`` lists the user's
+#: own notifications and reads their settings; ``notifications:write`` marks them read and
+#: changes the settings.
+SCOPES = ("cases:read", "cases:write", "notifications:read", "notifications:write")
 MAX_DAYS = 90
 PREFIX = "bti_pat_"
 NAME_MAX = 80

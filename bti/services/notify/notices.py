@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import delete
@@ -20,6 +21,8 @@ from bti.domain.cases import Notification
 from bti.domain.notifications import DELIVERY_MODES
 from bti.domain.notifications import NotificationPreference
 from bti.domain.org import User
+from bti.domain.vocabulary import AuditAction
+from bti.services.access import audit
 from bti.services.cases import inbox
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
@@ -50,6 +53,43 @@ def list_notifications(ctx: Ctx, *, limit: int = LIST_LIMIT) -> list[Notificatio
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
 
 
+@dataclass(frozen=True)
+class Page:
+    items: list[Notification]
+    #: Give as ``before`` for the next (older) page; None on the last page.
+    next_cursor: int | None
+    unread: int  # all the actor's unread notifications
+
+
+def list_page(ctx: Ctx, *, unread_only: bool = False, before: int | None = None,
+              limit: int = 50) -> Page:
+    """One page of the actor's notifications, newest first (by id: ``before`` is the last id
+    of the previous page), only the unread ones if asked; an audited listing (the notices
+    name case numbers), recorded with the case ids it showed."""
+    stmt = select(Notification).where(Notification.user_id == ctx.actor.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    if before is not None:
+        stmt = stmt.where(Notification.id < before)
+    rows = list(ctx.session.scalars(stmt.order_by(Notification.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    audit.record(ctx, AuditAction.NOTIFICATION_LISTED, object_type="notification",
+                 count=len(rows), case_ids=sorted({n.case_id for n in rows
+                                                   if n.case_id is not None}))
+    return Page(rows, rows[-1].id if more and rows else None, unread_count(ctx))
+
+
+def read_one(ctx: Ctx, notification_id: int) -> Notification:
+    """Mark one of the actor's notifications read (``NotFound`` if it is not theirs; again
+    is no change), audited; returns it as it is now."""
+    n = open_notification(ctx, notification_id)
+    ctx.session.refresh(n, ["read_at"])
+    audit.record(ctx, AuditAction.NOTIFICATION_READ, case_id=n.case_id,
+                 object_type="notification", object_id=n.id)
+    return n
+
+
 def unread_count(ctx: Ctx) -> int:
     """How many of the actor's notifications are unread: one COUNT query."""
     return ctx.session.scalar(select(func.count()).select_from(Notification).where(
@@ -60,7 +100,8 @@ def get_notification(ctx: Ctx, notification_id: int) -> Notification:
     """One of the actor's notifications, unchanged (``NotFound`` if it is not theirs)."""
     n = ctx.session.get(Notification, notification_id)
     if n is None or n.user_id != ctx.actor.id:
-        raise NotFound(f"notification {notification_id}")
+        raise NotFound(f"notification {notification_id}", object_type="notification",
+                       object_id=notification_id)
     return n
 
 
@@ -68,7 +109,8 @@ def open_notification(ctx: Ctx, notification_id: int) -> Notification:
     """One of the actor's notifications, marked read (``NotFound`` if it is not theirs)."""
     n = ctx.session.get(Notification, notification_id)
     if n is None or n.user_id != ctx.actor.id:
-        raise NotFound(f"notification {notification_id}")
+        raise NotFound(f"notification {notification_id}", object_type="notification",
+                       object_id=notification_id)
     if n.read_at is None:
         inbox.mark_read(ctx, n.id)
     return n
@@ -104,6 +146,23 @@ def check_email(value: str | None) -> str | None:
     if not EMAIL.match(text):
         raise InvalidInput({"email": ["invalid_email"]})
     return text
+
+
+def update_settings(ctx: Ctx, *, email: str | None | EllipsisType = ...,
+                    modes: Mapping[str, str] | None = None) -> Settings:
+    """Change only what is given: the address (``None`` removes it; not given keeps it) and
+    the modes of the events named (the others keep theirs), in the caller's transaction,
+    audited (which events changed, never the address); every problem named at once."""
+    current = get_settings(ctx)
+    address = current.email if email is ... else email
+    merged = {e.value: m for e, m in current.modes.items()}
+    merged.update(modes or {})
+    saved = save_settings(ctx, email=address if isinstance(address, str) else None,
+                          modes=merged)
+    audit.record(ctx, AuditAction.NOTIFICATION_SETTINGS_CHANGED, object_type="user",
+                 object_id=ctx.actor.id, events=sorted((modes or {}).keys()),
+                 email_changed=saved.email != current.email)
+    return saved
 
 
 def save_settings(ctx: Ctx, *, email: str | None, modes: Mapping[str, str]) -> Settings:

@@ -37,6 +37,10 @@ from bti.services.cases import casepage
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.lifecycle import CaseAccess
+from bti.services.errors import InvalidInput
+from bti.services.notify import notices
+from bti.services.notify import texts
+from bti.services.notify.events import EVENTS
 from bti.web import policy
 from bti.web.api import schemas as s
 from bti.web.db import get_ctx
@@ -47,7 +51,10 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 READ = "cases:read"
 WRITE = "cases:write"
+NOTIFICATIONS_READ = "notifications:read"
+NOTIFICATIONS_WRITE = "notifications:write"
 CASE = f"/cases/<int(max={MAX_INT}):case_id>"
+NOTIFICATION = f"/notifications/<int(max={MAX_INT}):notification_id>"
 
 
 # --- plumbing -------------------------------------------------------------------------------------
@@ -318,6 +325,62 @@ def access_log(case_id: int):
                      "roles": list(r.roles), "unit": r.unit_name, "action": r.action,
                      "object_type": r.object_type, "object_id": r.object_id,
                      "basis": r.basis, "outcome": r.outcome} for r in log.rows]})
+
+
+# --- the caller's notifications ---------------------------------------------------------------
+
+
+def _notification(n) -> dict[str, Any]:
+    details = notices.details_of(n)
+    return {"id": n.id, "kind": n.kind, "case_id": n.case_id, "created_at": n.created_at,
+            "title": {lang: texts.title(n.kind, lang=lang, details=details) for lang in LANGS},
+            "link": url_for("notifications.show", notification_id=n.id, _external=True),
+            "read": n.read_at is not None, "read_at": n.read_at}
+
+
+def _settings(settings: notices.Settings) -> dict[str, Any]:
+    return {"email": settings.email, "events": [
+        {"event": e.value, "mode": mode, "default_mode": EVENTS[e].default_mode,
+         "recipients": EVENTS[e].recipients,
+         "title": {lang: texts.title(e, lang=lang) for lang in LANGS}}
+        for e, mode in settings.modes.items()]}
+
+
+@bp.get("/notifications")
+@policy.api(NOTIFICATIONS_READ)
+def list_notifications():
+    args = _query(s.NotificationQuerySchema())
+    page = notices.list_page(get_ctx(), unread_only=args["unread"], before=args["cursor"],
+                             limit=args["limit"])
+    return _dump(s.NotificationPageSchema(), {
+        "items": [_notification(n) for n in page.items], "unread": page.unread,
+        "next_cursor": page.next_cursor})
+
+
+@bp.post(NOTIFICATION + "/read")
+@policy.api(NOTIFICATIONS_WRITE)
+def read_notification(notification_id: int):
+    """Mark one of the caller's notifications read (anyone else's: 404)."""
+    return _dump(s.NotificationSchema(), _notification(
+        notices.read_one(get_ctx(), notification_id)))
+
+
+@bp.get("/notifications/settings")
+@policy.api(NOTIFICATIONS_READ)
+def notification_settings():
+    return _dump(s.NotificationSettingsSchema(), _settings(notices.get_settings(get_ctx())))
+
+
+@bp.patch("/notifications/settings")
+@policy.api(NOTIFICATIONS_WRITE)
+def update_notification_settings():
+    data = _body(s.NotificationSettingsUpdateSchema())
+    try:
+        saved = notices.update_settings(get_ctx(), email=data.get("email", ...),
+                                        modes=data.get("modes"))
+    except InvalidInput as err:  # the address: named as sent
+        return api_error(422, fields=err.fields)
+    return _dump(s.NotificationSettingsSchema(), _settings(saved))
 
 
 def init_app(app: Flask) -> None:

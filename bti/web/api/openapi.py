@@ -41,6 +41,11 @@ COMPONENTS = {  # nested ones before the schemas that hold them
     "TransitionResult": s.TransitionResultSchema,
     "AccessLogRow": s.AccessLogRowSchema,
     "AccessLog": s.AccessLogSchema,
+    "NotificationSettingsUpdate": s.NotificationSettingsUpdateSchema,
+    "Notification": s.NotificationSchema,
+    "NotificationPage": s.NotificationPageSchema,
+    "NotificationEventSetting": s.NotificationEventSettingSchema,
+    "NotificationSettings": s.NotificationSettingsSchema,
     "ErrorBody": s.ErrorBodySchema,
     "Error": s.ErrorSchema,
 }
@@ -61,6 +66,12 @@ barnevernet are recorded by firing the matching action with `POST /cases/{id}/tr
 `GET /cases/{id}/actions` lists what you may do now, what is refused and why, and the payload
 fields of each action; the payload schemas of every workflow are the components
 `Payload.<workflow>.<trigger>`.
+
+**Notifications**: the caller's own notices (`GET /notifications`, newest first, paged by
+cursor; `POST /notifications/{id}/read`) and their delivery settings
+(`GET`/`PATCH /notifications/settings`), with the scopes `notifications:read` and
+`notifications:write`. A notice names its event and case number, never the child; another
+user's notice answers 404.
 """
 
 
@@ -122,6 +133,9 @@ def _responses(ok: str, ok_schema: str, description: str, *, write: bool = False
 CASE_ID = {"in": "path", "name": "id", "required": True,
            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
            "description": "The case's id."}
+NOTIFICATION_ID = {"in": "path", "name": "id", "required": True,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                   "description": "The notification's id."}
 
 
 def _concern_schema(doc: dict[str, Any], definitions: list[WorkflowDefinition]) -> None:
@@ -219,6 +233,28 @@ def build_spec(definitions: list[WorkflowDefinition], *, today: date) -> dict[st
                   "municipality's privacy officer; 404 for everyone else)",
                   _responses("200", "AccessLog", "The access log, oldest first."),
                   scope="cases:read", op_id="getAccessLog"),
+    })
+    spec.path(path="/api/v1/notifications", operations={
+        "get": op("The caller's notifications, newest first, paged by cursor",
+                  _responses("200", "NotificationPage", "One page of notifications."),
+                  scope="notifications:read",
+                  params=[{"in": "query", "schema": s.NotificationQuerySchema}],
+                  op_id="listNotifications"),
+    })
+    spec.path(path="/api/v1/notifications/{id}/read", parameters=[NOTIFICATION_ID], operations={
+        "post": op("Mark one of the caller's notifications read (again: no change)",
+                   _responses("200", "Notification", "The notification, read."),
+                   scope="notifications:write", op_id="readNotification"),
+    })
+    spec.path(path="/api/v1/notifications/settings", operations={
+        "get": op("The caller's e-mail address and, per event, how they are notified",
+                  _responses("200", "NotificationSettings", "The settings."),
+                  scope="notifications:read", op_id="getNotificationSettings"),
+        "patch": op("Change the address or the mode of some events (the rest is kept)",
+                    _responses("200", "NotificationSettings", "The settings, saved.",
+                               write=True),
+                    scope="notifications:write", body="NotificationSettingsUpdate",
+                    op_id="updateNotificationSettings"),
     })
     doc = spec.to_dict()
     _concern_schema(doc, definitions)

@@ -13,10 +13,12 @@ from marshmallow import fields
 from marshmallow import validate
 
 from bti.domain import child
+from bti.domain.notifications import DELIVERY_MODES
 from bti.domain.rules import DUE_MONTHS_AHEAD
 from bti.engine.inputs import MAX_INT
 from bti.engine.inputs import QueryWholeNumber
 from bti.engine.inputs import WholeNumber
+from bti.services.notify.events import Event
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -125,6 +127,31 @@ class LogQuerySchema(Strict):
                                         "leave out for the first page."})
     limit = QueryWholeNumber(load_default=DEFAULT_LIMIT,
                              validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+class NotificationQuerySchema(Strict):
+    unread = fields.Boolean(load_default=False, metadata={
+        "description": "Only the unread notifications."})
+    cursor = QueryWholeNumber(load_default=None, validate=validate.Range(min=1, max=MAX_INT),
+                              metadata={"description": "`next_cursor` of the previous page; "
+                                        "leave out for the first (newest) page."})
+    limit = QueryWholeNumber(load_default=DEFAULT_LIMIT,
+                             validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+#: The events and delivery modes the settings take (``bti.services.notify.events``).
+EVENT_NAMES = tuple(e.value for e in Event)
+
+
+class NotificationSettingsUpdateSchema(Strict):
+    email = fields.String(allow_none=True, validate=validate.Length(max=254), metadata={
+        "description": "The address the e-mails go to; null or empty removes it, leaving it "
+                       "out keeps it."})
+    modes = fields.Dict(keys=fields.String(validate=validate.OneOf(EVENT_NAMES)),
+                        values=fields.String(validate=validate.OneOf(DELIVERY_MODES)),
+                        metadata={"description": "Event → `now` (each by e-mail at once), "
+                                  "`digest` (a daily e-mail) or `app` (in the app only); the "
+                                  "events left out keep their mode."})
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -296,6 +323,42 @@ class AccessLogSchema(Schema):
     basis = fields.String(required=True, metadata={
         "description": "Why the caller may read it: stafettholder or privacy_officer."})
     entries = fields.List(fields.Nested(AccessLogRowSchema), required=True)
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(EVENT_NAMES), metadata={
+        "description": "The event (`GET /notifications/settings` lists them all)."})
+    title = Labels(required=True)
+    case_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The case number it is about (null: none, e.g. an access review)."})
+    link = fields.String(required=True, metadata={
+        "description": "The notice in the app (the link its e-mail carries)."})
+    created_at = fields.DateTime(required=True)
+    read = fields.Boolean(required=True)
+    read_at = fields.DateTime(required=True, allow_none=True)
+
+
+class NotificationPageSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema), required=True)
+    unread = fields.Integer(required=True, metadata={
+        "description": "How many of the caller's notifications are unread (all pages)."})
+    next_cursor = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next (older) page; null on the last page."})
+
+
+class NotificationEventSettingSchema(Schema):
+    event = fields.String(required=True, validate=validate.OneOf(EVENT_NAMES))
+    title = Labels(required=True)
+    mode = fields.String(required=True, validate=validate.OneOf(DELIVERY_MODES))
+    default_mode = fields.String(required=True, validate=validate.OneOf(DELIVERY_MODES))
+    recipients = fields.String(required=True, metadata={
+        "description": "Who receives this event (English)."})
+
+
+class NotificationSettingsSchema(Schema):
+    email = fields.String(required=True, allow_none=True)
+    events = fields.List(fields.Nested(NotificationEventSettingSchema), required=True)
 
 
 class ErrorBodySchema(Schema):
