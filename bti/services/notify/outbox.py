@@ -10,8 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import cast
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import null
 from sqlalchemy import select
 
 from bti.db.upsert import insert_ignoring_conflicts
@@ -81,6 +86,45 @@ def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
     return sorted(u for u, _ in emit_many(ctx, event, [Notice(user_ids, key, case_id, details)]))
 
 
+def _one_notice(conn: Connection) -> tuple[Any, Any]:
+    """The two statements of one notice (``emit`` from a transition: the hot path), built once
+    per dialect. The first writes the notices straight from the recipients' rows (active users
+    among ``ids``; the dedupe key is ``prefix`` + the user's id) and returns the new ones; the
+    second writes their e-mail rows from those notices, each user's choice for the event (else
+    ``default``) and their address, in SQL: no row is built in Python, no recipient query."""
+    got = _ONE.get(conn.dialect.name)
+    if got is not None:
+        return got
+    n, u, p = Notification.__table__, User.__table__, NotificationPreference.__table__
+    now = bindparam("now", type_=n.c.created_at.type)
+    recipients = select(
+        u.c.id, bindparam("case_id", type_=n.c.case_id.type),
+        bindparam("kind", type_=n.c.kind.type),
+        bindparam("prefix", type_=String()) + cast(u.c.id, String()),
+        bindparam("details", type_=n.c.details.type), now, null(),
+    ).where(u.c.id.in_(bindparam("ids", expanding=True)), u.c.active.is_(True))
+    notices = insert_ignoring_conflicts(conn, n, index_elements=["dedupe_key"]).from_select(
+        ["user_id", "case_id", "kind", "dedupe_key", "details", "created_at", "read_at"],
+        recipients).returning(n.c.id, n.c.user_id, n.c.dedupe_key)
+    mode = func.coalesce(p.c.mode, bindparam("default", type_=p.c.mode.type))
+    mailed = (
+        select(n.c.id, n.c.user_id, literal("email"), mode, literal("pending"), literal(0),
+               now, now)
+        .select_from(n.join(u, u.c.id == n.c.user_id).outerjoin(
+            p, and_(p.c.user_id == n.c.user_id, p.c.event == bindparam("event"))))
+        .where(n.c.id.in_(bindparam("new", expanding=True)), mode != "app",
+               u.c.email.is_not(None), u.c.email != "")
+    )
+    deliveries = NotificationDelivery.__table__.insert().from_select(
+        ["notification_id", "user_id", "channel", "mode", "status", "attempts",
+         "next_attempt_at", "created_at"], mailed)
+    got = _ONE[conn.dialect.name] = (notices, deliveries)
+    return got
+
+
+_ONE: dict[str, tuple[Any, Any]] = {}
+
+
 def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[int, str]]:
     """``emit`` for many occurrences of one event at once, in a fixed number of statements
     however many there are (a scheduled scan, a listing). Returns (user id, dedupe key) of each
@@ -93,6 +137,19 @@ def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[i
         return []
     ctx.session.flush()  # what the caller changed in this session counts (as autoflush would)
     conn = ctx.session.connection()
+    if len(wanted) == 1:  # one occurrence (a transition's): two statements, rows built in SQL
+        notice = wanted[0][0]
+        write_notices, write_deliveries = _one_notice(conn)
+        now = ctx.now()
+        created = conn.execute(write_notices, {
+            "ids": sorted(ids), "case_id": notice.case_id, "kind": event.value,
+            "prefix": dedupe_key(event, notice.key, 0)[:-1],
+            "details": canonical_json(dict(notice.details or {})), "now": now}).all()
+        if created:
+            conn.execute(write_deliveries, {"new": [c[0] for c in created], "now": now,
+                                            "event": event.value,
+                                            "default": EVENTS[event].default_mode})
+        return sorted((u, k) for _, u, k in created)
     found = conn.execute(_RECIPIENTS, {"ids": sorted(ids), "event": event.value}).all()
     if not found:
         return []
