@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,11 @@ def pg_owner_engine(pg_engine):
 def _close_schema_pool():
     yield
     close_schema_pool()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Figures some tests gather for the closing notes of issues, after the run: the
+    notifications per event kind delivered (tests/services/test_notify_events.py)."""
+    events = sys.modules.get("tests.services.test_notify_events")
+    for line in getattr(events, "delivered_lines", list)():
+        terminalreporter.write_line(line)

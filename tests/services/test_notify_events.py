@@ -1,8 +1,11 @@
 """Every event that notifies reaches exactly the people ``bti.services.notify.events`` names:
 one scenario per event, run for real (``open_case``/``fire``, the review job, the scheduled
 scan), and the exact set of recipients (Notification rows) and e-mail delivery rows, per each
-recipient's preference. Every member of ``Event`` is in the table or, explicitly, wired
-elsewhere. On SQLite and PostgreSQL. All names are made up."""
+recipient's preference, and then the mails a real SMTP server (aiosmtpd on loopback) received
+for them, each once. Every member of ``Event`` is in the table or, explicitly, wired
+elsewhere. At the end of the module the figure "notifications per event kind delivered in the
+test run" is printed (in-app notices / e-mails received, ``DELIVERED``). On SQLite and
+PostgreSQL. All names are made up."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from bti.services.context import utcnow
 from bti.services.notify import scan
+from bti.services.notify.delivery import deliver_due
 from bti.services.notify.events import EVENTS
 from bti.services.notify.events import Event
 from tests.conftest import ROOT
@@ -38,6 +42,7 @@ from tests.factories import TODAY
 from tests.factories import make_user
 from tests.services.test_consent_access import _migrated  # noqa: F401 - used by migrated
 from tests.services.test_consent_access import migrated  # noqa: F401 - a fixture
+from tests.smtp import Server
 
 #: Events whose notices other code writes, with their own tests: the handovers and the report
 #: to barnevernet in tests/services/test_handover_safe.py; team agendas wait for teams (issue
@@ -229,9 +234,42 @@ def test_every_event_is_covered_or_wired_elsewhere():
     assert set(EVENTS) == set(Event)
 
 
+#: Event kind → [in-app notices written, e-mails the SMTP server received], over this module's
+#: scenarios (printed at the end: the figure for issue 14's closing note).
+DELIVERED: dict[str, list[int]] = {}
+
+
+def delivered_lines() -> list[str]:
+    """``DELIVERED`` as a table (printed by tests/conftest.py's ``pytest_terminal_summary``
+    after a run that included this module's scenarios)."""
+    if not DELIVERED:
+        return []
+    lines = ["", "notifications per event kind delivered in the test run "
+             f"({os.environ.get('BTI_TEST_DATABASE') or 'sqlite'}; in-app notices written, "
+             "e-mails received by the SMTP server):",
+             f"  {'event kind':28} {'in-app':>7} {'e-mails':>8}"]
+    for kind in sorted(DELIVERED):
+        notices, mails = DELIVERED[kind]
+        lines.append(f"  {kind:28} {notices:7d} {mails:8d}")
+    total = [sum(v[i] for v in DELIVERED.values()) for i in (0, 1)]
+    lines.append(f"  {'total':28} {total[0]:7d} {total[1]:8d}")
+    lines.append("  (a notice without an e-mail: its recipient chose the app only; the handover "
+                 "events and barnevern_reported are tested in test_handover_safe.py and not "
+                 "counted here)")
+    return lines
+
+
+@pytest.fixture
+def smtp():
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS,
                          ids=[f"{s.event.value}-{s.run.__name__}" for s in SCENARIOS])
-def test_each_event_reaches_exactly_its_recipients(world, session, scenario):
+def test_each_event_reaches_exactly_its_recipients(world, session, engine, smtp, scenario):
     w = world
     w.officer = make_user(session, w.municipality, None, ("privacy_officer",),
                           username="personvern")
@@ -260,6 +298,20 @@ def test_each_event_reaches_exactly_its_recipients(world, session, scenario):
                 for n in scenario.recipients if CHOSEN.get(n, default) != "app"}
     assert set(deliveries) == expected
     assert len(deliveries) == len(expected)
+
+    # sent through a real SMTP server a day later (the digest hour has come): every e-mail row
+    # is received exactly once, as its recipient's mail, and nothing else of this kind
+    session.close()
+    counts = deliver_due(make_session_factory(engine), smtp.settings(),
+                         FIXED_NOW + timedelta(days=1), worker_id="events", batch=500)
+    assert counts.failed == 0
+    by_id = {n.id: n for n in rows}
+    mine = [i for i in smtp.inbox.notification_ids() if i in by_id]
+    assert sorted(by_id[i].user_id for i in mine) == sorted(u for u, _, _ in expected)
+    assert len(set(mine)) == len(mine)  # none twice
+    got = DELIVERED.setdefault(kind, [0, 0])
+    got[0] += len(rows)
+    got[1] += len(mine)
 
 
 def test_the_scan_is_idempotent_and_counts_per_event(world, session):
