@@ -1,6 +1,11 @@
 """The outbox: ``emit`` writes the in-app notice and, as each recipient chose, its e-mail
 delivery row, in the caller's transaction (the event and its notifications commit or roll
-back together). Sending happens afterwards (``bti notify send``)."""
+back together). Sending happens afterwards (``bti notify send``).
+
+The guarantees, on both paths: one transaction with the event (the caller's connection), one
+notice per dedupe key and user also under concurrent requests (``ON CONFLICT DO NOTHING`` on
+the unique key, and e-mail rows only for the notices this call wrote), inactive users and the
+actor left out, an e-mail row only for a user with an address who did not choose "app"."""
 
 from __future__ import annotations
 
@@ -55,9 +60,10 @@ class Notice:
     details: Mapping[str, Any] | None = None
 
 
-#: The statements of ``emit``, built once: building a statement costs more than running it
-#: (bench/bench_outbox.py), and a transition that notifies should cost little more than one
-#: that does not. Recipients and their choice for the event come in one query.
+#: The statements of ``emit_many`` for several occurrences (a scan), built once: building a
+#: statement costs more than running it (bench/bench_outbox.py). Recipients and their choice
+#: for the event come in one query. One occurrence (a transition's ``emit``) takes
+#: ``_one_notice``'s two statements instead.
 _RECIPIENTS = (
     select(User.id, User.email, NotificationPreference.mode)
     .outerjoin(NotificationPreference, and_(NotificationPreference.user_id == User.id,
