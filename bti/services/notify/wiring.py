@@ -16,7 +16,10 @@ time from the notice's details, ``bti.services.notify.delivery``):
   closing a case with a meeting still to come cancels it too.
 
 "Still to come" is after the new meeting's day and not before today: a meeting recorded on the
-planned day is that meeting held, not a cancellation. The same date again sends nothing."""
+planned day is that meeting held, not a cancellation. The same date again sends nothing. As
+with every notice, the user who records the meeting is not sent one. The invitation's UID is
+the case's (the calendar feed's): a case has one planned meeting at a time, and a new date
+moves that one event."""
 
 from __future__ import annotations
 
