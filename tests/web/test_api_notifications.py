@@ -140,10 +140,10 @@ def test_the_settings_are_read_and_changed_in_part(app, web_world, api):
     # every problem is named, nothing is saved
     for bad, fields in (
             ({"email": "ikkje ei adresse"}, {"email": ["invalid_email"]}),
-            ({"modes": {"meeting_invitation": "fax"}}, {"modes": {"meeting_invitation": {
-                "value": ["invalid"]}}}),
-            ({"modes": {"no_such_event": "app"}}, {"modes": {"no_such_event": {
-                "key": ["invalid"]}}}),
+            ({"modes": {"meeting_invitation": "fax"}}, {"modes": {"meeting_invitation": [
+                "invalid"]}}),
+            ({"modes": {"no_such_event": "app"}}, {"modes": {"no_such_event": ["unknown"]}}),
+            ({"modes": ["app"]}, {"modes": {"_schema": ["invalid"]}}),
             ({"colour": "red"}, {"colour": ["unknown"]})):
         err = _error(_patch(nurse, SETTINGS, bad), 422, "invalid")
         assert err["fields"] == fields, (bad, err)

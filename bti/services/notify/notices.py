@@ -22,6 +22,9 @@ from bti.domain.notifications import DELIVERY_MODES
 from bti.domain.notifications import NotificationPreference
 from bti.domain.org import User
 from bti.domain.vocabulary import AuditAction
+from bti.engine.inputs import END
+from bti.engine.inputs import WHITESPACE
+from bti.engine.inputs import char_class
 from bti.services.access import audit
 from bti.services.cases import inbox
 from bti.services.context import Ctx
@@ -33,9 +36,13 @@ from bti.services.notify.events import Event
 #: How many notifications the list shows (newest first).
 LIST_LIMIT = 200
 
-#: A plain check of an e-mail address: one @, a dot in the domain, no spaces (the mail server
-#: has the last word).
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: A plain check of an e-mail address: one @, a dot in the domain, no whitespace or control
+#: characters (the mail server has the last word). Written so that Python and the API's
+#: document (JSON Schema, ECMA-262) read it alike (``bti.engine.inputs``: the characters
+#: listed, not ``\s``, and ``END``, not ``$``).
+_PART = char_class(WHITESPACE + "@" + "".join(map(chr, range(32))) + "\x7f", negate=True) + "+"
+EMAIL_PATTERN = rf"^{_PART}@{_PART}\.{_PART}{END}"
+EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def details_of(n: Notification) -> dict[str, Any]:

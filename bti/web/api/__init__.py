@@ -126,7 +126,8 @@ def _query(schema: Schema) -> dict[str, Any]:
 
 _MESSAGE_CODES = {"Unknown field.": "unknown", "Missing data for required field.": "required",
                   "Field may not be null.": "required",
-                  **{code: code for code in ("looks_like_id_number", "in_past", "too_far")}}
+                  **{code: code for code in ("looks_like_id_number", "in_past", "too_far",
+                                              "invalid_email")}}
 
 
 def _codes(messages: Any) -> Any:

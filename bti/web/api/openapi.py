@@ -41,6 +41,7 @@ COMPONENTS = {  # nested ones before the schemas that hold them
     "TransitionResult": s.TransitionResultSchema,
     "AccessLogRow": s.AccessLogRowSchema,
     "AccessLog": s.AccessLogSchema,
+    "NotificationModes": s.NotificationModesSchema,
     "NotificationSettingsUpdate": s.NotificationSettingsUpdateSchema,
     "Notification": s.NotificationSchema,
     "NotificationPage": s.NotificationPageSchema,

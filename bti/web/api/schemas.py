@@ -15,9 +15,11 @@ from marshmallow import validate
 from bti.domain import child
 from bti.domain.notifications import DELIVERY_MODES
 from bti.domain.rules import DUE_MONTHS_AHEAD
+from bti.engine.inputs import END
 from bti.engine.inputs import MAX_INT
 from bti.engine.inputs import QueryWholeNumber
 from bti.engine.inputs import WholeNumber
+from bti.services.notify import notices
 from bti.services.notify.events import Event
 
 MAX_LIMIT = 200
@@ -143,15 +145,22 @@ class NotificationQuerySchema(Strict):
 EVENT_NAMES = tuple(e.value for e in Event)
 
 
+#: Event → its delivery mode: one optional field per event (the document lists them, and an
+#: unknown event is refused by name).
+NotificationModesSchema = Strict.from_dict(
+    {name: fields.String(validate=validate.OneOf(DELIVERY_MODES)) for name in EVENT_NAMES},
+    name="NotificationModesSchema")
+
+
 class NotificationSettingsUpdateSchema(Strict):
-    email = fields.String(allow_none=True, validate=validate.Length(max=254), metadata={
+    email = fields.String(allow_none=True, validate=[
+        validate.Length(max=254),
+        validate.Regexp(rf"^{END}|{notices.EMAIL_PATTERN}", error="invalid_email")], metadata={
         "description": "The address the e-mails go to; null or empty removes it, leaving it "
                        "out keeps it."})
-    modes = fields.Dict(keys=fields.String(validate=validate.OneOf(EVENT_NAMES)),
-                        values=fields.String(validate=validate.OneOf(DELIVERY_MODES)),
-                        metadata={"description": "Event → `now` (each by e-mail at once), "
-                                  "`digest` (a daily e-mail) or `app` (in the app only); the "
-                                  "events left out keep their mode."})
+    modes = fields.Nested(NotificationModesSchema, metadata={
+        "description": "Event → `now` (each by e-mail at once), `digest` (a daily e-mail) or "
+                       "`app` (in the app only); the events left out keep their mode."})
 
 
 # --- output ---------------------------------------------------------------------------------------
