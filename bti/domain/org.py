@@ -7,9 +7,13 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import CheckConstraint
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
+from sqlalchemy import Select
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -103,6 +107,25 @@ class UnitMunicipality(Base):
 
     def __repr__(self) -> str:
         return f"<UnitMunicipality unit={self.unit_id} municipality={self.municipality_id}>"
+
+
+def serving_unit_ids(municipality_id: int) -> Select[tuple[int]]:
+    """The inter-municipal services (units of other municipalities) serving the municipality."""
+    return select(UnitMunicipality.unit_id).where(
+        UnitMunicipality.municipality_id == municipality_id)
+
+
+def unit_reaches(municipality_id: int) -> ColumnElement[bool]:
+    """A unit whose staff may take part in the municipality's cases: one it hosts, or an
+    inter-municipal service serving it (``bti.domain.policy.serves_municipality``)."""
+    return or_(Unit.municipality_id == municipality_id,
+               Unit.id.in_(serving_unit_ids(municipality_id)))
+
+
+def user_reaches(municipality_id: int) -> ColumnElement[bool]:
+    """A user of the municipality, or of an inter-municipal service serving it."""
+    return or_(User.municipality_id == municipality_id,
+               User.unit_id.in_(serving_unit_ids(municipality_id)))
 
 
 class _Account(Protocol):

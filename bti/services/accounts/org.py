@@ -92,7 +92,7 @@ def _is_operator(ctx: Ctx) -> bool:
     return ctx.actor is None
 
 
-def _home(ctx: Ctx, municipality_id: int | None = None) -> int:
+def home_municipality(ctx: Ctx, municipality_id: int | None = None) -> int:
     """The municipality the actor keeps: the administrator's own; for the operator the one
     named. Another municipality named by an administrator is ``NotFound``."""
     if _is_operator(ctx):
@@ -106,7 +106,7 @@ def _home(ctx: Ctx, municipality_id: int | None = None) -> int:
     return ctx.actor.municipality_id
 
 
-def _audit(ctx: Ctx, action: AuditAction, municipality_id: int, *, object_type: str,
+def audit_change(ctx: Ctx, action: AuditAction, municipality_id: int, *, object_type: str,
            object_id: int, **details: Any) -> None:
     """One audit row: the administrator's (``audit.record``), or the operator's on the
     municipality's chain (``audit.record_system``, ``via=cli``)."""
@@ -133,7 +133,7 @@ def _load_unit(ctx: Ctx, unit_id: int) -> Unit:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def _text(value: str | None, *, required: bool, length: int) -> tuple[str | None, str | None]:
+def clean_text(value: str | None, *, required: bool, length: int) -> tuple[str | None, str | None]:
     """The trimmed text, or None; and an error code, or None."""
     text = " ".join((value or "").split())
     if "\x00" in (value or "") or not text.isprintable():
@@ -152,7 +152,7 @@ def clean_unit(ctx: Ctx, municipality_id: int, *, name: str | None, kind: str | 
     another unit of the municipality has (case aside), or one in ``taken``, is ``taken``."""
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
-    text, code = _text(name, required=True, length=NAME_MAX)
+    text, code = clean_text(name, required=True, length=NAME_MAX)
     if code:
         errors["name"] = [code]
     else:
@@ -169,7 +169,7 @@ def clean_unit(ctx: Ctx, municipality_id: int, *, name: str | None, kind: str | 
     elif kind not in UNIT_KINDS:
         errors["kind"] = ["invalid"]
     out["kind"] = kind
-    text, code = _text(service, required=False, length=SERVICE_MAX)
+    text, code = clean_text(service, required=False, length=SERVICE_MAX)
     if code:
         errors["service"] = [code]
     out["service"] = text
@@ -238,7 +238,7 @@ def _details(ctx: Ctx, units: list[Unit]) -> list[UnitDetail]:
 
 def list_units(ctx: Ctx, municipality_id: int | None = None) -> list[UnitDetail]:
     """Every unit the municipality hosts, active and deactivated, by name."""
-    home = _home(ctx, municipality_id)
+    home = home_municipality(ctx, municipality_id)
     units = list(ctx.session.scalars(select(Unit).where(Unit.municipality_id == home)
                                      .order_by(Unit.name, Unit.id)))
     return _details(ctx, units)
@@ -252,7 +252,7 @@ def get_unit(ctx: Ctx, unit_id: int) -> UnitDetail:
 def serving_units(ctx: Ctx) -> list[tuple[UnitDetail, MunicipalityRef]]:
     """The inter-municipal services of other municipalities that serve the administrator's,
     with their host (shown, not kept, here)."""
-    home = _home(ctx)
+    home = home_municipality(ctx)
     units = list(ctx.session.scalars(
         select(Unit).join(UnitMunicipality, UnitMunicipality.unit_id == Unit.id)
         .where(UnitMunicipality.municipality_id == home).order_by(Unit.name, Unit.id)))
@@ -267,7 +267,7 @@ def serving_units(ctx: Ctx) -> list[tuple[UnitDetail, MunicipalityRef]]:
 def municipalities(ctx: Ctx) -> list[MunicipalityRef]:
     """The installation's active municipalities other than the actor's: the ones a unit may
     serve. Names only (public facts)."""
-    home = _home(ctx) if not _is_operator(ctx) else None
+    home = home_municipality(ctx) if not _is_operator(ctx) else None
     return [MunicipalityRef(m.id, m.slug, m.name, m.active) for m in ctx.session.scalars(
         select(Municipality).where(Municipality.active.is_(True),
                                    *([Municipality.id != home] if home is not None else []))
@@ -275,7 +275,7 @@ def municipalities(ctx: Ctx) -> list[MunicipalityRef]:
 
 
 def own_municipality(ctx: Ctx) -> MunicipalityRef:
-    home = _home(ctx)
+    home = home_municipality(ctx)
     m = ctx.session.get_one(Municipality, home)
     return MunicipalityRef(m.id, m.slug, m.name, m.active)
 
@@ -286,14 +286,14 @@ def own_municipality(ctx: Ctx) -> MunicipalityRef:
 def create_unit(ctx: Ctx, *, name: str, kind: str, service: str | None = None,
                 serves: Iterable[int] = (), municipality_id: int | None = None) -> UnitDetail:
     """A new active unit of the municipality (the administrator's own)."""
-    home = _home(ctx, municipality_id)
+    home = home_municipality(ctx, municipality_id)
     fields = clean_unit(ctx, home, name=name, kind=kind, service=service)
     served = _clean_serves(ctx, home, serves)
     unit = Unit(municipality_id=home, active=True, **fields)
     unit.serves = [UnitMunicipality(municipality_id=m, created_at=ctx.now()) for m in served]
     ctx.session.add(unit)
     ctx.session.flush()
-    _audit(ctx, AuditAction.UNIT_CREATED, home, object_type="unit", object_id=unit.id,
+    audit_change(ctx, AuditAction.UNIT_CREATED, home, object_type="unit", object_id=unit.id,
            kind=unit.kind, serves=served)
     return get_unit(ctx, unit.id)
 
@@ -327,7 +327,7 @@ def update_unit(ctx: Ctx, unit_id: int, *, name: str | None = None, kind: str | 
             changed["serves_removed"] = [m for m in before if m not in served]
     if changed:
         ctx.session.flush()
-        _audit(ctx, AuditAction.UNIT_CHANGED, unit.municipality_id, object_type="unit",
+        audit_change(ctx, AuditAction.UNIT_CHANGED, unit.municipality_id, object_type="unit",
                object_id=unit.id, **changed)
     return get_unit(ctx, unit.id)
 
@@ -345,7 +345,7 @@ def deactivate_unit(ctx: Ctx, unit_id: int) -> UnitDetail:
         raise InvalidInput({"unit": ["open_cases"]}, count=int(open_cases))
     unit.active = False
     ctx.session.flush()
-    _audit(ctx, AuditAction.UNIT_DEACTIVATED, unit.municipality_id, object_type="unit",
+    audit_change(ctx, AuditAction.UNIT_DEACTIVATED, unit.municipality_id, object_type="unit",
            object_id=unit.id)
     return get_unit(ctx, unit.id)
 
@@ -355,7 +355,7 @@ def reactivate_unit(ctx: Ctx, unit_id: int) -> UnitDetail:
     if not unit.active:
         unit.active = True
         ctx.session.flush()
-        _audit(ctx, AuditAction.UNIT_REACTIVATED, unit.municipality_id, object_type="unit",
+        audit_change(ctx, AuditAction.UNIT_REACTIVATED, unit.municipality_id, object_type="unit",
                object_id=unit.id)
     return get_unit(ctx, unit.id)
 
@@ -367,17 +367,17 @@ def rename_municipality(ctx: Ctx, name: str, municipality_id: int | None = None
                         ) -> MunicipalityRef:
     """The municipality's name: its own administrator (``may_edit_municipality``) or the
     operator."""
-    home = _home(ctx, municipality_id)
+    home = home_municipality(ctx, municipality_id)
     if not _is_operator(ctx) and not may_edit_municipality(ctx.actor, home):
         raise NotFound(f"municipality {home}")
-    text, code = _text(name, required=True, length=NAME_MAX)
+    text, code = clean_text(name, required=True, length=NAME_MAX)
     if code:
         raise InvalidInput({"name": [code]})
     m = ctx.session.get_one(Municipality, home)
     if m.name != text:
         m.name = text or m.name
         ctx.session.flush()
-        _audit(ctx, AuditAction.MUNICIPALITY_RENAMED, m.id, object_type="municipality",
+        audit_change(ctx, AuditAction.MUNICIPALITY_RENAMED, m.id, object_type="municipality",
                object_id=m.id, name=m.name)
     return MunicipalityRef(m.id, m.slug, m.name, m.active)
 
@@ -400,7 +400,7 @@ def create_municipality(ctx: Ctx, *, slug: str, name: str, workflow_id: str,
         errors["slug"] = ["invalid"]
     elif ctx.session.scalar(select(Municipality.id).where(Municipality.slug == slug)):
         errors["slug"] = ["taken"]
-    text, code = _text(name, required=True, length=NAME_MAX)
+    text, code = clean_text(name, required=True, length=NAME_MAX)
     if code:
         errors["name"] = [code]
     if malform not in MALFORMS:
@@ -411,7 +411,7 @@ def create_municipality(ctx: Ctx, *, slug: str, name: str, workflow_id: str,
                      active=True)
     ctx.session.add(m)
     ctx.session.flush()
-    _audit(ctx, AuditAction.MUNICIPALITY_CREATED, m.id, object_type="municipality",
+    audit_change(ctx, AuditAction.MUNICIPALITY_CREATED, m.id, object_type="municipality",
            object_id=m.id, slug=slug, workflow_id=workflow_id, malform=malform)
     return MunicipalityRef(m.id, m.slug, m.name, m.active)
 
@@ -433,7 +433,7 @@ def set_municipality_active(ctx: Ctx, slug: str, active: bool) -> MunicipalityRe
             raise InvalidInput({"municipality": ["open_cases"]}, count=int(open_cases))
     m.active = active
     ctx.session.flush()
-    _audit(ctx, AuditAction.MUNICIPALITY_REACTIVATED if active
+    audit_change(ctx, AuditAction.MUNICIPALITY_REACTIVATED if active
            else AuditAction.MUNICIPALITY_DEACTIVATED, m.id, object_type="municipality",
            object_id=m.id)
     return MunicipalityRef(m.id, m.slug, m.name, m.active)
