@@ -20,7 +20,7 @@ def token() -> None:
                "is stored). It acts as that user, with the user's access, narrowed by its scopes.")
 @click.argument("username")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              type=click.Choice(["cases:read", "cases:write"]),
+              type=click.Choice(["cases:read", "cases:write", "org:read", "org:write"]),
               help="What the token may do; repeat for several.")
 @click.option("--days", type=click.IntRange(1, 90), required=True,
               help="Days until the token expires (at most 90).")

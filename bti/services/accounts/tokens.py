@@ -41,8 +41,9 @@ from bti.services.accounts.users import roles_and_served
 from bti.services.errors import InvalidInput
 
 #: Every scope a token may hold. ``cases:read`` reads cases, their actions, log and access log;
-#: ``cases:write`` opens cases and fires transitions.
-SCOPES = ("cases:read", "cases:write")
+#: ``cases:write`` opens cases and fires transitions; ``org:read`` reads the municipality's
+#: units, ``org:write`` creates and changes them (both for an administrator's token).
+SCOPES = ("cases:read", "cases:write", "org:read", "org:write")
 MAX_DAYS = 90
 PREFIX = "bti_pat_"
 NAME_MAX = 80
