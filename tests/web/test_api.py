@@ -430,7 +430,8 @@ def test_openapi_document_lists_exactly_the_api_routes(app, web_world):
     assert spec["openapi"] == "3.1.0"
     documented = {(path, method.upper()) for path, ops in spec["paths"].items()
                   for method in ops if method != "parameters"}
-    routes = {(rule.rule.replace("<int(max=2147483647):case_id>", "{id}"), m)
+    routes = {(rule.rule.replace("<int(max=2147483647):case_id>", "{id}")
+               .replace("<int(max=2147483647):unit_id>", "{id}"), m)
               for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
               and rule.endpoint != "api.openapi"
               for m in rule.methods - {"HEAD", "OPTIONS"}}
