@@ -11,8 +11,8 @@ from tests.test_cli_municipality import bti
 from tests.test_cli_municipality import env  # noqa: F401 - the fixture
 
 
-def _query(env, sql: str) -> list[tuple]:
-    with sqlite3.connect(env["_DB"]) as db:
+def _query(environ, sql: str) -> list[tuple]:
+    with sqlite3.connect(environ["_DB"]) as db:
         return db.execute(sql).fetchall()
 
 
@@ -34,7 +34,8 @@ def test_the_operator_creates_renames_and_deactivates_a_municipality(env):  # no
     assert _query(env, "SELECT name, malform, active FROM municipality WHERE slug = 'fjelldal'") \
         == [("Fjelldal herad", "nn", 1)]
     r = bti(env, "municipality", "deactivate", "fjelldal")
-    assert r.returncode == 0 and r.stdout.strip() == "fjelldal: inactive"
+    assert r.returncode == 0
+    assert r.stdout.strip() == "fjelldal: inactive"
     assert bti(env, "municipality", "reactivate", "fjelldal").returncode == 0
     actions = [a for (a,) in _query(env, "SELECT action FROM audit_event WHERE action LIKE "
                                           "'municipality.%' ORDER BY id")]
@@ -50,9 +51,11 @@ def test_units_are_created_changed_and_deactivated_on_the_command_line(env):  # 
     assert "serves=nabodal" in r.stdout
     r = bti(env, "unit", "create", "demo", "--name", "Haugen barnehage", "--kind", "castle")
     assert r.returncode == 1
-    assert "name: already taken" in r.stderr and "kind: not valid" in r.stderr
+    assert "name: already taken" in r.stderr
+    assert "kind: not valid" in r.stderr
     r = bti(env, "unit", "set", unit_id, "--serves-none", "--service", "")
-    assert r.returncode == 0 and "service=- serves=-" in r.stdout
+    assert r.returncode == 0
+    assert "service=- serves=-" in r.stdout
     assert bti(env, "unit", "deactivate", unit_id).stdout.split()[1] == "inactive"
     assert bti(env, "unit", "set", "999999", "--name", "X").returncode == 1
 
@@ -74,6 +77,7 @@ def test_the_import_is_all_or_nothing_with_problems_by_line(env, tmp_path):  # n
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == "nabodal: 1 units and 1 users imported"
     username, password = r.stdout.splitlines()[1].split("\t")
-    assert username == "berit.berg" and len(password) == 24
+    assert username == "berit.berg"
+    assert len(password) == 24
     assert _query(env, "SELECT password_change_required FROM user_account "
                        "WHERE username = 'berit.berg'") == [(1,)]

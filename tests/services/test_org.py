@@ -154,7 +154,8 @@ def test_the_admin_renames_their_municipality_and_only_the_operator_creates_one(
                                 malform="se")
     assert err.value.fields == {"slug": ["taken"], "name": ["required"], "malform": ["invalid"]}
     created = _actions(session, "municipality.created")
-    assert len(created) == 1 and created[0].municipality_id == made.id
+    assert len(created) == 1
+    assert created[0].municipality_id == made.id
     assert json.loads(created[0].details)["via"] == "cli"
 
 
@@ -180,7 +181,7 @@ def test_a_municipality_with_open_cases_is_not_deactivated_and_its_users_cannot_
     assert len(_actions(session, "municipality.deactivated")) == 1
 
 
-# --- the import ------------------------------------------------------------------------------------
+# --- the import -------------------------------------------------------------------------------
 
 GOOD = ("record;unit;kind;service;serves;username;name;email;roles\n"
         "unit;Bakken barnehage;kindergarten;Oppvekst;;;;;\n"
@@ -262,10 +263,11 @@ def test_the_operator_imports_into_the_municipality_named(world, session):
     unit = session.scalar(select(Unit).where(Unit.name == "Fjell skule"))
     assert unit.municipality_id == other.id
     rows = _actions(session, "unit.created")
-    assert rows[0].municipality_id == other.id and rows[0].actor_id is None
+    assert rows[0].municipality_id == other.id
+    assert rows[0].actor_id is None
 
 
-# --- inter-municipal services ----------------------------------------------------------------------
+# --- inter-municipal services ------------------------------------------------------------------
 
 
 @pytest.fixture

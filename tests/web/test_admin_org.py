@@ -36,7 +36,8 @@ def _foreign_unit(app, web_world) -> int:
 def test_the_admin_lists_creates_and_changes_units(app, web_world, login):
     b = login("admin", web_world)
     html = b.get("/admin/units").get_data(as_text=True)
-    assert "Nordvik skule" in html and "Helsestasjonen" in html
+    assert "Nordvik skule" in html
+    assert "Helsestasjonen" in html
     assert 'href="/admin/units"' in html  # the menu link
     b.get("/admin/units/new")
     r = b.post("/admin/units/new", {"name": "Bakken barnehage", "kind": "kindergarten",
@@ -44,7 +45,8 @@ def test_the_admin_lists_creates_and_changes_units(app, web_world, login):
     assert r.status_code == 302
     unit_id = int(re.search(r"/admin/units/(\d+)$", r.headers["Location"]).group(1))
     page = b.get(f"/admin/units/{unit_id}").get_data(as_text=True)
-    assert "Bakken barnehage" in page and "Oppvekst" in page
+    assert "Bakken barnehage" in page
+    assert "Oppvekst" in page
     r = b.post(f"/admin/units/{unit_id}", {"name": "Bakken barnehage", "kind": "kindergarten",
                                            "service": ""})
     assert r.status_code == 302
@@ -61,7 +63,9 @@ def test_a_bad_unit_form_is_422_with_the_error_summary_and_nothing_saved(app, we
     r = b.post("/admin/units/new", {"name": "nordvik skule", "kind": "castle"})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert "error-summary" in html and 'href="#f-name"' in html and 'href="#f-kind"' in html
+    assert "error-summary" in html
+    assert 'href="#f-name"' in html
+    assert 'href="#f-kind"' in html
     assert 'aria-invalid="true"' in html
     with _db(app)() as s:
         assert s.scalar(select(func.count(Unit.id)).where(
@@ -171,7 +175,8 @@ def test_the_import_page_imports_and_shows_the_one_time_passwords_once(app, web_
     nb = Browser(app.test_client())
     assert nb.login("ny.laerar", password.group(1)).status_code == 302
     r = nb.client.get("/saker/")
-    assert r.status_code == 302 and "/auth/password" in r.headers["Location"]
+    assert r.status_code == 302
+    assert "/auth/password" in r.headers["Location"]
 
 
 def test_an_empty_upload_is_422(app, web_world, login):
@@ -182,7 +187,7 @@ def test_an_empty_upload_is_422(app, web_world, login):
     assert "Choose a file" in r.get_data(as_text=True)
 
 
-# --- the JSON API ----------------------------------------------------------------------------------
+# --- the JSON API ------------------------------------------------------------------------------
 
 
 def test_the_api_lists_creates_and_changes_units(app, web_world, api):
@@ -206,9 +211,11 @@ def test_the_api_lists_creates_and_changes_units(app, web_world, api):
     assert [m["id"] for m in r.get_json()["serves"]] == [other]
     r = c.client.patch(f"/api/v1/units/{unit['id']}", json={"active": False},
                        headers=c.headers())
-    assert r.status_code == 200 and r.get_json()["active"] is False
+    assert r.status_code == 200
+    assert r.get_json()["active"] is False
     rows = _actions(app, "unit.deactivated")
-    assert len(rows) == 1 and json.loads(rows[0].details)["channel"] == "api"
+    assert len(rows) == 1
+    assert json.loads(rows[0].details)["channel"] == "api"
 
 
 def test_the_api_refuses_bad_input_other_municipalities_and_non_admins(app, web_world, api):
