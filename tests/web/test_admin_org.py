@@ -101,7 +101,7 @@ def test_deactivating_a_unit_with_open_cases_is_refused_with_a_clear_message(
     b.get(f"/admin/units/{school}")
     r = b.post(f"/admin/units/{school}/deactivate")
     assert r.status_code == 422
-    assert "open cases" in r.get_data(as_text=True)
+    assert "Enheten har fortsatt åpne saker." in r.get_data(as_text=True)
     with _db(app)() as s:
         assert s.get(Unit, school).active is True
     # a unit without cases is deactivated, then reactivated
@@ -147,9 +147,9 @@ def test_the_import_page_shows_every_bad_row_by_line_and_imports_nothing(app, we
                    b"user;Ukjend;;laerar1;;boss\n")
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert "Nothing was imported" in html
+    assert "Ingenting ble importert" in html  # bokmål, the default
     assert html.count("<tr>") == 5  # the header and one row per problem on line 3
-    assert "No unit of the municipality or the file has this name." in html
+    assert "Ingen enhet i kommunen eller i filen har dette navnet." in html
     with _db(app)() as s:
         assert s.scalar(select(Unit.id).where(Unit.name == "Ny skule")) is None
 
@@ -184,7 +184,7 @@ def test_an_empty_upload_is_422(app, web_world, login):
     b.get("/admin/import")
     r = b.post("/admin/import", {})
     assert r.status_code == 422
-    assert "Choose a file" in r.get_data(as_text=True)
+    assert "Velg en fil." in r.get_data(as_text=True)
 
 
 # --- the JSON API ------------------------------------------------------------------------------
