@@ -109,7 +109,7 @@ class UnitMunicipality(Base):
         return f"<UnitMunicipality unit={self.unit_id} municipality={self.municipality_id}>"
 
 
-def serving_unit_ids(municipality_id: int) -> Select[tuple[int]]:
+def serving_unit_ids(municipality_id: int) -> Select[int]:
     """The inter-municipal services (units of other municipalities) serving the municipality."""
     return select(UnitMunicipality.unit_id).where(
         UnitMunicipality.municipality_id == municipality_id)

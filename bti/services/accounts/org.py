@@ -193,8 +193,9 @@ def _clean_serves(ctx: Ctx, host_id: int, serves: Iterable[int]) -> list[int]:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _people(ctx: Ctx, unit_ids: list[int]) -> dict[tuple[int, str], list[UnitPerson]]:
-    out: dict[tuple[int, str], list[UnitPerson]] = {}
+def _people(ctx: Ctx, unit_ids: list[int]
+            ) -> dict[tuple[int | None, str], list[UnitPerson]]:
+    out: dict[tuple[int | None, str], list[UnitPerson]] = {}
     if not unit_ids:
         return out
     rows = ctx.session.execute(

@@ -228,12 +228,12 @@ def _check(ctx: Ctx, home: int, rows: list[tuple[int, dict[str, str]]]
                     func.lower(User.username) == username.lower())) is not None:
                 bad(line, "username", "taken")
             file_users.add(username.casefold())
-            display, code = org.clean_text(row.get("name"), required=True, length=200)
-            if code:
-                bad(line, "name", code)
-            unit, code = org.clean_text(row.get("unit"), required=False, length=200)
-            if code:
-                bad(line, "unit", code)
+            display, name_code = org.clean_text(row.get("name"), required=True, length=200)
+            if name_code:
+                bad(line, "name", name_code)
+            unit, unit_code = org.clean_text(row.get("unit"), required=False, length=200)
+            if unit_code:
+                bad(line, "unit", unit_code)
             elif unit is not None and unit.casefold() not in existing_units \
                     and unit.casefold() not in {u.casefold() for u in file_units}:
                 bad(line, "unit", "inactive_unit" if unit.casefold() in inactive_units
