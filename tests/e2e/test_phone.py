@@ -203,13 +203,13 @@ def test_without_scripts_the_menu_is_open_and_the_page_still_fits(phone, live_se
 
 
 def test_organisation_pages_fit_a_phone(phone, live_server, axe):
-    """The administrator's unit pages and the import page (the demo writes nynorsk), at 390 px;
+    """The administrator's unit pages and the import page (the browser asks for bokmål), at 390 px;
     the demo's PPT serves the neighbour municipality Nabodal (an inter-municipal service)."""
     pg = phone()
     _sign_in(pg, live_server, "admin")
-    for path, name, h1 in (("/admin/units", "units", "Einingar"),
-                           ("/admin/units/new", "new-unit", "Ny eining"),
-                           ("/admin/import", "import", "Importer einingar og brukarar")):
+    for path, name, h1 in (("/admin/units", "units", "Enheter"),
+                           ("/admin/units/new", "new-unit", "Ny enhet"),
+                           ("/admin/import", "import", "Importer enheter og brukere")):
         r = pg.goto(path)
         assert r is not None, path
         assert r.status == 200, (path, r.status)
