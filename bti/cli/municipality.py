@@ -14,7 +14,8 @@ from bti.db.engine import make_session_factory
 from bti.domain.vocabulary import AuditAction
 
 
-@click.group(help="Municipalities: list them and change their settings.")
+@click.group(help="Municipalities: list, create, rename, deactivate them, change their "
+             "settings, import units and users.")
 def municipality() -> None:
     pass
 
@@ -104,3 +105,108 @@ def municipality_set(slug: str, mfa: str | None, retention_days: int | None,
             municipality_id=m.id, object_type="municipality", object_id=m.id,
             via="cli", **changed)
     click.echo(f"{slug}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+
+
+@municipality.command("create", help="A new municipality (an installation-level act; audited).")
+@click.argument("slug")
+@click.option("--name", required=True, help="The municipality's name.")
+@click.option("--workflow", "workflow_id", required=True,
+              help="The workflow new cases start on.")
+@click.option("--malform", type=click.Choice(["nb", "nn"]), default="nb", show_default=True,
+              help="The municipality's written form.")
+def municipality_create(slug: str, name: str, workflow_id: str, malform: str) -> None:
+    from bti.cli.unit import fail
+    from bti.cli.unit import operator
+    from bti.services.accounts import org
+    from bti.services.errors import InvalidInput
+
+    registry = load_registry()
+    if workflow_id not in registry.ids():
+        click.echo(f"unknown workflow {workflow_id!r}; known: {', '.join(registry.ids())}",
+                   err=True)
+        sys.exit(1)
+    with operator() as ctx:
+        try:
+            m = org.create_municipality(ctx, slug=slug, name=name, workflow_id=workflow_id,
+                                        malform=malform)
+        except InvalidInput as err:
+            fail(err)
+    click.echo(f"{m.slug}: created (id {m.id})")
+
+
+@municipality.command("rename", help="Change a municipality's name (audited).")
+@click.argument("slug")
+@click.argument("name")
+def municipality_rename(slug: str, name: str) -> None:
+    from bti.cli.unit import fail
+    from bti.cli.unit import municipality_id
+    from bti.cli.unit import operator
+    from bti.services.accounts import org
+    from bti.services.errors import InvalidInput
+
+    with operator() as ctx:
+        try:
+            m = org.rename_municipality(ctx, name, municipality_id(ctx, slug))
+        except InvalidInput as err:
+            fail(err)
+    click.echo(f"{m.slug}: name={m.name}")
+
+
+@municipality.command("deactivate",
+                      help="Deactivate a municipality: its users can no longer sign in "
+                      "(refused while it has open cases).")
+@click.argument("slug")
+def municipality_deactivate(slug: str) -> None:
+    _set_active(slug, False)
+
+
+@municipality.command("reactivate", help="Reactivate a municipality.")
+@click.argument("slug")
+def municipality_reactivate(slug: str) -> None:
+    _set_active(slug, True)
+
+
+def _set_active(slug: str, active: bool) -> None:
+    from bti.cli.unit import operator
+    from bti.services.accounts import org
+    from bti.services.errors import InvalidInput
+    from bti.services.errors import NotFound
+
+    with operator() as ctx:
+        try:
+            m = org.set_municipality_active(ctx, slug, active)
+        except NotFound:
+            click.echo(f"no municipality {slug!r}", err=True)
+            sys.exit(1)
+        except InvalidInput as err:
+            click.echo(f"{slug}: {err.params.get('count')} open cases; close them first",
+                       err=True)
+            sys.exit(1)
+    click.echo(f"{m.slug}: {'active' if m.active else 'inactive'}")
+
+
+@municipality.command("import",
+                      help="Import units and users from a CSV file (docs/org-import.md): all "
+                      "rows or none. New users' one-time passwords are printed once.")
+@click.argument("slug")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def municipality_import(slug: str, path: str) -> None:
+    from pathlib import Path
+
+    from bti.cli.unit import municipality_id
+    from bti.cli.unit import operator
+    from bti.services.accounts import orgimport
+
+    data = Path(path).read_bytes()
+    with operator() as ctx:
+        try:
+            result = orgimport.import_file(ctx, data, municipality_id(ctx, slug))
+        except orgimport.ImportRefused as err:
+            click.echo(f"{path}: nothing was imported; fix these rows and try again:", err=True)
+            for p in err.problems:
+                click.echo(f"  line {p.line}: {p.column}: {orgimport.ENGLISH.get(p.code, p.code)}",
+                           err=True)
+            sys.exit(1)
+    click.echo(f"{slug}: {len(result.units)} units and {len(result.users)} users imported")
+    for u in result.users:
+        click.echo(f"{u.username}\t{u.password}")

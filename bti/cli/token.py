@@ -21,7 +21,7 @@ def token() -> None:
 @click.argument("username")
 @click.option("--scope", "scopes", multiple=True, required=True,
               type=click.Choice(["cases:read", "cases:write", "notifications:read",
-                                 "notifications:write"]),
+                                 "notifications:write", "org:read", "org:write"]),
               help="What the token may do; repeat for several.")
 @click.option("--days", type=click.IntRange(1, 90), required=True,
               help="Days until the token expires (at most 90).")

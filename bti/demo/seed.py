@@ -1,4 +1,5 @@
-"""A fictional municipality with units, one user per role and cases at every level.
+"""A fictional municipality with units, one user per role and cases at every level, and a small
+neighbour municipality its PPT serves (an inter-municipal service).
 
 Every case is built through the real service layer, so its stafettlogg, audit rows and chain are
 exactly what the app would have written. All names are made up.
@@ -20,6 +21,7 @@ from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Measure
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.org import UnitMunicipality
 from bti.domain.org import User
 from bti.services.accounts.users import create_user
 from bti.services.cases import lifecycle as cases
@@ -43,6 +45,18 @@ USERS = [
     ("personvernombod", "Personvernombod Pia Pihl", None, ["privacy_officer"]),
     ("admin", "Administrator Arne Aas", None, ["admin"]),
 ]
+#: A small neighbour municipality the demo's PPT also serves (an inter-municipal service, its
+#: host the demo municipality): made-up names.
+NEIGHBOUR_SLUG = "nabodal"
+NEIGHBOUR_UNITS = [("Nabodal skule", "school")]
+NEIGHBOUR_USERS = [
+    ("nabo.laerar", "Lærar Nils Nabo", 0, ["employee"]),
+    ("nabo.koordinator", "Koordinator Nora Nes", 0, ["employee", "coordinator"]),
+    ("nabo.rektor", "Rektor Nina Nygard", 0, ["employee", "leader"]),
+    ("nabo.admin", "Administrator Njål Nord", None, ["admin"]),
+]
+#: The demo unit that serves the neighbour too (index into UNITS): PPT.
+SERVING_UNIT = 3
 PSEUDONYMS = ["Ask", "Bjørk", "Eik", "Gran", "Hassel", "Lind", "Osp", "Rogn", "Selje", "Alm",
               "Hegg", "Lønn"]
 
@@ -92,6 +106,64 @@ def make_demo(session: Session, registry: WorkflowRegistry, *, password: str | N
               catalogue_ids[i % len(catalogue_ids)])
     if cases_count:
         _expected_child(session, registry, users["helsesjukepleiar"], units[2], now)
+    made += _neighbour(session, registry, units[SERVING_UNIT], users["ppt"], now,
+                       password=password, workflow_id=workflow_id, with_case=cases_count > 0)
+    return made
+
+
+def _neighbour(session: Session, registry: WorkflowRegistry, ppt: Unit, adviser: User, now,
+               *, password: str | None, workflow_id: str, with_case: bool) -> list[DemoUser]:
+    """Nabodal kommune, served by the demo's PPT (an inter-municipal service): its school, a
+    few users, and (with cases) one case at nivå 1 in which the PPT adviser takes part through
+    the guardians' consent covering the PPT."""
+    m = Municipality(slug=NEIGHBOUR_SLUG, name="Nabodal kommune", workflow_id=workflow_id,
+                     mfa_required=False, malform="nn")
+    session.add(m)
+    session.flush()
+    ppt.serves.append(UnitMunicipality(municipality_id=m.id, created_at=now))
+    units = [Unit(municipality_id=m.id, name=n, kind=k) for n, k in NEIGHBOUR_UNITS]
+    session.add_all(units)
+    session.flush()
+    made: list[DemoUser] = []
+    users: dict[str, User] = {}
+    for username, display, unit_idx, roles in NEIGHBOUR_USERS:
+        pw = password or secrets.token_urlsafe(12)
+        users[username] = create_user(
+            session, municipality_id=m.id, unit_id=units[unit_idx].id if unit_idx is not None
+            else None, username=username, display_name=display, password=pw, roles=roles, now=now)
+        made.append(DemoUser(username, display, roles, pw))
+    session.flush()
+    if not with_case:
+        return made
+    clock = [now - timedelta(days=20)]
+
+    def fire(user: User, trigger: str, payload: dict[str, Any] | None = None) -> FireResult:
+        clock[0] += timedelta(hours=5)
+        t = clock[0]
+        return cases.fire(Ctx(session=session, actor=user.as_actor(), workflows=registry,
+                              now=lambda: t), case_id, trigger, payload)
+
+    teacher, coord, leader = (users[n] for n in ("nabo.laerar", "nabo.koordinator",
+                                                 "nabo.rektor"))
+    t0 = clock[0]
+    case_id = cases.open_case(
+        Ctx(session=session, actor=teacher.as_actor(), workflows=registry, now=lambda: t0),
+        unit_id=units[0].id, child_pseudonym="Nabo 1", child_birth_year=2015,
+        concern={"what_seen": "Barnet strevar med lesinga og vil ikkje lese høgt.",
+                 "since": "Skulestart"}).case.id
+    day = lambda: clock[0].date().isoformat()  # noqa: E731
+    fire(teacher, "start")
+    fire(teacher, "inform_home", {"informed_on": day()})
+    fire(leader, "appoint_stafettholder", {"stafettholder": coord.id})
+    fire(coord, "assess")
+    fire(coord, "decide")
+    fire(coord, "escalate", {"reason": "Tiltak i skulen, med råd frå PPT."})
+    fire(coord, "give_consent", {
+        "given_by": "guardians", "services": [ppt.id],
+        "information": "Lesevanskar, for samarbeid med PPT (interkommunal teneste).",
+        "given_on": day(), "expires_on": (clock[0] + timedelta(days=365)).date().isoformat()})
+    fire(coord, "add_participant", {"participant": adviser.id, "service": ppt.id})
+    session.flush()
     return made
 
 

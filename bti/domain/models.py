@@ -34,6 +34,7 @@ from bti.domain.notifications import NotificationPreference
 from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.org import UnitMunicipality
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
@@ -45,6 +46,6 @@ __all__ = [
     "NotificationPreference", "Case", "CaseArchive", "CasePurge",
     "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
-    "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
+    "Note", "Participant", "StafettloggEntry", "Unit", "UnitMunicipality", "User", "UserRole",
     "WorkflowDefinitionRecord",
 ]

@@ -7,9 +7,14 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import CheckConstraint
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
+from sqlalchemy import Select
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -48,6 +53,9 @@ class Municipality(Base):
     barnevern_phone: Mapped[str | None] = mapped_column(String(40))
     barnevern_email: Mapped[str | None] = mapped_column(String(200))
     barnevernvakt_phone: Mapped[str | None] = mapped_column(String(40))
+    #: False once the operator deactivated it (never deleted: cases and the audit trail refer
+    #: to it); its users cannot sign in and no unit serves it any more.
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     def __repr__(self) -> str:
         return f"<Municipality {self.id}>"
@@ -62,11 +70,62 @@ class Unit(Base):
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
+    #: The service area (tjenesteområde) the unit belongs to, in the municipality's own words
+    #: ("Oppvekst", "Helse og omsorg"); None when not given.
+    service: Mapped[str | None] = mapped_column(String(200))
+    #: False once an administrator deactivated it (never deleted when referenced): no new case
+    #: opens in it and it is no longer offered as a service.
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     municipality: Mapped[Municipality] = relationship()
+    #: The other municipalities this unit serves (an inter-municipal service; the host
+    #: municipality, ``municipality_id``, owns it).
+    serves: Mapped[list[UnitMunicipality]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UnitMunicipality.id")
+
+    @property
+    def served_municipality_ids(self) -> frozenset[int]:
+        return frozenset(s.municipality_id for s in self.serves)
 
     def __repr__(self) -> str:
         return f"<Unit {self.id}>"
+
+
+class UnitMunicipality(Base):
+    """A municipality an inter-municipal service serves besides its host (``unit.municipality_id``):
+    PPT for all of Valdres, barnevern for Vang and Vestre Slidre. The service's staff may take
+    part in that municipality's cases as far as a consent covers the service
+    (``bti.domain.policy.serves_municipality``), and see nothing of the others."""
+
+    __tablename__ = "unit_municipality"
+    __table_args__ = (UniqueConstraint("unit_id", "municipality_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), index=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    created_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<UnitMunicipality unit={self.unit_id} municipality={self.municipality_id}>"
+
+
+def serving_unit_ids(municipality_id: int) -> Select[int]:
+    """The inter-municipal services (units of other municipalities) serving the municipality."""
+    return select(UnitMunicipality.unit_id).where(
+        UnitMunicipality.municipality_id == municipality_id)
+
+
+def unit_reaches(municipality_id: int) -> ColumnElement[bool]:
+    """A unit whose staff may take part in the municipality's cases: one it hosts, or an
+    inter-municipal service serving it (``bti.domain.policy.serves_municipality``)."""
+    return or_(Unit.municipality_id == municipality_id,
+               Unit.id.in_(serving_unit_ids(municipality_id)))
+
+
+def user_reaches(municipality_id: int) -> ColumnElement[bool]:
+    """A user of the municipality, or of an inter-municipal service serving it."""
+    return or_(User.municipality_id == municipality_id,
+               User.unit_id.in_(serving_unit_ids(municipality_id)))
 
 
 class _Account(Protocol):
@@ -143,8 +202,10 @@ class User(LoginProtocol, Base):
         return f"<User {self.id}>"
 
     def as_actor(self) -> Actor:
+        served = self.unit.served_municipality_ids if self.unit is not None else frozenset()
         return Actor(id=self.id, municipality_id=self.municipality_id, unit_id=self.unit_id,
-                     roles=self.roles, active=self.active, locale=self.locale)
+                     roles=self.roles, active=self.active, locale=self.locale,
+                     served_municipality_ids=served)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +221,9 @@ class Actor(LoginProtocol):
     active: bool = True
     #: The user's chosen language, None if they have not chosen one.
     locale: str | None = None
+    #: The other municipalities the user's unit serves (an inter-municipal service), whose
+    #: cases they may take part in (``bti.domain.policy.serves_municipality``).
+    served_municipality_ids: frozenset[int] = frozenset()
 
 
 

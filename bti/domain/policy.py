@@ -18,8 +18,11 @@ Where the other rules live: which relations a user has to a case, and so which c
 (need-to-know), is ``bti.domain.rules``; what a workflow step asks of the user (its roles and
 relations) and of the case (its guards) is the workflow file with the case's facts
 (``bti.services.cases.facts``); days and dates are ``bti.domain.clock``. A municipality's
-settings are changed by the operator on the command line (``bti municipality set``), outside any
-user's rights, so no predicate here grants them.
+settings (its workflow, second factor, retention, målform) are changed by the operator on the
+command line (``bti municipality set``), and a municipality is created, deactivated and
+reactivated there too (``bti municipality create|deactivate|reactivate``): installation-level
+acts outside any user's rights (there is no installation-level role; every role belongs to one
+municipality), so no predicate here grants them.
 """
 
 from __future__ import annotations
@@ -133,6 +136,49 @@ def may_change_account(actor: Actor, user_id: int) -> bool:
     (another administrator must), so an administrator can neither lock themself out nor grant
     themself access to case content."""
     return may_administer_users(actor) and user_id != actor.id
+
+
+# --- the organisation: the municipality, its units, inter-municipal services -------------------
+
+
+def may_administer_organisation(actor: Actor) -> bool:
+    """The municipality's organisation pages: its units (create, change, deactivate,
+    reactivate, which other municipalities a unit serves), its name and the import of units
+    and users from a file: the municipality's administrator. A unit's leaders and BTI
+    coordinators are its users with the role ``leader`` or ``coordinator`` (set on the user:
+    the same roles the case rules read, ``bti.domain.rules.led_unit``)."""
+    return may_administer_users(actor)
+
+
+def may_manage_unit(actor: Actor, unit_municipality_id: int) -> bool:
+    """One unit: an administrator of the municipality that hosts (owns) it. Another
+    municipality's unit, also one that serves the actor's municipality, answers like a missing
+    one (404)."""
+    return may_administer_organisation(actor) and unit_municipality_id == actor.municipality_id
+
+
+def may_edit_municipality(actor: Actor, municipality_id: int) -> bool:
+    """The municipality's name and child welfare contacts: its own administrator. Creating,
+    deactivating and reactivating a municipality is the operator's (see the module text)."""
+    return may_administer_organisation(actor) and municipality_id == actor.municipality_id
+
+
+def serves_municipality(unit_municipality_id: int, served_municipality_ids: Set[int],
+                        municipality_id: int) -> bool:
+    """A unit serves ``municipality_id``: its host municipality, or one of the municipalities an
+    inter-municipal service serves besides it (``unit_municipality``)."""
+    return (municipality_id == unit_municipality_id
+            or municipality_id in served_municipality_ids)
+
+
+def may_take_part_in_municipality(actor: Actor, case_municipality_id: int) -> bool:
+    """The actor's unit serves the case's municipality: their own municipality, or one their
+    inter-municipal service serves. Only there may they be a participant; in a served
+    municipality only as a participant of their own service (admitted by a consent covering it,
+    ``bti.domain.rules.relations``), never as its leader or by emergency access."""
+    return actor.active and serves_municipality(actor.municipality_id,
+                                                actor.served_municipality_ids,
+                                                case_municipality_id)
 
 
 # --- the access log --------------------------------------------------------------------------

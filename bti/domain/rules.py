@@ -27,6 +27,7 @@ from bti.domain.clock import days_between
 from bti.domain.clock import local_date
 from bti.domain.org import Actor
 from bti.domain.policy import may_self_authorise
+from bti.domain.policy import may_take_part_in_municipality
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 
@@ -210,7 +211,14 @@ def relations(user: Actor, case: Case, participants: Iterable[Participant],
     from an unexpired emergency access (``emergency`` with ``now``)."""
     out: set[str] = set()
     if case.municipality_id != user.municipality_id:
-        return frozenset()
+        if not may_take_part_in_municipality(user, case.municipality_id):
+            return frozenset()
+        # staff of an inter-municipal service in a municipality it serves: only as a
+        # participant of their own service, admitted by a consent covering it
+        return frozenset(p.relation for p in participants
+                         if p.user_id == user.id and p.ended_at is None
+                         and p.relation == Relation.PARTICIPANT.value
+                         and p.unit_id is not None and p.unit_id == user.unit_id)
     if now is not None and may_self_authorise(user) and any(
             emergency_is_current(g, user, case, now) for g in emergency):
         out.add(EMERGENCY)

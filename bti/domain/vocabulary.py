@@ -463,6 +463,16 @@ class AuditAction(StrEnum):
     USER_ROLES_CHANGED = "user.roles_changed"
     USER_EMAIL_CHANGED = "user.email_changed"
     MUNICIPALITY_SETTINGS_CHANGED = "municipality.settings_changed"
+    # the organisation (bti.services.accounts.org): municipalities and units, never deleted
+    MUNICIPALITY_CREATED = "municipality.created"
+    MUNICIPALITY_RENAMED = "municipality.renamed"
+    MUNICIPALITY_DEACTIVATED = "municipality.deactivated"
+    MUNICIPALITY_REACTIVATED = "municipality.reactivated"
+    UNIT_CREATED = "unit.created"
+    UNIT_CHANGED = "unit.changed"
+    UNIT_DEACTIVATED = "unit.deactivated"
+    UNIT_REACTIVATED = "unit.reactivated"
+    ORG_IMPORTED = "org.imported"
     API_TOKEN_CREATED = "api_token.created"  # noqa: S105 # nosec B105 - a name
     API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 # nosec B105 - a name
     # a user's private calendar feed (bti.services.notify.calendar); a read of it is a read

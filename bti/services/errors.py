@@ -37,10 +37,11 @@ class Conflict(ServiceError):
 
 class InvalidInput(ServiceError):
     """Input that is not a workflow payload (for example an unknown unit); ``fields`` holds
-    field-level error codes."""
+    field-level error codes; ``params`` what a message about them needs (a count)."""
 
     code = "invalid"
 
-    def __init__(self, fields: dict[str, list[str]]) -> None:
+    def __init__(self, fields: dict[str, list[str]], **params: int | str) -> None:
         super().__init__(", ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = fields
+        self.params = params

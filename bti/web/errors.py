@@ -173,7 +173,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(InvalidInput)
     def _invalid(err):
-        return render_error(422, fields=err.fields)
+        count = err.params.get("count")
+        return render_error(422, fields=err.fields,
+                            message=None if count is None else f"open cases: {count}")
 
     @app.errorhandler(TransitionRefused)
     def _refused(err):

@@ -141,6 +141,7 @@ def error_text(code: str) -> str:
         "in_past": _("The date cannot be in the past."),
         "not_in_municipality": _("Choose someone or something in your municipality."),
         "inactive_user": _("That user is no longer active."),
+        "inactive_unit": _("That unit is deactivated. Choose another."),
         "not_in_service": _("The person does not work in the chosen service."),
         "already_participant": _("The person already takes part."),
         "already_stafettholder": _("The person is already the stafettholder."),

@@ -60,6 +60,7 @@ USER_PREDICATES = {
     policy.may_view_catalogue: LEADERS | ADMINS,
     policy.may_edit_catalogue: LEADERS | ADMINS,
     policy.may_administer_users: ADMINS,
+    policy.may_administer_organisation: ADMINS,
     policy.may_search_access_log: LEADERS | PRIVACY,
     policy.may_follow_up_access_log: (LEADERS - {"leader_no_unit"}) | PRIVACY,
     policy.may_self_authorise: {"employee", "coordinator", "leader", "foreign_leader"},
@@ -256,12 +257,45 @@ def test_review_item(who, municipality, unit, subject, expected):
     assert policy.may_review_item(who, municipality, unit, subject) is expected
 
 
+# --- the organisation and inter-municipal services ------------------------------------------
+
+SERVED = 3  # a municipality the PPT of municipality 1 serves
+
+
+@pytest.mark.parametrize("name", sorted(ACTORS | INACTIVE))
+def test_unit_and_municipality_are_their_own_admins(name):
+    who = (ACTORS | INACTIVE)[name]
+    admin = name in ADMINS
+    assert policy.may_manage_unit(who, MUNICIPALITY) is admin
+    assert policy.may_manage_unit(who, OTHER_MUNICIPALITY) is False  # another's unit: 404
+    assert policy.may_edit_municipality(who, MUNICIPALITY) is admin
+    assert policy.may_edit_municipality(who, OTHER_MUNICIPALITY) is False
+
+
+def test_serves_municipality():
+    assert policy.serves_municipality(MUNICIPALITY, frozenset(), MUNICIPALITY)
+    assert policy.serves_municipality(MUNICIPALITY, {SERVED}, SERVED)
+    assert not policy.serves_municipality(MUNICIPALITY, {SERVED}, OTHER_MUNICIPALITY)
+    assert not policy.serves_municipality(MUNICIPALITY, frozenset(), SERVED)
+
+
+def test_take_part_only_where_the_unit_serves():
+    ppt = replace(ACTORS["employee"], served_municipality_ids=frozenset({SERVED}))
+    assert policy.may_take_part_in_municipality(ppt, MUNICIPALITY)
+    assert policy.may_take_part_in_municipality(ppt, SERVED)
+    assert not policy.may_take_part_in_municipality(ppt, OTHER_MUNICIPALITY)
+    assert not policy.may_take_part_in_municipality(ACTORS["employee"], SERVED)
+    assert not policy.may_take_part_in_municipality(replace(ppt, active=False), SERVED)
+
+
 # --- the tables cover the module ---------------------------------------------------------------
 
 COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, policy.export_basis,
            policy.case_log_basis, policy.may_archive_case, policy.may_view_case_timeline,
            policy.may_open_case, policy.may_skip_second_factor, policy.may_change_account,
-           policy.may_review_user, policy.may_review_item}
+           policy.may_review_user, policy.may_review_item, policy.may_manage_unit,
+           policy.may_edit_municipality, policy.serves_municipality,
+           policy.may_take_part_in_municipality}
 
 
 def test_every_predicate_is_in_a_table():

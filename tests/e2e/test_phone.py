@@ -200,3 +200,32 @@ def test_without_scripts_the_menu_is_open_and_the_page_still_fits(phone, live_se
     expect(nav.get_by_role("button", name="Meny")).to_be_hidden()
     expect(nav.get_by_role("link").first).to_be_visible()
     _check_layout(pg, "inbox without scripts")
+
+
+def test_organisation_pages_fit_a_phone(phone, live_server, axe):
+    """The administrator's unit pages and the import page (the browser asks for bokmål), at 390 px;
+    the demo's PPT serves the neighbour municipality Nabodal (an inter-municipal service)."""
+    pg = phone()
+    _sign_in(pg, live_server, "admin")
+    for path, name, h1 in (("/admin/units", "units", "Enheter"),
+                           ("/admin/units/new", "new-unit", "Ny enhet"),
+                           ("/admin/import", "import", "Importer enheter og brukere")):
+        r = pg.goto(path)
+        assert r is not None, path
+        assert r.status == 200, (path, r.status)
+        expect(pg.get_by_role("heading", level=1)).to_contain_text(h1)
+        _check_layout(pg, name)
+        axe(pg)
+    pg.goto("/admin/units")
+    pg.get_by_role("link", name="PPT", exact=True).click()
+    expect(pg.get_by_role("heading", level=1)).to_contain_text("PPT")
+    expect(pg.get_by_label("Nabodal kommune")).to_be_checked()
+    _check_layout(pg, "unit")
+    axe(pg)
+    # a unit form with errors: the error summary, at 390 px too
+    pg.goto("/admin/units/new")
+    pg.locator("form.form button[type=submit]").click()
+    expect(pg.locator(".error-summary")).to_be_visible()
+    _check_layout(pg, "new-unit-errors")
+    axe(pg)
+    assert not pg.js_errors, pg.js_errors

@@ -28,6 +28,7 @@ are made up.
 
 from __future__ import annotations
 
+import io
 import re
 import tomllib
 from collections import Counter
@@ -48,6 +49,7 @@ from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
+from bti.domain.org import UnitMunicipality
 from bti.services.access import review
 from bti.web import create_app
 from tests.dbs import app_database
@@ -60,6 +62,8 @@ from tests.web.conftest import Browser
 from tests.web.conftest import make_settings
 from tests.web.conftest import make_token
 
+#: Every scope: a route's own checks decide (a non-administrator's org:* request is 403).
+MATRIX_SCOPES = ("cases:read", "cases:write", "org:read", "org:write")
 MATRIX_FILE = Path(__file__).with_name("access_matrix.toml")
 PSEUDONYM = "Matrisebarn Zq."
 REASON = "Barnet er ikkje på skulen og heimen svarar ikkje på telefon i dag."
@@ -222,6 +226,8 @@ class World:
                                foreign_user=self.foreign_user_id,
                                review_item=self.review_item_id, actor=actor,
                                catalogue_item=self.catalogue_item_id,
+                               unit=self.unit_ids.get("school", 1),
+                               foreign_unit=self.unit_ids.get("foreign", 1),
                                username=user.username if user else "ingen")
 
 
@@ -257,7 +263,12 @@ def build_world(app) -> dict[str, Any]:
                                 password_hash=pw),
         }
         other = make_municipality(s, mfa_required=False)
-        users["foreign"] = make_user(s, other, make_unit(s, other), ("employee", "leader"),
+        third = make_municipality(s, mfa_required=False)
+        # an inter-municipal service of another municipality, serving a third one, not this
+        foreign_ppt = make_unit(s, other, "ppt", name="Interkommunal PPT")
+        s.add(UnitMunicipality(unit_id=foreign_ppt.id, municipality_id=third.id,
+                               created_at=FIXED_NOW))
+        users["foreign"] = make_user(s, other, foreign_ppt, ("employee", "leader"),
                                      username="framand1", password_hash=pw)
         item = MeasureCatalogueItem(municipality_id=m.id, name="Leksehjelp", description="",
                                     kind="universal", age_from=6, age_to=16, active=True,
@@ -265,7 +276,8 @@ def build_world(app) -> dict[str, Any]:
         s.add(item)
         s.flush()
         return {"users": users, "catalogue_item": item.id,
-                "unit_ids": {"school": school.id, "health": health.id, "ppt": ppt.id}}
+                "unit_ids": {"school": school.id, "health": health.id, "ppt": ppt.id,
+                             "foreign": foreign_ppt.id}}
 
 
 def _version(html: str, trigger: str) -> str:
@@ -342,7 +354,7 @@ def make_world(app) -> World:
         item = s.scalars(select(AuditReviewItem.id).where(
             AuditReviewItem.subject_user_id == users["emergency"].id,
             AuditReviewItem.pattern == "emergency_access")).one()
-    tokens = {name: make_token(app, users[name].username)
+    tokens = {name: make_token(app, users[name].username, scopes=MATRIX_SCOPES)
               for name in ACTORS if name != "anonymous"}
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
                  users["foreign"].id, browsers, item, built["catalogue_item"], tokens)
@@ -741,6 +753,9 @@ def _open_case_through_web(b: Browser) -> int:
     "access.emergency",
     "admin.new_user",
     "admin.municipality",
+    "admin.new_unit",
+    "admin.unit",
+    "admin.import_org",
     "audit.review",
 ])
 def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
@@ -749,7 +764,8 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     assert {r.endpoint for r in app.url_map.iter_rules()
             if {"GET", "POST"} <= r.methods} == {
         "auth.login", "auth.mfa", "auth.password", "cases.new_concern", "access.emergency",
-        "admin.new_user", "admin.municipality", "audit.review",
+        "admin.new_user", "admin.municipality", "audit.review", "admin.new_unit",
+        "admin.unit", "admin.import_org",
     }, "a new GET+POST route: add it to this test"
     users = web_world.users
     case_id = _open_case_through_web(login("teacher", web_world))
@@ -782,6 +798,16 @@ def test_head_with_a_form_body_changes_nothing(app, web_world, login, endpoint):
     elif endpoint == "admin.municipality":
         b, url, body = login("admin", web_world), "/admin/municipality", {
             "barnevern_phone": "00 00 00 99", "barnevern_email": "", "barnevernvakt_phone": ""}
+    elif endpoint == "admin.new_unit":
+        b, url, body = login("admin", web_world), "/admin/units/new", {
+            "name": "Head skule", "kind": "school", "service": ""}
+    elif endpoint == "admin.unit":
+        b, url, body = login("admin", web_world), \
+            f"/admin/units/{web_world.unit_ids['school']}", {
+                "name": "Head skule", "kind": "school", "service": ""}
+    elif endpoint == "admin.import_org":
+        b, url, body = login("admin", web_world), "/admin/import", {
+            "file": (io.BytesIO(b"record,unit,kind\nunit,Head skule,school\n"), "org.csv")}
     else:
         b, url, body = login("admin", web_world), "/admin/users/new", {
             "username": "headbrukar", "display_name": "Head Brukar",

@@ -157,7 +157,9 @@ def _steer(case, world: FuzzWorld) -> int | None:
     case id the request is about, if any."""
     case_id = None
     generated = case.path_parameters.get("id") if case.path_parameters else None
-    if _int(generated) and 1 <= generated <= MAX_INT:
+    # only a case id is a teacher's resource (the units' ids are an administrator's: the
+    # teachers' tokens hold no org scope there and are refused with 403, as documented)
+    if _int(generated) and 1 <= generated <= MAX_INT and case.path.startswith("/api/v1/cases/"):
         case_id = world.pool[case.path_parameters["id"] % len(world.pool)]
         case.path_parameters["id"] = case_id
     body = case.body if isinstance(case.body, dict) else None

@@ -10,6 +10,7 @@ vnu.jar is found at ``BTI_VNU_JAR``, else in the npm package ``vnu-jar`` under
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -102,6 +103,10 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("catalogue", leader, "/tiltaksoversikt/"),
                 ("not found", leader, "/saker/99999"),
                 ("municipality settings", admin, "/admin/municipality"),
+                ("units", admin, "/admin/units"),
+                ("new unit", admin, "/admin/units/new"),
+                ("unit", admin, f"/admin/units/{web_world.unit_ids['school']}"),
+                ("import", admin, "/admin/import"),
                 ("settings", coordinator, "/innstillinger")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
@@ -111,6 +116,28 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                                                "barnevern_email": "nei"})
         assert r.status_code == 422
         pages[f"municipality settings with errors ({lang})"] = r.get_data(as_text=True)
+        # the organisation: a unit form with errors, a refused deactivation, an import
+        # refused by line and one imported with its one-time passwords
+        admin.get("/admin/units/new")
+        r = admin.post("/admin/units/new", {"name": "", "kind": "nope"})
+        assert r.status_code == 422
+        pages[f"new unit with errors ({lang})"] = r.get_data(as_text=True)
+        admin.get("/admin/units")
+        r = admin.post(f"/admin/units/{web_world.unit_ids['school']}/deactivate")
+        assert r.status_code == 422
+        pages[f"unit, deactivation refused ({lang})"] = r.get_data(as_text=True)
+        admin.get("/admin/import")
+        r = admin.post("/admin/import", {"file": (io.BytesIO(
+            b"record,unit,kind,username,name,roles\nunit,,nope,,,\nuser,Ukjend,,x y,,boss\n"),
+            "org.csv")})
+        assert r.status_code == 422
+        pages[f"import refused ({lang})"] = r.get_data(as_text=True)
+        admin.get("/admin/import")
+        r = admin.post("/admin/import", {"file": (io.BytesIO(
+            f"record,unit,kind,username,name,roles\nunit,Ny skule {lang},school,,,\n"
+            f"user,Ny skule {lang},,ny.{lang},Ny Lærar,employee\n".encode()), "org.csv")})
+        assert r.status_code == 200, r.get_data(as_text=True)[-800:]
+        pages[f"imported ({lang})"] = r.get_data(as_text=True)
         # the settings page showing the calendar address once, then with the feed on
         r = coordinator.post("/innstillinger/kalender")
         assert r.status_code == 200

@@ -137,7 +137,8 @@ MENUS = {
     # a leader without a unit follows nothing up: the page would refuse them (403)
     "leader_no_unit": ["inbox.index", "cases.new_concern", "leader.overview",
                        "analytics.dashboard", "catalogue.index", "audit.search"],
-    "admin": ["analytics.dashboard", "catalogue.index", "admin.users", "admin.municipality"],
+    "admin": ["analytics.dashboard", "catalogue.index", "admin.users", "admin.units",
+              "admin.municipality"],
     "privacy": ["audit.search", "audit.reviews"],
 }
 

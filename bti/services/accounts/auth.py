@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from bti.domain.org import Actor
 from bti.domain.org import Municipality
 from bti.domain.org import User
-from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.policy import may_skip_second_factor
 from bti.domain.vocabulary import AuditAction
@@ -36,6 +35,7 @@ from bti.services.accounts.passwords import check_password
 from bti.services.accounts.passwords import hash_password
 from bti.services.accounts.secretbox import SecretUnavailable
 from bti.services.accounts.users import password_problems
+from bti.services.accounts.users import roles_and_served
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 
@@ -79,13 +79,20 @@ def _system_ctx(session: Session, now: datetime, actor: Actor | None,
     return Ctx.system(session, actor=actor, now=lambda: now, request_id=request_id)
 
 
+def user_municipality_active(session: Session, user: User) -> bool:
+    """A deactivated municipality's users cannot sign in (``bti municipality deactivate``)."""
+    return bool(session.scalar(select(Municipality.active).where(
+        Municipality.id == user.municipality_id)))
+
+
 def authenticate(session: Session, username: str, password: str, *, now: datetime,
                  request_id: str | None = None) -> Actor | None:
     """The user if the name and password match an active account, else None. Unknown names,
     wrong passwords and deactivated users take the same path and the same time (AUTHN-03)."""
     user = session.scalar(select(User).where(User.username == (username or "")[:80]))
     ok = check_password(user.password_hash if user else _DUMMY_HASH, password or "")
-    if user is None or not ok or not user.active:
+    if (user is None or not ok or not user.active
+            or not user_municipality_active(session, user)):
         audit.record_system(
             session, AuditAction.AUTH_LOGIN_FAILED, now=now,
             municipality_id=user.municipality_id if user else None,
@@ -129,12 +136,12 @@ _SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindpara
 _RESOLVE = (
     select(UserSession, User.username, User.display_name, User.active, User.locale,
            User.municipality_id, User.unit_id, User.totp_secret.is_not(None).label("enrolled"),
-           User.password_change_required, Municipality.mfa_required, Municipality.malform)
+           User.password_change_required, Municipality.mfa_required, Municipality.malform,
+           Municipality.active.label("municipality_active"))
     .join(User, User.id == UserSession.user_id)
     .join(Municipality, Municipality.id == User.municipality_id)
     .where(UserSession.token_hash == bindparam("h"))
 )
-_ROLES = select(UserRole.role).where(UserRole.user_id == bindparam("uid"))
 
 
 def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUser | None:
@@ -154,16 +161,17 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
     if now - row.created_at > ABSOLUTE_TIMEOUT:
         _end(row, now, "absolute")
         return None
-    if not found.active:
+    if not found.active or not found.municipality_active:
         _end(row, now, "deactivated")
         return None
-    roles = frozenset(session.scalars(_ROLES, {"uid": row.user_id}))
+    roles, served = roles_and_served(session, row.user_id, found.unit_id)
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
     mfa_required = bool(found.mfa_required) and not may_skip_second_factor(roles)
     return SessionUser(
         id=row.user_id, municipality_id=found.municipality_id, unit_id=found.unit_id,
         roles=roles, active=True, locale=found.locale,
+        served_municipality_ids=served,
         username=found.username, display_name=found.display_name, session_id=row.id,
         mfa_required=mfa_required, mfa_passed=row.mfa_at is not None,
         mfa_enrolled=bool(found.enrolled),

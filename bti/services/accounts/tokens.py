@@ -34,17 +34,19 @@ from bti.domain.org import Actor
 from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.org import User
-from bti.domain.org import UserRole
 from bti.domain.vocabulary import AuditAction
 from bti.services.access import audit
 from bti.services.accounts.auth import token_hash
+from bti.services.accounts.users import roles_and_served
 from bti.services.errors import InvalidInput
 
 #: Every scope a token may hold. ``cases:read`` reads cases, their actions, log and access log;
 #: ``cases:write`` opens cases and fires transitions; ``notifications:read`` lists the user's
 #: own notifications and reads their settings; ``notifications:write`` marks them read and
-#: changes the settings.
-SCOPES = ("cases:read", "cases:write", "notifications:read", "notifications:write")
+#: changes the settings; ``org:read`` reads the municipality's units, ``org:write`` creates and
+#: changes them (both for an administrator's token).
+SCOPES = ("cases:read", "cases:write", "notifications:read", "notifications:write", "org:read",
+          "org:write")
 MAX_DAYS = 90
 PREFIX = "bti_pat_"
 NAME_MAX = 80
@@ -148,11 +150,11 @@ def status(row: ApiToken, now: datetime) -> str:
 
 _RESOLVE = (
     select(ApiToken, User.username, User.active, User.locale, User.municipality_id,
-           User.unit_id)
+           User.unit_id, Municipality.active.label("municipality_active"))
     .join(User, User.id == ApiToken.user_id)
+    .join(Municipality, Municipality.id == User.municipality_id)
     .where(ApiToken.token_hash == bindparam("h"))
 )
-_ROLES = select(UserRole.role).where(UserRole.user_id == bindparam("uid"))
 
 
 def resolve(session: Session, token: str | None, *, now: datetime) -> TokenUser | None:
@@ -164,11 +166,12 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> TokenUser 
     if found is None:
         return None
     row = found.ApiToken
-    if status(row, now) != "active" or not found.active:
+    if status(row, now) != "active" or not found.active or not found.municipality_active:
         return None
     if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
         row.last_used_at = now
-    roles = frozenset(session.scalars(_ROLES, {"uid": row.user_id}))
+    roles, served = roles_and_served(session, row.user_id, found.unit_id)
     return TokenUser(id=row.user_id, municipality_id=found.municipality_id,
                      unit_id=found.unit_id, roles=roles, active=True, locale=found.locale,
+                     served_municipality_ids=served,
                      username=found.username, token_id=row.id, scopes=row.scope_set)

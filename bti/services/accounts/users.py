@@ -3,10 +3,15 @@ text is never stored or logged."""
 
 from __future__ import annotations
 
+from sqlalchemy import String
 from sqlalchemy import bindparam
+from sqlalchemy import cast
+from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import union_all
 
 from bti.domain.org import Actor
+from bti.domain.org import UnitMunicipality
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.vocabulary import Role
@@ -60,10 +65,13 @@ def create_user(session, *, municipality_id: int, unit_id: int | None, username:
 _USERS = User.__table__
 _ROLES = UserRole.__table__
 #: On the tables (Core, on the session's connection): plain columns, no ORM objects to build.
+_SERVES = UnitMunicipality.__table__
+#: One row per role and served municipality (an inter-municipal service serves a few).
 _ACTOR_QUERY = (
     select(_USERS.c.id, _USERS.c.municipality_id, _USERS.c.unit_id, _USERS.c.active,
-           _USERS.c.locale, _ROLES.c.role)
-    .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+           _USERS.c.locale, _ROLES.c.role, _SERVES.c.municipality_id)
+    .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id)
+                 .outerjoin(_SERVES, _SERVES.c.unit_id == _USERS.c.unit_id))
     .where(_USERS.c.id == bindparam("user_id"))
 )
 
@@ -73,7 +81,27 @@ def load_actor(session, user_id: int) -> Actor | None:
     rows = session.connection().execute(_ACTOR_QUERY, {"user_id": user_id}).all()
     if not rows:
         return None
-    user_id, municipality_id, unit_id, active, locale, _ = rows[0]
+    user_id, municipality_id, unit_id, active, locale, _, _ = rows[0]
     return Actor(id=user_id, municipality_id=municipality_id, unit_id=unit_id,
-                 roles=frozenset(role for *_, role in rows if role is not None),
-                 active=active, locale=locale)
+                 roles=frozenset(r[5] for r in rows if r[5] is not None),
+                 active=active, locale=locale,
+                 served_municipality_ids=frozenset(r[6] for r in rows if r[6] is not None))
+
+
+#: A user's roles and the municipalities their unit serves besides its host, in one query:
+#: ("r", role) and ("m", municipality id as text) rows.
+_ROLES_AND_SERVED = union_all(
+    select(literal("r").label("kind"), _ROLES.c.role.label("value"))
+    .where(_ROLES.c.user_id == bindparam("uid")),
+    select(literal("m").label("kind"), cast(_SERVES.c.municipality_id, String).label("value"))
+    .where(_SERVES.c.unit_id == bindparam("unit_id")),
+)
+
+
+def roles_and_served(session, user_id: int, unit_id: int | None
+                     ) -> tuple[frozenset[str], frozenset[int]]:
+    """The user's roles, and the other municipalities their unit serves (an inter-municipal
+    service), read in one query (each request resolving a session or a token runs it)."""
+    rows = session.execute(_ROLES_AND_SERVED, {"uid": user_id, "unit_id": unit_id or 0}).all()
+    return (frozenset(v for k, v in rows if k == "r"),
+            frozenset(int(v) for k, v in rows if k == "m"))

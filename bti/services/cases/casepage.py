@@ -32,6 +32,8 @@ from bti.domain.org import Municipality
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.org import unit_reaches
+from bti.domain.org import user_reaches
 from bti.domain.policy import CASE_WORK_ROLES
 from bti.domain.policy import may_open_case
 from bti.domain.rules import CONSENT_RELATIONS
@@ -92,14 +94,17 @@ class Colleague:
     unit_name: str | None
 
 
-def colleagues(ctx: Ctx) -> list[Colleague]:
-    """Active users of the actor's municipality who work on cases, with their unit's name."""
+def colleagues(ctx: Ctx, municipality_id: int | None = None) -> list[Colleague]:
+    """Active users who work on cases, with their unit's name: of the actor's municipality, or
+    of the case's (``municipality_id``) with the staff of the inter-municipal services serving
+    it (who may take part as participants of their service)."""
     workers = select(UserRole.user_id).where(UserRole.role.in_(sorted(CASE_WORK_ROLES)))
+    where = (User.municipality_id == ctx.actor.municipality_id if municipality_id is None
+             else user_reaches(municipality_id))
     rows = ctx.session.execute(
         select(User.id, User.display_name, Unit.name)
         .outerjoin(Unit, Unit.id == User.unit_id)
-        .where(User.municipality_id == ctx.actor.municipality_id, User.active.is_(True),
-               User.id.in_(workers))
+        .where(where, User.active.is_(True), User.id.in_(workers))
         .order_by(User.display_name, User.id))
     return [Colleague(r[0], r[1], r[2]) for r in rows]
 
@@ -110,10 +115,13 @@ class UnitItem:
     name: str
 
 
-def units(ctx: Ctx) -> list[UnitItem]:
-    """The units (services) of the actor's municipality, by name."""
+def units(ctx: Ctx, municipality_id: int | None = None) -> list[UnitItem]:
+    """The active units (services) of the actor's municipality, by name; for a case's
+    municipality (``municipality_id``) also the inter-municipal services serving it."""
+    where = (Unit.municipality_id == ctx.actor.municipality_id if municipality_id is None
+             else unit_reaches(municipality_id))
     rows = ctx.session.execute(
-        select(Unit.id, Unit.name).where(Unit.municipality_id == ctx.actor.municipality_id)
+        select(Unit.id, Unit.name).where(where, Unit.active.is_(True))
         .order_by(Unit.name, Unit.id))
     return [UnitItem(r[0], r[1]) for r in rows]
 
@@ -377,7 +385,7 @@ def _names(ctx: Ctx, municipality_id: int, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(ctx.session.execute(select(User.id, User.display_name).where(
-        User.id.in_(ids), User.municipality_id == municipality_id)).all())
+        User.id.in_(ids), user_reaches(municipality_id))).all())
 
 
 def _catalogue(ctx: Ctx, municipality_id: int) -> list[MeasureCatalogueItem]:
@@ -388,7 +396,7 @@ def _catalogue(ctx: Ctx, municipality_id: int) -> list[MeasureCatalogueItem]:
 
 def _unit_names(ctx: Ctx, municipality_id: int) -> dict[int, str]:
     return dict(ctx.session.execute(select(Unit.id, Unit.name).where(
-        Unit.municipality_id == municipality_id)).all())
+        unit_reaches(municipality_id))).all())
 
 
 def _log_value(fdef: FieldDef | None, value: Any, lookups: dict[str, dict[int, Any]]) -> Any:
@@ -497,7 +505,7 @@ def _name_tables(ctx: Ctx, case: Case, wanted: dict[str, set[int]],
         out["user"] = _names(ctx, case.municipality_id, wanted["user"])
     if wanted["unit"]:
         out["unit"] = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
-            Unit.id.in_(wanted["unit"]), Unit.municipality_id == case.municipality_id)).all())
+            Unit.id.in_(wanted["unit"]), unit_reaches(case.municipality_id))).all())
     if wanted["catalogue"]:
         out["catalogue"] = dict(ctx.session.execute(
             select(MeasureCatalogueItem.id, MeasureCatalogueItem.name).where(
@@ -696,8 +704,8 @@ def form_options(ctx: Ctx, case: Case, fields: list[FormField]) -> FormOptions:
         BarnevernReport.concluded_on.is_(None)).order_by(
             BarnevernReport.sent_on, BarnevernReport.id))) if "report" in types else []
     return FormOptions(
-        colleagues(ctx) if "user" in types else [],
-        units(ctx) if types & {"unit", "units"} else [],
+        colleagues(ctx, case.municipality_id) if "user" in types else [],
+        units(ctx, case.municipality_id) if types & {"unit", "units"} else [],
         measures, consents, handovers,
         _catalogue(ctx, case.municipality_id) if "catalogue" in types else [],
         to_evaluate, reports)

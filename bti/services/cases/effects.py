@@ -34,6 +34,7 @@ from bti.domain.cases import Participant
 from bti.domain.clock import day_start
 from bti.domain.org import Unit
 from bti.domain.org import User
+from bti.domain.policy import serves_municipality
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expiry_of
 from bti.domain.rules import feedback_problem
@@ -78,9 +79,15 @@ def _not_covered(case: Case, step: Step, facts: CaseFacts, unit_id: int) -> Tran
                          units=facts.unit_names([unit_id]))
 
 
-def _colleague(ctx: Ctx, case: Case, step: Step, field: str, user_id: int) -> User:
+def _colleague(ctx: Ctx, case: Case, step: Step, field: str, user_id: int, *,
+               serving: bool = False) -> User:
+    """An active user of the case's municipality; with ``serving`` also one whose unit is an
+    inter-municipal service serving it (a participant of that service)."""
     user = ctx.session.get(User, user_id)
-    if user is None or user.municipality_id != case.municipality_id:
+    if user is None or not (user.municipality_id == case.municipality_id or (
+            serving and user.unit is not None and user.unit.active
+            and serves_municipality(user.unit.municipality_id,
+                                    user.unit.served_municipality_ids, case.municipality_id))):
         raise _refuse(case, step, **{field: "not_in_municipality"})
     if not user.active:
         raise _refuse(case, step, **{field: "inactive_user"})
@@ -88,9 +95,15 @@ def _colleague(ctx: Ctx, case: Case, step: Step, field: str, user_id: int) -> Us
 
 
 def _unit(ctx: Ctx, case: Case, step: Step, field: str, unit_id: int) -> Unit:
+    """A service of the case's municipality, or an inter-municipal service serving it; an
+    active one (a deactivated unit is offered no more)."""
     unit = ctx.session.get(Unit, unit_id)
-    if unit is None or unit.municipality_id != case.municipality_id:
+    if unit is None or not serves_municipality(unit.municipality_id,
+                                               unit.served_municipality_ids,
+                                               case.municipality_id):
         raise _refuse(case, step, **{field: "not_in_municipality"})
+    if not unit.active:
+        raise _refuse(case, step, **{field: "inactive_unit"})
     return unit
 
 
@@ -146,7 +159,7 @@ def appoint_stafettholder(ctx, case, step, facts) -> Written:
 
 def add_participant(ctx, case, step, facts) -> Written:
     p = step.payload
-    user = _colleague(ctx, case, step, "participant", p["participant"])
+    user = _colleague(ctx, case, step, "participant", p["participant"], serving=True)
     unit = _unit(ctx, case, step, "service", p["service"])
     if user.unit_id != unit.id:  # a participant takes part for their own service, no other
         raise _refuse(case, step, participant="not_in_service")

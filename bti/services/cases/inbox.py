@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 from typing import cast
 
+from sqlalchemy import and_
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -264,7 +265,13 @@ def _related_cases(ctx: Ctx, include_closed: bool):
     conditions = [Case.id.in_(mine), Case.stafettholder_id == actor.id]
     if (unit_id := led_unit(actor)) is not None:
         conditions.append(Case.unit_id == unit_id)
-    stmt = select(Case).where(Case.municipality_id == actor.municipality_id, or_(*conditions))
+    # a municipality an inter-municipal service serves: its cases only through a participant
+    # row of the actor (``relations`` admits no other relation there)
+    served = sorted(actor.served_municipality_ids)
+    stmt = select(Case).where(or_(Case.municipality_id == actor.municipality_id,
+                                  and_(Case.municipality_id.in_(served), Case.id.in_(mine)))
+                              if served else Case.municipality_id == actor.municipality_id,
+                              or_(*conditions))
     if not include_closed:
         stmt = stmt.where(Case.closed_at.is_(None))
     return list(ctx.session.scalars(stmt))

@@ -377,6 +377,8 @@ def open_case(
     unit = ctx.session.get(Unit, unit_id) if unit_id else None
     if unit is None or unit.municipality_id != actor.municipality_id:
         errors["unit_id"] = ["not_in_municipality"]
+    elif not unit.active:  # deactivated by an administrator: no new case opens in it
+        errors["unit_id"] = ["inactive_unit"]
     pseudonym = (child_pseudonym or "").strip()
     pseudonym_error = child.pseudonym_error(pseudonym)
     if pseudonym_error:

@@ -30,6 +30,8 @@ from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Unit
 from bti.domain.org import User
+from bti.domain.org import unit_reaches
+from bti.domain.org import user_reaches
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import rests_on_consent
 from bti.domain.vocabulary import GUARD_CHECKLIST
@@ -282,12 +284,12 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
         if handover.from_user_id is not None:
             user_ids.add(handover.from_user_id)
     people = dict(ctx.session.execute(select(User.id, User.display_name).where(
-        User.id.in_(user_ids), User.municipality_id == case.municipality_id)).all()) \
+        User.id.in_(user_ids), user_reaches(case.municipality_id))).all()) \
         if user_ids else {}
     unit_ids = {case.unit_id} | {p.unit_id for p in access.participants if p.unit_id}
     unit_ids |= {s.unit_id for c in current_consents for s in c.services}
     units = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
-        Unit.id.in_(unit_ids), Unit.municipality_id == case.municipality_id)).all())
+        Unit.id.in_(unit_ids), unit_reaches(case.municipality_id))).all())
 
     to_evaluate = [m for m in all_measures if m.status == "active" or m.id in unevaluated]
     open_deadlines = deadlines(ctx, access, all_measures, current_consents, to_evaluate)
@@ -464,10 +466,10 @@ def _lookups(ctx: Ctx, case, ids: dict[str, set[int]]) -> dict[str, dict[int, st
     out: dict[str, dict[int, str]] = {k: {} for k in ids}
     if ids["user"]:
         out["user"] = dict(ctx.session.execute(select(User.id, User.display_name).where(
-            User.id.in_(ids["user"]), User.municipality_id == case.municipality_id)).all())
+            User.id.in_(ids["user"]), user_reaches(case.municipality_id))).all())
     if ids["unit"]:
         out["unit"] = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
-            Unit.id.in_(ids["unit"]), Unit.municipality_id == case.municipality_id)).all())
+            Unit.id.in_(ids["unit"]), unit_reaches(case.municipality_id))).all())
     if ids["measure"]:
         out["measure"] = {i: _cut(d) for i, d in ctx.session.execute(
             select(Measure.id, Measure.description).where(

@@ -66,6 +66,7 @@ from bti.domain.log import StafettloggEntry
 from bti.domain.notifications import NotificationDelivery
 from bti.domain.org import Unit
 from bti.domain.org import User
+from bti.domain.org import unit_reaches
 from bti.domain.policy import export_basis
 from bti.domain.rules import relations
 from bti.domain.vocabulary import AuditAction
@@ -218,7 +219,7 @@ def build_export(session: Session, case: Case, now: datetime) -> dict[str, Any]:
             people[str(uid)] = {"name": name, "unit": unit_name}
     doc["people"] = people
     units = {str(u.id): u.name for u in session.scalars(
-        select(Unit).where(Unit.municipality_id == case.municipality_id))}
+        select(Unit).where(unit_reaches(case.municipality_id)))}  # and serving services
     for p in doc["participants"]:
         p["user_name"] = people.get(str(p["user_id"]), {}).get("name")
         p["unit_name"] = units.get(str(p["unit_id"])) if p["unit_id"] is not None else None

@@ -26,6 +26,7 @@ from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import ValidationError
 
+from bti.domain import policy as who
 from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
 from bti.engine import TransitionRefused
@@ -33,6 +34,7 @@ from bti.engine.i18n import LANGS
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import MAX_INT
 from bti.services.access import emergency as access_service
+from bti.services.accounts import org
 from bti.services.cases import casepage
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
@@ -382,6 +384,92 @@ def update_notification_settings():
     except InvalidInput as err:  # the address: named as sent
         return api_error(422, fields=err.fields)
     return _dump(s.NotificationSettingsSchema(), _settings(saved))
+# --- the organisation -----------------------------------------------------------------------------
+
+ORG_READ = "org:read"
+ORG_WRITE = "org:write"
+UNIT = f"/units/<int(max={MAX_INT}):unit_id>"
+
+
+def _org_admin() -> None:
+    """The organisation routes are the administrator's: anyone else is refused (403) before
+    their body is read."""
+    if not who.may_administer_organisation(current_user):
+        abort(403)
+
+
+def _unit(u) -> dict[str, Any]:
+    return {"id": u.id, "municipality_id": u.municipality_id, "name": u.name, "kind": u.kind,
+            "service": u.service, "active": u.active,
+            "serves": [_municipality(m) for m in u.serves],
+            "leaders": [{"id": p.id, "name": p.name, "active": p.active} for p in u.leaders],
+            "coordinators": [{"id": p.id, "name": p.name, "active": p.active}
+                             for p in u.coordinators],
+            "staff": u.staff, "open_cases": u.open_cases}
+
+
+def _municipality(m) -> dict[str, Any]:
+    return {"id": m.id, "slug": m.slug, "name": m.name, "active": m.active}
+
+
+@bp.get("/units")
+@policy.api(ORG_READ)
+def list_units():
+    _org_admin()
+    return _dump(s.UnitListSchema(), {"items": [_unit(u) for u in org.list_units(get_ctx())]})
+
+
+@bp.post("/units")
+@policy.api(ORG_WRITE)
+def create_unit():
+    _org_admin()
+    data = _body(s.UnitCreateSchema())
+    created = org.create_unit(get_ctx(), name=data["name"], kind=data["kind"],
+                              service=data["service"], serves=data["serves"])
+    return _dump(s.UnitSchema(), _unit(created), 201,
+                 Location=url_for("api.get_unit", unit_id=created.id))
+
+
+@bp.get(UNIT)
+@policy.api(ORG_READ)
+def get_unit(unit_id: int):
+    _org_admin()
+    return _dump(s.UnitSchema(), _unit(org.get_unit(get_ctx(), unit_id)))
+
+
+@bp.patch(UNIT)
+@policy.api(ORG_WRITE)
+def update_unit(unit_id: int):
+    _org_admin()
+    ctx = get_ctx()
+    org.get_unit(ctx, unit_id)  # another municipality's unit: 404 before the body is read
+    data = _body(s.UnitUpdateSchema())
+    active = data.pop("active", None)
+    if active is True:
+        org.reactivate_unit(ctx, unit_id)
+    updated = org.update_unit(ctx, unit_id, **data) if data else org.get_unit(ctx, unit_id)
+    if active is False:
+        updated = org.deactivate_unit(ctx, unit_id)
+    return _dump(s.UnitSchema(), _unit(updated))
+
+
+@bp.get("/municipalities")
+@policy.api(ORG_READ)
+def list_municipalities():
+    """The caller's municipality first, then the others a unit may serve."""
+    _org_admin()
+    ctx = get_ctx()
+    items = [org.own_municipality(ctx), *org.municipalities(ctx)]
+    return _dump(s.MunicipalityListSchema(), {"items": [_municipality(m) for m in items]})
+
+
+@bp.patch("/municipality")
+@policy.api(ORG_WRITE)
+def rename_municipality():
+    _org_admin()
+    data = _body(s.MunicipalityUpdateSchema())
+    return _dump(s.MunicipalitySchema(), _municipality(org.rename_municipality(get_ctx(),
+                                                                               data["name"])))
 
 
 def init_app(app: Flask) -> None:

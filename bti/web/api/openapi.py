@@ -47,6 +47,14 @@ COMPONENTS = {  # nested ones before the schemas that hold them
     "NotificationPage": s.NotificationPageSchema,
     "NotificationEventSetting": s.NotificationEventSettingSchema,
     "NotificationSettings": s.NotificationSettingsSchema,
+    "UnitCreate": s.UnitCreateSchema,
+    "UnitUpdate": s.UnitUpdateSchema,
+    "MunicipalityUpdate": s.MunicipalityUpdateSchema,
+    "Municipality": s.MunicipalitySchema,
+    "MunicipalityList": s.MunicipalityListSchema,
+    "UnitPerson": s.UnitPersonSchema,
+    "Unit": s.UnitSchema,
+    "UnitList": s.UnitListSchema,
     "ErrorBody": s.ErrorBodySchema,
     "Error": s.ErrorSchema,
 }
@@ -256,6 +264,34 @@ def build_spec(definitions: list[WorkflowDefinition], *, today: date) -> dict[st
                                write=True),
                     scope="notifications:write", body="NotificationSettingsUpdate",
                     op_id="updateNotificationSettings"),
+    })
+    unit_id = {"in": "path", "name": "id", "required": True,
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+               "description": "The unit's id."}
+    spec.path(path="/api/v1/units", operations={
+        "get": op("The units of the caller's municipality (an administrator's token)",
+                  _responses("200", "UnitList", "Every unit it hosts, active or not."),
+                  scope="org:read", op_id="listUnits"),
+        "post": op("Create a unit",
+                   _responses("201", "Unit", "The new unit.", write=True, location=True),
+                   scope="org:write", body="UnitCreate", op_id="createUnit"),
+    })
+    spec.path(path="/api/v1/units/{id}", parameters=[unit_id], operations={
+        "get": op("One unit (another municipality's unit answers 404)",
+                  _responses("200", "Unit", "The unit."), scope="org:read", op_id="getUnit"),
+        "patch": op("Change a unit; `active: false` deactivates it (422 `open_cases` while it "
+                    "has open cases)", _responses("200", "Unit", "The unit.", write=True),
+                    scope="org:write", body="UnitUpdate", op_id="updateUnit"),
+    })
+    spec.path(path="/api/v1/municipalities", operations={
+        "get": op("The caller's municipality, then the other active ones (a unit may serve "
+                  "them)", _responses("200", "MunicipalityList", "Municipalities."),
+                  scope="org:read", op_id="listMunicipalities"),
+    })
+    spec.path(path="/api/v1/municipality", operations={
+        "patch": op("Rename the caller's municipality",
+                    _responses("200", "Municipality", "The municipality.", write=True),
+                    scope="org:write", body="MunicipalityUpdate", op_id="renameMunicipality"),
     })
     doc = spec.to_dict()
     _concern_schema(doc, definitions)

@@ -14,11 +14,13 @@ from marshmallow import validate
 
 from bti.domain import child
 from bti.domain.notifications import DELIVERY_MODES
+from bti.domain.org import UNIT_KINDS
 from bti.domain.rules import DUE_MONTHS_AHEAD
 from bti.engine.inputs import END
 from bti.engine.inputs import MAX_INT
 from bti.engine.inputs import QueryWholeNumber
 from bti.engine.inputs import WholeNumber
+from bti.services.accounts import org
 from bti.services.notify import notices
 from bti.services.notify.events import Event
 
@@ -161,6 +163,37 @@ class NotificationSettingsUpdateSchema(Strict):
     modes = fields.Nested(NotificationModesSchema, metadata={
         "description": "Event → `now` (each by e-mail at once), `digest` (a daily e-mail) or "
                        "`app` (in the app only); the events left out keep their mode."})
+# --- the organisation (an administrator's token, scopes org:read and org:write) -------------------
+
+_UNIT_KINDS = validate.OneOf(UNIT_KINDS)
+
+
+class UnitCreateSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=org.NAME_MAX))
+    kind = fields.String(required=True, validate=_UNIT_KINDS)
+    service = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=org.SERVICE_MAX),
+                            metadata={"description": "The service area (tjenesteområde)."})
+    serves = fields.List(WholeNumber(validate=validate.Range(min=1, max=MAX_INT)),
+                         load_default=list, validate=validate.Length(max=500), metadata={
+                             "description": "Ids of the other municipalities this "
+                             "inter-municipal service serves (`GET /municipalities`)."})
+
+
+class UnitUpdateSchema(Strict):
+    """Every field optional: what is given is changed. ``active`` deactivates (refused with 422
+    ``open_cases`` while the unit has open cases) or reactivates it."""
+
+    name = fields.String(validate=validate.Length(min=1, max=org.NAME_MAX))
+    kind = fields.String(validate=_UNIT_KINDS)
+    service = fields.String(allow_none=True, validate=validate.Length(max=org.SERVICE_MAX))
+    serves = fields.List(WholeNumber(validate=validate.Range(min=1, max=MAX_INT)),
+                         validate=validate.Length(max=500))
+    active = fields.Boolean()
+
+
+class MunicipalityUpdateSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=org.NAME_MAX))
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -368,6 +401,42 @@ class NotificationEventSettingSchema(Schema):
 class NotificationSettingsSchema(Schema):
     email = fields.String(required=True, allow_none=True)
     events = fields.List(fields.Nested(NotificationEventSettingSchema), required=True)
+class MunicipalitySchema(Schema):
+    id = fields.Integer()
+    slug = fields.String()
+    name = fields.String()
+    active = fields.Boolean()
+
+
+class MunicipalityListSchema(Schema):
+    items = fields.List(fields.Nested(MunicipalitySchema))
+
+
+class UnitPersonSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    active = fields.Boolean()
+
+
+class UnitSchema(Schema):
+    id = fields.Integer()
+    municipality_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    service = fields.String(allow_none=True)
+    active = fields.Boolean()
+    serves = fields.List(fields.Nested(MunicipalitySchema), metadata={
+        "description": "The other municipalities it serves (an inter-municipal service)."})
+    leaders = fields.List(fields.Nested(UnitPersonSchema), metadata={
+        "description": "Its users with the role leader."})
+    coordinators = fields.List(fields.Nested(UnitPersonSchema), metadata={
+        "description": "Its users with the role coordinator (BTI coordinators)."})
+    staff = fields.Integer(metadata={"description": "Active users of the unit."})
+    open_cases = fields.Integer(metadata={"description": "Cases of the unit not closed."})
+
+
+class UnitListSchema(Schema):
+    items = fields.List(fields.Nested(UnitSchema))
 
 
 class ErrorBodySchema(Schema):

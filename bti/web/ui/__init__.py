@@ -35,6 +35,7 @@ def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
         ("audit.search", _("Access log"), who.may_search_access_log),
         ("audit.reviews", _("Log follow-up"), who.may_follow_up_access_log),
         ("admin.users", _("Users"), who.may_administer_users),
+        ("admin.units", _("Units"), who.may_administer_organisation),
         ("admin.municipality", _("Municipality settings"), who.may_administer_users),
     ]
 
