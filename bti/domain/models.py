@@ -37,6 +37,11 @@ from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
+from bti.domain.teams import AgendaItem
+from bti.domain.teams import FollowUp
+from bti.domain.teams import Team
+from bti.domain.teams import TeamMeeting
+from bti.domain.teams import TeamMember
 
 __all__ = [
     "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
@@ -46,5 +51,5 @@ __all__ = [
     "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
-    "WorkflowDefinitionRecord",
+    "WorkflowDefinitionRecord", "AgendaItem", "FollowUp", "Team", "TeamMeeting", "TeamMember",
 ]
