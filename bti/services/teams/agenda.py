@@ -233,6 +233,10 @@ def team_page(ctx: Ctx, team_id: int) -> TeamPage:
                                    key=lambda f: (f.due_on, f.id)))
     audit.record(ctx, AuditAction.TEAM_VIEWED, object_type="team", object_id=team.id,
                  items=len(items))
+    for case_id in sorted({i.case_id for i in items if i.case_id is not None}):
+        # the referral's text is about the case: each case on the page is a listed read
+        audit.record(ctx, AuditAction.CASE_LISTED, case_id=case_id, object_type="team",
+                     object_id=team.id, basis=BASIS)
     return TeamPage(team.id, team.name, team.kind, team.active,
                     upcoming[0] if upcoming else None,
                     MeetingAgenda(None, None, None, tuple(
@@ -261,15 +265,28 @@ class ItemView:
     content: CaseContent | None
     asked_by_me: bool
     members: tuple[tuple[int, str], ...]
+    #: False: the one who asked, reading their question's minutes (no minutes form).
+    member: bool = True
 
 
-def _item(ctx: Ctx, team_id: int, item_id: int) -> tuple[Team, AgendaItem]:
-    team = _member_team(ctx, team_id)
-    item = ctx.session.get(AgendaItem, item_id)
-    if item is None or item.team_id != team.id:
-        raise NotFound(f"agenda item {item_id}", object_type="team_agenda_item",
+def _item(ctx: Ctx, team_id: int, item_id: int, *, asker: bool = False
+          ) -> tuple[Team, AgendaItem, bool]:
+    """The team's item and whether the actor is a member. ``asker``: the one who put a
+    question without a case on the agenda may read it and its minutes, member or not."""
+    missing = NotFound(f"agenda item {item_id}", object_type="team_agenda_item",
                        object_id=item_id)
-    return team, item
+    item = ctx.session.get(AgendaItem, item_id)
+    if item is None or item.team_id != team_id:
+        raise missing
+    try:
+        return _member_team(ctx, team_id), item, True
+    except NotFound:
+        team = ctx.session.get(Team, team_id)
+        if (asker and team is not None and item.kind == "question"
+                and item.asked_by_id == ctx.actor.id and policy.may_use_teams(ctx.actor)
+                and team.municipality_id == ctx.actor.municipality_id):
+            return team, item, False
+        raise missing from None
 
 
 def _case_content(ctx: Ctx, case: Case) -> CaseContent | None:
@@ -300,7 +317,7 @@ def _case_content(ctx: Ctx, case: Case) -> CaseContent | None:
 def item_view(ctx: Ctx, team_id: int, item_id: int) -> ItemView:
     """One agenda item for a member: what the referral says, and, where a consent covers the
     member's service, the case's content (an audited read of the case)."""
-    team, item = _item(ctx, team_id, item_id)
+    team, item, member = _item(ctx, team_id, item_id, asker=True)
     content = None
     if item.case_id is not None:
         case = ctx.session.get(Case, item.case_id)
@@ -318,7 +335,7 @@ def item_view(ctx: Ctx, team_id: int, item_id: int) -> ItemView:
         item.id, item.kind, item.case_id, item.text, item.child_age, item.created_at,
         item.decision, item.minuted_at, tuple(follow.get(item.id, ()))),
         meeting.starts_at if meeting else None, content, item.asked_by_id == ctx.actor.id,
-        members)
+        members if member else (), member)
 
 
 # --- the minutes ------------------------------------------------------------------------------
@@ -336,7 +353,7 @@ def record_minutes(ctx: Ctx, team_id: int, item_id: int, *, decision: str,
     """The minutes of one agenda item: what was decided and the follow-ups (what, who among
     the members, by when). A case item's minutes become an entry of the case's stafettlogg; a
     question's go back to the one who asked (a notice). Recorded once."""
-    team, item = _item(ctx, team_id, item_id)
+    team, item, _member = _item(ctx, team_id, item_id)
     item = ctx.session.get(AgendaItem, item.id, with_for_update=True) or item
     errors: dict[str, list[str]] = {}
     if item.decision is not None:
