@@ -16,7 +16,6 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from bti.domain import policy as who
-from bti.engine.inputs import MAX_INT
 from bti.engine.inputs import parse_date
 from bti.engine.inputs import parse_int
 from bti.services.errors import InvalidInput
@@ -28,8 +27,8 @@ from bti.web.forms import error_text
 
 bp = Blueprint("teams", __name__)
 
-TEAM = f"/team/<int(max={MAX_INT}):team_id>"
-ADMIN_TEAM = f"/admin/teams/<int(max={MAX_INT}):team_id>"
+TEAM = "/team/<int:team_id>"
+ADMIN_TEAM = "/admin/teams/<int:team_id>"
 #: Rows of follow-ups on the minutes form.
 FOLLOW_UP_ROWS = 3
 
@@ -148,7 +147,7 @@ def admin_add_member(team_id: int):
     return redirect(url_for("teams.admin_team", team_id=team_id), 303)
 
 
-@bp.post(ADMIN_TEAM + f"/members/<int(max={MAX_INT}):user_id>/remove")
+@bp.post(ADMIN_TEAM + "/members/<int:user_id>/remove")
 @policy.allowed(who.may_administer_teams)
 def admin_remove_member(team_id: int, user_id: int):
     keep.remove_member(get_ctx(), team_id, user_id)
@@ -181,30 +180,8 @@ def mine():
                            askable=agenda.askable_teams(ctx))
 
 
-@bp.route("/team/question", methods=["GET", "POST"])
-@policy.allowed(who.may_use_teams)
-def question():
-    """A question without a case on a team's agenda: the child's age and what is seen."""
-    ctx = get_ctx()
-    form = {"team_id": request.args.get("team", ""), "child_age": "", "text": ""}
-    errors: dict[str, list[str]] = {}
-    if request.method == "POST":
-        form = {k: request.form.get(k, "") for k in ("team_id", "child_age", "text")}
-        team_id = _id(form["team_id"])
-        age = form["child_age"].strip()
-        try:
-            if not team_id:
-                raise InvalidInput({"team_id": ["required"]})
-            agenda.ask(ctx, team_id, child_age=parse_int(age, maximum=200) if age else None,
-                       text=form["text"])
-        except InvalidInput as err:
-            errors = err.fields
-            if age and parse_int(age, maximum=200) is None:
-                errors["child_age"] = ["not_a_number"]
-        else:
-            flash(_("The question is on the team's agenda. You are told when the team has "
-                    "discussed it."), "info")
-            return redirect(url_for("teams.mine"), 303)
+def _render_question(ctx, form, errors=None):
+    errors = errors or {}
     labels = {"team_id": _("Team"), "child_age": _("The child's age"),
               "text": _("What do you see?")}
     return render_template(
@@ -212,6 +189,36 @@ def question():
         labels=labels, messages=team_error_text,
         summary={k: [team_error_text(c) for c in v] for k, v in errors.items()},
     ), (422 if errors else 200)
+
+
+@bp.get("/team/question")
+@policy.allowed(who.may_use_teams)
+def question():
+    """A question without a case on a team's agenda: the child's age and what is seen."""
+    return _render_question(get_ctx(), {"team_id": request.args.get("team", ""),
+                                        "child_age": "", "text": ""})
+
+
+@bp.post("/team/question")
+@policy.allowed(who.may_use_teams)
+def ask():
+    ctx = get_ctx()
+    form = {k: request.form.get(k, "") for k in ("team_id", "child_age", "text")}
+    team_id = _id(form["team_id"])
+    age = form["child_age"].strip()
+    try:
+        if not team_id:
+            raise InvalidInput({"team_id": ["required"]})
+        agenda.ask(ctx, team_id, child_age=parse_int(age, maximum=200) if age else None,
+                   text=form["text"])
+    except InvalidInput as err:
+        errors = err.fields
+        if age and parse_int(age, maximum=200) is None:
+            errors["child_age"] = ["not_a_number"]
+        return _render_question(ctx, form, errors)
+    flash(_("The question is on the team's agenda. You are told when the team has "
+            "discussed it."), "info")
+    return redirect(url_for("teams.mine"), 303)
 
 
 @bp.get(TEAM)
@@ -231,13 +238,13 @@ def _render_item(ctx, team_id: int, item_id: int, form=None, errors=None, status
     ), status
 
 
-@bp.get(TEAM + f"/items/<int(max={MAX_INT}):item_id>")
+@bp.get(TEAM + "/items/<int:item_id>")
 @policy.allowed(who.may_use_teams)
 def item(team_id: int, item_id: int):
     return _render_item(get_ctx(), team_id, item_id)
 
 
-@bp.post(TEAM + f"/items/<int(max={MAX_INT}):item_id>/minutes")
+@bp.post(TEAM + "/items/<int:item_id>/minutes")
 @policy.allowed(who.may_use_teams)
 def minutes(team_id: int, item_id: int):
     ctx = get_ctx()
@@ -262,7 +269,7 @@ def minutes(team_id: int, item_id: int):
     return redirect(url_for("teams.team", team_id=team_id), 303)
 
 
-@bp.post(TEAM + f"/follow-ups/<int(max={MAX_INT}):follow_up_id>/done")
+@bp.post(TEAM + "/follow-ups/<int:follow_up_id>/done")
 @policy.allowed(who.may_use_teams)
 def follow_up_done(team_id: int, follow_up_id: int):
     agenda.mark_done(get_ctx(), team_id, follow_up_id)
