@@ -143,3 +143,82 @@ def test_question_without_a_case(app, web_world, login):
     assert r.status_code == 303
     assert "Ta ein undringssamtale" in teacher.get(url).get_data(as_text=True)
     assert login("outsider", web_world).get(url).status_code == 404
+
+
+def team_pages(app, web_world, login) -> dict[str, str]:
+    """Every team page, in English and bokmål, with data and with errors, for the HTML
+    validity test (tests/web/test_html_validity.py)."""
+    u = web_world.users
+    admin = login("admin", web_world)
+    admin.get("/admin/teams")
+    r = admin.post("/admin/teams", {"name": "Sidelaget", "kind": "bti_team", "unit_id": ""})
+    assert r.status_code == 303
+    team_url = r.headers["Location"]
+    team_id = int(team_url.rsplit("/", 1)[1])
+    for name in ("coordinator", "nurse"):
+        admin.post(f"{team_url}/members", {"user_id": str(u[name].id)})
+    day = (local_date(app.extensions["bti"].clock()) + timedelta(days=7)).isoformat()
+    admin.post(f"{team_url}/meetings", {"day": day, "at": "09:00", "place": "Rom 1"})
+    case_id = _case_at_n1(app, web_world)
+    holder = login("coordinator", web_world)
+    html = holder.get(f"/saker/{case_id}/handling/refer").get_data(as_text=True)
+    assert holder.post(f"/saker/{case_id}/handling/refer", {
+        "expected_version": _version(html), "referred_to": "bti_team",
+        "reason": "Treng fleire tenester."}).status_code == 303
+    teacher = login("teacher", web_world)
+    teacher.get("/team/question")
+    assert teacher.post("/team/question", {"team_id": str(team_id), "child_age": "7",
+                                           "text": "Ei jente på 7 år gret i dag."}
+                        ).status_code == 303
+    nurse = login("nurse", web_world)
+    with app.extensions["bti"].session_factory() as s:
+        items = {i.kind: i.id for i in s.scalars(select(AgendaItem).where(
+            AgendaItem.team_id == team_id))}
+    case_item = f"/team/{team_id}/items/{items['case']}"
+    question_item = f"/team/{team_id}/items/{items['question']}"
+    nurse.get(question_item)
+    due = (local_date(app.extensions["bti"].clock()) + timedelta(days=3)).isoformat()
+    assert nurse.post(f"{question_item}/minutes", {
+        "decision": "Undringssamtale.", "follow_up_1_what": "Ring heim",
+        "follow_up_1_responsible": str(u["nurse"].id), "follow_up_1_due": due}
+                      ).status_code == 303
+    pages: dict[str, str] = {}
+    for lang in ("en", "nb"):
+        for b in (admin, holder, nurse, teacher):
+            b.get("/saker/" if b is not admin else "/admin/")
+            b.post("/auth/language", {"lang": lang, "next": "/team"})
+        for name, b, url in (("teams (admin)", admin, "/admin/teams"),
+                             ("team (admin)", admin, team_url),
+                             ("my teams", nurse, "/team"),
+                             ("question", teacher, "/team/question"),
+                             ("team page", nurse, f"/team/{team_id}"),
+                             ("agenda item, case content", holder, case_item),
+                             ("agenda item, referral only", nurse, case_item),
+                             ("agenda item, minuted", nurse, question_item),
+                             ("agenda item, asker", teacher, question_item)):
+            r = b.get(url)
+            assert r.status_code == 200, (name, r.status_code)
+            pages[f"{name} ({lang})"] = r.get_data(as_text=True)
+        r = admin.post("/admin/teams", {"name": "", "kind": ""})
+        assert r.status_code == 422
+        pages[f"teams (admin) with errors ({lang})"] = r.get_data(as_text=True)
+        r = admin.post(f"{team_url}/meetings", {"day": "", "at": ""})
+        assert r.status_code == 422
+        pages[f"team (admin) with errors ({lang})"] = r.get_data(as_text=True)
+        teacher.get("/team/question")
+        r = teacher.post("/team/question", {"team_id": "", "child_age": "x", "text": ""})
+        assert r.status_code == 422
+        pages[f"question with errors ({lang})"] = r.get_data(as_text=True)
+        holder.get(case_item)
+        r = holder.post(f"{case_item}/minutes", {"decision": "", "follow_up_1_what": "x",
+                                                 "follow_up_1_due": "i morgon"})
+        assert r.status_code == 422
+        pages[f"agenda item with errors ({lang})"] = r.get_data(as_text=True)
+    return pages
+
+
+def test_team_pages_render(app, web_world, login):
+    pages = team_pages(app, web_world, login)
+    assert len(pages) == 26
+    assert "Webteam W." in pages["agenda item, case content (en)"]
+    assert "Webteam W." not in pages["agenda item, referral only (en)"]

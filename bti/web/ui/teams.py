@@ -264,6 +264,7 @@ def minutes(team_id: int, item_id: int):
         for n, r in enumerate(rows, start=1):
             if r["due"].strip() and parse_date(r["due"].strip()) is None:
                 errors[f"follow_up_{n}_due"] = ["invalid"]
+                r["due"] = ""  # a date field shows only a date
         return _render_item(ctx, team_id, item_id, form, errors, 422)
     flash(_("The minutes are recorded."), "info")
     return redirect(url_for("teams.team", team_id=team_id), 303)
