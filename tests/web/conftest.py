@@ -139,7 +139,7 @@ def login(app):
 
 # --- the JSON API ---------------------------------------------------------------------------------
 
-ALL_SCOPES = ("cases:read", "cases:write")
+ALL_SCOPES = ("cases:read", "cases:write", "teams:admin")
 
 
 def make_token(app, username: str, scopes=ALL_SCOPES, days: int = 30) -> str:

@@ -222,3 +222,34 @@ def test_team_pages_render(app, web_world, login):
     assert len(pages) == 26
     assert "Webteam W." in pages["agenda item, case content (en)"]
     assert "Webteam W." not in pages["agenda item, referral only (en)"]
+
+
+def test_the_api_keeps_teams_for_the_administrator(app, web_world, api):
+    u = web_world.users
+    admin = api("admin", web_world)
+    r = admin.post("/api/v1/teams", json={"name": "API-teamet", "kind": "bti_team"})
+    assert r.status_code == 201, r.get_json()
+    team = r.get_json()
+    assert r.headers["Location"].endswith(f"/api/v1/teams/{team['id']}")
+    r = admin.post("/api/v1/teams", json={"name": "API-teamet", "kind": "ukjent", "x": 1})
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"x": ["unknown"]}
+    r = admin.post("/api/v1/teams", json={"name": "API-teamet", "kind": "ukjent"})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"name": ["taken"], "kind": ["not_a_choice"]}
+    url = f"/api/v1/teams/{team['id']}"
+    r = admin.post(f"{url}/members", json={"user_id": u["nurse"].id})
+    assert [m["user_id"] for m in r.get_json()["members"]] == [u["nurse"].id]
+    day = (local_date(app.extensions["bti"].clock()) + timedelta(days=3)).isoformat()
+    r = admin.post(f"{url}/meetings", json={"starts_at": f"{day}T14:00", "place": "Rom"})
+    assert r.status_code == 201 and len(r.get_json()["meetings"]) == 1
+    r = admin.post(f"{url}/meetings", json={"starts_at": f"{day}T25:00"})
+    assert r.status_code == 422
+    r = admin.post(url, json={"name": "API-team", "kind": "bti_team", "active": False})
+    assert (r.get_json()["name"], r.get_json()["active"]) == ("API-team", False)
+    r = admin.client.delete(f"{url}/members/{u['nurse'].id}", headers=admin.headers())
+    assert r.status_code == 200 and r.get_json()["members"] == []
+    assert admin.get("/api/v1/teams").get_json()["items"][0]["id"] == team["id"]
+    teacher = api("teacher", web_world)
+    assert teacher.get("/api/v1/teams").status_code == 403
+    assert api("admin", web_world, scopes=("cases:read",)).get(url).status_code == 403
+    assert api("foreign", web_world).get(url).status_code == 403

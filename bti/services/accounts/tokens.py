@@ -41,8 +41,9 @@ from bti.services.accounts.auth import token_hash
 from bti.services.errors import InvalidInput
 
 #: Every scope a token may hold. ``cases:read`` reads cases, their actions, log and access log;
-#: ``cases:write`` opens cases and fires transitions.
-SCOPES = ("cases:read", "cases:write")
+#: ``cases:write`` opens cases and fires transitions; ``teams:admin`` keeps the municipality's
+#: teams (an administrator's).
+SCOPES = ("cases:read", "cases:write", "teams:admin")
 MAX_DAYS = 90
 PREFIX = "bti_pat_"
 NAME_MAX = 80
