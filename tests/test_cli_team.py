@@ -13,8 +13,8 @@ from bti.db.engine import make_engine
 from bti.db.engine import make_session_factory
 from bti.domain.log import AuditEvent
 from bti.domain.teams import Team
-from bti.domain.teams import TeamMember
 from bti.domain.teams import TeamMeeting
+from bti.domain.teams import TeamMember
 from tests.factories import make_municipality
 from tests.factories import make_unit
 from tests.factories import make_user
@@ -50,7 +50,8 @@ def test_an_administrator_keeps_a_team_from_the_command_line(db):
     assert run("set", str(team_id), "--name", "BTI-team", "--inactive",
                "--as", "admin9").exit_code == 0
     r = run("list", "--as", "admin9")
-    assert "BTI-team" in r.output and "deactivated" in r.output
+    assert "BTI-team" in r.output
+    assert "deactivated" in r.output
     assert run("remove-member", str(team_id), "laerar9", "--as", "admin9").exit_code == 0
     with make_session_factory(db)() as s:
         assert s.get(Team, team_id).name == "BTI-team"
@@ -64,9 +65,11 @@ def test_an_administrator_keeps_a_team_from_the_command_line(db):
 
 def test_refusals_name_the_field_and_write_nothing(db):
     r = run("create", "Teamet", "--kind", "ukjent", "--as", "admin9")
-    assert r.exit_code == 1 and "kind: not_a_choice" in r.output
+    assert r.exit_code == 1
+    assert "kind: not_a_choice" in r.output
     r = run("create", "Teamet", "--kind", "bti_team", "--as", "laerar9")
-    assert r.exit_code == 1 and "refused: forbidden" in r.output
+    assert r.exit_code == 1
+    assert "refused: forbidden" in r.output
     r = run("create", "Teamet", "--kind", "bti_team", "--as", "ingen")
     assert r.exit_code == 1
     r = run("meeting", "1", "--at", "i morgon", "--as", "admin9")

@@ -39,7 +39,7 @@ def _run(admin: str, work: Callable[[Any], Any]) -> Any:
             click.echo(f"no active user {admin!r}", err=True)
             sys.exit(1)
         registry.sync(session)
-        ctx = Ctx(session=session, actor=user, workflows=registry)
+        ctx = Ctx(session=session, actor=user.as_actor(), workflows=registry)
         try:
             result = work(ctx)
             session.commit()

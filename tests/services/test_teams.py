@@ -32,6 +32,7 @@ from tests.factories import TODAY
 from tests.factories import make_user
 from tests.factories import to_n1
 
+
 def _valid_synthetic() -> str:
     """A synthetic fødselsnummer (Tenor: month + 80) with valid check digits."""
     from bti.engine.inputs import is_national_id
@@ -148,7 +149,8 @@ def test_referral_without_a_meeting_waits_in_the_queue_until_one_is_scheduled(wo
     item = w.session.get(AgendaItem, _refer(world, case).entry.object_id)
     assert item.meeting_id is None
     page = agenda.team_page(w.ctx(w.nurse), team.id)
-    assert [i.id for i in page.unscheduled.items] == [item.id] and page.next_meeting is None
+    assert [i.id for i in page.unscheduled.items] == [item.id]
+    assert page.next_meeting is None
     meeting = _meeting(world, team)
     assert item.meeting_id == meeting.id
     page = agenda.team_page(w.ctx(w.nurse), team.id)
@@ -169,7 +171,8 @@ def test_member_sees_case_content_only_where_a_consent_covers_their_service(worl
     case = _case_at_n1(world)
     item_id = _refer(world, case).entry.object_id
     own = agenda.item_view(w.ctx(w.teacher), team.id, item_id)  # the case's own unit
-    assert own.content is not None and own.content.pseudonym == "Team T."
+    assert own.content is not None
+    assert own.content.pseudonym == "Team T."
     nurse = agenda.item_view(w.ctx(w.nurse), team.id, item_id)
     assert nurse.content is None  # only what the referral says
     assert (nurse.item.case_id, nurse.item.text) == (case.id, "Treng fleire tenester rundt barnet.")
@@ -214,7 +217,8 @@ def test_minutes_of_a_case_item_go_into_the_stafettlogg(world, team):
         StafettloggEntry.case_id == case.id).order_by(StafettloggEntry.seq.desc())).first()
     assert (entry.trigger, entry.kind, entry.object_id) == ("team_minutes", "meeting", item_id)
     data = json.loads(entry.data)
-    assert data["decision"].startswith("Helsesjukepleiar") and data["follow_ups"] == [
+    assert data["decision"].startswith("Helsesjukepleiar")
+    assert data["follow_ups"] == [
         {"what": "Samtale med barnet", "responsible_id": w.nurse.id, "due_on": due.isoformat()}]
     w.session.flush()
     assert stafettlogg.verify_case(w.session, case, keys=None) is None
@@ -256,7 +260,8 @@ def test_question_without_a_case_refuses_an_identity_and_returns_minutes_to_the_
                           decision="Kontaktlærar tek ein undringssamtale.", follow_ups=[])
     back = w.session.scalars(select(Notification).where(
         Notification.user_id == w.leader.id, Notification.kind == Event.TEAM_AGENDA.value)).all()
-    assert len(back) == 1 and json.loads(back[0].details)["minutes"] is True
+    assert len(back) == 1
+    assert json.loads(back[0].details)["minutes"] is True
     keep.set_active(w.ctx(w.admin), team.id, False)
     with pytest.raises(NotFound):  # a deactivated team takes no questions
         agenda.ask(w.ctx(w.leader), team.id, child_age=9, text="Ny")

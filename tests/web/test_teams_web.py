@@ -79,7 +79,8 @@ def test_team_from_admin_to_minutes(app, web_world, login):
     assert r.status_code == 303, r.get_data(as_text=True)[-2000:]
     with app.extensions["bti"].session_factory() as s:
         item = s.scalars(select(AgendaItem).where(AgendaItem.case_id == case_id)).one()
-        assert s.get(Team, item.team_id).id == team_id and item.meeting_id is not None
+        assert s.get(Team, item.team_id).id == team_id
+        assert item.meeting_id is not None
 
     nurse = login("nurse", web_world)
     assert "BTI-teamet" in nurse.get("/team").get_data(as_text=True)
@@ -232,7 +233,8 @@ def test_the_api_keeps_teams_for_the_administrator(app, web_world, api):
     team = r.get_json()
     assert r.headers["Location"].endswith(f"/api/v1/teams/{team['id']}")
     r = admin.post("/api/v1/teams", json={"name": "API-teamet", "kind": "ukjent", "x": 1})
-    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"x": ["unknown"]}
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"x": ["unknown"]}
     r = admin.post("/api/v1/teams", json={"name": "API-teamet", "kind": "ukjent"})
     assert r.status_code == 422
     assert r.get_json()["error"]["fields"] == {"name": ["taken"], "kind": ["not_a_choice"]}
@@ -241,13 +243,15 @@ def test_the_api_keeps_teams_for_the_administrator(app, web_world, api):
     assert [m["user_id"] for m in r.get_json()["members"]] == [u["nurse"].id]
     day = (local_date(app.extensions["bti"].clock()) + timedelta(days=3)).isoformat()
     r = admin.post(f"{url}/meetings", json={"starts_at": f"{day}T14:00", "place": "Rom"})
-    assert r.status_code == 201 and len(r.get_json()["meetings"]) == 1
+    assert r.status_code == 201
+    assert len(r.get_json()["meetings"]) == 1
     r = admin.post(f"{url}/meetings", json={"starts_at": f"{day}T25:00"})
     assert r.status_code == 422
     r = admin.post(url, json={"name": "API-team", "kind": "bti_team", "active": False})
     assert (r.get_json()["name"], r.get_json()["active"]) == ("API-team", False)
     r = admin.client.delete(f"{url}/members/{u['nurse'].id}", headers=admin.headers())
-    assert r.status_code == 200 and r.get_json()["members"] == []
+    assert r.status_code == 200
+    assert r.get_json()["members"] == []
     assert admin.get("/api/v1/teams").get_json()["items"][0]["id"] == team["id"]
     teacher = api("teacher", web_world)
     assert teacher.get("/api/v1/teams").status_code == 403

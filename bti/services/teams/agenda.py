@@ -65,7 +65,8 @@ def team_for_referral(ctx: Ctx, case: Case, kind: str) -> Team | None:
         Team.active.is_(True)).order_by(Team.id)).all()
     own = [t for t in teams if t.unit_id == case.unit_id]
     shared = [t for t in teams if t.unit_id is None]
-    return (own or shared or [None])[0]
+    found = own or shared
+    return found[0] if found else None
 
 
 def _next_meeting_id(ctx: Ctx, team_id: int) -> int | None:

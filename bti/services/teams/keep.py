@@ -115,7 +115,8 @@ def upcoming_meetings(ctx: Ctx, team_id: int) -> tuple[MeetingRow, ...]:
 
 
 def _summary(ctx: Ctx, team: Team, *, detail: bool) -> TeamSummary:
-    unit_name = ctx.session.get(Unit, team.unit_id).name if team.unit_id else None
+    unit = ctx.session.get(Unit, team.unit_id) if team.unit_id else None
+    unit_name = unit.name if unit is not None else None
     return TeamSummary(team.id, team.name, team.kind, team.unit_id, unit_name, team.active,
                        _members(ctx, team.id) if detail else (),
                        upcoming_meetings(ctx, team.id) if detail else ())

@@ -26,14 +26,15 @@ from bti.web.db import get_ctx
 SCOPE = "teams:admin"
 TEAM = f"/teams/<int(max={MAX_INT}):team_id>"
 
-_ID = {"validate": validate.Range(min=1, max=MAX_INT)}
+_ID_RANGE = validate.Range(min=1, max=MAX_INT)
 
 
 class TeamCreateSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=keep.NAME_MAX))
     kind = fields.String(required=True, validate=validate.Length(min=1, max=60), metadata={
         "description": "A `[[teams]]` id of the municipality's workflow file."})
-    unit_id = fields.Integer(load_default=None, allow_none=True, strict=True, **_ID)
+    unit_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                             validate=_ID_RANGE)
 
 
 class TeamChangeSchema(TeamCreateSchema):
@@ -42,7 +43,8 @@ class TeamChangeSchema(TeamCreateSchema):
 
 
 class MemberRequestSchema(Strict):
-    user_id = fields.Integer(required=True, strict=True, **_ID)
+    user_id = fields.Integer(required=True, strict=True,
+                             validate=_ID_RANGE)
 
 
 class MeetingRequestSchema(Strict):

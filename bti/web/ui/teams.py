@@ -252,12 +252,13 @@ def minutes(team_id: int, item_id: int):
              "responsible": request.form.get(f"follow_up_{n}_responsible", ""),
              "due": request.form.get(f"follow_up_{n}_due", "")}
             for n in range(1, FOLLOW_UP_ROWS + 1)]
-    form = {"decision": request.form.get("decision", ""), "rows": rows}
+    decision = request.form.get("decision", "")
+    form = {"decision": decision, "rows": rows}
     follow_ups = [agenda.FollowUpInput(r["what"], _id(r["responsible"]),
                                        parse_date(r["due"].strip()) if r["due"].strip() else None)
                   for r in rows]
     try:
-        agenda.record_minutes(ctx, team_id, item_id, decision=form["decision"],
+        agenda.record_minutes(ctx, team_id, item_id, decision=decision,
                               follow_ups=follow_ups)
     except InvalidInput as err:
         errors = err.fields
