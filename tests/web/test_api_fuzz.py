@@ -156,6 +156,8 @@ def _steer(case, world: FuzzWorld) -> int | None:
     must stay so, to be refused); give every other transition the current version. Returns the
     case id the request is about, if any."""
     case_id = None
+    if case.path.startswith("/api/v1/teams"):
+        return None  # a team id, not a case; the teachers are no administrators (403)
     generated = case.path_parameters.get("id") if case.path_parameters else None
     if _int(generated) and 1 <= generated <= MAX_INT:
         case_id = world.pool[case.path_parameters["id"] % len(world.pool)]
