@@ -18,6 +18,7 @@ from bti.cli import municipality
 from bti.cli import notify
 from bti.cli import privacy
 from bti.cli import security
+from bti.cli import team
 from bti.cli import token
 from bti.cli import unit
 from bti.cli import workflow
@@ -31,5 +32,5 @@ def main() -> None:
 for _command in (db.init_db, db.backup_cmd, db.restore_cmd, db.db_group, demo.demo_data,
                  analytics.analytics, municipality.municipality, notify.notify,
                  security.security, token.token, unit.unit, audit.audit, privacy.privacy,
-                 workflow.workflow):
+                 workflow.workflow, team.team):
     main.add_command(_command)

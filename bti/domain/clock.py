@@ -57,6 +57,11 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), OSLO).astimezone(UTC)
 
 
+def local_moment(day: date, at: time) -> datetime:
+    """The moment (UTC) of a wall-clock time in Oslo on a local date (a team meeting's start)."""
+    return datetime.combine(day, at, OSLO).astimezone(UTC)
+
+
 def days_ago_cutoff(today: date, days: int) -> datetime:
     """A moment ``t`` (no later than now) is at least ``days`` days before ``today``, as
     ``days_between`` counts, exactly when ``t < days_ago_cutoff(today, days)``: the bound for a

@@ -38,6 +38,11 @@ from bti.domain.org import UnitMunicipality
 from bti.domain.org import User
 from bti.domain.org import UserRole
 from bti.domain.org import UserSession
+from bti.domain.teams import AgendaItem
+from bti.domain.teams import FollowUp
+from bti.domain.teams import Team
+from bti.domain.teams import TeamMeeting
+from bti.domain.teams import TeamMember
 
 __all__ = [
     "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
@@ -48,4 +53,6 @@ __all__ = [
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "UnitMunicipality", "User", "UserRole",
     "WorkflowDefinitionRecord",
+    "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
+    "WorkflowDefinitionRecord", "AgendaItem", "FollowUp", "Team", "TeamMeeting", "TeamMember",
 ]

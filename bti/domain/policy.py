@@ -268,3 +268,47 @@ def may_self_authorise(actor: Actor) -> bool:
     (AUTHZ-07). The access is a relation of its own (``bti.domain.rules.relations``), and the
     unit's leaders follow it up, never the user who took it (``may_review_user``)."""
     return actor.active and EMPLOYEE in actor.roles and ADMIN not in actor.roles
+
+
+# --- team arenas (IKO-team, innsatsteam, tiltaksteam, hjelpetjenesten …) ---------------------
+
+
+def may_administer_teams(actor: Actor) -> bool:
+    """Create, change and deactivate the municipality's teams, their members and meeting
+    dates: the administrator, who keeps the organisation (and sees no case content: the team
+    pages an administrator uses show no agenda)."""
+    return may_administer_users(actor)
+
+
+def may_use_teams(actor: Actor) -> bool:
+    """"My teams" in the menu, and a question without a case (anonym drøfting) on a team's
+    agenda: any staff member who works on cases."""
+    return works_on_cases(actor)
+
+
+def may_be_team_member(roles: Set[str]) -> bool:
+    """Who may be made a member of a team: a user with a role that works on cases (an
+    administrator alone never sees case content, so never sits on a team)."""
+    return not roles.isdisjoint(CASE_WORK_ROLES)
+
+
+def may_view_team(actor: Actor, team_municipality_id: int, is_member: bool) -> bool:
+    """A team's page (its agenda, past meetings, follow-ups) and writing its minutes: a current
+    member of the team. Everyone else, a former member and the members of other teams
+    included, is answered like a team that does not exist."""
+    return (works_on_cases(actor) and team_municipality_id == actor.municipality_id
+            and is_member)
+
+
+def may_see_team_case(actor: Actor, case_unit_id: int, covered_unit_ids: Set[int]) -> bool:
+    """A member (``may_view_team``) sees the content of a case referred to the team only as far
+    as a consent covers their service (``covered_unit_ids``, ``bti.domain.rules.case_coverage``),
+    or when their service is the case's own; otherwise only what the referral says."""
+    return (actor.active and actor.unit_id is not None
+            and (actor.unit_id == case_unit_id or actor.unit_id in covered_unit_ids))
+
+
+def may_ask_team(actor: Actor, team_municipality_id: int, team_active: bool) -> bool:
+    """Put a question without a case on a team's agenda: any staff member of the team's
+    municipality (``may_use_teams``), while the team is active."""
+    return may_use_teams(actor) and team_active and team_municipality_id == actor.municipality_id

@@ -486,6 +486,21 @@ class AuditAction(StrEnum):
     NOTIFICATION_READ = "notification.read"
     NOTIFICATION_SETTINGS_CHANGED = "notification.settings_changed"
 
+    # team arenas: the teams kept by the administrator; the agenda, the minutes and each read
+    # of a referred case's content from the team page (also ``case.viewed``, basis team_member)
+    TEAM_CREATED = "team.created"
+    TEAM_CHANGED = "team.changed"
+    TEAM_DEACTIVATED = "team.deactivated"
+    TEAM_REACTIVATED = "team.reactivated"
+    TEAM_MEMBER_ADDED = "team.member_added"
+    TEAM_MEMBER_REMOVED = "team.member_removed"
+    TEAM_MEETING_SCHEDULED = "team.meeting_scheduled"
+    TEAM_VIEWED = "team.viewed"
+    TEAM_CASE_REFERRED = "team.case_referred"
+    TEAM_QUESTION_ASKED = "team.question_asked"
+    TEAM_MINUTES_RECORDED = "team.minutes_recorded"
+    TEAM_FOLLOW_UP_DONE = "team.follow_up_done"
+
     # analytics and the catalogue of measures
     ANALYTICS_VIEWED = "analytics.viewed"
     ANALYTICS_EXPORTED = "analytics.exported"

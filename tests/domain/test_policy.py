@@ -64,6 +64,8 @@ USER_PREDICATES = {
     policy.may_search_access_log: LEADERS | PRIVACY,
     policy.may_follow_up_access_log: (LEADERS - {"leader_no_unit"}) | PRIVACY,
     policy.may_self_authorise: {"employee", "coordinator", "leader", "foreign_leader"},
+    policy.may_administer_teams: ADMINS,
+    policy.may_use_teams: CASE_WORKERS,
 }
 
 
@@ -286,6 +288,68 @@ def test_take_part_only_where_the_unit_serves():
     assert not policy.may_take_part_in_municipality(ppt, OTHER_MUNICIPALITY)
     assert not policy.may_take_part_in_municipality(ACTORS["employee"], SERVED)
     assert not policy.may_take_part_in_municipality(replace(ppt, active=False), SERVED)
+# --- team arenas ------------------------------------------------------------------------------
+
+TEAM_MEMBER_ROLES = [
+    (frozenset({"employee"}), True),
+    (frozenset({"leader"}), True),
+    (frozenset({"coordinator"}), True),
+    (frozenset({"admin"}), False),
+    (frozenset({"privacy_officer"}), False),
+    (frozenset({"admin", "employee"}), True),
+    (frozenset(), False),
+]
+
+
+@pytest.mark.parametrize(("roles", "expected"), TEAM_MEMBER_ROLES)
+def test_team_member_roles(roles, expected):
+    assert policy.may_be_team_member(roles) is expected
+
+
+EMPLOYEE = ACTORS["employee"]
+VIEW_TEAM = [
+    (EMPLOYEE, MUNICIPALITY, True, True),
+    (EMPLOYEE, MUNICIPALITY, False, False),  # not a member, or a former member
+    (EMPLOYEE, OTHER_MUNICIPALITY, True, False),
+    (INACTIVE["employee_inactive"], MUNICIPALITY, True, False),
+    (ACTORS["admin"], MUNICIPALITY, True, False),  # an administrator sees no agenda
+    (ACTORS["privacy"], MUNICIPALITY, True, False),
+    (ACTORS["leader"], MUNICIPALITY, True, True),
+]
+
+
+@pytest.mark.parametrize(("who", "municipality", "member", "expected"), VIEW_TEAM)
+def test_view_team(who, municipality, member, expected):
+    assert policy.may_view_team(who, municipality, member) is expected
+
+
+TEAM_CASE = [
+    (EMPLOYEE, SCHOOL, frozenset(), True),  # the case's own service
+    (EMPLOYEE, HEALTH, frozenset(), False),  # another service, no consent
+    (EMPLOYEE, HEALTH, frozenset({SCHOOL}), True),  # a consent covers the member's service
+    (EMPLOYEE, HEALTH, frozenset({HEALTH}), False),
+    (ACTORS["leader_no_unit"], HEALTH, frozenset({HEALTH}), False),
+    (INACTIVE["employee_inactive"], SCHOOL, frozenset({SCHOOL}), False),
+]
+
+
+@pytest.mark.parametrize(("who", "case_unit", "covered", "expected"), TEAM_CASE)
+def test_see_team_case(who, case_unit, covered, expected):
+    assert policy.may_see_team_case(who, case_unit, covered) is expected
+
+
+ASK_TEAM = [
+    (EMPLOYEE, MUNICIPALITY, True, True),
+    (EMPLOYEE, MUNICIPALITY, False, False),  # a deactivated team takes no questions
+    (EMPLOYEE, OTHER_MUNICIPALITY, True, False),
+    (ACTORS["admin"], MUNICIPALITY, True, False),
+    (ACTORS["no_role"], MUNICIPALITY, True, False),
+]
+
+
+@pytest.mark.parametrize(("who", "municipality", "active", "expected"), ASK_TEAM)
+def test_ask_team(who, municipality, active, expected):
+    assert policy.may_ask_team(who, municipality, active) is expected
 
 
 # --- the tables cover the module ---------------------------------------------------------------
@@ -295,7 +359,8 @@ COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, polic
            policy.may_open_case, policy.may_skip_second_factor, policy.may_change_account,
            policy.may_review_user, policy.may_review_item, policy.may_manage_unit,
            policy.may_edit_municipality, policy.serves_municipality,
-           policy.may_take_part_in_municipality}
+           policy.may_take_part_in_municipality, policy.may_be_team_member,
+           policy.may_view_team, policy.may_see_team_case, policy.may_ask_team}
 
 
 def test_every_predicate_is_in_a_table():

@@ -45,10 +45,9 @@ from tests.services.test_consent_access import migrated  # noqa: F401 - a fixtur
 from tests.smtp import Server
 
 #: Events whose notices other code writes, with their own tests: the handovers and the report
-#: to barnevernet in tests/services/test_handover_safe.py; team agendas wait for teams (issue
-#: 15) and are written by nothing yet. Everything else is in ``SCENARIOS``.
+#: to barnevernet in tests/services/test_handover_safe.py. Everything else is in ``SCENARIOS``.
 WIRED_ELSEWHERE = {Event.HANDOVER_PROPOSED, Event.HANDOVER_ACCEPTED, Event.HANDOVER_DECLINED,
-                   Event.HANDOVER_WITHDRAWN, Event.BARNEVERN_REPORTED, Event.TEAM_AGENDA}
+                   Event.HANDOVER_WITHDRAWN, Event.BARNEVERN_REPORTED}
 
 REASON = "Mor ringte og seier barnet ikkje har kome heim."
 
@@ -204,6 +203,38 @@ def _audit_review(r: Run):
     return None
 
 
+def _team(r: Run):
+    from bti.services.teams import keep
+
+    w = r.w
+    team = keep.create_team(r.ctx(w.admin), name="BTI-teamet", kind="bti_team")
+    for member in (w.teacher, w.nurse, w.psychologist, w.coordinator):
+        keep.add_member(r.ctx(w.admin), team.id, member.id)
+    return team
+
+
+def _team_referral(r: Run):
+    """The stafettholder refers the case: the team's other members are told (the notice leads
+    to the team's page, not to the case: it holds no case id)."""
+    _team(r)
+    case = r.n1()
+    r.fire(r.w.coordinator, case, "refer", {"referred_to": "bti_team",
+                                            "reason": "Treng fleire tenester."})
+    return None
+
+
+def _team_question(r: Run):
+    """A leader (no member) asks without a case: the members are told; the minutes go back
+    to the leader."""
+    from bti.services.teams import agenda
+
+    team = _team(r)
+    item = agenda.ask(r.ctx(r.w.leader), team.id, child_age=8, text="Ein gut er mykje borte.")
+    agenda.record_minutes(r.ctx(r.w.coordinator), team.id, item.id, decision="Undringssamtale.",
+                          follow_ups=[])
+    return None
+
+
 SCENARIOS = [
     Scenario(Event.CONCERN_NEW, _concern, frozenset({"leader"})),
     Scenario(Event.APPOINTED, _appointed, frozenset({"coordinator"})),
@@ -220,6 +251,9 @@ SCENARIOS = [
     Scenario(Event.EMERGENCY_ACCESS, _emergency, frozenset({"leader"})),
     Scenario(Event.AUDIT_REVIEW, _audit_review, frozenset({"officer"})),
     Scenario(Event.MEETING_INVITATION, _meeting, frozenset({"coordinator", "nurse"})),
+    Scenario(Event.TEAM_AGENDA, _team_referral, frozenset({"teacher", "nurse", "psychologist"})),
+    Scenario(Event.TEAM_AGENDA, _team_question,
+             frozenset({"teacher", "nurse", "psychologist", "coordinator", "leader"})),
 ]
 
 #: The preferences every scenario runs with: one recipient wants none of the events by e-mail,

@@ -32,6 +32,7 @@ from bti.domain.log import CasePurge
 from bti.domain.log import StafettloggEntry
 from bti.domain.models import Base
 from bti.domain.org import Municipality
+from bti.domain.teams import AgendaItem
 from bti.migrate import upgrade
 from bti.render.pdf import font_path
 from bti.render.pdf import latin1
@@ -46,6 +47,8 @@ from bti.services.errors import NotFound
 from bti.services.privacy import archive as privacy_archive
 from bti.services.privacy import export as privacy
 from bti.services.privacy import purge as privacy_purge
+from bti.services.teams import agenda
+from bti.services.teams import keep
 from tests.conftest import World
 from tests.factories import FIXED_NOW
 from tests.factories import TODAY
@@ -92,6 +95,14 @@ def rich_case(w: World, pseudonym: str = SENTINEL, *, close: bool = True, now=No
                                          "information": "Helse og trivsel", "given_on": DAY})
     fire(w.coordinator, "add_participant", {"participant": w.nurse.id, "service": w.health.id})
     fire(w.coordinator, "add_goal", {"goal_text": "Trivst på skulen."})
+    # a team's agenda item and its follow-up (bti.services.teams)
+    team = keep.create_team(c(w.admin), name=f"Team {case.id}", kind="bti_team")
+    keep.add_member(c(w.admin), team.id, w.nurse.id)
+    item = fire(w.coordinator, "refer", {"referred_to": "bti_team", "reason": "Teamet."}
+                ).entry.object_id
+    team_id = w.session.get(AgendaItem, item).team_id
+    agenda.record_minutes(c(w.nurse), team_id, item, decision="Ring heim.", follow_ups=[
+        agenda.FollowUpInput("Ring", w.nurse.id, c(w.nurse).today() + timedelta(days=3))])
     measure = fire(w.coordinator, "add_measure", {
         "description": "Fast vaksen", "responsible": w.coordinator.id, "start_date": DAY,
         "evaluate_by": _d(30)}).entry.object_id

@@ -139,7 +139,8 @@ def login(app):
 
 # --- the JSON API ---------------------------------------------------------------------------------
 
-ALL_SCOPES = ("cases:read", "cases:write", "notifications:read", "notifications:write")
+ALL_SCOPES = ("cases:read", "cases:write", "notifications:read", "notifications:write",
+              "teams:admin")
 
 
 def make_token(app, username: str, scopes=ALL_SCOPES, days: int = 30) -> str:

@@ -214,6 +214,9 @@ class World:
     catalogue_item_id: int = 1
     #: actor → a personal access token (cases:read and cases:write) for the /api/ rows
     tokens: dict[str, str] = field(default_factory=dict)
+    #: the team the case is referred to (members: coordinator, nurse; psychologist a former
+    #: member; outsider a member of another team), its item for the case, a follow-up
+    team: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" else self.users[actor].id
@@ -228,6 +231,9 @@ class World:
                                catalogue_item=self.catalogue_item_id,
                                unit=self.unit_ids.get("school", 1),
                                foreign_unit=self.unit_ids.get("foreign", 1),
+                               team=self.team.get("team", 0),
+                               team_item=self.team.get("item", 0),
+                               team_follow_up=self.team.get("follow_up", 0),
                                username=user.username if user else "ingen")
 
 
@@ -356,8 +362,46 @@ def make_world(app) -> World:
             AuditReviewItem.pattern == "emergency_access")).one()
     tokens = {name: make_token(app, users[name].username, scopes=MATRIX_SCOPES)
               for name in ACTORS if name != "anonymous"}
+    team = build_team(app, users, case_id)
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
-                 users["foreign"].id, browsers, item, built["catalogue_item"], tokens)
+                 users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team)
+
+
+def build_team(app, users, case_id: int) -> dict[str, int]:
+    """A team kept by the administrator, the case referred to it by its stafettholder, and a
+    question without a case whose minutes agreed a follow-up."""
+    from datetime import time
+    from datetime import timedelta
+
+    from bti.services.cases import lifecycle as cases
+    from bti.services.context import Ctx
+    from bti.services.teams import agenda
+    from bti.services.teams import keep
+
+    ext = app.extensions["bti"]
+    with ext.session_factory.begin() as s:
+        def ctx(name):
+            return Ctx(session=s, actor=s.merge(users[name]), workflows=ext.workflows,
+                       now=ext.clock)
+
+        team = keep.create_team(ctx("admin"), name="BTI-teamet", kind="bti_team").id
+        other = keep.create_team(ctx("admin"), name="Anna team", kind="bti_team").id
+        for name in ("coordinator", "nurse", "psychologist", "target"):
+            keep.add_member(ctx("admin"), team, users[name].id)
+        keep.add_member(ctx("admin"), other, users["outsider"].id)
+        keep.remove_member(ctx("admin"), team, users["psychologist"].id)
+        keep.schedule_meeting(ctx("admin"), team, day=local_date(ext.clock()) + timedelta(days=7),
+                              at=time(13, 0), place="Møterom")
+        item = cases.fire(ctx("coordinator"), case_id, "refer", {
+            "referred_to": "bti_team", "reason": "Treng fleire tenester rundt barnet."}
+            ).entry.object_id
+        question = agenda.ask(ctx("teacher"), team, child_age=9, text="Ein gut er mykje borte.")
+        agenda.record_minutes(ctx("nurse"), team, question.id, decision="Undringssamtale.",
+                              follow_ups=[agenda.FollowUpInput(
+                                  "Ring heim", users["nurse"].id,
+                                  local_date(ext.clock()) + timedelta(days=14))])
+        follow_up = agenda.team_page(ctx("nurse"), team).open_follow_ups[0].id
+    return {"team": team, "item": item, "follow_up": follow_up}
 
 
 # --- the run --------------------------------------------------------------------------------------

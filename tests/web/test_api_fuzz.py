@@ -156,6 +156,8 @@ def _steer(case, world: FuzzWorld) -> int | None:
     must stay so, to be refused); give every other transition the current version. Returns the
     case id the request is about, if any."""
     case_id = None
+    if case.path.startswith("/api/v1/teams"):
+        return None  # a team id, not a case; the teachers are no administrators (403)
     generated = case.path_parameters.get("id") if case.path_parameters else None
     # only a case id is a teacher's resource (the units' ids are an administrator's: the
     # teachers' tokens hold no org scope there and are refused with 403, as documented)

@@ -24,6 +24,7 @@ import pytest
 from tests.factories import FIXED_NOW
 from tests.web.test_analytics_web import seven_cases
 from tests.web.test_cases_ui import _version
+from tests.web.test_teams_web import team_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 VNU_CANDIDATES = [Path(p) for p in (os.environ.get("BTI_VNU_JAR"),) if p] + [
@@ -157,6 +158,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
         assert r.status_code == 303
         pages[f"urgent page ({lang})"] = coordinator.get(r.headers["Location"]).get_data(
             as_text=True)
+    pages.update(team_pages(app, web_world, login))  # the team arenas, both languages
     return pages
 
 

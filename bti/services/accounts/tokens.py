@@ -44,9 +44,10 @@ from bti.services.errors import InvalidInput
 #: ``cases:write`` opens cases and fires transitions; ``notifications:read`` lists the user's
 #: own notifications and reads their settings; ``notifications:write`` marks them read and
 #: changes the settings; ``org:read`` reads the municipality's units, ``org:write`` creates and
-#: changes them (both for an administrator's token).
+#: changes them (both for an administrator's token); ``teams:admin`` keeps the municipality's
+#: teams (an administrator's).
 SCOPES = ("cases:read", "cases:write", "notifications:read", "notifications:write", "org:read",
-          "org:write")
+          "org:write", "teams:admin")
 MAX_DAYS = 90
 PREFIX = "bti_pat_"
 NAME_MAX = 80

@@ -598,7 +598,14 @@ def avverge(ctx, case, step, facts) -> Written:
 
 
 def referral(ctx, case, step, facts) -> Written:
-    return NOTHING
+    """A referral naming one of the workflow file's teams (``[[teams]]``) puts the case on the
+    agenda of that team's next meeting (``bti.services.teams.agenda.refer_case``); any other
+    referral is the stafettlogg entry alone."""
+    from bti.services.teams.agenda import refer_case
+
+    kinds = {t.id for t in facts.definition.teams}
+    item = refer_case(ctx, case, kinds, dict(step.payload)) if kinds else None
+    return Written("team_agenda_item", item.id) if item is not None else NOTHING
 
 
 def close(ctx, case, step, facts) -> Written:

@@ -243,6 +243,15 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     return CaseAccess(case, workflow, participants, rels, basis, gone, consents)
 
 
+def covered_units_of(ctx: Ctx, case: Case) -> frozenset[int]:
+    """The units the case's current consents cover today, as participants' access counts them
+    (``case_coverage``): what a team member's service must be in to see a referred case's
+    content (``bti.domain.policy.may_see_team_case``). No access check: the caller's."""
+    workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
+    return case_coverage(case, _given_consents(ctx, case.id), ctx.today(),
+                         workflow.definition.settings.youth_consent_age)
+
+
 def case_facts(ctx: Ctx, access: CaseAccess) -> CaseFacts:
     """The guards of the loaded case, from the rows access already read."""
     return CaseFacts(ctx, access.case, access.workflow.definition, access.participants,

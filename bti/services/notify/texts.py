@@ -32,7 +32,7 @@ TITLES: dict[Event, str] = {
     Event.LEVEL0_DEADLINE_PASSED: N_("The deadline at nivå 0 has passed"),
     Event.BARNEVERN_REPORTED: N_("A report to child welfare was registered in your unit"),
     Event.BARNEVERN_FEEDBACK_OVERDUE: N_("Feedback from child welfare is overdue"),
-    Event.TEAM_AGENDA: N_("A case is on your team's agenda"),
+    Event.TEAM_AGENDA: N_("A team's agenda: a new item, or the minutes of your question"),
     Event.EMERGENCY_ACCESS: N_("Emergency access to a case in your unit"),
     Event.AUDIT_REVIEW: N_("An access pattern needs review"),
     Event.MEETING_INVITATION: N_("You are invited to a meeting in a case"),

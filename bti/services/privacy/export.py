@@ -69,6 +69,8 @@ from bti.domain.org import User
 from bti.domain.org import unit_reaches
 from bti.domain.policy import export_basis
 from bti.domain.rules import relations
+from bti.domain.teams import AgendaItem
+from bti.domain.teams import FollowUp
 from bti.domain.vocabulary import AuditAction
 from bti.render import jsonfile
 from bti.render import pdf
@@ -107,6 +109,8 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "notification": ("notifications", Notification),
     "notification_delivery": ("notification_deliveries", NotificationDelivery),
     "case_archive": ("archives", CaseArchive),
+    "team_agenda_item": ("team_agenda_items", AgendaItem),
+    "team_follow_up": ("team_follow_ups", FollowUp),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
 }
 

@@ -474,6 +474,7 @@ def rename_municipality():
 
 def init_app(app: Flask) -> None:
     from bti.web import csrf
+    from bti.web.api import teams  # noqa: F401 - its routes join the blueprint
     from bti.web.auth import limiter
 
     app.config.setdefault("BTI_API_RATE_LIMIT", app.extensions["bti"].settings.api_rate_limit)

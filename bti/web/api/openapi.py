@@ -293,10 +293,58 @@ def build_spec(definitions: list[WorkflowDefinition], *, today: date) -> dict[st
                     _responses("200", "Municipality", "The municipality.", write=True),
                     scope="org:write", body="MunicipalityUpdate", op_id="renameMunicipality"),
     })
+    _team_paths(spec, op)
     doc = spec.to_dict()
     _concern_schema(doc, definitions)
     _born_or_expected(doc)
     return doc
+
+
+TEAM_ID = {"in": "path", "name": "id", "required": True,
+           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+           "description": "The team's id."}
+
+
+def _team_paths(spec: APISpec, op) -> None:
+    """The administrator's team routes (``bti.web.api.teams``), scope ``teams:admin``."""
+    from bti.web.api import teams
+
+    for name, schema in teams.COMPONENTS.items():
+        spec.components.schema(name, schema=schema)
+    scope = teams.SCOPE
+    spec.path(path="/api/v1/teams", operations={
+        "get": op("The municipality's teams with members and upcoming meetings",
+                  _responses("200", "TeamList", "The teams."), scope=scope, op_id="listTeams"),
+        "post": op("Create a team (its kind: a `[[teams]]` id of the workflow file)",
+                   _responses("201", "Team", "The new team.", write=True, location=True),
+                   scope=scope, body="TeamCreate", op_id="createTeam"),
+    })
+    spec.path(path="/api/v1/teams/{id}", parameters=[TEAM_ID], operations={
+        "get": op("One team", _responses("200", "Team", "The team."), scope=scope,
+                  op_id="getTeam"),
+        "post": op("Change a team's name, kind and unit; deactivate or reactivate it",
+                   _responses("200", "Team", "The team.", write=True), scope=scope,
+                   body="TeamChange", op_id="changeTeam"),
+    })
+    spec.path(path="/api/v1/teams/{id}/members", parameters=[TEAM_ID], operations={
+        "post": op("Add a member (a staff member who works on cases)",
+                   _responses("200", "Team", "The team.", write=True), scope=scope,
+                   body="MemberRequest", op_id="addTeamMember"),
+    })
+    spec.path(path="/api/v1/teams/{id}/members/{user_id}", parameters=[TEAM_ID, {
+        "in": "path", "name": "user_id", "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT}}], operations={
+        "delete": op("Remove a member: from now on they see nothing of the team",
+                     _responses("200", "Team", "The team."), scope=scope,
+                     op_id="removeTeamMember"),
+    })
+    spec.path(path="/api/v1/teams/{id}/meetings", parameters=[TEAM_ID], operations={
+        "post": op("Schedule a meeting (local time in Norway); waiting items go onto the "
+                   "team's next meeting",
+                   _responses("201", "Team", "The team with its upcoming meetings.",
+                              write=True), scope=scope, body="MeetingRequest",
+                   op_id="scheduleTeamMeeting"),
+    })
 
 
 def spec_for(app: Flask) -> dict[str, Any]:

@@ -29,6 +29,7 @@ def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
     return [
         ("inbox.index", _("My cases"), who.works_on_cases),
         ("cases.new_concern", _("New concern"), who.works_on_cases),
+        ("teams.mine", _("My teams"), who.may_use_teams),
         ("leader.overview", _("Unit overview"), who.may_use_leader_views),
         ("analytics.dashboard", _("Analytics"), who.may_view_analytics),
         ("catalogue.index", _("Catalogue of measures"), who.may_view_catalogue),
@@ -37,6 +38,7 @@ def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
         ("admin.users", _("Users"), who.may_administer_users),
         ("admin.units", _("Units"), who.may_administer_organisation),
         ("admin.municipality", _("Municipality settings"), who.may_administer_users),
+        ("teams.admin_list", _("Teams"), who.may_administer_teams),
     ]
 
 
@@ -58,7 +60,8 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import notifications
     from bti.web.ui import privacy
     from bti.web.ui import settings
+    from bti.web.ui import teams
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
-                   catalogue, analytics, settings):
+                   catalogue, analytics, settings, teams):
         app.register_blueprint(module.bp)

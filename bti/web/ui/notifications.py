@@ -43,6 +43,10 @@ def target_of(n) -> str:
     details = notices.details_of(n)
     if n.kind == Event.AUDIT_REVIEW.value and isinstance(details.get("item_id"), int):
         return url_for("audit.review", item_id=details["item_id"])
+    if n.kind == Event.TEAM_AGENDA.value and isinstance(details.get("team_id"), int):
+        if isinstance(details.get("item_id"), int):
+            return url_for("teams.item", team_id=details["team_id"], item_id=details["item_id"])
+        return url_for("teams.team", team_id=details["team_id"])
     if n.case_id is not None:
         return case_url(n.case_id)
     return url_for("notifications.index")
