@@ -4,6 +4,7 @@ queries here; services load the rows and pass them in. Who may do what is
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -258,3 +259,31 @@ def level_decision_due(entered_at: datetime, limit_days: int) -> date:
     """The day the decision at a level is due when the workflow gives it ``limit_days`` from
     ``entered_at``; overdue from the day after, when ``days_in_level`` exceeds the limit."""
     return local_date(entered_at) + timedelta(days=limit_days)
+
+
+# --- the unit a case was in (moves) ---------------------------------------------------------------
+
+
+class UnitTimeline:
+    """Which unit each moved case was in at a moment (``bti.domain.cases.CaseUnitPeriod``):
+    ``unit_at(case_id, at, default)``, the default (the case's current unit) for a case that
+    never moved. A period starts at its ``from_at``: an event at the moment of the move counts
+    in the receiving unit. Built from (case id, unit id, from_at) rows the caller read."""
+
+    def __init__(self, periods: Iterable[tuple[int, int, datetime]]) -> None:
+        by_case: dict[int, list[tuple[datetime, int]]] = {}
+        for case_id, unit_id, from_at in periods:
+            by_case.setdefault(case_id, []).append((from_at, unit_id))
+        self._starts: dict[int, list[datetime]] = {}
+        self._units: dict[int, list[int]] = {}
+        for case_id, rows in by_case.items():
+            rows.sort()
+            self._starts[case_id] = [r[0] for r in rows]
+            self._units[case_id] = [r[1] for r in rows]
+
+    def unit_at(self, case_id: int, at: datetime, default: int) -> int:
+        starts = self._starts.get(case_id)
+        if not starts:
+            return default
+        i = bisect_right(starts, at) - 1
+        return self._units[case_id][max(i, 0)]

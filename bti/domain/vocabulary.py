@@ -379,6 +379,17 @@ EFFECTS: dict[str, EffectSpec] = {
     "handover_accepted": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "handover_withdrawn": _e("handover", {}, {}, guards=("may_withdraw_handover",)),
+    # gode overgangar: the case moves to another unit of its municipality with the consent to
+    # the transfer (``given_by``, ``given_on``); ``new_stafettholder`` takes the baton when the
+    # holder belongs to the sending unit (bti.services.cases.moves)
+    "unit_moved": _e("move", {"to_unit": "unit", "given_by": "choice", "given_on": "date",
+                              "reason": "textarea"},
+                     {"new_stafettholder": "user"}, guards=("no_pending_handover",)),
+    # the family moved: the case closes as transferred to ``to_municipality`` with the consent
+    # to the transfer; the signed bundle is written by ``bti case transfer-export``
+    "transferred_out": _e("close", {"to_municipality": "text", "given_by": "choice",
+                                    "given_on": "date", "reason": "textarea"},
+                          {}, guards=("no_pending_handover",)),
     "report_barnevernet": _e("report", {"sent_on": "date"}, {"grounds": "choice",
                                                             "notes": "textarea"}),
     # one stage of barnevernet's feedback (``feedback_kind``, bti.domain.cases.FEEDBACK_STAGES)
@@ -400,7 +411,7 @@ EFFECTS: dict[str, EffectSpec] = {
 LOG_KINDS = (
     "concern", "measure", "evaluation", "meeting", "consent", "handover", "report",
     "level_change", "note", "goal", "home", "flag", "stafettholder", "participant", "referral",
-    "phase", "close",
+    "move", "phase", "close",
 )
 
 

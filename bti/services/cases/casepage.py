@@ -324,7 +324,8 @@ class OtherActions:
 ACTION_GROUP = {"note": "record", "meeting": "record", "evaluation": "record",
                 "flag": "record", "measure": "plan", "goal": "plan", "consent": "plan",
                 "home": "plan", "stafettholder": "people", "participant": "people",
-                "handover": "people", "report": "duties", "referral": "record"}
+                "handover": "people", "report": "duties", "referral": "record",
+                "move": "people"}
 
 
 def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> OtherActions:

@@ -31,6 +31,7 @@ TITLES: dict[Event, str] = {
     Event.BARNEVERN_FEEDBACK_OVERDUE: N_("Feedback from child welfare is overdue"),
     Event.TEAM_AGENDA: N_("A case is on your team's agenda"),
     Event.EMERGENCY_ACCESS: N_("Emergency access to a case in your unit"),
+    Event.CASE_MOVED_IN: N_("A case was moved to your unit"),
     Event.AUDIT_REVIEW: N_("An access pattern needs review"),
 }
 

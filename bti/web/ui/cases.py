@@ -86,7 +86,7 @@ def _kind_labels() -> dict[str, str]:
         "report": _("Reports to child welfare and police"), "level_change": _("Level changes"),
         "note": _("Notes"), "goal": _("Goals"), "home": _("The home informed"),
         "flag": _("Violence or abuse flag"), "stafettholder": _("Stafettholder"),
-        "participant": _("Participants"), "referral": _("Referrals"),
+        "participant": _("Participants"), "referral": _("Referrals"), "move": _("Moves"),
         "phase": _("Phase changes"), "close": _("Closing"),
     }
 
