@@ -152,7 +152,7 @@ def test_a_holder_of_another_service_keeps_the_baton(world, mv):
 @pytest.mark.parametrize(("extra", "field", "code"), [
     ({"to": "school"}, "to_unit", "same_unit"),
     ({"to": "foreign"}, "to_unit", "not_in_municipality"),
-    ({}, "new_stafettholder", "required"),
+    ({}, "new_stafettholder", "holder_leaves"),
     ({"holder": "teacher"}, "new_stafettholder", "not_in_receiving_unit"),
     ({"holder": "coordinator"}, "new_stafettholder", "already_stafettholder"),
     ({"holder": "vgs_teacher", "given_on": (TODAY + timedelta(days=1)).isoformat()},

@@ -21,6 +21,7 @@ from bti.db.engine import make_session_factory
 from bti.domain.cases import Notification
 from bti.domain.notifications import NotificationDelivery
 from bti.domain.notifications import NotificationPreference
+from bti.domain.org import UserRole
 from bti.services.access import audit
 from bti.services.access import emergency as access
 from bti.services.access import review
@@ -190,6 +191,20 @@ def _audit_review(r: Run):
     return None
 
 
+def _moved_in(r: Run):
+    """The case moves to the health station, whose BTI coordinator is the nurse (made so here);
+    the nurse also takes the baton."""
+    w = r.w
+    w.session.add(UserRole(user_id=w.nurse.id, role="coordinator"))
+    w.session.flush()
+    w.session.expire(w.nurse)
+    case = r.n1()
+    r.fire(w.coordinator, case, "move_unit", {
+        "to_unit": w.health.id, "given_by": "guardians", "given_on": r.date(0),
+        "reason": "Helsestasjonen fylgjer opp", "new_stafettholder": w.nurse.id})
+    return case
+
+
 SCENARIOS = [
     Scenario(Event.CONCERN_NEW, _concern, frozenset({"leader"})),
     Scenario(Event.APPOINTED, _appointed, frozenset({"coordinator"})),
@@ -205,6 +220,7 @@ SCENARIOS = [
              frozenset({"teacher", "coordinator"})),
     Scenario(Event.EMERGENCY_ACCESS, _emergency, frozenset({"leader"})),
     Scenario(Event.AUDIT_REVIEW, _audit_review, frozenset({"officer"})),
+    Scenario(Event.CASE_MOVED_IN, _moved_in, frozenset({"nurse"})),
 ]
 
 #: The preferences every scenario runs with: one recipient wants none of the events by e-mail,

@@ -52,6 +52,7 @@ from bti.engine.inputs import parse_int
 from bti.services.cases import handover as handovers
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
+from bti.services.cases import moves
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import stopped_unevaluated
 from bti.services.cases.handover import HolderAfter
@@ -356,6 +357,8 @@ class CasePage:
     closed: bool
     today: date
     expired_consents: list[ExpiredConsent] = field(default_factory=list)
+    #: The units the case has been in, oldest first (empty: it never moved).
+    units: list[moves.Stretch] = field(default_factory=list)
 
 
 def group_actions(definition: WorkflowDefinition, actions: list[Action]) -> ActionGroups:
@@ -571,6 +574,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         closed=state.final,
         today=today,
         expired_consents=expired_consents(ctx, access, list(cockpit.given), today),
+        units=moves.history(ctx, access.case),
     )
 
 

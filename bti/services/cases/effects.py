@@ -612,7 +612,7 @@ def unit_moved(ctx, case, step, facts) -> Written:
         if not may_take_moved_case(new_holder.as_actor(), to_unit.id):
             raise _refuse(case, step, new_stafettholder="not_in_receiving_unit")
     elif holder is not None and not holder_stays:
-        raise _refuse(case, step, new_stafettholder="required")
+        raise _refuse(case, step, new_stafettholder="holder_leaves")
     now = ctx.now()
     consent = Consent(
         case_id=case.id, status="given", given_by=p["given_by"], given_on=p["given_on"],

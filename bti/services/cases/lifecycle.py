@@ -243,6 +243,16 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     return CaseAccess(case, workflow, participants, rels, basis, gone, consents)
 
 
+def still_sees(ctx: Ctx, case_id: int) -> bool:
+    """Whether the actor still has a relation to the case (after a move to another unit the
+    sending unit's staff may not): an access check that reads nothing to show, so no audit."""
+    try:
+        _load(ctx, case_id)
+    except NotFound:
+        return False
+    return True
+
+
 def case_facts(ctx: Ctx, access: CaseAccess) -> CaseFacts:
     """The guards of the loaded case, from the rows access already read."""
     return CaseFacts(ctx, access.case, access.workflow.definition, access.participants,

@@ -357,4 +357,8 @@ def fire(case_id: int, trigger: str):
           else _("Saved: %(action)s", action=pick(t.label, lang())), "info")
     for warning in result.step.warnings:
         flash(_("Note: %(warning)s", warning=refusal_text(warning)), "warning")
+    if not cases.still_sees(ctx, case_id):  # moved to another unit: no longer theirs to see
+        flash(_("The case now belongs to another unit. You no longer have access to it."),
+              "info")
+        return redirect(url_for("inbox.index"), 303)
     return redirect(url_for("cases.show", case_id=case_id), 303)
