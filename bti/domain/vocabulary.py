@@ -447,6 +447,10 @@ class AuditAction(StrEnum):
     CASE_EXPORTED = "case.exported"
     CASE_ARCHIVED = "case.archived"
     CASE_PURGED = "case.purged"
+    # the family moved: a case sent to or received from another municipality as a signed
+    # transfer bundle (bti.services.privacy.transfer)
+    CASE_TRANSFER_EXPORTED = "case.transfer_exported"
+    CASE_TRANSFER_IMPORTED = "case.transfer_imported"
     CASE_GENERATED = "case.generated"
     UNIT_OVERVIEW_VIEWED = "unit.overview_viewed"
 
