@@ -101,6 +101,9 @@ class CaseUnitPeriod(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     from_at: Mapped[datetime]
     to_at: Mapped[datetime | None]
+    #: The stafettlogg seq of the move that began the period (0 for the unit it was opened
+    #: in): events of the log are placed by it, not by their time, which may be the same.
+    from_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     #: Who moved the case into the unit (None on the first period: it was opened there).
     moved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consent.id"))

@@ -265,25 +265,26 @@ def level_decision_due(entered_at: datetime, limit_days: int) -> date:
 
 
 class UnitTimeline:
-    """Which unit each moved case was in at a moment (``bti.domain.cases.CaseUnitPeriod``):
-    ``unit_at(case_id, at, default)``, the default (the case's current unit) for a case that
-    never moved. A period starts at its ``from_at``: an event at the moment of the move counts
-    in the receiving unit. Built from (case id, unit id, from_at) rows the caller read."""
+    """Which unit each moved case was in at an event (``bti.domain.cases.CaseUnitPeriod``):
+    ``unit_at(case_id, at, default, seq)``, the default (the case's current unit) for a case
+    that never moved. An event of the stafettlogg is placed by its ``seq`` (the move's own
+    entry and everything after it count in the receiving unit), one without (a measure's
+    creation time) by its time: from ``from_at`` on, the receiving unit. Built from (case id,
+    unit id, from_at, from_seq) rows the caller read."""
 
-    def __init__(self, periods: Iterable[tuple[int, int, datetime]]) -> None:
-        by_case: dict[int, list[tuple[datetime, int]]] = {}
-        for case_id, unit_id, from_at in periods:
-            by_case.setdefault(case_id, []).append((from_at, unit_id))
-        self._starts: dict[int, list[datetime]] = {}
-        self._units: dict[int, list[int]] = {}
-        for case_id, rows in by_case.items():
-            rows.sort()
-            self._starts[case_id] = [r[0] for r in rows]
-            self._units[case_id] = [r[1] for r in rows]
+    def __init__(self, periods: Iterable[tuple[int, int, datetime, int]]) -> None:
+        by_case: dict[int, list[tuple[int, datetime, int]]] = {}
+        for case_id, unit_id, from_at, from_seq in periods:
+            by_case.setdefault(case_id, []).append((from_seq, from_at, unit_id))
+        self._rows: dict[int, list[tuple[int, datetime, int]]] = {
+            case_id: sorted(rows) for case_id, rows in by_case.items()}
 
-    def unit_at(self, case_id: int, at: datetime, default: int) -> int:
-        starts = self._starts.get(case_id)
-        if not starts:
+    def unit_at(self, case_id: int, at: datetime, default: int, seq: int | None = None) -> int:
+        rows = self._rows.get(case_id)
+        if not rows:
             return default
-        i = bisect_right(starts, at) - 1
-        return self._units[case_id][max(i, 0)]
+        if seq is not None:
+            i = bisect_right([r[0] for r in rows], seq) - 1
+        else:
+            i = bisect_right([r[1] for r in rows], at) - 1
+        return rows[max(i, 0)][2]

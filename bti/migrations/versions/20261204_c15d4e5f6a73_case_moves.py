@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column('unit_id', sa.Integer(), sa.ForeignKey('unit.id'), nullable=False),
         sa.Column('from_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('to_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('from_seq', sa.Integer(), nullable=False, server_default='0'),
         sa.Column('moved_by_id', sa.Integer(), sa.ForeignKey('user_account.id'), nullable=True),
         sa.Column('consent_id', sa.Integer(), sa.ForeignKey('consent.id'), nullable=True),
     )

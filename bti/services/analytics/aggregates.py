@@ -159,7 +159,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
     rows = session.execute(
         select(StafettloggEntry.case_id, StafettloggEntry.at, StafettloggEntry.from_state,
                StafettloggEntry.to_state, Case.municipality_id, Case.unit_id,
-               Case.workflow_definition_id)
+               Case.workflow_definition_id, StafettloggEntry.seq)
         .join(Case, Case.id == StafettloggEntry.case_id)
         .where(*where, StafettloggEntry.from_state.is_(None)
                | StafettloggEntry.kind.in_(("level_change", "close")))
@@ -167,14 +167,14 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         .execution_options(**stream))
     levels: dict[int, Any] = {}
     entered: dict[int, datetime] = {}
-    for case_id, at, from_state, to_state, mid, uid, wd in rows:
+    for case_id, at, from_state, to_state, mid, uid, wd, seq in rows:
         definition = levels.get(wd)
         if definition is None:
             definition = levels[wd] = registry.for_record(session, wd).definition
         if from_state is not None and case_id in entered:
             source = definition.state(from_state).level
             dest = definition.state(to_state).level
-            uid = unit_at(case_id, at, uid)
+            uid = unit_at(case_id, at, uid, seq)
             cells[(mid, FLOW, month_of(at), uid, flow_key(source, dest), 0)] += 1
             cells[(mid, STAY, month_of(at), uid, source,
                    bucket(days_in_level(entered[case_id], at)))] += 1
@@ -205,9 +205,9 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         cells[(mid, MEASURE_EVALUATED, month_of(created_at), uid,
                evaluated_key(catalogue_id, effect), 0)] += 1
     # handovers: proposed and answered, at the time of the stafettlogg entry that recorded it
-    for trigger_at, trigger, proposed_at, mid, uid, case_id in session.execute(
+    for trigger_at, trigger, proposed_at, mid, uid, case_id, seq in session.execute(
             select(StafettloggEntry.at, StafettloggEntry.trigger, Handover.proposed_at,
-                   Case.municipality_id, Case.unit_id, Case.id)
+                   Case.municipality_id, Case.unit_id, Case.id, StafettloggEntry.seq)
             .join(Handover, Handover.id == StafettloggEntry.object_id)
             .join(Case, Case.id == StafettloggEntry.case_id)
             .where(*where, StafettloggEntry.object_type == "handover",
@@ -217,7 +217,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         if answer is None:
             continue
         days = bucket(days_between(proposed_at, trigger_at)) if answer == "accepted" else 0
-        uid = unit_at(case_id, trigger_at, uid)
+        uid = unit_at(case_id, trigger_at, uid, seq)
         cells[(mid, HANDOVER, month_of(trigger_at), uid, answer, days)] += 1
     return with_totals(cells)
 
@@ -225,7 +225,8 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
 def _timeline(session: Session, where: list) -> UnitTimeline:
     """The unit periods of the moved cases ``where`` selects (none for a case never moved)."""
     return UnitTimeline(session.execute(
-        select(CaseUnitPeriod.case_id, CaseUnitPeriod.unit_id, CaseUnitPeriod.from_at)
+        select(CaseUnitPeriod.case_id, CaseUnitPeriod.unit_id, CaseUnitPeriod.from_at,
+               CaseUnitPeriod.from_seq)
         .join(Case, Case.id == CaseUnitPeriod.case_id).where(*where)).all())
 
 

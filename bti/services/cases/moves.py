@@ -54,8 +54,10 @@ def record_move(ctx: Ctx, case: Case, to_unit_id: int, consent_id: int | None,
                                        from_at=case.opened_at, to_at=now))
     else:
         current.to_at = now
+    # the move's own stafettlogg entry is the next one (``lifecycle.fire`` appends it)
     period = CaseUnitPeriod(case_id=case.id, unit_id=to_unit_id, from_at=now,
-                            moved_by_id=ctx.actor.id, consent_id=consent_id)
+                            from_seq=case.log_seq + 1, moved_by_id=ctx.actor.id,
+                            consent_id=consent_id)
     ctx.session.add(period)
     ctx.session.flush()
     return period
