@@ -88,7 +88,8 @@ def test_the_case_moves_with_consent_and_history_and_the_receiving_unit_is_told(
     result = mv.move(case, holder=mv.vgs_teacher)
     assert case.unit_id == mv.vgs.id
     assert case.stafettholder_id == mv.vgs_teacher.id
-    assert result.entry.kind == "move" and json.loads(result.entry.data)["to_unit"] == mv.vgs.id
+    assert result.entry.kind == "move"
+    assert json.loads(result.entry.data)["to_unit"] == mv.vgs.id
     periods = session.scalars(select(CaseUnitPeriod).order_by(CaseUnitPeriod.id)).all()
     assert [(p.unit_id, p.from_at, p.to_at) for p in periods] == [
         (w.school.id, opened, FIXED_NOW), (mv.vgs.id, FIXED_NOW, None)]
@@ -146,7 +147,8 @@ def test_a_holder_of_another_service_keeps_the_baton(world, mv):
     cases.fire(w.ctx(w.nurse), case.id, "accept_handover")
     assert h.case.stafettholder_id == w.nurse.id
     mv.move(case, actor=w.nurse)  # no new holder needed: the nurse's service stays covered
-    assert case.stafettholder_id == w.nurse.id and case.unit_id == mv.vgs.id
+    assert case.stafettholder_id == w.nurse.id
+    assert case.unit_id == mv.vgs.id
 
 
 @pytest.mark.parametrize(("extra", "field", "code"), [

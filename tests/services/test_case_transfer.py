@@ -184,13 +184,15 @@ def test_a_case_moves_between_two_installations_and_both_chains_verify(installat
     assert imported.returncode == 0, imported.stderr
     assert "imported as case" in imported.stdout
     twice = _import(receiver, env, out)
-    assert twice.returncode == 1 and "imported already" in twice.stderr
+    assert twice.returncode == 1
+    assert "imported already" in twice.stderr
 
     # the sending side: closed as transferred, its chain intact, the tombstone and audit rows
     eng, factory = _session(sender.url)
     with factory() as s:
         case = s.get_one(Case, case_id)
-        assert case.closed_at is not None and verify_case(s, case, None) is None
+        assert case.closed_at is not None
+        assert verify_case(s, case, None) is None
         [tomb] = s.scalars(select(CaseTransfer)).all()
         assert (tomb.direction, tomb.case_id, tomb.entry_count, tomb.head_hash,
                 tomb.counterpart_municipality) == ("out", case_id, case.log_seq, case.log_head,
@@ -203,7 +205,8 @@ def test_a_case_moves_between_two_installations_and_both_chains_verify(installat
     eng, factory = _session(receiver.url)
     with factory() as s:
         [case] = s.scalars(select(Case)).all()
-        assert case.closed_at is None and case.state == "n1_plan"
+        assert case.closed_at is None
+        assert case.state == "n1_plan"
         assert verify_case(s, case, None) is None
         assert transfer.verify_received(s, case) is None
         assert case.log_seq == sent_count + 1  # every entry, and the import
@@ -211,7 +214,8 @@ def test_a_case_moves_between_two_installations_and_both_chains_verify(installat
         assert (row.direction, row.head_hash, row.source_case_id, row.counterpart_installation
                 ) == ("in", sent_head, case_id, SENDER)
         holder = case.stafettholder
-        assert holder is not None and holder.username == "fosen-koord"
+        assert holder is not None
+        assert holder.username == "fosen-koord"
     eng.dispose()
     for side, trusted in ((sender, {}), (receiver, {SENDER: sender.public})):
         verified = bti(side.env(trusted), "audit", "verify")
@@ -246,13 +250,16 @@ def test_a_bundle_that_fails_is_refused_and_nothing_is_written(installations, re
     bad = tmp_path / "tampered.json"
     bad.write_bytes(canonical_json(tampered).encode())
     r = _import(receiver, env, bad)
-    assert r.returncode == 1 and "does not match its signed manifest" in r.stderr
+    assert r.returncode == 1
+    assert "does not match its signed manifest" in r.stderr
 
     wrong_key = receiver.env({SENDER: receiver.public})  # trusts another key for the sender
     r = _import(receiver, wrong_key, out)
-    assert r.returncode == 1 and "signature does not match" in r.stderr
+    assert r.returncode == 1
+    assert "signature does not match" in r.stderr
     r = _import(receiver, receiver.env({}), out)
-    assert r.returncode == 1 and "not a trusted installation" in r.stderr
+    assert r.returncode == 1
+    assert "not a trusted installation" in r.stderr
 
     settings = TransferSettings(RECEIVER, None, {SENDER: base64.b64decode(sender.public)})
     reordered = copy.deepcopy(good)
@@ -271,7 +278,8 @@ def test_a_bundle_that_fails_is_refused_and_nothing_is_written(installations, re
         path = tmp_path / f"{name}.json"
         path.write_bytes(data)
         r = _import(receiver, env, path)
-        assert r.returncode == 1 and "refused, nothing imported" in r.stderr, name
+        assert r.returncode == 1, name
+        assert "refused, nothing imported" in r.stderr, name
     assert _count_cases(receiver.url) == 0
     eng, factory = _session(receiver.url)
     with factory() as s:
@@ -284,5 +292,6 @@ def test_an_open_case_cannot_be_exported(installations, registry, tmp_path):
     _sending_case(sender.url, registry)
     r = bti(sender.env({}), "case", "transfer-export", "--case", "999999",
             "--out", str(tmp_path / "x.json"))
-    assert r.returncode == 1 and "no case 999999" in r.stderr
+    assert r.returncode == 1
+    assert "no case 999999" in r.stderr
     assert not (tmp_path / "x.json").exists()

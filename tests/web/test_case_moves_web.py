@@ -32,7 +32,8 @@ def test_the_move_form_moves_the_case_and_the_old_unit_loses_it(app, web_world, 
     r = holder.get(f"/saker/{case_id}/handling/move_unit")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert 'name="to_unit"' in html and 'name="new_stafettholder"' in html
+    assert 'name="to_unit"' in html
+    assert 'name="new_stafettholder"' in html
     # the new holder must work in the receiving unit: refused, in Norwegian, nothing moved
     r = _move(holder, case_id, units["health"], u["teacher"].id)
     assert r.status_code == 422

@@ -131,7 +131,8 @@ def export_bundle(session: Session, case_id: int, settings: TransferSettings, no
     earlier = session.scalar(select(CaseTransfer).where(CaseTransfer.direction == "out",
                                                         CaseTransfer.case_id == case.id))
     created_at = earlier.created_at if earlier is not None else now
-    body = {
+    to_municipality = json.loads(last.data).get("to_municipality")
+    body: dict[str, Any] = {
         "case": {
             "child_pseudonym": case.child_pseudonym, "child_birth_year": case.child_birth_year,
             "child_due_month": case.child_due_month, "violence_flag": case.violence_flag,
@@ -139,7 +140,7 @@ def export_bundle(session: Session, case_id: int, settings: TransferSettings, no
             if case.home_informed_on else None,
             "opened_at": case.opened_at.isoformat(timespec="microseconds"),
             "state_before": last.from_state,
-            "to_municipality": json.loads(last.data).get("to_municipality"),
+            "to_municipality": to_municipality,
         },
         "entries": [_entry_doc(e) for e in entries],
     }
@@ -157,7 +158,7 @@ def export_bundle(session: Session, case_id: int, settings: TransferSettings, no
         session.add(CaseTransfer(
             municipality_id=case.municipality_id, case_id=case.id, direction="out",
             counterpart_installation="",
-            counterpart_municipality=str(body["case"]["to_municipality"] or "")[:60],
+            counterpart_municipality=str(to_municipality or "")[:60],
             source_case_id=case.id, entry_count=len(entries), head_hash=case.log_head,
             bundle_sha256=digest, created_at=now))
         session.flush()
