@@ -407,6 +407,10 @@ EFFECTS: dict[str, EffectSpec] = {
     "close": _e("close", {}, {"archive_reference": "text", "closing_note": "textarea"}),
 }
 
+#: Effects of a transition that leaves the case from any state (the family moved away): offered
+#: with the other actions on the case page, not as a next step of the level.
+SIDE_EXITS = frozenset({"transferred_out"})
+
 #: The stafettlogg entry kinds, in the order the case page offers them as filters.
 LOG_KINDS = (
     "concern", "measure", "evaluation", "meeting", "consent", "handover", "report",

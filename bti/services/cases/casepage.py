@@ -40,6 +40,7 @@ from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
 from bti.domain.vocabulary import EFFECTS
 from bti.domain.vocabulary import LOG_KINDS
+from bti.domain.vocabulary import SIDE_EXITS
 from bti.engine import Action
 from bti.engine import TransitionDef
 from bti.engine import WorkflowDefinition
@@ -335,10 +336,12 @@ def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> Othe
     out = OtherActions([], [], [], [])
     for a in actions:
         t = a.transition
-        if not (t.internal or t.standing) or not a.allowed:
+        side = t.effect in SIDE_EXITS
+        if not (t.internal or t.standing or side) or not a.allowed:
             continue
         spec = EFFECTS.get(t.effect)
-        group = "duties" if t.standing else ACTION_GROUP.get(spec.kind if spec else "", "record")
+        group = "duties" if t.standing else "people" if side else ACTION_GROUP.get(
+            spec.kind if spec else "", "record")
         getattr(out, group).append(ActionForm(a, transition_fields(definition, t)))
     return out
 
