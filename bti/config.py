@@ -260,6 +260,63 @@ def log_keys(env: Mapping[str, str] | None = None) -> LogKeys | None:
     return keys
 
 
+# --- transfer bundles between installations (``bti case transfer-export`` / ``-import``) ------
+
+TRANSFER_INSTALLATION_ENV = "BTI_INSTALLATION_ID"
+TRANSFER_SIGNING_KEY_ENV = "BTI_TRANSFER_SIGNING_KEY"
+TRANSFER_TRUSTED_KEYS_ENV = "BTI_TRANSFER_TRUSTED_KEYS"
+_INSTALLATION = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """This installation's name and signing key, and the senders it trusts, from the
+    environment (docs/deployment.md), never from the repository or the database.
+
+    ``BTI_INSTALLATION_ID``: the installation's name in the manifests it signs (lower case,
+    digits, ``.``, ``_``, ``-``). ``BTI_TRANSFER_SIGNING_KEY``: the raw 32-byte Ed25519 private
+    key, base64. ``BTI_TRANSFER_TRUSTED_KEYS``: ``installation=base64 public key`` pairs,
+    separated by commas (an installation trusts its own key only when it is listed)."""
+
+    installation: str = field(default="")
+    signing_key: bytes | None = field(default=None, repr=False)
+    trusted: Mapping[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TransferSettings:
+        import base64
+        import binascii
+
+        env = os.environ if env is None else env
+
+        def raw32(value: str, name: str) -> bytes:
+            try:
+                key = base64.b64decode(value.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raise ConfigError(f"{name}: not base64") from None
+            if len(key) != 32:
+                raise ConfigError(f"{name}: an Ed25519 key is 32 bytes, not {len(key)}")
+            return key
+
+        installation = env.get(TRANSFER_INSTALLATION_ENV, "").strip()
+        if installation and not _INSTALLATION.fullmatch(installation):
+            raise ConfigError(f"{TRANSFER_INSTALLATION_ENV}: use lower-case letters, digits, "
+                              "'.', '_' and '-' (at most 100)")
+        signing = env.get(TRANSFER_SIGNING_KEY_ENV, "")
+        trusted: dict[str, bytes] = {}
+        for part in env.get(TRANSFER_TRUSTED_KEYS_ENV, "").split(","):
+            if not part.strip():
+                continue
+            name, sep, key = part.partition("=")
+            name = name.strip()
+            if not sep or not _INSTALLATION.fullmatch(name):
+                raise ConfigError(f"{TRANSFER_TRUSTED_KEYS_ENV}: each entry is "
+                                  "installation=base64 public key")
+            trusted[name] = raw32(key, f"{TRANSFER_TRUSTED_KEYS_ENV} ({name})")
+        return cls(installation, raw32(signing, TRANSFER_SIGNING_KEY_ENV)
+                   if signing.strip() else None, trusted)
+
+
 # --- e-mail (``bti notify send``; the app itself never sends mail) -------------------------------
 
 #: Hosts a plain-text SMTP connection (``?tls=none``) is allowed to: this machine only.

@@ -12,6 +12,7 @@ import click
 
 from bti.cli import analytics
 from bti.cli import audit
+from bti.cli import case
 from bti.cli import db
 from bti.cli import demo
 from bti.cli import municipality
@@ -32,5 +33,5 @@ def main() -> None:
 for _command in (db.init_db, db.backup_cmd, db.restore_cmd, db.db_group, demo.demo_data,
                  analytics.analytics, municipality.municipality, notify.notify,
                  security.security, token.token, unit.unit, audit.audit, privacy.privacy,
-                 workflow.workflow, team.team):
+                 workflow.workflow, team.team, case.case):
     main.add_command(_command)

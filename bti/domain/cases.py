@@ -85,6 +85,28 @@ class Case(Base):
         return f"<Case {self.id} {self.state} v{self.version}>"
 
 
+class CaseUnitPeriod(Base):
+    """One stretch of a case's life in one unit (gode overgangar: barnehage → skule →
+    vidaregåande). Written only when a case moves: the first move closes the period of the unit
+    it was opened in (from ``opened_at``) and opens the receiving unit's; a case that never
+    moved has no rows and lived in ``Case.unit_id`` all along. ``to_at`` is None for the
+    current unit. ``consent_id`` is the guardians' consent to the transfer, recorded with the
+    move that began the period."""
+
+    __tablename__ = "case_unit_period"
+    __table_args__ = (Index("ix_case_unit_period_case_from", "case_id", "from_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    from_at: Mapped[datetime]
+    to_at: Mapped[datetime | None]
+    #: The stafettlogg seq of the move that began the period (0 for the unit it was opened
+    #: in): events of the log are placed by it, not by their time, which may be the same.
+    from_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Who moved the case into the unit (None on the first period: it was opened there).
+    moved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consent.id"))
 
 
 class Participant(Base):

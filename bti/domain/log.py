@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DDL
+from sqlalchemy import CheckConstraint
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -183,6 +184,39 @@ class CasePurge(Base):
 
     def __repr__(self) -> str:
         return f"<CasePurge case={self.case_id} {self.rule}>"
+
+
+class CaseTransfer(Base):
+    """A case that left for, or came from, another municipality (the family moved): the
+    record of a signed transfer bundle (``bti.services.privacy.transfer``). On the sending side
+    (``direction`` "out") it is the tombstone that outlives the case's content, which the
+    archive and purge rules then handle like any closed case, so ``case_id`` is deliberately not
+    a foreign key; on the receiving side ("in") it names the bundle the case was created from.
+    ``bundle_sha256`` is the hash of the signed manifest, ``head_hash`` the stafettlogg chain
+    head it vouches for. Never names the child."""
+
+    __tablename__ = "case_transfer"
+    __table_args__ = (
+        UniqueConstraint("direction", "case_id"),
+        CheckConstraint("direction IN ('out', 'in')", name="direction"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    case_id: Mapped[int] = mapped_column(index=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    #: The installation and municipality at the other end (slugs, as the manifest names them).
+    counterpart_installation: Mapped[str] = mapped_column(String(100))
+    counterpart_municipality: Mapped[str] = mapped_column(String(60))
+    #: The sending side's case id (on "in": the id in the manifest).
+    source_case_id: Mapped[int]
+    entry_count: Mapped[int]
+    head_hash: Mapped[str] = mapped_column(String(64))
+    bundle_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<CaseTransfer {self.direction} case={self.case_id}>"
 
 
 class AuditChainHead(Base):

@@ -8,6 +8,7 @@ from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
+from bti.domain.cases import CaseUnitPeriod
 from bti.domain.cases import Concern
 from bti.domain.cases import Consent
 from bti.domain.cases import ConsentService
@@ -26,6 +27,7 @@ from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.log import AuditReviewMark
 from bti.domain.log import CasePurge
+from bti.domain.log import CaseTransfer
 from bti.domain.log import StafettloggEntry
 from bti.domain.log import WorkflowDefinitionRecord
 from bti.domain.notifications import CalendarFeed
@@ -48,7 +50,7 @@ __all__ = [
     "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
     "BarnevernFeedback", "BarnevernReport", "Base", "CalendarFeed", "NotificationDelivery",
-    "NotificationPreference", "Case", "CaseArchive", "CasePurge",
+    "NotificationPreference", "Case", "CaseArchive", "CasePurge", "CaseTransfer", "CaseUnitPeriod",
     "Concern", "Consent", "ConsentService",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "UnitMunicipality", "User", "UserRole",

@@ -82,6 +82,20 @@ def may_skip_second_factor(roles: Set[str]) -> bool:
     return roles <= NO_CASE_CONTENT_ROLES
 
 
+def may_take_moved_case(user: Actor, to_unit_id: int) -> bool:
+    """Be named the new stafettholder when a case moves to ``to_unit_id`` (gode overgangar):
+    an active colleague of the receiving unit who works on cases."""
+    return _holds_any(user, CASE_WORK_ROLES) and user.unit_id == to_unit_id
+
+
+def may_export_transfer(actor: Actor, case_municipality_id: int) -> bool:
+    """Download the signed transfer bundle of a case closed as transferred to another
+    municipality: the BTI coordinator or the privacy officer of the case's municipality (the
+    operator does it on the command line, ``bti case transfer-export``)."""
+    return (_holds_any(actor, frozenset({COORDINATOR, PRIVACY_OFFICER}))
+            and case_municipality_id == actor.municipality_id)
+
+
 # --- analytics and the leader's views --------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ queries here; services load the rows and pass them in. Who may do what is
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -266,3 +267,32 @@ def level_decision_due(entered_at: datetime, limit_days: int) -> date:
     """The day the decision at a level is due when the workflow gives it ``limit_days`` from
     ``entered_at``; overdue from the day after, when ``days_in_level`` exceeds the limit."""
     return local_date(entered_at) + timedelta(days=limit_days)
+
+
+# --- the unit a case was in (moves) ---------------------------------------------------------------
+
+
+class UnitTimeline:
+    """Which unit each moved case was in at an event (``bti.domain.cases.CaseUnitPeriod``):
+    ``unit_at(case_id, at, default, seq)``, the default (the case's current unit) for a case
+    that never moved. An event of the stafettlogg is placed by its ``seq`` (the move's own
+    entry and everything after it count in the receiving unit), one without (a measure's
+    creation time) by its time: from ``from_at`` on, the receiving unit. Built from (case id,
+    unit id, from_at, from_seq) rows the caller read."""
+
+    def __init__(self, periods: Iterable[tuple[int, int, datetime, int]]) -> None:
+        by_case: dict[int, list[tuple[int, datetime, int]]] = {}
+        for case_id, unit_id, from_at, from_seq in periods:
+            by_case.setdefault(case_id, []).append((from_seq, from_at, unit_id))
+        self._rows: dict[int, list[tuple[int, datetime, int]]] = {
+            case_id: sorted(rows) for case_id, rows in by_case.items()}
+
+    def unit_at(self, case_id: int, at: datetime, default: int, seq: int | None = None) -> int:
+        rows = self._rows.get(case_id)
+        if not rows:
+            return default
+        if seq is not None:
+            i = bisect_right([r[0] for r in rows], seq) - 1
+        else:
+            i = bisect_right([r[1] for r in rows], at) - 1
+        return rows[max(i, 0)][2]

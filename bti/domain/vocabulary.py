@@ -379,6 +379,17 @@ EFFECTS: dict[str, EffectSpec] = {
     "handover_accepted": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
     "handover_withdrawn": _e("handover", {}, {}, guards=("may_withdraw_handover",)),
+    # gode overgangar: the case moves to another unit of its municipality with the consent to
+    # the transfer (``given_by``, ``given_on``); ``new_stafettholder`` takes the baton when the
+    # holder belongs to the sending unit (bti.services.cases.moves)
+    "unit_moved": _e("move", {"to_unit": "unit", "given_by": "choice", "given_on": "date",
+                              "reason": "textarea"},
+                     {"new_stafettholder": "user"}, guards=("no_pending_handover",)),
+    # the family moved: the case closes as transferred to ``to_municipality`` with the consent
+    # to the transfer; the signed bundle is written by ``bti case transfer-export``
+    "transferred_out": _e("close", {"to_municipality": "text", "given_by": "choice",
+                                    "given_on": "date", "reason": "textarea"},
+                          {}, guards=("no_pending_handover",)),
     "report_barnevernet": _e("report", {"sent_on": "date"}, {"grounds": "choice",
                                                             "notes": "textarea"}),
     # one stage of barnevernet's feedback (``feedback_kind``, bti.domain.cases.FEEDBACK_STAGES)
@@ -396,11 +407,15 @@ EFFECTS: dict[str, EffectSpec] = {
     "close": _e("close", {}, {"archive_reference": "text", "closing_note": "textarea"}),
 }
 
+#: Effects of a transition that leaves the case from any state (the family moved away): offered
+#: with the other actions on the case page, not as a next step of the level.
+SIDE_EXITS = frozenset({"transferred_out"})
+
 #: The stafettlogg entry kinds, in the order the case page offers them as filters.
 LOG_KINDS = (
     "concern", "measure", "evaluation", "meeting", "consent", "handover", "report",
     "level_change", "note", "goal", "home", "flag", "stafettholder", "participant", "referral",
-    "phase", "close",
+    "move", "phase", "close",
 )
 
 
@@ -436,6 +451,10 @@ class AuditAction(StrEnum):
     CASE_EXPORTED = "case.exported"
     CASE_ARCHIVED = "case.archived"
     CASE_PURGED = "case.purged"
+    # the family moved: a case sent to or received from another municipality as a signed
+    # transfer bundle (bti.services.privacy.transfer)
+    CASE_TRANSFER_EXPORTED = "case.transfer_exported"
+    CASE_TRANSFER_IMPORTED = "case.transfer_imported"
     CASE_GENERATED = "case.generated"
     UNIT_OVERVIEW_VIEWED = "unit.overview_viewed"
 

@@ -149,6 +149,10 @@ def error_text(code: str) -> str:
         "stay_not_covered": _("You cannot stay on as a participant: no current consent covers "
                               "your service."),
         "debrief_recorded": _("A debrief is already recorded for this report."),
+        "same_unit": _("The case is already in this unit. Choose the receiving unit."),
+        "holder_leaves": _("The stafettholder belongs to the unit the case leaves: choose a new "
+                           "stafettholder in the receiving unit."),
+        "not_in_receiving_unit": _("Choose someone who works on cases in the receiving unit."),
         "looks_like_id_number": _(
             "Do not use a national identity number. Use a pseudonym or initials."),
         "contains_id_number": _(

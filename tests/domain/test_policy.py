@@ -360,7 +360,8 @@ COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, polic
            policy.may_review_user, policy.may_review_item, policy.may_manage_unit,
            policy.may_edit_municipality, policy.serves_municipality,
            policy.may_take_part_in_municipality, policy.may_be_team_member,
-           policy.may_view_team, policy.may_see_team_case, policy.may_ask_team}
+           policy.may_view_team, policy.may_see_team_case, policy.may_ask_team,
+           policy.may_take_moved_case, policy.may_export_transfer}
 
 
 def test_every_predicate_is_in_a_table():
@@ -368,3 +369,36 @@ def test_every_predicate_is_in_a_table():
               if inspect.isfunction(f) and f.__module__ == policy.__name__
               and not name.startswith("_")}
     assert public == COVERED, sorted(f.__name__ for f in public ^ COVERED)
+
+
+# --- moves: the new stafettholder of a moved case, the transfer bundle --------------------------
+
+#: Who may be named stafettholder when a case moves to SCHOOL: case workers of that unit.
+TAKE_MOVED = [
+    *((ACTORS[n], SCHOOL, ACTORS[n].unit_id == SCHOOL and n in CASE_WORKERS) for n in ACTORS),
+    (ACTORS["employee"], HEALTH, False),  # another unit's colleague
+    (ACTORS["leader_no_unit"], SCHOOL, False),
+    *((replace(ACTORS[n], active=False), SCHOOL, False) for n in ACTORS),
+]
+
+
+@pytest.mark.parametrize(("who", "unit", "expected"), TAKE_MOVED)
+def test_take_moved_case(who, unit, expected):
+    assert policy.may_take_moved_case(who, unit) is expected
+
+
+TRANSFER_EXPORT = [
+    (ACTORS["coordinator"], MUNICIPALITY, True),
+    (ACTORS["privacy"], MUNICIPALITY, True),
+    (ACTORS["privacy_leader"], MUNICIPALITY, True),
+    (ACTORS["coordinator"], OTHER_MUNICIPALITY, False),
+    (ACTORS["privacy"], OTHER_MUNICIPALITY, False),
+    (replace(ACTORS["coordinator"], active=False), MUNICIPALITY, False),
+    *((ACTORS[n], MUNICIPALITY, False) for n in ACTORS
+      if n not in PRIVACY | {"coordinator"}),
+]
+
+
+@pytest.mark.parametrize(("who", "municipality", "expected"), TRANSFER_EXPORT)
+def test_transfer_export(who, municipality, expected):
+    assert policy.may_export_transfer(who, municipality) is expected

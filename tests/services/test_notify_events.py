@@ -24,6 +24,7 @@ from bti.db.engine import make_session_factory
 from bti.domain.cases import Notification
 from bti.domain.notifications import NotificationDelivery
 from bti.domain.notifications import NotificationPreference
+from bti.domain.org import UserRole
 from bti.services.access import audit
 from bti.services.access import emergency as access
 from bti.services.access import review
@@ -233,6 +234,18 @@ def _team_question(r: Run):
     agenda.record_minutes(r.ctx(r.w.coordinator), team.id, item.id, decision="Undringssamtale.",
                           follow_ups=[])
     return None
+def _moved_in(r: Run):
+    """The case moves to the health station, whose BTI coordinator is the nurse (made so here);
+    the nurse also takes the baton."""
+    w = r.w
+    w.session.add(UserRole(user_id=w.nurse.id, role="coordinator"))
+    w.session.flush()
+    w.session.expire(w.nurse)
+    case = r.n1()
+    r.fire(w.coordinator, case, "move_unit", {
+        "to_unit": w.health.id, "given_by": "guardians", "given_on": r.date(0),
+        "reason": "Helsestasjonen fylgjer opp", "new_stafettholder": w.nurse.id})
+    return case
 
 
 SCENARIOS = [
@@ -254,6 +267,7 @@ SCENARIOS = [
     Scenario(Event.TEAM_AGENDA, _team_referral, frozenset({"teacher", "nurse", "psychologist"})),
     Scenario(Event.TEAM_AGENDA, _team_question,
              frozenset({"teacher", "nurse", "psychologist", "coordinator", "leader"})),
+    Scenario(Event.CASE_MOVED_IN, _moved_in, frozenset({"nurse"})),
 ]
 
 #: The preferences every scenario runs with: one recipient wants none of the events by e-mail,

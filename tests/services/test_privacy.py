@@ -115,6 +115,13 @@ def rich_case(w: World, pseudonym: str = SENTINEL, *, close: bool = True, now=No
         "measures": [measure], "effect": "good", "child_voice_method": "conversation",
         "outcome": "stop", "child_said": "Betre no.", "evaluated_on": DAY})
     fire(w.coordinator, "decide")
+    # a move to the health station and back (case_unit_period): the coordinator holds it again
+    fire(w.coordinator, "move_unit", {"to_unit": w.health.id, "given_by": "guardians",
+                                      "given_on": DAY, "reason": "Helsestasjonen fylgjer opp",
+                                      "new_stafettholder": w.nurse.id})
+    fire(w.nurse, "move_unit", {"to_unit": w.school.id, "given_by": "guardians",
+                                "given_on": DAY, "reason": "Tilbake til skulen",
+                                "new_stafettholder": w.coordinator.id})
     if close:
         fire(w.coordinator, "close", {"reason": "Mål nådd."})
     w.session.flush()

@@ -91,6 +91,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("action page", coordinator, f"/saker/{case_id}/handling/record_meeting"),
                 ("action page, consent", coordinator, f"/saker/{case_id}/handling/give_consent"),
                 ("action page, refused", coordinator, f"/saker/{case_id}/handling/decide"),
+                ("action page, move", coordinator, f"/saker/{case_id}/handling/move_unit"),
                 ("inbox", coordinator, "/saker/"),
                 ("notifications", coordinator, "/varsler/"),
                 ("notification settings", coordinator, "/varsler/innstillinger"),

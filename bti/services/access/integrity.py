@@ -47,7 +47,10 @@ from bti.services.cases.stafettlogg import verify_case
 #: Audit actions written in the same transaction as stafettlogg entries; ``details.log_seq`` is
 #: the seq of the (last) entry they account for.
 LOGGED_ACTIONS = frozenset({AuditAction.CASE_OPENED, AuditAction.CASE_TRANSITION,
-                            AuditAction.CASE_GENERATED})
+                            AuditAction.CASE_GENERATED,
+                            # a case received from another municipality: its entries, the
+                            # received ones and the import's, in one transaction
+                            AuditAction.CASE_TRANSFER_IMPORTED})
 
 _FROM_ENV: Any = object()
 

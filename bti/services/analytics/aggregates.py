@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from bti.domain.analytics import AnalyticsCounter
 from bti.domain.cases import Case
+from bti.domain.cases import CaseUnitPeriod
 from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Handover
@@ -45,6 +46,7 @@ from bti.domain.cases import Measure
 from bti.domain.clock import days_between
 from bti.domain.clock import month_of
 from bti.domain.log import StafettloggEntry
+from bti.domain.rules import UnitTimeline
 from bti.domain.rules import days_in_level
 
 FLOW = "flow"
@@ -148,6 +150,8 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
     """Every count, from the source tables and the stafettlogg."""
     cells: Counter = Counter()
     where = [] if municipality_id is None else [Case.municipality_id == municipality_id]
+    # a moved case counts in the unit it was in at each event (bti.services.cases.moves)
+    unit_at = _timeline(session, where).unit_at
     # SQLite streams the rows; on PostgreSQL a server-side cursor would be planned for the
     # first rows (nested loops over the log), so the rows are fetched in one go there
     stream = {"yield_per": 5000} if session.get_bind().dialect.name == "sqlite" else {}
@@ -155,7 +159,7 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
     rows = session.execute(
         select(StafettloggEntry.case_id, StafettloggEntry.at, StafettloggEntry.from_state,
                StafettloggEntry.to_state, Case.municipality_id, Case.unit_id,
-               Case.workflow_definition_id)
+               Case.workflow_definition_id, StafettloggEntry.seq)
         .join(Case, Case.id == StafettloggEntry.case_id)
         .where(*where, StafettloggEntry.from_state.is_(None)
                | StafettloggEntry.kind.in_(("level_change", "close")))
@@ -163,42 +167,47 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         .execution_options(**stream))
     levels: dict[int, Any] = {}
     entered: dict[int, datetime] = {}
-    for case_id, at, from_state, to_state, mid, uid, wd in rows:
+    for case_id, at, from_state, to_state, mid, uid, wd, seq in rows:
         definition = levels.get(wd)
         if definition is None:
             definition = levels[wd] = registry.for_record(session, wd).definition
         if from_state is not None and case_id in entered:
             source = definition.state(from_state).level
             dest = definition.state(to_state).level
+            uid = unit_at(case_id, at, uid, seq)
             cells[(mid, FLOW, month_of(at), uid, flow_key(source, dest), 0)] += 1
             cells[(mid, STAY, month_of(at), uid, source,
                    bucket(days_in_level(entered[case_id], at)))] += 1
         entered[case_id] = at
-    for created_at, catalogue_id, mid, uid in session.execute(
-            select(Measure.created_at, Measure.catalogue_id, Case.municipality_id, Case.unit_id)
+    for created_at, catalogue_id, mid, uid, case_id in session.execute(
+            select(Measure.created_at, Measure.catalogue_id, Case.municipality_id, Case.unit_id,
+                   Case.id)
             .join(Case, Case.id == Measure.case_id).where(*where)
             .execution_options(**stream)):
+        uid = unit_at(case_id, created_at, uid)
         key = str(catalogue_id) if catalogue_id is not None else NO_CATALOGUE
         cells[(mid, MEASURE_STARTED, month_of(created_at), uid, key, 0)] += 1
-    for created_at, child_said, mid, uid in session.execute(
+    for created_at, child_said, mid, uid, case_id in session.execute(
             select(Evaluation.created_at, Evaluation.child_said, Case.municipality_id,
-                   Case.unit_id).join(Case, Case.id == Evaluation.case_id).where(*where)
+                   Case.unit_id, Case.id).join(Case, Case.id == Evaluation.case_id).where(*where)
             .execution_options(**stream)):
+        uid = unit_at(case_id, created_at, uid)
         cells[(mid, EVALUATION, month_of(created_at), uid,
                "voice" if child_said else "no_voice", 0)] += 1
-    for created_at, effect, catalogue_id, mid, uid in session.execute(
+    for created_at, effect, catalogue_id, mid, uid, case_id in session.execute(
             select(Evaluation.created_at, Evaluation.effect, Measure.catalogue_id,
-                   Case.municipality_id, Case.unit_id)
+                   Case.municipality_id, Case.unit_id, Case.id)
             .join(EvaluationMeasure, EvaluationMeasure.evaluation_id == Evaluation.id)
             .join(Measure, Measure.id == EvaluationMeasure.measure_id)
             .join(Case, Case.id == Evaluation.case_id).where(*where)
             .execution_options(**stream)):
+        uid = unit_at(case_id, created_at, uid)
         cells[(mid, MEASURE_EVALUATED, month_of(created_at), uid,
                evaluated_key(catalogue_id, effect), 0)] += 1
     # handovers: proposed and answered, at the time of the stafettlogg entry that recorded it
-    for trigger_at, trigger, proposed_at, mid, uid in session.execute(
+    for trigger_at, trigger, proposed_at, mid, uid, case_id, seq in session.execute(
             select(StafettloggEntry.at, StafettloggEntry.trigger, Handover.proposed_at,
-                   Case.municipality_id, Case.unit_id)
+                   Case.municipality_id, Case.unit_id, Case.id, StafettloggEntry.seq)
             .join(Handover, Handover.id == StafettloggEntry.object_id)
             .join(Case, Case.id == StafettloggEntry.case_id)
             .where(*where, StafettloggEntry.object_type == "handover",
@@ -208,8 +217,17 @@ def compute(session: Session, registry, municipality_id: int | None = None) -> C
         if answer is None:
             continue
         days = bucket(days_between(proposed_at, trigger_at)) if answer == "accepted" else 0
+        uid = unit_at(case_id, trigger_at, uid, seq)
         cells[(mid, HANDOVER, month_of(trigger_at), uid, answer, days)] += 1
     return with_totals(cells)
+
+
+def _timeline(session: Session, where: list) -> UnitTimeline:
+    """The unit periods of the moved cases ``where`` selects (none for a case never moved)."""
+    return UnitTimeline(session.execute(
+        select(CaseUnitPeriod.case_id, CaseUnitPeriod.unit_id, CaseUnitPeriod.from_at,
+               CaseUnitPeriod.from_seq)
+        .join(Case, Case.id == CaseUnitPeriod.case_id).where(*where)).all())
 
 
 #: Stafettlogg triggers of the handover effects (every shipped workflow uses these names).

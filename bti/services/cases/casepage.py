@@ -42,6 +42,7 @@ from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
 from bti.domain.vocabulary import EFFECTS
 from bti.domain.vocabulary import LOG_KINDS
+from bti.domain.vocabulary import SIDE_EXITS
 from bti.engine import Action
 from bti.engine import TransitionDef
 from bti.engine import WorkflowDefinition
@@ -54,6 +55,7 @@ from bti.engine.inputs import parse_int
 from bti.services.cases import handover as handovers
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
+from bti.services.cases import moves
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import stopped_unevaluated
 from bti.services.cases.handover import HolderAfter
@@ -332,7 +334,8 @@ class OtherActions:
 ACTION_GROUP = {"note": "record", "meeting": "record", "evaluation": "record",
                 "flag": "record", "measure": "plan", "goal": "plan", "consent": "plan",
                 "home": "plan", "stafettholder": "people", "participant": "people",
-                "handover": "people", "report": "duties", "referral": "record"}
+                "handover": "people", "report": "duties", "referral": "record",
+                "move": "people"}
 
 
 def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> OtherActions:
@@ -341,10 +344,12 @@ def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> Othe
     out = OtherActions([], [], [], [])
     for a in actions:
         t = a.transition
-        if not (t.internal or t.standing) or not a.allowed:
+        side = t.effect in SIDE_EXITS
+        if not (t.internal or t.standing or side) or not a.allowed:
             continue
         spec = EFFECTS.get(t.effect)
-        group = "duties" if t.standing else ACTION_GROUP.get(spec.kind if spec else "", "record")
+        group = "duties" if t.standing else "people" if side else ACTION_GROUP.get(
+            spec.kind if spec else "", "record")
         getattr(out, group).append(ActionForm(a, transition_fields(definition, t)))
     return out
 
@@ -363,6 +368,8 @@ class CasePage:
     closed: bool
     today: date
     expired_consents: list[ExpiredConsent] = field(default_factory=list)
+    #: The units the case has been in, oldest first (empty: it never moved).
+    units: list[moves.Stretch] = field(default_factory=list)
 
 
 def group_actions(definition: WorkflowDefinition, actions: list[Action]) -> ActionGroups:
@@ -578,6 +585,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         closed=state.final,
         today=today,
         expired_consents=expired_consents(ctx, access, list(cockpit.given), today),
+        units=moves.history(ctx, access.case),
     )
 
 

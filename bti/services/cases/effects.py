@@ -35,6 +35,7 @@ from bti.domain.clock import day_start
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.policy import serves_municipality
+from bti.domain.policy import may_take_moved_case
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expiry_of
 from bti.domain.rules import feedback_problem
@@ -44,6 +45,7 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.services.access.emergency import nearest_leader_ids
+from bti.services.cases import moves
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import meeting_informs_home
 from bti.services.cases.handover import holder_after
@@ -597,6 +599,79 @@ def avverge(ctx, case, step, facts) -> Written:
     ), "barnevern_report")
 
 
+def unit_moved(ctx, case, step, facts) -> Written:
+    """Gode overgangar: the case moves to another unit of its municipality with the consent to
+    the transfer (recorded as a consent covering the receiving unit), its history kept
+    (``bti.services.cases.moves``). The sending unit's reporter, holder and proposed-holder
+    relations end, and its participants unless a current consent covers their service; a
+    holder of the sending unit (or of a service no consent covers) hands the baton to
+    ``new_stafettholder`` of the receiving unit. The receiving unit's leaders and BTI
+    coordinators are told."""
+    p = step.payload
+    to_unit = _unit(ctx, case, step, "to_unit", p["to_unit"])
+    if to_unit.id == case.unit_id:
+        raise _refuse(case, step, to_unit="same_unit")
+    _not_future(ctx, case, step, "given_on", p["given_on"])
+    from_unit_id = case.unit_id
+    holder = ctx.session.get(User, case.stafettholder_id) if case.stafettholder_id else None
+    holder_stays = holder is not None and holder.unit_id is not None and (
+        holder.unit_id == to_unit.id
+        or (holder.unit_id != from_unit_id and holder.unit_id in facts.covered))
+    new_holder = None
+    if p.get("new_stafettholder") is not None:
+        new_holder = _colleague(ctx, case, step, "new_stafettholder", p["new_stafettholder"])
+        if new_holder.id == case.stafettholder_id:
+            raise _refuse(case, step, new_stafettholder="already_stafettholder")
+        if not may_take_moved_case(new_holder.as_actor(), to_unit.id):
+            raise _refuse(case, step, new_stafettholder="not_in_receiving_unit")
+    elif holder is not None and not holder_stays:
+        raise _refuse(case, step, new_stafettholder="holder_leaves")
+    now = ctx.now()
+    consent = Consent(
+        case_id=case.id, status="given", given_by=p["given_by"], given_on=p["given_on"],
+        information=None, notes=None, recorded_by_id=ctx.actor.id, created_at=now,
+        services=[ConsentService(unit_id=to_unit.id)])
+    ctx.session.add(consent)
+    ctx.session.flush()
+    period = moves.record_move(ctx, case, to_unit.id, consent.id, now)
+    sending_covered = from_unit_id in facts.covered
+    for part in facts.participants:
+        if part.ended_at is not None or part.unit_id != from_unit_id:
+            continue
+        if part.relation == Relation.PARTICIPANT.value and sending_covered:
+            continue  # a current consent covers the sending service: they stay on
+        if part.relation == Relation.STAFETTHOLDER.value and new_holder is None:
+            continue  # the holder stays (only where ``holder_stays``, checked above)
+        part.ended_at, part.end_reason = now, moves.END_REASON
+    if new_holder is not None:
+        for part in facts.participants:
+            if part.relation == Relation.STAFETTHOLDER.value and part.ended_at is None:
+                part.ended_at, part.end_reason = now, "handed_over"
+        case.stafettholder_id = new_holder.id
+        ctx.session.add(Participant(
+            case_id=case.id, user_id=new_holder.id, unit_id=new_holder.unit_id,
+            relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=now))
+    case.unit_id = to_unit.id
+    case.unit = to_unit
+    ctx.session.flush()
+    emit(ctx, Event.CASE_MOVED_IN, moves.receiving_staff_ids(ctx, case.municipality_id,
+                                                             to_unit.id),
+         key=period.id, case_id=case.id,
+         details={"case_id": case.id, "from_unit_id": from_unit_id, "to_unit_id": to_unit.id})
+    if new_holder is not None:
+        emit(ctx, Event.APPOINTED, [new_holder.id], key=f"move-{period.id}", case_id=case.id,
+             details={"case_id": case.id})
+    return Written("case_unit_period", period.id)
+
+
+def transferred_out(ctx, case, step, facts) -> Written:
+    """The family moved to another municipality: with the consent to the transfer (who gave
+    it and when, in the stafettlogg entry) the case closes here as transferred; the signed
+    bundle is written afterwards (``bti.services.privacy.transfer``)."""
+    _not_future(ctx, case, step, "given_on", step.payload["given_on"])
+    return NOTHING
+
+
 def referral(ctx, case, step, facts) -> Written:
     """A referral naming one of the workflow file's teams (``[[teams]]``) puts the case on the
     agenda of that team's next meeting (``bti.services.teams.agenda.refer_case``); any other
@@ -636,6 +711,8 @@ HANDLERS: dict[str, Callable[[Ctx, Case, Step, CaseFacts], Written]] = {
     "report_barnevernet": report_barnevernet,
     "barnevern_feedback": barnevern_feedback,
     "avverge": avverge,
+    "unit_moved": unit_moved,
+    "transferred_out": transferred_out,
     "referral": referral,
     "close": close,
 }

@@ -37,6 +37,7 @@ from bti.domain.rules import rests_on_consent
 from bti.domain.vocabulary import GUARD_CHECKLIST
 from bti.domain.vocabulary import GUARD_DETAILS
 from bti.domain.vocabulary import GUARDS
+from bti.domain.vocabulary import SIDE_EXITS
 from bti.engine import Action
 from bti.engine import Refusal
 from bti.engine import TransitionDef
@@ -370,7 +371,7 @@ def next_steps(definition, state: str, actions: list[Action],
     out = []
     for a in actions:
         t = a.transition
-        if t.internal or t.standing:
+        if t.internal or t.standing or t.effect in SIDE_EXITS:
             continue
         checklist = tuple(
             CheckItem(guard, refusal is None, refusal, GUARD_CHECKLIST[guard].action,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +32,7 @@ def append(
     data: dict[str, Any],
     object_type: str | None = None,
     object_id: int | None = None,
+    at: datetime | None = None,
 ) -> StafettloggEntry:
     """Append one entry and move the case's chain head, in the caller's transaction.
 
@@ -38,8 +40,9 @@ def append(
     (``Connection.execute`` of one statement built at import, so SQLAlchemy's compiled cache
     serves it; logged and traced like every other statement): no unit-of-work bookkeeping for
     a row that is never changed. The entry returned is a transient copy of what was
-    written."""
-    at = ctx.now()
+    written. ``at`` (default now) dates an entry received with a transferred case: the
+    moment it happened at the sending municipality."""
+    at = ctx.now() if at is None else at
     values: dict[str, Any] = {
         "case_id": case.id,
         "seq": case.log_seq + 1,

@@ -26,6 +26,7 @@ class Event(StrEnum):
     BARNEVERN_FEEDBACK_OVERDUE = "barnevern_feedback_overdue"
     TEAM_AGENDA = "team_agenda"
     EMERGENCY_ACCESS = "emergency_access"
+    CASE_MOVED_IN = "case_moved_in"
     AUDIT_REVIEW = "audit_review"
     MEETING_INVITATION = "meeting_invitation"
 
@@ -56,6 +57,8 @@ EVENTS: dict[Event, EventSpec] = {
     Event.BARNEVERN_FEEDBACK_OVERDUE: EventSpec("now", "the reporter and the stafettholder"),
     Event.TEAM_AGENDA: EventSpec("digest", "the team's members"),
     Event.EMERGENCY_ACCESS: EventSpec("now", "the leaders of the case's unit"),
+    Event.CASE_MOVED_IN: EventSpec("now", "the leaders and BTI coordinators of the receiving "
+                                          "unit"),
     Event.AUDIT_REVIEW: EventSpec("now", "the reviewers (leader, privacy officer)"),
     #: A calendar invitation (ICS): a digest user gets it at the digest hour, but as a mail of
     #: its own (a calendar reads one invitation per message), not inside the digest's list.

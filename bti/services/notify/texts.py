@@ -34,6 +34,7 @@ TITLES: dict[Event, str] = {
     Event.BARNEVERN_FEEDBACK_OVERDUE: N_("Feedback from child welfare is overdue"),
     Event.TEAM_AGENDA: N_("A team's agenda: a new item, or the minutes of your question"),
     Event.EMERGENCY_ACCESS: N_("Emergency access to a case in your unit"),
+    Event.CASE_MOVED_IN: N_("A case was moved to your unit"),
     Event.AUDIT_REVIEW: N_("An access pattern needs review"),
     Event.MEETING_INVITATION: N_("You are invited to a meeting in a case"),
 }

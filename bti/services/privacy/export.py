@@ -48,6 +48,7 @@ from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
+from bti.domain.cases import CaseUnitPeriod
 from bti.domain.cases import Concern
 from bti.domain.cases import Consent
 from bti.domain.cases import ConsentService
@@ -103,6 +104,7 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "consent_service": ("consent_services", ConsentService),
     "case_participant": ("participants", Participant),
     "handover": ("handovers", Handover),
+    "case_unit_period": ("unit_periods", CaseUnitPeriod),
     "barnevern_report": ("barnevern_reports", BarnevernReport),
     "barnevern_feedback": ("barnevern_feedback", BarnevernFeedback),
     "emergency_access": ("emergency_accesses", EmergencyAccess),

@@ -132,6 +132,17 @@ EFFECT_MEANINGS: dict[str, str] = {
     "a concluding stage, no `no_investigation` after `investigation_opened`, and "
     "`none_received` only after `feedback_expected_by` with no answer.",
     "avverge": "an alert under the duty to avert, to the police or barnevernet.",
+    "unit_moved": "moves the case to `to_unit`, another unit of its municipality (gode "
+    "overgangar), with the consent to the transfer (`given_by`, `given_on`, recorded as a consent "
+    "covering the receiving unit) and the transition's `reason` (so use `reason = true`); the "
+    "history is kept (`case_unit_period`). The sending unit's reporter, holder and proposed "
+    "holder relations end, and its participants unless a current consent covers their service; "
+    "a holder of the sending unit hands the baton to `new_stafettholder` (a case worker of the "
+    "receiving unit; required then). The receiving unit's leaders and BTI coordinators are "
+    "notified.",
+    "transferred_out": "the family moved: with the consent to the transfer (`given_by`, "
+    "`given_on`) and the transition's `reason`, the case closes as transferred to "
+    "`to_municipality`; `bti case transfer-export` then writes its signed transfer bundle.",
     "referral": "a referral (to whom, in the stafettlogg entry).",
     "close": "closing details (archive reference, closing note) in the stafettlogg entry.",
 }

@@ -41,6 +41,9 @@ def action_labels() -> dict[str, str]:
         "case.exported": _("Exported the case (right of access)"),
         "case.archived": _("Archived the case"),
         "case.purged": _("Deleted the case's content"),
+        "case.transfer_exported": _("Exported the case's transfer bundle to another "
+                                    "municipality"),
+        "case.transfer_imported": _("Received the case from another municipality"),
         "case.generated": _("Generated as demo data"),
         "unit.overview_viewed": _("Opened the unit overview"),
         "access.denied": _("Was refused access to a case"),

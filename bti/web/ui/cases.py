@@ -86,7 +86,7 @@ def _kind_labels() -> dict[str, str]:
         "report": _("Reports to child welfare and police"), "level_change": _("Level changes"),
         "note": _("Notes"), "goal": _("Goals"), "home": _("The home informed"),
         "flag": _("Violence or abuse flag"), "stafettholder": _("Stafettholder"),
-        "participant": _("Participants"), "referral": _("Referrals"),
+        "participant": _("Participants"), "referral": _("Referrals"), "move": _("Moves"),
         "phase": _("Phase changes"), "close": _("Closing"),
     }
 
@@ -357,4 +357,8 @@ def fire(case_id: int, trigger: str):
           else _("Saved: %(action)s", action=pick(t.label, lang())), "info")
     for warning in result.step.warnings:
         flash(_("Note: %(warning)s", warning=refusal_text(warning)), "warning")
+    if not cases.still_sees(ctx, case_id):  # moved to another unit: no longer theirs to see
+        flash(_("The case now belongs to another unit. You no longer have access to it."),
+              "info")
+        return redirect(url_for("inbox.index"), 303)
     return redirect(url_for("cases.show", case_id=case_id), 303)
