@@ -34,8 +34,8 @@ from bti.domain.cases import Participant
 from bti.domain.clock import day_start
 from bti.domain.org import Unit
 from bti.domain.org import User
-from bti.domain.policy import serves_municipality
 from bti.domain.policy import may_take_moved_case
+from bti.domain.policy import serves_municipality
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expiry_of
 from bti.domain.rules import feedback_problem
