@@ -63,6 +63,7 @@ USER_PREDICATES = {
     policy.may_search_access_log: LEADERS | PRIVACY,
     policy.may_follow_up_access_log: (LEADERS - {"leader_no_unit"}) | PRIVACY,
     policy.may_self_authorise: {"employee", "coordinator", "leader", "foreign_leader"},
+    policy.may_view_ip_overview: LEADERS - {"leader_no_unit"},
 }
 
 
@@ -256,12 +257,35 @@ def test_review_item(who, municipality, unit, subject, expected):
     assert policy.may_review_item(who, municipality, unit, subject) is expected
 
 
+# --- the individual plan ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("who", "holder", "coordinator", "expected"), [
+    (ACTORS["employee"], 1, None, True),  # the stafettholder
+    (ACTORS["employee"], 2, 1, True),  # the coordinator
+    (ACTORS["employee"], 2, 3, False),  # a member, say, neither of them
+    (ACTORS["employee"], None, None, False),
+    (replace(ACTORS["employee"], active=False), 1, 1, False),
+])
+def test_may_edit_ansvarsgruppe(who, holder, coordinator, expected):
+    assert policy.may_edit_ansvarsgruppe(who, holder, coordinator) is expected
+
+
+@pytest.mark.parametrize(("roles", "expected"), [
+    ({"employee"}, True), ({"coordinator"}, True), ({"leader"}, True), ({"admin"}, False),
+    ({"privacy_officer"}, False), (set(), False), ({"admin", "employee"}, True),
+])
+def test_may_hold_cases(roles, expected):
+    assert policy.may_hold_cases(frozenset(roles)) is expected
+
+
 # --- the tables cover the module ---------------------------------------------------------------
 
 COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, policy.export_basis,
            policy.case_log_basis, policy.may_archive_case, policy.may_view_case_timeline,
            policy.may_open_case, policy.may_skip_second_factor, policy.may_change_account,
-           policy.may_review_user, policy.may_review_item}
+           policy.may_review_user, policy.may_review_item, policy.may_edit_ansvarsgruppe,
+           policy.may_hold_cases}
 
 
 def test_every_predicate_is_in_a_table():
