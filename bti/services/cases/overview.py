@@ -139,7 +139,7 @@ class ConsentItem:
 class HandoverItem:
     id: int
     from_name: str | None
-    to_user_id: int
+    to_user_id: int | None  # None: to the coordinating unit (``to_name`` is the unit's)
     to_name: str
     since: date  # the local date it was proposed
     days_waiting: int
@@ -278,7 +278,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     if case.stafettholder_id:
         user_ids.add(case.stafettholder_id)
     if handover is not None:
-        user_ids.add(handover.to_user_id)
+        if handover.to_user_id is not None:
+            user_ids.add(handover.to_user_id)
         if handover.from_user_id is not None:
             user_ids.add(handover.from_user_id)
     people = dict(ctx.session.execute(select(User.id, User.display_name).where(
@@ -286,6 +287,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
         if user_ids else {}
     unit_ids = {case.unit_id} | {p.unit_id for p in access.participants if p.unit_id}
     unit_ids |= {s.unit_id for c in current_consents for s in c.services}
+    if handover is not None and handover.to_unit_id is not None:
+        unit_ids.add(handover.to_unit_id)
     units = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
         Unit.id.in_(unit_ids), Unit.municipality_id == case.municipality_id)).all())
 
@@ -315,7 +318,9 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
             for c in current_consents),
         handover=None if handover is None else HandoverItem(
             handover.id, people.get(handover.from_user_id) if handover.from_user_id else None,
-            handover.to_user_id, people.get(handover.to_user_id, ""),
+            handover.to_user_id,
+            people.get(handover.to_user_id, "") if handover.to_user_id is not None
+            else units.get(handover.to_unit_id, "") if handover.to_unit_id is not None else "",
             local_date(handover.proposed_at), days_between(handover.proposed_at, now)),
         reports=tuple(
             ReportItem(r.id, r.sent_on, r.feedback_expected_by,
