@@ -50,10 +50,10 @@ from bti.engine.definition import Option
 from bti.engine.definition import StateDef
 from bti.engine.inputs import parse_int
 from bti.services.cases import handover as handovers
-from bti.services.cases.ansvarsgruppe import IpSummary
-from bti.services.cases.ansvarsgruppe import ip_summary
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
+from bti.services.cases.ansvarsgruppe import IpSummary
+from bti.services.cases.ansvarsgruppe import ip_summary
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import stopped_unevaluated
 from bti.services.cases.handover import HolderAfter
