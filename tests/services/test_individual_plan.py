@@ -21,6 +21,7 @@ from bti.domain.cases import Participant
 from bti.domain.vocabulary import vocabulary
 from bti.engine import TransitionRefused
 from bti.engine.loader import load_directory
+from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.stafettlogg import verify_case
 from bti.services.errors import NotFound
@@ -217,6 +218,10 @@ def test_the_coordinating_units_leader_and_coordinators_receive_it_one_accepts(i
     assert sees(w, w.koord_leader, case)
     assert sees(w, w.koord, case)
     assert not sees(w, w.koord_staff, case)  # neither leader nor coordinator
+    # in each recipient's inbox as a handover waiting for them
+    for who in (w.koord, w.koord_leader):
+        item = next(i for i in inbox.my_inbox(w.ctx(who)).items if i.case.id == case.id)
+        assert [u.kind for u in item.urgencies] == ["handover_waiting"]
     fire(w, w.koord, case, "accept_ip_handover", {"reason": "Eg tek koordineringa."})
     assert h.to_user_id == w.koord.id
     assert plan_of(session, case).coordinator_id == w.koord.id

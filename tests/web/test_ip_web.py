@@ -127,3 +127,22 @@ def test_the_ansvarsgruppe_page_members_meetings_and_minutes(app, web_world, log
     assert u["coordinator"]  # the former holder handed the case on
     assert login("coordinator", web_world).get(
         f"/saker/{case_id}/ansvarsgruppe").status_code == 404
+
+
+def test_the_leaders_overview_of_individual_plans(app, web_world, login):
+    _clock(app, NOW)
+    case_id = ip_case(app, web_world)
+    n2_decision_case(app, web_world)  # a case without an IP
+    leader = login("leader", web_world)
+    r = leader.get("/leiar/ip")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert f"Sak {case_id}" in html
+    assert "KN" not in html.split("<main", 1)[1]  # no pseudonym unless asked for
+    assert 'data-count="ip"' in html
+    # one IP case in the unit: the per unit count is suppressed
+    assert "færre enn 5" in html
+    named = leader.get("/leiar/ip?namn=1").get_data(as_text=True)
+    assert "KN" in named
+    assert "/leiar/ip" in leader.get("/leiar/").get_data(as_text=True)
+    assert login("nurse", web_world).get("/leiar/ip").status_code == 403

@@ -364,6 +364,11 @@ def _direction(definition, t: TransitionDef, source: str) -> str:
     return "up" if there.number > here.number else "down"
 
 
+#: Guards of a step that only answers something waiting (the acceptance of a handover to an
+#: individual plan): while nothing waits, the step is not a way forward and is not listed.
+ANSWER_GUARDS = frozenset({"ip_handover"})
+
+
 def next_steps(definition, state: str, actions: list[Action],
                params: Mapping[str, str]) -> tuple[NextStep, ...]:
     """The transitions that move the case on from ``state`` (not the internal ones that only
@@ -374,6 +379,8 @@ def next_steps(definition, state: str, actions: list[Action],
     for a in actions:
         t = a.transition
         if t.internal or t.standing:
+            continue
+        if any(r.code == "guard" and r.guard in ANSWER_GUARDS for r in a.refusals):
             continue
         checklist = tuple(
             CheckItem(guard, refusal is None, refusal, GUARD_CHECKLIST[guard].action,
