@@ -44,6 +44,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bti.domain.base import Base
+from bti.domain.cases import AnsvarsgruppeMeeting
+from bti.domain.cases import AnsvarsgruppeMember
 from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
@@ -56,6 +58,7 @@ from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Goal
 from bti.domain.cases import Handover
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
@@ -107,6 +110,9 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "notification_delivery": ("notification_deliveries", NotificationDelivery),
     "case_archive": ("archives", CaseArchive),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
+    "individual_plan": ("individual_plan", IndividualPlan),
+    "ansvarsgruppe_member": ("ansvarsgruppe_members", AnsvarsgruppeMember),
+    "ansvarsgruppe_meeting": ("ansvarsgruppe_meetings", AnsvarsgruppeMeeting),
 }
 
 
