@@ -376,3 +376,56 @@ def test_a_member_of_another_cases_ansvarsgruppe_sees_nothing_of_this_one(ip_wor
                                                          "member": w.koord_staff.id})
     assert sees(w, w.koord_staff, other)
     assert not sees(w, w.koord_staff, ip_case)
+
+
+# --- the leader's overview -------------------------------------------------------------------
+
+
+def test_the_leaders_overview_counts_ips_coordinators_and_ansvarsgrupper(ip_world, session,
+                                                                         ip_case):
+    from bti.domain.log import AuditEvent
+    from bti.services.analytics import leader
+
+    w, case = ip_world, ip_case
+    new_case(w, "Test utan IP")
+    ov = leader.ip_overview(w.ctx(w.leader))
+    assert [r.case_id for r in ov.rows] == [case.id]
+    row = ov.rows[0]
+    assert (row.coordinator_name, row.coordinator_unit) == (w.nurse.display_name,
+                                                            "Helsestasjonen")
+    assert row.pseudonym is None  # case numbers unless asked for
+    assert not row.has_ansvarsgruppe  # the coordinator alone
+    assert (ov.open_cases, ov.with_ip, ov.with_coordinator, ov.with_ansvarsgruppe) == (2, 1, 1, 0)
+    # one IP case in the school: below 5, suppressed in the per unit counts
+    assert [(u.unit_name, u.with_ip) for u in ov.units] == [("Nordvik skule", None)]
+    fire(w, w.nurse, case, "add_ansvarsgruppe_member", {"member_kind": "guardian",
+                                                        "member_name": "Testmor"})
+    named = leader.ip_overview(w.ctx(w.leader), show_names=True)
+    assert named.rows[0].pseudonym == "Test IP"
+    assert named.with_ansvarsgruppe == 1
+    session.commit()
+    listed = session.scalars(select(AuditEvent.case_id).where(
+        AuditEvent.actor_id == w.leader.id, AuditEvent.action == "case.listed")).all()
+    assert listed == [case.id]
+    viewed = session.scalars(select(AuditEvent).where(
+        AuditEvent.actor_id == w.leader.id, AuditEvent.action == "unit.overview_viewed")).all()
+    assert len(viewed) == 2
+    for who in (w.teacher, w.nurse, w.admin):
+        with pytest.raises(NotFound):
+            leader.ip_overview(w.ctx(who))
+    # another municipality's leader sees none of it
+    assert leader.ip_overview(w.ctx(w.foreign)).rows == ()
+
+
+def test_five_ip_cases_of_a_unit_are_counted(ip_world, session):
+    from bti.services.analytics import leader
+
+    w = ip_world
+    for i in range(5):
+        c = new_case(w, f"Test IP {i}")
+        fire(w, w.coordinator, c, "handover_ip", {"to_user": w.nurse.id, "reason": "IP."})
+        fire(w, w.nurse, c, "accept_ip_handover", {"reason": "Eg koordinerer."})
+    ov = leader.ip_overview(w.ctx(w.leader))
+    assert ov.with_ip == 5
+    assert [(u.unit_name, u.with_ip, u.with_ansvarsgruppe) for u in ov.units] == [
+        ("Nordvik skule", 5, 0)]

@@ -256,6 +256,9 @@ MARK_KINDS: Mapping[str, str] = {
     "handover_accepted": "handover",
     "handover_declined": "handover",
     "handover_withdrawn": "handover",
+    "ip_handover_proposed": "handover",
+    "ip_handover_accepted": "handover",
+    "ansvarsgruppe_meeting": "meeting",
     "report_barnevernet": "report",
     "barnevern_feedback": "report",
     "avverge": "report",
@@ -265,7 +268,8 @@ MARK_KINDS: Mapping[str, str] = {
 }
 #: The payload field that holds the event's own date, per effect (else the entry's time).
 _EVENT_DATE_FIELD = {
-    "evaluation": "evaluated_on", "meeting": "held_on", "report_barnevernet": "sent_on",
+    "evaluation": "evaluated_on", "meeting": "held_on", "ansvarsgruppe_meeting": "held_on",
+    "report_barnevernet": "sent_on",
     "barnevern_feedback": "received_on", "avverge": "reported_on", "consent_given": "given_on",
 }
 
