@@ -284,9 +284,20 @@ class Note(Base):
     created_at: Mapped[datetime]
 
 
+#: What a handover hands over: the baton (``stafett``) or the case to an individual plan
+#: (``ip``: the new holder becomes the IP's coordinator and the case continues on nivå 3).
+HANDOVER_STAFETT = "stafett"
+HANDOVER_IP = "ip"
+
+
 class Handover(Base):
     """Overføring av stafettpinnen: proposed, then accepted or declined by the new holder, or
-    withdrawn by its proposer or the stafettholder (cancelled: the recipient lost access)."""
+    withdrawn by its proposer or the stafettholder (cancelled: the recipient lost access).
+
+    A handover to an individual plan (``purpose`` ``ip``) names a person (``to_user_id``) or the
+    coordinating unit (``to_unit_id``, koordinerande eining): then its leaders and coordinators
+    are the recipients, any one of them answers, and ``to_user_id`` is set to the one who
+    accepted."""
 
     __tablename__ = "handover"
 
@@ -298,7 +309,11 @@ class Handover(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
     from_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    to_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: The coordinating unit a handover to an individual plan names (instead of a person).
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    purpose: Mapped[str] = mapped_column(String(20), default=HANDOVER_STAFETT,
+                                         server_default=HANDOVER_STAFETT)
     # proposed | accepted | declined | withdrawn | cancelled
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text)
@@ -309,6 +324,68 @@ class Handover(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     proposed_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+
+
+class IndividualPlan(Base):
+    """Individuell plan (IP): the case became an IP case when a handover to an individual plan
+    was accepted (``handover_id``), and continues on nivå 3 with its one coordinator, a staff
+    member of the ansvarsgruppe. At most one per case."""
+
+    __tablename__ = "individual_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), unique=True)
+    handover_id: Mapped[int | None] = mapped_column(ForeignKey("handover.id"))
+    started_at: Mapped[datetime]
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+
+
+#: Kinds of ansvarsgruppe members: staff (a user of the municipality) and, by name only (never an
+#: identity number), the guardians and the child.
+MEMBER_STAFF = "staff"
+MEMBER_GUARDIAN = "guardian"
+MEMBER_CHILD = "child"
+MEMBER_KINDS = (MEMBER_STAFF, MEMBER_GUARDIAN, MEMBER_CHILD)
+
+
+class AnsvarsgruppeMember(Base):
+    """A member of an IP case's ansvarsgruppe. Staff are users (their access to the case is a
+    participant relation, within what the consent covers); guardians and the child are named
+    only. The coordinator is ``IndividualPlan.coordinator_id``, one of the staff members."""
+
+    __tablename__ = "ansvarsgruppe_member"
+    __table_args__ = (
+        CheckConstraint("kind IN ('staff', 'guardian', 'child')", name="kind"),
+        CheckConstraint("(kind = 'staff') = (user_id IS NOT NULL)", name="staff_is_user"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: A guardian's or the child's name (staff: None, the user's name is shown).
+    name: Mapped[str | None] = mapped_column(String(120))
+    #: What they do in the group (for example "kontaktlærer", "mor").
+    role_text: Mapped[str | None] = mapped_column(String(120))
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    added_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class AnsvarsgruppeMeeting(Base):
+    """A meeting of the ansvarsgruppe (date, place) with its minutes; the minutes are also a
+    stafettlogg entry (``log_seq``)."""
+
+    __tablename__ = "ansvarsgruppe_meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    held_on: Mapped[date]
+    place: Mapped[str] = mapped_column(String(200))
+    minutes: Mapped[str] = mapped_column(Text)
+    log_seq: Mapped[int]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
 
 
 #: The stages of barnevernet's feedback on a report of concern. Barnevernet confirms receipt

@@ -4,6 +4,8 @@ registers them all already (bti/domain/__init__.py)."""
 from bti.domain.analytics import AnalyticsCounter
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.base import Base
+from bti.domain.cases import AnsvarsgruppeMeeting
+from bti.domain.cases import AnsvarsgruppeMember
 from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
@@ -17,6 +19,7 @@ from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Goal
 from bti.domain.cases import Handover
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
@@ -47,12 +50,14 @@ from bti.domain.teams import TeamMeeting
 from bti.domain.teams import TeamMember
 
 __all__ = [
-    "AnalyticsCounter", "ApiToken", "AuditChainHead", "AuditEvent", "AuditReviewItem",
+    "AnalyticsCounter", "AnsvarsgruppeMeeting", "AnsvarsgruppeMember", "ApiToken",
+    "AuditChainHead", "AuditEvent", "AuditReviewItem",
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
     "BarnevernFeedback", "BarnevernReport", "Base", "CalendarFeed", "NotificationDelivery",
     "NotificationPreference", "Case", "CaseArchive", "CasePurge", "CaseTransfer", "CaseUnitPeriod",
     "Concern", "Consent", "ConsentService",
-    "Evaluation", "EvaluationMeasure", "Goal", "Handover", "Measure", "Meeting", "Municipality",
+    "Evaluation", "EvaluationMeasure", "Goal", "Handover", "IndividualPlan", "Measure", "Meeting",
+    "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "UnitMunicipality", "User", "UserRole",
     "WorkflowDefinitionRecord",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",

@@ -70,6 +70,12 @@ def works_on_cases(actor: Actor) -> bool:
     return _holds_any(actor, CASE_WORK_ROLES)
 
 
+def may_hold_cases(roles: Set[str]) -> bool:
+    """Whether a user with ``roles`` may hold a case (be its stafettholder or the coordinator of
+    its individual plan): a role that works on cases."""
+    return not CASE_WORK_ROLES.isdisjoint(roles)
+
+
 def may_open_case(actor: Actor, opening_roles: Set[str]) -> bool:
     """Open a case (raise a concern): a role the workflow file's opening names."""
     return _holds_any(actor, opening_roles)
@@ -94,6 +100,20 @@ def may_export_transfer(actor: Actor, case_municipality_id: int) -> bool:
     operator does it on the command line, ``bti case transfer-export``)."""
     return (_holds_any(actor, frozenset({COORDINATOR, PRIVACY_OFFICER}))
             and case_municipality_id == actor.municipality_id)
+# --- the individual plan (IP) ---------------------------------------------------------------
+
+
+def may_edit_ansvarsgruppe(actor: Actor, stafettholder_id: int | None,
+                           coordinator_id: int | None) -> bool:
+    """Change an IP case's ansvarsgruppe (members, the coordinator, meetings and minutes): its
+    coordinator and its stafettholder. (Who sees it is who sees the case.)"""
+    return actor.active and actor.id in {stafettholder_id, coordinator_id} - {None}
+
+
+def may_view_ip_overview(actor: Actor) -> bool:
+    """The leader's overview of individual plans (which children of the unit have an IP, a
+    coordinator, an ansvarsgruppe): a leader with a unit, as for the other leader lists."""
+    return may_use_leader_views(actor) and actor.unit_id is not None
 
 
 # --- analytics and the leader's views --------------------------------------------------------

@@ -117,6 +117,26 @@ GUARDS: dict[str, L] = {
         "nn": "Berre den som er føreslått som ny stafetthaldar kan svare på overføringa.",
         "en": "Only the proposed new stafettholder can answer the handover.",
     },
+    "ip_handover": {
+        "nb": "Overføringen som venter, gjelder ikke individuell plan.",
+        "nn": "Overføringa som ventar, gjeld ikkje individuell plan.",
+        "en": "The handover waiting is not one to an individual plan.",
+    },
+    "not_ip_handover": {
+        "nb": "Overføringen gjelder individuell plan: ta imot saken som koordinator.",
+        "nn": "Overføringa gjeld individuell plan: ta imot saka som koordinator.",
+        "en": "The handover is to an individual plan: accept the case as its coordinator.",
+    },
+    "has_ip": {
+        "nb": "Saken har ikke individuell plan (ennå).",
+        "nn": "Saka har ikkje individuell plan (enno).",
+        "en": "The case has no individual plan (yet).",
+    },
+    "may_edit_ansvarsgruppe": {
+        "nb": "Bare koordinatoren og stafettholderen kan endre ansvarsgruppen.",
+        "nn": "Berre koordinatoren og stafetthaldaren kan endre ansvarsgruppa.",
+        "en": "Only the coordinator and the stafettholder can change the ansvarsgruppe.",
+    },
     "may_withdraw_handover": {
         "nb": "Bare den som foreslo overføringen, eller stafettholderen, kan trekke den tilbake, "
         "og bare mens den venter på svar.",
@@ -278,6 +298,26 @@ GUARD_CHECKLIST: dict[str, GuardCheck] = {
         "nn": "du er føreslått som ny stafetthaldar",
         "en": "you are proposed as the new stafettholder",
     }),
+    "ip_handover": GuardCheck({
+        "nb": "overføringen som venter, gjelder individuell plan",
+        "nn": "overføringa som ventar, gjeld individuell plan",
+        "en": "the handover waiting is to an individual plan",
+    }),
+    "not_ip_handover": GuardCheck({
+        "nb": "overføringen som venter, gjelder stafettpinnen",
+        "nn": "overføringa som ventar, gjeld stafettpinnen",
+        "en": "the handover waiting is of the baton",
+    }),
+    "has_ip": GuardCheck({
+        "nb": "saken har individuell plan (overføringen er tatt imot)",
+        "nn": "saka har individuell plan (overføringa er teken imot)",
+        "en": "the case has an individual plan (the handover is accepted)",
+    }, "handover_ip"),
+    "may_edit_ansvarsgruppe": GuardCheck({
+        "nb": "du er koordinator eller stafettholder",
+        "nn": "du er koordinator eller stafetthaldar",
+        "en": "you are the coordinator or the stafettholder",
+    }),
     "may_withdraw_handover": GuardCheck({
         "nb": "du foreslo overføringen eller er stafettholder, og den venter på svar",
         "nn": "du føreslo overføringa eller er stafetthaldar, og ho ventar på svar",
@@ -376,8 +416,28 @@ EFFECTS: dict[str, EffectSpec] = {
     # where their service may take part: ``bti.services.cases.handover``)
     "handover_proposed": _e("handover", {"to_user": "user", "reason": "textarea"},
                             {"holder_stays": "bool"}, guards=("no_pending_handover",)),
-    "handover_accepted": _e("handover", {}, {}, guards=("is_handover_recipient",)),
+    "handover_accepted": _e("handover", {}, {},
+                            guards=("is_handover_recipient", "not_ip_handover")),
     "handover_declined": _e("handover", {}, {}, guards=("is_handover_recipient",)),
+    # a handover to an individual plan names the coordinator (``to_user``) or the coordinating
+    # unit (``coordinating_unit``), exactly one of them (``bti.services.cases.effects``)
+    "ip_handover_proposed": _e("handover", {"reason": "textarea"},
+                               {"to_user": "user", "coordinating_unit": "unit"},
+                               guards=("no_pending_handover",)),
+    "ip_handover_accepted": _e("handover", {}, {},
+                               guards=("is_handover_recipient", "ip_handover")),
+    # the ansvarsgruppe of an IP case: staff as users (``member``), guardians and the child by
+    # name (``member_name``); one coordinator; meetings with minutes
+    "ansvarsgruppe_member": _e("participant", {"member_kind": "choice"},
+                               {"member": "user", "member_name": "text", "member_role": "text"},
+                               guards=("has_ip", "may_edit_ansvarsgruppe")),
+    "ansvarsgruppe_member_ended": _e("participant", {}, {"member": "user", "member_name": "text"},
+                                     guards=("has_ip", "may_edit_ansvarsgruppe")),
+    "ip_coordinator": _e("participant", {"coordinator": "user"},
+                         guards=("has_ip", "may_edit_ansvarsgruppe")),
+    "ansvarsgruppe_meeting": _e("meeting", {"held_on": "date", "place": "text",
+                                            "minutes": "textarea"},
+                                guards=("has_ip", "may_edit_ansvarsgruppe")),
     "handover_withdrawn": _e("handover", {}, {}, guards=("may_withdraw_handover",)),
     # gode overgangar: the case moves to another unit of its municipality with the consent to
     # the transfer (``given_by``, ``given_on``); ``new_stafettholder`` takes the baton when the

@@ -184,5 +184,21 @@ def error_text(code: str) -> str:
         "before_report": _("The date cannot be before the report was sent."),
         "before_deadline": _("The deadline for feedback has not passed yet."),
         "before_investigation": _("The date cannot be before the investigation was opened."),
+        # the individual plan and its ansvarsgruppe
+        "user_or_unit": _("Choose either a coordinator or the coordinating unit, not both."),
+        "not_coordinating_unit": _("Choose a coordinating unit."),
+        "no_recipients": _("The coordinating unit has no active leader or coordinator to "
+                           "receive the case."),
+        "may_not_hold": _("The person cannot hold a case."),
+        "staff_by_user": _("Choose a staff member from the list; names are written only for "
+                           "guardians and the child."),
+        "named_only": _("Guardians and the child are written by name only, not chosen as "
+                        "users."),
+        "child_already_member": _("The child is already a member."),
+        "already_member": _("Already a member of the ansvarsgruppe."),
+        "not_member": _("Not a member of the ansvarsgruppe."),
+        "is_coordinator": _("The coordinator cannot leave: change the coordinator first."),
+        "already_coordinator": _("The person is already the coordinator."),
+        "user_or_name": _("Choose a staff member or write a name, not both."),
     }
     return texts.get(code, _("The value is not valid."))

@@ -66,6 +66,7 @@ USER_PREDICATES = {
     policy.may_self_authorise: {"employee", "coordinator", "leader", "foreign_leader"},
     policy.may_administer_teams: ADMINS,
     policy.may_use_teams: CASE_WORKERS,
+    policy.may_view_ip_overview: LEADERS - {"leader_no_unit"},
 }
 
 
@@ -350,6 +351,26 @@ ASK_TEAM = [
 @pytest.mark.parametrize(("who", "municipality", "active", "expected"), ASK_TEAM)
 def test_ask_team(who, municipality, active, expected):
     assert policy.may_ask_team(who, municipality, active) is expected
+# --- the individual plan ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("who", "holder", "coordinator", "expected"), [
+    (ACTORS["employee"], 1, None, True),  # the stafettholder
+    (ACTORS["employee"], 2, 1, True),  # the coordinator
+    (ACTORS["employee"], 2, 3, False),  # a member, say, neither of them
+    (ACTORS["employee"], None, None, False),
+    (replace(ACTORS["employee"], active=False), 1, 1, False),
+])
+def test_may_edit_ansvarsgruppe(who, holder, coordinator, expected):
+    assert policy.may_edit_ansvarsgruppe(who, holder, coordinator) is expected
+
+
+@pytest.mark.parametrize(("roles", "expected"), [
+    ({"employee"}, True), ({"coordinator"}, True), ({"leader"}, True), ({"admin"}, False),
+    ({"privacy_officer"}, False), (set(), False), ({"admin", "employee"}, True),
+])
+def test_may_hold_cases(roles, expected):
+    assert policy.may_hold_cases(frozenset(roles)) is expected
 
 
 # --- the tables cover the module ---------------------------------------------------------------
@@ -361,7 +382,8 @@ COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, polic
            policy.may_edit_municipality, policy.serves_municipality,
            policy.may_take_part_in_municipality, policy.may_be_team_member,
            policy.may_view_team, policy.may_see_team_case, policy.may_ask_team,
-           policy.may_take_moved_case, policy.may_export_transfer}
+           policy.may_take_moved_case, policy.may_export_transfer,
+           policy.may_edit_ansvarsgruppe, policy.may_hold_cases}
 
 
 def test_every_predicate_is_in_a_table():

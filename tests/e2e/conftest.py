@@ -506,7 +506,7 @@ def screenshot_as():
 # -- cases built through the services (preconditions a journey does not click) ----------------
 
 #: The states ``case_at`` can stop in, in the order the standard path reaches them.
-CASE_STOPS = ("n0_plan", "n1_plan", "n2_plan", "n2_reported")
+CASE_STOPS = ("n0_plan", "n1_plan", "n2_plan", "n2_reported", "ip")
 
 
 @pytest.fixture
@@ -593,6 +593,27 @@ def case_at(live_server):
             if stop == "n2_reported":
                 fire("koordinator", "report_barnevernet",
                      {"sent_on": day(), "grounds": "neglect"})
+            if stop == "ip":
+                fire("koordinator", "add_measure", {
+                    "description": "Samtalar på helsestasjonen.", "responsible": coord.id,
+                    "start_date": day(), "evaluate_by": day(14)})
+                fire("koordinator", "start")
+                fire("koordinator", "evaluate")
+                measures = [m.id for m in s.scalars(select(Measure).where(
+                    Measure.case_id == cid, Measure.status == "active"))]
+                fire("koordinator", "record_evaluation", {
+                    "measures": measures, "effect": "some", "child_voice_method": "conversation",
+                    "child_said": "Eg vil ha ein vaksen å gå til.", "outcome": "adjust"})
+                fire("koordinator", "decide")
+                fire("koordinator", "handover_ip", {"to_user": users["rektor"].id,
+                                                    "reason": "Individuell plan er vedteken."})
+                fire("rektor", "accept_ip_handover", {"reason": "Eg koordinerer planen."})
+                fire("rektor", "add_ansvarsgruppe_member", {
+                    "member_kind": "guardian", "member_name": "Testmor Fjordvik",
+                    "member_role": "Mor"})
+                fire("rektor", "record_ansvarsgruppe_meeting", {
+                    "held_on": day(), "place": "Fjordvik skule",
+                    "minutes": "Planen er lagd saman med heimen og helsestasjonen."})
             return cid
 
     return build

@@ -189,6 +189,14 @@ def test_journey_pages_fit_a_phone(phone, live_server, case_at, axe):
     _sign_in(pg, live_server, LEADER)
     visit(pg, "/leiar/", "leader-overview")
     expect(pg.locator("table.leader-cases")).to_be_visible()
+    # the individual plan: the leader coordinates one
+    ip = case_at("ip", "Hegg IP 390")
+    visit(pg, f"/saker/{ip}", "case-page-ip", "Hegg IP 390")
+    visit(pg, f"/saker/{ip}/ansvarsgruppe", "ansvarsgruppe", "Hegg IP 390")
+    expect(pg.get_by_text("Testmor Fjordvik")).to_be_visible()
+    visit(pg, f"/saker/{ip}/handling/add_ansvarsgruppe_member", "ansvarsgruppe-member")
+    visit(pg, "/leiar/ip", "leader-ip", "Individuelle planer")
+    expect(pg.locator("table.ip-cases")).to_be_visible()
 
     assert not pg.js_errors, pg.js_errors
 

@@ -73,7 +73,7 @@ def _advance(sc: Script, w: World, case, day: int, item_id: int, choice: dict) -
                                           "given_on": sc.date(day)})
         payload = {"reason": "Grunngjeving av valet."}
         if decision == "handover_ip":
-            payload["referred_to"] = "coordinating_unit"
+            payload["to_user"] = w.leader.id
         fire(holder, decision, payload)
 
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bti.domain.cases import Evaluation
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.log import StafettloggEntry
 from bti.engine import TransitionRefused
@@ -199,11 +200,19 @@ def test_donna_five_steps_end_to_end(session, registry):
     walk.fire(c, "evaluate", state="n3_evaluation")
     walk.evaluation(c, m3, state="n3_evaluation", effect="good", outcome="stop")
     walk.fire(c, "decide", state="n3_decision")
-    closed = walk.fire(c, "handover_ip", {"referred_to": "ip_coordinator", "reason": "Individuell "
-                       "plan med barnekoordinator er vedtatt."}, state="closed")
-    assert closed.entry.kind == "close"
-    assert walk.case.closed_at is not None
+    proposed = walk.fire(c, "handover_ip", {"to_user": w.leader.id, "reason": "Individuell "
+                         "plan med barnekoordinator er vedtatt."}, state="n3_decision")
+    assert proposed.entry.kind == "handover"
+    accepted = walk.fire(w.leader, "accept_ip_handover", {"reason": "Jeg er barnekoordinator."},
+                         state="n3_plan")
+    assert walk.case.closed_at is None
+    assert ip_plan(session, walk.case).coordinator_id == walk.case.stafettholder_id == w.leader.id
+    assert accepted.entry.object_type == "handover"
     walk.finish()
+
+
+def ip_plan(session, case) -> IndividualPlan | None:
+    return session.scalar(select(IndividualPlan).where(IndividualPlan.case_id == case.id))
 
 
 def test_donna_refusals(session, registry):
@@ -301,8 +310,12 @@ def test_aukra_coordinator_and_individual_plan_end_to_end(session, registry):
     walk.fire(w.nurse, "evaluate", state="n3_evaluation")
     walk.evaluation(c, m, state="n3_evaluation", method="snakke", effect="good", outcome="stop")
     walk.fire(c, "decide", state="n3_decision")
-    walk.fire(c, "handover_ip", {"referred_to": "ip_coordinator", "reason": "Individuell plan "
-              "med koordinator er innvilget."}, state="closed")
+    walk.fire(c, "handover_ip", {"to_user": w.leader.id, "reason": "Individuell plan "
+              "med koordinator er innvilget."}, state="n3_decision")
+    walk.fire(w.leader, "accept_ip_handover", {"reason": "Koordinator frå skulen."},
+              state="n3_plan")
+    assert ip_plan(session, walk.case) is not None
+    assert walk.case.closed_at is None
     walk.finish()
 
 
@@ -471,8 +484,14 @@ def test_vestre_slidre_innsatsteam_and_child_voice_end_to_end(session, registry)
               state="n2_evaluation")
     walk.evaluation(w.nurse, m, state="n2_evaluation", effect="some", outcome="continue")
     walk.fire(c, "decide", state="n2_decision")
-    walk.fire(c, "handover_ip", {"referred_to": "ip_coordinator", "reason": "Barnet får "
-              "individuell plan; helsestasjonen stiller med koordinator."}, state="closed")
+    # the health station provides the coordinator (the consent covers it): from nivå 2 the
+    # accepted handover takes the case on to nivå 3 as an IP case
+    walk.fire(c, "handover_ip", {"to_user": w.nurse.id, "reason": "Barnet får "
+              "individuell plan; helsestasjonen stiller med koordinator."}, state="n2_decision")
+    r = walk.fire(w.nurse, "accept_ip_handover", {"reason": "Eg koordinerer planen."},
+                  state="n3_plan")
+    assert r.entry.kind == "level_change"
+    assert ip_plan(session, walk.case).coordinator_id == w.nurse.id
     walk.finish()
 
 

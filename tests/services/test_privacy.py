@@ -122,10 +122,35 @@ def rich_case(w: World, pseudonym: str = SENTINEL, *, close: bool = True, now=No
     fire(w.nurse, "move_unit", {"to_unit": w.school.id, "given_by": "guardians",
                                 "given_on": DAY, "reason": "Tilbake til skulen",
                                 "new_stafettholder": w.coordinator.id})
+    # an individual plan (individual_plan, ansvarsgruppe_member, ansvarsgruppe_meeting): the
+    # leader coordinates it and hands the baton back to the coordinator
+    fire(w.coordinator, "escalate", {"reason": "Helsestasjonen må inn."})
+    _level_cycle(fire, w.coordinator)
+    fire(w.coordinator, "handover_ip", {"to_user": w.leader.id, "reason": "Individuell plan."})
+    fire(w.leader, "accept_ip_handover", {"reason": "Eg koordinerer planen."})
+    fire(w.leader, "add_ansvarsgruppe_member", {"member_kind": "guardian",
+                                                "member_name": "Testmor Personvern"})
+    fire(w.leader, "record_ansvarsgruppe_meeting", {"held_on": DAY, "place": "Skulen",
+                                                    "minutes": "Referat frå ansvarsgruppa."})
+    fire(w.leader, "propose_handover", {"to_user": w.coordinator.id, "reason": "Tilbake."})
+    fire(w.coordinator, "accept_handover")
+    _level_cycle(fire, w.coordinator)
     if close:
         fire(w.coordinator, "close", {"reason": "Mål nådd."})
     w.session.flush()
     return case.id
+
+
+def _level_cycle(fire, holder) -> None:
+    """plan → active → evaluation (the measure evaluated) → decision."""
+    m = fire(holder, "add_measure", {"description": "Samtale", "responsible": holder.id,
+                                     "start_date": DAY, "evaluate_by": _d(30)}).entry.object_id
+    fire(holder, "start")
+    fire(holder, "evaluate")
+    fire(holder, "record_evaluation", {"measures": [m], "effect": "some",
+                                       "child_voice_method": "conversation",
+                                       "outcome": "continue", "child_said": "Betre."})
+    fire(holder, "decide")
 
 
 def plain_case(w: World, pseudonym: str, *, close: bool, now=None) -> int:

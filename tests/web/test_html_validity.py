@@ -24,6 +24,7 @@ import pytest
 from tests.factories import FIXED_NOW
 from tests.web.test_analytics_web import seven_cases
 from tests.web.test_cases_ui import _version
+from tests.web.test_ip_web import ip_case
 from tests.web.test_teams_web import team_pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,13 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
     coordinator = login("coordinator", web_world)
     leader = login("leader", web_world)
     admin = login("admin", web_world)
+    nurse = login("nurse", web_world)
+    ip_id = ip_case(app, web_world)  # an IP case the nurse coordinates
+    assert nurse.post(f"/saker/{ip_id}/handling/record_ansvarsgruppe_meeting", {
+        "expected_version": _version(nurse.get(f"/saker/{ip_id}").get_data(as_text=True),
+                                     "record_ansvarsgruppe_meeting"),
+        "held_on": FIXED_NOW.date().isoformat(), "place": "Helsestasjonen",
+        "minutes": "Plan & mål <laga> saman"}).status_code == 303
     case_id = case_ids[0]
     html = coordinator.get(f"/saker/{case_id}").get_data(as_text=True)
     r = coordinator.post(f"/saker/{case_id}/handling/add_note",
@@ -81,7 +89,7 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                           "text": "Samtale med kontaktlærar <5 min. & vel gjennomført"})
     assert r.status_code == 303, r.get_data(as_text=True)[-800:]
     for lang in ("en", "nb"):
-        for b in (coordinator, leader, admin):
+        for b in (coordinator, leader, admin, nurse):
             b.get("/saker/")
             assert b.post("/auth/language", {"lang": lang, "next": "/saker/"}).status_code == 302
         for name, b, url in (
@@ -92,6 +100,12 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("action page, consent", coordinator, f"/saker/{case_id}/handling/give_consent"),
                 ("action page, refused", coordinator, f"/saker/{case_id}/handling/decide"),
                 ("action page, move", coordinator, f"/saker/{case_id}/handling/move_unit"),
+                ("case page, individual plan", nurse, f"/saker/{ip_id}"),
+                ("ansvarsgruppe", nurse, f"/saker/{ip_id}/ansvarsgruppe"),
+                ("ansvarsgruppe, no IP", coordinator, f"/saker/{case_id}/ansvarsgruppe"),
+                ("action page, ansvarsgruppe member", nurse,
+                 f"/saker/{ip_id}/handling/add_ansvarsgruppe_member"),
+                ("individual plans", leader, "/leiar/ip"),
                 ("inbox", coordinator, "/saker/"),
                 ("notifications", coordinator, "/varsler/"),
                 ("notification settings", coordinator, "/varsler/innstillinger"),

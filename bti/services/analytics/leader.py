@@ -19,22 +19,30 @@ from dataclasses import replace
 from datetime import date
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
+from bti.domain.cases import AnsvarsgruppeMeeting
+from bti.domain.cases import AnsvarsgruppeMember
 from bti.domain.cases import Case
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Participant
 from bti.domain.clock import day_start
 from bti.domain.clock import local_date
 from bti.domain.log import StafettloggEntry
+from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.policy import may_use_leader_views
 from bti.domain.policy import may_view_case_timeline
+from bti.domain.policy import may_view_ip_overview
 from bti.domain.rules import days_in_level
 from bti.domain.rules import level_decision_due
 from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
+from bti.services.analytics.suppression import sup
 from bti.services.cases import lifecycle as case_service
 from bti.services.cases.inbox import reported_cases
 from bti.services.context import Ctx
@@ -133,6 +141,111 @@ def unit_overview(ctx: Ctx, *, show_names: bool = False) -> Overview:
     return Overview(actor.unit_id, level_counts, tuple(rows), show_names)
 
 
+# --- individual plans (Vestre Slidre: who keeps the overview) ---------------------------------
+
+
+@dataclass(frozen=True)
+class IpRow:
+    """An open IP case of the leader's unit: its coordinator and its ansvarsgruppe."""
+
+    case_id: int
+    coordinator_name: str
+    coordinator_unit: str | None
+    members: int  # active members of the ansvarsgruppe, the coordinator included
+    last_meeting: date | None
+    #: The child's pseudonym, only when the leader asked to see names (an audited read).
+    pseudonym: str | None = None
+
+    @property
+    def has_ansvarsgruppe(self) -> bool:
+        """An ansvarsgruppe beyond the coordinator alone: another member, or a meeting."""
+        return self.members > 1 or self.last_meeting is not None
+
+
+@dataclass(frozen=True)
+class IpUnitCount:
+    """One unit's open cases with an IP and with an ansvarsgruppe, suppressed below 5
+    (``None``), as the dashboards count what a leader sees beyond their own unit."""
+
+    unit_id: int
+    unit_name: str
+    with_ip: int | None
+    with_ansvarsgruppe: int | None
+
+
+@dataclass(frozen=True)
+class IpOverview:
+    unit_id: int | None
+    open_cases: int  # of the leader's unit
+    rows: tuple[IpRow, ...]  # the unit's open IP cases, case number order
+    units: tuple[IpUnitCount, ...]  # every unit of the municipality with an open IP case
+    names_shown: bool
+
+    @property
+    def with_ip(self) -> int:
+        return len(self.rows)
+
+    @property
+    def with_coordinator(self) -> int:
+        return sum(1 for r in self.rows if r.coordinator_name)
+
+    @property
+    def with_ansvarsgruppe(self) -> int:
+        return sum(1 for r in self.rows if r.has_ansvarsgruppe)
+
+
+def ip_overview(ctx: Ctx, *, show_names: bool = False) -> IpOverview:
+    """Which children of the leader's unit have an individual plan, a coordinator and an
+    ansvarsgruppe (case numbers; the pseudonyms only with ``show_names``, each case listed an
+    audited read as in ``unit_overview``), and per unit of the municipality how many open
+    cases have an IP and an ansvarsgruppe, counts below 5 suppressed. One
+    ``unit.overview_viewed`` audit row (``view`` ``ip``)."""
+    if not may_view_ip_overview(ctx.actor):
+        raise NotFound("leader view")
+    actor = ctx.actor
+    members = (select(AnsvarsgruppeMember.case_id, func.count().label("n"))
+               .where(AnsvarsgruppeMember.ended_at.is_(None))
+               .group_by(AnsvarsgruppeMember.case_id).subquery())
+    meetings = (select(AnsvarsgruppeMeeting.case_id,
+                       func.max(AnsvarsgruppeMeeting.held_on).label("last"))
+                .group_by(AnsvarsgruppeMeeting.case_id).subquery())
+    coordinator_unit = aliased(Unit)
+    rows_q = ctx.session.execute(
+        select(Case, User.display_name, coordinator_unit.name, members.c.n, meetings.c.last)
+        .join(IndividualPlan, IndividualPlan.case_id == Case.id)
+        .outerjoin(User, User.id == IndividualPlan.coordinator_id)
+        .outerjoin(coordinator_unit, coordinator_unit.id == User.unit_id)
+        .outerjoin(members, members.c.case_id == Case.id)
+        .outerjoin(meetings, meetings.c.case_id == Case.id)
+        .where(Case.municipality_id == actor.municipality_id, Case.unit_id == actor.unit_id,
+               Case.closed_at.is_(None))
+        .order_by(Case.id)).all()
+    rows = tuple(IpRow(case.id, name or "", unit_name, n or 0, last,
+                       case.child_pseudonym if show_names else None)
+                 for case, name, unit_name, n, last in rows_q)
+    open_cases = ctx.session.scalar(select(func.count()).select_from(Case).where(
+        Case.municipality_id == actor.municipality_id, Case.unit_id == actor.unit_id,
+        Case.closed_at.is_(None))) or 0
+    per_unit = ctx.session.execute(
+        select(Unit.id, Unit.name, func.count(Case.id),
+               func.count(Case.id).filter((members.c.n > 1) | meetings.c.last.is_not(None)))
+        .join(Case, Case.unit_id == Unit.id)
+        .join(IndividualPlan, IndividualPlan.case_id == Case.id)
+        .outerjoin(members, members.c.case_id == Case.id)
+        .outerjoin(meetings, meetings.c.case_id == Case.id)
+        .where(Unit.municipality_id == actor.municipality_id, Case.closed_at.is_(None))
+        .group_by(Unit.id, Unit.name).order_by(Unit.name, Unit.id)).all()
+    units = tuple(IpUnitCount(uid, name, sup(n), sup(g)) for uid, name, n, g in per_unit)
+    audit.record(ctx, AuditAction.UNIT_OVERVIEW_VIEWED, object_type="unit",
+                 object_id=actor.unit_id, basis=Relation.UNIT_LEADER.value, view="ip",
+                 names_shown=show_names, cases=len(rows))
+    if show_names:
+        for case, *_ in rows_q:
+            audit.record(ctx, AuditAction.CASE_LISTED, case=case, object_type="case",
+                         object_id=case.id, basis=Relation.UNIT_LEADER.value)
+    return IpOverview(actor.unit_id, open_cases, rows, units, show_names)
+
+
 # --- timeline (pure) ----------------------------------------------------------------------------
 
 #: Effects shown as events on the timeline, by the kind of mark they get.
@@ -143,6 +256,9 @@ MARK_KINDS: Mapping[str, str] = {
     "handover_accepted": "handover",
     "handover_declined": "handover",
     "handover_withdrawn": "handover",
+    "ip_handover_proposed": "handover",
+    "ip_handover_accepted": "handover",
+    "ansvarsgruppe_meeting": "meeting",
     "report_barnevernet": "report",
     "barnevern_feedback": "report",
     "avverge": "report",
@@ -152,7 +268,8 @@ MARK_KINDS: Mapping[str, str] = {
 }
 #: The payload field that holds the event's own date, per effect (else the entry's time).
 _EVENT_DATE_FIELD = {
-    "evaluation": "evaluated_on", "meeting": "held_on", "report_barnevernet": "sent_on",
+    "evaluation": "evaluated_on", "meeting": "held_on", "ansvarsgruppe_meeting": "held_on",
+    "report_barnevernet": "sent_on",
     "barnevern_feedback": "received_on", "avverge": "reported_on", "consent_given": "given_on",
 }
 

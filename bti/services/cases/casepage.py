@@ -56,6 +56,8 @@ from bti.services.cases import handover as handovers
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
 from bti.services.cases import moves
+from bti.services.cases.ansvarsgruppe import IpSummary
+from bti.services.cases.ansvarsgruppe import ip_summary
 from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import stopped_unevaluated
 from bti.services.cases.handover import HolderAfter
@@ -115,6 +117,7 @@ def colleagues(ctx: Ctx, municipality_id: int | None = None) -> list[Colleague]:
 class UnitItem:
     id: int
     name: str
+    kind: str = ""
 
 
 def units(ctx: Ctx, municipality_id: int | None = None) -> list[UnitItem]:
@@ -123,9 +126,9 @@ def units(ctx: Ctx, municipality_id: int | None = None) -> list[UnitItem]:
     where = (Unit.municipality_id == ctx.actor.municipality_id if municipality_id is None
              else unit_reaches(municipality_id))
     rows = ctx.session.execute(
-        select(Unit.id, Unit.name).where(where, Unit.active.is_(True))
+        select(Unit.id, Unit.name, Unit.kind).where(where, Unit.active.is_(True))
         .order_by(Unit.name, Unit.id))
-    return [UnitItem(r[0], r[1]) for r in rows]
+    return [UnitItem(r[0], r[1], r[2]) for r in rows]
 
 
 # --- form fields --------------------------------------------------------------------------------
@@ -370,6 +373,8 @@ class CasePage:
     expired_consents: list[ExpiredConsent] = field(default_factory=list)
     #: The units the case has been in, oldest first (empty: it never moved).
     units: list[moves.Stretch] = field(default_factory=list)
+    #: The case's individual plan and its coordinator (an IP case), else None.
+    ip: IpSummary | None = None
 
 
 def group_actions(definition: WorkflowDefinition, actions: list[Action]) -> ActionGroups:
@@ -527,10 +532,11 @@ def _name_tables(ctx: Ctx, case: Case, wanted: dict[str, set[int]],
         out["consent"] = dict(ctx.session.execute(select(Consent.id, Consent.given_on).where(
             Consent.id.in_(wanted["consent"]), Consent.case_id == case.id)).all())
     if wanted["handover"]:
-        rows = ctx.session.execute(select(Handover.id, User.display_name)
-                                   .join(User, User.id == Handover.to_user_id).where(
+        rows = ctx.session.execute(select(Handover.id, User.display_name, Unit.name)
+                                   .outerjoin(User, User.id == Handover.to_user_id)
+                                   .outerjoin(Unit, Unit.id == Handover.to_unit_id).where(
             Handover.id.in_(wanted["handover"]), Handover.case_id == case.id)).all()
-        out["handover"] = dict(rows)
+        out["handover"] = {i: user or unit or "" for i, user, unit in rows}
     return out
 
 
@@ -586,6 +592,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         today=today,
         expired_consents=expired_consents(ctx, access, list(cockpit.given), today),
         units=moves.history(ctx, access.case),
+        ip=ip_summary(ctx, case),
     )
 
 
@@ -743,6 +750,13 @@ def action_page(ctx: Ctx, case_id: int, trigger: str, *, refused_too: bool = Fal
     options = form_options(ctx, case, fields)
     after = None
     effect = action.transition.effect
+    if effect == "ip_handover_proposed":
+        # who could accept: a colleague whose service may hold the case, or a coordinating unit
+        facts = CaseFacts(ctx, case, definition, access.participants, lapsed=access.lapsed)
+        options = replace(options, colleagues=[
+            Colleague(r.id, r.name, r.unit_name)
+            for r in handovers.recipients(ctx, case, facts)],
+            units=[u for u in options.units if u.kind == "coordinating_unit"])
     if effect in ("handover_proposed", "debrief_offered"):
         facts = CaseFacts(ctx, case, definition, access.participants, lapsed=access.lapsed)
         if effect == "handover_proposed":

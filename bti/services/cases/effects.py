@@ -18,6 +18,11 @@ from sqlalchemy import select
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import FEEDBACK_CONCLUDING
 from bti.domain.cases import FEEDBACK_FROM_BARNEVERN
+from bti.domain.cases import HANDOVER_IP
+from bti.domain.cases import MEMBER_CHILD
+from bti.domain.cases import MEMBER_STAFF
+from bti.domain.cases import AnsvarsgruppeMeeting
+from bti.domain.cases import AnsvarsgruppeMember
 from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
@@ -27,6 +32,7 @@ from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Goal
 from bti.domain.cases import Handover
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
@@ -34,6 +40,7 @@ from bti.domain.cases import Participant
 from bti.domain.clock import day_start
 from bti.domain.org import Unit
 from bti.domain.org import User
+from bti.domain.policy import may_hold_cases
 from bti.domain.policy import may_take_moved_case
 from bti.domain.policy import serves_municipality
 from bti.domain.rules import consent_is_current
@@ -50,6 +57,9 @@ from bti.services.cases.facts import CaseFacts
 from bti.services.cases.facts import meeting_informs_home
 from bti.services.cases.handover import holder_after
 from bti.services.cases.handover import may_hold
+from bti.services.cases.ip import ANSVARSGRUPPE_TASK
+from bti.services.cases.ip import add_staff
+from bti.services.cases.ip import unit_recipients
 from bti.services.context import Ctx
 from bti.services.notify.events import Event
 from bti.services.notify.outbox import emit
@@ -368,12 +378,18 @@ def _end_relations(ctx: Ctx, case: Case, facts: CaseFacts, rows: list[Participan
             recipients[part.user_id] = part.ended_at
     if not recipients:
         return
+    remaining = {p.user_id for p in facts.participants
+                 if p.relation == Relation.HANDOVER_RECIPIENT.value and p.ended_at is None}
     for h in ctx.session.scalars(select(Handover).where(
-            Handover.case_id == case.id, Handover.status == "proposed",
-            Handover.to_user_id.in_(recipients))):
-        h.status = "cancelled"
-        h.decided_at = recipients[h.to_user_id]
+            Handover.case_id == case.id, Handover.status == "proposed")):
+        if h.to_user_id in recipients:
+            h.status = "cancelled"
+            h.decided_at = recipients[h.to_user_id]
+        elif h.to_user_id is None and not remaining:  # none of the unit's recipients is left
+            h.status = "cancelled"
+            h.decided_at = max(recipients.values())
     facts.__dict__.pop("pending_handover", None)
+    facts.__dict__.pop("recipient_ids", None)
 
 
 def end_lapsed(ctx: Ctx, case: Case, facts: CaseFacts, rows: list[Participant]) -> None:
@@ -436,11 +452,104 @@ def handover_proposed(ctx, case, step, facts) -> Written:
     return written
 
 
-def _end_recipient_relation(facts: CaseFacts, user_id: int, now) -> None:
+def _recipients_of(h: Handover, facts: CaseFacts) -> list[int]:
+    """Who the handover waits for: the person proposed, or the coordinating unit's leaders and
+    coordinators (each with an active recipient relation)."""
+    if h.to_user_id is not None and h.status == "proposed":
+        return [h.to_user_id]
+    return sorted({p.user_id for p in facts.participants
+                   if p.relation == Relation.HANDOVER_RECIPIENT.value and p.ended_at is None})
+
+
+def _end_recipient_relation(facts: CaseFacts, user_id: int | None, now) -> None:
+    """End the recipients' relations of an answered handover (``user_id`` None: every
+    recipient, as for a handover to the coordinating unit)."""
     for part in facts.participants:
-        if part.relation == Relation.HANDOVER_RECIPIENT.value and part.user_id == user_id:
+        if part.relation == Relation.HANDOVER_RECIPIENT.value and part.ended_at is None \
+                and (user_id is None or part.user_id == user_id):
             part.ended_at = now
             part.end_reason = "handover_answered"
+
+
+def ip_handover_proposed(ctx, case, step, facts) -> Written:
+    """Hand the case over to an individual plan: to the coordinator named (``to_user``, a
+    colleague who may hold cases) or to the coordinating unit (``coordinating_unit``, a unit of
+    kind ``coordinating_unit``: its leaders and coordinators receive it). Exactly one of them.
+    Like any handover: the recipients see the case to answer (within what the consent covers),
+    are notified, and one of them accepts (``accept_ip_handover``) or declines."""
+    p = step.payload
+    if (p.get("to_user") is None) == (p.get("coordinating_unit") is None):
+        raise _refuse(case, step, to_user="user_or_unit", coordinating_unit="user_or_unit")
+    unit_id = None
+    if p.get("to_user") is not None:
+        user = _colleague(ctx, case, step, "to_user", p["to_user"])
+        if user.id == case.stafettholder_id:
+            raise _refuse(case, step, to_user="already_stafettholder")
+        if not may_hold_cases(user.roles):
+            raise _refuse(case, step, to_user="may_not_hold")
+        if not may_hold(case, facts, user.unit_id):
+            if user.unit_id is None:
+                raise _refuse_guard(case, step, "consent_covers_services")
+            raise _not_covered(case, step, facts, user.unit_id)
+        people = [user]
+    else:
+        unit = _unit(ctx, case, step, "coordinating_unit", p["coordinating_unit"])
+        if unit.kind != "coordinating_unit":
+            raise _refuse(case, step, coordinating_unit="not_coordinating_unit")
+        if not may_hold(case, facts, unit.id):
+            raise _not_covered(case, step, facts, unit.id)
+        people = unit_recipients(ctx, case, unit.id)
+        if not people:
+            raise _refuse(case, step, coordinating_unit="no_recipients")
+        unit_id = unit.id
+    now = ctx.now()
+    for person in people:
+        ctx.session.add(Participant(
+            case_id=case.id, user_id=person.id, unit_id=person.unit_id,
+            relation=Relation.HANDOVER_RECIPIENT.value, added_by_id=ctx.actor.id, added_at=now))
+    h = Handover(
+        case_id=case.id, from_user_id=case.stafettholder_id,
+        to_user_id=people[0].id if unit_id is None else None, to_unit_id=unit_id,
+        purpose=HANDOVER_IP, proposed_by_id=ctx.actor.id, status="proposed",
+        reason=p["reason"], proposed_at=now,
+    )
+    written = _add(ctx, h, "handover")
+    emit(ctx, Event.HANDOVER_PROPOSED, [x.id for x in people], key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
+    return written
+
+
+def ip_handover_accepted(ctx, case, step, facts) -> Written:
+    """The coordinator (the one proposed, or one of the coordinating unit's recipients)
+    accepts: they hold the baton, become the IP's coordinator and the first staff member of the
+    ansvarsgruppe, and the case continues on nivå 3 (the transition's ``dest``)."""
+    h = facts.pending_handover
+    new_holder = ctx.session.get_one(User, ctx.actor.id)
+    if not may_hold(case, facts, new_holder.unit_id):
+        if new_holder.unit_id is None:
+            raise _refuse_guard(case, step, "consent_covers_services")
+        raise _not_covered(case, step, facts, new_holder.unit_id)
+    now = ctx.now()
+    h.status = "accepted"
+    h.decided_at = now
+    h.to_user_id = new_holder.id
+    _end_recipient_relation(facts, None, now)
+    for part in facts.participants:
+        if part.relation == Relation.STAFETTHOLDER.value and part.ended_at is None:
+            part.ended_at = now
+            part.end_reason = "handed_over"
+    case.stafettholder_id = new_holder.id
+    ctx.session.add(Participant(
+        case_id=case.id, user_id=new_holder.id, unit_id=new_holder.unit_id,
+        relation=Relation.STAFETTHOLDER.value, added_by_id=ctx.actor.id, added_at=now,
+    ))
+    ctx.session.add(IndividualPlan(case_id=case.id, handover_id=h.id, started_at=now,
+                                   coordinator_id=new_holder.id))
+    add_staff(ctx, case, new_holder, facts.participants)
+    facts.__dict__.pop("individual_plan", None)
+    emit(ctx, Event.HANDOVER_ACCEPTED, _proposer(h), key=h.id, case_id=case.id,
+         details={"handover_id": h.id})
+    return Written("handover", h.id)
 
 
 def _proposer(h: Handover) -> list[int]:
@@ -487,6 +596,8 @@ def handover_accepted(ctx, case, step, facts) -> Written:
 
 
 def handover_declined(ctx, case, step, facts) -> Written:
+    """The one proposed declines (for a handover to the coordinating unit, one of its
+    recipients answers for the unit: every recipient's relation ends)."""
     h = facts.pending_handover
     h.status = "declined"
     h.decided_at = ctx.now()
@@ -502,13 +613,122 @@ def handover_withdrawn(ctx, case, step, facts) -> Written:
     """The proposer (or the stafettholder) takes back a proposal still waiting: the recipient's
     relation ends with it, and they are told."""
     h = facts.pending_handover
+    told = _recipients_of(h, facts)
     h.status = "withdrawn"
     h.decided_at = ctx.now()
     _end_recipient_relation(facts, h.to_user_id, h.decided_at)
     facts.__dict__.pop("pending_handover", None)
-    emit(ctx, Event.HANDOVER_WITHDRAWN, [h.to_user_id], key=h.id, case_id=case.id,
+    emit(ctx, Event.HANDOVER_WITHDRAWN, told, key=h.id, case_id=case.id,
          details={"handover_id": h.id})
     return Written("handover", h.id)
+
+
+# --- the ansvarsgruppe of an IP case (guards has_ip, may_edit_ansvarsgruppe) ---------------
+
+
+def _active_members(ctx: Ctx, case: Case) -> list[AnsvarsgruppeMember]:
+    return list(ctx.session.scalars(select(AnsvarsgruppeMember).where(
+        AnsvarsgruppeMember.case_id == case.id, AnsvarsgruppeMember.ended_at.is_(None))
+        .order_by(AnsvarsgruppeMember.id)))
+
+
+def _same_name(a: str | None, b: str) -> bool:
+    return a is not None and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def ansvarsgruppe_member(ctx, case, step, facts) -> Written:
+    """A member joins: staff as a user of the municipality whose service may take part (the
+    case's own unit, or one a current consent covers: they see the case as a participant);
+    a guardian or the child by name only (the engine refuses an identity number in any text)."""
+    p = step.payload
+    kind = p["member_kind"]
+    members = _active_members(ctx, case)
+    if kind == MEMBER_STAFF:
+        if p.get("member") is None:
+            raise _refuse(case, step, member="required")
+        if p.get("member_name"):
+            raise _refuse(case, step, member_name="staff_by_user")
+        user = _colleague(ctx, case, step, "member", p["member"])
+        if any(m.user_id == user.id for m in members):
+            raise _refuse(case, step, member="already_member")
+        if not may_hold(case, facts, user.unit_id):
+            if user.unit_id is None:
+                raise _refuse_guard(case, step, "consent_covers_services")
+            raise _not_covered(case, step, facts, user.unit_id)
+        member = add_staff(ctx, case, user, facts.participants, p.get("member_role"))
+        return Written("ansvarsgruppe_member", member.id)
+    name = " ".join((p.get("member_name") or "").split())
+    if not name:
+        raise _refuse(case, step, member_name="required")
+    if p.get("member") is not None:
+        raise _refuse(case, step, member="named_only")
+    if kind == MEMBER_CHILD and any(m.kind == MEMBER_CHILD for m in members):
+        raise _refuse(case, step, member_kind="child_already_member")
+    if any(m.kind == kind and _same_name(m.name, name) for m in members):
+        raise _refuse(case, step, member_name="already_member")
+    return _add(ctx, AnsvarsgruppeMember(
+        case_id=case.id, kind=kind, name=name, role_text=p.get("member_role"),
+        added_by_id=ctx.actor.id, added_at=ctx.now()), "ansvarsgruppe_member")
+
+
+def ansvarsgruppe_member_ended(ctx, case, step, facts) -> Written:
+    """A member leaves: a staff member (``member``) or a named one (``member_name``), never the
+    coordinator (change the coordinator first). A staff member's participant relation that
+    the membership gave ends with it."""
+    p = step.payload
+    if (p.get("member") is None) == (not p.get("member_name")):
+        raise _refuse(case, step, member="user_or_name", member_name="user_or_name")
+    members = _active_members(ctx, case)
+    if p.get("member") is not None:
+        found = [m for m in members if m.user_id == p["member"]]
+        field = "member"
+    else:
+        found = [m for m in members if m.kind != MEMBER_STAFF
+                 and _same_name(m.name, p["member_name"])]
+        field = "member_name"
+    if len(found) != 1:
+        raise _refuse(case, step, **{field: "not_member"})
+    member = found[0]
+    plan = facts.individual_plan
+    if member.user_id is not None and plan is not None and member.user_id == plan.coordinator_id:
+        raise _refuse(case, step, member="is_coordinator")
+    now = ctx.now()
+    member.ended_at = now
+    if member.user_id is not None:
+        for part in facts.participants:
+            if part.user_id == member.user_id and part.relation == Relation.PARTICIPANT.value \
+                    and part.task == ANSVARSGRUPPE_TASK and part.ended_at is None:
+                part.ended_at = now
+                part.end_reason = "ansvarsgruppe_left"
+    return Written("ansvarsgruppe_member", member.id)
+
+
+def ip_coordinator(ctx, case, step, facts) -> Written:
+    """The IP's one coordinator becomes another staff member of the ansvarsgruppe."""
+    user_id = step.payload["coordinator"]
+    plan = facts.individual_plan
+    if user_id == plan.coordinator_id:
+        raise _refuse(case, step, coordinator="already_coordinator")
+    member = next((m for m in _active_members(ctx, case)
+                   if m.kind == MEMBER_STAFF and m.user_id == user_id), None)
+    if member is None:
+        raise _refuse(case, step, coordinator="not_member")
+    user = _colleague(ctx, case, step, "coordinator", user_id)
+    if not may_hold_cases(user.roles):
+        raise _refuse(case, step, coordinator="may_not_hold")
+    plan.coordinator_id = user.id
+    return Written("ansvarsgruppe_member", member.id)
+
+
+def ansvarsgruppe_meeting(ctx, case, step, facts) -> Written:
+    """A meeting held (not in the future) at a place, with its minutes: a row for the
+    ansvarsgruppe's list, and the minutes in the stafettlogg entry ``fire`` writes next."""
+    p = step.payload
+    _not_future(ctx, case, step, "held_on", p["held_on"])
+    return _add(ctx, AnsvarsgruppeMeeting(
+        case_id=case.id, held_on=p["held_on"], place=p["place"], minutes=p["minutes"],
+        log_seq=case.log_seq + 1, created_by_id=ctx.actor.id, created_at=ctx.now(),
+    ), "ansvarsgruppe_meeting")
 
 
 def report_barnevernet(ctx, case, step, facts) -> Written:
@@ -707,6 +927,12 @@ HANDLERS: dict[str, Callable[[Ctx, Case, Step, CaseFacts], Written]] = {
     "handover_accepted": handover_accepted,
     "handover_declined": handover_declined,
     "handover_withdrawn": handover_withdrawn,
+    "ip_handover_proposed": ip_handover_proposed,
+    "ip_handover_accepted": ip_handover_accepted,
+    "ansvarsgruppe_member": ansvarsgruppe_member,
+    "ansvarsgruppe_member_ended": ansvarsgruppe_member_ended,
+    "ip_coordinator": ip_coordinator,
+    "ansvarsgruppe_meeting": ansvarsgruppe_meeting,
     "debrief_offered": debrief_offered,
     "report_barnevernet": report_barnevernet,
     "barnevern_feedback": barnevern_feedback,

@@ -12,14 +12,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bti.domain.cases import HANDOVER_IP
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
 from bti.domain.cases import Consent
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Handover
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.cases import Participant
 from bti.domain.org import Unit
+from bti.domain.policy import may_edit_ansvarsgruppe
 from bti.domain.rules import ConsentLike
 from bti.domain.rules import consent_ended_on
 from bti.domain.rules import consent_is_current
@@ -121,7 +124,17 @@ class CaseFacts(Mapping[str, bool]):
         h = self.ctx.session.scalar(
             select(Handover).where(Handover.case_id == self.case.id,
                                    Handover.status == "proposed"))
-        return None if h is not None and h.to_user_id in self.lapsed_recipients else h
+        if h is None:
+            return None
+        if h.to_user_id is None:  # to the coordinating unit: while one of its recipients may
+            return h if self.recipient_ids else None
+        return None if h.to_user_id in self.lapsed_recipients else h
+
+    @cached_property
+    def recipient_ids(self) -> frozenset[int]:
+        """Who may answer the waiting handover now: their relation is active and covered."""
+        return frozenset(p.user_id for p in self.participants
+                         if p.relation == Relation.HANDOVER_RECIPIENT.value)
 
     @cached_property
     def youth_required(self) -> bool:
@@ -225,8 +238,36 @@ class CaseFacts(Mapping[str, bool]):
         return self.pending_handover is None
 
     def _is_handover_recipient(self) -> bool:
+        """The actor may answer the waiting handover: the person proposed, or, for a handover
+        to the coordinating unit, one of its leaders and coordinators."""
         h = self.pending_handover
-        return h is not None and h.to_user_id == self.ctx.actor.id
+        if h is None:
+            return False
+        if h.to_user_id is None:
+            return self.ctx.actor.id in self.recipient_ids
+        return h.to_user_id == self.ctx.actor.id
+
+    @cached_property
+    def individual_plan(self) -> IndividualPlan | None:
+        """The case's individual plan, once a handover to one was accepted."""
+        return self.ctx.session.scalar(
+            select(IndividualPlan).where(IndividualPlan.case_id == self.case.id))
+
+    def _has_ip(self) -> bool:
+        return self.individual_plan is not None
+
+    def _may_edit_ansvarsgruppe(self) -> bool:
+        plan = self.individual_plan
+        return may_edit_ansvarsgruppe(self.ctx.actor, self.case.stafettholder_id,
+                                      plan.coordinator_id if plan is not None else None)
+
+    def _ip_handover(self) -> bool:
+        h = self.pending_handover
+        return h is not None and h.purpose == HANDOVER_IP
+
+    def _not_ip_handover(self) -> bool:
+        h = self.pending_handover
+        return h is not None and h.purpose != HANDOVER_IP
 
     def _may_withdraw_handover(self) -> bool:
         """A handover waits, and the actor proposed it or holds the baton."""

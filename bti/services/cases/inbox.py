@@ -43,6 +43,7 @@ from bti.domain.rules import led_unit
 from bti.domain.rules import level_decision_due
 from bti.domain.rules import relations
 from bti.domain.vocabulary import AuditAction
+from bti.domain.vocabulary import Relation
 from bti.engine import WorkflowDefinition
 from bti.services.access import audit
 from bti.services.context import Ctx
@@ -172,7 +173,9 @@ def classify(
     out: list[Urgency] = []
     deadlines = definition.deadlines
     for h in handovers:
-        if h.case_id == case.id and h.status == "proposed" and h.to_user_id == actor_id:
+        # to the actor, or to the coordinating unit they answer for (the caller passes those
+        # only where the actor is one of its recipients)
+        if h.case_id == case.id and h.status == "proposed" and h.to_user_id in (actor_id, None):
             out.append(Urgency(HANDOVER_WAITING, local_date(h.proposed_at), False, h.id))
     for m in measures:
         if m.case_id != case.id or m.status != "active":
@@ -302,9 +305,13 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
     measures = _by_case(s.scalars(select(Measure).where(
         Measure.case_id.in_(ids), Measure.status == "active",
         Measure.evaluate_by <= today + timedelta(days=EVALUATION_DUE_DAYS)))) if ids else {}
+    answering = [cid for cid, rows in participants.items()
+                 if any(p.relation == Relation.HANDOVER_RECIPIENT.value for p in rows)]
     handovers = _by_case(s.scalars(select(Handover).where(
         Handover.case_id.in_(ids), Handover.status == "proposed",
-        Handover.to_user_id == actor.id))) if ids else {}
+        or_(Handover.to_user_id == actor.id,
+            and_(Handover.to_user_id.is_(None), Handover.case_id.in_(answering)))))) \
+        if ids else {}
     reports = _by_case(s.scalars(select(BarnevernReport).where(
         BarnevernReport.case_id.in_(ids), BarnevernReport.kind == "report",
         BarnevernReport.feedback_received_on.is_(None)))) if ids else {}

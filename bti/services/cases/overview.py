@@ -142,7 +142,7 @@ class ConsentItem:
 class HandoverItem:
     id: int
     from_name: str | None
-    to_user_id: int
+    to_user_id: int | None  # None: to the coordinating unit (``to_name`` is the unit's)
     to_name: str
     since: date  # the local date it was proposed
     days_waiting: int
@@ -281,7 +281,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     if case.stafettholder_id:
         user_ids.add(case.stafettholder_id)
     if handover is not None:
-        user_ids.add(handover.to_user_id)
+        if handover.to_user_id is not None:
+            user_ids.add(handover.to_user_id)
         if handover.from_user_id is not None:
             user_ids.add(handover.from_user_id)
     people = dict(ctx.session.execute(select(User.id, User.display_name).where(
@@ -289,6 +290,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
         if user_ids else {}
     unit_ids = {case.unit_id} | {p.unit_id for p in access.participants if p.unit_id}
     unit_ids |= {s.unit_id for c in current_consents for s in c.services}
+    if handover is not None and handover.to_unit_id is not None:
+        unit_ids.add(handover.to_unit_id)
     units = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
         Unit.id.in_(unit_ids), unit_reaches(case.municipality_id))).all())
 
@@ -318,7 +321,9 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
             for c in current_consents),
         handover=None if handover is None else HandoverItem(
             handover.id, people.get(handover.from_user_id) if handover.from_user_id else None,
-            handover.to_user_id, people.get(handover.to_user_id, ""),
+            handover.to_user_id,
+            people.get(handover.to_user_id, "") if handover.to_user_id is not None
+            else units.get(handover.to_unit_id, "") if handover.to_unit_id is not None else "",
             local_date(handover.proposed_at), days_between(handover.proposed_at, now)),
         reports=tuple(
             ReportItem(r.id, r.sent_on, r.feedback_expected_by,
@@ -362,6 +367,11 @@ def _direction(definition, t: TransitionDef, source: str) -> str:
     return "up" if there.number > here.number else "down"
 
 
+#: Guards of a step that only answers something waiting (the acceptance of a handover to an
+#: individual plan): while nothing waits, the step is not a way forward and is not listed.
+ANSWER_GUARDS = frozenset({"ip_handover"})
+
+
 def next_steps(definition, state: str, actions: list[Action],
                params: Mapping[str, str]) -> tuple[NextStep, ...]:
     """The transitions that move the case on from ``state`` (not the internal ones that only
@@ -372,6 +382,8 @@ def next_steps(definition, state: str, actions: list[Action],
     for a in actions:
         t = a.transition
         if t.internal or t.standing or t.effect in SIDE_EXITS:
+            continue
+        if any(r.code == "guard" and r.guard in ANSWER_GUARDS for r in a.refusals):
             continue
         checklist = tuple(
             CheckItem(guard, refusal is None, refusal, GUARD_CHECKLIST[guard].action,

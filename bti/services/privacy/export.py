@@ -44,6 +44,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bti.domain.base import Base
+from bti.domain.cases import AnsvarsgruppeMeeting
+from bti.domain.cases import AnsvarsgruppeMember
 from bti.domain.cases import BarnevernFeedback
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Case
@@ -57,6 +59,7 @@ from bti.domain.cases import Evaluation
 from bti.domain.cases import EvaluationMeasure
 from bti.domain.cases import Goal
 from bti.domain.cases import Handover
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.cases import Note
@@ -114,6 +117,9 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "team_agenda_item": ("team_agenda_items", AgendaItem),
     "team_follow_up": ("team_follow_ups", FollowUp),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
+    "individual_plan": ("individual_plan", IndividualPlan),
+    "ansvarsgruppe_member": ("ansvarsgruppe_members", AnsvarsgruppeMember),
+    "ansvarsgruppe_meeting": ("ansvarsgruppe_meetings", AnsvarsgruppeMeeting),
 }
 
 

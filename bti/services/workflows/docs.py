@@ -68,6 +68,12 @@ GUARD_MEANINGS: dict[str, str] = {
     "first stage from barnevernet, the report is also unanswered, overdue after "
     "`barnevern_feedback_days`.)",
     "has_active_consent": "the case has at least one current consent.",
+    "ip_handover": "the pending handover is one to an individual plan (`handover_ip`).",
+    "not_ip_handover": "the pending handover is one of the baton (`propose_handover`), not to "
+    "an individual plan.",
+    "has_ip": "the case is an IP case: a handover to an individual plan was accepted.",
+    "may_edit_ansvarsgruppe": "the actor is the IP's coordinator or the stafettholder "
+    "(`bti.domain.policy.may_edit_ansvarsgruppe`).",
     "may_withdraw_handover": "a handover is waiting for an answer, and the actor proposed it "
     "or is the stafettholder.",
     "has_report_without_debrief": "a report to barnevernet on the case has no debrief "
@@ -118,6 +124,27 @@ EFFECT_MEANINGS: dict[str, str] = {
     "notified (the reason stays in the case).",
     "handover_withdrawn": "the proposer or the stafettholder withdraws a waiting handover; the "
     "recipient's relation ends and they are notified.",
+    "ip_handover_proposed": "proposes handing the case over to an individual plan, with the "
+    "transition's `reason`: to the coordinator named (`to_user`: a colleague who may hold "
+    "cases, not the holder, whose service may hold the case) or to the coordinating unit "
+    "(`coordinating_unit`: a unit of kind `coordinating_unit` the case may be held in; its "
+    "leaders and coordinators receive it), exactly one of them. As any handover: the "
+    "recipients see the case to answer and are notified; one of them accepts "
+    "(`ip_handover_accepted`) or declines (`handover_declined`), or the proposer withdraws.",
+    "ip_handover_accepted": "the recipient who accepts becomes the stafettholder, the IP's "
+    "coordinator and the first staff member of its ansvarsgruppe; the case becomes an IP case "
+    "and continues at the transition's `dest` (nivå 3) instead of closing; every recipient's "
+    "relation ends; the proposer is notified.",
+    "ansvarsgruppe_member": "a member of the IP's ansvarsgruppe: `member_kind` `staff` with "
+    "`member` (a colleague whose service may take part: they see the case as a participant), "
+    "or `guardian` / `child` with `member_name` (a name only; one child).",
+    "ansvarsgruppe_member_ended": "a member leaves (`member` for staff, `member_name` for a "
+    "guardian or the child), never the coordinator; the participant relation the membership "
+    "gave ends.",
+    "ip_coordinator": "another staff member of the ansvarsgruppe (who may hold cases) becomes "
+    "the IP's one coordinator.",
+    "ansvarsgruppe_meeting": "a meeting of the ansvarsgruppe (`held_on`, not in the future; "
+    "`place`) with its `minutes`, which the stafettlogg entry holds.",
     "report_barnevernet": "a report to barnevernet; feedback is expected "
     "`barnevern_feedback_days` after `sent_on`; the nearest leaders (the unit's, else the "
     "municipality's) are notified.",

@@ -28,6 +28,7 @@ from bti.engine.i18n import fill_title
 from bti.engine.i18n import pick
 from bti.engine.i18n import refusal_message
 from bti.engine.inputs import parse_int
+from bti.services.cases import ansvarsgruppe
 from bti.services.cases import audience
 from bti.services.cases import casepage
 from bti.services.cases import lifecycle as cases
@@ -304,6 +305,14 @@ def show(case_id: int):
     return render_template("cases/show.html", page=page, case=page.access.case,
                            definition=page.access.workflow.definition,
                            more=min(page.shown + casepage.LOG_PAGE, casepage.LOG_MAX))
+
+
+@bp.get("/<int:case_id>/ansvarsgruppe")
+@policy.case
+def ansvarsgruppe_view(case_id: int):
+    """The individual plan's ansvarsgruppe: members, the coordinator, meetings and minutes."""
+    page = ansvarsgruppe.ansvarsgruppe_page(get_ctx(), case_id)
+    return render_template("cases/ansvarsgruppe.html", page=page, case=page.case)
 
 
 def _render_action(case_id: int, trigger: str, *, values=None, errors=None,

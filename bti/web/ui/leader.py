@@ -24,6 +24,15 @@ def overview():
     return render_template("leader/overview.html", overview=result)
 
 
+@bp.get("/ip")
+@policy.allowed(who.may_view_ip_overview)
+def individual_plans():
+    """Which children of the unit have an individual plan, a coordinator, an ansvarsgruppe."""
+    show_names = request.args.get("namn") == "1"
+    result = leader.ip_overview(get_ctx(), show_names=show_names)
+    return render_template("leader/ip.html", ip=result)
+
+
 @bp.get("/sak/<int:case_id>/tidslinje")
 @policy.allowed(who.may_use_leader_views)
 def timeline(case_id: int):
