@@ -222,3 +222,30 @@ def may_self_authorise(actor: Actor) -> bool:
     (AUTHZ-07). The access is a relation of its own (``bti.domain.rules.relations``), and the
     unit's leaders follow it up, never the user who took it (``may_review_user``)."""
     return actor.active and EMPLOYEE in actor.roles and ADMIN not in actor.roles
+
+
+# --- the family (guardians and the young person, bti.services.family) -----------------------
+
+
+def may_manage_family(actor: Actor, case_municipality_id: int,
+                      case_relations: Set[str]) -> bool:
+    """Invite a guardian or the young person to a case, see who has joined and end a family
+    member's access: the case's stafettholder (who holds the contact with the family)."""
+    return (actor.active and case_municipality_id == actor.municipality_id
+            and STAFETTHOLDER in case_relations)
+
+
+def may_invite_youth(child_age: int | None, youth_consent_age: int) -> bool:
+    """The young person may be invited from the workflow's consent age."""
+    return child_age is not None and child_age >= youth_consent_age
+
+
+def family_may_read(*, role: str, redeemed: bool, ended: bool, violence_flag: bool) -> bool:
+    """Whether a family member's link to a case lets them see it. A safety rule no setting
+    switches off: while the case is flagged for suspected violence or abuse, no guardian sees
+    it (flagging ends their access, so lifting the flag does not restore it either). An ended
+    or not yet redeemed link gives nothing; a closed case stays readable (the family may still
+    want to know who has seen it, and to have the export)."""
+    if not redeemed or ended:
+        return False
+    return not (violence_flag and role == "guardian")

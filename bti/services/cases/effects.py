@@ -48,6 +48,7 @@ from bti.services.cases.facts import meeting_informs_home
 from bti.services.cases.handover import holder_after
 from bti.services.cases.handover import may_hold
 from bti.services.context import Ctx
+from bti.services.family.safety import end_guardians
 from bti.services.notify.events import Event
 from bti.services.notify.outbox import emit
 
@@ -126,6 +127,8 @@ def inform_home(ctx, case, step, facts) -> Written:
 
 def flag_violence(ctx, case, step, facts) -> Written:
     case.violence_flag = True
+    # a safety rule: no guardian keeps any access while the flag is set, nor after it is lifted
+    end_guardians(ctx.session, case, ctx.now())
     return NOTHING
 
 
