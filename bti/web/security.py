@@ -12,6 +12,7 @@ import secrets
 from flask import Flask
 from flask import g
 from flask import request
+from flask import session as cookie
 from flask_login import current_user
 
 
@@ -49,7 +50,9 @@ def init_app(app: Flask, *, hsts: bool) -> None:
         h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
         if hsts:
             h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        authenticated = bool(current_user) and current_user.is_authenticated
+        # a staff user, or a family member (bti.web.ui.family's session key): never cached
+        authenticated = (bool(current_user) and current_user.is_authenticated) \
+            or "fsid" in cookie
         if authenticated or response.mimetype == "text/html" or request.path.startswith("/api/"):
             h["Cache-Control"] = "no-store"
             h["Pragma"] = "no-cache"
