@@ -68,6 +68,10 @@ class OidcProvider:
     #: The claim that names the person (``pid`` for ID-porten's family provider; ``sub`` for
     #: staff). Only its HMAC is stored.
     subject_claim: str = "sub"
+    #: The origin of the provider's authorization endpoint when it is not the issuer's
+    #: (ID-porten: issuer https://idporten.no, sign-in at https://login.idporten.no): the pages'
+    #: CSP ``form-action`` must allow it, or the browser stops the redirect to the sign-in.
+    authorize_origin: str = ""
 
     @property
     def metadata_url(self) -> str:
@@ -133,7 +137,8 @@ def _oidc_provider(env: Mapping[str, str], slug: str, conf: object) -> OidcProvi
         acr_values=tuple(str(v) for v in acr),
         link_claim=str(conf.get("link_claim", "preferred_username")),
         scope=str(conf.get("scope", "openid profile" if family else "openid profile email")),
-        family=family, subject_claim=str(conf.get("subject_claim", "pid" if family else "sub")))
+        family=family, subject_claim=str(conf.get("subject_claim", "pid" if family else "sub")),
+        authorize_origin=str(conf.get("authorize_origin", "")))
 
 
 def _identity_hmac_key(env: Mapping[str, str], *, dev: bool, secret: str,

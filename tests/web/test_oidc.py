@@ -59,12 +59,14 @@ if not (shutil.which("node") and (NODE_DIR / "node_modules/oidc-provider/lib/ind
 
 
 class Provider:
-    def __init__(self):
+    def __init__(self, redirect_uri: str = f"{APP}/auth/oidc/{SLUG}/callback,"
+                                           f"{APP}/familie/{SLUG}/callback",
+                 post_logout_uri: str = f"{APP}/auth/oidc/{SLUG}/signed-out,"
+                                        f"{APP}/familie/{SLUG}/utlogget",
+                 client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET):
         self.proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
-            ["node", str(ROOT / "tests/oidc/provider.mjs"), str(NODE_DIR), "0", CLIENT_ID,
-             CLIENT_SECRET,
-             f"{APP}/auth/oidc/{SLUG}/callback,{APP}/familie/{SLUG}/callback",
-             f"{APP}/auth/oidc/{SLUG}/signed-out,{APP}/familie/{SLUG}/utlogget"],
+            ["node", str(ROOT / "tests/oidc/provider.mjs"), str(NODE_DIR), "0", client_id,
+             client_secret, redirect_uri, post_logout_uri],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the provider listens (or exits)
