@@ -102,7 +102,9 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("catalogue", leader, "/tiltaksoversikt/"),
                 ("not found", leader, "/saker/99999"),
                 ("municipality settings", admin, "/admin/municipality"),
-                ("settings", coordinator, "/innstillinger")):
+                ("settings", coordinator, "/innstillinger"),
+                ("family access (staff)", coordinator, f"/saker/{case_id}/familie"),
+                ("family sign-in", browser, "/familie/")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
