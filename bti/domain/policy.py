@@ -235,11 +235,6 @@ def may_manage_family(actor: Actor, case_municipality_id: int,
             and STAFETTHOLDER in case_relations)
 
 
-def may_invite_youth(child_age: int | None, youth_consent_age: int) -> bool:
-    """The young person may be invited from the workflow's consent age."""
-    return child_age is not None and child_age >= youth_consent_age
-
-
 def family_may_read(*, role: str, redeemed: bool, ended: bool, violence_flag: bool) -> bool:
     """Whether a family member's link to a case lets them see it. A safety rule no setting
     switches off: while the case is flagged for suspected violence or abuse, no guardian sees

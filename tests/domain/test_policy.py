@@ -256,12 +256,46 @@ def test_review_item(who, municipality, unit, subject, expected):
     assert policy.may_review_item(who, municipality, unit, subject) is expected
 
 
+FAMILY_MANAGERS = [
+    *((ACTORS["coordinator"], MUNICIPALITY, rel, STAFETTHOLDER in rel) for rel in RELATIONS),
+    *((ACTORS["leader"], MUNICIPALITY, rel, STAFETTHOLDER in rel) for rel in RELATIONS),
+    *((ACTORS[n], MUNICIPALITY, frozenset(), False) for n in ACTORS),
+    (ACTORS["coordinator"], OTHER_MUNICIPALITY, frozenset({STAFETTHOLDER}), False),
+    (replace(ACTORS["coordinator"], active=False), MUNICIPALITY, frozenset({STAFETTHOLDER}),
+     False),
+]
+
+
+@pytest.mark.parametrize(("who", "municipality", "rels", "expected"), FAMILY_MANAGERS)
+def test_only_the_stafettholder_manages_the_family(who, municipality, rels, expected):
+    assert policy.may_manage_family(who, municipality, rels) is expected
+
+
+FAMILY_READS = [
+    # role, redeemed, ended, violence flag → may read
+    ("guardian", True, False, False, True),
+    ("youth", True, False, False, True),
+    ("guardian", True, False, True, False),  # the safety rule: never while flagged
+    ("youth", True, False, True, True),
+    ("guardian", False, False, False, False),  # an invitation not redeemed
+    ("guardian", True, True, False, False),  # an ended access
+    ("youth", True, True, False, False),
+]
+
+
+@pytest.mark.parametrize(("role", "redeemed", "ended", "flag", "expected"), FAMILY_READS)
+def test_family_reads(role, redeemed, ended, flag, expected):
+    assert policy.family_may_read(role=role, redeemed=redeemed, ended=ended,
+                                  violence_flag=flag) is expected
+
+
 # --- the tables cover the module ---------------------------------------------------------------
 
 COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, policy.export_basis,
            policy.case_log_basis, policy.may_archive_case, policy.may_view_case_timeline,
            policy.may_open_case, policy.may_skip_second_factor, policy.may_change_account,
-           policy.may_review_user, policy.may_review_item}
+           policy.may_review_user, policy.may_review_item, policy.may_manage_family,
+           policy.family_may_read}
 
 
 def test_every_predicate_is_in_a_table():

@@ -61,6 +61,7 @@ from bti.domain.cases import Meeting
 from bti.domain.cases import Note
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
+from bti.domain.family import FamilyMember
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.notifications import NotificationDelivery
@@ -106,6 +107,7 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "notification": ("notifications", Notification),
     "notification_delivery": ("notification_deliveries", NotificationDelivery),
     "case_archive": ("archives", CaseArchive),
+    "family_member": ("family_members", FamilyMember),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
 }
 
