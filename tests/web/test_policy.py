@@ -112,7 +112,7 @@ def test_only_a_predicates_true_lets_a_user_through():
 def test_no_route_declares_roles_any_more(app):
     kinds = {policy_for(app, r.endpoint).kind for r in app.url_map.iter_rules()}
     assert kinds <= {policy.PUBLIC, policy.SIGNED_IN, policy.CASE, policy.ALLOWED,
-                     policy.PENDING_MFA, policy.API}
+                     policy.PENDING_MFA, policy.API, policy.FAMILY}
     assert not hasattr(policy, "roles")
 
 
