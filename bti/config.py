@@ -62,14 +62,31 @@ class OidcProvider:
     #: user name in the municipality to link the two (afterwards the subject alone is used).
     link_claim: str = "preferred_username"
     scope: str = "openid profile email"
+    #: The family provider of the municipality (ID-porten): guardians and young people sign in
+    #: through it to their own pages (``/familie/``), never to the staff pages.
+    family: bool = False
+    #: The claim that names the person (``pid`` for ID-porten's family provider; ``sub`` for
+    #: staff). Only its HMAC is stored.
+    subject_claim: str = "sub"
+    #: The origin of the provider's authorization endpoint when it is not the issuer's
+    #: (ID-porten: issuer https://idporten.no, sign-in at https://login.idporten.no): the pages'
+    #: CSP ``form-action`` must allow it, or the browser stops the redirect to the sign-in.
+    authorize_origin: str = ""
 
     @property
     def metadata_url(self) -> str:
         return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
+    @property
+    def client_name(self) -> str:
+        """The provider's name in the app's OAuth registry (one staff and one family provider
+        per municipality)."""
+        return f"{self.municipality}.family" if self.family else self.municipality
 
-def _secret_env_name(slug: str) -> str:
-    return "BTI_OIDC_" + re.sub(r"[^A-Z0-9]", "_", slug.upper()) + "_CLIENT_SECRET"
+
+def _secret_env_name(slug: str, family: bool = False) -> str:
+    return ("BTI_OIDC_" + re.sub(r"[^A-Z0-9]", "_", slug.upper())
+            + ("_FAMILY" if family else "") + "_CLIENT_SECRET")
 
 
 def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProvider, ...]:
@@ -83,27 +100,45 @@ def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProvider, ...]:
     if not isinstance(data, dict):
         raise ConfigError(f"{OIDC_PROVIDERS_ENV} must be a JSON object: municipality slug -> "
                           "{name, issuer, client_id, acr_values, link_claim}")
-    out = []
-    for slug, conf in data.items():
-        if not isinstance(conf, dict):
-            raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] must be an object")
-        missing = [k for k in ("name", "issuer", "client_id") if not conf.get(k)]
-        if missing:
-            raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] lacks {', '.join(missing)}")
-        secret = env.get(_secret_env_name(slug), "") or str(conf.get("client_secret", ""))
-        if not secret:
-            raise ConfigError(f"{_secret_env_name(slug)} is not set (the client secret of "
-                              f"{slug!r}'s OpenID provider)")
-        acr = conf.get("acr_values", [])
-        if isinstance(acr, str):
-            acr = acr.split()
-        out.append(OidcProvider(
-            municipality=slug, name=str(conf["name"]), issuer=str(conf["issuer"]),
-            client_id=str(conf["client_id"]), client_secret=secret,
-            acr_values=tuple(str(v) for v in acr),
-            link_claim=str(conf.get("link_claim", "preferred_username")),
-            scope=str(conf.get("scope", "openid profile email"))))
+    out: list[OidcProvider] = []
+    for slug, entry in data.items():
+        # one provider, or a list: the staff provider and the family provider ("family": true)
+        for conf in entry if isinstance(entry, list) else [entry]:
+            out.append(_oidc_provider(env, slug, conf))
+    for slug in data:
+        for family in (False, True):
+            if sum(1 for p in out if p.municipality == slug and p.family == family) > 1:
+                raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] names more than one "
+                                  f"{'family' if family else 'staff'} provider")
     return tuple(out)
+
+
+def _oidc_provider(env: Mapping[str, str], slug: str, conf: object) -> OidcProvider:
+    if not isinstance(conf, dict):
+        raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] must be an object")
+    missing = [k for k in ("name", "issuer", "client_id") if not conf.get(k)]
+    if missing:
+        raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}] lacks {', '.join(missing)}")
+    family = conf.get("family", False) is True
+    secret_env = _secret_env_name(slug, family)
+    secret = env.get(secret_env, "") or str(conf.get("client_secret", ""))
+    if not secret:
+        raise ConfigError(f"{secret_env} is not set (the client secret of "
+                          f"{slug!r}'s OpenID provider)")
+    acr = conf.get("acr_values", [])
+    if isinstance(acr, str):
+        acr = acr.split()
+    if family and not acr:
+        raise ConfigError(f"{OIDC_PROVIDERS_ENV}[{slug!r}]: the family provider needs "
+                          "acr_values (the level ID-porten must sign the family in with)")
+    return OidcProvider(
+        municipality=slug, name=str(conf["name"]), issuer=str(conf["issuer"]),
+        client_id=str(conf["client_id"]), client_secret=secret,
+        acr_values=tuple(str(v) for v in acr),
+        link_claim=str(conf.get("link_claim", "preferred_username")),
+        scope=str(conf.get("scope", "openid profile" if family else "openid profile email")),
+        family=family, subject_claim=str(conf.get("subject_claim", "pid" if family else "sub")),
+        authorize_origin=str(conf.get("authorize_origin", "")))
 
 
 def _identity_hmac_key(env: Mapping[str, str], *, dev: bool, secret: str,
@@ -162,7 +197,8 @@ class Settings:
     db_pool_recycle: int = 1800
     #: Longest a single SQL statement may run (PostgreSQL ``statement_timeout``), in ms; 0: none.
     db_statement_timeout_ms: int = 30_000
-    #: The OpenID providers staff sign in through, one per municipality at most.
+    #: The OpenID providers staff sign in through (one per municipality at most), and the
+    #: family providers (``family``; one per municipality at most).
     oidc_providers: tuple[OidcProvider, ...] = ()
     #: The key of the HMAC over a provider's subject identifier (``BTI_IDENTITY_HMAC_KEY``);
     #: None when no provider is configured (derived from the secret key then, if needed).
@@ -172,8 +208,14 @@ class Settings:
         return self.identity_hmac_key or derive_identity_key(self.secret_key)
 
     def oidc_provider(self, municipality_slug: str) -> OidcProvider | None:
-        return next((p for p in self.oidc_providers if p.municipality == municipality_slug),
-                    None)
+        """The municipality's staff provider."""
+        return next((p for p in self.oidc_providers
+                     if p.municipality == municipality_slug and not p.family), None)
+
+    def family_provider(self, municipality_slug: str) -> OidcProvider | None:
+        """The municipality's family provider (ID-porten)."""
+        return next((p for p in self.oidc_providers
+                     if p.municipality == municipality_slug and p.family), None)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -3,6 +3,8 @@ profile), with a clear error for a bad value."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text
 
@@ -126,3 +128,31 @@ def test_a_malformed_provider_list_is_named(value, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, "BTI_OIDC_PROVIDERS": value,
                            "BTI_IDENTITY_HMAC_KEY": _HMAC_KEY})
+
+
+_FAMILY = json.dumps({"fjordvik": [
+    {"name": "Feide", "issuer": "https://auth.example.test", "client_id": "bti-staff"},
+    {"name": "ID-porten", "issuer": "https://idporten.example.test", "client_id": "bti-family",
+     "family": True, "acr_values": ["idporten-loa-high"],
+     "authorize_origin": "https://login.idporten.example.test"}]})
+
+
+def test_a_municipality_has_a_staff_and_a_family_provider():
+    s = Settings.from_env({**BASE, "BTI_OIDC_PROVIDERS": _FAMILY,
+                           "BTI_OIDC_FJORDVIK_CLIENT_SECRET": "s" * 30,
+                           "BTI_OIDC_FJORDVIK_FAMILY_CLIENT_SECRET": "f" * 30,
+                           "BTI_IDENTITY_HMAC_KEY": _HMAC_KEY})
+    staff, family = s.oidc_provider("fjordvik"), s.family_provider("fjordvik")
+    assert staff.client_id == "bti-staff"
+    assert not staff.family
+    assert family.client_secret == "f" * 30
+    assert (family.subject_claim, family.scope) == ("pid", "openid profile")
+    assert family.client_name == "fjordvik.family" != staff.client_name
+    assert family.authorize_origin == "https://login.idporten.example.test"
+
+
+def test_a_family_provider_needs_an_acr_level():
+    bad = json.dumps({"fjordvik": {"name": "ID-porten", "issuer": "https://i.example.test",
+                                   "client_id": "c", "family": True, "client_secret": "x"}})
+    with pytest.raises(ConfigError, match="acr_values"):
+        Settings.from_env({**BASE, "BTI_OIDC_PROVIDERS": bad, "BTI_IDENTITY_HMAC_KEY": _HMAC_KEY})

@@ -67,3 +67,12 @@ def days_ago_cutoff(today: date, days: int) -> datetime:
     ``days_between`` counts, exactly when ``t < days_ago_cutoff(today, days)``: the bound for a
     database query that must agree with ``days_between``."""
     return day_start(today - timedelta(days=days - 1))
+
+
+#: How long a family invitation code can be redeemed.
+FAMILY_INVITATION_DAYS = 14
+
+
+def family_invitation_expiry(invited_at: datetime) -> datetime:
+    """When an invitation code made at ``invited_at`` stops working (14 days later)."""
+    return invited_at + timedelta(days=FAMILY_INVITATION_DAYS)

@@ -25,6 +25,8 @@ from bti.domain.cases import Meeting
 from bti.domain.cases import Note
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
+from bti.domain.family import FamilyMember
+from bti.domain.family import FamilySession
 from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
@@ -55,7 +57,7 @@ __all__ = [
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
     "BarnevernFeedback", "BarnevernReport", "Base", "CalendarFeed", "NotificationDelivery",
     "NotificationPreference", "Case", "CaseArchive", "CasePurge", "CaseTransfer", "CaseUnitPeriod",
-    "Concern", "Consent", "ConsentService",
+    "Concern", "Consent", "ConsentService", "FamilyMember", "FamilySession",
     "Evaluation", "EvaluationMeasure", "Goal", "Handover", "IndividualPlan", "Measure", "Meeting",
     "Municipality",
     "Note", "Participant", "StafettloggEntry", "Unit", "UnitMunicipality", "User", "UserRole",

@@ -346,3 +346,23 @@ def may_ask_team(actor: Actor, team_municipality_id: int, team_active: bool) -> 
     """Put a question without a case on a team's agenda: any staff member of the team's
     municipality (``may_use_teams``), while the team is active."""
     return may_use_teams(actor) and team_active and team_municipality_id == actor.municipality_id
+# --- the family (guardians and the young person, bti.services.family) -----------------------
+
+
+def may_manage_family(actor: Actor, case_municipality_id: int,
+                      case_relations: Set[str]) -> bool:
+    """Invite a guardian or the young person to a case, see who has joined and end a family
+    member's access: the case's stafettholder (who holds the contact with the family)."""
+    return (actor.active and case_municipality_id == actor.municipality_id
+            and STAFETTHOLDER in case_relations)
+
+
+def family_may_read(*, role: str, redeemed: bool, ended: bool, violence_flag: bool) -> bool:
+    """Whether a family member's link to a case lets them see it. A safety rule no setting
+    switches off: while the case is flagged for suspected violence or abuse, no guardian sees
+    it (flagging ends their access, so lifting the flag does not restore it either). An ended
+    or not yet redeemed link gives nothing; a closed case stays readable (the family may still
+    want to know who has seen it, and to have the export)."""
+    if not redeemed or ended:
+        return False
+    return not (violence_flag and role == "guardian")

@@ -532,6 +532,18 @@ class AuditAction(StrEnum):
     AUTH_OIDC_FAILED = "auth.oidc_failed"
     AUTH_IDENTITY_LINKED = "auth.identity_linked"
 
+    # the family (guardians and the young person, channel "family"); a staff member's part
+    FAMILY_INVITED = "family.invited"
+    FAMILY_MEMBERS_VIEWED = "family.members_viewed"
+    FAMILY_ACCESS_ENDED = "family.access_ended"
+    FAMILY_SIGNED_IN = "family.signed_in"
+    FAMILY_SIGNED_OUT = "family.signed_out"
+    FAMILY_SIGN_IN_FAILED = "family.sign_in_failed"
+    FAMILY_CODE_FAILED = "family.code_failed"
+    FAMILY_JOINED = "family.joined"
+    FAMILY_CASES_LISTED = "family.cases_listed"
+    FAMILY_CASE_VIEWED = "family.case_viewed"
+
     # administration
     USER_CREATED = "user.created"
     USER_DEACTIVATED = "user.deactivated"

@@ -72,7 +72,7 @@ def _provider(slug: str) -> OidcProvider:
 
 def providers() -> list[OidcProvider]:
     """The providers the sign-in page offers."""
-    return list(current_app.extensions["bti"].settings.oidc_providers)
+    return [p for p in current_app.extensions["bti"].settings.oidc_providers if not p.family]
 
 
 def _now():
@@ -100,57 +100,89 @@ def _failure(slug: str, provider: OidcProvider, reason: str, status: int,
     return render_template("auth/oidc_error.html", reason=reason, provider=provider), status
 
 
-@bp.post("/<slug>/start")
-@policy.public
-def start(slug: str):
-    provider = _provider(slug)
-    client = _oauth().create_client(slug)
+class Refused(Exception):
+    """A sign-in through a provider that did not complete: ``reason`` (state, code, token,
+    acr, cancelled, provider_down) and the status of the page that says so."""
+
+    def __init__(self, reason: str, status: int):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def begin(provider: OidcProvider, callback_url: str) -> Response:
+    """The redirect to the provider's authorization endpoint (code flow, PKCE, state, nonce,
+    the accepted ``acr`` levels); ``Refused("provider_down")`` when it does not answer."""
+    client = _oauth().create_client(provider.client_name)
     extra: dict[str, Any] = {"ui_locales": current_lang()}
     if provider.acr_values:
         extra["acr_values"] = " ".join(provider.acr_values)
     try:
-        return client.authorize_redirect(url_for(".callback", slug=slug, _external=True),
-                                         **extra)
+        return client.authorize_redirect(callback_url, **extra)
     except requests.RequestException:
-        return _failure(slug, provider, "provider_down", 503)
+        raise Refused("provider_down", 503) from None
+
+
+def verified_claims(provider: OidcProvider, *, want: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The callback's claims, once the code is exchanged and the ID token's signature, issuer,
+    audience, expiry (by the app's clock), nonce and ``acr`` are checked; claims in ``want``
+    missing from the ID token are taken from the userinfo answer of the same subject. Raises
+    ``Refused`` for every way this can fail."""
+    client = _oauth().create_client(provider.client_name)
+    now = _now()
+    if request.args.get("iss", provider.issuer) != provider.issuer:
+        raise Refused("token", 400)  # an answer from another issuer (RFC 9207)
+    try:
+        token = client.authorize_access_token(
+            claims_cls=_claims_checked_at(int(now.timestamp())), leeway=LEEWAY,
+            claims_options={"iss": {"essential": True, "values": [provider.issuer]}})
+    except MismatchingStateError:
+        raise Refused("state", 400) from None
+    except OAuthError as err:
+        # the provider refused the code (used already, expired) or sent an error back
+        raise Refused("cancelled" if err.error == "access_denied" else "code", 400) from None
+    except requests.RequestException:
+        raise Refused("provider_down", 503) from None
+    except (JoseError, ValueError):
+        raise Refused("token", 400) from None
+    claims = token.get("userinfo")
+    if not claims or not claims.get("sub"):
+        raise Refused("token", 400)
+    if not oidc_service.acr_accepted(claims.get("acr"), provider.acr_values):
+        raise Refused("acr", 403)
+    claims = dict(claims)
+    if any(name not in claims for name in want):
+        # many providers put profile claims in the userinfo answer only (not the ID token)
+        try:
+            info = client.userinfo(token=token)
+        except requests.RequestException:
+            raise Refused("provider_down", 503) from None
+        if info.get("sub") == claims["sub"]:
+            for name in want:
+                if name not in claims and name in info:
+                    claims[name] = info[name]
+    return claims
+
+
+@bp.post("/<slug>/start")
+@policy.public
+def start(slug: str):
+    provider = _provider(slug)
+    try:
+        return begin(provider, url_for(".callback", slug=slug, _external=True))
+    except Refused as refused:
+        return _failure(slug, provider, refused.reason, refused.status)
 
 
 @bp.get("/<slug>/callback")
 @policy.public
 def callback(slug: str):
     provider = _provider(slug)
-    client = _oauth().create_client(slug)
     now = _now()
-    if request.args.get("iss", provider.issuer) != provider.issuer:
-        return _failure(slug, provider, "token", 400)  # an answer from another issuer (RFC 9207)
     try:
-        token = client.authorize_access_token(
-            claims_cls=_claims_checked_at(int(now.timestamp())), leeway=LEEWAY,
-            claims_options={"iss": {"essential": True, "values": [provider.issuer]}})
-    except MismatchingStateError:
-        return _failure(slug, provider, "state", 400)
-    except OAuthError as err:
-        # the provider refused the code (used already, expired) or sent an error back
-        reason = "cancelled" if err.error == "access_denied" else "code"
-        return _failure(slug, provider, reason, 400)
-    except requests.RequestException:
-        return _failure(slug, provider, "provider_down", 503)
-    except (JoseError, ValueError):
-        return _failure(slug, provider, "token", 400)
-    claims = token.get("userinfo")
-    if not claims or not claims.get("sub"):
-        return _failure(slug, provider, "token", 400)
-    if not oidc_service.acr_accepted(claims.get("acr"), provider.acr_values):
-        return _failure(slug, provider, "acr", 403)
-    claims = dict(claims)
-    if provider.link_claim not in claims:
-        # many providers put profile claims in the userinfo answer only (not the ID token)
-        try:
-            info = client.userinfo(token=token)
-        except requests.RequestException:
-            return _failure(slug, provider, "provider_down", 503)
-        if info.get("sub") == claims["sub"] and provider.link_claim in info:
-            claims[provider.link_claim] = info[provider.link_claim]
+        claims = verified_claims(provider, want=(provider.link_claim,))
+    except Refused as refused:
+        return _failure(slug, provider, refused.reason, refused.status)
     s = get_session()
     municipality = s.scalar(select(Municipality).where(Municipality.slug == slug))
     if municipality is None:
@@ -191,11 +223,17 @@ def provider_logout(slug: str | None) -> Response | None:
     provider = current_app.extensions["bti"].settings.oidc_provider(slug) if slug else None
     if provider is None:
         return None
-    client = _oauth().create_client(provider.municipality)
+    return end_at_provider(provider, url_for("oidc.signed_out", slug=provider.municipality,
+                                             _external=True))
+
+
+def end_at_provider(provider: OidcProvider, signed_out_url: str) -> Response | None:
+    """The redirect to ``provider``'s end-session endpoint, back to ``signed_out_url``; None
+    when it cannot be reached."""
+    client = _oauth().create_client(provider.client_name)
     try:
         result = client.create_logout_url(
-            post_logout_redirect_uri=url_for("oidc.signed_out", slug=provider.municipality,
-                                             _external=True),
+            post_logout_redirect_uri=signed_out_url,
             client_id=provider.client_id, ui_locales=current_lang())
     except (requests.RequestException, RuntimeError):
         return None
@@ -215,7 +253,7 @@ def init_app(app: Flask) -> None:
     oauth = OAuth(app)
     for provider in app.extensions["bti"].settings.oidc_providers:
         oauth.register(
-            name=provider.municipality, client_id=provider.client_id,
+            name=provider.client_name, client_id=provider.client_id,
             client_secret=provider.client_secret,
             server_metadata_url=provider.metadata_url,
             client_kwargs={"scope": provider.scope, "code_challenge_method": "S256",

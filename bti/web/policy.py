@@ -8,6 +8,9 @@
 ``bti.domain.policy`` (imported as ``who``) holds (403 otherwise): the same function the service
 and the menu ask, so a route, its service and its link agree on who may.
 ``@policy.pending_mfa`` — a user who has given the password but still owes the second factor.
+``@policy.family`` — a family member signed in through the family provider (``/familie/``,
+``bti.web.ui.family``). The two kinds of session never cross: a family session on any other
+route and a staff session on a family route are answered 404, as for a case that does not exist.
 
 ``@policy.api(*scopes)`` — a JSON API route (``/api/``): a personal access token in
 ``Authorization: Bearer`` holding every one of ``scopes`` (401 without a valid token, 403 without
@@ -29,6 +32,7 @@ from flask import abort
 from flask import g
 from flask import redirect
 from flask import request
+from flask import session as cookie
 from flask import url_for
 from flask_login import current_user
 
@@ -41,6 +45,7 @@ SIGNED_IN = "signed_in"
 CASE = "case"
 ALLOWED = "allowed"
 PENDING_MFA = "pending_mfa"
+FAMILY = "family"
 #: All a user whose password an administrator made may reach before choosing their own.
 PASSWORD_CHANGE_ALLOWED = frozenset({"auth.password", "auth.logout", "auth.language"})
 API = "api"
@@ -75,6 +80,7 @@ public = _mark(Policy(PUBLIC))
 signed_in = _mark(Policy(SIGNED_IN))
 case = _mark(Policy(CASE))
 pending_mfa = _mark(Policy(PENDING_MFA))
+family = _mark(Policy(FAMILY))
 
 
 def _is_route_predicate(predicate: object) -> bool:
@@ -138,6 +144,10 @@ def init_app(app: Flask) -> None:
             return None
         if p.kind == API or api_request:
             return _check_bearer(app, p)
+        if p.kind == FAMILY:
+            return _check_family()
+        if _family_signed_in():  # a family session on a staff route
+            abort(404)
         if not current_user.is_authenticated:
             if wants_json():
                 abort(401)
@@ -155,6 +165,25 @@ def init_app(app: Flask) -> None:
         if not permits(p, current_user):
             abort(403)
         return None
+
+
+def _family_signed_in() -> bool:
+    from bti.web.ui.family import COOKIE_SID
+    from bti.web.ui.family import current_family
+
+    return COOKIE_SID in cookie and current_family() is not None
+
+
+def _check_family():
+    """A family route takes a family session only (a staff session: 404, as for a missing
+    case); without one, the family's sign-in page."""
+    from bti.web.ui.family import current_family
+
+    if current_user.is_authenticated:
+        abort(404)
+    if current_family() is None:
+        return redirect(url_for("family.index"))
+    return None
 
 
 def _set_caller(app: Flask, user) -> None:

@@ -80,6 +80,7 @@ def globals_() -> dict[str, Any]:
     from bti.web.ui import admin
     from bti.web.ui import audit
     from bti.web.ui import cases
+    from bti.web.ui import family
 
     return {
         "LANGUAGES": i18n.LANGUAGES,
@@ -102,6 +103,11 @@ def globals_() -> dict[str, Any]:
         "admin_error_text": admin.admin_error_text,
         "audit_label": audit.audit_label,
         "oidc_providers": oidc.providers,
+        "family_text": family.family_text,
+        "family_code_text": family.family_code_text,
+        "family_errors": family.family_errors,
+        "family_role_options": family.family_role_options,
+        "family_signed_in": family.current_family,
     }
 
 

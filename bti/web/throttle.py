@@ -48,6 +48,10 @@ PER_USER_SECOND_FACTOR = parse("5 per 15 minutes")
 #: many users, some of them revoked long ago, from the same few addresses.
 PER_ADDRESS_FEED_MISSES = parse("60 per hour")
 PER_FEED_READS = parse("60 per hour")
+#: Wrong family invitation codes per signed-in identity and per client address (the codes
+#: hold 80 bits; this keeps guessing pointless and a stolen session from trying many).
+PER_IDENTITY_FAMILY_CODES = parse("5 per 15 minutes")
+PER_ADDRESS_FAMILY_CODES = parse("20 per hour")
 #: How long a browser stays known after its last successful sign-in, and how many users it
 #: remembers (the latest first).
 KNOWN_FOR_DAYS = 180
@@ -204,3 +208,17 @@ class LoginThrottle(_Counted):
         response.set_cookie(_cookie_name(), value, max_age=KNOWN_FOR_DAYS * 86400, path="/",
                             secure=cfg["SESSION_COOKIE_SECURE"], httponly=True,
                             samesite=cfg["SESSION_COOKIE_SAMESITE"])
+
+
+@dataclass(frozen=True)
+class FamilyCodeThrottle(_Counted):
+    """Wrong invitation codes given by a family member: ``PER_IDENTITY_FAMILY_CODES`` per
+    identity and ``PER_ADDRESS_FAMILY_CODES`` per client address; then no code is looked at
+    until the window ends."""
+
+    @classmethod
+    def for_identity(cls, identity_id: int) -> FamilyCodeThrottle:
+        prefix = current_app.extensions["bti"].settings.ratelimit_prefix
+        address = client_network(get_remote_address())
+        return cls(((PER_IDENTITY_FAMILY_CODES, (prefix, "family-code-id", str(identity_id))),
+                    (PER_ADDRESS_FAMILY_CODES, (prefix, "family-code-addr", address))))

@@ -371,6 +371,37 @@ def test_may_edit_ansvarsgruppe(who, holder, coordinator, expected):
 ])
 def test_may_hold_cases(roles, expected):
     assert policy.may_hold_cases(frozenset(roles)) is expected
+FAMILY_MANAGERS = [
+    *((ACTORS["coordinator"], MUNICIPALITY, rel, STAFETTHOLDER in rel) for rel in RELATIONS),
+    *((ACTORS["leader"], MUNICIPALITY, rel, STAFETTHOLDER in rel) for rel in RELATIONS),
+    *((ACTORS[n], MUNICIPALITY, frozenset(), False) for n in ACTORS),
+    (ACTORS["coordinator"], OTHER_MUNICIPALITY, frozenset({STAFETTHOLDER}), False),
+    (replace(ACTORS["coordinator"], active=False), MUNICIPALITY, frozenset({STAFETTHOLDER}),
+     False),
+]
+
+
+@pytest.mark.parametrize(("who", "municipality", "rels", "expected"), FAMILY_MANAGERS)
+def test_only_the_stafettholder_manages_the_family(who, municipality, rels, expected):
+    assert policy.may_manage_family(who, municipality, rels) is expected
+
+
+FAMILY_READS = [
+    # role, redeemed, ended, violence flag → may read
+    ("guardian", True, False, False, True),
+    ("youth", True, False, False, True),
+    ("guardian", True, False, True, False),  # the safety rule: never while flagged
+    ("youth", True, False, True, True),
+    ("guardian", False, False, False, False),  # an invitation not redeemed
+    ("guardian", True, True, False, False),  # an ended access
+    ("youth", True, True, False, False),
+]
+
+
+@pytest.mark.parametrize(("role", "redeemed", "ended", "flag", "expected"), FAMILY_READS)
+def test_family_reads(role, redeemed, ended, flag, expected):
+    assert policy.family_may_read(role=role, redeemed=redeemed, ended=ended,
+                                  violence_flag=flag) is expected
 
 
 # --- the tables cover the module ---------------------------------------------------------------
@@ -383,7 +414,8 @@ COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, polic
            policy.may_take_part_in_municipality, policy.may_be_team_member,
            policy.may_view_team, policy.may_see_team_case, policy.may_ask_team,
            policy.may_take_moved_case, policy.may_export_transfer,
-           policy.may_edit_ansvarsgruppe, policy.may_hold_cases}
+           policy.may_edit_ansvarsgruppe, policy.may_hold_cases,
+           policy.may_manage_family, policy.family_may_read}
 
 
 def test_every_predicate_is_in_a_table():

@@ -1,12 +1,16 @@
 // A real OpenID provider for the tests (the certified `oidc-provider` package from npm, installed
 // by tests/e2e/install-deps.sh into .venv/e2e-node). Never used in production.
 //
-//   node tests/oidc/provider.mjs NODE_DIR PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI POST_LOGOUT_URI
+//   node tests/oidc/provider.mjs NODE_DIR PORT CLIENT_ID CLIENT_SECRET REDIRECT_URIS POST_LOGOUT_URIS
 //
+// REDIRECT_URIS and POST_LOGOUT_URIS may each name several URIs, separated by commas (the staff
+// and the family sign-in of one app).
 // Listens on 127.0.0.1:PORT (0: a free port) and prints one line `listening <issuer>` when ready.
 // One confidential client, authorization code only, PKCE required. The login page is a plain
 // form (no JavaScript) that the tests fill in with HTTP requests like a browser would: the user's
 // identifier and the acr level the "user" authenticated with. Consent is implied (first party).
+// A family test account, `family-<11 digits>` (a synthetic Tenor number), also has ID-porten's
+// `pid` claim (the person identifier) with those digits.
 // Test-only switch: POST /__test/jwks {"mode": "wrong"} publishes another key under the signing
 // key's kid, so the ID tokens it signs no longer verify against the issuer's keys.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -32,8 +36,8 @@ function configuration() {
     clients: [{
       client_id: clientId,
       client_secret: clientSecret,
-      redirect_uris: [redirectUri],
-      post_logout_redirect_uris: [postLogoutUri],
+      redirect_uris: redirectUri.split(','),
+      post_logout_redirect_uris: postLogoutUri.split(','),
       response_types: ['code'],
       grant_types: ['authorization_code'],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -42,7 +46,7 @@ function configuration() {
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
     acrValues: ACR_VALUES,
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username', 'pid'] },
     scopes: ['openid', 'email', 'profile'],
     features: {
       devInteractions: { enabled: false },
@@ -60,8 +64,10 @@ function configuration() {
         accountId: id,
         async claims() {
           const [user] = id.split('@');
+          const family = id.match(/^family-(\d{11})$/);
           return { sub: id, email: `${user}@example.test`, email_verified: true,
-                   preferred_username: user, name: `Test ${user}` };
+                   preferred_username: user, name: `Test ${user}`,
+                   ...(family ? { pid: family[1] } : {}) };
         },
       };
     },

@@ -44,6 +44,7 @@ from bti.services.cases.stafettlogg import verify_all
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.family import invitations as family_invitations
 from bti.services.privacy import archive as privacy_archive
 from bti.services.privacy import export as privacy
 from bti.services.privacy import purge as privacy_purge
@@ -108,6 +109,7 @@ def rich_case(w: World, pseudonym: str = SENTINEL, *, close: bool = True, now=No
         "evaluate_by": _d(30)}).entry.object_id
     fire(w.coordinator, "propose_handover", {"to_user": w.nurse.id, "reason": "Helse"})
     fire(w.nurse, "decline_handover", {"reason": "Ikkje no."})
+    family_invitations.invite(c(w.coordinator), case.id, "guardian")
     access.request_emergency_access(c(w.outsider), case.id, REASON)
     fire(w.coordinator, "start")
     fire(w.coordinator, "evaluate")

@@ -18,6 +18,17 @@ relation to it:
 * foreign — a leader in another municipality
 * emergency — an employee (PPT) who was granted emergency access through the form
 
+and four family members, each with a family session (``bti.services.family``; the sign-in
+through the provider itself is tests/web/test_family_web.py):
+
+* guardian — redeemed the stafettholder's invitation code to the case
+* other_guardian — a guardian of another child (redeemed a code to another case)
+* ended_guardian — redeemed a code to the case; the stafettholder ended the access
+* expired_code — signed in, holding only an invitation to the case that expired unredeemed
+
+A row names the family actors' outcomes where they differ from the default: the anonymous
+outcome on public and API routes, else 404 (a family session on a staff route).
+
 Rows for the JSON API (paths under ``/api/``) are sent with the actor's personal access token
 (``Authorization: Bearer``) and a JSON body instead of the session cookie's form; every actor
 but anonymous has a token with both scopes.
@@ -67,15 +78,20 @@ MATRIX_SCOPES = ("cases:read", "cases:write", "org:read", "org:write")
 MATRIX_FILE = Path(__file__).with_name("access_matrix.toml")
 PSEUDONYM = "Matrisebarn Zq."
 REASON = "Barnet er ikkje på skulen og heimen svarar ikkje på telefon i dag."
-ACTORS = ("anonymous", "teacher", "coordinator", "leader", "nurse", "psychologist", "outsider",
-          "admin", "privacy", "foreign", "emergency")
+STAFF_ACTORS = ("anonymous", "teacher", "coordinator", "leader", "nurse", "psychologist",
+                "outsider", "admin", "privacy", "foreign", "emergency")
+#: Family members with a family session (the module docstring).
+FAMILY_ACTORS = ("guardian", "other_guardian", "ended_guardian", "expired_code")
+ACTORS = STAFF_ACTORS + FAMILY_ACTORS
 #: Actors with no relation at all to the case (list pages must never name the child to them).
-NO_RELATION = ("psychologist", "outsider", "admin", "privacy", "foreign")
+NO_RELATION = ("psychologist", "outsider", "admin", "privacy", "foreign", "other_guardian",
+               "ended_guardian", "expired_code")
 #: Tables a GET or HEAD may change (user_session only in its ``last_seen_at`` column, api_token
 #: only in its ``last_used_at``).
 GET_MAY_WRITE = {"audit_event", "audit_chain_head"}
 #: (table, column) a GET or HEAD may touch: when a session or a token was last used.
-GET_MAY_TOUCH = {("user_session", "last_seen_at"), ("api_token", "last_used_at")}
+GET_MAY_TOUCH = {("user_session", "last_seen_at"), ("api_token", "last_used_at"),
+                 ("family_session", "last_seen_at")}
 API_PREFIX = "/api/"
 ALLOW = "allow"
 DENY = "deny"
@@ -108,6 +124,12 @@ def load_rows() -> list[Row]:
     rows = []
     for i, r in enumerate(doc["route"]):
         expect = dict(r["expect"])
+        for actor in FAMILY_ACTORS:  # the default: as anonymous where public, else 404
+            if actor not in expect:
+                anonymous = expect["anonymous"]
+                public = r["path"].startswith(API_PREFIX) or anonymous not in (
+                    "login", 401, 403, 404)
+                expect[actor] = anonymous if public else 404
         missing = [a for a in ACTORS if a not in expect]
         extra = [a for a in expect if a not in ACTORS]
         assert not missing, (i, r["endpoint"], "no outcome for", missing)
@@ -120,8 +142,13 @@ def load_rows() -> list[Row]:
     return rows
 
 
+def _to_sign_in(location: str | None) -> bool:
+    """A redirect to the staff or the family sign-in page."""
+    return bool(location) and ("/auth/login" in location or location.endswith("/familie/"))
+
+
 def classify(status: int, location: str | None) -> str:
-    if status == 302 and location and "/auth/login" in location:
+    if status == 302 and _to_sign_in(location):
         return DENY  # sent to sign in
     if status in (401, 403, 404):
         return DENY
@@ -137,7 +164,7 @@ def expected_class(outcome: int | str, row: Row | None = None, actor: str = "") 
 
 
 def outcome_of(status: int, location: str | None) -> int | str:
-    if status == 302 and location and "/auth/login" in location:
+    if status == 302 and _to_sign_in(location):
         return "login"
     return status
 
@@ -217,9 +244,11 @@ class World:
     #: the team the case is referred to (members: coordinator, nurse; psychologist a former
     #: member; outsider a member of another team), its item for the case, a follow-up
     team: dict[str, int] = field(default_factory=dict)
+    #: an open guardian invitation to the case (the stafettholder ends it in its row)
+    family_invite_id: int = 1
 
     def user_id(self, actor: str) -> int | None:
-        return None if actor == "anonymous" else self.users[actor].id
+        return None if actor == "anonymous" or actor in FAMILY_ACTORS else self.users[actor].id
 
     def fill(self, template: str, actor: str = "") -> str:
         user = self.users.get(actor)
@@ -234,6 +263,7 @@ class World:
                                team=self.team.get("team", 0),
                                team_item=self.team.get("item", 0),
                                team_follow_up=self.team.get("follow_up", 0),
+                               family_invite=self.family_invite_id,
                                username=user.username if user else "ingen")
 
 
@@ -311,7 +341,7 @@ def sign_in(app, username: str) -> Browser:
 def build_case(app, users, unit_ids) -> tuple[int, dict[str, Browser]]:
     """The case, through the web forms, as each role would do it."""
     browsers = {name: sign_in(app, users[name].username)
-                for name in ACTORS if name != "anonymous"}
+                for name in STAFF_ACTORS if name != "anonymous"}
     browsers["anonymous"] = Browser(app.test_client())
     teacher, leader, coordinator = (browsers[n] for n in ("teacher", "leader", "coordinator"))
     today = local_date(app.extensions["bti"].clock()).isoformat()
@@ -361,10 +391,12 @@ def make_world(app) -> World:
             AuditReviewItem.subject_user_id == users["emergency"].id,
             AuditReviewItem.pattern == "emergency_access")).one()
     tokens = {name: make_token(app, users[name].username, scopes=MATRIX_SCOPES)
-              for name in ACTORS if name != "anonymous"}
+              for name in STAFF_ACTORS if name != "anonymous"}
     team = build_team(app, users, case_id)
+    family_invite = family_members(app, users, case_id, browsers)
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
-                 users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team)
+                 users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team,
+                 family_invite)
 
 
 def build_team(app, users, case_id: int) -> dict[str, int]:
@@ -402,6 +434,55 @@ def build_team(app, users, case_id: int) -> dict[str, int]:
                                   local_date(ext.clock()) + timedelta(days=14))])
         follow_up = agenda.team_page(ctx("nurse"), team).open_follow_ups[0].id
     return {"team": team, "item": item, "follow_up": follow_up}
+
+
+def family_members(app, users, case_id: int, browsers: dict[str, Browser]) -> int:
+    """The family actors: an identity and a family session each (its token put in the
+    browser's session cookie), linked as the module docstring says. Returns the id of an
+    open invitation to the case."""
+    from datetime import timedelta
+
+    from bti.domain.family import FamilyMember
+    from bti.domain.org import Municipality
+    from bti.services.cases import lifecycle
+    from bti.services.context import Ctx
+    from bti.services.family import invitations
+    from bti.services.family import sessions
+
+    ext = app.extensions["bti"]
+    now = ext.clock()
+    with ext.session_factory.begin() as s:
+        holder = s.merge(users["coordinator"])
+        ctx = Ctx(session=s, actor=holder, workflows=ext.workflows, now=lambda: now)
+        other = lifecycle.open_case(ctx, unit_id=None, child_pseudonym="Annabarn Wx",
+                                    child_birth_year=2015,
+                                    concern={"what_seen": "Lei seg i friminutta."}).case
+        other.stafettholder_id = holder.id
+        s.flush()
+        municipality = s.get_one(Municipality, holder.municipality_id)
+        links = {"guardian": case_id, "other_guardian": other.id,
+                 "ended_guardian": case_id, "expired_code": case_id}
+        for actor, linked_case in links.items():
+            identity = sessions.identify(s, municipality=municipality, issuer="http://idp.test",
+                                         subject_claim="pid", person=f"pid-{actor}",
+                                         key=b"matrix-key", now=now)
+            token = sessions.start(s, identity, municipality_id=municipality.id, now=now)
+            made = invitations.invite(ctx, linked_case, "guardian")
+            family = sessions.FamilyActor(identity.id, municipality.id, 0)
+            if actor == "expired_code":
+                s.get_one(FamilyMember, made.member.id).expires_at = now - timedelta(days=1)
+            else:
+                invitations.redeem(s, family, made.code, now=now)
+            if actor == "ended_guardian":
+                invitations.end_access(ctx, linked_case, made.member.id, "Avslutta i testen.")
+            b = Browser(app.test_client())
+            with b.client.session_transaction() as cookie:
+                cookie["fsid"] = token
+            browsers[actor] = b
+        invite = invitations.invite(ctx, case_id, "guardian").member.id
+    for actor in FAMILY_ACTORS:
+        browsers[actor].get("/auth/login")  # the family session's CSRF token
+    return invite
 
 
 # --- the run --------------------------------------------------------------------------------------

@@ -123,7 +123,9 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("new unit", admin, "/admin/units/new"),
                 ("unit", admin, f"/admin/units/{web_world.unit_ids['school']}"),
                 ("import", admin, "/admin/import"),
-                ("settings", coordinator, "/innstillinger")):
+                ("settings", coordinator, "/innstillinger"),
+                ("family access (staff)", coordinator, f"/saker/{case_id}/familie"),
+                ("family sign-in", browser, "/familie/")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)

@@ -59,11 +59,14 @@ if not (shutil.which("node") and (NODE_DIR / "node_modules/oidc-provider/lib/ind
 
 
 class Provider:
-    def __init__(self):
+    def __init__(self, redirect_uri: str = f"{APP}/auth/oidc/{SLUG}/callback,"
+                                           f"{APP}/familie/{SLUG}/callback",
+                 post_logout_uri: str = f"{APP}/auth/oidc/{SLUG}/signed-out,"
+                                        f"{APP}/familie/{SLUG}/utlogget",
+                 client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET):
         self.proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
-            ["node", str(ROOT / "tests/oidc/provider.mjs"), str(NODE_DIR), "0", CLIENT_ID,
-             CLIENT_SECRET, f"{APP}/auth/oidc/{SLUG}/callback",
-             f"{APP}/auth/oidc/{SLUG}/signed-out"],
+            ["node", str(ROOT / "tests/oidc/provider.mjs"), str(NODE_DIR), "0", client_id,
+             client_secret, redirect_uri, post_logout_uri],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the provider listens (or exits)
@@ -126,10 +129,11 @@ def _to_app(r: requests.Response, base: str) -> str:
     return location[len(APP):]
 
 
-def authorize(b: Browser, idp: requests.Session, login: str = SUBJECT, acr: str = "high") -> str:
+def authorize(b: Browser, idp: requests.Session, login: str = SUBJECT, acr: str = "high",
+              start: str = f"/auth/oidc/{SLUG}/start", page: str = "/auth/login") -> str:
     """Start the sign-in in the app, sign in at the provider's form; the callback path."""
-    b.get("/auth/login")
-    r = b.post(f"/auth/oidc/{SLUG}/start")
+    b.get(page)
+    r = b.post(start)
     assert r.status_code == 302, r.get_data(as_text=True)[:300]
     url = r.headers["Location"]
     q = parse_qs(urlsplit(url).query)
@@ -138,12 +142,12 @@ def authorize(b: Browser, idp: requests.Session, login: str = SUBJECT, acr: str 
     assert q["state"]
     assert q["nonce"]
     assert q["acr_values"] == ["substantial high"]
-    page = _follow(idp, url)
-    if page.status_code in (302, 303):  # the provider still had a session: straight back
-        return _to_app(page, url)
-    form = re.search(r'<form method="post" action="([^"]+)"', page.text)
-    assert form, page.text[:300]
-    action = urljoin(page.url, form.group(1))
+    answer = _follow(idp, url)
+    if answer.status_code in (302, 303):  # the provider still had a session: straight back
+        return _to_app(answer, url)
+    form = re.search(r'<form method="post" action="([^"]+)"', answer.text)
+    assert form, answer.text[:300]
+    action = urljoin(answer.url, form.group(1))
     r = idp.post(action, data={"login": login, "acr": acr}, allow_redirects=False, timeout=10)
     while not urljoin(action, r.headers["Location"]).startswith(APP):
         action = urljoin(action, r.headers["Location"])

@@ -61,6 +61,7 @@ from bti.services.cases.ip import ANSVARSGRUPPE_TASK
 from bti.services.cases.ip import add_staff
 from bti.services.cases.ip import unit_recipients
 from bti.services.context import Ctx
+from bti.services.family.safety import end_guardians
 from bti.services.notify.events import Event
 from bti.services.notify.outbox import emit
 
@@ -151,6 +152,8 @@ def inform_home(ctx, case, step, facts) -> Written:
 
 def flag_violence(ctx, case, step, facts) -> Written:
     case.violence_flag = True
+    # a safety rule: no guardian keeps any access while the flag is set, nor after it is lifted
+    end_guardians(ctx.session, case, ctx.now())
     return NOTHING
 
 

@@ -65,6 +65,7 @@ from bti.domain.cases import Meeting
 from bti.domain.cases import Note
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
+from bti.domain.family import FamilyMember
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.notifications import NotificationDelivery
@@ -116,6 +117,7 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "case_archive": ("archives", CaseArchive),
     "team_agenda_item": ("team_agenda_items", AgendaItem),
     "team_follow_up": ("team_follow_ups", FollowUp),
+    "family_member": ("family_members", FamilyMember),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
     "individual_plan": ("individual_plan", IndividualPlan),
     "ansvarsgruppe_member": ("ansvarsgruppe_members", AnsvarsgruppeMember),

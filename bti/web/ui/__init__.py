@@ -55,6 +55,8 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import audit
     from bti.web.ui import cases
     from bti.web.ui import catalogue
+    from bti.web.ui import family
+    from bti.web.ui import family_staff
     from bti.web.ui import inbox
     from bti.web.ui import leader
     from bti.web.ui import notifications
@@ -63,5 +65,5 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import teams
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
-                   catalogue, analytics, settings, teams):
+                   catalogue, analytics, settings, teams, family, family_staff):
         app.register_blueprint(module.bp)

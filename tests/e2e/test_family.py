@@ -1,0 +1,183 @@
+"""The family's journey in a real browser on a phone (390 × 844 px), in bokmål and nynorsk
+(issue 16): the stafettholder makes an invitation code on the case's family page; a guardian
+signs in through the local OpenID provider (tests/oidc/provider.mjs, the certified
+``oidc-provider`` package, as the municipality's family provider: ``pid`` claim, ``acr``
+required), redeems the code and reads the case. axe finds no WCAG 2.1 A/AA violation on any
+app page of the journey, and nothing scrolls sideways. Made-up names; the identity number is a
+synthetic Tenor number."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bti.config import OidcProvider
+from bti.config import Settings
+from bti.db.engine import make_engine
+from bti.db.engine import make_session_factory
+from bti.demo.seed import DEMO_SLUG
+from bti.demo.seed import make_demo
+from bti.domain.cases import Case
+from bti.domain.org import Municipality
+from bti.domain.org import User
+from bti.migrate import upgrade
+from bti.services.workflows.registry import WorkflowRegistry
+from bti.web import create_app
+from tests.e2e.conftest import DEMO_PASSWORD
+from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import TIMEOUT_S
+from tests.e2e.conftest import assert_fits
+
+WIDTH, HEIGHT = 390, 844
+CLIENT_ID = "bti-e2e-family"
+CLIENT_SECRET = "an-e2e-client-secret-not-for-production"  # noqa: S105 - made up
+GUARDIANS = {"nb": "family-24818299835", "nn": "family-15897499312"}  # synthetic (month + 80)
+TEXT = {
+    "nb": {"sign_in": "Logg inn med ID-porten (test)", "code": "Invitasjonskode",
+           "join": "Bli med i saken", "seen": "Hvem har sett saken", "cases": "Dine saker",
+           "invite": "Lag en invitasjonskode", "goals": "Mål"},
+    "nn": {"sign_in": "Logg inn med ID-porten (test)", "code": "Invitasjonskode",
+           "join": "Bli med i saka", "seen": "Kven har sett saka", "cases": "Sakene dine",
+           "invite": "Lag ein invitasjonskode", "goals": "Mål"},
+}
+
+
+@pytest.fixture(scope="module")
+def family_server(tmp_path_factory):
+    """The app on a migrated SQLite file with the demo municipality, and the demo
+    municipality's family provider: the local OpenID provider, started for this module."""
+    pytest.importorskip("playwright")
+    from tests.web.test_oidc import NODE_DIR  # skips the module without node/oidc-provider
+    from tests.web.test_oidc import Provider
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e-family') / 'bti.sqlite3'}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with make_session_factory(engine).begin() as s:
+            make_demo(s, WorkflowRegistry(ROOT / "workflows"), password=DEMO_PASSWORD)
+            s.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG)) \
+                .mfa_required = False
+    finally:
+        engine.dispose()
+    server = make_server("127.0.0.1", 0, lambda env, start: [], threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    assert NODE_DIR.exists()
+    provider = Provider(redirect_uri=f"{base}/familie/{DEMO_SLUG}/callback",
+                      post_logout_uri=f"{base}/familie/{DEMO_SLUG}/utlogget",
+                      client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    settings = Settings(
+        database_url=url, secret_key=secrets.token_urlsafe(32),
+        workflows_dir=ROOT / "workflows", testing=True,
+        oidc_providers=(OidcProvider(
+            municipality=DEMO_SLUG, name="ID-porten (test)", issuer=provider.issuer,
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, acr_values=("substantial", "high"),
+            family=True, subject_claim="pid", scope="openid profile"),),
+        identity_hmac_key=secrets.token_urlsafe(32).encode())
+    app = create_app(settings)
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, name="bti-e2e-family", daemon=True)
+    thread.start()
+    try:
+        yield base, app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        provider.stop()
+        app.extensions["bti"].engine.dispose()
+
+
+def _case_of_koordinator(app) -> int:
+    with app.extensions["bti"].session_factory() as s:
+        holder = s.scalar(select(User.id).where(User.username == "koordinator"))
+        return s.scalars(select(Case.id).where(
+            Case.stafettholder_id == holder, Case.violence_flag.is_(False),
+            Case.closed_at.is_(None)).order_by(Case.id)).first()
+
+
+def _context(browser, base: str, html_pages, test: str):
+    context = browser.new_context(base_url=base, locale="nb-NO",
+                                  viewport={"width": WIDTH, "height": HEIGHT})
+    context.set_default_timeout(TIMEOUT_S * 1000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # only the app's own pages go to the Nu HTML Checker, not the test provider's
+    page.on("requestfinished", lambda req: html_pages.add(test, req)
+            if req.url.startswith(base) else None)
+    return context, page, errors
+
+
+def _choose_language(page, lang: str) -> None:
+    page.get_by_label(re.compile(r"^(Språk|Language)$")).select_option(lang)
+    with page.expect_navigation():
+        page.locator(".header-tools form").first.get_by_role("button").click()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def _check(page, axe, screenshot_as, step: str, lang: str) -> None:
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    assert_fits(page)
+    axe(page)
+    screenshot_as(page, f"family-{step}-{lang}-{WIDTH}px")
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn"])
+def test_a_guardian_signs_in_redeems_a_code_and_reads_the_case(
+        request, browser, family_server, axe, screenshot_as, html_pages, lang):
+    base, app = family_server
+    t = TEXT[lang]
+    case_id = _case_of_koordinator(app)
+    assert case_id is not None
+    # the stafettholder makes the code on the case's family page
+    staff, page, errors = _context(browser, base, html_pages, request.node.name)
+    page.goto("/auth/login")
+    _choose_language(page, lang)
+    page.locator("#f-username").fill("koordinator")
+    page.locator("#f-password").fill(DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.locator("form.form button[type=submit]").first.click()
+    page.goto(f"/saker/{case_id}/familie")
+    _check(page, axe, screenshot_as, "staff-access", lang)
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["invite"]).click()
+    code = page.locator(".invitation-code").inner_text().strip()
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code)
+    expect(page.locator(".invitation-qr svg")).to_be_visible()
+    _check(page, axe, screenshot_as, "staff-invitation", lang)
+    assert not errors, errors
+    staff.close()
+
+    # the guardian, on their own phone
+    family, page, errors = _context(browser, base, html_pages, request.node.name)
+    page.goto("/familie/")
+    _choose_language(page, lang)
+    _check(page, axe, screenshot_as, "sign-in", lang)
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["sign_in"]).click()
+    # the local provider's own login form (not the app: not checked by axe or Nu)
+    page.locator("input[name=login]").fill(GUARDIANS[lang])
+    page.locator("select[name=acr]").select_option("high")
+    with page.expect_navigation(url=re.compile(r"/familie/saker$")):
+        page.locator("button[type=submit]").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(t["cases"])
+    _check(page, axe, screenshot_as, "cases", lang)
+    page.get_by_label(t["code"]).fill(code.lower().replace("-", " "))
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["join"]).click()
+    expect(page).to_have_url(re.compile(rf"/familie/saker/{case_id}$"))
+    expect(page.get_by_role("heading", name=t["seen"])).to_be_visible()
+    _check(page, axe, screenshot_as, "case", lang)
+    # a family session never reaches a staff page
+    response = page.goto(f"/saker/{case_id}")
+    assert response is not None
+    assert response.status == 404
+    assert not errors, errors
+    family.close()
