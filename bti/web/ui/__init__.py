@@ -29,9 +29,10 @@ def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
     return [
         ("inbox.index", _("My cases"), who.works_on_cases),
         ("cases.new_concern", _("New concern"), who.works_on_cases),
+        ("guide.index", _("How we work"), who.may_read_guide),
         ("leader.overview", _("Unit overview"), who.may_use_leader_views),
         ("analytics.dashboard", _("Analytics"), who.may_view_analytics),
-        ("catalogue.index", _("Catalogue of measures"), who.may_view_catalogue),
+        ("catalogue.index", _("Catalogue of measures"), who.may_browse_catalogue),
         ("audit.search", _("Access log"), who.may_search_access_log),
         ("audit.reviews", _("Log follow-up"), who.may_follow_up_access_log),
         ("admin.users", _("Users"), who.may_administer_users),
@@ -52,6 +53,7 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import audit
     from bti.web.ui import cases
     from bti.web.ui import catalogue
+    from bti.web.ui import guide
     from bti.web.ui import inbox
     from bti.web.ui import leader
     from bti.web.ui import notifications
@@ -59,5 +61,5 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import settings
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
-                   catalogue, analytics, settings):
+                   catalogue, analytics, settings, guide):
         app.register_blueprint(module.bp)
