@@ -62,3 +62,11 @@ def days_ago_cutoff(today: date, days: int) -> datetime:
     ``days_between`` counts, exactly when ``t < days_ago_cutoff(today, days)``: the bound for a
     database query that must agree with ``days_between``."""
     return day_start(today - timedelta(days=days - 1))
+
+
+def one_year_after(day: date) -> date:
+    """The same date a year later; 29 February becomes 28 February (a yearly review)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
