@@ -48,6 +48,7 @@ def main_menu() -> list[MenuItem]:
 
 def register_blueprints(app: Flask) -> None:
     from bti.web.ui import access
+    from bti.web.ui import accessibility
     from bti.web.ui import admin
     from bti.web.ui import analytics
     from bti.web.ui import audit
@@ -61,5 +62,5 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import settings
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
-                   catalogue, analytics, settings, guide):
+                   catalogue, analytics, settings, guide, accessibility):
         app.register_blueprint(module.bp)
