@@ -300,7 +300,7 @@ FLOW_BOX_W = 172
 FLOW_BOX_H = 66
 FLOW_COL_GAP = 34
 FLOW_PAD = 10
-FLOW_LANE = 6
+FLOW_LANE = 8
 FLOW_TOP = 10
 #: Characters per line of a box's text, and lines at most.
 FLOW_WRAP = 24
