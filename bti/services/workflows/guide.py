@@ -58,8 +58,8 @@ class GuideStep:
     phase: str
     final: bool
     moves: tuple[GuideAction, ...]
-    #: What may be recorded here without moving the case (each trigger's first label).
-    records: tuple[str, ...]
+    #: What may be recorded here without moving the case: (trigger, its first label).
+    records: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def build(d: WorkflowDefinition, lang: str, *, record_id: int,
         steps = tuple(
             GuideStep(s.name, pick(s.label, lang), pick(s.help, lang) if s.help else None,
                       s.phase, s.final, tuple(moving[s.name]),
-                      tuple(recording[s.name].values()))
+                      tuple(recording[s.name].items()))
             for s in d.states if s.level == lv.id)
         levels.append(GuideLevel(lv.id, lv.number, pick(lv.label, lang), lv.colour, lv.final,
                                  d.deadlines.level_decision_days.get(lv.id), steps))
