@@ -388,8 +388,8 @@ def _workflow_chart(graph: GuideGraph) -> WorkflowChart:
 
     straight, routed = [], []
     for e in graph.edges:
-        s, t = node[e.source], node[e.dest]
-        if _row(e.source) == _row(e.dest) and t.order == s.order + 1:
+        if (_row(e.source) == _row(e.dest)
+                and node[e.dest].order == node[e.source].order + 1):
             straight.append(e)
         else:
             routed.append(e)
@@ -453,10 +453,10 @@ def _workflow_chart(graph: GuideGraph) -> WorkflowChart:
         return round(box[name].cx + offset, 1)
 
     for e in straight:
-        s, t = box[e.source], box[e.dest]
-        yy = s.y + s.h / 2
+        a, b = box[e.source], box[e.dest]
+        yy = a.y + a.h / 2
         chart.arrows.append(Arrow(e.source, e.dest,
-                                  f"M{s.x + s.w:.1f},{yy:.1f} H{t.x - 2:.1f}", e.label))
+                                  f"M{a.x + a.w:.1f},{yy:.1f} H{b.x - 2:.1f}", e.label))
     for e, gaps, lanes, channel in plans:
         s, t = box[e.source], box[e.dest]
         rs, rt = _row(e.source), _row(e.dest)

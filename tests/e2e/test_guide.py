@@ -18,16 +18,22 @@ from tests.e2e.test_journeys import TEACHER
 from tests.e2e.test_journeys import choose_language
 
 TEXT = {
-    "nb": {"menu": "Hovedmeny", "guide": "Slik jobber vi", "here": "Slik jobber vi på dette trinnet",
-           "steps": "Nivåene og trinnene", "add": "Legg til tiltak", "fits": "For barnets alder (9 år)",
-           "others": "For andre aldre", "read": "Les om tiltakene for denne alderen i tiltaksoversikten",
-           "catalogue": "Tiltaksoversikt", "search": "Søk", "words": "Ord i navnet, beskrivelsen eller tilbyderen",
-           "statement": "Tilgjengelighetserklæring", "chart": "Flytskjema for «BTI – standardmodell (KoRus)»"},
-    "nn": {"menu": "Hovudmeny", "guide": "Slik jobbar vi", "here": "Slik jobbar vi på dette steget",
-           "steps": "Nivåa og stega", "add": "Legg til tiltak", "fits": "For alderen til barnet (9 år)",
-           "others": "For andre aldrar", "read": "Les om tiltaka for denne alderen i tiltaksoversikta",
-           "catalogue": "Tiltaksoversikt", "search": "Søk", "words": "Ord i namnet, skildringa eller tilbydaren",
-           "statement": "Tilgjengeerklæring", "chart": "Flytskjema for «BTI – standardmodell (KoRus)»"},
+    "nb": {"menu": "Hovedmeny", "guide": "Slik jobber vi",
+           "here": "Slik jobber vi på dette trinnet", "steps": "Nivåene og trinnene",
+           "add": "Legg til tiltak", "fits": "For barnets alder (9 år)",
+           "others": "For andre aldre",
+           "read": "Les om tiltakene for denne alderen i tiltaksoversikten", "search": "Søk",
+           "words": "Ord i navnet, beskrivelsen eller tilbyderen",
+           "statement": "Tilgjengelighetserklæring",
+           "chart": "Flytskjema for «BTI – standardmodell (KoRus)»"},
+    "nn": {"menu": "Hovudmeny", "guide": "Slik jobbar vi",
+           "here": "Slik jobbar vi på dette steget", "steps": "Nivåa og stega",
+           "add": "Legg til tiltak", "fits": "For alderen til barnet (9 år)",
+           "others": "For andre aldrar",
+           "read": "Les om tiltaka for denne alderen i tiltaksoversikta", "search": "Søk",
+           "words": "Ord i namnet, skildringa eller tilbydaren",
+           "statement": "Tilgjengeerklæring",
+           "chart": "Flytskjema for «BTI – standardmodell (KoRus)»"},
 }
 WIDTHS = [pytest.param(lang, width, id=f"{lang}-{width}px") for lang in LANGS
           for width in (1280, 390)]

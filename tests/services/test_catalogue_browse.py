@@ -100,7 +100,8 @@ def test_the_effect_is_suppressed_like_the_dashboard(world, script):
     once = effects[rare.id]
     assert (once.started, once.evaluated, once.effective_share) == (None, 0, None)
     item_, effect, _unit = catalogue.show(script.ctx(w.nurse), item.id)
-    assert effect == common and item_.id == item.id
+    assert effect == common
+    assert item_.id == item.id
 
 
 def test_a_keeper_sets_service_provider_delivery_and_review(world, script, session):

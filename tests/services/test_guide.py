@@ -45,7 +45,8 @@ def test_the_guide_is_the_municipalitys_current_workflow(world, session):
     assert g.levels[0].decision_days == 14
     assert {t.trigger for t in g.standing} == {"report_barnevernet", "avvergeplikt"}
     assert g.step("n1_plan").records  # what is recorded there without moving
-    assert g.guidance and "{youth_consent_age}" not in " ".join(t for _, t in g.guidance)
+    assert g.guidance
+    assert "{youth_consent_age}" not in " ".join(t for _, t in g.guidance)
     # another workflow for the municipality: the guide follows at once
     m.workflow_id = "aukra"
     session.flush()
@@ -115,9 +116,11 @@ def test_the_flowchart_is_a_layered_layout_where_no_arrow_crosses_a_box(registry
     level_of = {s.name: s.level for s in d.states}
     band_of = {b.level: b for b in chart.bands}
     for box in chart.boxes:
-        assert 0 <= box.x and box.x + box.w <= chart.width
+        assert box.x >= 0
+        assert box.x + box.w <= chart.width
         band = band_of[level_of[box.name]]
-        assert band.y <= box.y and box.y + box.h <= band.y + band.h  # in its level's row
+        assert band.y <= box.y
+        assert box.y + box.h <= band.y + band.h
         assert 1 <= len(box.lines) <= charts.FLOW_LINES
     # rows go down in the file's order of levels
     assert [b.level for b in sorted(chart.bands, key=lambda b: b.y)] == [

@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import date
 from datetime import timedelta
 from typing import Any
@@ -271,9 +270,10 @@ class Browse:
     items: list[MeasureCatalogueItem]
     effects: Mapping[int, Effect]
     #: The services named by the municipality's items, for the filter: (id, name).
-    units: list[tuple[int, str]] = field(default_factory=list)
-    unit_names: Mapping[int, str] = field(default_factory=dict)
-    total: int = 0
+    units: list[tuple[int, str]]
+    unit_names: Mapping[int, str]
+    #: Items in the catalogue before the search (active ones, or all for a keeper asking).
+    total: int
 
 
 def effects(ctx: Ctx, item_ids: list[int]) -> dict[int, Effect]:
