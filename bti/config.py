@@ -197,6 +197,10 @@ class Settings:
     db_pool_recycle: int = 1800
     #: Longest a single SQL statement may run (PostgreSQL ``statement_timeout``), in ms; 0: none.
     db_statement_timeout_ms: int = 30_000
+    #: Where users report an accessibility problem (``BTI_ACCESSIBILITY_CONTACT``): an e-mail
+    #: address or an https address, shown in the accessibility statement; None: "your
+    #: municipality's service desk".
+    accessibility_contact: str | None = None
     #: The OpenID providers staff sign in through (one per municipality at most), and the
     #: family providers (``family``; one per municipality at most).
     oidc_providers: tuple[OidcProvider, ...] = ()
@@ -249,6 +253,7 @@ class Settings:
             db_pool_timeout=float(_int(env, "BTI_DB_POOL_TIMEOUT", 10, minimum=1)),
             db_pool_recycle=_int(env, "BTI_DB_POOL_RECYCLE", 1800, minimum=-1),
             db_statement_timeout_ms=_int(env, "BTI_DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0),
+            accessibility_contact=(env.get("BTI_ACCESSIBILITY_CONTACT") or "").strip() or None,
             oidc_providers=providers,
             identity_hmac_key=_identity_hmac_key(env, dev=dev, secret=secret,
                                                  providers=providers),

@@ -63,6 +63,34 @@ CATALOGUE = [
     ("Helsesykepleier-oppfølging", "selective", 6, 20), ("De utrolige årene", "indicated", 3, 8),
     ("Fritidskontakt", "selective", 6, 24),
 ]
+#: What each demo measure is, who runs it, and whether it is the municipality's own,
+#: inter-municipal or bought (fictional providers).
+CATALOGUE_DETAILS: dict[str, tuple[str, str, str]] = {
+    "Vennegruppe": ("Små grupper som øver på vennskap og samspill, ledet av miljøarbeider.",
+                    "Skolen", "own"),
+    "Leksehjelp": ("Gratis leksehjelp etter skoletid to dager i uka.", "Skolen", "own"),
+    "Foreldreveiledning (ICDP)": ("Gruppebasert veiledning av foreldre etter ICDP-programmet.",
+                                  "Helsestasjonen", "own"),
+    "Samtalegruppe for skilsmissebarn": ("Samtalegruppe for barn som opplever at foreldrene "
+                                         "flytter fra hverandre.", "Familiens hus", "own"),
+    "Miljøterapeut i klassen": ("Miljøterapeut i klasserommet i en periode, med plan og "
+                                "evaluering.", "PP-tjenesten", "own"),
+    "Tett på-samtaler": ("Faste samtaler med en trygg voksen på skolen.", "Skolehelsetjenesten",
+                         "own"),
+    "Aktivitetsguide": ("En voksen som hjelper ungdommen inn i en fritidsaktivitet.",
+                        "Fritid for alle (interkommunalt)", "inter_municipal"),
+    "Språkgruppe i barnehagen": ("Språkstimulering i små grupper i barnehagen.",
+                                 "Barnehagen", "own"),
+    "Mestringskurs (Kurs i mestring av depresjon)": (
+        "Kurs for ungdom med tegn på depresjon.", "Regionalt ungdomsteam (interkommunalt)",
+        "inter_municipal"),
+    "Helsesykepleier-oppfølging": ("Tett oppfølging hos helsesykepleier over tid.",
+                                   "Skolehelsetjenesten", "own"),
+    "De utrolige årene": ("Foreldreprogram for familier med barn med atferdsvansker.",
+                          "Kjøpt fra et fiktivt kompetansesenter", "bought"),
+    "Fritidskontakt": ("Fritidskontakt som gir barnet en aktiv fritid sammen med en voksen.",
+                       "Fiktiv Fritid AS", "bought"),
+}
 EFFECTS = ("good", "some", "some", "none", "worse")
 TABLES = [Case, Concern, Participant, Consent, ConsentService, Measure, Evaluation,
           EvaluationMeasure, BarnevernReport, BarnevernFeedback, Handover, Meeting, Note,
@@ -70,9 +98,16 @@ TABLES = [Case, Concern, Participant, Consent, ConsentService, Measure, Evaluati
 
 
 def seed_catalogue(session: Session, municipality_id: int, now: datetime) -> list[int]:
-    items = [MeasureCatalogueItem(municipality_id=municipality_id, name=n, description="",
-                                  kind=k, age_from=a, age_to=b, active=True, created_at=now,
-                                  updated_at=now) for n, k, a, b in CATALOGUE]
+    """The demo catalogue, its yearly reviews spread over the year (two overdue, one never)."""
+    today = local_date(now)
+    items = []
+    for i, (n, k, a, b) in enumerate(CATALOGUE):
+        description, provider, delivery = CATALOGUE_DETAILS.get(n, ("", "", "own"))
+        due = None if i == 0 else today + timedelta(days=30 * i - 75)
+        items.append(MeasureCatalogueItem(
+            municipality_id=municipality_id, name=n, description=description, kind=k,
+            age_from=a, age_to=b, active=True, provider=provider, delivery=delivery,
+            review_due_on=due, created_at=now, updated_at=now))
     session.add_all(items)
     session.flush()
     return [i.id for i in items]

@@ -9,6 +9,7 @@ with ``bti.services.analytics.aggregates.recompute``.
 
 from __future__ import annotations
 
+from datetime import date
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint
@@ -24,6 +25,9 @@ from bti.domain.base import Base
 #: Kinds of prevention a measure belongs to (universal / selective / indicated).
 CATALOGUE_KINDS = ("universal", "selective", "indicated")
 AGE_MIN, AGE_MAX = 0, 24
+#: Who delivers a measure: the municipality's own service, an inter-municipal service
+#: (interkommunalt samarbeid) or a service the municipality buys (kjøpt tjeneste).
+CATALOGUE_DELIVERIES = ("own", "inter_municipal", "bought")
 
 
 class MeasureCatalogueItem(Base):
@@ -35,6 +39,7 @@ class MeasureCatalogueItem(Base):
         CheckConstraint("age_from BETWEEN 0 AND 24 AND age_to BETWEEN 0 AND 24 "
                         "AND age_from <= age_to", name="age_range"),
         CheckConstraint("kind IN ('universal', 'selective', 'indicated')", name="kind"),
+        CheckConstraint("delivery IN ('own', 'inter_municipal', 'bought')", name="delivery"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +50,16 @@ class MeasureCatalogueItem(Base):
     age_from: Mapped[int]
     age_to: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
+    #: The municipal service (unit) that offers the measure, if one does.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    #: Who runs it (a service, a team, a partner), as the municipality names it.
+    provider: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: ``CATALOGUE_DELIVERIES``: own service, inter-municipal or bought.
+    delivery: Mapped[str] = mapped_column(String(20), default="own", server_default="own")
+    #: When the item is next to be reviewed (the yearly review, "årleg oppdatering").
+    review_due_on: Mapped[date | None]
+    #: When it was last reviewed.
+    reviewed_on: Mapped[date | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

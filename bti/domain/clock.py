@@ -76,3 +76,11 @@ FAMILY_INVITATION_DAYS = 14
 def family_invitation_expiry(invited_at: datetime) -> datetime:
     """When an invitation code made at ``invited_at`` stops working (14 days later)."""
     return invited_at + timedelta(days=FAMILY_INVITATION_DAYS)
+
+
+def one_year_after(day: date) -> date:
+    """The same date a year later; 29 February becomes 28 February (a yearly review)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)

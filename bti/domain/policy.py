@@ -48,6 +48,10 @@ CASE_WORK_ROLES = frozenset({EMPLOYEE, COORDINATOR, LEADER})
 ANALYTICS_ROLES = frozenset({LEADER, ADMIN})
 #: Roles that keep the municipality's catalogue of measures.
 CATALOGUE_ROLES = frozenset({LEADER, ADMIN})
+#: Roles that plan measures or keep the catalogue, and so browse it (``may_browse_catalogue``).
+CATALOGUE_READER_ROLES = CASE_WORK_ROLES | CATALOGUE_ROLES
+#: Every role a user may hold: each of them reads the action guide (``may_read_guide``).
+STAFF_ROLES = frozenset(r.value for r in Role)
 #: Roles that search and follow up the access log.
 ACCESS_LOG_ROLES = frozenset({LEADER, PRIVACY_OFFICER})
 #: Roles that never see case content (AUTHZ-07): with no other role, a password alone signs in.
@@ -147,6 +151,13 @@ def may_view_case_timeline(actor: Actor, case_municipality_id: int, case_unit_id
 # --- the catalogue of measures ---------------------------------------------------------------
 
 
+def may_browse_catalogue(actor: Actor) -> bool:
+    """Browse and search the active measures of the municipality's catalogue, with each one's
+    evaluated effect (suppressed like the dashboard): everyone who plans measures on cases,
+    and the catalogue's keepers. No case data is shown."""
+    return _holds_any(actor, CATALOGUE_READER_ROLES)
+
+
 def may_view_catalogue(actor: Actor) -> bool:
     """The municipality's catalogue of measures as its keepers see it (inactive items too)."""
     return _holds_any(actor, CATALOGUE_ROLES)
@@ -155,6 +166,16 @@ def may_view_catalogue(actor: Actor) -> bool:
 def may_edit_catalogue(actor: Actor) -> bool:
     """Add, change, deactivate and reactivate measures of the catalogue."""
     return _holds_any(actor, CATALOGUE_ROLES)
+
+
+# --- the action guide -----------------------------------------------------------------------
+
+
+def may_read_guide(actor: Actor) -> bool:
+    """«Slik jobber vi», the municipality's action guide (its workflow in plain words, the
+    standing exits, the child welfare contacts): every active member of staff, whatever their
+    role. It holds no case data."""
+    return _holds_any(actor, STAFF_ROLES)
 
 
 # --- administration --------------------------------------------------------------------------

@@ -59,6 +59,13 @@ def youth_consent_required(birth_year: int, today: date, youth_consent_age: int)
     return today.year - birth_year >= youth_consent_age
 
 
+def child_age(birth_year: int, today: date) -> int:
+    """The age the child turns this year, from the birth year alone (0 for an expected child):
+    what the catalogue's age ranges are matched against. It may be a year high until the
+    birthday; a range is a guide, not a rule."""
+    return max(today.year - birth_year, 0)
+
+
 #: How far ahead a due month may be: a pregnancy is followed up from its start (about nine
 #: months ahead) with a month's slack; a due month already past means the child is born.
 DUE_MONTHS_AHEAD = 10

@@ -16,6 +16,7 @@ from datetime import timedelta
 from bti.services.analytics.dashboard import Flows
 from bti.services.analytics.dashboard import TimeInLevel
 from bti.services.analytics.leader import Timeline
+from bti.services.workflows.guide import GuideGraph
 
 # --- the dashboard's charts ----------------------------------------------------------------------
 
@@ -282,3 +283,194 @@ def layout(timeline: Timeline, *, width: int = 960) -> Layout:
     out.marks = [Point(x(m.on), m) for m in timeline.marks]
     out.deadlines = [Point(x(d.on), d) for d in timeline.deadlines]
     return out
+
+
+# --- the action guide's flowchart (Slik jobber vi) -----------------------------------------------
+#
+# A layered layout of the workflow's state graph (``bti.services.workflows.guide.GuideGraph``, the
+# arrows of the Mermaid diagram): one row (layer) per level, top to bottom in the file's order;
+# in a row the states by phase (plan, active, evaluation, decision), left to right. An arrow to
+# the next box of the same row is a straight line; every other arrow is routed orthogonally
+# through the gaps between the rows, in a lane of its own, and an arrow that spans more than one
+# row runs down (or up) a channel of its own right of the boxes, so no arrow crosses a box.
+# Deterministic, and computed once per workflow id, version, content hash and language.
+
+FLOW_LABEL_W = 150
+FLOW_BOX_W = 172
+FLOW_BOX_H = 66
+FLOW_COL_GAP = 34
+FLOW_PAD = 10
+FLOW_LANE = 8
+FLOW_TOP = 10
+#: Characters per line of a box's text, and lines at most.
+FLOW_WRAP = 24
+FLOW_LINES = 3
+
+
+@dataclass(frozen=True)
+class StepBox:
+    name: str
+    x: float
+    y: float
+    w: float
+    h: float
+    lines: tuple[str, ...]
+    final: bool
+    initial: bool
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+
+@dataclass(frozen=True)
+class LevelBand:
+    level: str
+    y: float
+    h: float
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    dest: str
+    d: str  # the SVG path
+    title: str
+
+
+@dataclass
+class WorkflowChart:
+    width: int
+    height: int
+    bands: list[LevelBand] = field(default_factory=list)
+    boxes: list[StepBox] = field(default_factory=list)
+    arrows: list[Arrow] = field(default_factory=list)
+
+
+def wrap(text: str, width: int = FLOW_WRAP, lines: int = FLOW_LINES) -> tuple[str, ...]:
+    """``text`` in lines of at most ``width`` characters (a longer word stands alone), at most
+    ``lines`` of them, the last ending in "…" when the text is longer."""
+    out: list[str] = []
+    for word in text.split():
+        if out and len(out[-1]) + 1 + len(word) <= width:
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: max(width - 1, 1)].rstrip() + "…"
+    return tuple(out)
+
+
+_FLOW_CACHE: dict[tuple, WorkflowChart] = {}
+
+
+def workflow_chart(graph: GuideGraph) -> WorkflowChart:
+    """The flowchart of ``graph`` (a ``GuideGraph``), cached by its key."""
+    chart = _FLOW_CACHE.get(graph.key)
+    if chart is None:
+        chart = _FLOW_CACHE[graph.key] = _workflow_chart(graph)
+    return chart
+
+
+def _workflow_chart(graph: GuideGraph) -> WorkflowChart:
+    layers = sorted({n.layer for n in graph.nodes})
+    row_of = {layer: i for i, layer in enumerate(layers)}
+    cols = max((n.order for n in graph.nodes), default=0) + 1
+    node = {n.name: n for n in graph.nodes}
+    level_label = dict(graph.level_labels)
+    band_h = FLOW_BOX_H + 2 * FLOW_PAD
+
+    # lanes: how many arrows use each gap (gap i lies below row i), and each channel
+    def _row(name: str) -> int:
+        return row_of[node[name].layer]
+
+    straight, routed = [], []
+    for e in graph.edges:
+        if (_row(e.source) == _row(e.dest)
+                and node[e.dest].order == node[e.source].order + 1):
+            straight.append(e)
+        else:
+            routed.append(e)
+    gap_use: dict[int, int] = {}
+    plans = []
+    channels = 0
+    for e in routed:
+        rs, rt = _row(e.source), _row(e.dest)
+        if rt > rs:  # down: leave through the gap below the source, enter from above
+            gaps = [rs] if rt == rs + 1 else [rs, rt - 1]
+        elif rt < rs:  # up: leave through the gap above the source, enter from below
+            gaps = [rs - 1] if rt == rs - 1 else [rs - 1, rt]
+        else:  # same row, not the next box: through the gap above the row
+            gaps = [rs - 1]
+        lanes = []
+        for g in gaps:
+            lanes.append(gap_use.get(g, 0))
+            gap_use[g] = gap_use.get(g, 0) + 1
+        channel = None
+        if len(gaps) == 2:
+            channel = channels
+            channels += 1
+        plans.append((e, gaps, lanes, channel))
+    gap_h = {g: max(n, 1) * FLOW_LANE + 2 * FLOW_LANE for g, n in gap_use.items()}
+
+    # rows: the y of each band (a gap of -1 lies above the first row)
+    y = FLOW_TOP + gap_h.get(-1, 0)
+    band_y: dict[int, float] = {}
+    for r in range(len(layers)):
+        band_y[r] = y
+        y += band_h + gap_h.get(r, 2 * FLOW_LANE)
+    height = int(y)
+    left = FLOW_LABEL_W + 10
+    boxes_right = left + cols * FLOW_BOX_W + (cols - 1) * FLOW_COL_GAP
+    width = int(boxes_right + FLOW_COL_GAP / 2 + channels * FLOW_LANE * 2 + 10)
+    chart = WorkflowChart(width, height)
+
+    for r, layer in enumerate(layers):
+        level = next(n.level for n in graph.nodes if n.layer == layer)
+        chart.bands.append(LevelBand(level, band_y[r], band_h,
+                                     wrap(level_label.get(level, level), 20, 4)))
+    box: dict[str, StepBox] = {}
+    for n in graph.nodes:
+        b = StepBox(n.name, left + n.order * (FLOW_BOX_W + FLOW_COL_GAP),
+                    band_y[row_of[n.layer]] + FLOW_PAD, FLOW_BOX_W, FLOW_BOX_H,
+                    wrap(n.label), n.final, n.name == graph.initial)
+        box[n.name] = b
+        chart.boxes.append(b)
+
+    def lane_y(gap: int, lane: int) -> float:
+        top = band_y[gap] + band_h if gap >= 0 else FLOW_TOP
+        return top + FLOW_LANE * (lane + 1.5)
+
+    # spread the ends of the arrows that meet one side of a box
+    ends: dict[tuple[str, str], int] = {}
+
+    def end_x(name: str, side: str) -> float:
+        k = ends.get((name, side), 0)
+        ends[(name, side)] = k + 1
+        offset = ((k + 1) // 2) * 12 * (1 if k % 2 else -1)
+        return round(box[name].cx + offset, 1)
+
+    for e in straight:
+        a, b = box[e.source], box[e.dest]
+        yy = a.y + a.h / 2
+        chart.arrows.append(Arrow(e.source, e.dest,
+                                  f"M{a.x + a.w:.1f},{yy:.1f} H{b.x - 2:.1f}", e.label))
+    for e, gaps, lanes, channel in plans:
+        s, t = box[e.source], box[e.dest]
+        rs, rt = _row(e.source), _row(e.dest)
+        down = rt > rs
+        sx = end_x(e.source, "bottom" if down else "top")
+        tx = end_x(e.dest, "top" if down or rt == rs else "bottom")
+        sy = s.y + s.h if down else s.y
+        ty = t.y - 2 if down or rt == rs else t.y + t.h + 2
+        y1 = lane_y(gaps[0], lanes[0])
+        if channel is None:
+            d = f"M{sx:.1f},{sy:.1f} V{y1:.1f} H{tx:.1f} V{ty:.1f}"
+        else:
+            cx = boxes_right + FLOW_COL_GAP / 2 + channel * FLOW_LANE * 2
+            y2 = lane_y(gaps[1], lanes[1])
+            d = f"M{sx:.1f},{sy:.1f} V{y1:.1f} H{cx:.1f} V{y2:.1f} H{tx:.1f} V{ty:.1f}"
+        chart.arrows.append(Arrow(e.source, e.dest, d, e.label))
+    return chart

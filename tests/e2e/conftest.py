@@ -368,9 +368,16 @@ def _vnu_jar() -> Path | None:
 _HTML_SUMMARY = pytest.StashKey[str]()
 
 
+#: axe-core runs of the session that found no violation (the figure of the accessibility
+#: statement, bti/web/ui/accessibility.py, printed in the summary).
+AXE_RUNS = {"passed": 0}
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if line := config.stash.get(_HTML_SUMMARY, ""):
         terminalreporter.write_line(line)
+    if AXE_RUNS["passed"]:
+        terminalreporter.write_line(f"axe-core: {AXE_RUNS['passed']} checks without a violation")
 
 
 @pytest.fixture(scope="session")
@@ -470,6 +477,7 @@ def axe(axe_source):
         violations = result["violations"]
         assert not violations, (f"axe: {len(violations)} WCAG 2.1 A/AA violation(s) on "
                                 f"{pg.url}:\n{format_violations(violations)}")
+        AXE_RUNS["passed"] += 1
         return result
 
     return run

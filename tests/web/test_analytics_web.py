@@ -172,7 +172,11 @@ def test_catalogue_pages_add_edit_deactivate(app, web_world, login, fixed_clock)
     foreign = login("foreign", web_world)
     assert foreign.get(f"/tiltaksoversikt/{item.id}").status_code == 404
     assert foreign.post(f"/tiltaksoversikt/{item.id}/aktiv", {"active": "1"}).status_code == 404
-    assert login("teacher", web_world).get("/tiltaksoversikt/").status_code == 403
+    # a teacher plans measures: browses the catalogue (issue 18), but keeps none of it
+    teacher = login("teacher", web_world)
+    assert teacher.get("/tiltaksoversikt/").status_code == 200
+    assert teacher.get(f"/tiltaksoversikt/{item.id}").status_code == 403
+    assert login("privacy", web_world).get("/tiltaksoversikt/").status_code == 403
 
 
 @pytest.mark.parametrize("lang", ["nb", "nn", "en"])

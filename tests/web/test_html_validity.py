@@ -117,6 +117,14 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("stuck cases", leader, "/analyse/fast/evaluation_overdue"),
                 ("access log", leader, f"/tilgang/logg?case={case_id}"),
                 ("catalogue", leader, "/tiltaksoversikt/"),
+                ("catalogue, search", coordinator, "/tiltaksoversikt/?q=sum&alder=9&type="),
+                ("catalogue, yearly review", leader, "/tiltaksoversikt/gjennomgang"),
+                ("add measure, age-ordered pick list", coordinator,
+                 f"/saker/{case_id}/handling/add_measure"),
+                ("action guide", coordinator, "/slik-jobber-vi/"),
+                ("action guide, case at hand", coordinator,
+                 f"/slik-jobber-vi/?sak={case_id}&steg=n1_plan"),
+                ("accessibility statement", coordinator, "/tilgjengelighet/"),
                 ("not found", leader, "/saker/99999"),
                 ("municipality settings", admin, "/admin/municipality"),
                 ("units", admin, "/admin/units"),
@@ -129,6 +137,9 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
+        item = re.search(r'href="(/tiltaksoversikt/tiltak/\d+)"',
+                         pages[f"catalogue ({lang})"]).group(1)
+        pages[f"catalogue item ({lang})"] = coordinator.get(item).get_data(as_text=True)
         admin.get("/admin/municipality")
         r = admin.post("/admin/municipality", {"barnevern_phone": "ring meg",
                                                "barnevern_email": "nei"})

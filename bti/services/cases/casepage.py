@@ -38,6 +38,7 @@ from bti.domain.policy import CASE_WORK_ROLES
 from bti.domain.policy import may_open_case
 from bti.domain.rules import CONSENT_RELATIONS
 from bti.domain.rules import case_coverage
+from bti.domain.rules import child_age
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
 from bti.domain.vocabulary import EFFECTS
@@ -291,12 +292,17 @@ class FormOptions:
     measures: list[Measure]  # active measures on the case
     consents: list[Consent]  # current consents on the case
     handovers: list[Handover]  # pending handovers on the case
-    #: The municipality's active catalogue measures (tiltaksoversikt), to start a measure from.
+    #: The municipality's active catalogue measures (tiltaksoversikt), to start a measure from:
+    #: those for the child's age first (``catalogue_fits``), then the others, each by name.
     catalogue: list[MeasureCatalogueItem] = field(default_factory=list)
     #: Measures an evaluation may cover: the active ones and those stopped without one.
     to_evaluate: list[Measure] = field(default_factory=list)
     #: Reports to barnevernet awaiting feedback (no concluding stage yet), oldest first.
     reports: list[BarnevernReport] = field(default_factory=list)
+    #: The child's age this year, from the birth year (``bti.domain.rules.child_age``).
+    child_age: int | None = None
+    #: Ids of the catalogue measures whose age range holds the child's age.
+    catalogue_fits: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -400,10 +406,13 @@ def _names(ctx: Ctx, municipality_id: int, ids: set[int]) -> dict[int, str]:
         User.id.in_(ids), user_reaches(municipality_id))).all())
 
 
-def _catalogue(ctx: Ctx, municipality_id: int) -> list[MeasureCatalogueItem]:
-    return list(ctx.session.scalars(select(MeasureCatalogueItem).where(
+def _catalogue(ctx: Ctx, municipality_id: int, age: int) -> list[MeasureCatalogueItem]:
+    """The active catalogue, those for the child's ``age`` first, each part by name."""
+    items = ctx.session.scalars(select(MeasureCatalogueItem).where(
         MeasureCatalogueItem.municipality_id == municipality_id,
-        MeasureCatalogueItem.active.is_(True)).order_by(MeasureCatalogueItem.name)))
+        MeasureCatalogueItem.active.is_(True)).order_by(MeasureCatalogueItem.name,
+                                                        MeasureCatalogueItem.id))
+    return sorted(items, key=lambda i: not i.age_from <= age <= i.age_to)
 
 
 def _unit_names(ctx: Ctx, municipality_id: int) -> dict[int, str]:
@@ -718,12 +727,13 @@ def form_options(ctx: Ctx, case: Case, fields: list[FormField]) -> FormOptions:
         BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
         BarnevernReport.concluded_on.is_(None)).order_by(
             BarnevernReport.sent_on, BarnevernReport.id))) if "report" in types else []
+    age = child_age(case.child_birth_year, today)
+    catalogue = _catalogue(ctx, case.municipality_id, age) if "catalogue" in types else []
     return FormOptions(
         colleagues(ctx, case.municipality_id) if "user" in types else [],
         units(ctx, case.municipality_id) if types & {"unit", "units"} else [],
-        measures, consents, handovers,
-        _catalogue(ctx, case.municipality_id) if "catalogue" in types else [],
-        to_evaluate, reports)
+        measures, consents, handovers, catalogue, to_evaluate, reports, age,
+        frozenset(i.id for i in catalogue if i.age_from <= age <= i.age_to))
 
 
 def action_page(ctx: Ctx, case_id: int, trigger: str, *, refused_too: bool = False

@@ -30,9 +30,10 @@ def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
         ("inbox.index", _("My cases"), who.works_on_cases),
         ("cases.new_concern", _("New concern"), who.works_on_cases),
         ("teams.mine", _("My teams"), who.may_use_teams),
+        ("guide.index", _("How we work"), who.may_read_guide),
         ("leader.overview", _("Unit overview"), who.may_use_leader_views),
         ("analytics.dashboard", _("Analytics"), who.may_view_analytics),
-        ("catalogue.index", _("Catalogue of measures"), who.may_view_catalogue),
+        ("catalogue.index", _("Catalogue of measures"), who.may_browse_catalogue),
         ("audit.search", _("Access log"), who.may_search_access_log),
         ("audit.reviews", _("Log follow-up"), who.may_follow_up_access_log),
         ("admin.users", _("Users"), who.may_administer_users),
@@ -50,6 +51,7 @@ def main_menu() -> list[MenuItem]:
 
 def register_blueprints(app: Flask) -> None:
     from bti.web.ui import access
+    from bti.web.ui import accessibility
     from bti.web.ui import admin
     from bti.web.ui import analytics
     from bti.web.ui import audit
@@ -57,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import catalogue
     from bti.web.ui import family
     from bti.web.ui import family_staff
+    from bti.web.ui import guide
     from bti.web.ui import inbox
     from bti.web.ui import leader
     from bti.web.ui import notifications
@@ -65,5 +68,6 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import teams
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
-                   catalogue, analytics, settings, teams, family, family_staff):
+                   catalogue, analytics, settings, teams, family, family_staff, guide,
+                   accessibility):
         app.register_blueprint(module.bp)
