@@ -34,12 +34,9 @@ the end unless ``--keep``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -58,6 +55,7 @@ for p in (str(ROOT), str(BENCH)):
 import floor_app  # noqa: E402
 from bench_web import WORKFLOW_ID  # noqa: E402
 from bench_web import WORKFLOWS  # noqa: E402
+from bench_web import Gunicorn  # noqa: E402
 from bench_web import HttpClient  # noqa: E402
 from bench_web import World  # noqa: E402
 from bench_web import all_entries_path  # noqa: E402
@@ -74,38 +72,24 @@ GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 # --- servers ----------------------------------------------------------------------------------
 
 
-class Server:
-    """gunicorn with the production configuration, as a child in its own process group."""
+class Server(Gunicorn):
+    """bench_web's gunicorn child (own process group, stopped by signalling it), started with
+    the production configuration file instead of bare flags, and with a CPU meter."""
 
     def __init__(self, name: str, app: str, cwd: Path, env: dict[str, str], workers: int,
-                 log: Path) -> None:
+                 log: Path) -> None:  # not super().__init__: that starts its own gunicorn
         self.name = name
         self.port = free_port()
         exe = Path(sys.executable).parent / "gunicorn"
         env = {**env, "BTI_BIND": f"127.0.0.1:{self.port}", "BTI_WORKERS": str(workers),
                "BTI_MAX_REQUESTS": "0", "BTI_ACCESS_LOG": str(log) + ".access",
                "BTI_ERROR_LOG": "-"}
+        self.argv = [str(exe), "-c", str(GUNICORN_CONF), app]
+        self.log_path = log
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen([str(exe), "-c", str(GUNICORN_CONF), app], cwd=cwd,
-                                     env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.log = log
-
-    def wait_ready(self, timeout: float = 90.0) -> float:
-        while time.perf_counter() - self.t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name}: gunicorn exited {self.proc.returncode}: "
-                                   + self.log.read_text(errors="replace")[-2000:])
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
-                ok = conn.getresponse().status == 200
-                conn.close()
-                if ok:
-                    return time.perf_counter() - self.t0
-            time.sleep(0.02)
-        raise RuntimeError(f"{self.name}: not ready after {timeout:g} s")
+        self.proc = subprocess.Popen(self.argv, cwd=cwd, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of every live process in the group, plus what the master reaped."""
@@ -124,18 +108,6 @@ class Server:
             if int(pid) == self.proc.pid:
                 total += int(fields[13]) + int(fields[14])  # cutime, cstime
         return total / CLK_TCK
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
 
 
 class Side:
