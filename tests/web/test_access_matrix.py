@@ -62,6 +62,7 @@ from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
 from bti.domain.org import UnitMunicipality
 from bti.services.access import review
+from bti.services.accounts.tokens import SCOPES as TOKEN_SCOPES
 from bti.web import create_app
 from tests.dbs import app_database
 from tests.factories import FIXED_NOW
@@ -74,7 +75,9 @@ from tests.web.conftest import make_settings
 from tests.web.conftest import make_token
 
 #: Every scope: a route's own checks decide (a non-administrator's org:* request is 403).
-MATRIX_SCOPES = ("cases:read", "cases:write", "org:read", "org:write")
+#: Every scope a token can hold: the matrix tests each API route with a token that may use it
+#: (the user's roles and relations then decide), as the pages are tested with a session.
+MATRIX_SCOPES = TOKEN_SCOPES
 MATRIX_FILE = Path(__file__).with_name("access_matrix.toml")
 PSEUDONYM = "Matrisebarn Zq."
 REASON = "Barnet er ikkje på skulen og heimen svarar ikkje på telefon i dag."
