@@ -18,6 +18,9 @@ from bti.domain.cases import CaseUnitPeriod
 from bti.domain.cases import Consent
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
+from bti.domain.org import Municipality
+from bti.domain.org import Unit
+from bti.domain.org import UnitMunicipality
 from bti.engine import TransitionRefused
 from bti.services.analytics import aggregates
 from bti.services.analytics import leader as leader_views
@@ -154,6 +157,9 @@ def test_a_holder_of_another_service_keeps_the_baton(world, mv):
 @pytest.mark.parametrize(("extra", "field", "code"), [
     ({"to": "school"}, "to_unit", "same_unit"),
     ({"to": "foreign"}, "to_unit", "not_in_municipality"),
+    # an inter-municipal service hosted elsewhere serves the case's municipality through
+    # consent only: a case is never moved into it
+    ({"to": "served"}, "to_unit", "not_in_municipality"),
     ({}, "new_stafettholder", "holder_leaves"),
     ({"holder": "teacher"}, "new_stafettholder", "not_in_receiving_unit"),
     ({"holder": "coordinator"}, "new_stafettholder", "already_stafettholder"),
@@ -163,9 +169,14 @@ def test_a_holder_of_another_service_keeps_the_baton(world, mv):
 def test_a_refused_move_writes_nothing(world, session, mv, extra, field, code):
     w = world
     case = mv.case_at_n1()
+    foreign_unit = session.get_one(Unit, w.foreign.unit_id)
+    served = make_unit(session, session.get_one(Municipality, foreign_unit.municipality_id),
+                       "ppt", name="Interkommunal PPT")
+    session.add(UnitMunicipality(unit_id=served.id, municipality_id=w.school.municipality_id,
+                                 created_at=FIXED_NOW))
+    session.flush()
     names = {"school": w.school, "teacher": w.teacher, "coordinator": w.coordinator,
-             "vgs_teacher": mv.vgs_teacher,
-             "foreign": session.get_one(type(w.school), w.foreign.unit_id)}
+             "vgs_teacher": mv.vgs_teacher, "foreign": foreign_unit, "served": served}
     kw = {k: names[v] if k in ("to", "holder") else v for k, v in extra.items()}
     version, seq = case.version, case.log_seq
     with pytest.raises(TransitionRefused) as err:

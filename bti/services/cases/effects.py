@@ -832,6 +832,10 @@ def unit_moved(ctx, case, step, facts) -> Written:
     coordinators are told."""
     p = step.payload
     to_unit = _unit(ctx, case, step, "to_unit", p["to_unit"])
+    if to_unit.municipality_id != case.municipality_id:
+        # an inter-municipal service hosted elsewhere takes part through consent only: a case
+        # moved into it would rest on no consent (and reach no leader of its own)
+        raise _refuse(case, step, to_unit="not_in_municipality")
     if to_unit.id == case.unit_id:
         raise _refuse(case, step, to_unit="same_unit")
     _not_future(ctx, case, step, "given_on", p["given_on"])
