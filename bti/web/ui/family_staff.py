@@ -57,7 +57,7 @@ def invite(case_id: int):
     return render_template(
         "family/staff_invitation.html", case_id=case_id, role=made.member.role,
         code=made.code, expires_at=made.member.expires_at, link=link,
-        qr=_qr_svg(f"{link}?kode={made.code}")), 200, {"Cache-Control": "no-store"}
+        qr=_qr_svg(link)), 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/<int:case_id>/familie/<int:member_id>/avslutt")
