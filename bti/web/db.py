@@ -75,6 +75,23 @@ class AuditUnavailable(HTTPException):
     description = "audit trail unavailable"
 
 
+def commit_reads() -> None:
+    """Keep the audit rows of what an error page (4xx) about to be rendered shows: the request
+    hook commits only answers below 400. If they cannot be stored, the page is not shown
+    (AuditUnavailable, 503)."""
+    session: Session | None = g.get("db")
+    if session is None:
+        return
+    try:
+        session.commit()
+    except Exception as err:
+        session.rollback()
+        from bti.web.errors import log_failure
+
+        log_failure("could not store the audit rows of an error page", err)
+        raise AuditUnavailable() from None
+
+
 def _commit_reads_before_render(sender, template, context, **_extra) -> None:
     """A GET page's writes are its audit rows (and the session's last-seen time). Commit them
     before the template renders: the access is on record before any byte is served, and the

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import func
 from sqlalchemy import select
 
 from bti.domain.clock import local_date
+from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.teams import AgendaItem
 from bti.domain.teams import Team
+from bti.domain.vocabulary import AuditAction
 from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
 from tests.factories import CONCERN
@@ -93,6 +96,18 @@ def test_team_from_admin_to_minutes(app, web_world, login):
     assert "Webteam W." not in html
     coordinator_view = holder.get(item_url).get_data(as_text=True)
     assert "Webteam W." in coordinator_view  # the case's own unit
+
+    def reads() -> int:
+        with app.extensions["bti"].session_factory() as s:
+            return s.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.actor_id == u["coordinator"].id,
+                AuditEvent.action == AuditAction.CASE_VIEWED, AuditEvent.case_id == case_id))
+
+    before = reads()
+    r = holder.post(f"{item_url}/minutes", {"decision": ""})
+    assert r.status_code == 422
+    assert "Webteam W." in r.get_data(as_text=True)
+    assert reads() == before + 1  # the refused form shows the case again: its read is kept
 
     r = nurse.post(f"{item_url}/minutes", {"decision": "", "follow_up_1_what": "Ring heim"})
     assert r.status_code == 422

@@ -36,9 +36,9 @@ from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.web import forms
 from bti.web import policy
+from bti.web.db import commit_reads
 from bti.web.db import get_ctx
 from bti.web.db import get_session
-from bti.web.errors import log_failure
 from bti.web.forms import error_text
 from bti.web.i18n import lang
 
@@ -131,18 +131,6 @@ def barnevern_contacts() -> audience.BarnevernContacts:
     if found is None:
         g.barnevern_contacts = found = audience.barnevern_contacts(get_ctx())
     return found
-
-
-def _commit_reads() -> bool:
-    """Keep the audit rows of what a 4xx page shows (the request hook commits only < 400).
-    False when they could not be stored: then nothing may be shown."""
-    try:
-        get_session().commit()
-    except Exception as err:
-        log_failure("could not store the audit rows of an error page", err)
-        get_session().rollback()
-        return False
-    return True
 
 
 # --- the concern form ----------------------------------------------------------------------
@@ -328,8 +316,8 @@ def _render_action(case_id: int, trigger: str, *, values=None, errors=None,
         definition=page.access.workflow.definition,
         values=values if values is not None else forms.default_values(form.fields, page.today),
         errors=errors or forms.FormErrors()), 403 if refused else status
-    if response[1] >= 400 and not _commit_reads():  # the page shows the case: keep its audit
-        abort(503)
+    if response[1] >= 400:  # the page shows the case: keep its audit
+        commit_reads()
     return response
 
 

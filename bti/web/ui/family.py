@@ -38,6 +38,7 @@ from bti.services.family.sessions import FamilyActor
 from bti.services.privacy.export import json_bytes
 from bti.web import oidc
 from bti.web import policy
+from bti.web.db import commit_reads
 from bti.web.db import get_session
 from bti.web.db import request_id
 from bti.web.forms import error_text
@@ -196,6 +197,8 @@ def _cases_page(errors: dict[str, list[str]] | None = None, code: str = "",
     actor = _actor()
     cards = view.my_cases(get_session(), actor, current_app.extensions["bti"].workflows,
                           now=_now(), request_id=request_id())
+    if status >= 400:  # the page lists the family's cases: keep its audit
+        commit_reads()
     return render_template("family/cases.html", cards=cards, errors=errors or {},
                            code=code), status, headers or {}
 

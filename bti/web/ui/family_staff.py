@@ -18,6 +18,7 @@ from markupsafe import Markup
 from bti.services.errors import InvalidInput
 from bti.services.family import invitations
 from bti.web import policy
+from bti.web.db import commit_reads
 from bti.web.db import get_ctx
 
 bp = Blueprint("family_staff", __name__, url_prefix="/saker")
@@ -34,6 +35,8 @@ def _qr_svg(text: str) -> Markup:
 def _page(case_id: int, errors: dict[str, list[str]] | None = None, status: int = 200):
     ctx = get_ctx()
     access, rows, roles = invitations.members(ctx, case_id)
+    if status >= 400:  # the page lists the family members: keep its audit
+        commit_reads()
     return render_template("family/staff_members.html", case=access.case, rows=rows,
                            roles=roles, errors=errors or {}, now=ctx.now()), status
 

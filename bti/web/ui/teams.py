@@ -22,6 +22,7 @@ from bti.services.errors import InvalidInput
 from bti.services.teams import agenda
 from bti.services.teams import keep
 from bti.web import policy
+from bti.web.db import commit_reads
 from bti.web.db import get_ctx
 from bti.web.forms import error_text
 
@@ -229,6 +230,8 @@ def team(team_id: int):
 
 def _render_item(ctx, team_id: int, item_id: int, form=None, errors=None, status=200):
     view = agenda.item_view(ctx, team_id, item_id)
+    if status >= 400:  # the page shows the item (and maybe the case): keep its audit
+        commit_reads()
     rows = (form or {}).get("rows") or [{"what": "", "responsible": "", "due": ""}
                                          for _n in range(FOLLOW_UP_ROWS)]
     return render_template(
