@@ -92,6 +92,10 @@ FORMATS = ("json", "pdf")
 #: docstring (domain.md names no exempt field).
 REDACTIONS: dict[str, str] = {}
 
+#: Columns that are credentials, not information about the family: never exported (the hash of
+#: an invitation's one-time code would only help someone guess it).
+NOT_EXPORTED = frozenset({"family_member.code_hash"})
+
 #: Export section for each table linked to a case, in the order the PDF shows them. The case
 #: itself is the section "case". A table linked to ``case_record`` that is missing here fails
 #: tests/services/test_privacy.py.
@@ -174,6 +178,8 @@ def _row(obj: Any, redactions: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for col in table.columns:
         key = f"{table.name}.{col.name}"
+        if key in NOT_EXPORTED:
+            continue
         value = getattr(obj, col.key)
         if key in REDACTIONS and value is not None:
             out[col.name] = {"redacted": REDACTIONS[key]}
