@@ -14,12 +14,14 @@ import icalendar
 from sqlalchemy import select
 
 from bti.domain.cases import Case
+from bti.domain.cases import Consent
 from bti.domain.cases import Notification
 from bti.domain.notifications import NotificationDelivery
 from bti.domain.notifications import NotificationPreference
 from bti.domain.org import User
 from bti.services.cases import lifecycle as cases
 from bti.services.context import Ctx
+from bti.services.notify import wiring
 from bti.services.notify.events import Event
 from tests.factories import CONCERN
 from tests.factories import FIXED_NOW
@@ -258,3 +260,20 @@ def _only_invitations(server):
         inbox = Inbox()
 
     return View()
+
+
+def test_a_participant_whose_consent_has_lapsed_is_invited_no_more(factory, registry, w):  # noqa: F811
+    """The invitation follows access: once the consent that admitted the nurse has expired,
+    she has no access to the case, so no invitation (nor its case number) reaches her."""
+    case = Case_(factory, registry, w)
+    case.to_n1_with_nurse()
+    with factory.begin() as s:
+        for consent in s.scalars(select(Consent).where(Consent.case_id == case.id)):
+            consent.expires_on = TODAY + timedelta(days=1)
+    with factory() as s:
+        row = s.get_one(Case, case.id)
+        now = wiring.meeting_invitee_ids(case._ctx(s, w.coordinator), row)
+        later = wiring.meeting_invitee_ids(
+            case._ctx(s, w.coordinator, at=FIXED_NOW + timedelta(days=5)), row)
+    assert now == sorted({w.coordinator.id, w.nurse.id})
+    assert later == [w.coordinator.id]

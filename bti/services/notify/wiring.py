@@ -28,10 +28,13 @@ from datetime import date
 from sqlalchemy import select
 
 from bti.domain.cases import Case
+from bti.domain.cases import Consent
 from bti.domain.cases import Meeting
 from bti.domain.cases import Participant
 from bti.domain.org import User
 from bti.domain.org import UserRole
+from bti.domain.rules import case_coverage
+from bti.domain.rules import lapsed
 from bti.domain.vocabulary import Relation
 from bti.domain.vocabulary import Role
 from bti.engine import Step
@@ -57,10 +60,21 @@ def case_opened(ctx: Ctx, case: Case) -> list[int]:
 
 def meeting_invitee_ids(ctx: Ctx, case: Case) -> list[int]:
     """Who is invited to the case's meetings: its stafettholder and its current participants
-    (the relations that put the next meeting in a user's calendar feed)."""
-    ids = set(ctx.session.scalars(select(Participant.user_id).where(
+    whose access still holds (a consent still covers their service), the relations that put
+    the next meeting in a user's calendar feed."""
+    rows = list(ctx.session.scalars(select(Participant).where(
         Participant.case_id == case.id, Participant.ended_at.is_(None),
         Participant.relation == Relation.PARTICIPANT.value)))
+    if rows:  # a participant whose consent lapsed has no access: no invitation either
+        today = ctx.today()
+        consents = ctx.session.scalars(select(Consent).where(
+            Consent.case_id == case.id, Consent.status == "given",
+            Consent.withdrawn_at.is_(None)))
+        age = ctx.workflows.for_record(
+            ctx.session, case.workflow_definition_id).definition.settings.youth_consent_age
+        gone = {p.id for p in lapsed(rows, case, case_coverage(case, consents, today, age))}
+        rows = [p for p in rows if p.id not in gone]
+    ids = {p.user_id for p in rows}
     if case.stafettholder_id is not None:
         ids.add(case.stafettholder_id)
     return sorted(ids)
