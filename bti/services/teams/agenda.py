@@ -290,7 +290,7 @@ def _item(ctx: Ctx, team_id: int, item_id: int, *, asker: bool = False
         raise missing from None
 
 
-def _case_content(ctx: Ctx, case: Case) -> CaseContent | None:
+def _case_content(ctx: Ctx, case: Case, item_id: int) -> CaseContent | None:
     from bti.services.cases.lifecycle import covered_units_of
 
     if not policy.may_see_team_case(ctx.actor, case.unit_id, covered_units_of(ctx, case)):
@@ -309,7 +309,7 @@ def _case_content(ctx: Ctx, case: Case) -> CaseContent | None:
         return t.label if t else None
 
     audit.record(ctx, AuditAction.CASE_VIEWED, case=case, object_type="team_agenda_item",
-                 object_id=case.id, basis=BASIS)
+                 object_id=item_id, basis=BASIS)
     return CaseContent(case.child_pseudonym, case.child_birth_year, state.label,
                        definition.level(state.level).label,
                        tuple((e.at, label(e), e.kind) for e in entries))
@@ -323,7 +323,7 @@ def item_view(ctx: Ctx, team_id: int, item_id: int) -> ItemView:
     if item.case_id is not None:
         case = ctx.session.get(Case, item.case_id)
         if case is not None:
-            content = _case_content(ctx, case)
+            content = _case_content(ctx, case, item.id)
     meeting = ctx.session.get(TeamMeeting, item.meeting_id) if item.meeting_id else None
     follow = _follow_ups(ctx, [item.id])
     members = tuple((i, n) for i, n in ctx.session.execute(
