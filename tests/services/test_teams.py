@@ -231,6 +231,21 @@ def test_minutes_of_a_case_item_go_into_the_stafettlogg(world, team):
     assert err.value.fields == {"decision": ["already_minuted"]}
 
 
+def test_minutes_of_a_closed_case_stay_on_the_item(world, team):
+    """A closed case's stafettlogg is complete (a transferred case's ends with the transfer its
+    bundle is signed over): minutes recorded after it closed stay on the team's item."""
+    w = world
+    case = _case_at_n1(world)
+    item_id = _refer(world, case).entry.object_id
+    case.state = "closed"  # as if closed after the referral (the close path is tested elsewhere)
+    w.session.flush()
+    seq = case.log_seq
+    agenda.record_minutes(w.ctx(w.nurse), team.id, item_id, decision="Saka er avslutta.",
+                          follow_ups=[])
+    assert w.session.get(AgendaItem, item_id).decision == "Saka er avslutta."
+    assert case.log_seq == seq  # no entry after the close
+
+
 def test_minutes_refuse_a_responsible_outside_the_team_and_a_past_date(world, team):
     w = world
     case = _case_at_n1(world)

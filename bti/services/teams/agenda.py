@@ -404,6 +404,11 @@ def _minutes_to_stafettlogg(ctx: Ctx, team: Team, item: AgendaItem,
     case = ctx.session.get(Case, item.case_id, with_for_update=True)
     if case is None:  # pragma: no cover - a purged case takes its items with it
         return
+    definition = ctx.workflows.for_record(ctx.session, case.workflow_definition_id).definition
+    if definition.state(case.state).final:
+        # a closed case's log is complete (a transferred one ends with its transfer, which
+        # its signed bundle is checked against): the minutes stay on the team's item
+        return
     stafettlogg.append(
         ctx, case, kind="meeting", trigger=MINUTES_TRIGGER, from_state=case.state,
         to_state=case.state, object_type="team_agenda_item", object_id=item.id,
