@@ -145,7 +145,8 @@ def test_privacy_export_archive_and_purge_in_fresh_processes(database_url, tmp_p
             purged = s.scalars(select(AuditEvent).where(AuditEvent.action == "case.purged")).all()
             assert [(e.case_id, e.actor_id, json.loads(e.details)["via"]) for e in purged] == [
                 (due_id, None, "cli")]
-            assert s.scalar(select(Municipality.case_retention_days)) == 30
+            assert s.scalar(select(Municipality.case_retention_days).where(
+                Municipality.slug == "demo")) == 30
         journal = [json.loads(line) for line in
                    (tmp_path / "j.jsonl").read_text(encoding="utf-8").splitlines()]
         assert [(e["case_id"], e["archive_sha256"]) for e in journal] == [(due_id, archive_sha)]
