@@ -177,51 +177,56 @@ def rounds(sides: list[Side], rounds_n: int, n: int, make_op) -> dict[str, dict]
             for name in lat}
 
 
-def concurrent(side: Side, threads: int, seconds: float) -> tuple[float, float]:
-    """threads clients POST notes on disjoint cases for seconds → (requests/s, CPU ms/request)."""
+def run_threads(side: Side, n: int, seconds: float, body) -> tuple[float, float]:
+    """``n`` threads run ``body(i, until)`` together for ``seconds`` → (elapsed seconds, the
+    server's CPU seconds meanwhile); all start at one barrier, so the clock starts once."""
     assert side.server is not None
-    cases = side.note_cases
-    per = [cases[i::threads] for i in range(threads)]
-    counts = [0] * threads
-    barrier = threading.Barrier(threads + 1)
-    stop_at = [0.0]
+    barrier = threading.Barrier(n + 1)
+    until = [0.0]
 
     def work(i: int) -> None:
         barrier.wait()
-        k = 0
-        while time.perf_counter() < stop_at[0]:
-            side.note(per[i][k % len(per[i])], k)
-            k += 1
-        counts[i] = k
+        body(i, until[0])
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
     for t in ts:
         t.start()
     c0 = side.server.cpu_seconds()
-    stop_at[0] = time.perf_counter() + seconds
+    until[0] = time.perf_counter() + seconds
     t0 = time.perf_counter()
     barrier.wait()
     for t in ts:
         t.join()
-    elapsed = time.perf_counter() - t0
+    return time.perf_counter() - t0, side.server.cpu_seconds() - c0
+
+
+def concurrent(side: Side, threads: int, seconds: float) -> tuple[float, float]:
+    """threads clients POST notes on disjoint cases for seconds → (requests/s, CPU ms/request)."""
+    per = [side.note_cases[i::threads] for i in range(threads)]
+    counts = [0] * threads
+
+    def body(i: int, until: float) -> None:
+        k = 0
+        while time.perf_counter() < until:
+            side.note(per[i][k % len(per[i])], k)
+            k += 1
+        counts[i] = k
+
+    elapsed, cpu = run_threads(side, threads, seconds, body)
     total = sum(counts)
-    return total / elapsed, (side.server.cpu_seconds() - c0) / max(total, 1) * 1000
+    return total / elapsed, cpu / max(total, 1) * 1000
 
 
 def load_mix(side: Side, users: list[tuple[HttpClient, int]], seconds: float, think: float,
              seed: int) -> dict:
-    assert side.server is not None
     lat: dict[str, list[float]] = {"page": [], "note": []}
     lock = threading.Lock()
-    barrier = threading.Barrier(len(users) + 1)
-    stop_at = [0.0]
 
-    def work(i: int) -> None:
+    def body(i: int, until: float) -> None:
         rnd = random.Random(seed + i)
         client, case_id = users[i]
-        barrier.wait()
         k = 0
-        while time.perf_counter() < stop_at[0]:
+        while time.perf_counter() < until:
             if rnd.random() < 0.8:
                 kind, secs = "page", side.get(client, side.page_path(case_id))
             else:
@@ -231,19 +236,9 @@ def load_mix(side: Side, users: list[tuple[HttpClient, int]], seconds: float, th
             k += 1
             time.sleep(rnd.uniform(0, 2 * think))
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(len(users))]
-    for t in ts:
-        t.start()
-    c0 = side.server.cpu_seconds()
-    stop_at[0] = time.perf_counter() + seconds
-    t0 = time.perf_counter()
-    barrier.wait()
-    for t in ts:
-        t.join()
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = run_threads(side, len(users), seconds, body)
     n = len(lat["page"]) + len(lat["note"])
-    return {"rps": n / elapsed,
-            "cpu_ms": (side.server.cpu_seconds() - c0) / max(n, 1) * 1000,
+    return {"rps": n / elapsed, "cpu_ms": cpu / max(n, 1) * 1000,
             "page": summary(lat["page"]) if lat["page"] else None,
             "note": summary(lat["note"]) if lat["note"] else None}
 
