@@ -144,6 +144,16 @@ class Consent(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime]
+    #: How it reached the case: NULL when staff recorded it, ``family`` when the guardian or
+    #: the young person gave, refused or withdrew it on the family page (``recorded_by_id`` is
+    #: then the stafettholder who receives it on the case).
+    channel: Mapped[str | None] = mapped_column(String(20))
+    #: The family member's identity (``external_identity``) who gave or refused it there.
+    given_by_identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("external_identity.id", ondelete="SET NULL"))
+    #: The identity who withdrew it on the family page (NULL: staff recorded the withdrawal).
+    withdrawn_by_identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("external_identity.id", ondelete="SET NULL"))
 
     services: Mapped[list[ConsentService]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"

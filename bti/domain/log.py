@@ -246,7 +246,14 @@ class AuditReviewItem(Base):
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
     #: The subject's unit when the item was raised (whose leader follows it up).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
-    subject_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: The staff member the item is about; NULL for an item about a family member's reads
+    #: (``subject_identity_id``).
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"),
+                                                        index=True)
+    #: The family identity (``external_identity``) whose reads on the family pages the item is
+    #: about (channel ``family``).
+    subject_identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("external_identity.id", ondelete="SET NULL"), index=True)
     #: many_cases | emergency_access | off_hours | mass_export | repeated_denials
     pattern: Mapped[str] = mapped_column(String(40))
     window_start: Mapped[datetime]

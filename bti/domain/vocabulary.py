@@ -37,7 +37,13 @@ class Relation(StrEnum):
     EMERGENCY = "emergency"  # selvautorisering: an unexpired emergency access to the case
 
 
-ALL_ROLES = frozenset({*(r.value for r in Role), *(r.value for r in Relation)})
+#: The role a family member (a guardian or the young person, signed in through the family
+#: provider) acts in on their own case: a workflow transition listing it may be taken from the
+#: family page (``bti.services.family.consent``). Not a relation of a staff member, so no
+#: standing role.
+FAMILY_ROLE = "family"
+
+ALL_ROLES = frozenset({*(r.value for r in Role), *(r.value for r in Relation), FAMILY_ROLE})
 
 #: Everyone who may take a standing exit (report to barnevernet, avvergeplikt): everyone who may
 #: read the case, through whichever relation. The duty is personal and never gated by approval
@@ -543,6 +549,8 @@ class AuditAction(StrEnum):
     FAMILY_JOINED = "family.joined"
     FAMILY_CASES_LISTED = "family.cases_listed"
     FAMILY_CASE_VIEWED = "family.case_viewed"
+    FAMILY_CONSENT_FORM_VIEWED = "family.consent_form_viewed"
+    FAMILY_GUARDIANS_ENDED = "family.guardians_ended"
 
     # administration
     USER_CREATED = "user.created"

@@ -210,6 +210,9 @@ class Deadlines:
 class Settings:
     #: Age from which the youth's own consent is needed (15 or 16).
     youth_consent_age: int
+    #: Whether a young person from that age decides if their guardians keep access to the
+    #: family pages of the case (``bti.services.family.consent.end_guardians``).
+    youth_decides_guardian_access: bool = True
 
 
 @dataclass(frozen=True)

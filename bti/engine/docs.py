@@ -101,6 +101,9 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("youth_consent_age", "integer, `15` or `16`", "yes",
          "from the year the child turns this age, a consent needs the youth too (`given_by` "
          "`youth` or `guardians_and_youth`)"),
+        ("youth_decides_guardian_access", "boolean", "no (default `true`)",
+         "from that age, the young person decides on the family page whether their guardians "
+         "keep access to it (saying no ends the guardians' family access at once, logged)"),
     ),
     "deadlines": (
         ("level_decision_days", "table: level id → days", "no (default `{}`)",
@@ -614,7 +617,10 @@ def _settings_lines(d: WorkflowDefinition, lang: str) -> list[str]:
                           for level, days in dl.level_decision_days.items())
     teams = ", ".join(f"`{t.id}` ({pick(t.label, lang)})" for t in d.teams) or "none"
     return [
-        f"- Youth consent from age {d.settings.youth_consent_age}.",
+        f"- Youth consent from age {d.settings.youth_consent_age}"
+        + ("; from then the youth decides whether the guardians keep family access."
+           if d.settings.youth_decides_guardian_access else
+           "; the guardians keep family access whatever the youth's age."),
         f"- Deadlines: level decision {decisions or 'none'}; measure evaluation at most "
         f"{dl.measure_evaluation_max_days} days after start; barnevernet feedback "
         f"{dl.barnevern_feedback_days} days; consent expiry warning "

@@ -209,7 +209,10 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             consent_expiry_warning_days=dl["consent_expiry_warning_days"],
             inactivity_days=dl["inactivity_days"],
         ),
-        settings=Settings(youth_consent_age=d["settings"]["youth_consent_age"]),
+        settings=Settings(
+            youth_consent_age=d["settings"]["youth_consent_age"],
+            youth_decides_guardian_access=d["settings"].get("youth_decides_guardian_access",
+                                                            True)),
         opening=OpeningDef(
             roles=frozenset(d["opening"]["roles"]),
             fields=tuple(d["opening"]["fields_"]),

@@ -179,6 +179,7 @@ class SettingsSchema(_Strict):
     youth_consent_age = fields.Integer(
         strict=True, required=True, validate=validate.OneOf([15, 16], error="must be 15 or 16")
     )
+    youth_decides_guardian_access = fields.Boolean(load_default=True, truthy={True}, falsy={False})
 
 
 class TeamSchema(_Strict):

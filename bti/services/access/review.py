@@ -30,6 +30,7 @@ from typing import Any
 from typing import cast
 
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
@@ -72,6 +73,32 @@ CASE_READS = frozenset({AuditAction.CASE_VIEWED, AuditAction.CASE_LOG_VIEWED,
                         AuditAction.CASE_EXPORT_PAGE_VIEWED, AuditAction.CASE_EXPORTED,
                         AuditAction.CASE_ACCESS_LOG_VIEWED, AuditAction.CASE_EMERGENCY_ACCESS})
 EXPORTS = frozenset({AuditAction.CASE_EXPORTED, AuditAction.CASE_ACCESS_LOG_EXPORTED})
+#: A family member's reads and writes of a case on the family pages (channel ``family``: the
+#: row has no staff actor, the identity is in its details). They count in ``many_cases``,
+#: ``mass_export`` and ``repeated_denials`` like staff rows, per identity; not in ``off_hours``
+#: (families read their case in the evening), nor ``emergency_access`` (they have none).
+FAMILY_READS = frozenset({AuditAction.FAMILY_CASE_VIEWED, AuditAction.FAMILY_CONSENT_FORM_VIEWED,
+                          AuditAction.CASE_EXPORTED, AuditAction.CASE_TRANSITION})
+#: The subject of a family item in the job's keys: (``FAMILY``, identity id).
+FAMILY = "family"
+Subject = int | tuple[str, int]
+
+
+def family_identity(details: str | None) -> int | None:
+    """The family identity of an audit row written on the family channel, else None."""
+    if not details or '"channel":"family"' not in details:
+        return None
+    value = json.loads(details).get("identity_id")
+    return value if isinstance(value, int) else None
+
+
+def _by_subject(subject: Subject) -> list:
+    if isinstance(subject, tuple):
+        n = subject[1]
+        return [AuditEvent.actor_id.is_(None), AuditEvent.details.like('%"channel":"family"%'),
+                or_(AuditEvent.details.like(f'%"identity_id":{n},%'),
+                    AuditEvent.details.like(f'%"identity_id":{n}}}%'))]
+    return [AuditEvent.actor_id == subject]
 
 
 @dataclass(frozen=True)
@@ -112,10 +139,10 @@ def _day(at: datetime) -> tuple[datetime, datetime]:
     return day_start(d), day_start(d + timedelta(days=1))
 
 
-def _rows_in(session: Session, chain: int, actor_id: int, start: datetime, end: datetime,
+def _rows_in(session: Session, chain: int, actor_id: Subject, start: datetime, end: datetime,
              actions: Iterable[str] | None = None, *, like: str | None = None,
              case_id: int | None = None):
-    stmt = select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.actor_id == actor_id,
+    stmt = select(AuditEvent).where(AuditEvent.chain == chain, *_by_subject(actor_id),
                                     AuditEvent.at >= start, AuditEvent.at < end)
     if actions is not None:
         stmt = stmt.where(AuditEvent.action.in_(sorted(map(str, actions))))
@@ -130,7 +157,8 @@ def _count(session: Session, item_key: tuple, rules: Rules) -> tuple[int, dict[s
     """The pattern's measure over its whole window, from the database."""
     chain, actor_id, pattern, start, end, extra = item_key
     if pattern == "many_cases":
-        stmt = _rows_in(session, chain, actor_id, start, end, CASE_READS).with_only_columns(
+        reads = FAMILY_READS if isinstance(actor_id, tuple) else CASE_READS
+        stmt = _rows_in(session, chain, actor_id, start, end, reads).with_only_columns(
             func.count(AuditEvent.case_id.distinct()))
         n = session.scalar(stmt) or 0
         return n, {"distinct_cases": n}
@@ -179,13 +207,24 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
         top = last
         rows = session.execute(
             select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
-                   AuditEvent.case_id)
+                   AuditEvent.case_id, AuditEvent.details)
             .where(AuditEvent.chain == chain, AuditEvent.seq > last)
             .order_by(AuditEvent.seq).execution_options(yield_per=2000))
-        for seq, at, actor_id, action, case_id in rows:
+        family_keys: dict[tuple, None] = {}
+        for seq, at, actor_id, action, case_id, details in rows:
             run.rows_read += 1
             top = seq
             if actor_id is None:
+                identity = family_identity(details)
+                if identity is None:
+                    continue
+                subject = (FAMILY, identity)
+                if action in FAMILY_READS:
+                    family_keys[(chain, subject, "many_cases", *_hour(at), None)] = None
+                if action == AuditAction.CASE_EXPORTED:
+                    family_keys[(chain, subject, "mass_export", *_day(at), None)] = None
+                if action == AuditAction.ACCESS_DENIED:
+                    family_keys[(chain, subject, "repeated_denials", *_hour(at), None)] = None
                 continue
             if action in CASE_READS:
                 keys[(chain, actor_id, "many_cases", *_hour(at), None)] = None
@@ -212,6 +251,16 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
             for key in keys:
                 if (key[1], key[2], key[3]) not in existing:  # (subject, pattern, window start)
                     _raise_item(session, key, rules, now, run, units)
+        if family_keys:
+            identities = sorted({k[1][1] for k in family_keys})
+            existing = {((FAMILY, i), p, w) for i, p, w in session.execute(
+                select(AuditReviewItem.subject_identity_id, AuditReviewItem.pattern,
+                       AuditReviewItem.window_start)
+                .where(AuditReviewItem.municipality_id == chain,
+                       AuditReviewItem.subject_identity_id.in_(identities)))}
+            for key in family_keys:
+                if (key[1], key[2], key[3]) not in existing:
+                    _raise_item(session, key, rules, now, run, {})
         if top != last or mark is None:
             if mark is None:
                 session.add(AuditReviewMark(chain=chain, seq=top, run_at=now))
@@ -228,11 +277,15 @@ def _raise_item(session: Session, key: tuple, rules: Rules, now: datetime,
                 run: ReviewRun, units: dict[int, int | None]) -> None:
     chain, actor_id, pattern, start, end, _extra = key
     count, details = _count(session, key, rules)
-    if count < _threshold(pattern, rules) or actor_id not in units:
+    family = isinstance(actor_id, tuple)
+    if count < _threshold(pattern, rules) or not (family or actor_id in units):
         return
-    unit_id = units[actor_id]
+    # a family member's item has no unit: the privacy officers follow it up
+    unit_id = None if family else units[actor_id]
     item = AuditReviewItem(
-        municipality_id=chain, unit_id=unit_id, subject_user_id=actor_id,
+        municipality_id=chain, unit_id=unit_id,
+        subject_user_id=None if family else actor_id,
+        subject_identity_id=actor_id[1] if family else None,
         pattern=pattern, window_start=start, window_end=end, count=count,
         details=canonical_json(details), created_at=now, status="open")
     session.add(item)
@@ -241,7 +294,8 @@ def _raise_item(session: Session, key: tuple, rules: Rules, now: datetime,
     # through the outbox (key ``audit_review:{item}:{user}``): the in-app notice and its e-mail
     job = Ctx.system(session, now=lambda: now)
     run.notifications += len(emit(job, Event.AUDIT_REVIEW,
-                                  reviewer_ids(session, chain, unit_id, actor_id), key=item.id,
+                                  reviewer_ids(session, chain, unit_id,
+                                               0 if family else actor_id), key=item.id,
                                   details={"item_id": item.id, "pattern": pattern}))
 
 
@@ -274,7 +328,8 @@ def reviewer_ids(session: Session, municipality_id: int, unit_id: int | None,
 @dataclass(frozen=True)
 class ItemRow:
     item: AuditReviewItem
-    subject_name: str
+    #: None for an item about a family member (``item.subject_identity_id``).
+    subject_name: str | None
     unit_name: str | None
 
     @property
@@ -301,7 +356,8 @@ def _visible(ctx: Ctx, scope: str) -> list:
     """``bti.domain.policy.may_review_item`` as query conditions (for the list)."""
     actor = ctx.actor
     where = [AuditReviewItem.municipality_id == actor.municipality_id,
-             AuditReviewItem.subject_user_id != actor.id]  # nobody reviews themselves
+             or_(AuditReviewItem.subject_user_id.is_(None),  # a family member's
+                 AuditReviewItem.subject_user_id != actor.id)]  # nobody reviews themselves
     if scope == "unit":
         where.append(AuditReviewItem.unit_id == actor.unit_id)
     return where
@@ -309,7 +365,7 @@ def _visible(ctx: Ctx, scope: str) -> list:
 
 def _select_rows():
     return (select(AuditReviewItem, User.display_name, Unit.name)
-            .join(User, User.id == AuditReviewItem.subject_user_id)
+            .outerjoin(User, User.id == AuditReviewItem.subject_user_id)
             .outerjoin(Unit, Unit.id == AuditReviewItem.unit_id))
 
 
@@ -330,7 +386,7 @@ def list_items(ctx: Ctx, *, status: str = "open") -> list[ItemRow]:
 def _item(ctx: Ctx, item_id: int) -> ItemRow:
     found = ctx.session.execute(_select_rows().where(AuditReviewItem.id == item_id)).first()
     if found is None or not may_review_item(ctx.actor, found[0].municipality_id,
-                                            found[0].unit_id, found[0].subject_user_id):
+                                            found[0].unit_id, found[0].subject_user_id or 0):
         raise NotFound(f"review item {item_id}", object_type="audit_review", object_id=item_id)
     return ItemRow(*found)
 
@@ -340,10 +396,14 @@ def get_item(ctx: Ctx, item_id: int) -> ItemView:
     scope = _scope(ctx)
     row = _item(ctx, item_id)
     item = row.item
-    stmt = _rows_in(ctx.session, item.municipality_id, item.subject_user_id, item.window_start,
+    subject: Subject = ((FAMILY, item.subject_identity_id)
+                        if item.subject_user_id is None and item.subject_identity_id is not None
+                        else item.subject_user_id or 0)
+    stmt = _rows_in(ctx.session, item.municipality_id, subject, item.window_start,
                     item.window_end)
     if item.pattern == "many_cases":
-        stmt = stmt.where(AuditEvent.action.in_(sorted(CASE_READS)))
+        reads = FAMILY_READS if isinstance(subject, tuple) else CASE_READS
+        stmt = stmt.where(AuditEvent.action.in_(sorted(reads)))
     elif item.pattern == "mass_export":
         stmt = stmt.where(AuditEvent.action.in_(sorted(EXPORTS)))
     elif item.pattern == "repeated_denials":

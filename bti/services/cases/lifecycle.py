@@ -41,6 +41,7 @@ from bti.domain.rules import lapsed
 from bti.domain.rules import relations
 from bti.domain.rules import rests_on_consent
 from bti.domain.vocabulary import EFFECTS
+from bti.domain.vocabulary import FAMILY_ROLE
 from bti.domain.vocabulary import AuditAction
 from bti.domain.vocabulary import Relation
 from bti.engine import Action
@@ -61,6 +62,8 @@ from bti.services.errors import Conflict
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
 from bti.services.errors import ServiceError
+from bti.services.family.sessions import CHANNEL as FAMILY_CHANNEL
+from bti.services.family.sessions import record as family_record
 from bti.services.notify import wiring as notify
 
 #: The warning of a pseudonym that reads like a full name.
@@ -241,6 +244,37 @@ def _load(ctx: Ctx, case_id: int, *, for_update: bool = False) -> CaseAccess:
     if workflow is None:
         workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
     return CaseAccess(case, workflow, participants, rels, basis, gone, consents)
+
+
+@dataclass(frozen=True)
+class FamilyVia:
+    """A transition the family takes on their own case page (``bti.services.family.consent``):
+    who (the identity, never a name or number) in which role (``guardian`` or ``youth``). The
+    family service has checked their link to the case (``family_may_read``); the workflow's
+    ``roles`` are matched against ``family`` alone, and the audit row is the family's
+    (``channel = "family"``, the identity), while the staff actor of the ``Ctx`` is the one who
+    receives it on the case (the stafettholder)."""
+
+    identity_id: int
+    role: str
+    provider: str = "idporten"
+
+
+def _load_for_family(ctx: Ctx, case_id: int) -> CaseAccess:
+    """The case loaded for a family transition: as ``_load`` (consent-admitted relations that
+    no current consent covers are lapsed), without a staff relation check (the family service
+    made its own)."""
+    case, participants = _case_and_participants(ctx, case_id, True)
+    if case is None:
+        raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
+    workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
+    consents = _given_consents(ctx, case_id)
+    covered = case_coverage(case, consents, ctx.today(),
+                            workflow.definition.settings.youth_consent_age)
+    gone = lapsed(participants, case, covered)
+    participants = [p for p in participants if all(p is not g for g in gone)]
+    return CaseAccess(case, workflow, participants, frozenset({FAMILY_ROLE}), FAMILY_ROLE,
+                      gone, consents)
 
 
 def covered_units_of(ctx: Ctx, case: Case) -> frozenset[int]:
@@ -494,11 +528,18 @@ def fire(
     payload: dict[str, Any] | None = None,
     *,
     expected_version: int | None = None,
+    family: FamilyVia | None = None,
 ) -> FireResult:
     """Fire ``trigger`` on a case. Raises ``NotFound`` (no case or no access), ``Conflict``
     (``expected_version`` is stale, or another writer won), or ``TransitionRefused`` (with
-    every reason); in each of those cases nothing was written."""
-    access = _load(ctx, case_id, for_update=True)
+    every reason); in each of those cases nothing was written.
+
+    With ``family`` the guardian or the young person takes the transition from the family page
+    (``FamilyVia``): the same effect, stafettlogg entry (its data saying who gave it and how)
+    and notifications, the workflow's roles matched against ``family``, the audit row the
+    family's."""
+    access = (_load(ctx, case_id, for_update=True) if family is None
+              else _load_for_family(ctx, case_id))
     case = access.case
     if expected_version is not None and case.version != expected_version:
         raise Conflict(current_version=case.version)
@@ -507,8 +548,8 @@ def fire(
     facts = case_facts(ctx, access)
     if access.lapsed:  # written down with the first change after the expiry
         end_lapsed(ctx, case, facts, access.lapsed)
-    step = workflow.fire(case.state, trigger, roles=case_roles(ctx, access), facts=facts,
-                         payload=payload)
+    roles = case_roles(ctx, access) if family is None else access.relations
+    step = workflow.fire(case.state, trigger, roles=roles, facts=facts, payload=payload)
     written = HANDLERS[step.transition.effect](ctx, case, step, facts)
 
     now = ctx.now()
@@ -526,12 +567,25 @@ def fire(
     else:
         kind = EFFECTS[step.transition.effect].kind
     case.state = step.dest  # the only assignment of Case.state
+    data = dict(step.payload)
+    if family is not None:  # who gave it and how: "given by a guardian through ID-porten"
+        data["via"] = {"channel": FAMILY_CHANNEL, "role": family.role,
+                       "provider": family.provider}
     entry = stafettlogg.append(
         ctx, case, kind=kind, trigger=step.trigger, from_state=step.source, to_state=step.dest,
-        data=dict(step.payload), object_type=written.object_type, object_id=written.object_id)
-    audit.record(ctx, AuditAction.CASE_TRANSITION, case=case, object_type=written.object_type,
-                 object_id=written.object_id, basis=access.basis, trigger=step.trigger,
-                 source=step.source, dest=step.dest, log_seq=entry.seq)
+        data=data, object_type=written.object_type, object_id=written.object_id)
+    if family is None:
+        audit.record(ctx, AuditAction.CASE_TRANSITION, case=case,
+                     object_type=written.object_type, object_id=written.object_id,
+                     basis=access.basis, trigger=step.trigger, source=step.source,
+                     dest=step.dest, log_seq=entry.seq)
+    else:
+        family_record(ctx.session, AuditAction.CASE_TRANSITION, now=now,
+                      municipality_id=case.municipality_id, identity_id=family.identity_id,
+                      case_id=case.id, object_type=written.object_type,
+                      object_id=written.object_id, basis=family.role,
+                      request_id=ctx.request_id, trigger=step.trigger, source=step.source,
+                      dest=step.dest, log_seq=entry.seq, received_by=ctx.actor.id)
     try:
         # the case's UPDATE … WHERE id AND version (the mapper's version_id_col: no row means
         # another writer moved the version on, StaleDataError) with whatever else the effect

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from bti.domain.vocabulary import FAMILY_ROLE
 from bti.domain.vocabulary import GUARD_CHECKLIST
 from bti.domain.vocabulary import GUARDS
 from bti.domain.vocabulary import STANDING_ROLES
@@ -40,6 +41,10 @@ ROLE_MEANINGS: dict[str, str] = {
     "cancels the handover).",
     Relation.EMERGENCY: "an unexpired emergency access (selvautorisering): reads the case and "
     "may take the standing exits, nothing else.",
+    FAMILY_ROLE: "a guardian or the young person, signed in through the family provider "
+    "(ID-porten) and linked to the case by an invitation: may take the transitions listing it "
+    "from the family page (giving, refusing and withdrawing their own consent), with the same "
+    "effects as when staff record them.",
 }
 
 #: When each guard holds (``bti.services.cases.facts.CaseFacts``).

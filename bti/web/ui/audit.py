@@ -66,6 +66,8 @@ def action_labels() -> dict[str, str]:
         "family.joined": _("A family member joined the case with an invitation code"),
         "family.cases_listed": _("A family member saw the case in their list"),
         "family.case_viewed": _("A family member read the case"),
+        "family.consent_form_viewed": _("A family member opened the consent form"),
+        "family.guardians_ended": _("The young person ended the guardians' access"),
         "user.created": _("Created a user"),
         "user.deactivated": _("Deactivated a user"),
         "user.reactivated": _("Reactivated a user"),

@@ -12,6 +12,8 @@ server and at the provider (RP-initiated logout).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 from flask import Response
 from flask import abort
@@ -29,8 +31,11 @@ from sqlalchemy import select
 from bti.config import OidcProvider
 from bti.domain.org import Municipality
 from bti.domain.vocabulary import AuditAction
+from bti.engine import TransitionRefused
+from bti.engine.inputs import parse_int
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
+from bti.services.family import consent as family_consent
 from bti.services.family import invitations
 from bti.services.family import sessions
 from bti.services.family import view
@@ -42,8 +47,11 @@ from bti.web.db import commit_reads
 from bti.web.db import get_session
 from bti.web.db import request_id
 from bti.web.forms import error_text
+from bti.web.forms import errors_from_refusal
 from bti.web.i18n import LANGUAGES
 from bti.web.throttle import FamilyCodeThrottle
+from bti.web.ui.cases import Said
+from bti.web.ui.cases import refusal_text
 
 bp = Blueprint("family", __name__, url_prefix="/familie")
 #: The cookie keys of a family session: its token, and the provider that signed it in.
@@ -61,12 +69,16 @@ def family_text(kind: str, code: str | None) -> str:
                 "violence_flag": _("ended because the case is flagged for suspected violence "
                                    "or abuse"),
                 "youth": _("ended by the young person")},
+        "given_by": {"guardians": _("the guardians"), "youth": _("the young person"),
+                     "guardians_and_youth": _("the guardians and the young person")},
     }[kind]
     return table.get(code or "", code or "")
 
 
 def family_code_text(code: str) -> str:
     """An error code of the family's forms (and the invitation form) in words."""
+    if isinstance(code, Said):  # a refusal already said in words
+        return code
     texts = {
         "invalid": _("The code is not valid, or it has been used already. Check the code or "
                      "ask the stafettholder for a new one."),
@@ -239,13 +251,90 @@ def _not_found(case_id: int):
 @bp.get("/saker/<int:case_id>")
 @policy.family
 def case(case_id: int):
+    return _case_page(case_id)
+
+
+def _case_page(case_id: int, errors: dict[str, list[str]] | None = None,
+               values: dict[str, Any] | None = None, status: int = 200):
+    workflows = current_app.extensions["bti"].workflows
     try:
-        page = view.case_page(get_session(), _actor(), case_id,
-                              current_app.extensions["bti"].workflows, now=_now(),
+        page = view.case_page(get_session(), _actor(), case_id, workflows, now=_now(),
                               request_id=request_id())
+        panel = family_consent.panel(get_session(), _actor(), case_id, workflows, now=_now(),
+                                     request_id=request_id())
     except NotFound:
         return _not_found(case_id)
-    return render_template("family/case.html", page=page)
+    if status >= 400:  # the page shows the case: keep its audit
+        commit_reads()
+    return render_template("family/case.html", page=page, consent=panel,
+                           consent_errors=errors or {}, consent_values=values or {}), status
+
+
+def _refused(case_id: int, err: InvalidInput | TransitionRefused,
+             values: dict[str, Any] | None = None):
+    """A family write refused: nothing of it is kept, the page again with the errors."""
+    get_session().rollback()
+    if isinstance(err, InvalidInput):
+        errors = dict(err.fields)
+    else:
+        found = errors_from_refusal(err)
+        errors = dict(found.fields)
+        if found.refusals:
+            errors["form"] = [Said(refusal_text(r)) for r in found.refusals]
+    return _case_page(case_id, errors, values, 422)
+
+
+@bp.post("/saker/<int:case_id>/samtykke")
+@policy.family
+def consent_decide(case_id: int):
+    form = request.form
+    services = [parse_int(v) or v for v in form.getlist("services") if v.strip()][:50]
+    values = {"decision": form.get("decision", ""), "services": form.getlist("services"),
+              "information": form.get("information", ""),
+              "expires_on": form.get("expires_on", ""), "notes": form.get("notes", "")}
+    try:
+        result = family_consent.decide(
+            get_session(), _actor(), case_id, current_app.extensions["bti"].workflows,
+            decision=values["decision"], services=services,
+            information=values["information"][:10000], expires_on=values["expires_on"][:20],
+            notes=values["notes"][:10000], now=_now(), request_id=request_id())
+    except NotFound:
+        return _not_found(case_id)
+    except (InvalidInput, TransitionRefused) as err:
+        return _refused(case_id, err, values)
+    flash(_("Your consent is recorded.") if result.step.trigger == "give_consent"
+          else _("Your refusal is recorded."), "info")
+    return redirect(url_for(".case", case_id=case_id) + "#h-consent")
+
+
+@bp.post("/saker/<int:case_id>/samtykke/<int:consent_id>/trekk")
+@policy.family
+def consent_withdraw(case_id: int, consent_id: int):
+    try:
+        family_consent.withdraw(get_session(), _actor(), case_id, consent_id,
+                                current_app.extensions["bti"].workflows, now=_now(),
+                                request_id=request_id())
+    except NotFound:
+        return _not_found(case_id)
+    except (InvalidInput, TransitionRefused) as err:
+        return _refused(case_id, err)
+    flash(_("The consent is withdrawn."), "info")
+    return redirect(url_for(".case", case_id=case_id) + "#h-consent")
+
+
+@bp.post("/saker/<int:case_id>/foresatte")
+@policy.family
+def end_guardians(case_id: int):
+    try:
+        family_consent.end_guardians(get_session(), _actor(), case_id,
+                                     current_app.extensions["bti"].workflows, now=_now(),
+                                     request_id=request_id())
+    except NotFound:
+        return _not_found(case_id)
+    except InvalidInput as err:
+        return _refused(case_id, err)
+    flash(_("Your guardians no longer have access to the case here."), "info")
+    return redirect(url_for(".case", case_id=case_id))
 
 
 @bp.get("/saker/<int:case_id>/innsyn.json")
