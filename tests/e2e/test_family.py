@@ -99,7 +99,7 @@ def _case_of_koordinator(app) -> int:
         holder = s.scalar(select(User.id).where(User.username == "koordinator"))
         return s.scalars(select(Case.id).where(
             Case.stafettholder_id == holder, Case.violence_flag.is_(False),
-            Case.closed_at.is_(None)).order_by(Case.id)).first()
+            Case.closed_at.is_(None), Case.state.like("n1_%")).order_by(Case.id)).first()
 
 
 def _context(browser, base: str, html_pages, test: str):
@@ -175,9 +175,84 @@ def test_a_guardian_signs_in_redeems_a_code_and_reads_the_case(
     expect(page).to_have_url(re.compile(rf"/familie/saker/{case_id}$"))
     expect(page.get_by_role("heading", name=t["seen"])).to_be_visible()
     _check(page, axe, screenshot_as, "case", lang)
+    # the guardian gives consent to cooperation with a service the case has no consent for
+    unit_id, unit_name, user_id, user_name = _uncovered_service(app, case_id)
+    page.locator("#f-decision-give").check()
+    page.locator(f"#f-services-{unit_id}").check()
+    page.locator("#f-information").fill("Trivsel og helse")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send svaret").click()
+    expect(page.get_by_text("Samtykket ditt er registrert.")).to_be_visible()
+    expect(page.locator("#h-consent ~ .card, section .card").filter(has_text=unit_name)
+           .first).to_be_visible()
+    _check(page, axe, screenshot_as, "consent-given", lang)
+    # bad input: nothing chosen gives a clear error and writes nothing
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send svaret").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    _check(page, axe, screenshot_as, "consent-error", lang)
     # a family session never reaches a staff page
     response = page.goto(f"/saker/{case_id}")
     assert response is not None
     assert response.status == 404
     assert not errors, errors
     family.close()
+
+    # the coordinator's next request: the service is covered, the colleague is admitted
+    staff, page, errors = _context(browser, base, html_pages, request.node.name)
+    page.goto("/auth/login")
+    _choose_language(page, lang)
+    page.locator("#f-username").fill("koordinator")
+    page.locator("#f-password").fill(DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.locator("form.form button[type=submit]").first.click()
+    page.goto(f"/saker/{case_id}/handling/add_participant")
+    page.locator("select[name=participant]").select_option(str(user_id))
+    page.locator("[name=service]").first.select_option(str(unit_id)) \
+        if page.locator("select[name=service]").count() else \
+        page.locator(f"input[name=service][value='{unit_id}']").check()
+    with page.expect_navigation():
+        page.locator("form.form button[type=submit]").last.click()
+    expect(page).to_have_url(re.compile(rf"/saker/{case_id}$"))
+    expect(page.get_by_text(user_name).first).to_be_visible()
+    _check(page, axe, screenshot_as, "participant-admitted", lang)
+    with app.extensions["bti"].session_factory() as s:
+        from bti.domain.cases import Consent
+        from bti.domain.cases import Participant
+
+        consent = s.scalars(select(Consent).where(Consent.case_id == case_id,
+                                                  Consent.channel == "family")
+                            .order_by(Consent.id.desc())).first()
+        assert consent is not None and unit_id in consent.unit_ids
+        assert s.scalar(select(Participant.id).where(
+            Participant.case_id == case_id, Participant.user_id == user_id,
+            Participant.ended_at.is_(None), Participant.consent_id == consent.id)) is not None
+    assert not errors, errors
+    staff.close()
+
+
+def _uncovered_service(app, case_id: int) -> tuple[int, str, int, str]:
+    """A service of the case's municipality no current consent of the case covers, and an
+    active employee of it who does not take part: (unit id, unit name, user id, name)."""
+    from bti.domain.cases import Consent
+    from bti.domain.cases import Participant
+    from bti.domain.org import Unit
+
+    with app.extensions["bti"].session_factory() as s:
+        case = s.get_one(Case, case_id)
+        covered = {u for c in s.scalars(select(Consent).where(
+            Consent.case_id == case_id, Consent.status == "given",
+            Consent.withdrawn_at.is_(None))) for u in c.unit_ids}
+        taking_part = set(s.scalars(select(Participant.user_id).where(
+            Participant.case_id == case_id, Participant.ended_at.is_(None))))
+        for unit in s.scalars(select(Unit).where(
+                Unit.municipality_id == case.municipality_id, Unit.active.is_(True),
+                Unit.id != case.unit_id).order_by(Unit.id)):
+            if unit.id in covered:
+                continue
+            user = s.scalars(select(User).where(User.unit_id == unit.id,
+                                                User.active.is_(True)).order_by(User.id)
+                             .where(User.id.not_in(taking_part or {0}))).first()
+            if user is not None:
+                return unit.id, unit.name, user.id, user.display_name
+    raise AssertionError("the demo has no uncovered service with staff")
