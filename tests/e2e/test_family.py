@@ -223,7 +223,8 @@ def test_a_guardian_signs_in_redeems_a_code_and_reads_the_case(
         consent = s.scalars(select(Consent).where(Consent.case_id == case_id,
                                                   Consent.channel == "family")
                             .order_by(Consent.id.desc())).first()
-        assert consent is not None and unit_id in consent.unit_ids
+        assert consent is not None
+        assert unit_id in consent.unit_ids
         assert s.scalar(select(Participant.id).where(
             Participant.case_id == case_id, Participant.user_id == user_id,
             Participant.ended_at.is_(None), Participant.consent_id == consent.id)) is not None

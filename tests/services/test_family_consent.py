@@ -75,7 +75,8 @@ def test_a_guardians_consent_has_the_effects_of_a_staff_record(world, case):
     assert cases.get_case(world.ctx(world.nurse), case.id).basis == "participant"
     rows = [r for r in audit.pending(world.session) if r["action"] == "case.transition"
             and json.loads(r["details"]).get("channel") == "family"]
-    assert len(rows) == 1 and rows[0]["actor_id"] is None
+    assert len(rows) == 1
+    assert rows[0]["actor_id"] is None
     details = json.loads(rows[0]["details"])
     assert details["identity_id"] == guardian.identity_id
     assert details["trigger"] == "give_consent"
@@ -95,7 +96,8 @@ def test_withdrawal_by_the_family_ends_the_participant_at_once(world, case):
     part = world.session.scalar(select(Participant).where(Participant.user_id == world.nurse.id))
     assert part.end_reason == "consent_withdrawn"
     row = world.session.get(Consent, given)
-    assert row.status == "withdrawn" and row.withdrawn_by_identity_id == guardian.identity_id
+    assert row.status == "withdrawn"
+    assert row.withdrawn_by_identity_id == guardian.identity_id
     with pytest.raises(InvalidInput) as err:  # once only
         consent.withdraw(world.session, guardian, case.id, given, world.registry, now=FIXED_NOW)
     assert err.value.fields == {"consent": ["not_active"]}
@@ -147,7 +149,8 @@ def test_the_young_persons_own_consent_is_needed_from_the_age(world, case):
     cases.fire(world.ctx(world.coordinator), case.id, "add_participant",
                {"participant": world.nurse.id, "service": world.health.id})
     panel = consent.panel(world.session, youth, case.id, world.registry, now=FIXED_NOW)
-    assert panel.youth_required and panel.may_end_guardians
+    assert panel.youth_required
+    assert panel.may_end_guardians
     # each party withdraws only its own
     guardian_consent = next(r for r in panel.current if r.given_by == "guardians")
     assert not guardian_consent.may_withdraw

@@ -253,13 +253,14 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
                     _raise_item(session, key, rules, now, run, units)
         if family_keys:
             identities = sorted({k[1][1] for k in family_keys})
-            existing = {((FAMILY, i), p, w) for i, p, w in session.execute(
+            found = session.execute(
                 select(AuditReviewItem.subject_identity_id, AuditReviewItem.pattern,
                        AuditReviewItem.window_start)
                 .where(AuditReviewItem.municipality_id == chain,
-                       AuditReviewItem.subject_identity_id.in_(identities)))}
+                       AuditReviewItem.subject_identity_id.in_(identities)))
+            existing_family: set[tuple[Any, ...]] = {((FAMILY, i), p, w) for i, p, w in found}
             for key in family_keys:
-                if (key[1], key[2], key[3]) not in existing:
+                if (key[1], key[2], key[3]) not in existing_family:
                     _raise_item(session, key, rules, now, run, {})
         if top != last or mark is None:
             if mark is None:

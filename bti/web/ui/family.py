@@ -289,15 +289,15 @@ def _refused(case_id: int, err: InvalidInput | TransitionRefused,
 def consent_decide(case_id: int):
     form = request.form
     services = [parse_int(v) or v for v in form.getlist("services") if v.strip()][:50]
-    values = {"decision": form.get("decision", ""), "services": form.getlist("services"),
-              "information": form.get("information", ""),
-              "expires_on": form.get("expires_on", ""), "notes": form.get("notes", "")}
+    texts = {name: form.get(name, "") for name in ("decision", "information", "expires_on",
+                                                    "notes")}
+    values: dict[str, Any] = {**texts, "services": form.getlist("services")}
     try:
         result = family_consent.decide(
             get_session(), _actor(), case_id, current_app.extensions["bti"].workflows,
-            decision=values["decision"], services=services,
-            information=values["information"][:10000], expires_on=values["expires_on"][:20],
-            notes=values["notes"][:10000], now=_now(), request_id=request_id())
+            decision=texts["decision"], services=services,
+            information=texts["information"][:10000], expires_on=texts["expires_on"][:20],
+            notes=texts["notes"][:10000], now=_now(), request_id=request_id())
     except NotFound:
         return _not_found(case_id)
     except (InvalidInput, TransitionRefused) as err:
