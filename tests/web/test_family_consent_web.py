@@ -26,13 +26,13 @@ from tests.web.test_family_web import provider  # noqa: F401 - the fixture
 YOUTH = "family-01830099851"  # synthetic (month 03 + 80)
 
 
-def _health(app) -> int:
+def _health(app) -> int:  # noqa: F811
     with app.extensions["bti"].session_factory.begin() as s:
         m = s.scalars(select(Municipality)).one()
         return make_unit(s, m, "health_station", name="Helsestasjonen").id
 
 
-def _joined(app, case_id, login=None, role="guardian") -> Browser:
+def _joined(app, case_id, login=None, role="guardian") -> Browser:  # noqa: F811
     code = invite(app, case_id, role)
     b = Browser(app.test_client())
     family_sign_in(b, login) if login else family_sign_in(b)
@@ -40,7 +40,7 @@ def _joined(app, case_id, login=None, role="guardian") -> Browser:
     return b
 
 
-def _counts(app, case_id):
+def _counts(app, case_id):  # noqa: F811
     with app.extensions["bti"].session_factory() as s:
         return (s.scalar(select(func.count(Consent.id))),
                 s.get_one(Case, case_id).log_seq)
@@ -67,7 +67,8 @@ def test_bad_input_is_said_in_the_familys_words_and_writes_nothing(app):  # noqa
                  {"decision": "give", "services": [str(health)], "information": "Trivsel"})
     assert r.status_code == 302
     page = fam.get(f"/familie/saker/{case_id}").get_data(as_text=True)
-    assert "Helsestasjonen" in page and "via ID-porten" in page
+    assert "Helsestasjonen" in page
+    assert "via ID-porten" in page
     with app.extensions["bti"].session_factory() as s:
         consent = s.scalars(select(Consent)).one()
         assert (consent.channel, consent.given_by) == ("family", "guardians")

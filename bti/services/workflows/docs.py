@@ -193,9 +193,10 @@ def vocabulary_markdown(vocab: Vocabulary) -> str:
     user_roles = {r.value for r in Role}
     roles = table(
         ["role", "kind", "standing", "meaning"],
-        [[f"`{name}`", "user role" if name in user_roles else "relation to the case",
+        [[f"`{name}`", "user role" if name in user_roles else (
+            "the family" if name == FAMILY_ROLE else "relation to the case"),
           "yes" if name in vocab.standing_roles else "no", ROLE_MEANINGS[name]]
-         for name in [*(r.value for r in Role), *(r.value for r in Relation)]],
+         for name in [*(r.value for r in Role), *(r.value for r in Relation), FAMILY_ROLE]],
     )
     guards = table(
         ["guard", "holds when", "refusal shown to the user (en)", "case page checklist (en)",
