@@ -616,3 +616,15 @@ class AuditAction(StrEnum):
     AUDIT_REVIEWS_LISTED = "audit.reviews_listed"
     AUDIT_REVIEW_VIEWED = "audit.review_viewed"
     AUDIT_REVIEW_CLOSED = "audit.review_closed"
+
+
+#: How the stafettlogg names a transition the family took on the family page (the entry's
+#: ``via``, ``bti.services.cases.lifecycle.fire`` with ``FamilyVia``): the label, and who by
+#: role through which provider.
+FAMILY_VIA_LABEL: dict[str, str] = {"nb": "Gitt av", "nn": "Gitt av", "en": "Given by"}
+FAMILY_VIA: dict[str, dict[str, str]] = {
+    "guardian": {"nb": "foresatt via ID-porten", "nn": "føresett via ID-porten",
+                 "en": "a guardian through ID-porten"},
+    "youth": {"nb": "ungdommen selv via ID-porten", "nn": "ungdommen sjølv via ID-porten",
+              "en": "the young person through ID-porten"},
+}

@@ -215,6 +215,9 @@ def test_a_guardian_signs_in_redeems_a_code_and_reads_the_case(
         page.locator("form.form button[type=submit]").last.click()
     expect(page).to_have_url(re.compile(rf"/saker/{case_id}$"))
     expect(page.get_by_text(user_name).first).to_be_visible()
+    # the stafettlogg says who gave the consent and how
+    via = {"nb": "foresatt via ID-porten", "nn": "føresett via ID-porten"}[lang]
+    assert page.get_by_text(via).count() >= 1
     _check(page, axe, screenshot_as, "participant-admitted", lang)
     with app.extensions["bti"].session_factory() as s:
         from bti.domain.cases import Consent

@@ -22,6 +22,7 @@ from tests.web.test_family_web import app  # noqa: F401 - the fixture
 from tests.web.test_family_web import family_sign_in
 from tests.web.test_family_web import invite
 from tests.web.test_family_web import provider  # noqa: F401 - the fixture
+from tests.web.test_family_web import staff
 
 YOUTH = "family-01830099851"  # synthetic (month 03 + 80)
 
@@ -75,6 +76,9 @@ def test_bad_input_is_said_in_the_familys_words_and_writes_nothing(app):  # noqa
         entry = s.scalars(select(StafettloggEntry).where(
             StafettloggEntry.trigger == "give_consent")).one()
         assert json.loads(entry.data)["via"]["role"] == "guardian"
+    # the stafettholder's case page: the entry says who gave it and how
+    holder = staff(app)
+    assert "foresatt via ID-porten" in holder.get(f"/saker/{case_id}").get_data(as_text=True)
     # withdrawn on the same page
     r = fam.post(f"/familie/saker/{case_id}/samtykke/{consent.id}/trekk", {})
     assert r.status_code == 302

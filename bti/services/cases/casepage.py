@@ -42,6 +42,8 @@ from bti.domain.rules import child_age
 from bti.domain.rules import consent_is_current
 from bti.domain.rules import expired_unrenewed
 from bti.domain.vocabulary import EFFECTS
+from bti.domain.vocabulary import FAMILY_VIA
+from bti.domain.vocabulary import FAMILY_VIA_LABEL
 from bti.domain.vocabulary import LOG_KINDS
 from bti.domain.vocabulary import SIDE_EXITS
 from bti.engine import Action
@@ -503,6 +505,11 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
                 continue
             if key == REASON:
                 shown.append(LogField(None, REASON, str(value)))
+                continue
+            if key == "via" and isinstance(value, dict):  # given by the family themselves
+                said = FAMILY_VIA.get(str(value.get("role")))
+                if said is not None:
+                    shown.append(LogField(FAMILY_VIA_LABEL, "choice", said))
                 continue
             fdef = definition.fields.get(key)
             shown_value = _log_value(fdef, value, lookups)
