@@ -40,6 +40,7 @@ from typing import Any
 
 from icalendar import Calendar
 from icalendar import Event as VEvent
+from sqlalchemy import ColumnElement
 from sqlalchemy import or_
 from sqlalchemy import select
 
@@ -300,7 +301,7 @@ def _month_start(day: date, months: int = 0) -> date:
 def visible_items(ctx: Ctx) -> list[AnnualWheelItem]:
     """The routines the actor sees: the whole municipality's and their own unit's."""
     _require(ctx, may_read_annual_wheel)
-    where = [AnnualWheelItem.unit_id.is_(None)]
+    where: list[ColumnElement[bool]] = [AnnualWheelItem.unit_id.is_(None)]
     if ctx.actor.unit_id is not None:
         where.append(AnnualWheelItem.unit_id == ctx.actor.unit_id)
     return list(ctx.session.scalars(select(AnnualWheelItem).where(
@@ -375,7 +376,10 @@ def _utc(moment: datetime) -> datetime:
 
 def vevents(ctx: Ctx, *, host: str, gettext: Callable[[str], str],
             kind_label: Callable[[str], str] | None = None) -> list[VEvent]:
-    """The actor's annual wheel as calendar events (see the module text)."""
+    """The actor's annual wheel as calendar events (see the module text); none for an actor
+    who may not read it."""
+    if not may_read_annual_wheel(ctx.actor):
+        return []
     out: list[VEvent] = []
     for item in visible_items(ctx):
         ev = VEvent()
@@ -413,6 +417,7 @@ def calendar_ics(ctx: Ctx, *, host: str, gettext: Callable[[str], str],
                  kind_label: Callable[[str], str] | None = None) -> bytes:
     """The actor's annual wheel as an ICS file (every routine they see, yearly ones with
     ``RRULE:FREQ=YEARLY``, and for the catalogue's keepers its reviews)."""
+    _require(ctx, may_read_annual_wheel)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
