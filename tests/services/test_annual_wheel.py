@@ -205,3 +205,15 @@ def test_the_calendar_export_parses_and_repeats_yearly_routines(world, session):
     _, teacher = events(w.teacher)  # no catalogue reviews for a teacher
     assert sorted(teacher) == sorted(uid for uid in by_uid if uid.startswith("bti-wheel-"))
     assert events(w.teacher)[0] == events(w.teacher)[0]  # stable bytes
+
+
+def test_the_routines_are_in_the_users_private_calendar_feed(world, session):
+    from bti.services.notify import calendar
+
+    w = world
+    item = wheel.create_item(w.ctx(w.admin), _input())
+    raw = calendar.feed_ics(w.ctx(w.teacher), host="bti.test", lang="nn")
+    ev = {str(e["uid"]): e for e in Calendar.from_ical(raw).walk("VEVENT")}[
+        f"bti-wheel-{item.id}@bti.test"]
+    assert ev["rrule"]["FREQ"] == ["YEARLY"]
+    assert str(ev["summary"]) == "BTI: Kartleggingsperiode"
