@@ -121,3 +121,24 @@ def test_a_routine_is_edited_and_removed_and_each_change_audited(app, web_world,
             AuditEvent.object_type == "annual_wheel").order_by(AuditEvent.id)).all()
     assert actions == ["annual_wheel.created", "annual_wheel.updated", "access.denied",
                        "access.denied", "annual_wheel.deleted"]  # the leader's tries refused
+
+
+def test_the_annual_wheel_through_the_api(app, web_world, login):
+    from tests.web.conftest import make_token
+
+    today = local_date(app.extensions["bti"].clock())
+    admin = _signed_in(login, "admin", web_world)
+    admin.post("/arshjul/rutinar", _form("Kartleggingsperiode", today, ends_on=(
+        today + timedelta(days=2)).isoformat(), responsible="BTI-koordinator"))
+    client = app.test_client()
+    token = make_token(app, web_world.users["nurse"].username, scopes=("org:read",))
+    r = client.get("/api/v1/annual-wheel", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["month"] == f"{today:%Y-%m}"
+    assert [(i["title"], i["yearly"], i["unit"], i["responsible"], i["starts_on"])
+            for i in body["items"]] == [("Kartleggingsperiode", True, None, "BTI-koordinator",
+                                         today.isoformat())]
+    other = make_token(app, web_world.users["nurse"].username, scopes=("cases:read",))
+    assert client.get("/api/v1/annual-wheel",
+                      headers={"Authorization": f"Bearer {other}"}).status_code == 403
