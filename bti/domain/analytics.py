@@ -1,5 +1,5 @@
-"""The municipality's catalogue of measures (tiltaksoversikt) and the write-time aggregates the
-leaders' dashboards read.
+"""The municipality's catalogue of measures (tiltaksoversikt), its annual wheel (årshjul) of BTI
+routines, and the write-time aggregates the leaders' dashboards read.
 
 ``analytics_counter`` holds counts only (no case ids, no names): one row per municipality, unit,
 month, metric, key and whole days. It is maintained in the same transaction as the event by
@@ -65,6 +65,44 @@ class MeasureCatalogueItem(Base):
 
     def __repr__(self) -> str:
         return f"<MeasureCatalogueItem {self.id}>"
+
+
+#: Kinds of routine in the annual wheel (årshjul): a training, a mapping period
+#: (kartleggingsperiode), a yearly review, a network meeting, anything else.
+WHEEL_KINDS = ("training", "mapping", "review", "network", "other")
+
+
+class AnnualWheelItem(Base):
+    """One routine of the municipality's annual wheel (årshjul) of BTI: for the whole
+    municipality (``unit_id`` None) or for one unit, on a date or over a range of dates, once or
+    every year. Organisation data, no personal data (``bti.services.workflows.annual_wheel``)."""
+
+    __tablename__ = "annual_wheel_item"
+    __table_args__ = (
+        CheckConstraint("kind IN ('training', 'mapping', 'review', 'network', 'other')",
+                        name="kind"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="date_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    #: The unit it is for; None: the whole municipality.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    starts_on: Mapped[date]
+    #: The last day of a period; None: one day.
+    ends_on: Mapped[date | None]
+    #: Every year on the same dates (True) or once.
+    yearly: Mapped[bool] = mapped_column(default=True)
+    #: Who is responsible, as the municipality names it (a role or a service, never a person).
+    responsible: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<AnnualWheelItem {self.id}>"
 
 
 class AnalyticsCounter(Base):

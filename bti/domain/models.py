@@ -2,6 +2,7 @@
 registers them all already (bti/domain/__init__.py)."""
 
 from bti.domain.analytics import AnalyticsCounter
+from bti.domain.analytics import AnnualWheelItem
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.base import Base
 from bti.domain.cases import AnsvarsgruppeMeeting
@@ -52,7 +53,8 @@ from bti.domain.teams import TeamMeeting
 from bti.domain.teams import TeamMember
 
 __all__ = [
-    "AnalyticsCounter", "AnsvarsgruppeMeeting", "AnsvarsgruppeMember", "ApiToken",
+    "AnalyticsCounter", "AnnualWheelItem",
+    "AnsvarsgruppeMeeting", "AnsvarsgruppeMember", "ApiToken",
     "AuditChainHead", "AuditEvent", "AuditReviewItem",
     "AuditReviewMark", "EmergencyAccess", "MeasureCatalogueItem", "Notification", "UserSession",
     "BarnevernFeedback", "BarnevernReport", "Base", "CalendarFeed", "NotificationDelivery",

@@ -387,3 +387,31 @@ def family_may_read(*, role: str, redeemed: bool, ended: bool, violence_flag: bo
     if not redeemed or ended:
         return False
     return not (violence_flag and role == "guardian")
+# --- the annual wheel (årshjul) of BTI routines ------------------------------------------------
+
+
+def may_read_annual_wheel(actor: Actor) -> bool:
+    """The municipality's annual wheel (its trainings, mapping periods, yearly reviews, network
+    meetings …) and its calendar export: every active member of staff, whatever their role.
+    It holds no case data."""
+    return _holds_any(actor, STAFF_ROLES)
+
+
+def may_keep_annual_wheel(actor: Actor) -> bool:
+    """The keeper's page of the annual wheel: a leader of a unit (who keeps the unit's
+    routines) or the municipality's administrator (who keeps all of them). Which items is
+    ``may_edit_annual_wheel_item``."""
+    return actor.active and (ADMIN in actor.roles
+                             or (LEADER in actor.roles and actor.unit_id is not None))
+
+
+def may_edit_annual_wheel_item(actor: Actor, item_municipality_id: int,
+                               item_unit_id: int | None) -> bool:
+    """Add, change or remove one routine of the annual wheel: the municipality's administrator
+    (for the whole municipality or any of its units), or the leader of the unit it is for (a
+    routine for the whole municipality is the administrator's)."""
+    if not may_keep_annual_wheel(actor) or item_municipality_id != actor.municipality_id:
+        return False
+    if ADMIN in actor.roles:
+        return True
+    return item_unit_id is not None and item_unit_id == actor.unit_id

@@ -608,6 +608,10 @@ class AuditAction(StrEnum):
     CATALOGUE_UPDATED = "catalogue.updated"
     CATALOGUE_ACTIVATED = "catalogue.activated"
     CATALOGUE_DEACTIVATED = "catalogue.deactivated"
+    # the annual wheel (årshjul) of BTI routines (bti.services.workflows.annual_wheel)
+    ANNUAL_WHEEL_CREATED = "annual_wheel.created"
+    ANNUAL_WHEEL_UPDATED = "annual_wheel.updated"
+    ANNUAL_WHEEL_DELETED = "annual_wheel.deleted"
 
     # the audit trail itself
     AUDIT_SEARCHED = "audit.searched"

@@ -171,6 +171,11 @@ def error_text(code: str) -> str:
         "reason_too_short": _("Write a reason of at least 20 characters."),
         "age_range": _("Give an age from 0 to 24."),
         "age_order": _("The upper age cannot be below the lower age."),
+        # the annual wheel
+        "own_unit_only": _("You keep the routines of your own unit only; the municipality's "
+                           "administrator keeps the routines for the whole municipality."),
+        "period_too_long": _("A routine can last a year at most: the end must be less than a "
+                             "year after the start."),
         "taken": _("That name is taken. Choose another."),
         "birth_or_due": _("Give the birth year or, for a child not yet born, the due month: "
                           "not both."),

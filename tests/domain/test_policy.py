@@ -69,6 +69,8 @@ USER_PREDICATES = {
     policy.may_administer_teams: ADMINS,
     policy.may_use_teams: CASE_WORKERS,
     policy.may_view_ip_overview: LEADERS - {"leader_no_unit"},
+    policy.may_read_annual_wheel: set(ACTORS) - {"no_role"},
+    policy.may_keep_annual_wheel: (LEADERS - {"leader_no_unit"}) | ADMINS,
 }
 
 
@@ -417,7 +419,8 @@ COVERED = {*USER_PREDICATES, policy.access_log_scope, policy.review_scope, polic
            policy.may_view_team, policy.may_see_team_case, policy.may_ask_team,
            policy.may_take_moved_case, policy.may_export_transfer,
            policy.may_edit_ansvarsgruppe, policy.may_hold_cases,
-           policy.may_manage_family, policy.family_may_read}
+           policy.may_manage_family, policy.family_may_read,
+           policy.may_edit_annual_wheel_item}
 
 
 def test_every_predicate_is_in_a_table():
@@ -458,3 +461,31 @@ TRANSFER_EXPORT = [
 @pytest.mark.parametrize(("who", "municipality", "expected"), TRANSFER_EXPORT)
 def test_transfer_export(who, municipality, expected):
     assert policy.may_export_transfer(who, municipality) is expected
+
+
+# --- the annual wheel: who keeps which routine -------------------------------------------------
+
+#: (actor, the item's municipality, its unit (None: the whole municipality)) → may edit.
+WHEEL_ITEMS = [
+    # the administrator: the municipality's routines and every unit's, in their municipality
+    *((ACTORS[n], MUNICIPALITY, unit, True) for n in ADMINS for unit in (None, SCHOOL, HEALTH)),
+    *((ACTORS[n], OTHER_MUNICIPALITY, unit, False) for n in ADMINS for unit in (None, SCHOOL)),
+    # a leader: their own unit's routines only
+    *((ACTORS[n], MUNICIPALITY, SCHOOL, True) for n in ("leader", "leader_only",
+                                                         "privacy_leader")),
+    *((ACTORS[n], MUNICIPALITY, unit, False) for n in ("leader", "leader_only", "privacy_leader")
+      for unit in (None, HEALTH)),
+    (ACTORS["leader_no_unit"], MUNICIPALITY, None, False),
+    (ACTORS["leader_no_unit"], MUNICIPALITY, SCHOOL, False),
+    (ACTORS["foreign_leader"], MUNICIPALITY, SCHOOL, False),  # same unit id, other municipality
+    (ACTORS["foreign_leader"], OTHER_MUNICIPALITY, SCHOOL, True),
+    # everyone else, and everyone deactivated
+    *((ACTORS[n], MUNICIPALITY, unit, False) for n in ("employee", "coordinator", "privacy",
+                                                       "no_role") for unit in (None, SCHOOL)),
+    *((INACTIVE[f"{n}_inactive"], MUNICIPALITY, SCHOOL, False) for n in ACTORS),
+]
+
+
+@pytest.mark.parametrize(("who", "municipality", "unit", "expected"), WHEEL_ITEMS)
+def test_edit_annual_wheel_item(who, municipality, unit, expected):
+    assert policy.may_edit_annual_wheel_item(who, municipality, unit) is expected

@@ -53,6 +53,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from bti.domain.analytics import AnnualWheelItem
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import Case
 from bti.domain.cases import Notification
@@ -249,6 +250,10 @@ class World:
     team: dict[str, int] = field(default_factory=dict)
     #: an open guardian invitation to the case (the stafettholder ends it in its row)
     family_invite_id: int = 1
+    #: routines of the annual wheel: the school's (its leader keeps it) and the whole
+    #: municipality's (the administrator's, removed in its row)
+    wheel_item_id: int = 1
+    wheel_shared_id: int = 1
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" or actor in FAMILY_ACTORS else self.users[actor].id
@@ -267,6 +272,8 @@ class World:
                                team_item=self.team.get("item", 0),
                                team_follow_up=self.team.get("follow_up", 0),
                                family_invite=self.family_invite_id,
+                               wheel_item=self.wheel_item_id,
+                               wheel_shared=self.wheel_shared_id,
                                username=user.username if user else "ingen")
 
 
@@ -313,8 +320,15 @@ def build_world(app) -> dict[str, Any]:
                                     kind="universal", age_from=6, age_to=16, active=True,
                                     created_at=FIXED_NOW, updated_at=FIXED_NOW)
         s.add(item)
+        wheel = [AnnualWheelItem(municipality_id=m.id, unit_id=unit, kind="mapping",
+                                 title=title, starts_on=FIXED_NOW.date(), yearly=True,
+                                 created_at=FIXED_NOW, updated_at=FIXED_NOW)
+                 for unit, title in ((school.id, "Kartlegging på skulen"),
+                                     (None, "Kurs for alle"))]
+        s.add_all(wheel)
         s.flush()
         return {"users": users, "catalogue_item": item.id,
+                "wheel": (wheel[0].id, wheel[1].id),
                 "unit_ids": {"school": school.id, "health": health.id, "ppt": ppt.id,
                              "foreign": foreign_ppt.id}}
 
@@ -399,7 +413,7 @@ def make_world(app) -> World:
     family_invite = family_members(app, users, case_id, browsers)
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
                  users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team,
-                 family_invite)
+                 family_invite, *built["wheel"])
 
 
 def build_team(app, users, case_id: int) -> dict[str, int]:

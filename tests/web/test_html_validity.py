@@ -88,6 +88,13 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                          {"expected_version": _version(html, "add_note"),
                           "text": "Samtale med kontaktlærar <5 min. & vel gjennomført"})
     assert r.status_code == 303, r.get_data(as_text=True)[-800:]
+    admin.get("/arshjul/rutinar")  # the annual wheel: a yearly period and a one-day routine
+    for form in ({"kind": "mapping", "title": "Kartlegging <språk> & lesing",
+                  "starts_on": "2026-03-10", "ends_on": "2026-03-31", "repeat": "yearly",
+                  "description": "Alle einingar.", "responsible": "BTI-koordinator"},
+                 {"kind": "network", "title": "Nettverksmøte", "starts_on": "2026-05-04",
+                  "repeat": "once", "unit_id": str(web_world.unit_ids["school"])}):
+        assert admin.post("/arshjul/rutinar", form).status_code == 302
     for lang in ("en", "nb"):
         for b in (coordinator, leader, admin, nurse):
             b.get("/saker/")
@@ -133,13 +140,22 @@ def _pages(app, web_world, login, browser) -> dict[str, str]:
                 ("import", admin, "/admin/import"),
                 ("settings", coordinator, "/innstillinger"),
                 ("family access (staff)", coordinator, f"/saker/{case_id}/familie"),
-                ("family sign-in", browser, "/familie/")):
+                ("family sign-in", browser, "/familie/"),
+                ("annual wheel", leader, "/arshjul/"),
+                ("annual wheel, keeping", admin, "/arshjul/rutinar")):
             r = b.get(url)
             assert r.status_code in (200, 403, 404, 422), (name, r.status_code)
             pages[f"{name} ({lang})"] = r.get_data(as_text=True)
         item = re.search(r'href="(/tiltaksoversikt/tiltak/\d+)"',
                          pages[f"catalogue ({lang})"]).group(1)
         pages[f"catalogue item ({lang})"] = coordinator.get(item).get_data(as_text=True)
+        wheel_item = re.search(r'href="(/arshjul/rutinar/\d+)"',
+                               pages[f"annual wheel, keeping ({lang})"]).group(1)
+        pages[f"annual wheel, a routine ({lang})"] = admin.get(wheel_item).get_data(as_text=True)
+        r = admin.post("/arshjul/rutinar", {"kind": "nope", "title": "", "starts_on": "2026-03-10",
+                                            "ends_on": "2026-03-01", "unit_id": "99999"})
+        assert r.status_code == 422
+        pages[f"annual wheel with errors ({lang})"] = r.get_data(as_text=True)
         admin.get("/admin/municipality")
         r = admin.post("/admin/municipality", {"barnevern_phone": "ring meg",
                                                "barnevern_email": "nei"})

@@ -131,20 +131,20 @@ def test_a_menu_link_asks_its_routes_own_predicate(app):
 
 #: Who sees which links (in menu order); every link answers 200 for them.
 MENUS = {
-    "teacher": ["inbox.index", "cases.new_concern", "teams.mine", "guide.index",
+    "teacher": ["inbox.index", "cases.new_concern", "teams.mine", "guide.index", "wheel.index",
                 "catalogue.index"],
     "coordinator": ["inbox.index", "cases.new_concern", "teams.mine", "guide.index",
-                    "catalogue.index"],
-    "leader": ["inbox.index", "cases.new_concern", "teams.mine", "guide.index",
+                    "wheel.index", "catalogue.index"],
+    "leader": ["inbox.index", "cases.new_concern", "teams.mine", "guide.index", "wheel.index",
                "leader.overview", "analytics.dashboard", "catalogue.index", "audit.search",
                "audit.reviews"],
     # a leader without a unit follows nothing up: the page would refuse them (403)
     "leader_no_unit": ["inbox.index", "cases.new_concern", "teams.mine", "guide.index",
-                       "leader.overview", "analytics.dashboard", "catalogue.index",
+                       "wheel.index", "leader.overview", "analytics.dashboard", "catalogue.index",
                        "audit.search"],
-    "admin": ["guide.index", "analytics.dashboard", "catalogue.index", "admin.users",
-              "admin.units", "admin.municipality", "teams.admin_list"],
-    "privacy": ["guide.index", "audit.search", "audit.reviews"],
+    "admin": ["guide.index", "wheel.index", "analytics.dashboard", "catalogue.index",
+              "admin.users", "admin.units", "admin.municipality", "teams.admin_list"],
+    "privacy": ["guide.index", "wheel.index", "audit.search", "audit.reviews"],
 }
 
 

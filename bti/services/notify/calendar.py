@@ -27,6 +27,10 @@ What it holds
     a case bumps them, so a client that sees a date move also sees a newer revision. The feed's
     bytes change only when a case does (nothing depends on the moment of the poll).
 
+    The municipality's annual wheel (``bti.services.workflows.annual_wheel``: the routines for
+    the whole municipality and the user's unit, yearly ones with ``RRULE:FREQ=YEARLY``, and the
+    catalogue's reviews for its keepers) is in the feed too; it names no case and no person.
+
     Every case in a feed that is read is an audited read (``calendar_feed.read``, one row per
     case with the user's basis), on the case's access log; not a ``case.*`` action, so a
     calendar server polling at night is not taken for a person reading cases out of hours.
@@ -87,6 +91,7 @@ from bti.services.access import audit
 from bti.services.cases.inbox import level_due
 from bti.services.context import Ctx
 from bti.services.errors import NotFound
+from bti.services.workflows import annual_wheel
 
 #: What a feed token starts with (tells it apart from an API token in a leaked log line).
 PREFIX = "bti_cal_"
@@ -357,12 +362,16 @@ def _vevent(gettext: Callable[[str], str], e: CalendarEvent, host: str, stamp: d
 
 def render_feed(events: Iterable[CalendarEvent], *, host: str,
                 gettext: Callable[[str], str],
-                case_url: Callable[[int], str] | None = None) -> bytes:
-    """The feed as ICS bytes; ``case_url(case_id)`` (optional) links each event to its case."""
+                case_url: Callable[[int], str] | None = None,
+                extra: Iterable[VEvent] = ()) -> bytes:
+    """The feed as ICS bytes; ``case_url(case_id)`` (optional) links each event to its case;
+    ``extra``: further events (the annual wheel's routines)."""
     cal = _calendar()
     for e in events:
         cal.add_component(_vevent(gettext, e, host, e.modified, case_url(e.case_id) if case_url
                                   else None))
+    for ev in extra:
+        cal.add_component(ev)
     return cal.to_ical()
 
 
@@ -378,7 +387,8 @@ def feed_ics(ctx: Ctx, *, host: str, lang: str | None = None, t: Translator | No
                      object_id=v.case.id, basis=v.basis, **via)
     gettext = t.gettext if t is not None else translations(
         lang or ctx.actor.locale or "nb").gettext
-    return render_feed(events, host=host, gettext=gettext, case_url=case_url)
+    return render_feed(events, host=host, gettext=gettext, case_url=case_url,
+                       extra=annual_wheel.vevents(ctx, host=host, gettext=gettext))
 
 
 # --- the meeting invitation ---------------------------------------------------------------------

@@ -43,6 +43,7 @@ from bti.services.errors import InvalidInput
 from bti.services.notify import notices
 from bti.services.notify import texts
 from bti.services.notify.events import EVENTS
+from bti.services.workflows import annual_wheel as wheel
 from bti.web import policy
 from bti.web.api import schemas as s
 from bti.web.db import get_ctx
@@ -472,6 +473,24 @@ def rename_municipality():
                                                                                data["name"])))
 
 
+# --- the annual wheel (årshjul) -------------------------------------------------------------------
+
+
+@bp.get("/annual-wheel")
+@policy.api(ORG_READ)
+def annual_wheel():
+    """Every member of staff reads it (``who.may_read_annual_wheel``), as on the page."""
+    if not who.may_read_annual_wheel(current_user):
+        abort(403)
+    months = wheel.year_ahead(get_ctx())
+    items = [{"kind": o.kind, "title": o.title, "description": o.description,
+              "starts_on": o.starts_on, "ends_on": o.ends_on, "yearly": o.yearly,
+              "unit": o.unit_name, "responsible": o.responsible, "routine_id": o.item_id,
+              "catalogue_item_id": o.catalogue_item_id, "overdue": o.overdue}
+             for m in months for o in m.occurrences]
+    return _dump(s.AnnualWheelSchema(), {"month": f"{months[0].first:%Y-%m}", "items": items})
+
+
 def init_app(app: Flask) -> None:
     from bti.web import csrf
     from bti.web.api import teams  # noqa: F401 - its routes join the blueprint
@@ -482,3 +501,4 @@ def init_app(app: Flask) -> None:
     # the limiter keeps its limits from its creation on: adding the same one again is a no-op
     limiter.limit(_rate_limit, key_func=_rate_key)(bp)
     app.register_blueprint(bp)
+

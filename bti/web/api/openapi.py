@@ -55,6 +55,8 @@ COMPONENTS = {  # nested ones before the schemas that hold them
     "UnitPerson": s.UnitPersonSchema,
     "Unit": s.UnitSchema,
     "UnitList": s.UnitListSchema,
+    "AnnualWheelEntry": s.AnnualWheelEntrySchema,
+    "AnnualWheel": s.AnnualWheelSchema,
     "ErrorBody": s.ErrorBodySchema,
     "Error": s.ErrorSchema,
 }
@@ -292,6 +294,12 @@ def build_spec(definitions: list[WorkflowDefinition], *, today: date) -> dict[st
         "patch": op("Rename the caller's municipality",
                     _responses("200", "Municipality", "The municipality.", write=True),
                     scope="org:write", body="MunicipalityUpdate", op_id="renameMunicipality"),
+    })
+    spec.path(path="/api/v1/annual-wheel", operations={
+        "get": op("The annual wheel (årshjul) of the municipality's BTI routines: the twelve "
+                  "months ahead, for the whole municipality and the caller's unit",
+                  _responses("200", "AnnualWheel", "The routines, by date."),
+                  scope="org:read", op_id="getAnnualWheel"),
     })
     _team_paths(spec, op)
     doc = spec.to_dict()

@@ -439,6 +439,31 @@ class UnitListSchema(Schema):
     items = fields.List(fields.Nested(UnitSchema))
 
 
+class AnnualWheelEntrySchema(Schema):
+    """A routine of the annual wheel on its dates within the twelve months ahead, or a yearly
+    review of the catalogue (for the catalogue's keepers)."""
+
+    kind = fields.String(metadata={"description": "training, mapping, review, network, other"})
+    title = fields.String()
+    description = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date(metadata={"description": "The last day (the start for one day)."})
+    yearly = fields.Boolean()
+    unit = fields.String(allow_none=True, metadata={
+        "description": "The unit it is for; null: the whole municipality."})
+    responsible = fields.String()
+    routine_id = fields.Integer(allow_none=True)
+    catalogue_item_id = fields.Integer(allow_none=True, metadata={
+        "description": "Set for a catalogue item's yearly review (not a routine)."})
+    overdue = fields.Boolean()
+
+
+class AnnualWheelSchema(Schema):
+    month = fields.String(metadata={"description": "The current month, YYYY-MM: the first."})
+    items = fields.List(fields.Nested(AnnualWheelEntrySchema), metadata={
+        "description": "By date, the twelve months from the current one."})
+
+
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)

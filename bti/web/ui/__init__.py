@@ -31,6 +31,7 @@ def menu_entries() -> list[tuple[str, str, Callable[[Actor], bool]]]:
         ("cases.new_concern", _("New concern"), who.works_on_cases),
         ("teams.mine", _("My teams"), who.may_use_teams),
         ("guide.index", _("How we work"), who.may_read_guide),
+        ("wheel.index", _("Annual wheel"), who.may_read_annual_wheel),
         ("leader.overview", _("Unit overview"), who.may_use_leader_views),
         ("analytics.dashboard", _("Analytics"), who.may_view_analytics),
         ("catalogue.index", _("Catalogue of measures"), who.may_browse_catalogue),
@@ -66,8 +67,9 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import privacy
     from bti.web.ui import settings
     from bti.web.ui import teams
+    from bti.web.ui import wheel
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
                    catalogue, analytics, settings, teams, family, family_staff, guide,
-                   accessibility):
+                   accessibility, wheel):
         app.register_blueprint(module.bp)
