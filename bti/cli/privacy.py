@@ -82,7 +82,7 @@ def privacy_archive(case_id: int, archive_dir: Path) -> None:
 
 
 @privacy.command("purge", help="Purge closed, archived cases past their municipality's "
-                 "retention, and calendar feeds and API tokens revoked or expired more than 30 "
+                 "retention, and calendar feeds and API tokens revoked or expired more than 90 "
                  "days ago; print the rows deleted per table. With --replay, first purge again "
                  "every case named in a tombstone journal (after restoring a backup).")
 @click.option("--dry-run", is_flag=True, help="Print what would be purged; change nothing.")

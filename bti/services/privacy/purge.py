@@ -135,8 +135,9 @@ def purge_case(session: Session, case: Case, now: datetime, *, rule: str,
     return tomb
 
 
-#: How long a revoked calendar feed or a revoked or expired API token is kept.
-CREDENTIAL_GRACE = timedelta(days=30)
+#: How long a revoked calendar feed or a revoked or expired API token is kept (security
+#: investigation; docs/data-inventory.toml, retention "api_token" and "calendar_feed").
+CREDENTIAL_GRACE = timedelta(days=90)
 
 
 def purge_credentials(session: Session, now: datetime, *, dry_run: bool = False
