@@ -99,8 +99,9 @@ def _in_ids(conn: Connection, column: Any, name: str) -> Any:
     """``column IN`` the ids given as parameter ``name`` (``_ids``), as one bound value: an
     expanding ``IN`` re-renders the statement on every call (bench/bench_outbox.py: a fifth
     of an ``emit``); this is rendered once. PostgreSQL: ``= ANY(:ids)`` (an array);
-    SQLite: ``IN (SELECT value FROM json_each(:ids))`` (a JSON array). Both use the key's
-    index (EXPLAIN in tests/services/test_notify_outbox_plan.py)."""
+    SQLite: ``IN (SELECT value FROM json_each(:ids))`` (a JSON array). Both look the rows up
+    by primary key (EXPLAIN on SQLite 3.40 and PostgreSQL: ``SEARCH … USING INTEGER PRIMARY
+    KEY``, ``Index Cond: (id = ANY …)``)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
