@@ -44,7 +44,12 @@ def transfer_keygen() -> None:
               "(case_transfer) and audits case.transfer_exported.")
 @click.option("--case", "case_id", type=int, required=True)
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
-def transfer_export(case_id: int, out: Path) -> None:
+@click.option("--to-installation", "to_installation", required=True,
+              help="The receiving installation's BTI_INSTALLATION_ID.")
+@click.option("--to-municipality", "to_municipality", required=True,
+              help="The receiving municipality's slug there.")
+def transfer_export(case_id: int, out: Path, to_installation: str, to_municipality: str
+                    ) -> None:
     from bti.services.context import utcnow
     from bti.services.privacy.transfer import TransferRefused
     from bti.services.privacy.transfer import export_bundle
@@ -52,7 +57,9 @@ def transfer_export(case_id: int, out: Path) -> None:
     settings = _settings()
     with make_session_factory(open_engine()).begin() as session:
         try:
-            data = export_bundle(session, case_id, settings, utcnow())
+            data = export_bundle(session, case_id, settings, utcnow(),
+                                 to_installation=to_installation,
+                                 to_municipality=to_municipality)
         except TransferRefused as err:
             raise click.ClickException(str(err)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -62,8 +69,9 @@ def transfer_export(case_id: int, out: Path) -> None:
 
 @case.command("transfer-import", help="Verify a transfer bundle (trusted sender, signature, "
               "the stafettlogg chain) and create the case in the receiving municipality, with "
-              "RECEIVER (a case worker there) as stafettholder. A bundle that fails any check "
-              "is refused and nothing is written.")
+              "RECEIVER (a case worker there) as stafettholder. The bundle must be addressed "
+              "to this installation (BTI_INSTALLATION_ID) and the municipality. A bundle that "
+              "fails any check is refused and nothing is written.")
 @click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--municipality", "slug", required=True, help="The receiving municipality.")
 @click.option("--receiver", "receiver", required=True,

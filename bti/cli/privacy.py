@@ -82,7 +82,8 @@ def privacy_archive(case_id: int, archive_dir: Path) -> None:
 
 
 @privacy.command("purge", help="Purge closed, archived cases past their municipality's "
-                 "retention; print the rows deleted per table. With --replay, first purge again "
+                 "retention, and calendar feeds and API tokens revoked or expired more than 90 "
+                 "days ago; print the rows deleted per table. With --replay, first purge again "
                  "every case named in a tombstone journal (after restoring a backup).")
 @click.option("--dry-run", is_flag=True, help="Print what would be purged; change nothing.")
 @click.option("--now", "now_text", metavar="ISO", help="The time to judge retention by "
@@ -124,6 +125,8 @@ def privacy_purge(dry_run: bool, now_text: str | None, replay_file: Path | None,
     if report.replay_absent:
         click.echo(f"  journal entries not in this database (already purged): "
                    f"{len(report.replay_absent)}")
+    for table, n in sorted(report.credentials.items()):
+        click.echo(f"  {verb} {table} (revoked or expired): {n}")
 
 
 @privacy.command("journal", help="Write every tombstone (case_purge) as JSON lines: save it "

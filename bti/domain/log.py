@@ -198,6 +198,8 @@ class CaseTransfer(Base):
     __tablename__ = "case_transfer"
     __table_args__ = (
         UniqueConstraint("direction", "case_id"),
+        # one bundle is imported once (also by two imports at once)
+        Index("ix_case_transfer_direction_bundle", "direction", "bundle_sha256", unique=True),
         CheckConstraint("direction IN ('out', 'in')", name="direction"),
     )
 

@@ -45,8 +45,10 @@ class NotificationDelivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: No index of its own: the unique (notification_id, channel) leads with it.
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id"))
+    #: No index: no query looks deliveries up by user (the sender claims by due time).
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     channel: Mapped[str] = mapped_column(String(10), default="email")
     mode: Mapped[str] = mapped_column(String(10), default="now")
     status: Mapped[str] = mapped_column(String(10), default="pending")

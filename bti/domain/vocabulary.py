@@ -584,6 +584,9 @@ class AuditAction(StrEnum):
     NOTIFICATION_LISTED = "notification.listed"
     NOTIFICATION_READ = "notification.read"
     NOTIFICATION_SETTINGS_CHANGED = "notification.settings_changed"
+    # a declined handover's reason shown in its proposer's notice (read from the handover row
+    # at display time, after checking the proposer still has access): one row per case
+    NOTIFICATION_REASON_READ = "notification.reason_read"
 
     # team arenas: the teams kept by the administrator; the agenda, the minutes and each read
     # of a referred case's content from the team page (also ``case.viewed``, basis team_member)

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bti.config import TransferSettings
 from bti.db.engine import create_schema
@@ -33,6 +35,7 @@ from bti.domain.cases import Case
 from bti.domain.log import AuditEvent
 from bti.domain.log import CaseTransfer
 from bti.domain.log import canonical_json
+from bti.domain.org import Municipality
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.stafettlogg import verify_case
 from bti.services.context import Ctx
@@ -49,6 +52,8 @@ from tests.factories import make_user
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SENDER, RECEIVER = "valdres-bti", "fosen-bti"
+#: The destination a bundle names: the receiving installation and municipality, by id.
+TO = ("--to-installation", RECEIVER, "--to-municipality", "indre-fosen")
 
 
 @dataclass
@@ -173,11 +178,11 @@ def test_a_case_moves_between_two_installations_and_both_chains_verify(installat
     _receiving_side(receiver.url, registry)
     out = tmp_path / "bundle.json"
     exported = bti(sender.env({}), "case", "transfer-export", "--case", str(case_id),
-                   "--out", str(out))
+                   "--out", str(out), *TO)
     assert exported.returncode == 0, exported.stderr
     again = tmp_path / "again.json"
     assert bti(sender.env({}), "case", "transfer-export", "--case", str(case_id),
-               "--out", str(again)).returncode == 0
+               "--out", str(again), *TO).returncode == 0
     assert again.read_bytes() == out.read_bytes()  # the same bundle, byte for byte
     env = receiver.env({SENDER: sender.public})
     imported = _import(receiver, env, out)
@@ -195,8 +200,8 @@ def test_a_case_moves_between_two_installations_and_both_chains_verify(installat
         assert verify_case(s, case, None) is None
         [tomb] = s.scalars(select(CaseTransfer)).all()
         assert (tomb.direction, tomb.case_id, tomb.entry_count, tomb.head_hash,
-                tomb.counterpart_municipality) == ("out", case_id, case.log_seq, case.log_head,
-                                                   "Indre Fosen")
+                tomb.counterpart_installation, tomb.counterpart_municipality) == (
+            "out", case_id, case.log_seq, case.log_head, RECEIVER, "indre-fosen")
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.case_id == case_id))
         assert "case.transfer_exported" in set(actions)
         sent_head, sent_count = case.log_head, case.log_seq
@@ -241,7 +246,7 @@ def test_a_bundle_that_fails_is_refused_and_nothing_is_written(installations, re
     _receiving_side(receiver.url, registry)
     out = tmp_path / "bundle.json"
     assert bti(sender.env({}), "case", "transfer-export", "--case", str(case_id),
-               "--out", str(out)).returncode == 0
+               "--out", str(out), *TO).returncode == 0
     good = json.loads(out.read_bytes())
     env = receiver.env({SENDER: sender.public})
 
@@ -291,7 +296,73 @@ def test_an_open_case_cannot_be_exported(installations, registry, tmp_path):
     sender, _ = installations
     _sending_case(sender.url, registry)
     r = bti(sender.env({}), "case", "transfer-export", "--case", "999999",
-            "--out", str(tmp_path / "x.json"))
+            "--out", str(tmp_path / "x.json"), *TO)
     assert r.returncode == 1
     assert "no case 999999" in r.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_bundle_for_another_destination_is_refused_and_nothing_is_written(
+        installations, registry, tmp_path):
+    """The bundle names its destination by id (installation, municipality slug), signed: the
+    receiver refuses one addressed elsewhere, and a case has one destination."""
+    sender, receiver = installations
+    case_id = _sending_case(sender.url, registry)
+    _receiving_side(receiver.url, registry)
+    env = receiver.env({SENDER: sender.public})
+    for name, to in (("other-installation", ("other-bti", "indre-fosen")),
+                     ("other-municipality", (RECEIVER, "orland"))):
+        eng, factory = _session(sender.url)
+        with factory.begin() as s:  # a fresh export per destination (one per case)
+            s.execute(delete(CaseTransfer))
+        eng.dispose()
+        path = tmp_path / f"{name}.json"
+        r = bti(sender.env({}), "case", "transfer-export", "--case", str(case_id), "--out",
+                str(path), "--to-installation", to[0], "--to-municipality", to[1])
+        assert r.returncode == 0, r.stderr
+        assert json.loads(path.read_bytes())["manifest"]["destination"] == {
+            "installation": to[0], "municipality": to[1]}
+        r = _import(receiver, env, path)
+        assert r.returncode == 1, name
+        assert "refused, nothing imported" in r.stderr
+        assert (f"addressed to municipality '{to[1]}' at installation '{to[0]}', not to "
+                f"'indre-fosen' at '{RECEIVER}'") in r.stderr
+    # exported already to orland at the receiver: another destination is refused
+    r = bti(sender.env({}), "case", "transfer-export", "--case", str(case_id), "--out",
+            str(tmp_path / "x.json"), *TO)
+    assert r.returncode == 1
+    assert "a bundle has one destination" in r.stderr
+    r = bti(sender.env({}), "case", "transfer-export", "--case", str(case_id), "--out",
+            str(tmp_path / "x.json"), "--to-installation", "Fosen BTI", "--to-municipality",
+            "indre-fosen")
+    assert r.returncode == 1
+    assert "is not an id" in r.stderr
+    assert not (tmp_path / "x.json").exists()
+    assert _count_cases(receiver.url) == 0
+    eng, factory = _session(receiver.url)
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(CaseTransfer)) == 0
+    eng.dispose()
+
+
+def test_the_same_bundle_cannot_be_recorded_twice(installations, registry, tmp_path):
+    """The unique index behind "imported already" (two imports at once): a second row of the
+    same direction and bundle hash is refused by the database."""
+    _, receiver = installations
+    _receiving_side(receiver.url, registry)
+    eng, factory = _session(receiver.url)
+    try:
+        with factory.begin() as s:
+            m = s.scalar(select(Municipality))
+            row = dict(municipality_id=m.id, direction="in", counterpart_installation=SENDER,
+                       counterpart_municipality="vang", source_case_id=7, entry_count=3,
+                       head_hash="a" * 64, bundle_sha256="b" * 64, created_at=FIXED_NOW)
+            s.add(CaseTransfer(case_id=1, **row))
+        with pytest.raises(IntegrityError), factory.begin() as s:
+            s.add(CaseTransfer(case_id=2, **row))
+        with factory.begin() as s:  # the other direction is another record
+            s.add(CaseTransfer(case_id=2, **dict(row, direction="out")))
+        with factory() as s:
+            assert s.scalar(select(func.count()).select_from(CaseTransfer)) == 2
+    finally:
+        eng.dispose()

@@ -11,6 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from bti.config import MailSettings
 from bti.domain.cases import BarnevernReport
 from bti.domain.cases import Consent
 from bti.domain.cases import Handover
@@ -19,10 +20,14 @@ from bti.domain.cases import Participant
 from bti.domain.log import StafettloggEntry
 from bti.domain.notifications import NotificationDelivery
 from bti.engine import TransitionRefused
+from bti.services.access import audit
 from bti.services.cases import casepage
 from bti.services.cases import lifecycle as cases
 from bti.services.cases.stafettlogg import verify_case
 from bti.services.errors import NotFound
+from bti.services.notify import notices as notify_notices
+from bti.services.notify.delivery import Row
+from bti.services.notify.delivery import build_message
 from bti.services.notify.events import Event
 from tests.conftest import World
 from tests.factories import CONCERN
@@ -268,6 +273,46 @@ def test_decline_notifies_the_proposer_and_its_reason_stays_in_the_case(world, s
     entries = session.scalars(select(StafettloggEntry).where(
         StafettloggEntry.case_id == case.id, StafettloggEntry.trigger == "decline_handover"))
     assert any(reason in (e.data or "") for e in entries)
+
+
+def test_a_decline_shows_its_reason_in_the_proposers_notice_while_they_see_the_case(
+        world, session, n1):
+    """The reason is read from the handover row when the list is drawn, for its proposer only
+    and only while they still have access (audited per case); the mail carries only the kind
+    of task and a link."""
+    w, case = world, n1
+    reason = "Eg har ikkje kapasitet før etter påske (testtekst)"
+    h_id = _propose(w, w.coordinator, case, w.colleague).entry.object_id
+    cases.fire(w.ctx(w.colleague), case.id, "decline_handover", {"reason": reason})
+    [n] = notices(session, Event.HANDOVER_DECLINED)
+    before = len(audit.pending(session))
+    assert notify_notices.decline_reasons(w.ctx(w.coordinator), [n]) == {n.id: reason}
+    [row] = audit.pending(session)[before:]
+    assert (row["action"], row["case_id"], row["object_type"], row["object_id"]) == (
+        "notification.reason_read", case.id, "handover", h_id)
+    assert row["actor_id"] == w.coordinator.id
+    # nobody else's notice list shows it (not the one who declined, not a leader)
+    for other in (w.colleague, w.leader):
+        assert notify_notices.decline_reasons(w.ctx(other), [n]) == {}
+    # the e-mail of the same notice: the kind of task and a link, no reason
+    mail = build_message(MailSettings(host="127.0.0.1", port=25, security="none",
+                                      mail_from="BTI <bti@kommune.invalid>",
+                                      base_url="https://bti.invalid"),
+                         [Row(id=1, notification_id=n.id, kind=n.kind, attempts=0, mode="now",
+                              created_at=n.created_at, user_id=n.user_id,
+                              email="koordinator@kommune.invalid", active=True, lang="nn",
+                              case_id=n.case_id, details=n.details)], n.created_at)
+    text = mail.as_string()
+    assert "kapasitet" not in text
+    assert "testtekst" not in text
+    assert f"https://bti.invalid/varsler/{n.id}" in text
+    # the proposer hands the case to the leader and loses access: the reason is no longer shown
+    _propose(w, w.coordinator, case, w.leader)
+    cases.fire(w.ctx(w.leader), case.id, "accept_handover")
+    assert not cases.still_sees(w.ctx(w.coordinator), case.id)
+    before = len(audit.pending(session))
+    assert notify_notices.decline_reasons(w.ctx(w.coordinator), [n]) == {}
+    assert audit.pending(session)[before:] == []
 
 
 # --- barnevern follow-up ---------------------------------------------------------------------

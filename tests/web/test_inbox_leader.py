@@ -269,3 +269,28 @@ def test_timeline_renders_svg_and_table_for_the_leader_only(app, web_world, logi
     assert hb.login("helseleiar1").status_code == 302
     assert hb.get(f"/leiar/sak/{ids['c']}/tidslinje").status_code == 404
     assert hb.get("/leiar/").status_code == 200
+
+
+def test_a_declined_handovers_notice_shows_its_reason_to_the_proposer(app, web_world, login,
+                                                                        fixed_clock):
+    """The proposer's notice list shows the reason the recipient gave (read from the handover
+    at display time, escaped, audited); nobody else's list shows it."""
+    reason = "Har ikkje kapasitet <før påske> (testtekst)"
+
+    def fn(sc, u):
+        case = sc.open(u["teacher"], day=-3, pseudonym="Pia P.")
+        sc.to_n1(case, u["teacher"], u["leader"], u["leader"], day=-3)
+        sc.fire(u["leader"], case, "propose_handover",
+                {"to_user": u["coordinator"].id, "reason": "Koordinator tek over."}, day=-2)
+        sc.fire(u["coordinator"], case, "decline_handover", {"reason": reason}, day=-1)
+        return case.id
+
+    case_id = build(app, web_world, fn)
+    html = login("leader", web_world).get("/varsler/").get_data(as_text=True)
+    assert "Your handover was declined" in html
+    assert ("The reason given: Har ikkje kapasitet &lt;før påske&gt; (testtekst)") in html
+    assert "Pia P." not in html
+    [row] = audit_rows(app, "notification.reason_read", web_world.users["leader"].id)
+    assert (row.case_id, row.object_type) == (case_id, "handover")
+    other = login("coordinator", web_world).get("/varsler/").get_data(as_text=True)
+    assert "testtekst" not in other

@@ -32,13 +32,19 @@ ANSVARSGRUPPE_TASK = "ansvarsgruppe"
 RECEIVING_ROLES = (Role.LEADER.value, Role.COORDINATOR.value)
 
 
+def unit_staff(ctx: Ctx, municipality_id: int, unit_id: int) -> list[User]:
+    """The active leaders and coordinators of a unit (each once), by name: who answers for a
+    coordinating unit, and who is told a case moved in (``moves.receiving_staff_ids``)."""
+    receiving = select(UserRole.user_id).where(UserRole.role.in_(RECEIVING_ROLES))
+    return list(ctx.session.scalars(
+        select(User).where(User.unit_id == unit_id, User.active.is_(True),
+                           User.municipality_id == municipality_id,
+                           User.id.in_(receiving)).order_by(User.display_name, User.id)))
+
+
 def unit_recipients(ctx: Ctx, case: Case, unit_id: int) -> list[User]:
     """The active leaders and coordinators of the coordinating unit, not the stafettholder."""
-    receiving = select(UserRole.user_id).where(UserRole.role.in_(RECEIVING_ROLES))
-    return [u for u in ctx.session.scalars(
-        select(User).where(User.unit_id == unit_id, User.active.is_(True),
-                           User.municipality_id == case.municipality_id,
-                           User.id.in_(receiving)).order_by(User.display_name, User.id))
+    return [u for u in unit_staff(ctx, case.municipality_id, unit_id)
             if u.id != case.stafettholder_id]
 
 

@@ -284,6 +284,15 @@ def covered_units_of(ctx: Ctx, case: Case) -> frozenset[int]:
     workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
     return case_coverage(case, _given_consents(ctx, case.id), ctx.today(),
                          workflow.definition.settings.youth_consent_age)
+def access_or_none(ctx: Ctx, case_id: int) -> CaseAccess | None:
+    """The actor's access to the case as it stands now, else None (no case, no relation): a
+    check that reads nothing to show; the caller audits what it shows."""
+    try:
+        return _load(ctx, case_id)
+    except NotFound:
+        return None
+
+
 def still_sees(ctx: Ctx, case_id: int) -> bool:
     """Whether the actor still has a relation to the case (after a move to another unit the
     sending unit's staff may not): an access check that reads nothing to show, so no audit."""

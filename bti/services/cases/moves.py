@@ -23,8 +23,7 @@ from bti.domain.cases import Case
 from bti.domain.cases import CaseUnitPeriod
 from bti.domain.org import Unit
 from bti.domain.org import User
-from bti.domain.org import UserRole
-from bti.domain.vocabulary import Role
+from bti.services.cases.ip import unit_staff
 from bti.services.context import Ctx
 
 #: Why a relation ended when its unit's case moved away.
@@ -32,13 +31,9 @@ END_REASON = "unit_moved"
 
 
 def receiving_staff_ids(ctx: Ctx, municipality_id: int, unit_id: int) -> list[int]:
-    """Who is told a case moved in: the active leaders and BTI coordinators of the unit."""
-    return list(ctx.session.scalars(
-        select(User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(User.unit_id == unit_id, User.municipality_id == municipality_id,
-               User.active.is_(True),
-               UserRole.role.in_((Role.LEADER.value, Role.COORDINATOR.value)))
-        .order_by(User.id).distinct()))
+    """Who is told a case moved in: the active leaders and BTI coordinators of the unit (the
+    same people who answer for a coordinating unit: ``ip.unit_staff``), by id."""
+    return sorted(u.id for u in unit_staff(ctx, municipality_id, unit_id))
 
 
 def record_move(ctx: Ctx, case: Case, to_unit_id: int, consent_id: int | None,

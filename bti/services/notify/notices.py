@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import EllipsisType
@@ -17,6 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
+from bti.domain.cases import Handover
 from bti.domain.cases import Notification
 from bti.domain.notifications import DELIVERY_MODES
 from bti.domain.notifications import NotificationPreference
@@ -27,6 +29,7 @@ from bti.engine.inputs import WHITESPACE
 from bti.engine.inputs import char_class
 from bti.services.access import audit
 from bti.services.cases import inbox
+from bti.services.cases import lifecycle
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
@@ -51,6 +54,43 @@ def details_of(n: Notification) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def decline_reasons(ctx: Ctx, rows: Iterable[Notification]) -> dict[int, str]:
+    """For the actor's "handover declined" notices among ``rows``: notice id → the reason the
+    recipient gave, read now from the handover row (the notice holds its id only, never the
+    free text), shown only where the actor proposed that handover and still has access to its
+    case (checked now: after a move or an ended relation the reason stays in the case). Each
+    case whose reason is shown is audited (``NOTIFICATION_REASON_READ``). The e-mail never
+    carries it (``bti.services.notify.delivery`` builds its mail from the title and a link)."""
+    wanted: dict[int, tuple[int, int | None]] = {}
+    for n in rows:
+        if n.kind != Event.HANDOVER_DECLINED.value or n.user_id != ctx.actor.id:
+            continue
+        hid = details_of(n).get("handover_id")
+        if isinstance(hid, int) and not isinstance(hid, bool):
+            wanted[n.id] = (hid, n.case_id)
+    if not wanted:
+        return {}
+    handovers = {h.id: h for h in ctx.session.scalars(select(Handover).where(
+        Handover.id.in_(sorted({hid for hid, _ in wanted.values()}))))}
+    access: dict[int, lifecycle.CaseAccess | None] = {}
+    shown: dict[int, str] = {}
+    for nid, (hid, case_id) in sorted(wanted.items()):
+        h = handovers.get(hid)
+        if (h is None or h.status != "declined" or not h.decline_reason
+                or h.case_id != case_id
+                or (h.proposed_by_id or h.from_user_id) != ctx.actor.id):
+            continue
+        if h.case_id not in access:
+            access[h.case_id] = lifecycle.access_or_none(ctx, h.case_id)
+            seen = access[h.case_id]
+            if seen is not None:
+                audit.record(ctx, AuditAction.NOTIFICATION_REASON_READ, case=seen.case,
+                             object_type="handover", object_id=h.id, basis=seen.basis)
+        if access[h.case_id] is not None:
+            shown[nid] = h.decline_reason
+    return shown
 
 
 def list_notifications(ctx: Ctx, *, limit: int = LIST_LIMIT) -> list[Notification]:

@@ -9,14 +9,17 @@ actor left out, an e-mail row only for a user with an address who did not choose
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import and_
+from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import cast
 from sqlalchemy import func
@@ -92,6 +95,27 @@ def emit(ctx: Ctx, event: Event, user_ids: Iterable[int], *, key: str | int,
     return sorted(u for u, _ in emit_many(ctx, event, [Notice(user_ids, key, case_id, details)]))
 
 
+def _in_ids(conn: Connection, column: Any, name: str) -> Any:
+    """``column IN`` the ids given as parameter ``name`` (``_ids``), as one bound value: an
+    expanding ``IN`` re-renders the statement on every call (bench/bench_outbox.py: a fifth
+    of an ``emit``); this is rendered once. PostgreSQL: ``= ANY(:ids)`` (an array);
+    SQLite: ``IN (SELECT value FROM json_each(:ids))`` (a JSON array). Both look the rows up
+    by primary key (EXPLAIN on SQLite 3.40 and PostgreSQL: ``SEARCH … USING INTEGER PRIMARY
+    KEY``, ``Index Cond: (id = ANY …)``)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return column.in_(select(each.c.value))
+
+
+def _ids(conn: Connection, ids: Iterable[int]) -> Any:
+    """The value of an ``_in_ids`` parameter in the connection's dialect."""
+    values = sorted(ids)
+    return values if conn.dialect.name == "postgresql" else json.dumps(values)
+
+
 def _one_notice(conn: Connection) -> tuple[Any, Any]:
     """The two statements of one notice (``emit`` from a transition: the hot path), built once
     per dialect. The first writes the notices straight from the recipients' rows (active users
@@ -108,7 +132,7 @@ def _one_notice(conn: Connection) -> tuple[Any, Any]:
         bindparam("kind", type_=n.c.kind.type),
         bindparam("prefix", type_=String()) + cast(u.c.id, String()),
         bindparam("details", type_=n.c.details.type), now, null(),
-    ).where(u.c.id.in_(bindparam("ids", expanding=True)), u.c.active.is_(True))
+    ).where(_in_ids(conn, u.c.id, "ids"), u.c.active.is_(True))
     notices = insert_ignoring_conflicts(conn, n, index_elements=["dedupe_key"]).from_select(
         ["user_id", "case_id", "kind", "dedupe_key", "details", "created_at", "read_at"],
         recipients).returning(n.c.id, n.c.user_id, n.c.dedupe_key)
@@ -118,7 +142,7 @@ def _one_notice(conn: Connection) -> tuple[Any, Any]:
                now, now)
         .select_from(n.join(u, u.c.id == n.c.user_id).outerjoin(
             p, and_(p.c.user_id == n.c.user_id, p.c.event == bindparam("event"))))
-        .where(n.c.id.in_(bindparam("new", expanding=True)), mode != "app",
+        .where(_in_ids(conn, n.c.id, "new"), mode != "app",
                u.c.email.is_not(None), u.c.email != "")
     )
     deliveries = NotificationDelivery.__table__.insert().from_select(
@@ -148,11 +172,12 @@ def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[i
         write_notices, write_deliveries = _one_notice(conn)
         now = ctx.now()
         created = conn.execute(write_notices, {
-            "ids": sorted(ids), "case_id": notice.case_id, "kind": event.value,
+            "ids": _ids(conn, ids), "case_id": notice.case_id, "kind": event.value,
             "prefix": dedupe_key(event, notice.key, 0)[:-1],
             "details": canonical_json(dict(notice.details or {})), "now": now}).all()
         if created:
-            conn.execute(write_deliveries, {"new": [c[0] for c in created], "now": now,
+            conn.execute(write_deliveries, {"new": _ids(conn, (c[0] for c in created)),
+                                            "now": now,
                                             "event": event.value,
                                             "default": EVENTS[event].default_mode})
         return sorted((u, k) for _, u, k in created)

@@ -20,6 +20,12 @@ Restore (PRIV-05: backups do not resurrect purged children)
     database still holds is purged again (rule ``replay``), whatever its retention. A plain
     ``bti privacy purge`` afterwards also purges the cases that were due by retention.
 
+Credentials
+    The same run deletes the credentials that stopped working more than ``CREDENTIAL_GRACE``
+    ago: revoked calendar feeds and revoked or expired API tokens (only hashes, names and
+    dates; until then the user's and the administrator's lists still show them). Their
+    creation and revocation stay in the audit trail.
+
 Actors: a purge has no user. Its audit rows have ``actor_id`` NULL, empty roles and ``details``
 ``{"via": "cli"}`` (or ``"job"``), in the case's municipality's chain.
 """
@@ -37,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,6 +53,8 @@ from bti.domain.cases import Case
 from bti.domain.cases import CaseArchive
 from bti.domain.log import CasePurge
 from bti.domain.log import canonical_json
+from bti.domain.notifications import CalendarFeed
+from bti.domain.org import ApiToken
 from bti.domain.org import Municipality
 from bti.domain.vocabulary import AuditAction
 from bti.services.errors import InvalidInput
@@ -62,6 +72,8 @@ class PurgeReport:
     skipped: dict[int, str] = field(default_factory=dict)
     #: Journal entries already purged here, or naming a case this database never had.
     replay_absent: list[int] = field(default_factory=list)
+    #: Credentials deleted (or, on a dry run, that would be), per table.
+    credentials: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> dict[str, int]:
@@ -123,6 +135,33 @@ def purge_case(session: Session, case: Case, now: datetime, *, rule: str,
     return tomb
 
 
+#: How long a revoked calendar feed or a revoked or expired API token is kept (security
+#: investigation; docs/data-inventory.toml, retention "api_token" and "calendar_feed").
+CREDENTIAL_GRACE = timedelta(days=90)
+
+
+def purge_credentials(session: Session, now: datetime, *, dry_run: bool = False
+                      ) -> dict[str, int]:
+    """Delete the calendar feeds revoked, and the API tokens revoked or expired, more than
+    ``CREDENTIAL_GRACE`` before ``now`` (a dry run counts them); rows per table."""
+    cutoff = now - CREDENTIAL_GRACE
+    gone = {
+        "calendar_feed": (CalendarFeed, CalendarFeed.revoked_at <= cutoff),
+        "api_token": (ApiToken, or_(ApiToken.revoked_at <= cutoff,
+                                    ApiToken.expires_at <= cutoff)),
+    }
+    counts: dict[str, int] = {}
+    for table, (model, condition) in gone.items():
+        if dry_run:
+            counts[table] = session.scalar(
+                select(func.count()).select_from(model).where(condition)) or 0
+        else:
+            result = session.execute(delete(model).where(condition),
+                                     execution_options={"synchronize_session": False})
+            counts[table] = int(getattr(result, "rowcount", 0) or 0)
+    return counts
+
+
 def purge_due(session: Session, now: datetime, *, via: str = "job", dry_run: bool = False,
               replay: Iterable[dict[str, Any]] = ()) -> PurgeReport:
     """Purge the cases that are due (see the module docstring); with ``replay`` (tombstones from
@@ -158,6 +197,7 @@ def purge_due(session: Session, now: datetime, *, via: str = "job", dry_run: boo
                 continue
         _purge_one(session, case, now, report, rule="retention", archive_sha256=archive.sha256,
                    via=via, dry_run=dry_run)
+    report.credentials = purge_credentials(session, now, dry_run=dry_run)
     return report
 
 

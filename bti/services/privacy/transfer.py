@@ -9,8 +9,10 @@ the bundle (JSON):
 - ``case``: the child's pseudonym, birth year (or due month), the violence flag, when the home
   was informed, the workflow and the state the case was in before it closed;
 - ``entries``: every stafettlogg entry as its hash covers it, with ``prev_hash`` and ``hash``;
-- ``manifest``: the format version, the sending installation and municipality, the case
-  number, the entry count, the chain head, the SHA-256 of ``case`` and ``entries`` and when it
+- ``manifest``: the format version, the sending installation and municipality, the
+  ``destination`` (the receiving installation's id and municipality's slug: stable ids, not
+  the free text the closing transition recorded), the case number, the entry count, the
+  chain head, the SHA-256 of ``case`` and ``entries`` and when it
   was made; ``signature``: Ed25519 over the manifest's canonical JSON, with the installation's
   key (``bti.config.TransferSettings``).
 
@@ -21,7 +23,9 @@ Ed25519 signs deterministically).
 
 ``import_bundle`` checks everything before it writes anything: a trusted sender, the signature,
 the content hash, the chain (sequence, links, every hash, the states) and its head and count,
-and that the bundle was not imported before. Any failure is a ``TransferRefused`` naming it.
+that the bundle is addressed to this installation and the municipality importing it, and that
+the bundle was not imported before (also under two imports at once: a unique index on
+``case_transfer`` (direction, bundle_sha256)). Any failure is a ``TransferRefused`` naming it.
 It then creates the case in the receiving municipality, in the receiving user's unit and with
 them as stafettholder, continuing in the state it had (the receiving workflow's first state if
 it has no such state). The case's own chain holds one entry per received entry (its original
@@ -40,6 +44,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bti.config import TransferSettings
@@ -106,14 +112,28 @@ def _entry_doc(e: StafettloggEntry) -> dict[str, Any]:
 # --- export ------------------------------------------------------------------------------------
 
 
+#: An installation id or a municipality slug as a destination (as ``BTI_INSTALLATION_ID``
+#: and the slugs are written: lower case, digits, ``.``, ``_``, ``-``).
+_DESTINATION_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
 def export_bundle(session: Session, case_id: int, settings: TransferSettings, now: datetime,
-                  *, via: str = "cli", actor_id: int | None = None) -> bytes:
-    """The signed bundle of a case closed as transferred, with its ``case_transfer`` tombstone
-    and audit row (the caller commits). ``TransferRefused`` when the case is not closed as
-    transferred, its chain does not verify, or no signing key is configured."""
+                  *, to_installation: str, to_municipality: str, via: str = "cli",
+                  actor_id: int | None = None) -> bytes:
+    """The signed bundle of a case closed as transferred, addressed to ``to_municipality``
+    (its slug) at installation ``to_installation`` (its ``BTI_INSTALLATION_ID``), with its
+    ``case_transfer`` tombstone and audit row (the caller commits). ``TransferRefused`` when
+    the case is not closed as transferred, its chain does not verify, no signing key is
+    configured, the destination is not a pair of ids (or, on this installation, names no
+    other municipality here), or the case was exported to another destination before."""
     if not settings.installation or settings.signing_key is None:
         raise TransferRefused("no signing key: set BTI_INSTALLATION_ID and "
                               "BTI_TRANSFER_SIGNING_KEY (docs/deployment.md)")
+    for label, value in (("installation", to_installation), ("municipality", to_municipality)):
+        if not isinstance(value, str) or not _DESTINATION_ID.fullmatch(value):
+            raise TransferRefused(f"the destination {label} {value!r} is not an id (lower "
+                                  "case, digits, '.', '_', '-': BTI_INSTALLATION_ID, the "
+                                  "municipality's slug)")
     case = session.get(Case, case_id)
     if case is None:
         raise TransferRefused(f"no case {case_id}")
@@ -128,10 +148,22 @@ def export_bundle(session: Session, case_id: int, settings: TransferSettings, no
     if problem is not None:
         raise TransferRefused(f"the case's stafettlogg does not verify: {problem}")
     municipality = session.get_one(Municipality, case.municipality_id)
+    if to_installation == settings.installation:  # to a municipality of this installation
+        here = session.scalar(select(Municipality.id).where(
+            Municipality.slug == to_municipality))
+        if here is None or here == municipality.id:
+            raise TransferRefused(f"no other municipality {to_municipality!r} on this "
+                                  f"installation ({settings.installation})")
     earlier = session.scalar(select(CaseTransfer).where(CaseTransfer.direction == "out",
                                                         CaseTransfer.case_id == case.id))
+    if earlier is not None and earlier.counterpart_installation and (
+            earlier.counterpart_installation, earlier.counterpart_municipality) != (
+            to_installation, to_municipality):
+        raise TransferRefused(
+            f"case {case_id} was exported to {earlier.counterpart_municipality!r} at "
+            f"{earlier.counterpart_installation!r} already; a bundle has one destination")
     created_at = earlier.created_at if earlier is not None else now
-    to_municipality = json.loads(last.data).get("to_municipality")
+    named = json.loads(last.data).get("to_municipality")
     body: dict[str, Any] = {
         "case": {
             "child_pseudonym": case.child_pseudonym, "child_birth_year": case.child_birth_year,
@@ -140,13 +172,15 @@ def export_bundle(session: Session, case_id: int, settings: TransferSettings, no
             if case.home_informed_on else None,
             "opened_at": case.opened_at.isoformat(timespec="microseconds"),
             "state_before": last.from_state,
-            "to_municipality": to_municipality,
+            "to_municipality": named,
         },
         "entries": [_entry_doc(e) for e in entries],
     }
     manifest = {
         "format": FORMAT, "installation": settings.installation,
-        "municipality": municipality.slug, "case_id": case.id, "entry_count": len(entries),
+        "municipality": municipality.slug,
+        "destination": {"installation": to_installation, "municipality": to_municipality},
+        "case_id": case.id, "entry_count": len(entries),
         "head_hash": case.log_head, "content_sha256": _sha256(body),
         "created_at": created_at.isoformat(timespec="microseconds"),
     }
@@ -154,11 +188,17 @@ def export_bundle(session: Session, case_id: int, settings: TransferSettings, no
     signature = key.sign(canonical_json(manifest).encode("utf-8"))
     bundle = {"manifest": manifest, "signature": base64.b64encode(signature).decode(), **body}
     digest = _sha256(manifest)
+    if earlier is not None and not earlier.counterpart_installation:
+        # a row from before bundles named their destination: it now names it
+        earlier.counterpart_installation = to_installation
+        earlier.counterpart_municipality = to_municipality
+        earlier.bundle_sha256 = digest
+        session.flush()
     if earlier is None:
         session.add(CaseTransfer(
             municipality_id=case.municipality_id, case_id=case.id, direction="out",
-            counterpart_installation="",
-            counterpart_municipality=str(to_municipality or "")[:60],
+            counterpart_installation=to_installation,
+            counterpart_municipality=to_municipality,
             source_case_id=case.id, entry_count=len(entries), head_hash=case.log_head,
             bundle_sha256=digest, created_at=now))
         session.flush()
@@ -255,6 +295,27 @@ def check_bundle(data: bytes, settings: TransferSettings) -> Checked:
     return Checked(manifest, case, entries, _sha256(manifest))
 
 
+def check_destination(checked: Checked, settings: TransferSettings,
+                      municipality_slug: str) -> None:
+    """``TransferRefused`` unless the bundle is addressed to this installation and to the
+    municipality importing it."""
+    dest = checked.manifest.get("destination")
+    if not isinstance(dest, dict) or not isinstance(dest.get("installation"), str) \
+            or not isinstance(dest.get("municipality"), str):
+        raise TransferRefused("the bundle names no destination (installation and "
+                              "municipality): export it again with --to-installation and "
+                              "--to-municipality")
+    if not settings.installation:
+        raise TransferRefused("this installation has no id: set BTI_INSTALLATION_ID "
+                              "(docs/deployment.md)")
+    if (dest["installation"], dest["municipality"]) != (settings.installation,
+                                                         municipality_slug):
+        raise TransferRefused(
+            f"the bundle is addressed to municipality {dest['municipality']!r} at installation "
+            f"{dest['installation']!r}, not to {municipality_slug!r} at "
+            f"{settings.installation!r}")
+
+
 def import_bundle(ctx: Ctx, data: bytes, settings: TransferSettings, *,
                   municipality_slug: str, receiver_username: str) -> Case:
     """Create the case of a verified bundle in the receiving municipality (the caller
@@ -262,6 +323,7 @@ def import_bundle(ctx: Ctx, data: bytes, settings: TransferSettings, *,
     the municipality, who becomes the stafettholder in their unit."""
     session = ctx.session
     checked = check_bundle(data, settings)
+    check_destination(checked, settings, municipality_slug)
     municipality = session.scalar(select(Municipality).where(
         Municipality.slug == municipality_slug))
     if municipality is None:
@@ -295,6 +357,17 @@ def import_bundle(ctx: Ctx, data: bytes, settings: TransferSettings, *,
         level_entered_at=now, last_activity_at=now)
     session.add(case)
     session.flush()
+    record = CaseTransfer(
+        municipality_id=municipality.id, case_id=case.id, direction="in",
+        counterpart_installation=str(m["installation"]),
+        counterpart_municipality=str(m["municipality"])[:60],
+        source_case_id=int(m["case_id"]), entry_count=int(m["entry_count"]),
+        head_hash=str(m["head_hash"]), bundle_sha256=checked.bundle_sha256, created_at=now)
+    try:  # first, so that a concurrent import of the same bundle stops here
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        raise TransferRefused("this bundle was imported already") from None
     session.add(Participant(case_id=case.id, user_id=receiver.id, unit_id=receiver.unit_id,
                             relation=Relation.STAFETTHOLDER.value, added_by_id=receiver.id,
                             added_at=now))
@@ -312,12 +385,6 @@ def import_bundle(ctx: Ctx, data: bytes, settings: TransferSettings, *,
         data={"installation": m["installation"], "municipality": m["municipality"],
               "case_id": m["case_id"], "entry_count": m["entry_count"],
               "head_hash": m["head_hash"], "bundle_sha256": checked.bundle_sha256})
-    session.add(CaseTransfer(
-        municipality_id=municipality.id, case_id=case.id, direction="in",
-        counterpart_installation=str(m["installation"]),
-        counterpart_municipality=str(m["municipality"])[:60],
-        source_case_id=int(m["case_id"]), entry_count=int(m["entry_count"]),
-        head_hash=str(m["head_hash"]), bundle_sha256=checked.bundle_sha256, created_at=now))
     audit.record_system(session, AuditAction.CASE_TRANSFER_IMPORTED, now=now,
                         municipality_id=municipality.id, case_id=case.id,
                         object_type="case_transfer", object_id=case.id, actor_id=receiver.id,

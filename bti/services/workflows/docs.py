@@ -126,7 +126,8 @@ EFFECT_MEANINGS: dict[str, str] = {
     "by a current consent, as when it was proposed); the old holder's relation ends (they "
     "become a participant if they chose `holder_stays`); the proposer is notified.",
     "handover_declined": "the recipient declines; the stafettholder stays; the proposer is "
-    "notified (the reason stays in the case).",
+    "notified (the reason stays in the case; their notice list shows it, read from the case "
+    "while they still have access, never in the e-mail).",
     "handover_withdrawn": "the proposer or the stafettholder withdraws a waiting handover; the "
     "recipient's relation ends and they are notified.",
     "ip_handover_proposed": "proposes handing the case over to an individual plan, with the "

@@ -94,6 +94,7 @@ def action_labels() -> dict[str, str]:
         "notification.listed": _("Listed their notifications"),
         "notification.read": _("Marked a notification as read"),
         "notification.settings_changed": _("Changed their notification settings"),
+        "notification.reason_read": _("Read the reason a handover was declined, in a notification"),
         "analytics.viewed": _("Opened the analytics dashboard"),
         "analytics.exported": _("Exported the analytics report"),
         "analytics.stuck_listed": _("Listed stuck cases"),

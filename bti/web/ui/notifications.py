@@ -73,9 +73,11 @@ def unread_badge() -> int | None:
 @bp.get("/")
 @policy.signed_in
 def index():
-    rows = notices.list_notifications(get_ctx())
+    ctx = get_ctx()
+    rows = notices.list_notifications(ctx)
+    reasons = notices.decline_reasons(ctx, rows)
     items = [dict(id=n.id, title=title_of(n), case_id=n.case_id, created_at=n.created_at,
-                  unread=n.read_at is None) for n in rows]
+                  unread=n.read_at is None, reason=reasons.get(n.id)) for n in rows]
     return render_template("notifications/index.html", items=items,
                            unread=sum(1 for i in items if i["unread"]))
 
