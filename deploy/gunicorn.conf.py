@@ -81,10 +81,17 @@ logger_class = RedactingLogger
 proc_name = "bti"
 
 
+def _preloaded_bti_app(server):
+    """The bti app the master built (preload_app), or None (no preload, or another WSGI app on
+    these settings, such as bench/floor_app.py)."""
+    app = getattr(server.app, "callable", None)
+    return app if "bti" in getattr(app, "extensions", {}) else None
+
+
 def when_ready(server):
     """In the master, once the app is built and before the first worker is forked: with preload,
     the master closes the connections it used to build the app (a worker opens its own)."""
-    app = getattr(server.app, "callable", None)
+    app = _preloaded_bti_app(server)
     if app is not None:
         app.extensions["bti"].engine.dispose()
 
@@ -104,7 +111,7 @@ def post_fork(server, worker):
     app_log.propagate = False
     # preload_app: the app was built in the master; the worker leaves the master's database
     # connections alone and opens its own (without preload there is no app yet here)
-    app = getattr(server.app, "callable", None)
+    app = _preloaded_bti_app(server)
     if app is not None:
         from bti.web import after_fork
 
