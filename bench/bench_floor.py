@@ -299,7 +299,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--load-seconds", type=float, default=40.0)
     ap.add_argument("--think", type=float, default=0.5)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--startup-only", action="store_true",
+                    help="measure 4 (start-up) only, on a small data set")
     args = ap.parse_args(argv[1:])
+    if args.startup_only:
+        args.entries, args.users, args.threads = 50, 2, 2
     if args.quick:
         args.rounds, args.requests, args.seconds, args.load_seconds = 2, 40, 4.0, 12.0
     tmp = Path(tempfile.mkdtemp(prefix="bti-bench-floor-"))
@@ -362,6 +366,11 @@ def run(args, tmp: Path, servers: list[Server]) -> int:
     row("create_app() incl. imports (median of 3)", create_bti, create_hello, "s", None)
     print(f"  create_app(): {create_bti:.2f} s (goal ≤ 0.8 s: "
           f"{'met' if create_bti <= 0.8 else 'MISSED'})", flush=True)
+
+    if args.startup_only:
+        print_table()
+        print("  load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        return 0
 
     # --- the servers for the rest
     bti = Side("bti")

@@ -38,8 +38,13 @@ keepalive = 5
 # together
 max_requests = _int("BTI_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10
-# each worker builds its own app, engine and pool after the fork: no connection is shared
-preload_app = False
+# The master builds the app once (imports, workflow files checked, the workflow sync written to
+# the database) and forks the workers from it: a worker starts, or restarts after max_requests,
+# in milliseconds instead of repeating all of that. post_fork gives each worker its own empty
+# connection pool (bti.web.after_fork), so no connection is shared across the fork.
+# BTI_PRELOAD=0 builds the app in each worker instead. With preload, new code needs a restart of
+# the master (systemctl restart), not a HUP.
+preload_app = os.environ.get("BTI_PRELOAD", "1").strip() != "0"
 
 # The proxy in front terminates TLS. Only it may say which scheme the client used
 # (X-Forwarded-Proto); the app trusts X-Forwarded-For for BTI_PROXY_HOPS hops (ProxyFix).
@@ -76,11 +81,27 @@ logger_class = RedactingLogger
 proc_name = "bti"
 
 
+def _preloaded_bti_app(server):
+    """The bti app the master built (preload_app), or None (no preload, or another WSGI app on
+    these settings, such as bench/floor_app.py)."""
+    app = getattr(server.app, "callable", None)
+    return app if "bti" in getattr(app, "extensions", {}) else None
+
+
+def when_ready(server):
+    """In the master, once the app is built and before the first worker is forked: with preload,
+    the master closes the connections it used to build the app (a worker opens its own)."""
+    app = _preloaded_bti_app(server)
+    if app is not None:
+        app.extensions["bti"].engine.dispose()
+
+
 def post_fork(server, worker):
     """The app's own log records (``bti.*``: a 500's type and stack frames, a 503's cause; never
     personal data, see bti/web/errors.py) go to gunicorn's error log, the file BTI_ERROR_LOG names,
-    not to a worker's stderr. Runs in each worker before it builds the app, so Flask finds a
-    handler and adds no stderr handler of its own; the handlers are gunicorn's own, so a log
+    not to a worker's stderr. Runs in each worker before the app first logs (and, without
+    preload, before the worker builds it), so Flask finds a handler and adds no stderr handler of
+    its own; the handlers are gunicorn's own, so a log
     reopen (USR1) covers them too."""
     import logging
 
@@ -88,3 +109,10 @@ def post_fork(server, worker):
     app_log.handlers[:] = server.log.error_log.handlers
     app_log.setLevel(server.log.error_log.level)
     app_log.propagate = False
+    # preload_app: the app was built in the master; the worker leaves the master's database
+    # connections alone and opens its own (without preload there is no app yet here)
+    app = _preloaded_bti_app(server)
+    if app is not None:
+        from bti.web import after_fork
+
+        after_fork(app)

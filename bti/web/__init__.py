@@ -66,6 +66,19 @@ class BtiExtension:
             raise ConfigError(str(err)) from None
 
 
+def after_fork(app: Flask) -> None:
+    """In a worker forked from a process that built ``app`` (gunicorn's ``preload_app``,
+    deploy/gunicorn.conf.py ``post_fork``): the connections the parent opened (the workflow
+    sync at start-up) stay the parent's. ``dispose(close=False)`` gives the worker a new, empty
+    pool without closing the parent's sockets (SQLAlchemy's "Using Connection Pools with
+    Multiprocessing or os.fork()"), so no connection is ever used by two processes.
+
+    Nothing else the app holds is tied to a process: the limiter's Redis client checks its
+    process id and opens its own connections in the worker, its in-memory store restarts its
+    expiry timer on first use, and the workflow registry is immutable data."""
+    app.extensions["bti"].engine.dispose(close=False)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit
 
-import segno
 from flask import Blueprint
 from flask import Flask
 from flask import current_app
@@ -173,6 +172,8 @@ def mfa():
     qr = None
     if secret:
         uri = auth_service.totp_uri(secret, user.username)
+        import segno  # on the enrolment page only, not at start-up (issue 17)
+
         qr = segno.make(uri).svg_data_uri(scale=4)
     return render_template("auth/mfa.html", enrolling=enrolling, secret=secret, qr=qr,
                            error=error, wait=wait), status, headers

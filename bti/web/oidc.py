@@ -16,13 +16,9 @@ Sign-out ends the local sessions and then sends the browser to the provider's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from typing import Any
 
-import requests
-from authlib.integrations.base_client.errors import MismatchingStateError
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.flask_client import OAuth
-from authlib.oidc.core import CodeIDToken
 from flask import Blueprint
 from flask import Flask
 from flask import abort
@@ -35,7 +31,6 @@ from flask import session as cookie
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import login_user
-from joserfc.errors import JoseError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -49,6 +44,12 @@ from bti.web.db import get_session
 from bti.web.db import request_id
 from bti.web.i18n import LANGUAGES
 from bti.web.i18n import lang as current_lang
+
+if TYPE_CHECKING:
+    # authlib, joserfc and requests are imported where a provider is used, not at start-up (an
+    # installation without OIDC never loads them; issue 17)
+    from authlib.integrations.flask_client import OAuth
+    from authlib.oidc.core import CodeIDToken
 
 bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc")
 #: Seconds an HTTP request to a provider may take before it counts as down.
@@ -81,6 +82,7 @@ def _now():
 
 def _claims_checked_at(timestamp: int) -> type[CodeIDToken]:
     """Authlib's ID token claims, validated at the app's clock (``exp``, ``iat``, ``nbf``)."""
+    from authlib.oidc.core import CodeIDToken
 
     class ClaimsAtAppTime(CodeIDToken):
         def validate(self, now=None, leeway=0):
@@ -113,6 +115,8 @@ class Refused(Exception):
 def begin(provider: OidcProvider, callback_url: str) -> Response:
     """The redirect to the provider's authorization endpoint (code flow, PKCE, state, nonce,
     the accepted ``acr`` levels); ``Refused("provider_down")`` when it does not answer."""
+    import requests
+
     client = _oauth().create_client(provider.client_name)
     extra: dict[str, Any] = {"ui_locales": current_lang()}
     if provider.acr_values:
@@ -128,6 +132,11 @@ def verified_claims(provider: OidcProvider, *, want: tuple[str, ...] = ()) -> di
     audience, expiry (by the app's clock), nonce and ``acr`` are checked; claims in ``want``
     missing from the ID token are taken from the userinfo answer of the same subject. Raises
     ``Refused`` for every way this can fail."""
+    import requests
+    from authlib.integrations.base_client.errors import MismatchingStateError
+    from authlib.integrations.base_client.errors import OAuthError
+    from joserfc.errors import JoseError
+
     client = _oauth().create_client(provider.client_name)
     now = _now()
     if request.args.get("iss", provider.issuer) != provider.issuer:
@@ -230,6 +239,8 @@ def provider_logout(slug: str | None) -> Response | None:
 def end_at_provider(provider: OidcProvider, signed_out_url: str) -> Response | None:
     """The redirect to ``provider``'s end-session endpoint, back to ``signed_out_url``; None
     when it cannot be reached."""
+    import requests
+
     client = _oauth().create_client(provider.client_name)
     try:
         result = client.create_logout_url(
@@ -250,8 +261,16 @@ def signed_out(slug: str):
 
 
 def init_app(app: Flask) -> None:
-    oauth = OAuth(app)
-    for provider in app.extensions["bti"].settings.oidc_providers:
+    providers = app.extensions["bti"].settings.oidc_providers
+    if providers:  # without a provider no route gets as far as the client (404 first)
+        from authlib.integrations.flask_client import OAuth
+
+        _register(app, OAuth(app), providers)
+    app.register_blueprint(bp)
+
+
+def _register(app: Flask, oauth: OAuth, providers) -> None:
+    for provider in providers:
         oauth.register(
             name=provider.client_name, client_id=provider.client_id,
             client_secret=provider.client_secret,
@@ -260,4 +279,3 @@ def init_app(app: Flask) -> None:
                            "token_endpoint_auth_method": "client_secret_basic",
                            "default_timeout": PROVIDER_TIMEOUT})
     app.extensions["bti_oidc"] = oauth
-    app.register_blueprint(bp)

@@ -35,3 +35,20 @@ def test_a_value_that_is_no_hash_never_matches():
 def test_a_damaged_hash_is_an_error_not_a_wrong_password(stored):
     with pytest.raises(ValueError):  # noqa: PT011 - werkzeug's error, as before
         check_password(stored, "noe")
+
+
+def test_the_dummy_hash_is_made_on_the_first_attempt_whoever_it_names(world, session):
+    """AUTHN-03 with the dummy scrypt hash made on first use, not at import (issue 17): the
+    attempt that makes it is the first of any kind, a known user's as much as an unknown name's,
+    so making it never tells the two apart; it is a real scrypt hash, made once."""
+    from bti.services.accounts import auth
+    from tests.factories import FIXED_NOW
+
+    auth._dummy_hash.cache_clear()
+    assert auth.authenticate(session, world.teacher.username, "feil passord 123",
+                             now=FIXED_NOW) is None
+    assert auth._dummy_hash.cache_info().currsize == 1  # made for a known user's attempt too
+    dummy = auth._dummy_hash()
+    assert dummy.startswith("scrypt:32768:8:1$")
+    assert auth.authenticate(session, "ingen.slik.brukar", "feil", now=FIXED_NOW) is None
+    assert auth._dummy_hash() is dummy  # made once per process

@@ -7,6 +7,7 @@ minutes idle and after 12 hours in all (SESS-02, SESS-03). Every sign-in event i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -46,8 +47,15 @@ TOUCH_EVERY = timedelta(seconds=60)
 TOTP_ISSUER = "bti"
 #: A one-time code: six ASCII digits.
 _TOTP_CODE = re.compile("[0-9]{6}")
-#: A real scrypt hash of a random password: unknown users cost the same time as known ones.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(24))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real scrypt hash of a random password: unknown users cost the same time as known ones.
+    Made on first use, not at import (a process that never signs anyone in never pays for it);
+    ``authenticate`` asks for it on every attempt, known user or not, so the one attempt that
+    makes it costs the same whoever it names."""
+    return hash_password(secrets.token_urlsafe(24))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,8 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     """The user if the name and password match an active account, else None. Unknown names,
     wrong passwords and deactivated users take the same path and the same time (AUTHN-03)."""
     user = session.scalar(select(User).where(User.username == (username or "")[:80]))
-    ok = check_password(user.password_hash if user else _DUMMY_HASH, password or "")
+    dummy = _dummy_hash()  # for every attempt: see _dummy_hash
+    ok = check_password(user.password_hash if user else dummy, password or "")
     if (user is None or not ok or not user.active
             or not user_municipality_active(session, user)):
         audit.record_system(

@@ -252,7 +252,17 @@ def _level_order(definitions: Iterable) -> dict[str, tuple[int, Mapping[str, str
 
 def _definitions(ctx: Ctx, f: Filters) -> dict[int, WorkflowDefinition]:
     """Every stored workflow revision (a short table; cases may run on any of them), the
-    municipality's current one first, so its level labels win."""
+    municipality's current one first, so its level labels win. Read once per session (a
+    request) and municipality: the dashboard's panels share it instead of each reading it
+    again (revisions are only ever added, by the start-up sync)."""
+    memo = ctx.session.info.setdefault("bti.analytics.definitions", {})
+    found = memo.get(f.municipality_id)
+    if found is None:
+        found = memo[f.municipality_id] = _read_definitions(ctx, f)
+    return found
+
+
+def _read_definitions(ctx: Ctx, f: Filters) -> dict[int, WorkflowDefinition]:
     m = ctx.session.get_one(Municipality, f.municipality_id)
     current = ctx.workflows.current_record_id(ctx.session, m.workflow_id)
     out = {current: ctx.workflows.for_record(ctx.session, current).definition}

@@ -57,11 +57,9 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from typing import Any
 
-from icalendar import Calendar
-from icalendar import Event as VEvent
-from icalendar import vCalAddress
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -77,6 +75,10 @@ from bti.domain.cases import Meeting
 from bti.domain.cases import Participant
 from bti.domain.notifications import CalendarFeed
 from bti.domain.org import User
+
+if TYPE_CHECKING:  # icalendar is imported where an ICS is written, not at start-up (issue 17)
+    from icalendar import Calendar
+    from icalendar import Event as VEvent
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
 from bti.domain.rules import consent_is_current
@@ -333,6 +335,8 @@ def _summary(gettext: Callable[[str], str], kind: str, case_id: int) -> str:
 
 
 def _calendar(method: str | None = None) -> Calendar:
+    from icalendar import Calendar
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -345,6 +349,8 @@ def _calendar(method: str | None = None) -> Calendar:
 
 def _vevent(gettext: Callable[[str], str], e: CalendarEvent, host: str, stamp: datetime,
             url: str | None) -> VEvent:
+    from icalendar import Event as VEvent
+
     ev = VEvent()
     ev.add("uid", e.uid(host))
     ev.add("dtstamp", stamp)
@@ -434,6 +440,8 @@ def invitation_ics(*, case_id: int, on: date, sequence: int, host: str,
     cal = _calendar(method=method)
     event = CalendarEvent(MEETING, case_id, case_id, on, sequence, _utc(modified or stamp))
     ev = _vevent(gettext, event, host, _utc(stamp), url)
+    from icalendar import vCalAddress
+
     if organizer:
         ev.add("organizer", vCalAddress(f"mailto:{organizer}"))
     for address in attendees:

@@ -5,7 +5,6 @@ ending a family member's access with a reason (audited and shown here)."""
 
 from __future__ import annotations
 
-import segno
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -26,6 +25,8 @@ bp = Blueprint("family_staff", __name__, url_prefix="/saker")
 
 def _qr_svg(text: str) -> Markup:
     """The QR code of ``text`` as inline SVG (no script, no external resource: fits the CSP)."""
+    import segno  # on this page only, not at start-up (issue 17)
+
     qr = segno.make(text, error="m")
     svg = qr.svg_inline(scale=5, border=2, title=_("QR code of the invitation"))
     # segno's own SVG markup of a text the app made (the link and the code): safe to embed
