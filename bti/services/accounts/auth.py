@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from bti.domain.org import Actor
 from bti.domain.org import Municipality
+from bti.domain.org import UnitMunicipality
 from bti.domain.org import User
+from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.policy import may_skip_second_factor
 from bti.domain.vocabulary import AuditAction
@@ -35,7 +37,6 @@ from bti.services.accounts.passwords import check_password
 from bti.services.accounts.passwords import hash_password
 from bti.services.accounts.secretbox import SecretUnavailable
 from bti.services.accounts.users import password_problems
-from bti.services.accounts.users import roles_and_served
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 
@@ -132,26 +133,34 @@ def start_session(session: Session, actor: Actor, *, now: datetime,
 
 
 _SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindparam("h"))
-#: The session, its user and the municipality's MFA switch in one query (every request runs it).
+_ROLES = UserRole.__table__
+_SERVES = UnitMunicipality.__table__
+#: The session, its user with their roles and the municipalities their unit serves, and the
+#: municipality's MFA switch in one query (every request runs it): one row per role and served
+#: municipality (a user has a few roles; an inter-municipal service serves a few).
 _RESOLVE = (
     select(UserSession, User.username, User.display_name, User.active, User.locale,
            User.municipality_id, User.unit_id, User.totp_secret.is_not(None).label("enrolled"),
            User.password_change_required, Municipality.mfa_required, Municipality.malform,
-           Municipality.active.label("municipality_active"))
+           Municipality.active.label("municipality_active"), _ROLES.c.role.label("role"),
+           _SERVES.c.municipality_id.label("served"))
     .join(User, User.id == UserSession.user_id)
     .join(Municipality, Municipality.id == User.municipality_id)
+    .outerjoin(_ROLES, _ROLES.c.user_id == User.id)
+    .outerjoin(_SERVES, _SERVES.c.unit_id == User.unit_id)
     .where(UserSession.token_hash == bindparam("h"))
 )
 
 
 def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUser | None:
     """The user behind a session token, or None if the session ended, expired or the user was
-    deactivated. Expired sessions are ended on the server. Two queries."""
+    deactivated. Expired sessions are ended on the server. One query."""
     if not token:
         return None
-    found = session.execute(_RESOLVE, {"h": token_hash(token)}).one_or_none()
-    if found is None:
+    rows = session.execute(_RESOLVE, {"h": token_hash(token)}).all()
+    if not rows:
         return None
+    found = rows[0]
     row = found.UserSession
     if row.ended_at is not None:
         return None
@@ -164,7 +173,8 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
     if not found.active or not found.municipality_active:
         _end(row, now, "deactivated")
         return None
-    roles, served = roles_and_served(session, row.user_id, found.unit_id)
+    roles = frozenset(r.role for r in rows if r.role is not None)
+    served = frozenset(r.served for r in rows if r.served is not None)
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
     mfa_required = bool(found.mfa_required) and not may_skip_second_factor(roles)

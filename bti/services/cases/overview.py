@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from datetime import timedelta
 from typing import Any
@@ -223,6 +224,10 @@ class Overview:
     given: tuple[Consent, ...] = ()
     #: Every measure of the case, whatever its status.
     measures: tuple[Measure, ...] = ()
+    #: The names read for the cockpit (people and services that reach the case's
+    #: municipality, by id), for whoever shows more of the case on the same page.
+    people: Mapping[int, str] = field(default_factory=dict)
+    unit_names: Mapping[int, str] = field(default_factory=dict)
 
     def allows(self, trigger: str) -> bool:
         """Whether the actor may take ``trigger`` now (for links beside what it acts on)."""
@@ -262,12 +267,15 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     current_consents = [c for c in given if consent_is_current(c, today)]
     goals = list(ctx.session.scalars(
         select(Goal).where(Goal.case_id == case.id).order_by(Goal.id)))
-    reports = list(ctx.session.scalars(select(BarnevernReport).where(
-        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
-        BarnevernReport.concluded_on.is_(None)).order_by(BarnevernReport.sent_on,
-                                                         BarnevernReport.id)))
+    # every report of concern at once: the open ones shown here, those the guards and the
+    # deadlines ask about are among them
+    all_reports = list(ctx.session.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report").order_by(
+            BarnevernReport.sent_on, BarnevernReport.id)))
+    reports = [r for r in all_reports if r.concluded_on is None]
     facts = CaseFacts(ctx, case, definition, access.participants, consents=given,
-                      lapsed=access.lapsed, measures=all_measures, awaiting_reports=reports)
+                      lapsed=access.lapsed, measures=all_measures, awaiting_reports=reports,
+                      reports=all_reports)
     if actions is None and not closed:
         actions = access.workflow.actions(case.state, roles=cases.case_roles(ctx, access),
                                           facts=facts)
@@ -296,7 +304,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
         Unit.id.in_(unit_ids), unit_reaches(case.municipality_id))).all())
 
     to_evaluate = [m for m in all_measures if m.status == "active" or m.id in unevaluated]
-    open_deadlines = deadlines(ctx, access, all_measures, current_consents, to_evaluate)
+    open_deadlines = deadlines(ctx, access, all_measures, current_consents, to_evaluate,
+                               reports=all_reports)
 
     where = _where(definition, case.state, days_between(case.level_entered_at, now),
                    open_deadlines[0] if open_deadlines else None, closed)
@@ -336,7 +345,7 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     return Overview(access, where, in_place,
                     () if closed else next_steps(definition, case.state, actions or [],
                                                  {"unit": units.get(case.unit_id, "")}),
-                    tuple(actions or ()), tuple(given), tuple(all_measures))
+                    tuple(actions or ()), tuple(given), tuple(all_measures), people, units)
 
 
 def _where(definition, state_name: str, days: int, deadline: Deadline | None,
