@@ -19,11 +19,13 @@ from typing import cast
 
 import pyotp
 from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from bti.domain.cases import Notification
 from bti.domain.org import Actor
 from bti.domain.org import Municipality
 from bti.domain.org import UnitMunicipality
@@ -65,6 +67,9 @@ class SessionUser(Actor):
     password_change_required: bool = False
     #: The municipality's målform (nb | nn): the user's language when nothing else decides it.
     malform: str = "nb"
+    #: How many of the user's notifications were unread when the session was resolved (read in
+    #: the same query; the header's count on a page, where a GET changes nothing).
+    unread_notifications: int | None = None
 
     @property
     def mfa_satisfied(self) -> bool:
@@ -135,6 +140,9 @@ def start_session(session: Session, actor: Actor, *, now: datetime,
 _SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindparam("h"))
 _ROLES = UserRole.__table__
 _SERVES = UnitMunicipality.__table__
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.user_id == UserSession.user_id, Notification.read_at.is_(None))
+           .correlate(UserSession).scalar_subquery())
 #: The session, its user with their roles and the municipalities their unit serves, and the
 #: municipality's MFA switch in one query (every request runs it): one row per role and served
 #: municipality (a user has a few roles; an inter-municipal service serves a few).
@@ -143,7 +151,7 @@ _RESOLVE = (
            User.municipality_id, User.unit_id, User.totp_secret.is_not(None).label("enrolled"),
            User.password_change_required, Municipality.mfa_required, Municipality.malform,
            Municipality.active.label("municipality_active"), _ROLES.c.role.label("role"),
-           _SERVES.c.municipality_id.label("served"))
+           _SERVES.c.municipality_id.label("served"), _UNREAD.label("unread"))
     .join(User, User.id == UserSession.user_id)
     .join(Municipality, Municipality.id == User.municipality_id)
     .outerjoin(_ROLES, _ROLES.c.user_id == User.id)
@@ -186,7 +194,7 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
         mfa_required=mfa_required, mfa_passed=row.mfa_at is not None,
         mfa_enrolled=bool(found.enrolled),
         password_change_required=bool(found.password_change_required),
-        malform=found.malform)
+        malform=found.malform, unread_notifications=found.unread)
 
 
 def _end(row: UserSession, now: datetime, reason: str) -> None:

@@ -614,8 +614,8 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         closed=state.final,
         today=today,
         expired_consents=expired_consents(ctx, access, list(cockpit.given), today),
-        units=moves.history(ctx, access.case),
-        ip=ip_summary(ctx, case),
+        units=moves.history(ctx, access.case) if cockpit.moved else [],
+        ip=ip_summary(ctx, case) if cockpit.has_ip else None,
     )
 
 
