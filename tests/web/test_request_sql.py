@@ -116,3 +116,43 @@ def test_a_note_post_is_a_few_statements_and_loads_the_case_once(app, web_world,
         "UPDATE audit_chain_head", "INSERT INTO audit_event"]
     if app.extensions["bti"].engine.dialect.name != "sqlite":
         assert "FOR UPDATE OF case_record" in driver.seen[2]
+
+
+_BADGE = re.compile(r'class="notifications-link"[^>]*>[^<]*(?:<span class="badge">\((\d+))?')
+
+
+def _badge(html: str) -> int:
+    m = _BADGE.search(html)
+    assert m, "no notifications link in the header"
+    return int(m.group(1) or 0)
+
+
+def test_the_headers_unread_count_read_with_the_session_is_the_users_own_and_current(
+        app, web_world, login, api):
+    """The unread count comes with the session's query: it is the signed-in user's, and a
+    notice marked read elsewhere (another session, another worker process) is not counted on
+    the next page."""
+    from sqlalchemy import select
+    from sqlalchemy import update
+
+    from bti.domain.cases import Notification
+    from tests.web.test_api import NEW_CASE
+
+    teacher_api = api("teacher", web_world)
+    for _ in range(3):  # a notice to the school's leader for each new case
+        assert teacher_api.post("/api/v1/cases", NEW_CASE).status_code == 201
+    leader, teacher = login("leader", web_world), login("teacher", web_world)
+    assert _badge(leader.get("/auth/password").get_data(as_text=True)) == 3
+    assert _badge(teacher.get("/auth/password").get_data(as_text=True)) == 0
+    ext = app.extensions["bti"]
+    with ext.session_factory.begin() as s:  # elsewhere: not through this app's request
+        first = s.scalars(select(Notification.id).where(
+            Notification.user_id == web_world.users["leader"].id)).first()
+        s.execute(update(Notification).where(Notification.id == first)
+                  .values(read_at=ext.clock()))
+    assert _badge(leader.get("/auth/password").get_data(as_text=True)) == 2
+    assert _badge(teacher.get("/auth/password").get_data(as_text=True)) == 0
+    # marked read through the app (a POST, then its redirect): counted again at once
+    r = leader.post("/varsler/lest")
+    assert r.status_code == 302
+    assert _badge(leader.get(r.headers["Location"]).get_data(as_text=True)) == 0
