@@ -104,7 +104,12 @@ def _commit_reads_before_render(sender, template, context, **_extra) -> None:
     if session is None:
         return
     g.reads_committed = True
+    # the header's unread count, read in this transaction rather than in one of its own while
+    # the page renders (``unread_badge`` keeps it in ``g``)
+    from bti.web.ui.notifications import unread_badge
+
     try:
+        unread_badge()
         session.commit()
     except Exception as err:
         session.rollback()

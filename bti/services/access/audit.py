@@ -240,12 +240,19 @@ _MOVE_KNOWN_HEAD = (update(AuditChainHead)
 _INSERT = AuditEvent.__table__.insert()
 
 
+#: The most rows one multi-row ``INSERT`` carries (well below SQLite's bound parameters).
+_ROWS_PER_INSERT = 200
+
+
 def _insert(conn, rows: list[dict[str, Any]]) -> None:
-    """The rows in order: one ``executemany`` per run of rows with the same columns."""
+    """The rows in order: one statement per run of rows with the same columns (a multi-row
+    ``INSERT … VALUES (…), (…)``: a page's two reads are one statement, not one per row)."""
     start = 0
     for i in range(1, len(rows) + 1):
-        if i == len(rows) or rows[i].keys() != rows[start].keys():
-            conn.execute(_INSERT, rows[start:i])
+        if i == len(rows) or rows[i].keys() != rows[start].keys() \
+                or i - start == _ROWS_PER_INSERT:
+            run = rows[start:i]
+            conn.execute(_INSERT.values(run) if len(run) > 1 else _INSERT.values(run[0]))
             start = i
 
 

@@ -20,14 +20,18 @@ from typing import cast
 
 import pyotp
 from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from bti.domain.cases import Notification
 from bti.domain.org import Actor
 from bti.domain.org import Municipality
+from bti.domain.org import UnitMunicipality
 from bti.domain.org import User
+from bti.domain.org import UserRole
 from bti.domain.org import UserSession
 from bti.domain.policy import may_skip_second_factor
 from bti.domain.vocabulary import AuditAction
@@ -36,7 +40,6 @@ from bti.services.accounts.passwords import check_password
 from bti.services.accounts.passwords import hash_password
 from bti.services.accounts.secretbox import SecretUnavailable
 from bti.services.accounts.users import password_problems
-from bti.services.accounts.users import roles_and_served
 from bti.services.context import Ctx
 from bti.services.errors import InvalidInput
 
@@ -72,6 +75,9 @@ class SessionUser(Actor):
     password_change_required: bool = False
     #: The municipality's målform (nb | nn): the user's language when nothing else decides it.
     malform: str = "nb"
+    #: How many of the user's notifications were unread when the session was resolved (read in
+    #: the same query; the header's count on a page, where a GET changes nothing).
+    unread_notifications: int | None = None
 
     @property
     def mfa_satisfied(self) -> bool:
@@ -141,26 +147,37 @@ def start_session(session: Session, actor: Actor, *, now: datetime,
 
 
 _SESSION_BY_TOKEN = select(UserSession).where(UserSession.token_hash == bindparam("h"))
-#: The session, its user and the municipality's MFA switch in one query (every request runs it).
+_ROLES = UserRole.__table__
+_SERVES = UnitMunicipality.__table__
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.user_id == UserSession.user_id, Notification.read_at.is_(None))
+           .correlate(UserSession).scalar_subquery())
+#: The session, its user with their roles and the municipalities their unit serves, and the
+#: municipality's MFA switch in one query (every request runs it): one row per role and served
+#: municipality (a user has a few roles; an inter-municipal service serves a few).
 _RESOLVE = (
     select(UserSession, User.username, User.display_name, User.active, User.locale,
            User.municipality_id, User.unit_id, User.totp_secret.is_not(None).label("enrolled"),
            User.password_change_required, Municipality.mfa_required, Municipality.malform,
-           Municipality.active.label("municipality_active"))
+           Municipality.active.label("municipality_active"), _ROLES.c.role.label("role"),
+           _SERVES.c.municipality_id.label("served"), _UNREAD.label("unread"))
     .join(User, User.id == UserSession.user_id)
     .join(Municipality, Municipality.id == User.municipality_id)
+    .outerjoin(_ROLES, _ROLES.c.user_id == User.id)
+    .outerjoin(_SERVES, _SERVES.c.unit_id == User.unit_id)
     .where(UserSession.token_hash == bindparam("h"))
 )
 
 
 def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUser | None:
     """The user behind a session token, or None if the session ended, expired or the user was
-    deactivated. Expired sessions are ended on the server. Two queries."""
+    deactivated. Expired sessions are ended on the server. One query."""
     if not token:
         return None
-    found = session.execute(_RESOLVE, {"h": token_hash(token)}).one_or_none()
-    if found is None:
+    rows = session.execute(_RESOLVE, {"h": token_hash(token)}).all()
+    if not rows:
         return None
+    found = rows[0]
     row = found.UserSession
     if row.ended_at is not None:
         return None
@@ -173,7 +190,8 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
     if not found.active or not found.municipality_active:
         _end(row, now, "deactivated")
         return None
-    roles, served = roles_and_served(session, row.user_id, found.unit_id)
+    roles = frozenset(r.role for r in rows if r.role is not None)
+    served = frozenset(r.served for r in rows if r.served is not None)
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
     mfa_required = bool(found.mfa_required) and not may_skip_second_factor(roles)
@@ -185,7 +203,7 @@ def resolve(session: Session, token: str | None, *, now: datetime) -> SessionUse
         mfa_required=mfa_required, mfa_passed=row.mfa_at is not None,
         mfa_enrolled=bool(found.enrolled),
         password_change_required=bool(found.password_change_required),
-        malform=found.malform)
+        malform=found.malform, unread_notifications=found.unread)
 
 
 def _end(row: UserSession, now: datetime, reason: str) -> None:

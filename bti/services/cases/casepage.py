@@ -197,9 +197,11 @@ def level_deadline(definition: WorkflowDefinition, case: Case) -> date | None:
 
 
 def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
-              consents: list[Consent], to_evaluate: Iterable[Measure] = ()) -> list[Deadline]:
+              consents: list[Consent], to_evaluate: Iterable[Measure] = (), *,
+              reports: Iterable[BarnevernReport] | None = None) -> list[Deadline]:
     """Every open deadline on the case, soonest first (``to_evaluate``: the measures awaiting
-    an evaluation, stopped ones included)."""
+    an evaluation, stopped ones included; ``reports``: the case's reports of concern, when the
+    caller has read them all already)."""
     case = access.case
     definition = access.workflow.definition
     if definition.state(case.state).final:
@@ -214,12 +216,13 @@ def deadlines(ctx: Ctx, access: CaseAccess, measures: list[Measure],
     found += [(m.evaluate_by, "measure_evaluation") for m in to_evaluate
               if m.status == "stopped"]
     # the legal deadline is the first answer's: once barnevernet has answered, none is owed
-    reports = ctx.session.scalars(select(BarnevernReport).where(
-        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
-        BarnevernReport.feedback_received_on.is_(None),
-        BarnevernReport.feedback_expected_by.is_not(None)))
+    if reports is None:
+        reports = ctx.session.scalars(select(BarnevernReport).where(
+            BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
+            BarnevernReport.feedback_received_on.is_(None),
+            BarnevernReport.feedback_expected_by.is_not(None)))
     found += [(r.feedback_expected_by, "barnevern_feedback") for r in reports
-              if r.feedback_expected_by is not None]
+              if r.feedback_expected_by is not None and r.feedback_received_on is None]
     found += [(c.expires_on, "consent_expiry") for c in consents
               if c.expires_on is not None and consent_is_current(c, today)]
     found.sort()
@@ -462,7 +465,8 @@ def _form_order(definition: WorkflowDefinition, trigger: str, from_state: str | 
 
 
 def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
-               all_measures: list[Measure]) -> list[LogItem]:
+               all_measures: list[Measure],
+               known: Mapping[str, Mapping[int, str]] | None = None) -> list[LogItem]:
     """The entries as a record: the past-tense title of each (``overview.entry_titles``),
     then its fields in the form's order with people, services, measures and the catalogue by
     name. The names are read at once, one statement per kind of name wanted."""
@@ -483,7 +487,7 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
             if table and table != "measure":
                 wanted[table] |= {v for v in (value if isinstance(value, list) else [value])
                                   if isinstance(v, int)}
-    lookups = _name_tables(ctx, case, wanted, all_measures)
+    lookups = _name_tables(ctx, case, wanted, all_measures, known)
     titles = entry_titles(ctx, access, entries, names=lookups)
     items = []
     orders: dict[tuple[str, str | None], dict[str, int]] = {}
@@ -523,16 +527,24 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
 
 
 def _name_tables(ctx: Ctx, case: Case, wanted: dict[str, set[int]],
-                 all_measures: list[Measure]) -> dict[str, dict[int, Any]]:
+                 all_measures: list[Measure], known: Mapping[str, Mapping[int, str]] | None = None
+                 ) -> dict[str, dict[int, Any]]:
     """Names for the ids the log shows, each table read only when an id of its kind is
     wanted: people, services and the catalogue of the case's municipality, reports,
     consents and handovers of the case; the case's measures are already read."""
     out: dict[str, dict[int, Any]] = {k: {} for k in wanted}
     out["measure"] = {m.id: m.description for m in all_measures}
+    # ``known``: names this page has read already, on the same conditions (reaching the case's
+    # municipality), so only the ids not among them are read
+    known = known or {}
+    for kind in ("user", "unit"):
+        have = known.get(kind, {})
+        out[kind] = {i: have[i] for i in wanted[kind] if i in have}
+        wanted[kind] = wanted[kind] - have.keys()
     if wanted["user"]:
-        out["user"] = _names(ctx, case.municipality_id, wanted["user"])
+        out["user"] |= _names(ctx, case.municipality_id, wanted["user"])
     if wanted["unit"]:
-        out["unit"] = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
+        out["unit"] |= dict(ctx.session.execute(select(Unit.id, Unit.name).where(
             Unit.id.in_(wanted["unit"]), unit_reaches(case.municipality_id))).all())
     if wanted["catalogue"]:
         out["catalogue"] = dict(ctx.session.execute(
@@ -588,7 +600,8 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
     where = cockpit.where
     header = Header(
         case=case,
-        unit_name=case.unit.name if case.unit else "",
+        unit_name=(cockpit.unit_names.get(case.unit_id)
+                   or (case.unit.name if case.unit else "")),
         level=where.level,
         state=state,
         stafettholder_name=cockpit.in_place.stafettholder_name,
@@ -599,7 +612,8 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         header=header,
         overview=cockpit,
         others=other_actions(definition, list(cockpit.actions)),
-        log=_log_items(ctx, access, chosen, all_measures),
+        log=_log_items(ctx, access, chosen, all_measures,
+                       {"user": cockpit.people, "unit": cockpit.unit_names}),
         total_entries=view.total_entries,
         shown=shown,
         kind=kind,
@@ -607,8 +621,8 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         closed=state.final,
         today=today,
         expired_consents=expired_consents(ctx, access, list(cockpit.given), today),
-        units=moves.history(ctx, access.case),
-        ip=ip_summary(ctx, case),
+        units=moves.history(ctx, access.case) if cockpit.moved else [],
+        ip=ip_summary(ctx, case) if cockpit.has_ip else None,
     )
 
 

@@ -65,7 +65,8 @@ class CaseFacts(Mapping[str, bool]):
                  consents: Sequence[ConsentLike] | None = None,
                  lapsed: Iterable[Participant] = (),
                  measures: list[Measure] | None = None,
-                 awaiting_reports: list[BarnevernReport] | None = None) -> None:
+                 awaiting_reports: list[BarnevernReport] | None = None,
+                 reports: list[BarnevernReport] | None = None) -> None:
         self.ctx = ctx
         self.case = case
         self.definition = definition
@@ -76,6 +77,10 @@ class CaseFacts(Mapping[str, bool]):
             self.__dict__["participants"] = participants
         if consents is not None:
             self.__dict__["consents"] = consents
+        if reports is not None:  # every report of concern of the case (kind "report"), read
+            # once, oldest first: the reports the guards ask about are among them
+            self.__dict__["reports_without_debrief"] = [
+                r for r in reports if r.debrief_recorded_at is None]
         if measures is not None:  # every measure of the case, already read
             self.__dict__["active_measures"] = [m for m in measures if m.status == "active"]
         if awaiting_reports is not None:  # the reports awaiting feedback, already read

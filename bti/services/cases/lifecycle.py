@@ -7,6 +7,7 @@ the stafettlogg entry and the audit row, flushed together; the caller commits or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -47,6 +48,7 @@ from bti.domain.vocabulary import Relation
 from bti.engine import Action
 from bti.engine import Refusal
 from bti.engine import Step
+from bti.engine import TransitionDef
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
 from bti.engine.inputs import ID_NUMBER
@@ -284,6 +286,8 @@ def covered_units_of(ctx: Ctx, case: Case) -> frozenset[int]:
     workflow = ctx.workflows.for_record(ctx.session, case.workflow_definition_id)
     return case_coverage(case, _given_consents(ctx, case.id), ctx.today(),
                          workflow.definition.settings.youth_consent_age)
+
+
 def access_or_none(ctx: Ctx, case_id: int) -> CaseAccess | None:
     """The actor's access to the case as it stands now, else None (no case, no relation): a
     check that reads nothing to show; the caller audits what it shows."""
@@ -293,9 +297,19 @@ def access_or_none(ctx: Ctx, case_id: int) -> CaseAccess | None:
         return None
 
 
-def still_sees(ctx: Ctx, case_id: int) -> bool:
+#: Effects that change nobody's relation to the case: after one, the actor who took it still
+#: sees the case (``still_sees`` need not load it again).
+ACCESS_NEUTRAL_EFFECTS = frozenset({"note", "goal", "inform_home"})
+
+
+def still_sees(ctx: Ctx, case_id: int, after: FireResult | None = None) -> bool:
     """Whether the actor still has a relation to the case (after a move to another unit the
-    sending unit's staff may not): an access check that reads nothing to show, so no audit."""
+    sending unit's staff may not): an access check that reads nothing to show, so no audit.
+    ``after``: the step the actor just took on it; one that changes no relation
+    (``ACCESS_NEUTRAL_EFFECTS``) leaves the access ``fire`` checked as it was."""
+    if after is not None and after.case.id == case_id \
+            and after.step.transition.effect in ACCESS_NEUTRAL_EFFECTS:
+        return True
     try:
         _load(ctx, case_id)
     except NotFound:
@@ -530,18 +544,25 @@ def open_case(
     return OpenResult(case, entry, warnings)
 
 
+#: What a form gives ``fire``: the payload, from the transition the trigger names in the case's
+#: state (None when it names none there), as the workflow definition describes its fields.
+PayloadOf = Callable[[Any, TransitionDef | None], Mapping[str, Any]]
+
+
 def fire(
     ctx: Ctx,
     case_id: int,
     trigger: str,
-    payload: dict[str, Any] | None = None,
+    payload: Mapping[str, Any] | PayloadOf | None = None,
     *,
     expected_version: int | None = None,
     family: FamilyVia | None = None,
 ) -> FireResult:
     """Fire ``trigger`` on a case. Raises ``NotFound`` (no case or no access), ``Conflict``
     (``expected_version`` is stale, or another writer won), or ``TransitionRefused`` (with
-    every reason); in each of those cases nothing was written.
+    every reason); in each of those cases nothing was written. ``payload`` may be a function of
+    the definition and the trigger's transition in the case's state (a web form, whose fields
+    the definition gives): called once the case is loaded, so it is loaded once.
 
     With ``family`` the guardian or the young person takes the transition from the family page
     (``FamilyVia``): the same effect, stafettlogg entry (its data saying who gave it and how)
@@ -550,6 +571,9 @@ def fire(
     access = (_load(ctx, case_id, for_update=True) if family is None
               else _load_for_family(ctx, case_id))
     case = access.case
+    if callable(payload):
+        payload = dict(payload(access.workflow.definition,
+                               access.workflow.transition(trigger, case.state)))
     if expected_version is not None and case.version != expected_version:
         raise Conflict(current_version=case.version)
     workflow = access.workflow

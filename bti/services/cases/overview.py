@@ -13,17 +13,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import exists
+from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import union_all
 from sqlalchemy.orm import selectinload
 
 from bti.domain.analytics import MeasureCatalogueItem
 from bti.domain.cases import BarnevernReport
+from bti.domain.cases import CaseUnitPeriod
 from bti.domain.cases import Consent
 from bti.domain.cases import Goal
+from bti.domain.cases import Handover
+from bti.domain.cases import IndividualPlan
 from bti.domain.cases import Measure
 from bti.domain.clock import days_between
 from bti.domain.clock import local_date
@@ -223,6 +230,14 @@ class Overview:
     given: tuple[Consent, ...] = ()
     #: Every measure of the case, whatever its status.
     measures: tuple[Measure, ...] = ()
+    #: The names read for the cockpit (people and services that reach the case's
+    #: municipality, by id), for whoever shows more of the case on the same page.
+    people: Mapping[int, str] = field(default_factory=dict)
+    unit_names: Mapping[int, str] = field(default_factory=dict)
+    #: Whether the case ever moved (has unit periods) and has an individual plan: a page
+    #: reads those only when there is something to read.
+    moved: bool = True
+    has_ip: bool = True
 
     def allows(self, trigger: str) -> bool:
         """Whether the actor may take ``trigger`` now (for links beside what it acts on)."""
@@ -262,12 +277,23 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     current_consents = [c for c in given if consent_is_current(c, today)]
     goals = list(ctx.session.scalars(
         select(Goal).where(Goal.case_id == case.id).order_by(Goal.id)))
-    reports = list(ctx.session.scalars(select(BarnevernReport).where(
-        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report",
-        BarnevernReport.concluded_on.is_(None)).order_by(BarnevernReport.sent_on,
-                                                         BarnevernReport.id)))
+    # every report of concern at once: the open ones shown here, those the guards and the
+    # deadlines ask about are among them
+    all_reports = list(ctx.session.scalars(select(BarnevernReport).where(
+        BarnevernReport.case_id == case.id, BarnevernReport.kind == "report").order_by(
+            BarnevernReport.sent_on, BarnevernReport.id)))
+    reports = [r for r in all_reports if r.concluded_on is None]
     facts = CaseFacts(ctx, case, definition, access.participants, consents=given,
-                      lapsed=access.lapsed, measures=all_measures, awaiting_reports=reports)
+                      lapsed=access.lapsed, measures=all_measures, awaiting_reports=reports,
+                      reports=all_reports)
+    # what the case has at all, in one statement: a waiting handover, unit periods, an IP
+    has = ctx.session.execute(select(
+        exists().where(Handover.case_id == case.id, Handover.status == "proposed")
+        .label("handover"),
+        exists().where(CaseUnitPeriod.case_id == case.id).label("moved"),
+        exists().where(IndividualPlan.case_id == case.id).label("ip"))).one()
+    if not has.handover:
+        facts.__dict__["pending_handover"] = None
     if actions is None and not closed:
         actions = access.workflow.actions(case.state, roles=cases.case_roles(ctx, access),
                                           facts=facts)
@@ -285,18 +311,28 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
             user_ids.add(handover.to_user_id)
         if handover.from_user_id is not None:
             user_ids.add(handover.from_user_id)
-    people = dict(ctx.session.execute(select(User.id, User.display_name).where(
-        User.id.in_(user_ids), user_reaches(case.municipality_id))).all()) \
-        if user_ids else {}
     unit_ids = {case.unit_id} | {p.unit_id for p in access.participants if p.unit_id}
     unit_ids |= {s.unit_id for c in current_consents for s in c.services}
     if handover is not None and handover.to_unit_id is not None:
         unit_ids.add(handover.to_unit_id)
-    units = dict(ctx.session.execute(select(Unit.id, Unit.name).where(
-        Unit.id.in_(unit_ids), unit_reaches(case.municipality_id))).all())
+    # people and services by name in one statement, each as far as it reaches the case's
+    # municipality
+    named: Any = select(
+        literal("n").label("kind"), Unit.id.label("id"), Unit.name.label("name")).where(
+            Unit.id.in_(unit_ids), unit_reaches(case.municipality_id))
+    if user_ids:
+        named = union_all(
+            select(literal("u").label("kind"), User.id.label("id"),
+                   User.display_name.label("name"))
+            .where(User.id.in_(user_ids), user_reaches(case.municipality_id)), named)
+    people: dict[int, str] = {}
+    units: dict[int, str] = {}
+    for kind, key, name in ctx.session.execute(named):
+        (people if kind == "u" else units)[key] = name
 
     to_evaluate = [m for m in all_measures if m.status == "active" or m.id in unevaluated]
-    open_deadlines = deadlines(ctx, access, all_measures, current_consents, to_evaluate)
+    open_deadlines = deadlines(ctx, access, all_measures, current_consents, to_evaluate,
+                               reports=all_reports)
 
     where = _where(definition, case.state, days_between(case.level_entered_at, now),
                    open_deadlines[0] if open_deadlines else None, closed)
@@ -336,7 +372,8 @@ def _overview(ctx: Ctx, access: CaseAccess, actions: list[Action] | None) -> Ove
     return Overview(access, where, in_place,
                     () if closed else next_steps(definition, case.state, actions or [],
                                                  {"unit": units.get(case.unit_id, "")}),
-                    tuple(actions or ()), tuple(given), tuple(all_measures))
+                    tuple(actions or ()), tuple(given), tuple(all_measures), people, units,
+                    bool(has.moved), bool(has.ip))
 
 
 def _where(definition, state_name: str, days: int, deadline: Deadline | None,

@@ -334,17 +334,23 @@ def fire(case_id: int, trigger: str):
     version = parse_int((request.form.get("expected_version") or "").strip())
     if version is None:  # a hidden field: the form is not ours, or broken
         abort(400)
-    fields = casepage.action_fields(ctx, case_id, trigger)[1]  # NotFound → 404
-    values = forms.form_values(fields, request.form)
-    try:
-        result = cases.fire(ctx, case_id, trigger, forms.payload_from_form(fields, request.form),
-                            expected_version=version)
+    fields: list = []  # the trigger's fields in the case's state, from the definition
+
+    def payload_of(definition, transition):
+        fields[:] = (casepage.transition_fields(definition, transition)
+                     if transition is not None else [])
+        return forms.payload_from_form(fields, request.form)
+
+    try:  # NotFound (no case, no access) → 404
+        result = cases.fire(ctx, case_id, trigger, payload_of, expected_version=version)
     except Conflict:
+        values = forms.form_values(fields, request.form)
         get_session().rollback()
         return render_template("cases/conflict.html", case_id=case_id, fields=fields,
                                values=values, trigger=trigger,
                                colleagues=casepage.colleagues(ctx), units=casepage.units(ctx)), 409
     except (TransitionRefused, InvalidInput) as err:
+        values = forms.form_values(fields, request.form)
         get_session().rollback()  # nothing of the refused action is kept
         errors = (forms.errors_from_refusal(err) if isinstance(err, TransitionRefused)
                   else forms.FormErrors(dict(err.fields)))
@@ -354,7 +360,7 @@ def fire(case_id: int, trigger: str):
           else _("Saved: %(action)s", action=pick(t.label, lang())), "info")
     for warning in result.step.warnings:
         flash(_("Note: %(warning)s", warning=refusal_text(warning)), "warning")
-    if not cases.still_sees(ctx, case_id):  # moved to another unit: no longer theirs to see
+    if not cases.still_sees(ctx, case_id, result):  # moved to another unit: no longer theirs to see
         flash(_("The case now belongs to another unit. You no longer have access to it."),
               "info")
         return redirect(url_for("inbox.index"), 303)

@@ -66,7 +66,11 @@ def unread_badge() -> int | None:
     if g.get("error_page"):  # an error page (a lost database among them) reads nothing
         return None
     if "unread_notifications" not in g:
-        g.unread_notifications = notices.unread_count(get_ctx())
+        # a GET changes nothing (notices are marked read by POSTs, which redirect): the count
+        # read with the session stands; after any other request it is counted again
+        known = getattr(current_user, "unread_notifications", None) \
+            if request.method in ("GET", "HEAD") else None
+        g.unread_notifications = known if known is not None else notices.unread_count(get_ctx())
     return g.unread_notifications
 
 
