@@ -489,6 +489,7 @@ def vocabulary() -> Vocabulary:
         standing_roles=STANDING_ROLES,
         standing_effects=frozenset({"report_barnevernet", "avverge"}),
         opening_effect="concern",
+        log_kinds=frozenset(LOG_KINDS),
     )
 
 

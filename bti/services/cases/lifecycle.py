@@ -48,6 +48,7 @@ from bti.engine import Refusal
 from bti.engine import Step
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
+from bti.engine.definition import WorkflowDefinition
 from bti.engine.inputs import ID_NUMBER
 from bti.engine.inputs import contains_national_id
 from bti.services.access import audit
@@ -478,13 +479,25 @@ def open_case(
     ctx.session.flush()
     entry = stafettlogg.append(
         ctx, case, kind="concern", trigger="open", from_state=None, to_state=case.state,
-        data=payload, object_type="concern", object_id=row.id)
+        data=stafettlogg.with_sharing(dict(payload), definition.shared_by_default("concern")),
+        object_type="concern", object_id=row.id)
     audit.record(ctx, AuditAction.CASE_OPENED, case=case, object_type="case", object_id=case.id,
                  basis=Relation.REPORTER.value, state=case.state,
                  workflow=definition.id, revision=record_id, log_seq=entry.seq)
     ctx.session.flush()
     notify.case_opened(ctx, case)
     return OpenResult(case, entry, warnings)
+
+
+def entry_kind(definition: WorkflowDefinition, source: str, dest: str, effect: str) -> str:
+    """The kind of the stafettlogg entry a transition from ``source`` to ``dest`` writes (as
+    ``fire`` decides it): ``close`` into a final state, ``level_change`` across levels, else
+    the effect's kind."""
+    if definition.state(dest).final:
+        return "close"
+    if definition.state(source).level != definition.state(dest).level:
+        return "level_change"
+    return EFFECTS[effect].kind
 
 
 def fire(
@@ -494,8 +507,11 @@ def fire(
     payload: dict[str, Any] | None = None,
     *,
     expected_version: int | None = None,
+    shared: bool | None = None,
 ) -> FireResult:
-    """Fire ``trigger`` on a case. Raises ``NotFound`` (no case or no access), ``Conflict``
+    """Fire ``trigger`` on a case. ``shared``: whether the entry is shown to the family (None:
+    the workflow's default for the entry's kind, ``[family_sharing]``); the choice is written in
+    the entry's hashed data (``stafettlogg.FAMILY_KEY``). Raises ``NotFound`` (no case or no access), ``Conflict``
     (``expected_version`` is stale, or another writer won), or ``TransitionRefused`` (with
     every reason); in each of those cases nothing was written."""
     access = _load(ctx, case_id, for_update=True)
@@ -528,7 +544,10 @@ def fire(
     case.state = step.dest  # the only assignment of Case.state
     entry = stafettlogg.append(
         ctx, case, kind=kind, trigger=step.trigger, from_state=step.source, to_state=step.dest,
-        data=dict(step.payload), object_type=written.object_type, object_id=written.object_id)
+        data=stafettlogg.with_sharing(
+            dict(step.payload),
+            definition.shared_by_default(kind) if shared is None else shared),
+        object_type=written.object_type, object_id=written.object_id)
     audit.record(ctx, AuditAction.CASE_TRANSITION, case=case, object_type=written.object_type,
                  object_id=written.object_id, basis=access.basis, trigger=step.trigger,
                  source=step.source, dest=step.dest, log_seq=entry.seq)

@@ -336,9 +336,13 @@ def fire(case_id: int, trigger: str):
         abort(400)
     fields = casepage.action_fields(ctx, case_id, trigger)[1]  # NotFound → 404
     values = forms.form_values(fields, request.form)
+    shared = None  # a form without the choice (not ours): the workflow's default
+    if request.form.get("family_share_offered") == "1":
+        shared = request.form.get("shared_with_family") == "1"
+        values["shared_with_family"] = shared
     try:
         result = cases.fire(ctx, case_id, trigger, forms.payload_from_form(fields, request.form),
-                            expected_version=version)
+                            expected_version=version, shared=shared)
     except Conflict:
         get_session().rollback()
         return render_template("cases/conflict.html", case_id=case_id, fields=fields,
