@@ -387,3 +387,9 @@ def family_may_read(*, role: str, redeemed: bool, ended: bool, violence_flag: bo
     if not redeemed or ended:
         return False
     return not (violence_flag and role == "guardian")
+
+
+def may_handle_family_concerns(actor: Actor) -> bool:
+    """The concerns guardians raised with a unit (``bti.services.family.voice``): a leader with
+    a unit, who sees and handles those of their own unit only."""
+    return may_use_leader_views(actor) and actor.unit_id is not None

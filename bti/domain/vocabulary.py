@@ -593,6 +593,15 @@ class AuditAction(StrEnum):
     TEAM_MINUTES_RECORDED = "team.minutes_recorded"
     TEAM_FOLLOW_UP_DONE = "team.follow_up_done"
 
+    # the family's voice (bti.services.family.voice): a message to the case, answered by the
+    # stafettholder; a concern a guardian raises with a unit, handled by its leader
+    FAMILY_MESSAGE_SENT = "family.message_sent"
+    FAMILY_MESSAGES_VIEWED = "family.messages_viewed"
+    FAMILY_MESSAGE_ANSWERED = "family.message_answered"
+    FAMILY_CONCERN_RAISED = "family.concern_raised"
+    FAMILY_CONCERNS_LISTED = "family.concerns_listed"
+    FAMILY_CONCERN_HANDLED = "family.concern_handled"
+
     # analytics and the catalogue of measures
     ANALYTICS_VIEWED = "analytics.viewed"
     ANALYTICS_EXPORTED = "analytics.exported"

@@ -596,9 +596,9 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         for kind in sharing:
             if kind not in vocab.log_kinds:
                 add(f"family_sharing.{kind}: unknown stafettlogg entry kind {kind!r}")
-        missing = sorted(vocab.log_kinds - set(sharing))
-        if missing:
-            add(f"family_sharing: no default for the entry kinds {', '.join(missing)} "
+        unset = sorted(vocab.log_kinds - set(sharing))
+        if unset:
+            add(f"family_sharing: no default for the entry kinds {', '.join(unset)} "
                 "(each kind is \"shared\" or \"internal\")")
     return problems
 

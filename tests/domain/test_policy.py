@@ -69,6 +69,7 @@ USER_PREDICATES = {
     policy.may_administer_teams: ADMINS,
     policy.may_use_teams: CASE_WORKERS,
     policy.may_view_ip_overview: LEADERS - {"leader_no_unit"},
+    policy.may_handle_family_concerns: LEADERS - {"leader_no_unit"},
 }
 
 

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from bti.domain.log import StafettloggEntry
 from bti.services.cases import lifecycle as cases
 from bti.services.cases import stafettlogg
+from bti.services.errors import InvalidInput
+from bti.services.errors import NotFound
 from bti.services.family import invitations
 from bti.services.family import view
 from tests.factories import FIXED_NOW
@@ -53,7 +55,8 @@ def test_only_shared_entries_reach_the_family_newest_first(world, case, guardian
     assert all("Internt" not in t for t in texts)
     # the level change to nivå 1 is shared by the workflow's default, the concern is not
     kinds = [e.kind for e in page.shared]
-    assert "level_change" in kinds and "concern" not in kinds
+    assert "level_change" in kinds
+    assert "concern" not in kinds
     assert page.shared[0].heading("nb")  # the entry's past-tense title, in words
     assert [e.at for e in page.shared] == sorted((e.at for e in page.shared), reverse=True)
 
@@ -67,7 +70,8 @@ def test_the_writer_may_keep_a_shared_kind_internal(world, case, guardian):  # n
     assert len(_page(world, guardian, case.id).shared) == n
     cases.fire(holder, case.id, "add_goal", {"goal_text": "Sove betre."})  # the default
     shared = _page(world, guardian, case.id).shared
-    assert len(shared) == n + 1 and shared[0].kind == "goal"
+    assert len(shared) == n + 1
+    assert shared[0].kind == "goal"
     assert "Sove betre" in shared[0].heading("nn")
 
 
@@ -95,3 +99,134 @@ def test_a_shared_entry_is_marked_on_the_staff_case_page(world, case):  # noqa: 
     assert item.shared
     assert all(f.value != True for f in item.fields if f.label is None)  # noqa: E712
     assert [f.value for f in item.fields] == ["Til heimen."]
+
+
+# --- a comment or question from the family: a task for the stafettholder ----------------------
+
+
+def test_a_message_becomes_the_stafettholders_task_until_answered(world, case, guardian):  # noqa: F811
+    from bti.domain.cases import Notification
+    from bti.services.cases import inbox
+    from bti.services.family import voice
+
+    msg = voice.send_message(world.session, guardian, case.id, "  Kan vi møtast før jul?  ",
+                             now=FIXED_NOW, workflows=world.registry)
+    assert msg.text == "Kan vi møtast før jul?"
+    box = inbox.my_inbox(world.ctx(world.coordinator))
+    item = next(i for i in box.items if i.case.id == case.id)
+    assert [u.kind for u in item.urgencies][:1] == [inbox.FAMILY_MESSAGE]
+    assert box.counts()[inbox.FAMILY_MESSAGE] == 1
+    # only the stafettholder: the reporter's inbox has no such task
+    other = inbox.my_inbox(world.ctx(world.teacher))
+    assert all(u.kind != inbox.FAMILY_MESSAGE for i in other.items for u in i.urgencies)
+    notice = world.session.scalars(select(Notification).where(
+        Notification.kind == "family_message")).one()
+    assert notice.user_id == world.coordinator.id and notice.case_id == case.id
+    assert "møtast" not in notice.details  # no free text in the notice
+    page = _page(world, guardian, case.id)
+    assert [(m.text, m.answered_at) for m in page.messages] == [(msg.text, None)]
+    # the stafettholder reads and answers; the family sees it answered; the task is gone
+    _, rows = voice.case_messages(world.ctx(world.coordinator), case.id)
+    assert [(r.role, r.text) for r in rows] == [("guardian", msg.text)]
+    voice.answer(world.ctx(world.coordinator), case.id, msg.id)
+    assert _page(world, guardian, case.id).messages[0].answered_at == FIXED_NOW
+    box = inbox.my_inbox(world.ctx(world.coordinator))
+    assert inbox.FAMILY_MESSAGE not in box.counts()
+    with pytest.raises(InvalidInput) as err:
+        voice.answer(world.ctx(world.coordinator), case.id, msg.id)
+    assert err.value.fields == {"message": ["already_answered"]}
+
+
+def test_only_the_stafettholder_reads_and_answers(world, case, guardian):  # noqa: F811
+    from bti.services.family import voice
+
+    msg = voice.send_message(world.session, guardian, case.id, "Eit spørsmål.", now=FIXED_NOW,
+                             workflows=world.registry)
+    for who in (world.teacher, world.leader, world.foreign, world.outsider):
+        with pytest.raises(NotFound):
+            voice.case_messages(world.ctx(who), case.id)
+        with pytest.raises(NotFound):
+            voice.answer(world.ctx(who), case.id, msg.id)
+
+
+def test_a_bad_message_is_refused_and_nothing_written(world, case, guardian):  # noqa: F811
+    from bti.domain.family_voice import FamilyMessage
+    from bti.services.family import voice
+
+    for text, code in (("   ", "required"), ("x" * 2001, "too_long"),
+                       ("Fnr 018190 10001 til info", "contains_id_number")):
+        with pytest.raises(InvalidInput) as err:
+            voice.send_message(world.session, guardian, case.id, text, now=FIXED_NOW,
+                               workflows=world.registry)
+        assert err.value.fields == {"text": [code]}
+    assert world.session.scalars(select(FamilyMessage)).all() == []
+
+
+def test_no_message_without_a_link_to_the_case(world, case, guardian):  # noqa: F811
+    from bti.services.family import voice
+
+    stranger = family(world, "pid-guardian-other")
+    with pytest.raises(NotFound):
+        voice.send_message(world.session, stranger, case.id, "Hei", now=FIXED_NOW,
+                           workflows=world.registry)
+    case.violence_flag = True  # no guardian has access while flagged
+    with pytest.raises(NotFound):
+        voice.send_message(world.session, guardian, case.id, "Hei", now=FIXED_NOW,
+                           workflows=world.registry)
+
+
+# --- a guardian's concern about their own child, to the unit's leader --------------------------
+
+
+def _concern(world, actor, **kw):
+    from bti.services.family import voice
+
+    values = {"unit_id": str(world.school.id), "child_name": "Mia", "birth_year": "2017",
+              "text": "Mia et lite og søv dårleg.", "contact": "900 00 000"} | kw
+    return voice.raise_concern(world.session, actor, now=FIXED_NOW, **values)
+
+
+def test_a_guardians_concern_reaches_the_units_leader(world):
+    from bti.domain.cases import Case
+    from bti.domain.cases import Notification
+    from bti.domain.family import FamilyMember
+    from bti.services.family import voice
+
+    guardian = family(world)
+    assert [u.name for u in voice.concern_units(world.session, world.municipality.id)] == \
+        ["Nordvik skule"]  # kindergartens and schools only
+    row = _concern(world, guardian)
+    notice = world.session.scalars(select(Notification).where(
+        Notification.kind == "concern_new")).one()
+    assert notice.user_id == world.leader.id and notice.case_id is None
+    assert "Mia" not in notice.details
+    assert [c.id for c in voice.unit_concerns(world.ctx(world.leader))] == [row.id]
+    assert voice.unit_concerns(world.ctx(world.coordinator)) == []  # not a leader
+    assert voice.unit_concerns(world.ctx(world.foreign)) == []  # another municipality
+    with pytest.raises(NotFound):
+        voice.open_case_from(world.ctx(world.foreign), row.id, "M. B.")
+    case = voice.open_case_from(world.ctx(world.leader), row.id, "M. B.")
+    assert case.unit_id == world.school.id and case.child_birth_year == 2017
+    assert world.session.get(Case, case.id).child_pseudonym == "M. B."
+    assert row.case_id == case.id and row.handled_by_id == world.leader.id
+    # the family gained nothing: no link to the case, and their list is empty
+    assert world.session.scalars(select(FamilyMember)).all() == []
+    assert view.my_cases(world.session, guardian, world.registry, now=FIXED_NOW) == []
+    with pytest.raises(InvalidInput):
+        voice.close_concern(world.ctx(world.leader), row.id)
+
+
+def test_a_bad_concern_names_every_error_and_writes_nothing(world):
+    from bti.domain.family_voice import FamilyConcern
+
+    guardian = family(world)
+    with pytest.raises(InvalidInput) as err:
+        _concern(world, guardian, unit_id=str(world.health.id), child_name="",
+                 birth_year="1990", text="Sjå 01819010001", contact="x" * 121)
+    assert err.value.fields == {"unit": ["not_a_choice"], "child_name": ["required"],
+                                "birth_year": ["birth_year_range"],
+                                "text": ["contains_id_number"], "contact": ["too_long"]}
+    with pytest.raises(InvalidInput) as err:
+        _concern(world, guardian, unit_id="", birth_year="to tusen")
+    assert err.value.fields == {"unit": ["required"], "birth_year": ["not_a_number"]}
+    assert world.session.scalars(select(FamilyConcern)).all() == []

@@ -511,9 +511,9 @@ def fire(
 ) -> FireResult:
     """Fire ``trigger`` on a case. ``shared``: whether the entry is shown to the family (None:
     the workflow's default for the entry's kind, ``[family_sharing]``); the choice is written in
-    the entry's hashed data (``stafettlogg.FAMILY_KEY``). Raises ``NotFound`` (no case or no access), ``Conflict``
-    (``expected_version`` is stale, or another writer won), or ``TransitionRefused`` (with
-    every reason); in each of those cases nothing was written."""
+    the entry's hashed data (``stafettlogg.FAMILY_KEY``). Raises ``NotFound`` (no case or no
+    access), ``Conflict`` (``expected_version`` is stale, or another writer won), or
+    ``TransitionRefused`` (with every reason); in each of those cases nothing was written."""
     access = _load(ctx, case_id, for_update=True)
     case = access.case
     if expected_version is not None and case.version != expected_version:

@@ -20,7 +20,6 @@ from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.services.context import Ctx
 
-
 #: The key of an entry's data saying it is shared with the family (``True``); an entry without
 #: it is internal. Part of the hashed content: the choice cannot be changed without breaking
 #: the chain, and nothing changes it (the log is append-only).

@@ -29,6 +29,7 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.clock import local_date
 from bti.domain.family import FamilyMember
+from bti.domain.family_voice import FamilyMessage
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Unit
@@ -94,6 +95,10 @@ def _member_and_case(session: Session, actor: FamilyActor, case_id: int
     if found is None:
         raise NotFound(f"case {case_id}", object_type="case", object_id=case_id)
     return found
+
+
+#: The family member's link and the case, if they may see it (else ``NotFound``).
+member_and_case = _member_and_case
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,22 @@ def _shared_entries(session: Session, case: Case, workflow: Workflow) -> list[Sh
 
 
 @dataclass(frozen=True)
+class MessageSent:
+    """A comment or question the family member wrote: received (when), and answered (when)."""
+
+    id: int
+    text: str
+    sent_at: datetime
+    answered_at: datetime | None
+
+
+def _messages(session: Session, member: FamilyMember) -> list[MessageSent]:
+    return [MessageSent(m.id, m.text, m.sent_at, m.answered_at) for m in session.scalars(
+        select(FamilyMessage).where(FamilyMessage.member_id == member.id)
+        .order_by(FamilyMessage.id.desc()))]
+
+
+@dataclass(frozen=True)
 class FamilyCase:
     case_id: int
     role: str
@@ -192,6 +213,8 @@ class FamilyCase:
     seen: list[SeenRow]
     #: The stafettlogg entries shared with the family, newest first.
     shared: list[SharedEntry] = field(default_factory=list)
+    #: The family member's own comments and questions to the case, newest first.
+    messages: list[MessageSent] = field(default_factory=list)
 
 
 def case_page(session: Session, actor: FamilyActor, case_id: int, workflows: WorkflowRegistry,
@@ -222,7 +245,8 @@ def case_page(session: Session, actor: FamilyActor, case_id: int, workflows: Wor
            request_id=request_id)
     return FamilyCase(case.id, member.role, definition.level_of(case.state), goals, measures,
                       min(upcoming) if upcoming else None, evaluations,
-                      _seen(session, case), _shared_entries(session, case, workflow))
+                      _seen(session, case), _shared_entries(session, case, workflow),
+                      _messages(session, member))
 
 
 def _seen(session: Session, case: Case) -> list[SeenRow]:
