@@ -121,7 +121,8 @@ def test_a_message_becomes_the_stafettholders_task_until_answered(world, case, g
     assert all(u.kind != inbox.FAMILY_MESSAGE for i in other.items for u in i.urgencies)
     notice = world.session.scalars(select(Notification).where(
         Notification.kind == "family_message")).one()
-    assert notice.user_id == world.coordinator.id and notice.case_id == case.id
+    assert notice.user_id == world.coordinator.id
+    assert notice.case_id == case.id
     assert "møtast" not in notice.details  # no free text in the notice
     page = _page(world, guardian, case.id)
     assert [(m.text, m.answered_at) for m in page.messages] == [(msg.text, None)]
@@ -198,17 +199,20 @@ def test_a_guardians_concern_reaches_the_units_leader(world):
     row = _concern(world, guardian)
     notice = world.session.scalars(select(Notification).where(
         Notification.kind == "concern_new")).one()
-    assert notice.user_id == world.leader.id and notice.case_id is None
+    assert notice.user_id == world.leader.id
+    assert notice.case_id is None
     assert "Mia" not in notice.details
     assert [c.id for c in voice.unit_concerns(world.ctx(world.leader))] == [row.id]
     assert voice.unit_concerns(world.ctx(world.coordinator)) == []  # not a leader
     assert voice.unit_concerns(world.ctx(world.foreign)) == []  # another municipality
     with pytest.raises(NotFound):
         voice.open_case_from(world.ctx(world.foreign), row.id, "M. B.")
-    case = voice.open_case_from(world.ctx(world.leader), row.id, "M. B.")
-    assert case.unit_id == world.school.id and case.child_birth_year == 2017
-    assert world.session.get(Case, case.id).child_pseudonym == "M. B."
-    assert row.case_id == case.id and row.handled_by_id == world.leader.id
+    opened = voice.open_case_from(world.ctx(world.leader), row.id, "M. B.")
+    assert opened.unit_id == world.school.id
+    assert opened.child_birth_year == 2017
+    assert world.session.get(Case, opened.id).child_pseudonym == "M. B."
+    assert row.case_id == opened.id
+    assert row.handled_by_id == world.leader.id
     # the family gained nothing: no link to the case, and their list is empty
     assert world.session.scalars(select(FamilyMember)).all() == []
     assert view.my_cases(world.session, guardian, world.registry, now=FIXED_NOW) == []
