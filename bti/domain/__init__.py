@@ -10,7 +10,8 @@ from importlib import import_module
 
 #: Every module that defines entities on ``bti.domain.base.Base``.
 ENTITY_MODULES = ("bti.domain.org", "bti.domain.cases", "bti.domain.log", "bti.domain.analytics",
-                  "bti.domain.notifications", "bti.domain.teams", "bti.domain.family")
+                  "bti.domain.notifications", "bti.domain.teams", "bti.domain.family",
+                  "bti.domain.family_voice")
 
 for _name in ENTITY_MODULES:
     import_module(_name)

@@ -28,6 +28,8 @@ from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.family import FamilyMember
 from bti.domain.family import FamilySession
+from bti.domain.family_voice import FamilyConcern
+from bti.domain.family_voice import FamilyMessage
 from bti.domain.log import AuditChainHead
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
@@ -66,4 +68,5 @@ __all__ = [
     "WorkflowDefinitionRecord",
     "Note", "Participant", "StafettloggEntry", "Unit", "User", "UserRole",
     "WorkflowDefinitionRecord", "AgendaItem", "FollowUp", "Team", "TeamMeeting", "TeamMember",
+    "FamilyConcern", "FamilyMessage",
 ]

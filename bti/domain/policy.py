@@ -415,3 +415,9 @@ def may_edit_annual_wheel_item(actor: Actor, item_municipality_id: int,
     if ADMIN in actor.roles:
         return True
     return item_unit_id is not None and item_unit_id == actor.unit_id
+
+
+def may_handle_family_concerns(actor: Actor) -> bool:
+    """The concerns guardians raised with a unit (``bti.services.family.voice``): a leader with
+    a unit, who sees and handles those of their own unit only."""
+    return may_use_leader_views(actor) and actor.unit_id is not None

@@ -495,6 +495,7 @@ def vocabulary() -> Vocabulary:
         standing_roles=STANDING_ROLES,
         standing_effects=frozenset({"report_barnevernet", "avverge"}),
         opening_effect="concern",
+        log_kinds=frozenset(LOG_KINDS),
     )
 
 
@@ -602,6 +603,15 @@ class AuditAction(StrEnum):
     TEAM_QUESTION_ASKED = "team.question_asked"
     TEAM_MINUTES_RECORDED = "team.minutes_recorded"
     TEAM_FOLLOW_UP_DONE = "team.follow_up_done"
+
+    # the family's voice (bti.services.family.voice): a message to the case, answered by the
+    # stafettholder; a concern a guardian raises with a unit, handled by its leader
+    FAMILY_MESSAGE_SENT = "family.message_sent"
+    FAMILY_MESSAGES_VIEWED = "family.messages_viewed"
+    FAMILY_MESSAGE_ANSWERED = "family.message_answered"
+    FAMILY_CONCERN_RAISED = "family.concern_raised"
+    FAMILY_CONCERNS_LISTED = "family.concerns_listed"
+    FAMILY_CONCERN_HANDLED = "family.concern_handled"
 
     # analytics and the catalogue of measures
     ANALYTICS_VIEWED = "analytics.viewed"

@@ -70,6 +70,8 @@ class Vocabulary:
     standing_effects: frozenset[str] = frozenset()
     #: Effect used for the initial concern (the ``[opening]`` table).
     opening_effect: str = "concern"
+    #: The stafettlogg entry kinds; a ``[family_sharing]`` table must give each a default.
+    log_kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class StateDef:
 
 #: What a failing ``when`` rule does: refuse the action, or let it through with a warning.
 WHEN_OUTCOMES = ("refuse", "warn")
+#: The values of a ``[family_sharing]`` entry: the kind's default for the family's page.
+FAMILY_SHARING = ("shared", "internal")
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,9 @@ class WorkflowDefinition:
     teams: tuple[TeamDef, ...] = ()
     description: Mapping[str, str] | None = None
     guidance: tuple[GuidanceDef, ...] = ()
+    #: The stafettlogg entry kinds shared with the family by default (``[family_sharing]``);
+    #: every other kind is internal. Staff may choose otherwise per entry.
+    family_shared_kinds: frozenset[str] = frozenset()
     source_sha256: str = ""
     source: str = field(default="", repr=False, compare=False)
 
@@ -251,6 +258,10 @@ class WorkflowDefinition:
 
     def level_of(self, state: str) -> LevelDef:
         return self._level_index[self._state_index[state].level]
+
+    def shared_by_default(self, kind: str) -> bool:
+        """Whether an entry of ``kind`` is shared with the family unless staff say otherwise."""
+        return kind in self.family_shared_kinds
 
     @property
     def final_states(self) -> frozenset[str]:

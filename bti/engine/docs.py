@@ -96,6 +96,11 @@ FORMAT_KEYS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("guidance", "table of tables", "no (default none)",
          "guidance panels shown on the forms that need them, see "
          "[`[guidance.NAME]`](#guidancename)"),
+        ("family_sharing", "table: entry kind → `\"shared\"` or `\"internal\"`",
+         "no (default: every kind internal); when given, every kind",
+         "whether a stafettlogg entry of each kind is shown on the family's page by default; "
+         "staff may choose otherwise per entry when they write it, and the choice is part of "
+         "the entry's hashed content"),
     ),
     "settings": (
         ("youth_consent_age", "integer, `15` or `16`", "yes",
@@ -350,7 +355,9 @@ Besides the shape above, the loader checks (and `bti workflow check` reports eve
   standing effect (`report_barnevernet`, `avverge`);
 - every non-final state has a way out to another state, and every state can be reached from
   `initial`;
-- the keys of `deadlines.level_decision_days` are level ids.
+- the keys of `deadlines.level_decision_days` are level ids;
+- `family_sharing`, when given, has one key for each stafettlogg entry kind of the vocabulary
+  and no other.
 
 In `workflows/`, every `*.toml` file is loaded, ids must be unique, and the folder may not be
 empty; the tests also require `id` to equal the file name.
@@ -626,6 +633,8 @@ def _settings_lines(d: WorkflowDefinition, lang: str) -> list[str]:
         f"{dl.barnevern_feedback_days} days; consent expiry warning "
         f"{dl.consent_expiry_warning_days} days; inactive after {dl.inactivity_days} days.",
         f"- Teams: {teams}.",
+        "- Shared with the family by default: "
+        + (", ".join(f"`{k}`" for k in sorted(d.family_shared_kinds)) or "nothing") + ".",
     ]
 
 

@@ -226,6 +226,8 @@ def _build(d: Mapping[str, Any], sha: str, text: str) -> WorkflowDefinition:
             GuidanceDef(gid, tuple(g["on"]), _filled(g["title"], d["settings"]),
                         _filled(g["text"], d["settings"]))
             for gid, g in d["guidance"].items()),
+        family_shared_kinds=frozenset(
+            k for k, v in d["family_sharing"].items() if v == "shared"),
         source_sha256=sha,
         source=text,
     )

@@ -18,6 +18,7 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
+from bti.engine.definition import FAMILY_SHARING
 from bti.engine.definition import FIELD_TYPES
 from bti.engine.definition import PHASES
 from bti.engine.definition import WHEN_OUTCOMES
@@ -209,6 +210,11 @@ class WorkflowSchema(_Strict):
     standing_exits = fields.List(fields.Nested(StandingExitSchema), load_default=list)
     guidance = fields.Dict(keys=fields.String(validate=IDENT),
                            values=fields.Nested(GuidanceSchema), load_default=dict)
+    family_sharing = fields.Dict(
+        keys=fields.String(validate=IDENT),
+        values=fields.String(validate=validate.OneOf(FAMILY_SHARING)),
+        load_default=dict,
+    )
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[str]:
@@ -585,6 +591,16 @@ def check_graph(raw: Mapping[str, Any], vocab: Vocabulary) -> list[str]:  # noqa
         for lid in deadlines["level_decision_days"]:
             if lid not in levels:
                 add(f"deadlines.level_decision_days.{lid}: unknown level {lid!r}")
+
+    sharing = raw.get("family_sharing")
+    if isinstance(sharing, dict) and sharing and vocab.log_kinds:
+        for kind in sharing:
+            if kind not in vocab.log_kinds:
+                add(f"family_sharing.{kind}: unknown stafettlogg entry kind {kind!r}")
+        unset = sorted(vocab.log_kinds - set(sharing))
+        if unset:
+            add(f"family_sharing: no default for the entry kinds {', '.join(unset)} "
+                "(each kind is \"shared\" or \"internal\")")
     return problems
 
 

@@ -71,6 +71,7 @@ USER_PREDICATES = {
     policy.may_view_ip_overview: LEADERS - {"leader_no_unit"},
     policy.may_read_annual_wheel: set(ACTORS) - {"no_role"},
     policy.may_keep_annual_wheel: (LEADERS - {"leader_no_unit"}) | ADMINS,
+    policy.may_handle_family_concerns: LEADERS - {"leader_no_unit"},
 }
 
 

@@ -260,3 +260,90 @@ def _uncovered_service(app, case_id: int) -> tuple[int, str, int, str]:
             if user is not None:
                 return unit.id, unit.name, user.id, user.display_name
     raise AssertionError("the demo has no uncovered service with staff")
+
+
+#: The second journey's guardians (synthetic Tenor numbers) and its texts.
+WRITERS = {"nb": "family-01819010001", "nn": "family-02819010004"}
+VOICE = {
+    "nb": {"field": "Din kommentar eller ditt spørsmål", "send": "Send",
+           "waiting": "Ikke besvart ennå.", "task": "Familien skrev en kommentar",
+           "messages": "Kommentarer og spørsmål fra familien", "answer": "Merk som besvart",
+           "answered": "Besvart"},
+    "nn": {"field": "Kommentaren eller spørsmålet ditt", "send": "Send",
+           "waiting": "Ikkje svart enno.", "task": "Familien skreiv ein kommentar",
+           "messages": "Kommentarar og spørsmål frå familien", "answer": "Merk som svart",
+           "answered": "Svart"},
+}
+
+
+def _invitation_code(app, case_id: int) -> str:
+    from bti.services.context import Ctx
+    from bti.services.family import invitations
+
+    ext = app.extensions["bti"]
+    with ext.session_factory.begin() as s:
+        holder = s.scalar(select(User).where(User.username == "koordinator"))
+        ctx = Ctx(session=s, actor=holder, workflows=ext.workflows, now=ext.clock)
+        return invitations.invite(ctx, case_id, "guardian").code
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn"])
+def test_a_guardians_comment_becomes_the_stafettholders_task(
+        request, browser, family_server, axe, screenshot_as, html_pages, lang):
+    base, app = family_server
+    t, v = TEXT[lang], VOICE[lang]
+    case_id = _case_of_koordinator(app)
+    code = _invitation_code(app, case_id)
+    question = f"Kan vi møtast før jul? ({lang})"
+
+    # the guardian signs in on their phone, joins the case and writes a question
+    family, page, errors = _context(browser, base, html_pages, request.node.name)
+    page.goto("/familie/")
+    _choose_language(page, lang)
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["sign_in"]).click()
+    page.locator("input[name=login]").fill(WRITERS[lang])
+    page.locator("select[name=acr]").select_option("high")
+    with page.expect_navigation(url=re.compile(r"/familie/saker$")):
+        page.locator("button[type=submit]").click()
+    page.get_by_label(t["code"]).fill(code)
+    with page.expect_navigation():
+        page.get_by_role("button", name=t["join"]).click()
+    page.get_by_label(v["field"]).fill(question)
+    with page.expect_navigation():
+        page.get_by_role("button", name=v["send"], exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/familie/saker/{case_id}(#h-messages)?$"))
+    card = page.locator("#h-messages ~ ul .card", has_text=question)
+    expect(card).to_contain_text(v["waiting"])
+    _check(page, axe, screenshot_as, "message-sent", lang)
+    assert not errors, errors
+
+    # the stafettholder sees it as a task and marks it answered
+    staff, spage, serrors = _context(browser, base, html_pages, request.node.name)
+    spage.goto("/auth/login")
+    _choose_language(spage, lang)
+    spage.locator("#f-username").fill("koordinator")
+    spage.locator("#f-password").fill(DEMO_PASSWORD)
+    with spage.expect_navigation():
+        spage.locator("form.form button[type=submit]").first.click()
+    spage.goto("/saker/")
+    expect(spage.locator("li[data-kind=family_message]").first).to_contain_text(v["task"])
+    _check(spage, axe, screenshot_as, "task", lang)
+    spage.goto(f"/saker/{case_id}")
+    with spage.expect_navigation():
+        spage.get_by_role("link", name=v["messages"]).click()
+    item = spage.locator(".card", has_text=question)
+    expect(item).to_be_visible()
+    _check(spage, axe, screenshot_as, "staff-messages", lang)
+    with spage.expect_navigation():
+        item.get_by_role("button", name=v["answer"]).click()
+    expect(spage.locator(".card", has_text=question)).to_contain_text(v["answered"])
+    assert not serrors, serrors
+    staff.close()
+
+    # the guardian sees that it was answered
+    page.reload()
+    expect(page.locator("#h-messages ~ ul .card", has_text=question)).to_contain_text(
+        v["answered"])
+    _check(page, axe, screenshot_as, "message-answered", lang)
+    family.close()

@@ -248,6 +248,41 @@ def _moved_in(r: Run):
     return case
 
 
+def _guardian(r: Run, person: str = "pid-varsel-1"):
+    from bti.services.family import sessions
+
+    identity = sessions.identify(r.w.session, municipality=r.w.municipality,
+                                 issuer="http://idporten.test", subject_claim="pid",
+                                 person=person, key=b"a-notify-test-key", now=FIXED_NOW)
+    return sessions.FamilyActor(identity.id, r.w.municipality.id, 0)
+
+
+def _family_message(r: Run):
+    """A guardian linked to the case writes a question: its stafettholder is told (no text in
+    the notice)."""
+    from bti.services.family import invitations
+    from bti.services.family import voice
+
+    case = r.n1()
+    made = invitations.invite(r.ctx(r.w.coordinator), case.id, "guardian")
+    guardian = _guardian(r)
+    invitations.redeem(r.w.session, guardian, made.code, now=FIXED_NOW)
+    voice.send_message(r.w.session, guardian, case.id, "Kan vi møtast?", now=FIXED_NOW,
+                       workflows=r.w.registry)
+    return case
+
+
+def _family_concern(r: Run):
+    """A guardian raises a concern with the school: its leaders are told of a new concern
+    (no case yet, so the notice holds none)."""
+    from bti.services.family import voice
+
+    voice.raise_concern(r.w.session, _guardian(r), unit_id=str(r.w.school.id),
+                        child_name="Mia", birth_year="2017", text="Søv dårleg.", contact="",
+                        now=FIXED_NOW)
+    return None
+
+
 SCENARIOS = [
     Scenario(Event.CONCERN_NEW, _concern, frozenset({"leader"})),
     Scenario(Event.APPOINTED, _appointed, frozenset({"coordinator"})),
@@ -268,6 +303,8 @@ SCENARIOS = [
     Scenario(Event.TEAM_AGENDA, _team_question,
              frozenset({"teacher", "nurse", "psychologist", "coordinator", "leader"})),
     Scenario(Event.CASE_MOVED_IN, _moved_in, frozenset({"nurse"})),
+    Scenario(Event.FAMILY_MESSAGE, _family_message, frozenset({"coordinator"})),
+    Scenario(Event.CONCERN_NEW, _family_concern, frozenset({"leader"})),
 ]
 
 #: The preferences every scenario runs with: one recipient wants none of the events by e-mail,

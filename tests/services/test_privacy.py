@@ -109,7 +109,17 @@ def rich_case(w: World, pseudonym: str = SENTINEL, *, close: bool = True, now=No
         "evaluate_by": _d(30)}).entry.object_id
     fire(w.coordinator, "propose_handover", {"to_user": w.nurse.id, "reason": "Helse"})
     fire(w.nurse, "decline_handover", {"reason": "Ikkje no."})
-    family_invitations.invite(c(w.coordinator), case.id, "guardian")
+    invited = family_invitations.invite(c(w.coordinator), case.id, "guardian").member
+    from bti.domain.family_voice import FamilyConcern
+    from bti.domain.family_voice import FamilyMessage
+
+    w.session.add_all([  # the family's voice: a question, and the concern the case came from
+        FamilyMessage(case_id=case.id, member_id=invited.id, text="Kan vi møtast?",
+                      sent_at=FIXED_NOW),
+        FamilyConcern(municipality_id=w.municipality.id, unit_id=w.school.id,
+                      child_name="Mia", child_birth_year=2016, text="Søv dårleg.",
+                      raised_at=FIXED_NOW, case_id=case.id)])
+    w.session.flush()
     access.request_emergency_access(c(w.outsider), case.id, REASON)
     fire(w.coordinator, "start")
     fire(w.coordinator, "evaluate")

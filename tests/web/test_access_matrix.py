@@ -254,6 +254,8 @@ class World:
     #: municipality's (the administrator's, removed in its row)
     wheel_item_id: int = 1
     wheel_shared_id: int = 1
+    #: the guardian's comment to the case, and a guardian's concern to the case's school
+    family_voice: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" or actor in FAMILY_ACTORS else self.users[actor].id
@@ -274,6 +276,8 @@ class World:
                                family_invite=self.family_invite_id,
                                wheel_item=self.wheel_item_id,
                                wheel_shared=self.wheel_shared_id,
+                               family_message=self.family_voice.get("message", 0),
+                               family_concern=self.family_voice.get("concern", 0),
                                username=user.username if user else "ingen")
 
 
@@ -411,9 +415,10 @@ def make_world(app) -> World:
               for name in STAFF_ACTORS if name != "anonymous"}
     team = build_team(app, users, case_id)
     family_invite = family_members(app, users, case_id, browsers)
+    voice = family_voice(app, case_id, unit_ids["school"])
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
                  users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team,
-                 family_invite, *built["wheel"])
+                 family_invite, *built["wheel"], voice)
 
 
 def build_team(app, users, case_id: int) -> dict[str, int]:
@@ -500,6 +505,31 @@ def family_members(app, users, case_id: int, browsers: dict[str, Browser]) -> in
     for actor in FAMILY_ACTORS:
         browsers[actor].get("/auth/login")  # the family session's CSRF token
     return invite
+
+
+def family_voice(app, case_id: int, school_id: int) -> dict[str, int]:
+    """The guardian's comment to the case (``bti.services.family.voice``) and a concern a
+    guardian raised with the case's school."""
+    from bti.domain.family import FamilyMember
+    from bti.domain.family_voice import FamilyConcern
+    from bti.domain.family_voice import FamilyMessage
+    from bti.domain.org import ExternalIdentity
+
+    ext = app.extensions["bti"]
+    now = ext.clock()
+    with ext.session_factory.begin() as s:
+        identity = s.scalars(select(ExternalIdentity).where(
+            ExternalIdentity.user_id.is_(None)).order_by(ExternalIdentity.id)).first()
+        member = s.scalars(select(FamilyMember).where(
+            FamilyMember.case_id == case_id, FamilyMember.identity_id == identity.id)).one()
+        message = FamilyMessage(case_id=case_id, member_id=member.id, text="Eit spørsmål.",
+                                sent_at=now)
+        concern = FamilyConcern(municipality_id=identity.municipality_id, unit_id=school_id,
+                                identity_id=identity.id, child_name="Mia",
+                                child_birth_year=2017, text="Søv dårleg.", raised_at=now)
+        s.add_all([message, concern])
+        s.flush()
+        return {"message": message.id, "concern": concern.id}
 
 
 # --- the run --------------------------------------------------------------------------------------

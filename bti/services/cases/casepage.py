@@ -59,6 +59,7 @@ from bti.services.cases import handover as handovers
 from bti.services.cases import inbox
 from bti.services.cases import lifecycle as cases
 from bti.services.cases import moves
+from bti.services.cases import stafettlogg
 from bti.services.cases.ansvarsgruppe import IpSummary
 from bti.services.cases.ansvarsgruppe import ip_summary
 from bti.services.cases.facts import CaseFacts
@@ -257,6 +258,8 @@ class LogItem:
     fields: list[LogField]
     #: The past-tense title ("Kari Kvam ble stafettholder"); None: shown by its label.
     title: EntryTitle | None = None
+    #: Shown on the family's page (``stafettlogg.FAMILY_KEY``).
+    shared: bool = False
 
     def heading(self, lang: str) -> str | None:
         return self.title.text(lang) if self.title is not None else None
@@ -266,6 +269,8 @@ class LogItem:
 class ActionForm:
     action: Action
     fields: list[FormField]
+    #: Whether the entry it writes is shared with the family unless the writer says otherwise.
+    shared_default: bool = False
 
     @property
     def trigger(self) -> str:
@@ -352,7 +357,20 @@ ACTION_GROUP = {"note": "record", "meeting": "record", "evaluation": "record",
                 "move": "people"}
 
 
-def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> OtherActions:
+def shared_default(definition: WorkflowDefinition, t: TransitionDef, state: str | None) -> bool:
+    """The workflow's default (``[family_sharing]``) for the entry ``t`` writes from ``state``."""
+    source = state if state in {s.name for s in definition.states} else t.sources[0]
+    kind = cases.entry_kind(definition, source, t.dest or source, t.effect)
+    return definition.shared_by_default(kind)
+
+
+def _action_form(definition: WorkflowDefinition, a: Action, state: str | None) -> ActionForm:
+    t = a.transition
+    return ActionForm(a, transition_fields(definition, t), shared_default(definition, t, state))
+
+
+def other_actions(definition: WorkflowDefinition, actions: list[Action],
+                  state: str | None = None) -> OtherActions:
     """The internal and standing actions this actor may take now (refused ones are left out:
     the checklist of the next step says what is missing, and links to what meets it)."""
     out = OtherActions([], [], [], [])
@@ -364,7 +382,7 @@ def other_actions(definition: WorkflowDefinition, actions: list[Action]) -> Othe
         spec = EFFECTS.get(t.effect)
         group = "duties" if t.standing else "people" if side else ACTION_GROUP.get(
             spec.kind if spec else "", "record")
-        getattr(out, group).append(ActionForm(a, transition_fields(definition, t)))
+        getattr(out, group).append(_action_form(definition, a, state))
     return out
 
 
@@ -388,10 +406,11 @@ class CasePage:
     ip: IpSummary | None = None
 
 
-def group_actions(definition: WorkflowDefinition, actions: list[Action]) -> ActionGroups:
+def group_actions(definition: WorkflowDefinition, actions: list[Action],
+                  state: str | None = None) -> ActionGroups:
     groups = ActionGroups([], [], [], [])
     for a in actions:
-        form = ActionForm(a, transition_fields(definition, a.transition))
+        form = _action_form(definition, a, state)
         t = a.transition
         if t.standing:
             groups.standing.append(form)
@@ -504,6 +523,8 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
                 definition, e.trigger, e.from_state, access)
         shown = []
         for key in sorted(d, key=lambda k: (k == REASON, order.get(k, len(order)))):
+            if key == stafettlogg.FAMILY_KEY:
+                continue  # shown as the entry's mark, not as a field
             value = d[key]
             if value is None or value == "" or value == []:
                 continue
@@ -522,7 +543,7 @@ def _log_items(ctx: Ctx, access: CaseAccess, entries: list[StafettloggEntry],
             shown.append(LogField(fdef.label if fdef else {"nb": key, "nn": key, "en": key},
                                   fdef.type if fdef else "textarea", shown_value))
         items.append(LogItem(e, lookups["user"].get(e.actor_id, ""), label, shown,
-                             titles.get(e.seq)))
+                             titles.get(e.seq), stafettlogg.is_shared(d)))
     return items
 
 
@@ -611,7 +632,7 @@ def case_page(ctx: Ctx, case_id: int, *, kind: str | None = None,
         access=access,
         header=header,
         overview=cockpit,
-        others=other_actions(definition, list(cockpit.actions)),
+        others=other_actions(definition, list(cockpit.actions), access.case.state),
         log=_log_items(ctx, access, chosen, all_measures,
                        {"user": cockpit.people, "unit": cockpit.unit_names}),
         total_entries=view.total_entries,
@@ -687,7 +708,7 @@ def receipt(ctx: Ctx, case_id: int) -> Receipt:
         header_level=definition.level(state.level),
         state=state,
         decide_by=level_deadline(definition, access.case),
-        groups=group_actions(definition, actions),
+        groups=group_actions(definition, actions, access.case.state),
         options=FormOptions(colleagues(ctx), units(ctx), [], [], []),
         today=ctx.today(),
     )
@@ -801,6 +822,7 @@ def action_page(ctx: Ctx, case_id: int, trigger: str, *, refused_too: bool = Fal
                 fields = [f for f in fields if f.name != "holder_stays"]
         else:
             options = replace(options, reports=facts.reports_without_debrief)
-    return ActionPage(access, header, ActionForm(action, fields), options,
+    return ActionPage(access, header, ActionForm(
+        action, fields, shared_default(definition, action.transition, case.state)), options,
                       tuple(g for g in definition.guidance if trigger in g.on), ctx.today(),
                       after, ctx.actor.id == case.stafettholder_id)

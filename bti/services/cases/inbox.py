@@ -34,6 +34,7 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.clock import local_date
+from bti.domain.family_voice import FamilyMessage
 from bti.domain.rules import BASIS_ORDER
 from bti.domain.rules import access_basis
 from bti.domain.rules import case_coverage
@@ -61,6 +62,8 @@ EVALUATION_DUE_DAYS = 7
 #: at the top for the reporter and the unit's leader until one is (``violence_pinned``).
 VIOLENCE_UNREPORTED = "violence_unreported"
 HANDOVER_WAITING = "handover_waiting"  # a handover waits for MY acceptance
+#: The family wrote a comment or question to a case I hold, not marked answered yet.
+FAMILY_MESSAGE = "family_message"
 EVALUATION_OVERDUE = "evaluation_overdue"
 LEVEL_DEADLINE_PASSED = "level_deadline_passed"  # e.g. no decision within 14 days at nivå 0
 FEEDBACK_OVERDUE = "feedback_overdue"  # barnevernet's feedback is late
@@ -69,7 +72,7 @@ CONSENT_EXPIRING = "consent_expiring"
 EVALUATION_DUE = "evaluation_due"
 FEEDBACK_AWAITED = "feedback_awaited"
 INACTIVE = "inactive"
-URGENCY_ORDER = (VIOLENCE_UNREPORTED, HANDOVER_WAITING, EVALUATION_OVERDUE,
+URGENCY_ORDER = (VIOLENCE_UNREPORTED, HANDOVER_WAITING, FAMILY_MESSAGE, EVALUATION_OVERDUE,
                  LEVEL_DEADLINE_PASSED, FEEDBACK_OVERDUE, CONSENT_EXPIRED, CONSENT_EXPIRING,
                  EVALUATION_DUE, FEEDBACK_AWAITED, INACTIVE)
 _RANK = {k: i for i, k in enumerate(URGENCY_ORDER)}
@@ -165,6 +168,7 @@ def classify(
     reports: Iterable[BarnevernReport] = (),
     consents: Iterable[Consent] = (),
     expired: Iterable[Consent] = (),
+    messages: Iterable[FamilyMessage] = (),
 ) -> tuple[Urgency, ...]:
     """Every reason ``case`` is urgent today, most urgent first. Rows not about the case or
     not in the state a rule asks for are ignored, so callers may pass a superset.
@@ -172,6 +176,9 @@ def classify(
     (``bti.domain.rules.expired_unrenewed``)."""
     out: list[Urgency] = []
     deadlines = definition.deadlines
+    if case.stafettholder_id == actor_id:  # the family's contact answers the family
+        out += [Urgency(FAMILY_MESSAGE, local_date(m.sent_at), False, m.id) for m in messages
+                if m.case_id == case.id and m.answered_at is None]
     for h in handovers:
         # to the actor, or to the coordinating unit they answer for (the caller passes those
         # only where the actor is one of its recipients)
@@ -321,6 +328,9 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
         Consent.case_id.in_(ids), Consent.status == "given",
         Consent.withdrawn_at.is_(None)))) if ids else {}
     reported = reported_cases(ctx, [c.id for c in cases if c.violence_flag])
+    held = [c.id for c in cases if c.stafettholder_id == actor.id]
+    messages = _by_case(s.scalars(select(FamilyMessage).where(
+        FamilyMessage.case_id.in_(held), FamilyMessage.answered_at.is_(None)))) if held else {}
 
     items: list[InboxItem] = []
     warn: list[tuple[Case, Consent]] = []
@@ -338,7 +348,8 @@ def my_inbox(ctx: Ctx, *, include_closed: bool = False) -> Inbox:
         urgencies = classify(
             case, definition, today, actor_id=actor.id, measures=measures.get(case.id, ()),
             handovers=handovers.get(case.id, ()), reports=reports.get(case.id, ()),
-            consents=given, expired=expired_unrenewed(case, given, today, covered))
+            consents=given, expired=expired_unrenewed(case, given, today, covered),
+            messages=messages.get(case.id, ()))
         if violence_pinned(case, rels, case.id in reported):
             urgencies = (Urgency(VIOLENCE_UNREPORTED, local_date(case.opened_at), True),
                          *urgencies)

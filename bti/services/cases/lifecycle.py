@@ -51,6 +51,7 @@ from bti.engine import Step
 from bti.engine import TransitionDef
 from bti.engine import TransitionRefused
 from bti.engine import Workflow
+from bti.engine.definition import WorkflowDefinition
 from bti.engine.inputs import ID_NUMBER
 from bti.engine.inputs import contains_national_id
 from bti.services.access import audit
@@ -535,7 +536,8 @@ def open_case(
     ctx.session.flush()
     entry = stafettlogg.append(
         ctx, case, kind="concern", trigger="open", from_state=None, to_state=case.state,
-        data=payload, object_type="concern", object_id=row.id)
+        data=stafettlogg.with_sharing(dict(payload), definition.shared_by_default("concern")),
+        object_type="concern", object_id=row.id)
     audit.record(ctx, AuditAction.CASE_OPENED, case=case, object_type="case", object_id=case.id,
                  basis=Relation.REPORTER.value, state=case.state,
                  workflow=definition.id, revision=record_id, log_seq=entry.seq)
@@ -549,6 +551,17 @@ def open_case(
 PayloadOf = Callable[[Any, TransitionDef | None], Mapping[str, Any]]
 
 
+def entry_kind(definition: WorkflowDefinition, source: str, dest: str, effect: str) -> str:
+    """The kind of the stafettlogg entry a transition from ``source`` to ``dest`` writes (as
+    ``fire`` decides it): ``close`` into a final state, ``level_change`` across levels, else
+    the effect's kind."""
+    if definition.state(dest).final:
+        return "close"
+    if definition.state(source).level != definition.state(dest).level:
+        return "level_change"
+    return EFFECTS[effect].kind
+
+
 def fire(
     ctx: Ctx,
     case_id: int,
@@ -557,12 +570,17 @@ def fire(
     *,
     expected_version: int | None = None,
     family: FamilyVia | None = None,
+    shared: bool | None = None,
 ) -> FireResult:
     """Fire ``trigger`` on a case. Raises ``NotFound`` (no case or no access), ``Conflict``
     (``expected_version`` is stale, or another writer won), or ``TransitionRefused`` (with
     every reason); in each of those cases nothing was written. ``payload`` may be a function of
     the definition and the trigger's transition in the case's state (a web form, whose fields
     the definition gives): called once the case is loaded, so it is loaded once.
+
+    ``shared``: whether the entry is shown to the family (None: the workflow's default for the
+    entry's kind, ``[family_sharing]``); the choice is written in the entry's hashed data
+    (``stafettlogg.FAMILY_KEY``).
 
     With ``family`` the guardian or the young person takes the transition from the family page
     (``FamilyVia``): the same effect, stafettlogg entry (its data saying who gave it and how)
@@ -606,7 +624,9 @@ def fire(
                        "provider": family.provider}
     entry = stafettlogg.append(
         ctx, case, kind=kind, trigger=step.trigger, from_state=step.source, to_state=step.dest,
-        data=data, object_type=written.object_type, object_id=written.object_id)
+        data=stafettlogg.with_sharing(
+            data, definition.shared_by_default(kind) if shared is None else shared),
+        object_type=written.object_type, object_id=written.object_id)
     if family is None:
         audit.record(ctx, AuditAction.CASE_TRANSITION, case=case,
                      object_type=written.object_type, object_id=written.object_id,

@@ -20,6 +20,24 @@ from bti.domain.log import canonical_json
 from bti.domain.log import chain_hash
 from bti.services.context import Ctx
 
+#: The key of an entry's data saying it is shared with the family (``True``); an entry without
+#: it is internal. Part of the hashed content: the choice cannot be changed without breaking
+#: the chain, and nothing changes it (the log is append-only).
+FAMILY_KEY = "shared_with_family"
+
+
+def with_sharing(data: dict[str, Any], shared: bool) -> dict[str, Any]:
+    """``data`` marked as shared with the family when ``shared`` (internal: unmarked)."""
+    if shared:
+        data[FAMILY_KEY] = True
+    else:
+        data.pop(FAMILY_KEY, None)
+    return data
+
+
+def is_shared(data: dict[str, Any]) -> bool:
+    return data.get(FAMILY_KEY) is True
+
 
 def append(
     ctx: Ctx,

@@ -11,7 +11,10 @@ audited (``channel = "family"``) before the data is returned.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from datetime import datetime
 from typing import Any
@@ -26,12 +29,20 @@ from bti.domain.cases import Measure
 from bti.domain.cases import Meeting
 from bti.domain.clock import local_date
 from bti.domain.family import FamilyMember
+from bti.domain.family_voice import FamilyMessage
 from bti.domain.log import AuditEvent
+from bti.domain.log import StafettloggEntry
 from bti.domain.org import Unit
 from bti.domain.org import User
 from bti.domain.policy import family_may_read
 from bti.domain.vocabulary import AuditAction
+from bti.engine import Workflow
 from bti.engine.definition import LevelDef
+from bti.services.cases import stafettlogg
+from bti.services.cases.lifecycle import CaseAccess
+from bti.services.cases.overview import EntryTitle
+from bti.services.cases.overview import entry_titles
+from bti.services.context import Ctx
 from bti.services.errors import NotFound
 from bti.services.family.sessions import FamilyActor
 from bti.services.family.sessions import record
@@ -86,6 +97,10 @@ def _member_and_case(session: Session, actor: FamilyActor, case_id: int
     return found
 
 
+#: The family member's link and the case, if they may see it (else ``NotFound``).
+member_and_case = _member_and_case
+
+
 @dataclass(frozen=True)
 class MeasureRow:
     description: str
@@ -119,6 +134,74 @@ class SeenRow:
 
 
 @dataclass(frozen=True)
+class SharedEntry:
+    """One stafettlogg entry the staff shared with the family: when, who wrote it, what happened
+    (the entry's past-tense title from the workflow, else its action's label) and the free
+    text written with it (a note's text, a meeting's minutes)."""
+
+    at: datetime
+    author: str
+    kind: str
+    title: EntryTitle | None
+    label: Mapping[str, str] | None
+    texts: tuple[str, ...]
+
+    def heading(self, lang: str) -> str | None:
+        return self.title.text(lang) if self.title is not None else None
+
+
+#: The newest shared entries on the family's page.
+SHARED_SHOWN = 200
+
+
+def _shared_entries(session: Session, case: Case, workflow: Workflow) -> list[SharedEntry]:
+    """The entries shared with the family, newest first; never an internal one."""
+    rows = [e for e in session.scalars(
+        select(StafettloggEntry).where(
+            StafettloggEntry.case_id == case.id,
+            StafettloggEntry.data.contains(f'"{stafettlogg.FAMILY_KEY}":true'))
+        .order_by(StafettloggEntry.seq.desc()).limit(SHARED_SHOWN))
+        if stafettlogg.is_shared(json.loads(e.data or "{}"))]
+    if not rows:
+        return []
+    definition = workflow.definition
+    access = CaseAccess(case, workflow, [], frozenset(), "family")
+    titles = entry_titles(Ctx.system(session, workflows=None), access, rows)
+    names = dict(session.execute(select(User.id, User.display_name).where(
+        User.id.in_({e.actor_id for e in rows}))).all())
+    out = []
+    for e in rows:
+        data = json.loads(e.data or "{}")
+        if e.trigger == "open":
+            label: Mapping[str, str] | None = definition.opening.label
+        else:
+            t = workflow.transition(e.trigger, e.from_state) if e.from_state else None
+            label = t.label if t else None
+        texts = tuple(str(v) for k, v in data.items()
+                      if isinstance(v, str) and v.strip() and k in definition.fields
+                      and definition.fields[k].type == "textarea")
+        out.append(SharedEntry(e.at, names.get(e.actor_id, ""), e.kind, titles.get(e.seq),
+                               label, texts))
+    return out
+
+
+@dataclass(frozen=True)
+class MessageSent:
+    """A comment or question the family member wrote: received (when), and answered (when)."""
+
+    id: int
+    text: str
+    sent_at: datetime
+    answered_at: datetime | None
+
+
+def _messages(session: Session, member: FamilyMember) -> list[MessageSent]:
+    return [MessageSent(m.id, m.text, m.sent_at, m.answered_at) for m in session.scalars(
+        select(FamilyMessage).where(FamilyMessage.member_id == member.id)
+        .order_by(FamilyMessage.id.desc()))]
+
+
+@dataclass(frozen=True)
 class FamilyCase:
     case_id: int
     role: str
@@ -128,13 +211,18 @@ class FamilyCase:
     next_meeting: date | None
     evaluations: list[EvaluationRow]
     seen: list[SeenRow]
+    #: The stafettlogg entries shared with the family, newest first.
+    shared: list[SharedEntry] = field(default_factory=list)
+    #: The family member's own comments and questions to the case, newest first.
+    messages: list[MessageSent] = field(default_factory=list)
 
 
 def case_page(session: Session, actor: FamilyActor, case_id: int, workflows: WorkflowRegistry,
               *, now: datetime, request_id: str | None = None) -> FamilyCase:
     """The family's page of one case (audited as ``family.case_viewed``)."""
     member, case = _member_and_case(session, actor, case_id)
-    definition = workflows.for_record(session, case.workflow_definition_id).definition
+    workflow = workflows.for_record(session, case.workflow_definition_id)
+    definition = workflow.definition
     goals = list(session.scalars(select(Goal.text).where(Goal.case_id == case.id)
                                  .order_by(Goal.id)))
     measures = [MeasureRow(m.description, name, unit or "", m.evaluate_by, m.status)
@@ -157,7 +245,8 @@ def case_page(session: Session, actor: FamilyActor, case_id: int, workflows: Wor
            request_id=request_id)
     return FamilyCase(case.id, member.role, definition.level_of(case.state), goals, measures,
                       min(upcoming) if upcoming else None, evaluations,
-                      _seen(session, case))
+                      _seen(session, case), _shared_entries(session, case, workflow),
+                      _messages(session, member))
 
 
 def _seen(session: Session, case: Case) -> list[SeenRow]:

@@ -29,6 +29,7 @@ class Event(StrEnum):
     CASE_MOVED_IN = "case_moved_in"
     AUDIT_REVIEW = "audit_review"
     MEETING_INVITATION = "meeting_invitation"
+    FAMILY_MESSAGE = "family_message"
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class EventSpec:
 
 
 EVENTS: dict[Event, EventSpec] = {
-    Event.CONCERN_NEW: EventSpec("now", "the leaders of the case's unit"),
+    Event.CONCERN_NEW: EventSpec("now", "the leaders of the case's unit (or of the unit a "
+                                        "guardian raised a concern with)"),
     Event.APPOINTED: EventSpec("now", "the new stafettholder"),
     Event.HANDOVER_PROPOSED: EventSpec("now", "the proposed recipient"),
     Event.HANDOVER_ACCEPTED: EventSpec("now", "the proposer"),
@@ -63,4 +65,5 @@ EVENTS: dict[Event, EventSpec] = {
     #: A calendar invitation (ICS): a digest user gets it at the digest hour, but as a mail of
     #: its own (a calendar reads one invitation per message), not inside the digest's list.
     Event.MEETING_INVITATION: EventSpec("now", "the stafettholder and the case's participants"),
+    Event.FAMILY_MESSAGE: EventSpec("now", "the stafettholder"),
 }

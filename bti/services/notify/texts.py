@@ -37,6 +37,7 @@ TITLES: dict[Event, str] = {
     Event.CASE_MOVED_IN: N_("A case was moved to your unit"),
     Event.AUDIT_REVIEW: N_("An access pattern needs review"),
     Event.MEETING_INVITATION: N_("You are invited to a meeting in a case"),
+    Event.FAMILY_MESSAGE: N_("The family wrote a comment or question to a case you hold"),
 }
 
 #: An event's title for a particular ``change`` in its details (a moved or cancelled meeting).

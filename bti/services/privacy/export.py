@@ -66,6 +66,8 @@ from bti.domain.cases import Note
 from bti.domain.cases import Notification
 from bti.domain.cases import Participant
 from bti.domain.family import FamilyMember
+from bti.domain.family_voice import FamilyConcern
+from bti.domain.family_voice import FamilyMessage
 from bti.domain.log import AuditEvent
 from bti.domain.log import StafettloggEntry
 from bti.domain.notifications import NotificationDelivery
@@ -122,6 +124,8 @@ SECTIONS: dict[str, tuple[str, type[Any]]] = {
     "team_agenda_item": ("team_agenda_items", AgendaItem),
     "team_follow_up": ("team_follow_ups", FollowUp),
     "family_member": ("family_members", FamilyMember),
+    "family_message": ("family_messages", FamilyMessage),
+    "family_concern": ("family_concerns", FamilyConcern),
     "stafettlogg_entry": ("stafettlogg", StafettloggEntry),
     "individual_plan": ("individual_plan", IndividualPlan),
     "ansvarsgruppe_member": ("ansvarsgruppe_members", AnsvarsgruppeMember),

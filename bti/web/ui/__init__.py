@@ -60,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import catalogue
     from bti.web.ui import family
     from bti.web.ui import family_staff
+    from bti.web.ui import family_voice
     from bti.web.ui import guide
     from bti.web.ui import inbox
     from bti.web.ui import leader
@@ -71,5 +72,5 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
                    catalogue, analytics, settings, teams, family, family_staff, guide,
-                   accessibility, wheel):
+                   accessibility, wheel, family_voice):
         app.register_blueprint(module.bp)

@@ -327,6 +327,14 @@ def action(case_id: int, trigger: str):
     return _render_action(case_id, trigger)
 
 
+def _posted_values(fields: list, shared: bool | None) -> dict:
+    """The posted form's values, to draw it again (with the writer's sharing choice)."""
+    values = forms.form_values(fields, request.form)
+    if shared is not None:
+        values["shared_with_family"] = shared
+    return values
+
+
 @bp.post("/<int:case_id>/handling/<trigger>")
 @policy.case
 def fire(case_id: int, trigger: str):
@@ -335,6 +343,9 @@ def fire(case_id: int, trigger: str):
     if version is None:  # a hidden field: the form is not ours, or broken
         abort(400)
     fields: list = []  # the trigger's fields in the case's state, from the definition
+    shared = None  # a form without the choice (not ours): the workflow's default
+    if request.form.get("family_share_offered") == "1":
+        shared = request.form.get("shared_with_family") == "1"
 
     def payload_of(definition, transition):
         fields[:] = (casepage.transition_fields(definition, transition)
@@ -342,15 +353,16 @@ def fire(case_id: int, trigger: str):
         return forms.payload_from_form(fields, request.form)
 
     try:  # NotFound (no case, no access) → 404
-        result = cases.fire(ctx, case_id, trigger, payload_of, expected_version=version)
+        result = cases.fire(ctx, case_id, trigger, payload_of, expected_version=version,
+                            shared=shared)
     except Conflict:
-        values = forms.form_values(fields, request.form)
+        values = _posted_values(fields, shared)
         get_session().rollback()
         return render_template("cases/conflict.html", case_id=case_id, fields=fields,
                                values=values, trigger=trigger,
                                colleagues=casepage.colleagues(ctx), units=casepage.units(ctx)), 409
     except (TransitionRefused, InvalidInput) as err:
-        values = forms.form_values(fields, request.form)
+        values = _posted_values(fields, shared)
         get_session().rollback()  # nothing of the refused action is kept
         errors = (forms.errors_from_refusal(err) if isinstance(err, TransitionRefused)
                   else forms.FormErrors(dict(err.fields)))

@@ -90,6 +90,10 @@ def family_code_text(code: str) -> str:
         "closed": _("The case is closed."),
         "already_ended": _("The access has ended already."),
         "not_allowed": _("Choose one of the options."),
+        "already_answered": _("It is marked as answered already."),
+        "already_handled": _("The concern is handled already."),
+        "birth_year_range": _("Give the year the child was born, for a child up to 24 years "
+                              "old."),
     }
     return texts.get(code) or error_text(code)
 

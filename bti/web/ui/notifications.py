@@ -47,6 +47,11 @@ def target_of(n) -> str:
         if isinstance(details.get("item_id"), int):
             return url_for("teams.item", team_id=details["team_id"], item_id=details["item_id"])
         return url_for("teams.team", team_id=details["team_id"])
+    if n.kind == Event.FAMILY_MESSAGE.value and n.case_id is not None:
+        return url_for("family_voice.messages", case_id=n.case_id)
+    if n.kind == Event.CONCERN_NEW.value and isinstance(details.get("family_concern_id"), int):
+        return url_for("family_voice.unit_concerns",
+                       _anchor=f"concern-{details['family_concern_id']}")
     if n.case_id is not None:
         return case_url(n.case_id)
     return url_for("notifications.index")
