@@ -387,3 +387,9 @@ def family_may_read(*, role: str, redeemed: bool, ended: bool, violence_flag: bo
     if not redeemed or ended:
         return False
     return not (violence_flag and role == "guardian")
+
+
+def may_see_practice_progress(actor: Actor) -> bool:
+    """Who in the leader's own unit has walked a practice case to its end (part of the
+    introduction of new staff): a leader with a unit. It shows names and dates, no case."""
+    return may_use_leader_views(actor) and actor.unit_id is not None
