@@ -53,7 +53,8 @@ def test_a_practice_case_is_its_openers_sandbox(world, session):
     assert (again, new) == (case_id, False)  # continued, not a second one
     case = session.scalars(select(Case).where(Case.id == case_id)
                            .execution_options(**{INCLUDE_PRACTICE: True})).one()
-    assert case.practice and case.child_pseudonym == practice.PSEUDONYM
+    assert case.practice
+    assert case.child_pseudonym == practice.PSEUDONYM
     # hidden from every plain query of cases, seen by the sandbox's own
     assert session.scalars(select(Case).where(Case.id == case_id)).first() is None
     assert lifecycle.get_case(w.ctx(w.teacher), case_id).case.id == case_id
@@ -62,13 +63,14 @@ def test_a_practice_case_is_its_openers_sandbox(world, session):
         with pytest.raises(NotFound):
             lifecycle.get_case(w.ctx(other), case_id)
     # the flag is fixed once the case exists
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="never changed"):
         case.practice = False
     assert [c.id for c in practice.mine(w.ctx(w.teacher))] == [case_id]
     assert practice.mine(w.ctx(w.coordinator)) == []
     # not in anybody's inbox, the owner's included (the practice page lists it)
     for who in (w.teacher, w.leader):
-        assert all(i.case.id != case_id for i in inbox.my_inbox(w.ctx(who), include_closed=True).items)
+        listed = inbox.my_inbox(w.ctx(who), include_closed=True).items
+        assert all(i.case.id != case_id for i in listed)
 
 
 def test_the_walk_sends_nothing_counts_nothing_and_is_completed(world, session):
@@ -79,7 +81,8 @@ def test_the_walk_sends_nothing_counts_nothing_and_is_completed(world, session):
     assert (_count(session, Notification), _count(session, AnalyticsCounter)) == (notices, cells)
     assert session.get(User, w.teacher.id).practice_completed_at == FIXED_NOW
     done = {c.user_id: c.completed_at for c in practice.completions(w.ctx(w.leader))}
-    assert done[w.teacher.id] == FIXED_NOW and done[w.coordinator.id] is None
+    assert done[w.teacher.id] == FIXED_NOW
+    assert done[w.coordinator.id] is None
     assert w.nurse.id not in done  # another unit
     for not_leader in (w.teacher, w.admin):
         with pytest.raises(Forbidden):
@@ -91,7 +94,8 @@ def test_the_walk_sends_nothing_counts_nothing_and_is_completed(world, session):
     assert _count(session, Notification) > notices
     # and a new walk starts a new practice case, the completion date stays the first one
     later, new = practice.start_or_continue(w.ctx(w.teacher), what_seen="Ny øving.")
-    assert new and later != case_id
+    assert new
+    assert later != case_id
 
 
 def test_steps_that_reach_other_people_are_refused(world, session):
