@@ -61,8 +61,10 @@ from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
 from bti.domain.org import UnitMunicipality
+from bti.domain.org import User
 from bti.services.access import review
 from bti.services.accounts.tokens import SCOPES as TOKEN_SCOPES
+from bti.services.context import Ctx
 from bti.web import create_app
 from tests.dbs import app_database
 from tests.factories import FIXED_NOW
@@ -249,6 +251,8 @@ class World:
     team: dict[str, int] = field(default_factory=dict)
     #: an open guardian invitation to the case (the stafettholder ends it in its row)
     family_invite_id: int = 1
+    #: the teacher's practice case (øvingssak): theirs alone to see
+    practice_case_id: int = 0
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" or actor in FAMILY_ACTORS else self.users[actor].id
@@ -267,6 +271,7 @@ class World:
                                team_item=self.team.get("item", 0),
                                team_follow_up=self.team.get("follow_up", 0),
                                family_invite=self.family_invite_id,
+                               practice_case=self.practice_case_id,
                                username=user.username if user else "ingen")
 
 
@@ -381,9 +386,10 @@ def make_world(app) -> World:
     built = build_world(app)
     users, unit_ids = built["users"], built["unit_ids"]
     case_id, browsers = build_case(app, users, unit_ids)
+    practice_case = build_practice_case(app, users)
     with app.extensions["bti"].session_factory() as s:
         missing = next(i for i in range(10 ** len(str(case_id)) - 1, 0, -1)
-                       if s.get(Case, i) is None)
+                       if s.get(Case, i, execution_options={"include_practice": True}) is None)
         notification = s.scalars(select(Notification.id).where(
             Notification.user_id == users["leader"].id,
             Notification.kind == "emergency_access")).one()
@@ -399,7 +405,26 @@ def make_world(app) -> World:
     family_invite = family_members(app, users, case_id, browsers)
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
                  users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team,
-                 family_invite)
+                 family_invite, practice_case)
+
+
+def build_practice_case(app, users) -> int:
+    """The teacher's practice case (issue 18 §3), at its first step; and one for every other
+    actor who works on cases, so that the practice row's POST continues a case rather than
+    opens one (a case opened there could take the id the 404 oracle uses as missing)."""
+    from bti.domain.policy import works_on_cases
+    from bti.services.cases import practice
+
+    ext = app.extensions["bti"]
+    out = {}
+    with ext.session_factory.begin() as s:
+        for name in ("teacher", *sorted(n for n in users if n != "teacher")):
+            actor = s.get(User, users[name].id)
+            if not works_on_cases(actor):
+                continue
+            ctx = Ctx(session=s, actor=actor, workflows=ext.workflows, now=ext.clock)
+            out[name] = practice.start_or_continue(ctx, what_seen="Øving.")[0]
+    return out["teacher"]
 
 
 def build_team(app, users, case_id: int) -> dict[str, int]:
