@@ -52,7 +52,8 @@ def test_journey9_a_new_employee_practises_on_the_guides_steps(page, live_server
 
     # the first step, tried in a practice case: its action page, marked as practice
     step = page.locator("#step-n0_plan")
-    print("DEBUG", page.url, page.locator("li[id^=step-]").count(), page.content()[:200])
+    print("DEBUG", page.url, page.evaluate("document.querySelectorAll('li[id^=step-]').length"),
+          page.evaluate("document.querySelectorAll('form[action=\"/ovingssak/start\"]').length"))
     with page.expect_navigation():
         step.get_by_role("button", name=re.compile(rf"^{t['try']}")).click()
     expect(page).to_have_url(re.compile(r"/saker/\d+/handling/start$"))
