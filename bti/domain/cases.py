@@ -7,6 +7,7 @@ append-only record of every event. Both are written in one transaction by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from datetime import datetime
 
@@ -16,10 +17,17 @@ from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import event
 from sqlalchemy import false
+from sqlalchemy import select
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
+from sqlalchemy.orm import validates
+from sqlalchemy.orm import with_loader_criteria
+from sqlalchemy.orm.util import identity_key
 
 from bti.domain.base import Base
 from bti.domain.org import Unit
@@ -75,14 +83,64 @@ class Case(Base):
     log_seq: Mapped[int] = mapped_column(default=0)
     log_head: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
     version: Mapped[int] = mapped_column(nullable=False)
+    #: A practice case (øvingssak, issue 18 §3): a fictional case a new employee walks through
+    #: the workflow in a sandbox. Set only when the case is opened and never changed; only its
+    #: opener sees it, no notice leaves it, and every query of cases leaves it out unless it
+    #: asks for it (``include_practice``, see ``_practice_hidden`` below).
+    practice: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: When the owner deleted their practice case: gone for them at once (no relation to it
+    #: any more), its rows purged by the next purge run (which has the rights to delete).
+    practice_discarded_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("practice")
+    def _practice_fixed(self, key: str, value: bool) -> bool:
+        if self.id is not None and bool(value) != bool(self.practice):
+            raise ValueError("a case's practice flag is set when it is opened, never changed")
+        return bool(value)
 
     unit: Mapped[Unit] = relationship(foreign_keys=[unit_id])
     stafettholder: Mapped[User | None] = relationship(foreign_keys=[stafettholder_id])
 
     def __repr__(self) -> str:
         return f"<Case {self.id} {self.state} v{self.version}>"
+
+
+#: The execution option that lets a statement see practice cases (the sandbox's own queries:
+#: the case's access check, the practice list, the purge, the chain checks).
+INCLUDE_PRACTICE = "include_practice"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _practice_hidden(state: ORMExecuteState) -> None:
+    """Practice cases are left out of every ORM query of cases (lists, leader views, the
+    dashboards and their exports, the calendar feed, scans, team agendas, transfers …), so a
+    panel added tomorrow cannot count them by forgetting a filter. Only a statement with the
+    execution option ``include_practice`` sees them; loads of a row already found (a
+    relationship or a column) are left alone."""
+    if (state.is_select and not state.is_column_load and not state.is_relationship_load
+            and not state.execution_options.get(INCLUDE_PRACTICE, False)):
+        state.statement = state.statement.options(with_loader_criteria(
+            Case, lambda cls: cls.practice.is_(False), include_aliases=True))
+
+
+def practice_case_ids(session: Session, case_ids: Iterable[int]) -> set[int]:
+    """Which of ``case_ids`` are practice cases: from the cases the session already holds
+    (no statement, the hot path of a transition's notice), else one query for the rest."""
+    found: set[int] = set()
+    unknown: list[int] = []
+    for case_id in case_ids:
+        held = session.identity_map.get(identity_key(Case, case_id))
+        if held is None:
+            unknown.append(case_id)
+        elif held.practice:
+            found.add(case_id)
+    if unknown:
+        found.update(session.scalars(
+            select(Case.id).where(Case.id.in_(sorted(unknown)), Case.practice.is_(True))
+            .execution_options(**{INCLUDE_PRACTICE: True})))
+    return found
 
 
 class CaseUnitPeriod(Base):

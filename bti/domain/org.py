@@ -183,6 +183,9 @@ class User(LoginProtocol, Base):
     #: Set when an administrator made the password (shown to them once): the user must choose
     #: their own before doing anything else.
     password_change_required: Mapped[bool] = mapped_column(default=False)
+    #: When the user first walked a practice case (øvingssak) to a closing state: the leader's
+    #: list of who has done the introduction (kept after the practice case is purged).
+    practice_completed_at: Mapped[datetime | None]
     #: The TOTP seed once the user has enrolled a second factor, encrypted
     #: (``bti.services.accounts.secretbox``: "f1:" + a Fernet token).
     totp_secret: Mapped[str | None] = mapped_column(String(255))

@@ -421,3 +421,9 @@ def may_handle_family_concerns(actor: Actor) -> bool:
     """The concerns guardians raised with a unit (``bti.services.family.voice``): a leader with
     a unit, who sees and handles those of their own unit only."""
     return may_use_leader_views(actor) and actor.unit_id is not None
+
+
+def may_see_practice_progress(actor: Actor) -> bool:
+    """Who in the leader's own unit has walked a practice case to its end (part of the
+    introduction of new staff): a leader with a unit. It shows names and dates, no case."""
+    return may_use_leader_views(actor) and actor.unit_id is not None

@@ -218,6 +218,16 @@ def relations(user: Actor, case: Case, participants: Iterable[Participant],
     """The actor's relations to the case, from active participant rows and their unit, and
     from an unexpired emergency access (``emergency`` with ``now``)."""
     out: set[str] = set()
+    if getattr(case, "practice", False):
+        # a practice case is its opener's sandbox: no leader, participant, handover recipient
+        # or emergency access ever reaches it, only the one who opened it
+        if (case.opened_by_id != user.id or case.municipality_id != user.municipality_id
+                or case.practice_discarded_at is not None):
+            return frozenset()
+        out.add(Relation.REPORTER.value)
+        if case.stafettholder_id == user.id:
+            out.add(Relation.STAFETTHOLDER.value)
+        return frozenset(out)
     if case.municipality_id != user.municipality_id:
         if not may_take_part_in_municipality(user, case.municipality_id):
             return frozenset()

@@ -176,6 +176,16 @@ GUARDS: dict[str, L] = {
 #: parameters the facts give (``Refusal.params``, ``{unit}``, ``{units}``, ``{age}``, ``{date}``).
 #: Without a detail the guard's own message above is shown.
 GUARD_DETAILS: dict[str, dict[str, L]] = {
+    "practice": {  # a practice case (øvingssak) never reaches outside its sandbox
+        "outside": {
+            "nb": "Dette steget når andre personer eller tjenester, og kan derfor ikke gjøres i "
+            "en øvingssak. I en ekte sak gjør du det her.",
+            "nn": "Dette steget når andre personar eller tenester, og kan difor ikkje gjerast i "
+            "ei øvingssak. I ei ekte sak gjer du det her.",
+            "en": "This step reaches other people or services, so it cannot be done in a "
+            "practice case. In a real case you do it here.",
+        },
+    },
     "consent_valid": {
         "missing": GUARDS["consent_valid"],
         "missing_with_youth": {
@@ -633,6 +643,10 @@ class AuditAction(StrEnum):
     AUDIT_REVIEWS_LISTED = "audit.reviews_listed"
     AUDIT_REVIEW_VIEWED = "audit.review_viewed"
     AUDIT_REVIEW_CLOSED = "audit.review_closed"
+    # practice mode (øvingsmodus)
+    PRACTICE_LISTED = "practice.listed"
+    PRACTICE_DELETED = "practice.deleted"
+    PRACTICE_PROGRESS_VIEWED = "practice.progress_viewed"
 
 
 #: How the stafettlogg names a transition the family took on the family page (the entry's

@@ -57,6 +57,7 @@ USER_PREDICATES = {
     policy.may_view_analytics: LEADERS | ADMINS,
     policy.may_use_leader_views: LEADERS,
     policy.may_drill_down: LEADERS - {"leader_no_unit"},
+    policy.may_see_practice_progress: LEADERS - {"leader_no_unit"},
     policy.may_browse_catalogue: CASE_WORKERS | ADMINS,
     policy.may_view_catalogue: LEADERS | ADMINS,
     policy.may_edit_catalogue: LEADERS | ADMINS,

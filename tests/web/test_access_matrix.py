@@ -62,8 +62,10 @@ from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.models import Base
 from bti.domain.org import UnitMunicipality
+from bti.domain.org import User
 from bti.services.access import review
 from bti.services.accounts.tokens import SCOPES as TOKEN_SCOPES
+from bti.services.context import Ctx
 from bti.web import create_app
 from tests.dbs import app_database
 from tests.factories import FIXED_NOW
@@ -256,6 +258,8 @@ class World:
     wheel_shared_id: int = 1
     #: the guardian's comment to the case, and a guardian's concern to the case's school
     family_voice: dict[str, int] = field(default_factory=dict)
+    #: the teacher's practice case (øvingssak): theirs alone to see
+    practice_case_id: int = 0
 
     def user_id(self, actor: str) -> int | None:
         return None if actor == "anonymous" or actor in FAMILY_ACTORS else self.users[actor].id
@@ -278,6 +282,7 @@ class World:
                                wheel_shared=self.wheel_shared_id,
                                family_message=self.family_voice.get("message", 0),
                                family_concern=self.family_voice.get("concern", 0),
+                               practice_case=self.practice_case_id,
                                username=user.username if user else "ingen")
 
 
@@ -399,9 +404,10 @@ def make_world(app) -> World:
     built = build_world(app)
     users, unit_ids = built["users"], built["unit_ids"]
     case_id, browsers = build_case(app, users, unit_ids)
+    practice_case = build_practice_case(app, users)
     with app.extensions["bti"].session_factory() as s:
         missing = next(i for i in range(10 ** len(str(case_id)) - 1, 0, -1)
-                       if s.get(Case, i) is None)
+                       if s.get(Case, i, execution_options={"include_practice": True}) is None)
         notification = s.scalars(select(Notification.id).where(
             Notification.user_id == users["leader"].id,
             Notification.kind == "emergency_access")).one()
@@ -418,7 +424,18 @@ def make_world(app) -> World:
     voice = family_voice(app, case_id, unit_ids["school"])
     return World(users, unit_ids, case_id, missing, notification, users["target"].id,
                  users["foreign"].id, browsers, item, built["catalogue_item"], tokens, team,
-                 family_invite, *built["wheel"], voice)
+                 family_invite, *built["wheel"], voice, practice_case)
+
+
+def build_practice_case(app, users) -> int:
+    """The teacher's practice case (issue 18 §3), at its first step."""
+    from bti.services.cases import practice
+
+    ext = app.extensions["bti"]
+    with ext.session_factory.begin() as s:
+        ctx = Ctx(session=s, actor=s.get(User, users["teacher"].id), workflows=ext.workflows,
+                  now=ext.clock)
+        return practice.start_or_continue(ctx, what_seen="Øving.")[0]
 
 
 def build_team(app, users, case_id: int) -> dict[str, int]:
@@ -804,7 +821,9 @@ def test_every_served_read_of_case_data_is_logged(matrix_run, capsys):
             continue
         served += 1
         uid = run.world.user_id(c.actor)
-        rows = [a for a in c.audit if a.actor_id == uid and a.case_id == run.world.case_id
+        case_id = (run.world.practice_case_id if "{practice_case}" in c.row.path
+                   else run.world.case_id)
+        rows = [a for a in c.audit if a.actor_id == uid and a.case_id == case_id
                 and a.outcome == "allowed" and a.basis]
         if rows:
             logged += 1

@@ -59,9 +59,10 @@ NOTIFICATION_KIND = Event.EMERGENCY_ACCESS.value
 
 def _case_in_municipality(ctx: Ctx, case_id: int) -> Case:
     """The case, if it is in the actor's municipality; otherwise ``NotFound`` (the same answer
-    as a case that does not exist)."""
+    as a case that does not exist). A practice case is nobody's emergency."""
     case = ctx.session.get(Case, case_id) if isinstance(case_id, int) else None
-    if case is None or case.municipality_id != ctx.actor.municipality_id or not ctx.actor.active:
+    if (case is None or case.practice or case.municipality_id != ctx.actor.municipality_id
+            or not ctx.actor.active):
         raise NotFound(f"case {case_id}")
     return case
 

@@ -130,7 +130,9 @@ def verify(session: Session, anchor: dict[int, tuple[int, str]] | None = None,
     report = report if report is not None else Report()
     report.sealed = keys is not None
     heads: dict[int, int] = {}
-    for case in session.scalars(select(Case).order_by(Case.id).execution_options(yield_per=500)):
+    # every case's chain, practice cases' too
+    for case in session.scalars(select(Case).order_by(Case.id).execution_options(
+            yield_per=500, include_practice=True)):
         problem = verify_case(session, case, keys)
         if problem is not None:
             yield problem

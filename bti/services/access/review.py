@@ -36,12 +36,15 @@ from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from bti.domain.cases import INCLUDE_PRACTICE
+from bti.domain.cases import Case
 from bti.domain.clock import day_start
 from bti.domain.clock import local
 from bti.domain.clock import local_date
 from bti.domain.log import AuditEvent
 from bti.domain.log import AuditReviewItem
 from bti.domain.log import AuditReviewMark
+from bti.domain.log import CasePurge
 from bti.domain.log import canonical_json
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
@@ -190,6 +193,18 @@ def _threshold(pattern: str, rules: Rules) -> int:
 # --- the job ---------------------------------------------------------------------------------
 
 
+def _practice_cases(session: Session, municipality_id: int) -> set[int]:
+    """The municipality's practice cases, those still held and those already purged (their
+    tombstones): their audit rows are a new employee's practice, never a pattern to review."""
+    held = session.scalars(select(Case.id).where(
+        Case.municipality_id == municipality_id, Case.practice.is_(True))
+        .execution_options(**{INCLUDE_PRACTICE: True}))
+    purged = session.scalars(select(CasePurge.case_id).where(
+        CasePurge.municipality_id == municipality_id,
+        CasePurge.rule == "practice"))
+    return {*held, *purged}
+
+
 def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
                municipality_id: int | None = None) -> ReviewRun:
     """Read the audit rows written since the last run (per municipality), raise the review
@@ -211,9 +226,12 @@ def run_review(session: Session, now: datetime, *, rules: Rules | None = None,
             .where(AuditEvent.chain == chain, AuditEvent.seq > last)
             .order_by(AuditEvent.seq).execution_options(yield_per=2000))
         family_keys: dict[tuple, None] = {}
+        sandbox = _practice_cases(session, chain)
         for seq, at, actor_id, action, case_id, details in rows:
             run.rows_read += 1
             top = seq
+            if case_id is not None and case_id in sandbox:
+                continue  # a practice case's rows count towards no pattern
             if actor_id is None:
                 identity = family_identity(details)
                 if identity is None:

@@ -33,6 +33,7 @@ from bti.domain.identity import looks_like_full_name
 from bti.domain.log import StafettloggEntry
 from bti.domain.org import Municipality
 from bti.domain.org import Unit
+from bti.domain.org import User
 from bti.domain.policy import may_open_case
 from bti.domain.rules import ConsentTerms
 from bti.domain.rules import access_basis
@@ -175,7 +176,7 @@ _CASE_BY_ID = (select(Case, Participant)
                .outerjoin(Participant, and_(Participant.case_id == Case.id,
                                             Participant.ended_at.is_(None)))
                .where(Case.id == bindparam("case_id"))
-               .execution_options(populate_existing=True))
+               .execution_options(populate_existing=True, include_practice=True))
 _CASE_BY_ID_FOR_UPDATE = _CASE_BY_ID.with_for_update(of=Case)
 _CONSENTS, _CONSENT_SERVICES = Consent.__table__, ConsentService.__table__
 #: The case's given consents with their services (one row per service), on the tables.
@@ -433,6 +434,7 @@ def open_case(
     child_due_month: int | None = None,
     require_answers: bool = False,
     confirmed: bool = True,
+    practice: bool = False,
 ) -> OpenResult:
     """A new nivå 0 case from a concern, on the municipality's current workflow version.
 
@@ -509,7 +511,7 @@ def open_case(
         raise refused
     assert child_birth_year is not None  # checked above
     warnings = (FULL_NAME,) if looks_like_full_name(pseudonym) else ()
-    if not confirmed:
+    if not confirmed and not practice:
         similar = similar_open_cases(ctx, unit.id, pseudonym, child_birth_year)
         if similar or warnings:
             raise ConfirmationNeeded(similar, warnings)
@@ -522,7 +524,7 @@ def open_case(
         child_pseudonym=pseudonym, child_birth_year=child_birth_year,
         child_due_month=child_due_month if expected else None,
         violence_flag=violence, opened_by_id=actor.id, opened_at=now,
-        level_entered_at=now, last_activity_at=now,
+        level_entered_at=now, last_activity_at=now, practice=practice,
     )
     ctx.session.add(case)
     ctx.session.flush()
@@ -542,7 +544,8 @@ def open_case(
                  basis=Relation.REPORTER.value, state=case.state,
                  workflow=definition.id, revision=record_id, log_seq=entry.seq)
     ctx.session.flush()
-    notify.case_opened(ctx, case)
+    if not practice:
+        notify.case_opened(ctx, case)
     return OpenResult(case, entry, warnings)
 
 
@@ -560,6 +563,34 @@ def entry_kind(definition: WorkflowDefinition, source: str, dest: str, effect: s
     if definition.state(source).level != definition.state(dest).level:
         return "level_change"
     return EFFECTS[effect].kind
+
+
+#: The effects that would reach someone or something outside a practice case's sandbox (another
+#: person's relation or inbox, a team's agenda, another unit or municipality): refused there.
+PRACTICE_OUTSIDE = frozenset({
+    "add_participant", "handover_proposed", "ip_handover_proposed", "ip_handover_accepted",
+    "ansvarsgruppe_member", "ip_coordinator", "referral", "unit_moved", "transferred_out",
+})
+
+
+def _practice_sandbox(ctx: Ctx, case: Case, step: Step) -> None:
+    """Refuse, in a practice case, a step that would leave the sandbox (nothing was written):
+    a step naming another person (the stafettholder must be the practising user) or reaching
+    outside the case."""
+    effect = step.transition.effect
+    other = (effect == "appoint_stafettholder"
+             and step.payload.get("stafettholder") != ctx.actor.id)
+    if effect in PRACTICE_OUTSIDE or other:
+        raise TransitionRefused(case.state, step.trigger, [
+            Refusal("guard", guard="practice", detail="outside")])
+
+
+def practice_completed(ctx: Ctx, case: Case, now: datetime) -> None:
+    """The practising user walked a practice case to a closing state: the first time is kept
+    for the leader's list (``bti.services.cases.practice.completions``)."""
+    user = ctx.session.get(User, case.opened_by_id)
+    if user is not None and user.practice_completed_at is None:
+        user.practice_completed_at = now
 
 
 def fire(
@@ -601,14 +632,18 @@ def fire(
         end_lapsed(ctx, case, facts, access.lapsed)
     roles = case_roles(ctx, access) if family is None else access.relations
     step = workflow.fire(case.state, trigger, roles=roles, facts=facts, payload=payload)
+    if case.practice:
+        _practice_sandbox(ctx, case, step)
     written = HANDLERS[step.transition.effect](ctx, case, step, facts)
 
     now = ctx.now()
     source_level = definition.state(step.source).level
     dest_level = definition.state(step.dest).level
-    aggregates.on_fire(ctx, case, effect=step.transition.effect, source_level=source_level,
-                       dest_level=dest_level, left_level_entered_at=case.level_entered_at,
-                       now=now, payload=step.payload, object_id=written.object_id)
+    if not case.practice:  # a practice case is never counted
+        aggregates.on_fire(ctx, case, effect=step.transition.effect, source_level=source_level,
+                           dest_level=dest_level,
+                           left_level_entered_at=case.level_entered_at,
+                           now=now, payload=step.payload, object_id=written.object_id)
     if definition.state(step.dest).final:
         kind = "close"
         case.closed_at = now
@@ -618,6 +653,8 @@ def fire(
     else:
         kind = EFFECTS[step.transition.effect].kind
     case.state = step.dest  # the only assignment of Case.state
+    if case.practice and kind == "close":
+        practice_completed(ctx, case, now)
     data = dict(step.payload)
     if family is not None:  # who gave it and how: "given by a guardian through ID-porten"
         data["via"] = {"channel": FAMILY_CHANNEL, "role": family.role,

@@ -161,7 +161,9 @@ def replay_state(entries: list[StafettloggEntry]) -> str | None:
 def verify_all(session: Session, keys: LogKeys | None = _FROM_ENV) -> Iterator[ChainProblem]:
     """Every broken case chain, streaming over the cases."""
     keys = log_keys() if keys is _FROM_ENV else keys
-    for case in session.scalars(select(Case).order_by(Case.id).execution_options(yield_per=500)):
+    # every case's chain, practice cases' too
+    for case in session.scalars(select(Case).order_by(Case.id).execution_options(
+            yield_per=500, include_practice=True)):
         problem = verify_case(session, case, keys)
         if problem is not None:
             yield problem

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from bti.db.upsert import insert_ignoring_conflicts
 from bti.domain.cases import Notification
+from bti.domain.cases import practice_case_ids
 from bti.domain.log import canonical_json
 from bti.domain.notifications import NotificationDelivery
 from bti.domain.notifications import NotificationPreference
@@ -160,8 +161,11 @@ def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[i
     however many there are (a scheduled scan, a listing). Returns (user id, dedupe key) of each
     notice newly written."""
     actor_id = getattr(ctx.actor, "id", None)  # a job's context has no actor
+    notices = list(notices)
+    sandbox = practice_case_ids(ctx.session, {n.case_id for n in notices
+                                              if n.case_id is not None})
     wanted = [(n, {i for i in n.user_ids if i is not None and i != actor_id})
-              for n in notices]
+              for n in notices if n.case_id not in sandbox]
     ids: set[int] = set().union(*(u for _, u in wanted)) if wanted else set()
     if not ids:
         return []

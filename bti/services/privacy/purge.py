@@ -26,6 +26,10 @@ Credentials
     dates; until then the user's and the administrator's lists still show them). Their
     creation and revocation stay in the audit trail.
 
+Practice cases (øvingssaker) are purged by ``purge_due`` too, ``PRACTICE_KEEP_DAYS`` after
+they were opened, without an archive (rule ``practice``); one their owner deleted
+(``bti.services.cases.practice.delete``: gone for them at once) at the next run.
+
 Actors: a purge has no user. Its audit rows have ``actor_id`` NULL, empty roles and ``details``
 ``{"via": "cli"}`` (or ``"job"``), in the case's municipality's chain.
 """
@@ -170,7 +174,8 @@ def purge_due(session: Session, now: datetime, *, via: str = "job", dry_run: boo
     the journal says it was purged already. The caller commits."""
     report = PurgeReport()
     for entry in replay:
-        case = session.get(Case, int(entry["case_id"]), with_for_update=not dry_run)
+        case = session.get(Case, int(entry["case_id"]), with_for_update=not dry_run,
+                           execution_options={"include_practice": True})
         already = session.scalar(select(CasePurge.id).where(
             CasePurge.case_id == int(entry["case_id"])))
         if case is None or already is not None:
@@ -198,7 +203,27 @@ def purge_due(session: Session, now: datetime, *, via: str = "job", dry_run: boo
         _purge_one(session, case, now, report, rule="retention", archive_sha256=archive.sha256,
                    via=via, dry_run=dry_run)
     report.credentials = purge_credentials(session, now, dry_run=dry_run)
+    purge_practice_due(session, now, report, via=via, dry_run=dry_run)
     return report
+
+
+#: Days a practice case (øvingssak) is kept after it was opened, open or closed: it is
+#: fictional, never archived, and only its opener ever saw it.
+PRACTICE_KEEP_DAYS = 30
+
+
+def purge_practice_due(session: Session, now: datetime, report: PurgeReport, *,
+                       via: str = "job", dry_run: bool = False) -> None:
+    """Purge every practice case opened ``PRACTICE_KEEP_DAYS`` or more ago, or deleted by its
+    owner (rule ``practice``, no archive: there is nothing real to keep)."""
+    due = session.scalars(
+        select(Case).where(Case.practice.is_(True), or_(
+            Case.opened_at <= now - timedelta(days=PRACTICE_KEEP_DAYS),
+            Case.practice_discarded_at.is_not(None)))
+        .order_by(Case.id).execution_options(include_practice=True)).all()
+    for case in due:
+        _purge_one(session, case, now, report, rule="practice", archive_sha256="", via=via,
+                   dry_run=dry_run)
 
 
 def _purge_one(session: Session, case: Case, now: datetime, report: PurgeReport, *, rule: str,

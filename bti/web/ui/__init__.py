@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from bti.web.ui import inbox
     from bti.web.ui import leader
     from bti.web.ui import notifications
+    from bti.web.ui import practice
     from bti.web.ui import privacy
     from bti.web.ui import settings
     from bti.web.ui import teams
@@ -72,5 +73,5 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (inbox, notifications, cases, leader, audit, access, admin, privacy,
                    catalogue, analytics, settings, teams, family, family_staff, guide,
-                   accessibility, wheel, family_voice):
+                   accessibility, wheel, family_voice, practice):
         app.register_blueprint(module.bp)
