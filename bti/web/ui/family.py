@@ -255,11 +255,13 @@ def _not_found(case_id: int):
 @bp.get("/saker/<int:case_id>")
 @policy.family
 def case(case_id: int):
-    return _case_page(case_id)
+    return case_page(case_id)
 
 
-def _case_page(case_id: int, errors: dict[str, list[str]] | None = None,
-               values: dict[str, Any] | None = None, status: int = 200):
+def case_page(case_id: int, errors: dict[str, list[str]] | None = None,
+              values: dict[str, Any] | None = None, status: int = 200, **forms: Any):
+    """The family's case page, with the consent form's ``errors`` and ``values`` and, in
+    ``forms``, what another form on it (the comment) needs drawn again."""
     workflows = current_app.extensions["bti"].workflows
     try:
         page = view.case_page(get_session(), _actor(), case_id, workflows, now=_now(),
@@ -271,7 +273,8 @@ def _case_page(case_id: int, errors: dict[str, list[str]] | None = None,
     if status >= 400:  # the page shows the case: keep its audit
         commit_reads()
     return render_template("family/case.html", page=page, consent=panel,
-                           consent_errors=errors or {}, consent_values=values or {}), status
+                           consent_errors=errors or {}, consent_values=values or {},
+                           **forms), status
 
 
 def _refused(case_id: int, err: InvalidInput | TransitionRefused,
@@ -285,7 +288,7 @@ def _refused(case_id: int, err: InvalidInput | TransitionRefused,
         errors = dict(found.fields)
         if found.refusals:
             errors["form"] = [Said(refusal_text(r)) for r in found.refusals]
-    return _case_page(case_id, errors, values, 422)
+    return case_page(case_id, errors, values, 422)
 
 
 @bp.post("/saker/<int:case_id>/samtykke")

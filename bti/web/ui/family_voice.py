@@ -26,7 +26,6 @@ from bti.domain import policy as who
 from bti.engine import TransitionRefused
 from bti.services.errors import InvalidInput
 from bti.services.errors import NotFound
-from bti.services.family import view
 from bti.services.family import voice
 from bti.web import policy
 from bti.web.db import commit_reads
@@ -36,6 +35,7 @@ from bti.web.db import request_id
 from bti.web.ui.family import _actor
 from bti.web.ui.family import _not_found
 from bti.web.ui.family import _now
+from bti.web.ui.family import case_page as family_case_page
 
 bp = Blueprint("family_voice", __name__)
 
@@ -57,14 +57,7 @@ def send(case_id: int):
         return _not_found(case_id)
     except InvalidInput as err:
         s.rollback()  # nothing of the message is kept
-        try:
-            page = view.case_page(s, actor, case_id, workflows, now=_now(),
-                                  request_id=request_id())
-        except NotFound:
-            return _not_found(case_id)
-        commit_reads()  # the page shows the case: keep its audit
-        return render_template("family/case.html", page=page, errors=err.fields,
-                               text=text), 422
+        return family_case_page(case_id, status=422, message_errors=err.fields, text=text)
     flash(_("Your message is sent. The stafettholder sees it as a task."), "info")
     return redirect(url_for("family.case", case_id=case_id, _anchor="h-messages"), 303)
 
