@@ -175,6 +175,12 @@ GUARDS: dict[str, L] = {
 #: What exactly a guard misses, when the facts can tell (``Refusal.detail``), with the
 #: parameters the facts give (``Refusal.params``, ``{unit}``, ``{units}``, ``{age}``, ``{date}``).
 #: Without a detail the guard's own message above is shown.
+#: Refusals that no workflow file names as a guard, made by the service around the engine: a
+#: practice case's step that would reach outside its sandbox
+#: (``bti.services.cases.lifecycle._practice_sandbox``). Each has its texts in
+#: ``GUARD_DETAILS`` only.
+SERVICE_GUARDS: frozenset[str] = frozenset({"practice"})
+
 GUARD_DETAILS: dict[str, dict[str, L]] = {
     "practice": {  # a practice case (øvingssak) never reaches outside its sandbox
         "outside": {
