@@ -156,6 +156,16 @@ def _one_notice(conn: Connection) -> tuple[Any, Any]:
 _ONE: dict[str, tuple[Any, Any]] = {}
 
 
+#: ``Session.info`` key: this session wrote a notice (a count of unread notices read before it
+#: is out of date).
+WROTE_NOTICES = "bti.notify.wrote_notices"
+
+
+def wrote_notices(session: Any) -> bool:
+    """Whether ``session`` wrote a notice (``emit``, ``emit_many``) since it was opened."""
+    return bool(session.info.get(WROTE_NOTICES))
+
+
 def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[int, str]]:
     """``emit`` for many occurrences of one event at once, in a fixed number of statements
     however many there are (a scheduled scan, a listing). Returns (user id, dedupe key) of each
@@ -180,6 +190,7 @@ def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[i
             "prefix": dedupe_key(event, notice.key, 0)[:-1],
             "details": canonical_json(dict(notice.details or {})), "now": now}).all()
         if created:
+            ctx.session.info[WROTE_NOTICES] = True
             conn.execute(write_deliveries, {"new": _ids(conn, (c[0] for c in created)),
                                             "now": now,
                                             "event": event.value,
@@ -203,6 +214,7 @@ def emit_many(ctx: Ctx, event: Event, notices: Iterable[Notice]) -> list[tuple[i
     created = conn.execute(_insert_notifications(conn), list(rows.values())).all()
     if not created:
         return []
+    ctx.session.info[WROTE_NOTICES] = True
     deliveries = [dict(notification_id=n, user_id=u, channel="email", mode=users[u][1],
                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
                   for n, u, _ in created if users[u][1] != "app" and users[u][0]]

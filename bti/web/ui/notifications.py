@@ -16,11 +16,13 @@ from flask_login import current_user
 
 from bti.domain.notifications import DELIVERY_MODES
 from bti.services.notify import notices
+from bti.services.notify import outbox
 from bti.services.notify import texts
 from bti.services.notify.events import Event
 from bti.web import i18n
 from bti.web import policy
 from bti.web.db import get_ctx
+from bti.web.db import get_session
 from bti.web.forms import error_text
 from bti.web.ui.inbox import case_url
 
@@ -71,10 +73,12 @@ def unread_badge() -> int | None:
     if g.get("error_page"):  # an error page (a lost database among them) reads nothing
         return None
     if "unread_notifications" not in g:
-        # a GET changes nothing (notices are marked read by POSTs, which redirect): the count
-        # read with the session stands; after any other request it is counted again
+        # notices are marked read by POSTs (which redirect), but a GET may write new ones (a
+        # listing that finds a consent about to expire): the count read with the session
+        # stands for a GET that wrote none; otherwise it is counted again
         known = getattr(current_user, "unread_notifications", None) \
-            if request.method in ("GET", "HEAD") else None
+            if request.method in ("GET", "HEAD") and not outbox.wrote_notices(get_session()) \
+            else None
         g.unread_notifications = known if known is not None else notices.unread_count(get_ctx())
     return g.unread_notifications
 
