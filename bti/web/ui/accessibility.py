@@ -38,8 +38,8 @@ class TestRun:
 
 #: Update with every full run of ``BTI_REQUIRE_E2E=1 pytest tests/e2e`` (its summary prints the
 #: counts), and docs/accessibility.md with it.
-LAST_RUN = TestRun(on=date(2026, 12, 4), tests=32, axe_checks=251, axe_violations=0,
-                   documents=151, vnu_errors=0, axe_version="4.14.1", vnu_version="26.9.27",
+LAST_RUN = TestRun(on=date(2026, 12, 4), tests=46, axe_checks=351, axe_violations=0,
+                   documents=248, vnu_errors=0, axe_version="4.14.1", vnu_version="26.9.27",
                    chromium_version="156")
 
 
