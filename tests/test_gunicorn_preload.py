@@ -14,7 +14,9 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from http.cookies import SimpleCookie
@@ -66,7 +68,13 @@ def probe():
     with engine.connect() as conn:
         backend = _backend(conn)
         opened_by = conn.connection.info.get("opened_by")
-        time.sleep(float(request.args.get("hold", "0")))
+        gate = request.args.get("hold")
+        if gate:  # busy until the test opens the gate (it has seen the other worker answer)
+            open(gate + ".started", "w").close()
+            for _ in range(1200):
+                if os.path.exists(gate):
+                    break
+                time.sleep(0.05)
     return jsonify(worker=os.getpid(), master=MASTER, opened_by=opened_by, backend=backend,
                    master_backend=MASTER_BACKEND)
 '''
@@ -85,27 +93,35 @@ def _request(port, method, path, body=None, cookie=None):
         conn.close()
 
 
-def _probe(port, hold=0.0) -> dict:
-    status, _, body = _request(port, "GET", f"/_probe?hold={hold}")
+def _probe(port, hold: str = "") -> dict:
+    status, _, body = _request(port, "GET", "/_probe?" + urlencode({"hold": hold}))
     assert status == 200, body[:500]
     return json.loads(body)
 
 
 def _both_workers(port) -> list[dict]:
-    """One answer from each worker: a slow probe keeps one busy, so the next goes to the other."""
-    seen: dict[int, dict] = {}
-    deadline = time.monotonic() + 60
-    while len(seen) < 2 and time.monotonic() < deadline:
-        slow: list[dict] = []
-        t = threading.Thread(target=lambda out=slow: out.append(_probe(port, hold=1.5)))
-        t.start()
-        time.sleep(0.4)
-        fast = _probe(port)
+    """One answer from each worker: a probe held at a gate keeps one sync worker busy (it
+    serves one request at a time), so the next request is the other worker's; then the gate
+    opens."""
+    folder = tempfile.mkdtemp(prefix="bti-preload-")
+    gate = os.path.join(folder, "gate")
+    held: list[dict] = []
+    t = threading.Thread(target=lambda: held.append(_probe(port, hold=gate)))
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate + ".started"):  # the held request is in a worker
+            assert t.is_alive(), "the held probe ended before it was seen in a worker"
+            assert time.monotonic() < deadline, "the held probe never started"
+            time.sleep(0.05)
+        free = _probe(port)
+    finally:
+        open(gate, "w").close()
         t.join()
-        for answer in (*slow, fast):
-            seen.setdefault(answer["worker"], answer)
-    assert len(seen) == 2, f"one worker answered everything: {seen}"
-    return list(seen.values())
+        shutil.rmtree(folder, ignore_errors=True)
+    assert held, "the held probe had no answer"
+    assert held[0]["worker"] != free["worker"], (held, free)
+    return [held[0], free]
 
 
 def _failed_sign_in(port) -> None:
