@@ -714,17 +714,6 @@ def receipt(ctx: Ctx, case_id: int) -> Receipt:
     )
 
 
-def action_fields(ctx: Ctx, case_id: int, trigger: str) -> tuple[CaseAccess, list[FormField]]:
-    """The form fields of ``trigger`` in the case's current state (empty if it has none there).
-    ``NotFound`` when there is no case or no access; not an audited read (nothing is shown)."""
-    access, actions = cases.list_actions(ctx, case_id)
-    definition = access.workflow.definition
-    for a in actions:
-        if a.transition.trigger == trigger:
-            return access, transition_fields(definition, a.transition)
-    return access, []
-
-
 # --- one action on its own page ---------------------------------------------------------------
 
 
