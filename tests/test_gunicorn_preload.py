@@ -10,7 +10,6 @@ connection. Runs on SQLite (a migrated file) and on PostgreSQL (the test schema)
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -27,6 +26,7 @@ import pytest
 from tests.test_crash import BIN
 from tests.test_crash import ROOT
 from tests.test_crash import Server
+from tests.test_gunicorn_logging import _request
 
 PROBE = '''
 import os
@@ -78,19 +78,6 @@ def probe():
     return jsonify(worker=os.getpid(), master=MASTER, opened_by=opened_by, backend=backend,
                    master_backend=MASTER_BACKEND)
 '''
-
-
-def _request(port, method, path, body=None, cookie=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
-    if cookie:
-        headers["Cookie"] = cookie
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        return r.status, r.getheader("Set-Cookie") or "", r.read().decode()
-    finally:
-        conn.close()
 
 
 def _probe(port, hold: str = "") -> dict:
