@@ -121,6 +121,16 @@ def _choose_language(page, lang: str) -> None:
         page.locator(".header-tools form").first.get_by_role("button").click()
     expect(page.locator("html")).to_have_attribute("lang", lang)
 
+def _coordinator_signs_in(page, lang: str) -> None:
+    """The coordinator (the demo's stafettholder) signs in, in ``lang``."""
+    page.goto("/auth/login")
+    _choose_language(page, lang)
+    page.locator("#f-username").fill("koordinator")
+    page.locator("#f-password").fill(DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.locator("form.form button[type=submit]").first.click()
+
+
 
 def _check(page, axe, screenshot_as, step: str, lang: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", lang)
@@ -138,12 +148,7 @@ def test_a_guardian_signs_in_redeems_a_code_and_reads_the_case(
     assert case_id is not None
     # the stafettholder makes the code on the case's family page
     staff, page, errors = _context(browser, base, html_pages, request.node.name)
-    page.goto("/auth/login")
-    _choose_language(page, lang)
-    page.locator("#f-username").fill("koordinator")
-    page.locator("#f-password").fill(DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.locator("form.form button[type=submit]").first.click()
+    _coordinator_signs_in(page, lang)
     page.goto(f"/saker/{case_id}/familie")
     _check(page, axe, screenshot_as, "staff-access", lang)
     with page.expect_navigation():
@@ -200,12 +205,7 @@ def test_a_guardian_signs_in_redeems_a_code_and_reads_the_case(
 
     # the coordinator's next request: the service is covered, the colleague is admitted
     staff, page, errors = _context(browser, base, html_pages, request.node.name)
-    page.goto("/auth/login")
-    _choose_language(page, lang)
-    page.locator("#f-username").fill("koordinator")
-    page.locator("#f-password").fill(DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.locator("form.form button[type=submit]").first.click()
+    _coordinator_signs_in(page, lang)
     page.goto(f"/saker/{case_id}/handling/add_participant")
     page.locator("select[name=participant]").select_option(str(user_id))
     page.locator("[name=service]").first.select_option(str(unit_id)) \
@@ -320,12 +320,7 @@ def test_a_guardians_comment_becomes_the_stafettholders_task(
 
     # the stafettholder sees it as a task and marks it answered
     staff, spage, serrors = _context(browser, base, html_pages, request.node.name)
-    spage.goto("/auth/login")
-    _choose_language(spage, lang)
-    spage.locator("#f-username").fill("koordinator")
-    spage.locator("#f-password").fill(DEMO_PASSWORD)
-    with spage.expect_navigation():
-        spage.locator("form.form button[type=submit]").first.click()
+    _coordinator_signs_in(spage, lang)
     spage.goto("/saker/")
     expect(spage.locator("li[data-kind=family_message]").first).to_contain_text(v["task"])
     _check(spage, axe, screenshot_as, "task", lang)
